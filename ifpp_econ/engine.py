@@ -1,0 +1,286 @@
+"""Generic cohort state-transition (Markov) engine.
+
+The engine knows nothing about family preservation: it moves a cohort through
+``S`` states over ``T`` cycles and totals rewards under explicit conventions.
+Every array may carry leading batch axes ``...`` (PSA iterations, strategies),
+so one call evaluates thousands of parameter sets without a Python loop over them.
+
+Shapes (``...`` = any leading batch axes, broadcast together):
+
+* ``initial``: ``(..., S)`` state distribution at trace row 0.
+* dense transitions: ``(..., S, S)`` (time-homogeneous) or ``(..., T, S, S)``;
+  ``P[..., t-1, i, j]`` moves the cohort from row ``t-1`` to row ``t`` (cycle ``t``).
+* sparse transitions (:class:`Edges`): probabilities ``(..., E)`` or ``(..., T, E)``
+  for ``E`` listed moves ``source[e] -> target[e]``; unlisted moves have probability 0.
+* trace: ``(..., T+1, S)``; row ``r`` is the distribution after ``r`` transitions.
+* state values (per state, per row): broadcastable to ``(..., T+1, S)``.
+* transition values (one-off, per move, per cycle): broadcastable to
+  ``(..., T, S, S)`` (dense) or ``(..., T, E)`` (sparse).
+
+Conventions (:class:`Conventions`), all explicit:
+
+* ``counting`` — which trace rows are counted and with what weight:
+  ``"start"`` rows ``0..T-1`` (value of cycle t at its start; row 0 counted),
+  ``"end"`` rows ``1..T`` (value at the end of each cycle; row 0 not counted),
+  ``"half-cycle"`` trapezoid rule (rows 0 and T weighted 1/2, others 1),
+  ``"simpson"`` Simpson's 1/3 rule (weights 1,4,2,…,4,1 over 3; with an odd
+  number of cycles the last three cycles use Simpson's 3/8 rule).
+* discounting — row ``r`` lies at ``r × cycle_years`` years; its discount factor is
+  ``(1 + rate) ** -max(r - discount_origin, 0) × cycle_years``; ``discount_step="year"``
+  floors that time to whole years (annual-step schedules, e.g. the Green Book table).
+  ``discount_origin`` is the trace row that is not discounted (0 by default).
+* one-off transition values are counted once per cycle in which the move happens,
+  never corrected, and discounted at the cycle's end row (``transition_timing="end"``)
+  or start row (``"start"``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+COUNTING_METHODS = ("start", "end", "half-cycle", "simpson")
+
+
+class TransitionError(ValueError):
+    """A transition row is not a probability distribution."""
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """Counting and discounting conventions (see module docstring)."""
+
+    counting: str = "half-cycle"
+    cycle_years: float = 1.0 / 12.0
+    discount_origin: int = 0
+    discount_step: str = "cycle"
+    transition_timing: str = "end"
+
+    def __post_init__(self) -> None:
+        if self.counting not in COUNTING_METHODS:
+            raise ValueError(f"counting must be one of {COUNTING_METHODS}, got {self.counting!r}")
+        if self.discount_step not in ("cycle", "year"):
+            raise ValueError(f"discount_step must be 'cycle' or 'year', got {self.discount_step!r}")
+        if self.transition_timing not in ("start", "end"):
+            raise ValueError(f"transition_timing must be 'start' or 'end', got {self.transition_timing!r}")
+        if not self.cycle_years > 0:
+            raise ValueError(f"cycle_years must be positive, got {self.cycle_years!r}")
+
+    def describe(self) -> str:
+        """One line stating the conventions, for echoing in outputs."""
+        return (
+            f"counting={self.counting}; cycle length {self.cycle_years:g} years; "
+            f"discount time of row r = max(r - {self.discount_origin}, 0) cycles"
+            f"{' floored to whole years' if self.discount_step == 'year' else ''}; "
+            f"one-off transition values discounted at the cycle {self.transition_timing}"
+        )
+
+
+@dataclass(frozen=True)
+class Edges:
+    """Sparse transition structure: move ``e`` goes from ``source[e]`` to ``target[e]``."""
+
+    source: np.ndarray
+    target: np.ndarray
+    n_states: int
+    incidence: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        source = np.asarray(self.source, dtype=np.intp)
+        target = np.asarray(self.target, dtype=np.intp)
+        if source.shape != target.shape or source.ndim != 1:
+            raise ValueError("source and target must be 1-D arrays of equal length")
+        if len({(int(s), int(t)) for s, t in zip(source, target)}) != len(source):
+            raise ValueError("each (source, target) move may be listed only once")
+        if source.min(initial=0) < 0 or max(source.max(initial=0), target.max(initial=0)) >= self.n_states:
+            raise ValueError("state index out of range")
+        incidence = np.zeros((len(source), self.n_states))
+        incidence[np.arange(len(source)), target] = 1.0
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "incidence", incidence)
+
+    def to_dense(self, probabilities: np.ndarray) -> np.ndarray:
+        """Dense ``(..., S, S)`` matrices from edge probabilities ``(..., E)``."""
+        p = np.asarray(probabilities, dtype=float)
+        dense = np.zeros(p.shape[:-1] + (self.n_states, self.n_states))
+        dense[..., self.source, self.target] = p
+        return dense
+
+
+@dataclass(frozen=True)
+class Reward:
+    """A quantity to total: state values per row plus one-off transition values.
+
+    ``discount_rate`` is per year (0.035 = 3.5%).
+    """
+
+    state_values: np.ndarray | float | None = None
+    transition_values: np.ndarray | float | None = None
+    discount_rate: float = 0.0
+    varies_by_cycle: bool = False
+
+
+def check_transitions(p: np.ndarray, edges: Edges | None = None, atol: float = 1e-9) -> None:
+    """Raise :class:`TransitionError` unless every row is a probability distribution."""
+    p = np.asarray(p, dtype=float)
+    problems = []
+    if not np.all(np.isfinite(p)):
+        problems.append("contains NaN or infinite probabilities")
+    if np.any(p < -atol):
+        problems.append(f"has negative probabilities (min {np.nanmin(p):.3g})")
+    if np.any(p > 1 + atol):
+        problems.append(f"has probabilities above 1 (max {np.nanmax(p):.6g})")
+    if edges is None:
+        sums = p.sum(axis=-1)
+    else:
+        sums = np.zeros(p.shape[:-1] + (edges.n_states,))
+        np.add.at(np.moveaxis(sums, -1, 0), edges.source, np.moveaxis(p, -1, 0))
+        sums = sums[..., np.unique(edges.source)]
+    bad = np.abs(sums - 1.0) > atol
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        problems.append(
+            f"has rows not summing to 1 (first at index {index}: sum {sums[index]:.12g}, tolerance {atol:g})"
+        )
+    if problems:
+        raise TransitionError("transition probabilities " + "; ".join(problems))
+
+
+def cycle_weights(n_cycles: int, counting: str) -> np.ndarray:
+    """Weights ``(T+1,)`` of trace rows ``0..T`` under a counting method."""
+    if n_cycles < 1:
+        raise ValueError("n_cycles must be at least 1")
+    w = np.ones(n_cycles + 1)
+    if counting == "start":
+        w[-1] = 0.0
+    elif counting == "end":
+        w[0] = 0.0
+    elif counting == "half-cycle":
+        w[0] = w[-1] = 0.5
+    elif counting == "simpson":
+        if n_cycles == 1:
+            raise ValueError("Simpson's rule needs at least 2 cycles")
+        even_part = n_cycles if n_cycles % 2 == 0 else n_cycles - 3
+        w[:] = 0.0
+        if even_part > 0:
+            w[: even_part + 1] = np.where(np.arange(even_part + 1) % 2 == 1, 4.0, 2.0)
+            w[0] = w[even_part] = 1.0
+            w[: even_part + 1] /= 3.0
+        if even_part != n_cycles:
+            w[even_part : n_cycles + 1] += np.array([1.0, 3.0, 3.0, 1.0]) * 3.0 / 8.0
+    else:
+        raise ValueError(f"counting must be one of {COUNTING_METHODS}, got {counting!r}")
+    return w
+
+
+def discount_factors(n_cycles: int, rate: float, conventions: Conventions) -> np.ndarray:
+    """Discount factors ``(T+1,)`` for trace rows ``0..T``."""
+    rows = np.arange(n_cycles + 1)
+    years = np.maximum(rows - conventions.discount_origin, 0) * conventions.cycle_years
+    if conventions.discount_step == "year":
+        years = np.floor(years + 1e-9)
+    return (1.0 + rate) ** -years
+
+
+@dataclass
+class CohortResult:
+    """Trace and per-row / per-cycle reward values of one :func:`simulate` call.
+
+    ``row_values[name]``: ``(..., T+1)`` occupancy-weighted state values per row (undiscounted).
+    ``flow_values[name]``: ``(..., T)`` one-off transition values per cycle (undiscounted).
+    """
+
+    n_cycles: int
+    conventions: Conventions
+    rewards: dict[str, Reward]
+    row_values: dict[str, np.ndarray]
+    flow_values: dict[str, np.ndarray]
+    trace: np.ndarray | None = None
+
+    def total(self, name: str, horizon: int | None = None) -> np.ndarray:
+        """Discounted, counted total of one reward over cycles ``1..horizon`` → ``(...)``."""
+        horizon = self.n_cycles if horizon is None else int(horizon)
+        if not 1 <= horizon <= self.n_cycles:
+            raise ValueError(f"horizon must be in 1..{self.n_cycles}, got {horizon}")
+        conv = self.conventions
+        disc = discount_factors(horizon, self.rewards[name].discount_rate, conv)
+        total = 0.0
+        if name in self.row_values:
+            w = cycle_weights(horizon, conv.counting) * disc
+            total = self.row_values[name][..., : horizon + 1] @ w
+        if name in self.flow_values:
+            d = disc[1:] if conv.transition_timing == "end" else disc[:-1]
+            total = total + self.flow_values[name][..., :horizon] @ d
+        return np.asarray(total)
+
+    def totals(self, horizon: int | None = None) -> dict[str, np.ndarray]:
+        """:meth:`total` for every reward."""
+        return {name: self.total(name, horizon) for name in self.rewards}
+
+
+def simulate(
+    initial: np.ndarray,
+    transitions: np.ndarray,
+    n_cycles: int,
+    rewards: dict[str, Reward] | None = None,
+    conventions: Conventions | None = None,
+    edges: Edges | None = None,
+    time_varying: bool = False,
+    keep_trace: bool = True,
+    check: bool = True,
+    atol: float = 1e-9,
+) -> CohortResult:
+    """Run a cohort for ``n_cycles`` cycles and collect rewards.
+
+    ``transitions`` is dense ``(..., S, S)`` or, with ``edges``, sparse ``(..., E)``;
+    with ``time_varying=True`` it carries a cycle axis: ``(..., T, S, S)`` / ``(..., T, E)``.
+    Rewards with ``varies_by_cycle=True`` carry a row axis ``(..., T+1, S)`` for state
+    values and a cycle axis ``(..., T, S, S)`` / ``(..., T, E)`` for transition values.
+    ``keep_trace=False`` saves memory in large PSA chunks.
+    """
+    conventions = conventions or Conventions()
+    rewards = rewards or {}
+    p = np.asarray(transitions, dtype=float)
+    x = np.asarray(initial, dtype=float)
+    core = 1 if edges is not None else 2
+    if time_varying and (p.ndim < core + 1 or p.shape[-core - 1] != n_cycles):
+        raise ValueError(f"time-varying transitions need a cycle axis of length {n_cycles} before the last {core} axes")
+    if check:
+        check_transitions(p, edges, atol)
+        if np.any(x < -atol) or np.any(np.abs(x.sum(-1) - 1) > atol):
+            raise TransitionError("initial distribution must be non-negative and sum to 1")
+
+    n_states = x.shape[-1]
+    batch = np.broadcast_shapes(x.shape[:-1], p.shape[: p.ndim - core - int(time_varying)])
+    x = np.broadcast_to(x, batch + (n_states,)).copy()
+
+    state_values = {k: np.asarray(r.state_values, float) for k, r in rewards.items() if r.state_values is not None}
+    trans_values = {k: np.asarray(r.transition_values, float) for k, r in rewards.items() if r.transition_values is not None}
+    row_values = {k: np.zeros(batch + (n_cycles + 1,)) for k in state_values}
+    flow_values = {k: np.zeros(batch + (n_cycles,)) for k in trans_values}
+    trace = np.empty(batch + (n_cycles + 1, n_states)) if keep_trace else None
+
+    def record_row(r: int, occupancy: np.ndarray) -> None:
+        if trace is not None:
+            trace[..., r, :] = occupancy
+        for k, v in state_values.items():
+            v_r = v[..., r, :] if rewards[k].varies_by_cycle else v
+            row_values[k][..., r] = (occupancy * v_r).sum(-1)
+
+    record_row(0, x)
+    for t in range(n_cycles):
+        if edges is None:
+            p_t = p[..., t, :, :] if time_varying else p
+            flows = x[..., :, None] * p_t  # (..., S, S)
+            x = flows.sum(-2)
+        else:
+            p_t = p[..., t, :] if time_varying else p
+            flows = x[..., edges.source] * p_t  # (..., E)
+            x = flows @ edges.incidence
+        for k, c in trans_values.items():
+            c_t = (c[..., t, :, :] if edges is None else c[..., t, :]) if rewards[k].varies_by_cycle else c
+            flow_values[k][..., t] = (flows * c_t).sum(axis=(-2, -1) if edges is None else -1)
+        record_row(t + 1, x)
+
+    return CohortResult(n_cycles, conventions, dict(rewards), row_values, flow_values, trace)
