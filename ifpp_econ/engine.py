@@ -35,7 +35,8 @@ Conventions (:class:`Conventions`), all explicit:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -83,7 +84,6 @@ class Edges:
     source: np.ndarray
     target: np.ndarray
     n_states: int
-    incidence: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         source = np.asarray(self.source, dtype=np.intp)
@@ -94,11 +94,20 @@ class Edges:
             raise ValueError("each (source, target) move may be listed only once")
         if source.min(initial=0) < 0 or max(source.max(initial=0), target.max(initial=0)) >= self.n_states:
             raise ValueError("state index out of range")
-        incidence = np.zeros((len(source), self.n_states))
-        incidence[np.arange(len(source)), target] = 1.0
+        order = np.argsort(target, kind="stable")
+        sorted_target = target[order]
+        starts = np.flatnonzero(np.r_[True, sorted_target[1:] != sorted_target[:-1]])
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "target", target)
-        object.__setattr__(self, "incidence", incidence)
+        object.__setattr__(self, "_order", order)
+        object.__setattr__(self, "_starts", starts)
+        object.__setattr__(self, "_targets", sorted_target[starts])
+
+    def apply(self, flows: np.ndarray) -> np.ndarray:
+        """Sum edge flows ``(..., E)`` into the states they enter → ``(..., S)``."""
+        out = np.zeros(flows.shape[:-1] + (self.n_states,))
+        out[..., self._targets] = np.add.reduceat(flows[..., self._order], self._starts, axis=-1)
+        return out
 
     def to_dense(self, probabilities: np.ndarray) -> np.ndarray:
         """Dense ``(..., S, S)`` matrices from edge probabilities ``(..., E)``."""
@@ -198,13 +207,18 @@ class CohortResult:
     flow_values: dict[str, np.ndarray]
     trace: np.ndarray | None = None
 
-    def total(self, name: str, horizon: int | None = None) -> np.ndarray:
-        """Discounted, counted total of one reward over cycles ``1..horizon`` → ``(...)``."""
+    def total(self, name: str, horizon: int | None = None, discount_rate: float | None = None) -> np.ndarray:
+        """Discounted, counted total of one reward over cycles ``1..horizon`` → ``(...)``.
+
+        ``discount_rate`` overrides the reward's own rate (the same occupancy can be
+        totalled as a cost and as an outcome).
+        """
         horizon = self.n_cycles if horizon is None else int(horizon)
         if not 1 <= horizon <= self.n_cycles:
             raise ValueError(f"horizon must be in 1..{self.n_cycles}, got {horizon}")
         conv = self.conventions
-        disc = discount_factors(horizon, self.rewards[name].discount_rate, conv)
+        rate = self.rewards[name].discount_rate if discount_rate is None else discount_rate
+        disc = discount_factors(horizon, rate, conv)
         total = 0.0
         if name in self.row_values:
             w = cycle_weights(horizon, conv.counting) * disc
@@ -219,9 +233,67 @@ class CohortResult:
         return {name: self.total(name, horizon) for name in self.rewards}
 
 
+class TransitionModel(Protocol):
+    """Anything that moves a cohort one cycle.
+
+    ``step(x, t)`` takes the distribution ``x`` ``(..., S)`` at row ``t`` and returns the
+    distribution at row ``t+1`` and the amounts moved during cycle ``t+1`` along the
+    model's reported moves, ``(..., *move_shape)``. Transition values are given per
+    reported move.
+    """
+
+    n_states: int
+    move_shape: tuple[int, ...]
+    batch_shape: tuple[int, ...]
+
+    def step(self, x: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class DenseTransitions:
+    """Full matrices ``(..., S, S)``, or ``(..., T, S, S)`` with ``time_varying``; moves are ``(S, S)``."""
+
+    def __init__(self, p: np.ndarray, time_varying: bool = False, check: bool = True, atol: float = 1e-9):
+        self.p = np.asarray(p, dtype=float)
+        self.time_varying = time_varying
+        core = 3 if time_varying else 2
+        if self.p.ndim < core:
+            raise ValueError(f"transition array needs at least {core} axes, got shape {self.p.shape}")
+        if check:
+            check_transitions(self.p, None, atol)
+        self.n_states = self.p.shape[-1]
+        self.move_shape = (self.n_states, self.n_states)
+        self.batch_shape = self.p.shape[:-core]
+        self.n_cycles = self.p.shape[-3] if time_varying else None
+
+    def step(self, x: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+        p_t = self.p[..., t, :, :] if self.time_varying else self.p
+        moves = x[..., :, None] * p_t
+        return moves.sum(-2), moves
+
+
+class SparseTransitions:
+    """Listed moves only: probabilities ``(..., E)`` or ``(..., T, E)``; moves are ``(E,)``."""
+
+    def __init__(self, edges: Edges, p: np.ndarray, time_varying: bool = False, check: bool = True, atol: float = 1e-9):
+        self.edges = edges
+        self.p = np.asarray(p, dtype=float)
+        self.time_varying = time_varying
+        if check:
+            check_transitions(self.p, edges, atol)
+        self.n_states = edges.n_states
+        self.move_shape = (len(edges.source),)
+        self.batch_shape = self.p.shape[: -2 if time_varying else -1]
+        self.n_cycles = self.p.shape[-2] if time_varying else None
+
+    def step(self, x: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+        p_t = self.p[..., t, :] if self.time_varying else self.p
+        moves = x[..., self.edges.source] * p_t
+        return self.edges.apply(moves), moves
+
+
 def simulate(
     initial: np.ndarray,
-    transitions: np.ndarray,
+    transitions: np.ndarray | TransitionModel,
     n_cycles: int,
     rewards: dict[str, Reward] | None = None,
     conventions: Conventions | None = None,
@@ -233,32 +305,35 @@ def simulate(
 ) -> CohortResult:
     """Run a cohort for ``n_cycles`` cycles and collect rewards.
 
-    ``transitions`` is dense ``(..., S, S)`` or, with ``edges``, sparse ``(..., E)``;
-    with ``time_varying=True`` it carries a cycle axis: ``(..., T, S, S)`` / ``(..., T, E)``.
+    ``transitions`` is dense ``(..., S, S)``, or with ``edges`` sparse ``(..., E)``; with
+    ``time_varying=True`` it carries a cycle axis ``(..., T, S, S)`` / ``(..., T, E)``.
+    Any :class:`TransitionModel` may be passed instead (a model's own structured step).
     Rewards with ``varies_by_cycle=True`` carry a row axis ``(..., T+1, S)`` for state
-    values and a cycle axis ``(..., T, S, S)`` / ``(..., T, E)`` for transition values.
+    values and a cycle axis ``(..., T, *move_shape)`` for transition values.
     ``keep_trace=False`` saves memory in large PSA chunks.
     """
     conventions = conventions or Conventions()
     rewards = rewards or {}
-    p = np.asarray(transitions, dtype=float)
+    if isinstance(transitions, np.ndarray) or np.isscalar(transitions) or isinstance(transitions, list):
+        if edges is None:
+            transitions = DenseTransitions(transitions, time_varying, check, atol)
+        else:
+            transitions = SparseTransitions(edges, transitions, time_varying, check, atol)
+    model = transitions
+    if getattr(model, "n_cycles", None) not in (None, n_cycles):
+        raise ValueError(f"time-varying transitions have {model.n_cycles} cycles, expected {n_cycles}")
     x = np.asarray(initial, dtype=float)
-    core = 1 if edges is not None else 2
-    if time_varying and (p.ndim < core + 1 or p.shape[-core - 1] != n_cycles):
-        raise ValueError(f"time-varying transitions need a cycle axis of length {n_cycles} before the last {core} axes")
-    if check:
-        check_transitions(p, edges, atol)
-        if np.any(x < -atol) or np.any(np.abs(x.sum(-1) - 1) > atol):
-            raise TransitionError("initial distribution must be non-negative and sum to 1")
-
-    n_states = x.shape[-1]
-    batch = np.broadcast_shapes(x.shape[:-1], p.shape[: p.ndim - core - int(time_varying)])
+    if check and (np.any(x < -atol) or np.any(np.abs(x.sum(-1) - 1) > atol)):
+        raise TransitionError("initial distribution must be non-negative and sum to 1")
+    n_states = model.n_states
+    batch = np.broadcast_shapes(x.shape[:-1], tuple(model.batch_shape))
     x = np.broadcast_to(x, batch + (n_states,)).copy()
+    move_axes = tuple(range(-len(model.move_shape), 0))
 
     state_values = {k: np.asarray(r.state_values, float) for k, r in rewards.items() if r.state_values is not None}
-    trans_values = {k: np.asarray(r.transition_values, float) for k, r in rewards.items() if r.transition_values is not None}
+    move_values = {k: np.asarray(r.transition_values, float) for k, r in rewards.items() if r.transition_values is not None}
     row_values = {k: np.zeros(batch + (n_cycles + 1,)) for k in state_values}
-    flow_values = {k: np.zeros(batch + (n_cycles,)) for k in trans_values}
+    flow_values = {k: np.zeros(batch + (n_cycles,)) for k in move_values}
     trace = np.empty(batch + (n_cycles + 1, n_states)) if keep_trace else None
 
     def record_row(r: int, occupancy: np.ndarray) -> None:
@@ -270,17 +345,10 @@ def simulate(
 
     record_row(0, x)
     for t in range(n_cycles):
-        if edges is None:
-            p_t = p[..., t, :, :] if time_varying else p
-            flows = x[..., :, None] * p_t  # (..., S, S)
-            x = flows.sum(-2)
-        else:
-            p_t = p[..., t, :] if time_varying else p
-            flows = x[..., edges.source] * p_t  # (..., E)
-            x = flows @ edges.incidence
-        for k, c in trans_values.items():
-            c_t = (c[..., t, :, :] if edges is None else c[..., t, :]) if rewards[k].varies_by_cycle else c
-            flow_values[k][..., t] = (flows * c_t).sum(axis=(-2, -1) if edges is None else -1)
+        x, moves = model.step(x, t)
+        for k, c in move_values.items():
+            c_t = c[(Ellipsis, t) + (slice(None),) * len(move_axes)] if rewards[k].varies_by_cycle else c
+            flow_values[k][..., t] = (moves * c_t).sum(axis=move_axes)
         record_row(t + 1, x)
 
     return CohortResult(n_cycles, conventions, dict(rewards), row_values, flow_values, trace)
