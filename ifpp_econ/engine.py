@@ -330,25 +330,42 @@ def simulate(
     x = np.broadcast_to(x, batch + (n_states,)).copy()
     move_axes = tuple(range(-len(model.move_shape), 0))
 
+    # Rewards whose values are one plain vector are totalled together with one matrix product.
+    def plain(r: Reward, v: np.ndarray, core: int) -> bool:
+        return not r.varies_by_cycle and v.ndim == core
     state_values = {k: np.asarray(r.state_values, float) for k, r in rewards.items() if r.state_values is not None}
     move_values = {k: np.asarray(r.transition_values, float) for k, r in rewards.items() if r.transition_values is not None}
-    row_values = {k: np.zeros(batch + (n_cycles + 1,)) for k in state_values}
-    flow_values = {k: np.zeros(batch + (n_cycles,)) for k in move_values}
+    plain_states = [k for k, v in state_values.items() if plain(rewards[k], v, 1)]
+    plain_moves = [k for k, v in move_values.items() if plain(rewards[k], v, len(model.move_shape))]
+    state_matrix = np.stack([state_values[k] for k in plain_states], -1) if plain_states else None  # (S, R)
+    move_matrix = np.stack([move_values[k].reshape(-1) for k in plain_moves], -1) if plain_moves else None  # (M, R)
+    row_block = np.zeros((n_cycles + 1,) + batch + (len(plain_states),))  # row-major for fast writes
+    flow_block = np.zeros((n_cycles,) + batch + (len(plain_moves),))
+    row_values = {k: np.moveaxis(row_block[..., i], 0, -1) for i, k in enumerate(plain_states)}
+    flow_values = {k: np.moveaxis(flow_block[..., i], 0, -1) for i, k in enumerate(plain_moves)}
+    row_values.update({k: np.zeros(batch + (n_cycles + 1,)) for k in state_values if k not in row_values})
+    flow_values.update({k: np.zeros(batch + (n_cycles,)) for k in move_values if k not in flow_values})
     trace = np.empty(batch + (n_cycles + 1, n_states)) if keep_trace else None
 
     def record_row(r: int, occupancy: np.ndarray) -> None:
         if trace is not None:
             trace[..., r, :] = occupancy
+        if state_matrix is not None:
+            row_block[r] = occupancy @ state_matrix
         for k, v in state_values.items():
-            v_r = v[..., r, :] if rewards[k].varies_by_cycle else v
-            row_values[k][..., r] = (occupancy * v_r).sum(-1)
+            if k not in plain_states:
+                v_r = v[..., r, :] if rewards[k].varies_by_cycle else v
+                row_values[k][..., r] = (occupancy * v_r).sum(-1)
 
     record_row(0, x)
     for t in range(n_cycles):
         x, moves = model.step(x, t)
+        if move_matrix is not None:
+            flow_block[t] = moves.reshape(moves.shape[: moves.ndim - len(move_axes)] + (-1,)) @ move_matrix
         for k, c in move_values.items():
-            c_t = c[(Ellipsis, t) + (slice(None),) * len(move_axes)] if rewards[k].varies_by_cycle else c
-            flow_values[k][..., t] = (moves * c_t).sum(axis=move_axes)
+            if k not in plain_moves:
+                c_t = c[(Ellipsis, t) + (slice(None),) * len(move_axes)] if rewards[k].varies_by_cycle else c
+                flow_values[k][..., t] = (moves * c_t).sum(axis=move_axes)
         record_row(t + 1, x)
 
     return CohortResult(n_cycles, conventions, dict(rewards), row_values, flow_values, trace)
