@@ -329,6 +329,11 @@ def simulate(
     batch = np.broadcast_shapes(x.shape[:-1], tuple(model.batch_shape))
     x = np.broadcast_to(x, batch + (n_states,)).copy()
     move_axes = tuple(range(-len(model.move_shape), 0))
+    # A model may keep states on the first axis, (S, ...) and moves (M, ...), for contiguous slicing.
+    state_first = bool(getattr(model, "state_first", False))
+    if state_first:
+        x = np.ascontiguousarray(np.moveaxis(x, -1, 0))
+    n_batch = int(np.prod(batch, dtype=int))
 
     # Rewards whose values are one plain vector are totalled together with one matrix product.
     def plain(r: Reward, v: np.ndarray, core: int) -> bool:
@@ -339,19 +344,23 @@ def simulate(
     plain_moves = [k for k, v in move_values.items() if plain(rewards[k], v, len(model.move_shape))]
     state_matrix = np.stack([state_values[k] for k in plain_states], -1) if plain_states else None  # (S, R)
     move_matrix = np.stack([move_values[k].reshape(-1) for k in plain_moves], -1) if plain_moves else None  # (M, R)
-    row_block = np.zeros((n_cycles + 1,) + batch + (len(plain_states),))  # row-major for fast writes
-    flow_block = np.zeros((n_cycles,) + batch + (len(plain_moves),))
-    row_values = {k: np.moveaxis(row_block[..., i], 0, -1) for i, k in enumerate(plain_states)}
-    flow_values = {k: np.moveaxis(flow_block[..., i], 0, -1) for i, k in enumerate(plain_moves)}
+    # row-major blocks (rows, rewards, batch) for fast writes; exposed as (..., rows) views
+    row_block = np.empty((n_cycles + 1, len(plain_states)) + batch)  # every row is written below
+    flow_block = np.empty((n_cycles, len(plain_moves)) + batch)
+    row_values = {k: np.moveaxis(row_block[:, i], 0, -1) for i, k in enumerate(plain_states)}
+    flow_values = {k: np.moveaxis(flow_block[:, i], 0, -1) for i, k in enumerate(plain_moves)}
     row_values.update({k: np.zeros(batch + (n_cycles + 1,)) for k in state_values if k not in row_values})
     flow_values.update({k: np.zeros(batch + (n_cycles,)) for k in move_values if k not in flow_values})
     trace = np.empty(batch + (n_cycles + 1, n_states)) if keep_trace else None
 
     def record_row(r: int, occupancy: np.ndarray) -> None:
+        if state_matrix is not None:
+            flat = occupancy.reshape(n_states, n_batch) if state_first else occupancy.reshape(n_batch, n_states).T
+            row_block[r] = (state_matrix.T @ flat).reshape(row_block.shape[1:])
+        if state_first:
+            occupancy = np.moveaxis(occupancy, 0, -1)
         if trace is not None:
             trace[..., r, :] = occupancy
-        if state_matrix is not None:
-            row_block[r] = occupancy @ state_matrix
         for k, v in state_values.items():
             if k not in plain_states:
                 v_r = v[..., r, :] if rewards[k].varies_by_cycle else v
@@ -361,7 +370,10 @@ def simulate(
     for t in range(n_cycles):
         x, moves = model.step(x, t)
         if move_matrix is not None:
-            flow_block[t] = moves.reshape(moves.shape[: moves.ndim - len(move_axes)] + (-1,)) @ move_matrix
+            flat = moves.reshape(-1, n_batch) if state_first else moves.reshape(n_batch, -1).T
+            flow_block[t] = (move_matrix.T @ flat).reshape(flow_block.shape[1:])
+        if state_first and move_values.keys() - set(plain_moves):
+            moves = np.moveaxis(moves.reshape(model.move_shape + batch), tuple(range(len(move_axes))), move_axes)
         for k, c in move_values.items():
             if k not in plain_moves:
                 c_t = c[(Ellipsis, t) + (slice(None),) * len(move_axes)] if rewards[k].varies_by_cycle else c

@@ -204,33 +204,40 @@ class FamilyStatesTransitions:
 
     n_states = N_STATES
     move_shape = (len(MOVES),)
+    state_first = True  # the engine passes x as (S, K, N): tunnel shifts are contiguous slices
 
     def __init__(self, entry: np.ndarray, reunify: np.ndarray, permanence: np.ndarray, reentry: np.ndarray):
         self.entry, self.reunify, self.permanence, self.reentry = entry, reunify, permanence, reentry
-        self.stay_care = 1.0 - reunify - permanence
-        self.stay_home = 1.0 - reentry
         self.batch_shape = entry.shape[:-1]
+        # state-first copies: (T, K, N) and (tunnels, 1, N), broadcasting over strategies
+        self.entry_by_cycle = np.ascontiguousarray(np.moveaxis(entry, -1, 0))
+        self._reunify = np.ascontiguousarray(reunify.T[:, None, :])
+        self._permanence = np.ascontiguousarray(permanence.T[:, None, :])
+        self._reentry = np.ascontiguousarray(reentry.T[:, None, :])
+        self.stay_care = 1.0 - self._reunify - self._permanence
+        self.stay_home = 1.0 - self._reentry
         for name, arr in (("first entry", entry), ("reunification", reunify), ("other permanence", permanence),
-                          ("re-entry", reentry), ("staying in care", self.stay_care)):
+                          ("re-entry", reentry), ("staying in care", 1.0 - reunify - permanence)):
             if not np.all(np.isfinite(arr)) or np.any(arr < -1e-12) or np.any(arr > 1 + 1e-12):
                 raise TransitionError(f"{name} probabilities outside [0, 1]")
 
     def step(self, x: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
-        home, care, back = x[..., HOME], x[..., CARE], x[..., RETURNED]
-        moves = np.empty(x.shape[:-1] + (len(MOVES),))
-        moves[..., 0] = home * self.entry[..., t]
-        moves[..., 1] = np.einsum("...i,...i->...", back, self.reentry)
-        moves[..., 2] = np.einsum("...i,...i->...", care, self.reunify)
-        moves[..., 3] = np.einsum("...i,...i->...", care, self.permanence)
+        """``x``: ``(S, K, N)`` at row t → ``(S, K, N)`` at row t+1 and moves ``(4, K, N)``."""
+        home, care, back = x[HOME], x[CARE], x[RETURNED]
+        moves = np.empty((len(MOVES),) + x.shape[1:])
+        np.multiply(home, self.entry_by_cycle[t], out=moves[0])
+        np.einsum("i...,i...->...", back, self._reentry, out=moves[1])
+        np.einsum("i...,i...->...", care, self._reunify, out=moves[2])
+        np.einsum("i...,i...->...", care, self._permanence, out=moves[3])
         new = np.empty_like(x)
-        new[..., HOME] = home - moves[..., 0]
-        new[..., CARE.start] = moves[..., 0] + moves[..., 1]
-        np.multiply(care[..., :-1], self.stay_care[..., :-1], out=new[..., CARE.start + 1 : CARE.stop])
-        new[..., CARE.stop - 1] += care[..., -1] * self.stay_care[..., -1]
-        new[..., RETURNED.start] = moves[..., 2]
-        np.multiply(back[..., :-1], self.stay_home[..., :-1], out=new[..., RETURNED.start + 1 : RETURNED.stop])
-        new[..., RETURNED.stop - 1] += back[..., -1] * self.stay_home[..., -1]
-        new[..., LEFT] = x[..., LEFT] + moves[..., 3]
+        np.subtract(home, moves[0], out=new[HOME])
+        np.add(moves[0], moves[1], out=new[CARE.start])
+        np.multiply(care[:-1], self.stay_care[:-1], out=new[CARE.start + 1 : CARE.stop])
+        new[CARE.stop - 1] += care[-1] * self.stay_care[-1]
+        new[RETURNED.start] = moves[2]
+        np.multiply(back[:-1], self.stay_home[:-1], out=new[RETURNED.start + 1 : RETURNED.stop])
+        new[RETURNED.stop - 1] += back[-1] * self.stay_home[-1]
+        np.add(x[LEFT], moves[3], out=new[LEFT])
         return new, moves
 
     def dense(self) -> np.ndarray:
@@ -241,7 +248,7 @@ class FamilyStatesTransitions:
         p[..., HOME, CARE.start] = self.entry
         tunnels = np.arange(CARE_TUNNELS + 1)
         nxt = np.minimum(tunnels + 1, CARE_TUNNELS) + CARE.start
-        p[..., CARE.start + tunnels, nxt] = self.stay_care[None, :, None, :]
+        p[..., CARE.start + tunnels, nxt] = (1 - self.reunify - self.permanence)[None, :, None, :]
         p[..., CARE.start + tunnels, RETURNED.start] = self.reunify[None, :, None, :]
         p[..., CARE.start + tunnels, LEFT] = self.permanence[None, :, None, :]
         back = np.arange(RETURN_TUNNELS + 1)
