@@ -1,0 +1,113 @@
+"""Matplotlib charts (returned as figures; :class:`~ifpp_econ.runs.RunFolder` saves PNG and SVG)."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+GBP = FuncFormatter(lambda v, _: f"-£{abs(v):,.0f}" if v < 0 else f"£{v:,.0f}")
+PCT = FuncFormatter(lambda v, _: f"{v:.0%}")
+GROUP_LABELS = {"at_home": "At home (never placed)", "in_care": "In care", "returned_home": "Returned home",
+                "left_care": "Left care (other permanence)"}
+
+
+def trace_chart(trace: pd.DataFrame, conventions: str = "") -> plt.Figure:
+    """State occupancy over time (months since referral), one panel per state group, a line per strategy."""
+    groups = [g for g in GROUP_LABELS if g in trace.columns]
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 3.4), sharex=True)
+    for ax, g in zip(np.atleast_1d(axes), groups):
+        for name, df in trace.groupby("strategy", sort=False):
+            ax.plot(df["month"] / 12, df[g], label=name)
+        ax.set_title(GROUP_LABELS[g], fontsize=10)
+        ax.set_xlabel("Years since referral")
+        ax.yaxis.set_major_formatter(PCT)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("Share of children")
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.suptitle("Cohort trace by strategy", fontsize=11)
+    if conventions:
+        fig.text(0.01, -0.04, conventions, fontsize=6, wrap=True)
+    fig.tight_layout()
+    return fig
+
+
+def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: float, strategy: str, comparator: str,
+             max_points: int = 5000) -> plt.Figure:
+    """Incremental cost against placements avoided per child, with the mean and a λ line."""
+    fig, ax = plt.subplots(figsize=(6.2, 4.6))
+    n = len(placements_avoided)
+    idx = np.linspace(0, n - 1, min(n, max_points)).astype(int)
+    ax.scatter(placements_avoided[idx], incremental_cost[idx], s=4, alpha=0.35, color="#1f77b4", label="PSA iterations")
+    ax.scatter([placements_avoided.mean()], [incremental_cost.mean()], color="#d62728", s=40, zorder=3, label="Mean")
+    lim = np.nanmax(np.abs(placements_avoided)) * 1.1 or 1.0
+    xs = np.linspace(-lim, lim, 2)
+    ax.plot(xs, wtp * xs, color="grey", ls="--", label=f"λ = £{wtp:,.0f} per placement avoided")
+    ax.axhline(0, color="black", lw=0.7)
+    ax.axvline(0, color="black", lw=0.7)
+    ax.set_xlabel("Placements avoided per child")
+    ax.set_ylabel("Incremental cost per child")
+    ax.yaxis.set_major_formatter(GBP)
+    ax.set_title(f"Cost-effectiveness plane: {strategy} vs {comparator}", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
+    """Probability each strategy is most cost-effective over λ, with the frontier marked."""
+    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    for name in strategies:
+        ax.plot(ceac["wtp"], ceac[name], label=name)
+    if len(strategies) > 2:
+        ax.plot(ceac["wtp"], ceac["frontier_probability"], color="black", lw=2.5, alpha=0.35, label="Frontier (optimal strategy)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("Willingness to pay per placement avoided")
+    ax.set_ylabel("Probability most cost-effective")
+    ax.xaxis.set_major_formatter(GBP)
+    ax.yaxis.set_major_formatter(PCT)
+    ax.set_title("Cost-effectiveness acceptability curve", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6.2, 4.0))
+    ax.plot(evpi["wtp"], evpi["evpi_per_child"], color="#2ca02c")
+    ax.set_xlabel("Willingness to pay per placement avoided")
+    ax.set_ylabel("EVPI per child")
+    ax.xaxis.set_major_formatter(GBP)
+    ax.yaxis.set_major_formatter(GBP)
+    ax.set_title("Expected value of perfect information", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure:
+    """Running mean and running 95% interval of per-child savings against iterations."""
+    n = len(savings)
+    points = np.unique(np.geomspace(10, n, min(max_points, n)).astype(int)) if n >= 10 else np.arange(1, n + 1)
+    csum = np.cumsum(savings)
+    mean = csum[points - 1] / points
+    lower = np.array([np.quantile(savings[:p], 0.025) for p in points[:: max(1, len(points) // 200)]])
+    upper = np.array([np.quantile(savings[:p], 0.975) for p in points[:: max(1, len(points) // 200)]])
+    fig, ax = plt.subplots(figsize=(6.2, 4.0))
+    ax.plot(points, mean, label="Running mean")
+    qp = points[:: max(1, len(points) // 200)]
+    ax.fill_between(qp, lower, upper, alpha=0.2, label="Running 95% interval")
+    ax.set_xscale("log")
+    ax.set_xlabel("Iterations")
+    ax.set_ylabel("Per-child savings")
+    ax.yaxis.set_major_formatter(GBP)
+    ax.set_title("Convergence of the PSA", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

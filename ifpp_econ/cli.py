@@ -1,0 +1,163 @@
+"""Command-line interface: parses arguments, calls one function, prints.
+
+Exit codes: 0 success; 2 bad input (workbook, options, output folder) with a clear
+message and no traceback; 1 an internal error, with the traceback saved to a file.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+WORKBOOK_HELP = "Parameter workbook (.xlsx); the bundled default workbook when omitted."
+
+
+class InputProblem(Exception):
+    """Bad input that the user can fix: printed, exit code 2."""
+
+
+def default_workbook() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("ifpp_econ") / "data" / "default.xlsx"))
+
+
+def load_inputs(workbook: str | None):
+    """Read and validate a workbook, turning every workbook problem into :class:`InputProblem`."""
+    from .workbook import WorkbookError, read_workbook
+
+    path = Path(workbook) if workbook else default_workbook()
+    try:
+        return read_workbook(path)
+    except WorkbookError as exc:
+        raise InputProblem(str(exc)) from None
+
+
+def guarded(func):
+    """Map input problems to exit 2 and bugs to exit 1 with a saved traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from .model import ModelError
+        from .runs import OutputError
+
+        try:
+            return func(*args, **kwargs)
+        except (InputProblem, OutputError, ModelError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: no output folder was written", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # a bug: keep the details, show a short message
+            with tempfile.NamedTemporaryFile("w", prefix="ifpp-econ-traceback-", suffix=".txt", delete=False) as fh:
+                traceback.print_exc(file=fh)
+            click.echo(f"internal error ({type(exc).__name__}: {exc}). This is a bug in ifpp-econ; "
+                       f"the traceback is saved in {fh.name}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, label: str, enabled: bool | None = None):
+        self.label = label
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.start = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        frac = done / total
+        bar = "#" * int(frac * 30)
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / frac - elapsed if frac > 0 else 0
+        sys.stderr.write(f"\r{self.label} [{bar:<30}] {frac:6.1%} {done:,}/{total:,}  {elapsed:5.1f}s, ~{eta:4.0f}s left")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ifpp-econ")
+def main() -> None:
+    """ifpp-econ: cost-effectiveness of Intensive Family Preservation Programmes (IFPP).
+
+    A Markov cohort model of children's family states (at home, in care, returned home,
+    left care) comparing IFPP with usual care, driven by an Excel parameter workbook.
+    Start with `ifpp-econ psa` (bundled default workbook) or `ifpp-econ template my.xlsx`
+    to get a workbook to edit.
+    """
+
+
+@main.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
+@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@guarded
+def run(workbook, out, force, as_json):
+    """Deterministic base case: costs, placements, months in care, incremental results and the cohort trace."""
+    from .deterministic import run_base_case
+    from .outputs import format_base_case, write_base_case
+    from .runs import RunFolder
+
+    inputs = load_inputs(workbook)
+    with RunFolder("run", out, force) as folder:
+        t = time.perf_counter()
+        base = run_base_case(inputs)
+        folder.time("model_seconds", time.perf_counter() - t)
+        write_base_case(folder, base, inputs)
+        dest = folder.commit(inputs, settings=inputs.settings)
+    if as_json:
+        click.echo(json.dumps({**base.to_json(), "output_folder": str(dest)}, indent=2))
+    else:
+        click.echo(format_base_case(base))
+        click.echo(f"\nOutputs: {dest}")
+
+
+@main.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+@click.option("-n", "--iterations", type=click.IntRange(min=1), help="PSA iterations (default: workbook setting).")
+@click.option("--seed", type=int, help="Random seed (default: workbook setting).")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=20_000, show_default=True,
+              help="Iterations evaluated at once; results do not depend on it.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
+@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@click.option("--save-iterations", is_flag=True, help="Also save every iteration's draws and results (large for big runs).")
+@guarded
+def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations):
+    """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
+    from .deterministic import run_base_case
+    from .outputs import format_psa, write_psa
+    from .psa import run_psa
+    from .runs import RunFolder
+
+    inputs = load_inputs(workbook)
+    n = iterations or int(inputs.settings["psa_iterations"])
+    seed = int(inputs.settings["psa_seed"]) if seed is None else seed
+    with RunFolder("psa", out, force) as folder:
+        base = run_base_case(inputs)
+        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=save_iterations, progress=Progress("PSA"))
+        t = time.perf_counter()
+        write_psa(folder, result, inputs, base.spec.describe_conventions(), save_iterations)
+        folder.time("writing_seconds", time.perf_counter() - t)
+        dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed, "chunk_size": chunk_size})
+    if as_json:
+        click.echo(json.dumps({**result.to_json(), "output_folder": str(dest)}, indent=2))
+    else:
+        click.echo(format_psa(result))
+        click.echo(f"\nOutputs: {dest}")

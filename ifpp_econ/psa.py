@@ -1,0 +1,149 @@
+"""Probabilistic sensitivity analysis, streamed in chunks.
+
+Iteration i's parameter draws depend only on (seed, i), and the model treats each
+iteration independently, so results are identical whatever the chunk size. Exact
+running summaries (means, CEAC counts, EVPI) are accumulated per chunk; the headline
+per-iteration outcomes are kept (8 bytes per value per iteration) for intervals, the
+CE plane, convergence and EVPPI.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import analysis
+from .model import OUTCOME_LABELS, run_model
+from .sampling import sample
+from .spec import build_spec, link_cumulative_risks
+
+
+def wtp_grid(settings: dict) -> np.ndarray:
+    """Willingness-to-pay grid (GBP per placement avoided) from the workbook settings."""
+    lo, hi, step = float(settings["wtp_min"]), float(settings["wtp_max"]), float(settings["wtp_step"])
+    grid = np.arange(lo, hi + step / 2, step) if step > 0 else np.array([lo])
+    return np.union1d(grid, [float(settings["wtp_default"])])
+
+
+@dataclass
+class PSAResult:
+    strategies: list[str]
+    comparator: str
+    iterations: int
+    seed: int
+    wtp: np.ndarray
+    wtp_default: float
+    outcomes: dict[str, np.ndarray]  # (K, N) per outcome
+    accumulator: analysis.PSAAccumulator
+    rule_counts: dict[str, int]
+    draws: pd.DataFrame | None = None  # (N, P) when kept
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def incremental(self) -> dict[str, dict[str, np.ndarray]]:
+        return analysis.incremental(self.outcomes, self.strategies, self.comparator, self.wtp_default)
+
+    def strategy_summary(self) -> pd.DataFrame:
+        rows = []
+        for k, name in enumerate(self.strategies):
+            for outcome, values in self.outcomes.items():
+                v = values[k]
+                v = v[np.isfinite(v)]
+                if len(v) == 0:
+                    continue
+                rows.append({"strategy": name, "outcome": outcome, "label": OUTCOME_LABELS.get(outcome, outcome),
+                             **analysis.summarise(v)})
+        return pd.DataFrame(rows)
+
+    def incremental_summary(self) -> pd.DataFrame:
+        rows = []
+        for name, metrics in self.incremental().items():
+            for metric, values in metrics.items():
+                rows.append({"strategy": name, "comparator": self.comparator, "metric": metric, **analysis.summarise(values)})
+            savings, avoided = metrics["per_child_savings"], metrics["placements_avoided_per_child"]
+            rows.append({"strategy": name, "comparator": self.comparator, "metric": "prob_cost_saving",
+                         "mean": float(np.mean(savings > 0)), "lower": np.nan, "upper": np.nan})
+            label = analysis.dominance_label(savings.mean(), avoided.mean())
+            ratio = analysis.cost_per_placement_avoided(savings.mean(), avoided.mean())
+            rows.append({"strategy": name, "comparator": self.comparator, "metric": "cost_per_placement_avoided (ratio of means)",
+                         "mean": np.nan if ratio is None else ratio, "lower": np.nan, "upper": np.nan, "note": label})
+        return pd.DataFrame(rows)
+
+    def to_json(self) -> dict:
+        inc = self.incremental()
+        main_name = next(iter(inc))
+        main = inc[main_name]
+        ceac = self.accumulator.ceac()
+        return {
+            "iterations": self.iterations,
+            "seed": self.seed,
+            "comparator": self.comparator,
+            "strategy": main_name,
+            "per_child_savings": analysis.summarise(main["per_child_savings"]),
+            "per_family_savings": analysis.summarise(main["per_family_savings"]),
+            "placements_avoided_per_child": analysis.summarise(main["placements_avoided_per_child"]),
+            "care_months_avoided_per_child": analysis.summarise(main["care_months_avoided_per_child"]),
+            "incremental_nmb": {"wtp": self.wtp_default, **analysis.summarise(main["incremental_nmb"])},
+            "prob_cost_saving": float(np.mean(main["per_child_savings"] > 0)),
+            "ceac": {name: [{"wtp": float(w), "probability": float(p)} for w, p in zip(ceac["wtp"], ceac[name])]
+                     for name in self.strategies},
+            "evpi_per_child": [{"wtp": float(w), "evpi": float(e)} for w, e in
+                               zip(self.accumulator.evpi()["wtp"], self.accumulator.evpi()["evpi_per_child"])],
+            "rule_counts": self.rule_counts,
+            "strategies": {
+                name: {o: analysis.summarise(v[k][np.isfinite(v[k])]) for o, v in self.outcomes.items() if np.isfinite(v[k]).any()}
+                for k, name in enumerate(self.strategies)
+            },
+        }
+
+
+def run_psa(inputs, n: int, seed: int, chunk_size: int = 20_000, keep_draws: bool = False, progress=None) -> PSAResult:
+    """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
+
+    ``progress(done, total)`` is called after each chunk when given.
+    """
+    if n < 1:
+        raise ValueError("the number of iterations must be at least 1")
+    spec = build_spec(inputs)
+    wtp = wtp_grid(inputs.settings)
+    acc = analysis.PSAAccumulator(spec.strategy_names, spec.comparator, wtp)
+    kept: dict[str, np.ndarray] | None = None
+    draws_kept = []
+    counts = {"risk_curve_reordered": 0, "ifpp_curve_running_max": 0, "care_exits_rescaled": 0}
+    timings = {"sampling_seconds": 0.0, "model_seconds": 0.0}
+    for start in range(0, n, chunk_size):
+        m = min(chunk_size, n - start)
+        t0 = time.perf_counter()
+        draws = sample(inputs.parameters, m, seed, start=start, correlations=inputs.correlations)
+        draws, reordered = link_cumulative_risks(draws, inputs)
+        t1 = time.perf_counter()
+        results = run_model(draws, spec)
+        t2 = time.perf_counter()
+        timings["sampling_seconds"] += t1 - t0
+        timings["model_seconds"] += t2 - t1
+        acc.add(results.outcomes)
+        if kept is None:
+            kept = {k: np.empty(v.shape[:-1] + (n,)) for k, v in results.outcomes.items()}
+        for k, v in results.outcomes.items():
+            kept[k][..., start : start + m] = v
+        counts["risk_curve_reordered"] += int(reordered.sum())
+        counts["ifpp_curve_running_max"] += int(results.curve_rule_bound.sum())
+        counts["care_exits_rescaled"] += int(results.exits_rescaled.sum())
+        if keep_draws:
+            draws_kept.append(draws)
+        if progress is not None:
+            progress(start + m, n)
+    return PSAResult(
+        strategies=spec.strategy_names,
+        comparator=spec.comparator,
+        iterations=n,
+        seed=seed,
+        wtp=wtp,
+        wtp_default=float(inputs.settings["wtp_default"]),
+        outcomes=kept,
+        accumulator=acc,
+        rule_counts=counts,
+        draws=pd.concat(draws_kept) if keep_draws else None,
+        timings={k: round(v, 4) for k, v in timings.items()},
+    )

@@ -1,0 +1,253 @@
+"""Run folders: written whole or not at all, never over an earlier run, with a manifest.
+
+A run writes into a hidden temporary folder beside its destination and renames it into
+place only when everything is written; an interrupted or failed run removes it. Without
+``--out`` each run gets a new folder ``outputs/<command>-<YYYYmmdd-HHMMSS>[-N]``; an
+explicit ``--out`` that exists and is not empty is refused unless ``force``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class OutputError(Exception):
+    """The output folder cannot be used (message says why)."""
+
+
+def safe_text(value):
+    """Text that a spreadsheet will never read as a formula (prefix a quote to =, +, -, @)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _sanitised(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(safe_text)
+    out.columns = [safe_text(str(c)) for c in out.columns]
+    if out.index.dtype == object:
+        out.index = out.index.map(safe_text)
+    return out
+
+
+class RunFolder:
+    """Collects a run's tables, charts and manifest in a temporary folder; ``commit`` publishes it."""
+
+    def __init__(self, command: str, out: str | Path | None = None, force: bool = False, root: str | Path = "outputs"):
+        self.command = command
+        self.started = time.perf_counter()
+        self.created = dt.datetime.now().astimezone()
+        if out is None:
+            root = Path(root)
+            stamp = self.created.strftime("%Y%m%d-%H%M%S")
+            self.destination = root / f"{command}-{stamp}"
+            self._unique = True
+        else:
+            self.destination = Path(out)
+            self._unique = False
+            if self.destination.exists() and not self.destination.is_dir():
+                raise OutputError(f"--out {self.destination} exists and is not a folder")
+            if self.destination.is_dir() and any(self.destination.iterdir()) and not force:
+                raise OutputError(
+                    f"--out {self.destination} already holds files; choose a new folder, or pass --force to replace it"
+                )
+        self.destination.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.partial-", dir=self.destination.parent))
+        self.tables: dict[str, pd.DataFrame] = {}
+        self.files: list[str] = []
+        self.timings: dict[str, float] = {}
+        self.manifest: dict = {}
+        self.force = force
+
+    # -- writing ---------------------------------------------------------------------------
+    def table(self, name: str, df: pd.DataFrame, index: bool = False) -> None:
+        """Save a table as CSV now; it also becomes a sheet of ``results.xlsx`` on commit."""
+        clean = _sanitised(df)
+        clean.to_csv(self.path / f"{name}.csv", index=index)
+        self.tables[name] = clean.reset_index() if index else clean
+        self.files.append(f"{name}.csv")
+
+    def figure(self, name: str, fig) -> None:
+        """Save a matplotlib figure as PNG and SVG, then close it."""
+        import matplotlib.pyplot as plt
+
+        for ext in ("png", "svg"):
+            fig.savefig(self.path / f"{name}.{ext}", dpi=150 if ext == "png" else None, bbox_inches="tight",
+                        metadata={"Date": None} if ext == "svg" else None)
+            self.files.append(f"{name}.{ext}")
+        plt.close(fig)
+
+    def array(self, name: str, data: dict[str, np.ndarray]) -> None:
+        np.savez_compressed(self.path / f"{name}.npz", **data)
+        self.files.append(f"{name}.npz")
+
+    def time(self, label: str, seconds: float) -> None:
+        self.timings[label] = round(float(seconds), 4)
+
+    # -- finishing -------------------------------------------------------------------------
+    def commit(self, inputs=None, settings: dict | None = None, xlsx_writer=None) -> Path:
+        """Write results.xlsx and manifest.json, then move the folder into place."""
+        if self.tables:
+            writer = xlsx_writer or write_results_xlsx
+            writer(self.path / "results.xlsx", self.tables, self.manifest_summary(inputs, settings))
+            self.files.append("results.xlsx")
+        self.timings["total_seconds"] = round(time.perf_counter() - self.started, 4)
+        manifest = {
+            "tool": "ifpp-econ",
+            "version": __version__,
+            "command": self.command,
+            "created": self.created.isoformat(timespec="seconds"),
+            "workbook": None if inputs is None else {"path": str(inputs.path), "sha256": inputs.sha256},
+            "settings": settings or {},
+            "timings": self.timings,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "files": sorted(set(self.files)) + ["manifest.json"],
+            **self.manifest,
+        }
+        (self.path / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default), encoding="utf-8")
+        return self._publish()
+
+    def _publish(self) -> Path:
+        dest = self.destination
+        if self._unique:
+            n = 1
+            while True:
+                try:
+                    os.rename(self.path, dest)  # atomic; fails if dest exists and is not empty
+                    break
+                except OSError:
+                    if not dest.exists():
+                        raise
+                    n += 1
+                    dest = self.destination.with_name(f"{self.destination.name}-{n}")
+        else:
+            old = None
+            if dest.exists():
+                old = dest.with_name(f".{dest.name}.replaced-{os.getpid()}")
+                os.rename(dest, old)
+            os.rename(self.path, dest)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        self.destination = dest
+        return dest
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> "RunFolder":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.path.exists() and self.path.name.startswith("."):
+            self.discard()  # not committed: leave nothing half-written behind
+
+    def manifest_summary(self, inputs, settings) -> list[tuple[str, str]]:
+        rows = [("Tool", f"ifpp-econ {__version__}"), ("Command", self.command),
+                ("Created", self.created.isoformat(timespec="seconds"))]
+        if inputs is not None:
+            rows += [("Workbook", str(inputs.path)), ("Workbook SHA-256", inputs.sha256)]
+        for k, v in (settings or {}).items():
+            rows.append((k, json.dumps(v, default=_json_default) if not isinstance(v, str) else v))
+        return rows
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def write_results_xlsx(path: Path, tables: dict[str, pd.DataFrame], summary: list[tuple[str, str]]) -> None:
+    """A results workbook: a summary sheet first, then one formatted sheet per table."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    ws.append(["ifpp-econ results"])
+    ws["A1"].font = Font(bold=True, size=14)
+    for key, value in summary:
+        _append_text_row(ws, [key, value])
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 100
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    used = {"Summary"}
+    for name, df in tables.items():
+        title = _sheet_title(name, used)
+        sheet = wb.create_sheet(title)
+        _append_text_row(sheet, list(df.columns))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+            cell.fill = header_fill
+        for row in df.itertuples(index=False):
+            _append_text_row(sheet, list(row))
+        sheet.freeze_panes = "A2"
+        for j, col in enumerate(df.columns, start=1):
+            width = max([len(str(col))] + [len(_fmt(v)) for v in df.iloc[:200, j - 1]]) + 2
+            sheet.column_dimensions[get_column_letter(j)].width = min(max(width, 10), 60)
+            fmt = _number_format(str(col))
+            if fmt:
+                for cell in sheet.iter_rows(min_row=2, min_col=j, max_col=j):
+                    cell[0].number_format = fmt
+    tmp = path.with_suffix(".xlsx.partial")
+    wb.save(tmp)
+    os.replace(tmp, path)
+
+
+def _fmt(v) -> str:
+    return f"{v:,.2f}" if isinstance(v, float) else str(v)
+
+
+def _number_format(column: str) -> str | None:
+    c = column.lower()
+    if "prob" in c or "share" in c or c.startswith("living_at_home"):
+        return "0.0%"
+    if "cost" in c or "saving" in c or "nmb" in c or "evpi" in c or c in ("wtp", "mean_gbp"):
+        return '"£"#,##0'
+    return None
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    bad = '[]:*?/\\'
+    base = "".join("_" if ch in bad else ch for ch in name)[:31] or "Sheet"
+    title, n = base, 2
+    while title in used:
+        title = f"{base[:28]}-{n}"
+        n += 1
+    used.add(title)
+    return title
+
+
+def _append_text_row(ws, values) -> None:
+    """Append a row; strings are always stored as text, never as formulas."""
+    ws.append([None if (isinstance(v, float) and not np.isfinite(v)) else v for v in values])
+    for cell, v in zip(ws[ws.max_row], values):
+        if isinstance(v, str):
+            cell.value = v
+            cell.data_type = "s"
