@@ -111,3 +111,56 @@ def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int = 15) -> plt.Figure:
+    """Horizontal bars from the outcome at each parameter's low to its high value, sorted by swing.
+
+    Bars are drawn between the two outcomes (so a bar crossing zero is shown as it is);
+    the base case is a vertical line; the low/high parameter values label each bar end;
+    parameters beyond ``top`` are summarised in one line.
+    """
+    shown = table.head(top).iloc[::-1]
+    rest = table.iloc[top:]
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(shown) + 1.8))
+    for i, (_, r) in enumerate(shown.iterrows()):
+        lo_out, hi_out = r["outcome_low"], r["outcome_high"]
+        ax.barh(i, hi_out - base, left=base, color="#1f77b4", alpha=0.85, label="High value" if i == 0 else None)
+        ax.barh(i, lo_out - base, left=base, color="#ff7f0e", alpha=0.85, label="Low value" if i == 0 else None)
+        for value, out in ((r["low"], lo_out), (r["high"], hi_out)):
+            ax.annotate(f"{value:,.4g}", (out, i), xytext=(3 if out >= base else -3, 0), textcoords="offset points",
+                        ha="left" if out >= base else "right", va="center", fontsize=7)
+    ax.set_yticks(range(len(shown)))
+    ax.set_yticklabels([str(r["label"])[:48] for _, r in shown.iterrows()], fontsize=8)
+    ax.axvline(base, color="black", lw=1, label=f"Base case {base:,.0f}")
+    ax.axvline(0, color="grey", lw=0.6, ls=":")
+    if "GBP" in outcome_label:
+        ax.xaxis.set_major_formatter(GBP)
+    ax.set_xlabel(outcome_label)
+    title = "One-way sensitivity analysis (tornado)"
+    if len(rest):
+        title += f"\n{len(rest)} more parameters, each with a swing ≤ {rest['swing'].max():,.4g}"
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.margins(x=0.15)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_label: str) -> plt.Figure:
+    """Heatmap of the outcome over two parameters with the zero (break-even) contour."""
+    xs, ys = np.unique(grid[x]), np.unique(grid[y])
+    z = grid.set_index([x, y])[outcome].unstack().loc[xs, ys].to_numpy().T
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap="RdYlGn")
+    cbar = fig.colorbar(mesh, ax=ax)
+    cbar.set_label(outcome_label)
+    if np.nanmin(z) < 0 < np.nanmax(z):
+        cs = ax.contour(xs, ys, z, levels=[0.0], colors="black", linewidths=1.5)
+        ax.clabel(cs, fmt={0.0: "break-even"}, fontsize=8)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"Two-way sensitivity: {outcome_label}", fontsize=10)
+    fig.tight_layout()
+    return fig

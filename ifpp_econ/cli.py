@@ -161,3 +161,31 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     else:
         click.echo(format_psa(result))
         click.echo(f"\nOutputs: {dest}")
+
+
+@main.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+@click.option("--outcome", type=click.Choice(["savings", "nmb", "placements"]), default="savings", show_default=True,
+              help="Outcome of the tornado and thresholds: per-child savings, NMB at --wtp, placements avoided.")
+@click.option("--wtp", type=float, help="Willingness to pay per placement avoided for --outcome nmb (default: workbook).")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Bars shown in the tornado.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
+@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@guarded
+def dsa(workbook, outcome, wtp, top, out, force, as_json):
+    """Deterministic sensitivity: tornado, break-even thresholds, two-way grid and scenarios."""
+    from .outputs import format_dsa, write_dsa
+    from .runs import RunFolder
+
+    inputs = load_inputs(workbook)
+    with RunFolder("dsa", out, force) as folder:
+        t = time.perf_counter()
+        summary = write_dsa(folder, inputs, outcome, wtp, top, inputs.settings.get("threshold_parameters"))
+        folder.time("analysis_seconds", time.perf_counter() - t)
+        dest = folder.commit(inputs, settings={**inputs.settings, "outcome": outcome})
+    if as_json:
+        click.echo(json.dumps({**summary, "output_folder": str(dest)}, indent=2, default=str))
+    else:
+        click.echo(format_dsa(summary))
+        click.echo(f"\nOutputs: {dest}")

@@ -115,3 +115,53 @@ def write_psa(run: RunFolder, result: PSAResult, inputs, conventions: str, save_
     run.manifest.update({"conventions": conventions, "psa": {"iterations": result.iterations, "seed": result.seed,
                                                                "rule_counts": result.rule_counts}})
     run.timings.update(result.timings)
+
+
+def write_dsa(run: RunFolder, inputs, outcome: str = "savings", wtp: float | None = None, top: int = 15,
+              threshold_parameters=None, two_way_pair=("risk_12m", "rr_12m")) -> dict:
+    """One-way (tornado), thresholds, two-way grid and scenarios into a run folder; returns a JSON summary."""
+    from . import dsa
+
+    evaluator = dsa.Evaluator(inputs, outcome, wtp)
+    tornado = dsa.one_way(evaluator)
+    label = dsa.OUTCOME_LABELS[outcome]
+    run.table("tornado", tornado.table)
+    run.figure("tornado", charts.tornado_chart(tornado.table, tornado.base_outcome, label, top))
+    names = [n for n in (threshold_parameters or dsa.DEFAULT_THRESHOLDS) if n in inputs.parameters.index]
+    thresholds = pd.DataFrame([dsa.threshold(evaluator, n) for n in names])
+    run.table("thresholds", thresholds)
+    x, y = two_way_pair
+    grid = dsa.two_way(evaluator, x, y)
+    run.table("two_way", grid)
+    run.figure("two_way", charts.two_way_chart(grid, x, y, outcome, label))
+    scen = dsa.scenarios(inputs, evaluator.wtp)
+    run.table("scenarios", scen)
+    run.table("parameters", parameters_table(inputs))
+    note = ("Shares (placement mix, age bands) vary one at a time with the other shares of their group rescaled "
+            "to keep the sum at 1; fixed cumulative risks at 3/6/24 months move in proportion to risk_12m.")
+    run.manifest["dsa"] = {"outcome": outcome, "wtp": evaluator.wtp, "note": note}
+    records = lambda df: [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}  # noqa: E731
+                          for r in df.to_dict("records")]
+    return {
+        "outcome": outcome, "wtp": evaluator.wtp, "base_outcome": tornado.base_outcome, "note": note,
+        "tornado": records(tornado.table[["parameter", "low", "high", "outcome_low", "outcome_high", "swing", "range_source"]]),
+        "thresholds": records(thresholds),
+        "two_way": {"x": x, "y": y, "points": len(grid)},
+        "scenarios": records(scen),
+    }
+
+
+def format_dsa(summary: dict, top: int = 10) -> str:
+    lines = [f"One-way sensitivity ({summary['outcome']}; base {summary['base_outcome']:,.2f}):"]
+    for r in summary["tornado"][:top]:
+        lines.append(f"  {r['parameter']:32} {r['low']:>12,.4g} → {r['outcome_low']:>12,.2f}   "
+                     f"{r['high']:>12,.4g} → {r['outcome_high']:>12,.2f}")
+    lines.append("Break-even thresholds:")
+    for r in summary["thresholds"]:
+        lines.append(f"  {r['parameter']:32} base {r['base']:,.4g}: {r['note']}")
+    lines.append("Scenarios:")
+    for r in summary["scenarios"]:
+        lines.append(f"  {r['scenario']:32} savings {_gbp(r['per_child_savings']):>10}   placements avoided "
+                     f"{r['placements_avoided_per_child']:.4f}   {r['dominance']}")
+    lines.append(summary["note"])
+    return "\n".join(lines)

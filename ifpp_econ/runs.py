@@ -38,10 +38,10 @@ def safe_text(value):
 def _sanitised(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(safe_text)
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].map(safe_text).astype(object)
     out.columns = [safe_text(str(c)) for c in out.columns]
-    if out.index.dtype == object:
+    if not pd.api.types.is_numeric_dtype(out.index):
         out.index = out.index.map(safe_text)
     return out
 

@@ -1,0 +1,173 @@
+"""Deterministic sensitivity analysis: one-way (tornado), break-even thresholds, two-way grid, scenarios.
+
+Every analysis is many rows of parameter values through the same vectorised model.
+Outcomes (for the first non-comparator strategy against the comparator):
+``savings`` per-child savings (default), ``nmb`` incremental NMB at λ, ``placements``
+placements avoided per child.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+
+from . import analysis
+from .model import run_model
+from .sampling import percentile_range
+from .spec import apply_scenario, base_values, build_spec, link_cumulative_risks, scenario_names
+
+OUTCOMES = {"savings": "per_child_savings", "nmb": "incremental_nmb", "placements": "placements_avoided_per_child"}
+OUTCOME_LABELS = {"savings": "Per-child savings (GBP)", "nmb": "Incremental NMB per child (GBP)",
+                  "placements": "Placements avoided per child"}
+DEFAULT_THRESHOLDS = ("ifpp_cost_per_family", "rr_12m", "risk_12m", "cost_residential", "effect_duration_months")
+SHARE_GROUPS = {"mix:": "placement_mix", "age_share:": "age_bands"}
+
+
+class Evaluator:
+    """Evaluates an outcome for many rows of parameter values (workbook units)."""
+
+    def __init__(self, inputs, outcome: str = "savings", wtp: float | None = None):
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {list(OUTCOMES)}, got {outcome!r}")
+        self.inputs, self.outcome = inputs, outcome
+        self.spec = build_spec(inputs)
+        self.wtp = float(inputs.settings["wtp_default"]) if wtp is None else float(wtp)
+        self.base = base_values(inputs)
+
+    def __call__(self, values: pd.DataFrame) -> np.ndarray:
+        values, _ = link_cumulative_risks(values, self.inputs)
+        res = run_model(values, self.spec)
+        inc = analysis.incremental(res.outcomes, res.strategies, res.comparator, self.wtp)
+        return inc[next(iter(inc))][OUTCOMES[self.outcome]]
+
+    def rows(self, changes: list[dict[str, float]]) -> pd.DataFrame:
+        """The base row repeated, with each dict of changes applied to its own row (shares rescaled)."""
+        table = pd.concat([self.base] * len(changes), ignore_index=True)
+        for i, change in enumerate(changes):
+            for name, value in change.items():
+                set_value(table, i, name, value)
+        return table
+
+
+def set_value(table: pd.DataFrame, row: int, name: str, value: float) -> None:
+    """Set one value; a share moves with the other shares of its group rescaled to keep the sum at 1."""
+    prefix = next((p for p in SHARE_GROUPS if name.startswith(p)), None)
+    if prefix is None:
+        table.loc[row, name] = value
+        return
+    others = [c for c in table.columns if c.startswith(prefix) and c != name]
+    rest = table.loc[row, others].astype(float)
+    scale = (1.0 - value) / rest.sum() if rest.sum() > 0 else 0.0
+    table.loc[row, others] = rest * scale
+    table.loc[row, name] = value
+
+
+def one_way_ranges(inputs) -> pd.DataFrame:
+    """Low/high per parameter: the workbook's, else the distribution's 2.5th/97.5th percentiles."""
+    params = inputs.parameters
+    pct = percentile_range(params)
+    rows = []
+    for name, p in params.iterrows():
+        low, high, source = p["low"], p["high"], "workbook low/high"
+        if pd.isna(low) or pd.isna(high):
+            if str(p["distribution"]) == "fixed" or name not in pct.index or pct.loc[name].isna().any():
+                continue
+            low, high = pct.loc[name].iloc[0], pct.loc[name].iloc[1]
+            source = "2.5th/97.5th percentile of the distribution"
+        if float(low) == float(high):
+            continue
+        rows.append({"parameter": name, "label": p.get("label", name), "base": float(p["value"]), "low": float(low),
+                     "high": float(high), "range_source": source})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Tornado:
+    table: pd.DataFrame  # parameter, label, low, high, outcome_low, outcome_high, swing, range_source
+    base_outcome: float
+    outcome: str
+
+
+def one_way(evaluator: Evaluator) -> Tornado:
+    """Every parameter at its low and high value, all other parameters at base."""
+    ranges = one_way_ranges(evaluator.inputs)
+    changes = [{}]
+    for _, r in ranges.iterrows():
+        changes += [{r["parameter"]: r["low"]}, {r["parameter"]: r["high"]}]
+    out = evaluator(evaluator.rows(changes))
+    table = ranges.copy()
+    table["outcome_low"] = out[1::2]
+    table["outcome_high"] = out[2::2]
+    table["swing"] = (table["outcome_high"] - table["outcome_low"]).abs()
+    table = table.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+    return Tornado(table, float(out[0]), evaluator.outcome)
+
+
+def search_range(inputs, name: str) -> tuple[float, float]:
+    """Where a break-even value is looked for: the natural bounds of the parameter's kind."""
+    p = inputs.parameters.loc[name]
+    unit, value = str(p["unit"]), float(p["value"])
+    if unit.startswith("GBP"):
+        return 0.0, max(10.0 * value, float(p["high"]) if pd.notna(p["high"]) else 0.0, 1.0)
+    if unit == "relative risk":
+        return 0.01, 2.0
+    if unit.startswith("probability") or unit == "share":
+        return 1e-6, 0.999
+    if unit in ("months",):
+        return 0.0, 216.0
+    return (min(0.0, value), 10.0 * abs(value) or 1.0)
+
+
+def threshold(evaluator: Evaluator, name: str, grid_points: int = 41) -> dict:
+    """The value of ``name`` at which the outcome is zero (root-finding), within its search range."""
+    a, b = search_range(evaluator.inputs, name)
+    xs = np.linspace(a, b, grid_points)
+    ys = evaluator(evaluator.rows([{name: x} for x in xs]))
+    base_value = float(evaluator.inputs.parameters.loc[name, "value"])
+    sign = np.sign(ys)
+    crossings = np.flatnonzero(sign[:-1] * sign[1:] <= 0)
+    if len(crossings) == 0:
+        return {"parameter": name, "base": base_value, "threshold": None, "search_from": a, "search_to": b,
+                "note": f"no break-even within [{a:g}, {b:g}]"}
+    # the crossing nearest the base value
+    i = crossings[np.argmin(np.abs(xs[crossings] - base_value))]
+    f = lambda x: float(evaluator(evaluator.rows([{name: x}]))[0])  # noqa: E731
+    root = xs[i] if ys[i] == 0 else brentq(f, xs[i], xs[i + 1], xtol=1e-10 * max(1.0, abs(xs[i])), rtol=1e-12)
+    return {"parameter": name, "base": base_value, "threshold": float(root), "search_from": a, "search_to": b,
+            "note": f"{evaluator.outcome} is zero at {name} = {root:,.6g}" + ("" if len(crossings) == 1 else
+                                                                          f" ({len(crossings)} crossings; nearest the base value shown)")}
+
+
+def two_way(evaluator: Evaluator, x_name: str = "risk_12m", y_name: str = "rr_12m", points: int = 21) -> pd.DataFrame:
+    """Outcome over a grid of two parameters (each between its one-way low and high)."""
+    ranges = one_way_ranges(evaluator.inputs).set_index("parameter")
+    xs = np.linspace(ranges.loc[x_name, "low"], ranges.loc[x_name, "high"], points)
+    ys = np.linspace(ranges.loc[y_name, "low"], ranges.loc[y_name, "high"], points)
+    gx, gy = np.meshgrid(xs, ys, indexing="ij")
+    changes = [{x_name: x, y_name: y} for x, y in zip(gx.ravel(), gy.ravel())]
+    out = evaluator(evaluator.rows(changes))
+    return pd.DataFrame({x_name: gx.ravel(), y_name: gy.ravel(), evaluator.outcome: out})
+
+
+def scenarios(inputs, wtp: float | None = None) -> pd.DataFrame:
+    """One results row per named scenario of the workbook (plus the base case)."""
+    rows = []
+    for name in ["Base case"] + scenario_names(inputs):
+        case = inputs if name == "Base case" else apply_scenario(inputs, name)
+        spec = build_spec(case)
+        res = run_model(base_values(case), spec)
+        w = float(case.settings["wtp_default"]) if wtp is None else wtp
+        inc = analysis.incremental(res.outcomes, res.strategies, res.comparator, w)
+        strategy, v = next(iter(inc.items()))
+        savings, avoided = float(v["per_child_savings"][0]), float(v["placements_avoided_per_child"][0])
+        rows.append({
+            "scenario": name, "strategy": strategy, "comparator": res.comparator,
+            "per_child_savings": savings, "placements_avoided_per_child": avoided,
+            "care_months_avoided_per_child": float(v["care_months_avoided_per_child"][0]),
+            "incremental_nmb": float(v["incremental_nmb"][0]),
+            "cost_per_placement_avoided": analysis.cost_per_placement_avoided(savings, avoided),
+            "dominance": analysis.dominance_label(savings, avoided),
+        })
+    return pd.DataFrame(rows)
