@@ -301,8 +301,23 @@ OUTCOME_LABELS = {
 }
 
 
-def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False) -> ModelResults:
-    """Evaluate every strategy for every row of ``values`` (iterations × parameters, workbook units)."""
+@dataclass
+class _Cohort:
+    """One simulation of every strategy and iteration, with the unit costs to value it."""
+
+    spec: ModelSpec
+    result: object  # engine CohortResult
+    horizons: np.ndarray  # (B,) cycles per age band
+    shares: np.ndarray  # (B, N) age-band shares
+    support_months: np.ndarray  # (N,) months of case support at home after referral
+    unit: dict[str, np.ndarray]  # GBP per child: per month (placement, support, allowance) or per event
+    programme: np.ndarray  # (K, N) programme cost per child at referral
+    cpf: np.ndarray  # (N,) children per family
+    curve_rule_bound: np.ndarray
+    exits_rescaled: np.ndarray
+
+
+def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohort:
     p = to_model_units(values, spec)
     n = len(values)
     horizons = spec.band_horizons()
@@ -318,7 +333,7 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False) -
     reunify = np.stack([p[f"reunify_{b}"] for b in CARE_BANDS], -1)[:, CARE_BAND_OF_TUNNEL]
     permanence = np.stack([p[f"permanence_{b}"] for b in CARE_BANDS], -1)[:, CARE_BAND_OF_TUNNEL]
     exits = reunify + permanence
-    rescaled = np.any(exits > 1.0, axis=1)
+    rescaled = np.any(exits > 1.0, axis=1)  # competing exits: rescaled proportionally to sum to 1
     scale = np.where(exits > 1.0, 1.0 / np.maximum(exits, 1e-300), 1.0)
     reunify, permanence = reunify * scale, permanence * scale
     reentry = np.stack([p[f"reentry_{b}"] for b in RETURN_BANDS], -1)[:, RETURN_BAND_OF_TUNNEL]
@@ -340,25 +355,14 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False) -
     transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry)
     result = simulate(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace=keep_trace)
 
-    rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
-    support_months = np.round(p["case_support_months"]).astype(int)
-    shares = np.stack([p[f"age_share:{b.name}"] for b in spec.age_bands])  # (B, N)
-
-    def banded(name: str, rate: float) -> np.ndarray:
-        return sum(shares[b] * result.total(name, h, rate) for b, h in enumerate(horizons))
-
-    def home_support_months() -> np.ndarray:
-        total = np.zeros((len(spec.strategies), n))
-        for b, h in enumerate(horizons):
-            for m in np.unique(support_months):
-                cols = support_months == m
-                if m > 0:
-                    total[:, cols] += shares[b, cols] * result.total("at_home", min(int(m), h), rc)[:, cols]
-        return total
-
     per_child = 1.0 / cpf
-    mix_cost = sum(p[f"mix:{t}"] * p[f"cost_{t}"] for t in PLACEMENT_TYPES)  # GBP per month in care
-    entry_cost = p["share_entries_with_proceedings"] * (p["court_cost_proceedings"] + p["la_legal_cost_proceedings"]) * per_child
+    unit = {
+        "placement_month": sum(p[f"mix:{t}"] * p[f"cost_{t}"] for t in PLACEMENT_TYPES),
+        "care_entry": p["share_entries_with_proceedings"] * (p["court_cost_proceedings"] + p["la_legal_cost_proceedings"]) * per_child,
+        "reunification": p["reunification_support_cost"] * per_child,
+        "support_month": p["case_support_cost"] * per_child,
+        "allowance_month": p["sgo_allowance"],
+    }
     programme = np.zeros((len(spec.strategies), n))
     for k, s in enumerate(spec.strategies):
         if s.cost_method == "per_family":
@@ -369,23 +373,91 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False) -
             programme[k] = p["team_fte"] * salary / p["families_per_team_year"] * s.cost_multiplier * per_child
         elif s.cost_method != "none":
             raise ModelError(f"unknown cost method {s.cost_method!r} for strategy {s.name!r}")
+    shares = np.stack([p[f"age_share:{b.name}"] for b in spec.age_bands])  # (B, N)
+    return _Cohort(spec, result, horizons, shares, np.round(p["case_support_months"]).astype(int), unit, programme,
+                   cpf, bound, rescaled)
+
+
+def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False) -> ModelResults:
+    """Evaluate every strategy for every row of ``values`` (iterations × parameters, workbook units)."""
+    c = _simulate(values, spec, keep_trace)
+    result, horizons, shares = c.result, c.horizons, c.shares
+    n_strategies, n = c.programme.shape
+    rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
+
+    def banded(name: str, rate: float) -> np.ndarray:
+        return sum(shares[b] * result.total(name, h, rate) for b, h in enumerate(horizons))
+
+    def home_support_months() -> np.ndarray:
+        total = np.zeros((n_strategies, n))
+        for b, h in enumerate(horizons):
+            for m in np.unique(c.support_months):
+                cols = c.support_months == m
+                if m > 0:
+                    total[:, cols] += shares[b, cols] * result.total("at_home", min(int(m), h), rc)[:, cols]
+        return total
 
     out = {
-        "cost_intervention": programme,
-        "cost_placements": banded("in_care", rc) * mix_cost,
-        "cost_proceedings": banded("care_entries", rc) * entry_cost,
-        "cost_reunification": banded("reunifications", rc) * p["reunification_support_cost"] * per_child,
-        "cost_case_support": (home_support_months() + banded("return_support", rc)) * p["case_support_cost"] * per_child,
-        "cost_allowances": banded("left_care", rc) * p["sgo_allowance"],
+        "cost_intervention": c.programme,
+        "cost_placements": banded("in_care", rc) * c.unit["placement_month"],
+        "cost_proceedings": banded("care_entries", rc) * c.unit["care_entry"],
+        "cost_reunification": banded("reunifications", rc) * c.unit["reunification"],
+        "cost_case_support": (home_support_months() + banded("return_support", rc)) * c.unit["support_month"],
+        "cost_allowances": banded("left_care", rc) * c.unit["allowance_month"],
     }
     out["cost"] = sum(out.values())
-    out["cost_per_family"] = out["cost"] * cpf
+    out["cost_per_family"] = out["cost"] * c.cpf
     out["first_placements"] = banded("first_entries", ro)
     out["care_entries"] = banded("care_entries", ro)
     out["care_months"] = banded("in_care", ro)
+    n_cycles = int(horizons.max())
     for years in (1, 2, 5):
         row = 12 * years
         out[f"living_at_home_{years}y"] = (
-            result.row_values["living_at_home"][..., row] if row <= n_cycles else np.full((len(spec.strategies), n), np.nan)
+            result.row_values["living_at_home"][..., row] if row <= n_cycles else np.full((n_strategies, n), np.nan)
         )
-    return ModelResults(spec.strategy_names, spec.comparator, out, bound, rescaled, result.trace, n_cycles)
+    return ModelResults(spec.strategy_names, spec.comparator, out, c.curve_rule_bound, c.exits_rescaled, result.trace, n_cycles)
+
+
+CASH_CATEGORIES = ("cost_intervention", "cost_placements", "cost_proceedings", "cost_reunification",
+                   "cost_case_support", "cost_allowances")
+
+
+def monthly_cash(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Undiscounted cash per child by month since referral, ``(K, N, T)`` per cost category.
+
+    Month m is cycle m (m = 1..T). Occupancy costs in month m use the occupancy of cycle m
+    under the workbook's correction (start: row m−1; end: row m; half-cycle and Simpson:
+    the mean of rows m−1 and m, so months add up to the trapezoid total); one-off costs
+    fall in the month of the move; the programme cost in month 1. Children leave at 18:
+    each age band's cash stops at its horizon. Summed over all months these equal the
+    undiscounted totals (exactly, except Simpson's rule, whose weights do not split by month).
+    """
+    c = _simulate(values, spec, keep_trace=False)
+    rv, fv = c.result.row_values, c.result.flow_values
+    n_cycles = int(c.horizons.max())
+
+    def per_cycle(rows: np.ndarray) -> np.ndarray:
+        if spec.counting == "start":
+            return rows[..., :-1]
+        if spec.counting == "end":
+            return rows[..., 1:]
+        return 0.5 * (rows[..., :-1] + rows[..., 1:])
+
+    months = np.arange(1, n_cycles + 1)
+    alive = sum(c.shares[b][:, None] * (months[None, :] <= h) for b, h in enumerate(c.horizons))  # (N, T)
+    home_support = np.zeros_like(alive)
+    for m in np.unique(c.support_months):
+        cols = c.support_months == m
+        home_support[cols] = alive[cols] * (months[None, :] <= m)
+    cash = {
+        "cost_placements": per_cycle(rv["in_care"]) * alive * c.unit["placement_month"][:, None],
+        "cost_proceedings": fv["care_entries"] * alive * c.unit["care_entry"][:, None],
+        "cost_reunification": fv["reunifications"] * alive * c.unit["reunification"][:, None],
+        "cost_case_support": (per_cycle(rv["at_home"]) * home_support + per_cycle(rv["return_support"]) * alive)
+        * c.unit["support_month"][:, None],
+        "cost_allowances": per_cycle(rv["left_care"]) * alive * c.unit["allowance_month"][:, None],
+    }
+    programme = np.zeros_like(cash["cost_placements"])
+    programme[..., 0] = c.programme
+    return {"cost_intervention": programme, **cash}

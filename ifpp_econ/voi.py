@@ -1,0 +1,118 @@
+"""Value of information: EVPI (population) and regression-based EVPPI (Strong, Oakley & Brennan 2014).
+
+EVPPI for a parameter (group) φ: regress each strategy's incremental net benefit (vs the
+comparator) on the PSA draws of φ; the fitted values estimate E[NB | φ]; then
+EVPPI = mean over iterations of max_k fitted_k − max_k mean fitted_k.
+Regression: a cubic B-spline basis (knots at quantiles) for one parameter; for a group,
+additive splines for each parameter plus all pairwise products (a flexible, smooth
+surface that stays cheap for 10⁵ iterations). Fit is reported as R²; the estimate is
+capped at EVPI, and the upward bias of the fit is checked with a permuted-parameter
+null (the EVPPI of φ shuffled, which should be ≈ 0).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.interpolate import BSpline
+
+DEFAULT_GROUPS = {
+    "effectiveness": ("rr_",  "effect_duration_months"),
+    "usual-care risk": ("risk_", "annual_risk_after_24m"),
+    "care dynamics": ("reunify_", "permanence_", "reentry_"),
+    "placement costs": ("cost_kinship", "cost_la_foster", "cost_ifa", "cost_residential", "cost_with_parents",
+                        "cost_other", "mix:"),
+    "programme cost": ("ifpp_cost_per_family", "team_fte", "cost_per_fte", "families_per_team_year", "children_per_family"),
+    "proceedings and support costs": ("court_cost_proceedings", "la_legal_cost_proceedings", "share_entries_with_proceedings",
+                                      "reunification_support_cost", "case_support_cost"),
+}
+
+
+def spline_basis(x: np.ndarray, n_knots: int = 6, degree: int = 3) -> np.ndarray:
+    """Cubic B-spline basis ``(N, n_knots + degree - 1)`` with interior knots at quantiles of ``x``."""
+    x = np.asarray(x, dtype=float)
+    lo, hi = x.min(), x.max()
+    if hi <= lo:
+        return np.ones((len(x), 1))
+    inner = np.unique(np.quantile(x, np.linspace(0, 1, n_knots)[1:-1]))
+    knots = np.r_[[lo] * (degree + 1), inner, [hi] * (degree + 1)]
+    return BSpline.design_matrix(np.clip(x, lo, hi), knots, degree).toarray()
+
+
+def design_matrix(theta: np.ndarray) -> np.ndarray:
+    """Regression design for draws ``(N, P)``: intercept, additive splines, pairwise products."""
+    theta = np.asarray(theta, dtype=float)
+    if theta.ndim == 1:
+        theta = theta[:, None]
+    z = (theta - theta.mean(0)) / np.where(theta.std(0) > 0, theta.std(0), 1.0)
+    columns = [np.ones((len(z), 1))]
+    for j in range(z.shape[1]):
+        basis = spline_basis(z[:, j], n_knots=6 if z.shape[1] == 1 else 4)
+        columns.append(basis[:, 1:])  # drop one column: the intercept is already there
+    if 1 < z.shape[1] <= 12:
+        i, j = np.triu_indices(z.shape[1], k=1)
+        columns.append(z[:, i] * z[:, j])
+    return np.hstack(columns)
+
+
+def fitted_net_benefit(theta: np.ndarray, inb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares fits ``(K', N)`` of incremental NB ``(K', N)`` on the design of ``theta``; and R² ``(K',)``."""
+    x = design_matrix(theta)
+    coef, *_ = np.linalg.lstsq(x, inb.T, rcond=None)
+    fitted = (x @ coef).T
+    resid = inb - fitted
+    total = ((inb - inb.mean(1, keepdims=True)) ** 2).sum(1)
+    r2 = np.where(total > 0, 1 - (resid**2).sum(1) / np.where(total > 0, total, 1), 1.0)
+    return fitted, r2
+
+
+def evpi(nb: np.ndarray) -> float:
+    """EVPI from net benefits ``(K, N)``: E[max_k NB] − max_k E[NB]."""
+    return float(max(nb.max(0).mean() - nb.mean(1).max(), 0.0))
+
+
+def evppi(theta: np.ndarray, nb: np.ndarray) -> dict[str, float]:
+    """EVPPI of ``theta`` ``(N,)`` or ``(N, P)`` given net benefits ``nb`` ``(K, N)``."""
+    inb = nb - nb[:1]  # relative to the first strategy (EVPPI is invariant to this shift)
+    fitted, r2 = fitted_net_benefit(theta, inb[1:])
+    g = np.vstack([np.zeros((1, nb.shape[1])), fitted])
+    value = float(max(g.max(0).mean() - g.mean(1).max(), 0.0))
+    return {"evppi": min(value, evpi(nb)), "r_squared": float(np.min(r2)) if len(r2) else 1.0}
+
+
+def group_columns(columns, prefixes) -> list[str]:
+    return [c for c in columns if any(c == p or (p.endswith(("_", ":")) and c.startswith(p)) for p in prefixes)]
+
+
+def evppi_table(draws: pd.DataFrame, nb: np.ndarray, groups: dict | None = None, singles: bool = True,
+                max_iterations: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """EVPPI per child for single uncertain parameters and for parameter groups.
+
+    ``draws``: PSA draws ``(N, P)``; ``nb``: net benefit ``(K, N)`` at one willingness to pay.
+    At most ``max_iterations`` iterations are used (the first ones; the fit's cost grows with N).
+    """
+    n = min(len(draws), max_iterations)
+    draws = draws.iloc[:n]
+    nb = nb[:, :n]
+    varying = [c for c in draws.columns if np.ptp(draws[c].to_numpy(float)) > 0]
+    total = evpi(nb)
+    rng = np.random.default_rng(seed)
+    rows = []
+    items = [(c, [c]) for c in varying] if singles else []
+    for name, prefixes in (groups or DEFAULT_GROUPS).items():
+        cols = [c for c in group_columns(draws.columns, prefixes) if c in varying]
+        if cols:
+            items.append((f"group: {name}", cols))
+    for name, cols in items:
+        theta = draws[cols].to_numpy(float)
+        est = evppi(theta, nb)
+        null = evppi(theta[rng.permutation(n)], nb)["evppi"]
+        rows.append({"parameter": name, "parameters": ", ".join(cols), "n_parameters": len(cols),
+                     "evppi_per_child": est["evppi"], "r_squared": est["r_squared"], "permuted_null": null,
+                     "evpi_per_child": total, "iterations": n})
+    return pd.DataFrame(rows).sort_values("evppi_per_child", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def population_evpi(evpi_per_child: np.ndarray, children_per_year: float, years: int, discount_rate: float) -> np.ndarray:
+    """EVPI for the LA's population: per-child EVPI × children referred over the decision's years, discounted."""
+    factors = (1 + discount_rate) ** -np.arange(years)
+    return np.asarray(evpi_per_child) * children_per_year * factors.sum()
