@@ -164,3 +164,51 @@ def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_labe
     ax.set_title(f"Two-way sensitivity: {outcome_label}", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def evppi_chart(table: pd.DataFrame, wtp: float, top: int = 20) -> plt.Figure:
+    """Ranked EVPPI per child (parameters and groups) at one willingness to pay."""
+    shown = table.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(shown) + 1.6))
+    colours = ["#9467bd" if str(p).startswith("group:") else "#1f77b4" for p in shown["parameter"]]
+    ax.barh(range(len(shown)), shown["evppi_per_child"], color=colours)
+    ax.set_yticks(range(len(shown)))
+    ax.set_yticklabels([str(p)[:45] for p in shown["parameter"]], fontsize=8)
+    if len(table):
+        ax.axvline(table["evpi_per_child"].iloc[0], color="black", ls="--", lw=1, label="EVPI (all parameters)")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.xaxis.set_major_formatter(GBP)
+    ax.set_xlabel(f"EVPPI per child at £{wtp:,.0f} per placement avoided")
+    ax.set_title("Expected value of partial perfect information", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def budget_chart(table: pd.DataFrame, strategy: str, comparator: str) -> plt.Figure:
+    """Stacked bars by year: programme spend (negative) and costs avoided by category, net line."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    years = table["year"].to_numpy()
+    pos = np.zeros(len(years))
+    neg = np.zeros(len(years))
+    for col in [c for c in table.columns if c.endswith(f": {strategy}")]:
+        label = col.split(":")[0]
+        diff = table[f"{label}: {comparator}"].to_numpy() - table[col].to_numpy()  # saving (+) or spend (-)
+        if np.allclose(diff, 0):
+            continue
+        base = np.where(diff >= 0, pos, neg)
+        ax.bar(years, diff, bottom=base, label=label if label != "IFPP programme spend" else f"{strategy} programme spend")
+        pos += np.where(diff >= 0, diff, 0)
+        neg += np.where(diff < 0, diff, 0)
+    ax.plot(years, table["net_saving"], color="black", marker="o", label="Net saving")
+    ax.plot(years, table["cumulative_net_saving"], color="black", ls="--", marker="s", label="Cumulative net saving")
+    ax.axhline(0, color="grey", lw=0.7)
+    ax.set_xticks(years)
+    ax.set_xticklabels([f"Year {y}" for y in years])
+    ax.yaxis.set_major_formatter(GBP)
+    ax.set_ylabel("Undiscounted cash (saving +, spend −)")
+    ax.set_title(f"Budget impact: {strategy} vs {comparator}", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

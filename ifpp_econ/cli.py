@@ -138,8 +138,9 @@ def run(workbook, out, force, as_json):
 @click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @click.option("--save-iterations", is_flag=True, help="Also save every iteration's draws and results (large for big runs).")
+@click.option("--no-evppi", is_flag=True, help="Skip EVPPI (regression on the first 20,000 iterations' draws).")
 @guarded
-def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations):
+def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
     from .deterministic import run_base_case
     from .outputs import format_psa, write_psa
@@ -151,13 +152,14 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     with RunFolder("psa", out, force) as folder:
         base = run_base_case(inputs)
-        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=save_iterations, progress=Progress("PSA"))
+        keep = True if save_iterations else (0 if no_evppi else 20_000)
+        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"))
         t = time.perf_counter()
-        write_psa(folder, result, inputs, base.spec.describe_conventions(), save_iterations)
+        extra = write_psa(folder, result, inputs, base.spec.describe_conventions(), save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)
         dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed, "chunk_size": chunk_size})
     if as_json:
-        click.echo(json.dumps({**result.to_json(), "output_folder": str(dest)}, indent=2))
+        click.echo(json.dumps({**result.to_json(), **extra, "output_folder": str(dest)}, indent=2))
     else:
         click.echo(format_psa(result))
         click.echo(f"\nOutputs: {dest}")
@@ -188,4 +190,34 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
         click.echo(json.dumps({**summary, "output_folder": str(dest)}, indent=2, default=str))
     else:
         click.echo(format_dsa(summary))
+        click.echo(f"\nOutputs: {dest}")
+
+
+@main.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+@click.option("--years", type=click.IntRange(1, 5), help="Years of referrals and of the budget (default: workbook, 1–5).")
+@click.option("--referrals", type=click.FloatRange(min=0), help="Families referred a year (default: workbook).")
+@click.option("-n", "--iterations", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="PSA iterations for intervals (0 for the base case only).")
+@click.option("--seed", type=int, help="Random seed (default: workbook setting).")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
+@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@guarded
+def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
+    """Budget impact for one local authority: undiscounted spend and savings by year, payback, ROI."""
+    from .outputs import format_budget, write_budget
+    from .runs import RunFolder
+
+    inputs = load_inputs(workbook)
+    seed = int(inputs.settings["psa_seed"]) if seed is None else seed
+    with RunFolder("budget", out, force) as folder:
+        summary = write_budget(folder, inputs, years, referrals, iterations, seed)
+        dest = folder.commit(inputs, settings={**inputs.settings, "years": summary["years"],
+                                               "referrals": summary["families_per_year"], "iterations": iterations,
+                                               "seed": seed})
+    if as_json:
+        click.echo(json.dumps({**summary, "output_folder": str(dest)}, indent=2, default=str))
+    else:
+        click.echo(format_budget(summary))
         click.echo(f"\nOutputs: {dest}")

@@ -88,13 +88,29 @@ def format_psa(result: PSAResult) -> str:
     ])
 
 
-def write_psa(run: RunFolder, result: PSAResult, inputs, conventions: str, save_iterations: bool = False) -> None:
+def write_psa(run: RunFolder, result: PSAResult, inputs, conventions: str, save_iterations: bool = False,
+              evppi: bool = True) -> dict:
+    """PSA tables and charts into a run folder; returns extra JSON (EVPPI, population EVPI)."""
+    from . import voi
+
+    extra = {}
     run.table("psa_strategies", result.strategy_summary())
     run.table("psa_incremental", result.incremental_summary())
     ceac = result.accumulator.ceac()
     run.table("ceac", ceac)
     evpi = result.accumulator.evpi()
+    settings = inputs.settings
+    children_per_year = float(settings["la_referrals_per_year"]) * float(inputs.parameters.loc["children_per_family", "value"])
+    decision_years = int(settings.get("decision_years", 10))
+    evpi["evpi_population"] = voi.population_evpi(evpi["evpi_per_child"].to_numpy(), children_per_year, decision_years,
+                                                  float(settings["discount_rate_costs"]))
+    evpi["population_basis"] = f"{children_per_year:,.1f} children a year for {decision_years} years, discounted"
     run.table("evpi", evpi)
+    if evppi and result.draws is not None and len(result.draws) >= 200:
+        table = voi.evppi_table(result.draws, result.net_benefit())
+        run.table("evppi", table)
+        run.figure("evppi", charts.evppi_chart(table, result.wtp_default))
+        extra["evppi"] = [{k: r[k] for k in ("parameter", "evppi_per_child", "r_squared")} for r in table.to_dict("records")]
     run.table("parameters", parameters_table(inputs))
     inc = result.incremental()
     for name, metrics in inc.items():
@@ -115,6 +131,7 @@ def write_psa(run: RunFolder, result: PSAResult, inputs, conventions: str, save_
     run.manifest.update({"conventions": conventions, "psa": {"iterations": result.iterations, "seed": result.seed,
                                                                "rule_counts": result.rule_counts}})
     run.timings.update(result.timings)
+    return extra
 
 
 def write_dsa(run: RunFolder, inputs, outcome: str = "savings", wtp: float | None = None, top: int = 15,
@@ -164,4 +181,54 @@ def format_dsa(summary: dict, top: int = 10) -> str:
         lines.append(f"  {r['scenario']:32} savings {_gbp(r['per_child_savings']):>10}   placements avoided "
                      f"{r['placements_avoided_per_child']:.4f}   {r['dominance']}")
     lines.append(summary["note"])
+    return "\n".join(lines)
+
+
+def write_budget(run: RunFolder, inputs, years: int | None, families: float | None, iterations: int, seed: int) -> dict:
+    """Budget impact tables and chart; with ``iterations`` > 0 a PSA interval for each year's net saving."""
+    from .budget import budget_impact
+    from .sampling import sample
+
+    base = budget_impact(inputs, years, families)
+    strategy = next(s for s in base.strategies if s != base.comparator)
+    table = base.table()
+    summary = {"strategy": strategy, "comparator": base.comparator, "families_per_year": base.families_per_year,
+               "referral_years": base.referral_years, **base.headline()}
+    if iterations > 0:
+        draws = sample(inputs.parameters, iterations, seed, correlations=inputs.correlations)
+        psa = budget_impact(inputs, years, families, values=draws)
+        net = psa.net(psa.strategies.index(strategy))  # (N, years)
+        cumulative = np.cumsum(net, axis=1)
+        table["net_saving_lower"] = np.quantile(net, 0.025, axis=0)
+        table["net_saving_upper"] = np.quantile(net, 0.975, axis=0)
+        table["cumulative_lower"] = np.quantile(cumulative, 0.025, axis=0)
+        table["cumulative_upper"] = np.quantile(cumulative, 0.975, axis=0)
+        table["prob_cumulative_saving"] = (cumulative > 0).mean(axis=0)
+        summary["psa"] = {"iterations": iterations, "seed": seed,
+                          "net_saving": {"lower": float(table["cumulative_lower"].iloc[-1]),
+                                         "upper": float(table["cumulative_upper"].iloc[-1])}}
+    run.table("budget_by_year", table)
+    run.figure("budget_by_year", charts.budget_chart(table, strategy, base.comparator))
+    run.table("parameters", parameters_table(inputs))
+    run.manifest["budget"] = {"basis": "undiscounted cash; referrals spread evenly over each year's months; "
+                                       "years are 12-month periods from the programme start"}
+    summary["by_year"] = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+                          for r in table[[c for c in table.columns if ":" not in c]].to_dict("records")]
+    return summary
+
+
+def format_budget(summary: dict) -> str:
+    lines = [f"Budget impact: {summary['strategy']} vs {summary['comparator']}, "
+             f"{summary['families_per_year']:,.0f} families referred a year (undiscounted cash)",
+             f"{'Year':>6} {'Programme spend':>16} {'Costs avoided':>15} {'Net saving':>12} {'Cumulative':>12}"]
+    for r in summary["by_year"]:
+        lines.append(f"{r['year']:>6} {_gbp(r['programme_spend']):>16} {_gbp(r['costs_avoided']):>15} "
+                     f"{_gbp(r['net_saving']):>12} {_gbp(r['cumulative_net_saving']):>12}")
+    roi = summary["return_on_investment"]
+    lines.append(f"Payback year: {summary['payback_year'] or 'not within the period'}; return on investment: "
+                 + ("n/a" if roi is None else f"{roi:.0%}"))
+    if "psa" in summary:
+        p = summary["psa"]
+        lines.append(f"Cumulative net saving 95% interval ({p['iterations']:,} iterations): "
+                     f"{_gbp(p['net_saving']['lower'])} to {_gbp(p['net_saving']['upper'])}")
     return "\n".join(lines)

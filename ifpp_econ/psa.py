@@ -70,6 +70,11 @@ class PSAResult:
                          "mean": np.nan if ratio is None else ratio, "lower": np.nan, "upper": np.nan, "note": label})
         return pd.DataFrame(rows)
 
+    def net_benefit(self, wtp: float | None = None) -> np.ndarray:
+        """NMB ``(K, N)`` at ``wtp`` (default: the workbook's)."""
+        w = self.wtp_default if wtp is None else wtp
+        return analysis.net_benefit(self.outcomes, np.array([w]))[0]
+
     def to_json(self) -> dict:
         inc = self.incremental()
         main_name = next(iter(inc))
@@ -98,11 +103,15 @@ class PSAResult:
         }
 
 
-def run_psa(inputs, n: int, seed: int, chunk_size: int = 20_000, keep_draws: bool = False, progress=None) -> PSAResult:
+def run_psa(inputs, n: int, seed: int, chunk_size: int = 20_000, keep_draws: bool | int = False,
+            progress=None) -> PSAResult:
     """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
 
-    ``progress(done, total)`` is called after each chunk when given.
+    ``keep_draws``: True keeps every iteration's draws; an integer keeps the first that many
+    (enough for EVPPI without holding a million rows). ``progress(done, total)`` is called
+    after each chunk when given.
     """
+    keep = n if keep_draws is True else int(keep_draws or 0)
     if n < 1:
         raise ValueError("the number of iterations must be at least 1")
     spec = build_spec(inputs)
@@ -130,8 +139,8 @@ def run_psa(inputs, n: int, seed: int, chunk_size: int = 20_000, keep_draws: boo
         counts["risk_curve_reordered"] += int(reordered.sum())
         counts["ifpp_curve_running_max"] += int(results.curve_rule_bound.sum())
         counts["care_exits_rescaled"] += int(results.exits_rescaled.sum())
-        if keep_draws:
-            draws_kept.append(draws)
+        if start < keep:
+            draws_kept.append(draws.iloc[: keep - start])
         if progress is not None:
             progress(start + m, n)
     return PSAResult(
@@ -144,6 +153,6 @@ def run_psa(inputs, n: int, seed: int, chunk_size: int = 20_000, keep_draws: boo
         outcomes=kept,
         accumulator=acc,
         rule_counts=counts,
-        draws=pd.concat(draws_kept) if keep_draws else None,
+        draws=pd.concat(draws_kept) if draws_kept else None,
         timings={k: round(v, 4) for k, v in timings.items()},
     )
