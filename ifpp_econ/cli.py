@@ -221,3 +221,24 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     else:
         click.echo(format_budget(summary))
         click.echo(f"\nOutputs: {dest}")
+
+
+@main.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+@click.option("-n", "--iterations", type=click.IntRange(min=1), help="PSA iterations (default: workbook setting).")
+@click.option("--seed", type=int, help="Random seed (default: workbook setting).")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
+@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
+@guarded
+def report(workbook, iterations, seed, out, force):
+    """Everything (base case, PSA, DSA, VOI, budget) in one self-contained report.html and results.xlsx."""
+    from .report import build_report
+    from .runs import RunFolder
+
+    inputs = load_inputs(workbook)
+    n = iterations or int(inputs.settings["psa_iterations"])
+    seed = int(inputs.settings["psa_seed"]) if seed is None else seed
+    with RunFolder("report", out, force) as folder:
+        summary = build_report(inputs, n, seed, folder, progress=Progress("PSA"))
+        dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed})
+    click.echo(f"Report: {dest / summary['report']}")
