@@ -128,7 +128,7 @@ def to_model_units(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarra
     for name in values.columns:
         v = values[name].to_numpy(dtype=float)
         unit = spec.units.get(name)
-        if unit is not None and unit not in ("GBP/year", "GBP/hour"):  # salaries and hourly rates keep their unit
+        if unit is not None:  # salaries (GBP/year) and hourly rates (GBP/hour) keep their unit
             v = units.to_model_units(v, unit)
         out[name] = v * spec.price_factors.get(name, 1.0)
     return out

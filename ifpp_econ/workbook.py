@@ -1,0 +1,798 @@
+"""Parameter workbooks: writing the template, reading and validating a user's workbook.
+
+The reader never writes to the input. It reports every problem it finds in one pass,
+each as ``<file>: <Sheet>!<Cell>: <what was found>; <what is allowed>``, and returns
+validated :class:`Inputs`: settings, one table of parameter values (placement-mix and
+age-band shares included as ``mix:<type>`` and ``age_share:<band>`` rows), strategies,
+age bands, scenarios, correlations and inflation.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import schema, units
+from .sampling import MARGINALS, SamplingError, make_distributions
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+MAX_ROWS = 2000
+MAX_TEXT = 5000
+FIXED_TIME = dt.datetime(2024, 1, 1)
+
+
+class WorkbookError(Exception):
+    """Every problem found in a workbook (``problems``: one message each)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Inputs:
+    path: Path
+    sha256: str
+    settings: dict
+    parameters: pd.DataFrame
+    strategies: pd.DataFrame
+    age_bands: pd.DataFrame
+    scenarios: pd.DataFrame
+    correlations: pd.DataFrame
+    inflation: pd.Series
+
+
+# ---------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------
+def template_tables(preset: str = "default") -> dict[str, list[dict]]:
+    """The rows of every table sheet for a preset."""
+    changes = schema.preset_changes(preset)
+    params = [dict(r) for r in schema.PARAMETERS]
+    for r in params:
+        r.update(changes["parameters"].get(r["name"], {}))
+    strategies = [dict(r) for r in schema.STRATEGIES]
+    for r in strategies:
+        r.update(changes["strategies"].get(r["strategy"], {}))
+    settings = [{"setting": n, "value": v, "allowed": allowed, "notes": notes} for n, v, _, allowed, notes in schema.SETTINGS]
+    return {
+        "Settings": settings,
+        "Parameters": params,
+        "Strategies": strategies,
+        "Age bands": [dict(r) for r in schema.AGE_BANDS],
+        "Placement mix": [dict(r) for r in schema.PLACEMENT_MIX],
+        "Scenarios": [dict(r) for r in schema.SCENARIOS],
+        "Correlations": [],
+        "Inflation": [{"financial_year": y, "annual_change": c, "source": s} for y, c, s in schema.INFLATION],
+    }
+
+
+README_TEXT = [
+    "ifpp-econ parameter workbook",
+    "",
+    "Edit only the yellow cells, save, and rerun (ifpp-econ validate / run / psa). The tool only reads this file.",
+    "Errors name the sheet and cell, what was found and what is allowed.",
+    "",
+    "Sheets:",
+    "Settings — analysis price year, horizon, discount rates, within-cycle correction, effect model, PSA iterations and "
+    "seed, willingness-to-pay grid, LA referrals per year, comparator.",
+    "Parameters — one row per parameter: value, unit, price year, PSA distribution and its arguments, one-way low/high, "
+    "source, status and notes.",
+    "Strategies — the options compared (at least two); receives_ifpp yes/no; cost_method none, per_family "
+    "(ifpp_cost_per_family) or bottom_up (team_fte × cost_per_fte ÷ families_per_team_year); cost_multiplier.",
+    "Age bands — age at referral and share of children; each band is followed to age 18; optional Dirichlet counts.",
+    "Placement mix — share of care time in each placement type (shares sum to 1) with Dirichlet counts for the PSA.",
+    "Scenarios — named overrides: target is a parameter name, a setting, mix:<type>, age_share:<band> or "
+    "strategy_cost_method:<strategy>.",
+    "Correlations — optional rank correlations between sampled parameters (Gaussian copula).",
+    "Inflation — annual change in prices by financial year, used to uplift each cost from its price year.",
+    "",
+    "Numbers may be typed as 0.35, 35%, £1,200 or 1 200.",
+    "",
+    "Units: costs GBP/<week|month|year|episode>/<child|family> (per-family costs are divided by children_per_family); "
+    "GBP/year (salary per FTE); GBP/hour; probability (cumulative); probability/month; probability/year; rate/year; "
+    "relative risk; months; years; FTE; families/year; children; share.",
+    "",
+    "Distributions (value = base case): fixed; beta_mean_se (a = SE); beta_alpha_beta (a = α, b = β); beta_events_n "
+    "(a = events, b = n); gamma_mean_se (a = SE); lognormal_ci (value = point estimate, a/b = 95% CI); lognormal_log "
+    "(a = log-mean, b = log-SE); normal_mean_se (a = SE); uniform (a = min, b = max); triangular and pert (a = min, "
+    "b = max, mode = value). Shares use Dirichlet counts on their own sheets.",
+    "",
+    "Status: F = figure reported by the source; D = derived from reported figures; E = estimate where no source was "
+    "found — replace with local data.",
+]
+
+
+def write_template(path: str | Path, preset: str = "default", force: bool = False) -> Path:
+    """Write the default (or a preset's) workbook to ``path``; refuses to overwrite unless ``force``."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} already exists; choose another name or use --force to replace it")
+    if path.suffix.lower() != ".xlsx":
+        raise ValueError(f"{path}: the workbook must be an .xlsx file")
+    tables = template_tables(preset)
+    wb = Workbook()
+    wb.properties.creator = "ifpp-econ"
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    header_fill = PatternFill("solid", fgColor="1F4E78")
+    input_fill = PatternFill("solid", fgColor="FFF2CC")
+    readme = wb.active
+    readme.title = "README"
+    for line in README_TEXT:
+        readme.append([line])
+    readme["A1"].font = Font(bold=True, size=14)
+    readme.column_dimensions["A"].width = 140
+    for row in readme.iter_rows():
+        row[0].alignment = Alignment(wrap_text=True, vertical="top")
+
+    lists = wb.create_sheet("Lists")
+    for j, (vocab, values) in enumerate(schema.VOCABULARIES.items(), start=1):
+        lists.cell(1, j, vocab)
+        for i, v in enumerate(values, start=2):
+            lists.cell(i, j, v)
+    lists.sheet_state = "hidden"
+    list_ref = {vocab: f"=Lists!${get_column_letter(j)}$2:${get_column_letter(j)}${len(values) + 1}"
+                for j, (vocab, values) in enumerate(schema.VOCABULARIES.items(), start=1)}
+
+    for sheet in schema.SHEETS[1:]:
+        ws = wb.create_sheet(sheet)
+        cols = schema.COLUMNS[sheet]
+        ws.append(list(cols))
+        for cell in ws[1]:
+            cell.font = Font(bold=True, color="FFFFFF")
+            cell.fill = header_fill
+        for row in tables[sheet]:
+            ws.append([row.get(c) for c in cols])
+        ws.freeze_panes = "B2"
+        n_rows = max(len(tables[sheet]) + 1, 2)
+        last = n_rows + 50  # room for rows a user adds
+        for j, col in enumerate(cols, start=1):
+            letter = get_column_letter(j)
+            width = max(len(col), *(len(str(r.get(col) or "")) for r in tables[sheet])) if tables[sheet] else len(col)
+            ws.column_dimensions[letter].width = min(max(width + 2, 10), 60)
+            if col in schema.INPUT_COLUMNS.get(sheet, ()):
+                for i in range(2, last + 1):
+                    ws.cell(i, j).fill = input_fill
+            vocab = col if col in schema.VOCABULARIES else None
+            if vocab:
+                dv = DataValidation(type="list", formula1=list_ref[vocab], allow_blank=True)
+                dv.error = f"Choose one of the allowed values for {col}"
+                dv.add(f"{letter}2:{letter}{last}")
+                ws.add_data_validation(dv)
+        if sheet == "Settings":
+            for i, (name, *_rest) in enumerate(schema.SETTINGS, start=2):
+                if name in schema.VOCABULARIES:
+                    dv = DataValidation(type="list", formula1=list_ref[name], allow_blank=False)
+                    dv.add(f"B{i}")
+                    ws.add_data_validation(dv)
+            ws.column_dimensions["B"].width = 28
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------
+NUMBER_PATTERN = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def parse_number(value) -> float:
+    """A number from a cell: numbers, or text such as "35%", "£1,200", "1 200", "1.2e3"."""
+    if isinstance(value, bool):
+        raise ValueError(f"found TRUE/FALSE ({value})")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        v = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace("£", "").replace(",", "").replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+        percent = text.endswith("%")
+        text = text.rstrip("%")
+        if not NUMBER_PATTERN.match(text):
+            raise ValueError(f"found text {_show(value)}")
+        v = float(text) / (100.0 if percent else 1.0)
+    elif isinstance(value, (dt.datetime, dt.date)):
+        raise ValueError(f"found a date ({value})")
+    else:
+        raise ValueError(f"found {type(value).__name__}")
+    if not math.isfinite(v):
+        raise ValueError(f"found {v} (not a finite number)")
+    return v
+
+
+def _show(value) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+class _Collector:
+    def __init__(self, path: Path):
+        self.path = path
+        self.problems: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.problems.append(f"{self.path.name}: {where}: {message}" if where else f"{self.path.name}: {message}")
+
+
+@dataclass
+class _Sheet:
+    name: str
+    rows: list[dict]  # column -> value, plus "_row"
+    columns: dict[str, int]  # column name -> 1-based index
+    formulas: set[tuple[int, int]]  # (row, col) of formula cells without a cached value
+
+
+def _cell(sheet: _Sheet, row: int, column: str) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return f"{sheet.name}!{get_column_letter(sheet.columns[column])}{row}"
+
+
+def _precheck(path: Path, c: _Collector) -> bool:
+    if not path.exists():
+        c.add("", "file not found")
+        return False
+    if path.is_dir():
+        c.add("", "is a folder, not a workbook")
+        return False
+    size = path.stat().st_size
+    if size == 0:
+        c.add("", "the file is empty; expected an Excel .xlsx workbook")
+        return False
+    if size > MAX_FILE_BYTES:
+        c.add("", f"the file is {size / 1e6:.0f} MB; a parameter workbook should be well under {MAX_FILE_BYTES // 2**20} MB")
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        c.add("", "this is an encrypted (password-protected) workbook or an old .xls file; save it as an unprotected "
+                  "Excel Workbook (.xlsx)")
+        return False
+    if not zipfile.is_zipfile(path):
+        c.add("", "not an Excel .xlsx workbook (it may be a CSV, a text file or a damaged download); "
+                  "open it in Excel or LibreOffice and save as Excel Workbook (.xlsx)")
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            total = sum(i.file_size for i in infos)
+            bomb = any(i.file_size > 10 * 2**20 and i.file_size > 1000 * max(i.compress_size, 1) for i in infos)
+            if total > MAX_UNZIPPED_BYTES or bomb:
+                c.add("", f"the workbook unpacks to {total / 1e6:,.0f} MB, far more than a parameter workbook needs; "
+                          "refusing to read it")
+                return False
+            if "xl/workbook.xml" not in z.namelist():
+                c.add("", "a zip file but not an Excel workbook (no xl/workbook.xml); save it as .xlsx")
+                return False
+            bad = z.testzip()
+            if bad:
+                c.add("", f"the file is damaged (entry {bad} is corrupt); save it again from Excel or LibreOffice")
+                return False
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        c.add("", f"the file is damaged or truncated ({exc}); save it again from Excel or LibreOffice")
+        return False
+    return True
+
+
+def _load_sheets(path: Path, c: _Collector) -> dict[str, _Sheet] | None:
+    import warnings
+
+    from openpyxl import load_workbook
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values_wb = load_workbook(path, read_only=True, data_only=True)
+            formula_wb = load_workbook(path, read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many types for damaged files
+        c.add("", f"cannot be read as an Excel workbook ({type(exc).__name__}: {str(exc)[:200]}); "
+                  "save it again as Excel Workbook (.xlsx)")
+        return None
+    sheets = {}
+    try:
+        missing = [s for s in schema.SHEETS[1:] if s not in values_wb.sheetnames]
+        for s in missing:
+            optional = s == "Correlations"
+            if not optional:
+                c.add(s, f"sheet missing; the workbook needs the sheets {', '.join(schema.SHEETS[1:])} "
+                         "(write a fresh one with ifpp-econ template)")
+        for name in schema.SHEETS[1:]:
+            if name not in values_wb.sheetnames:
+                continue
+            ws, wf = values_wb[name], formula_wb[name]
+            if ws.max_row and ws.max_row > MAX_ROWS:
+                c.add(name, f"the sheet has {ws.max_row:,} rows; at most {MAX_ROWS:,} are allowed")
+                continue
+            grid = [list(r) for r in ws.iter_rows(min_row=1, max_row=MAX_ROWS + 1, values_only=True)]
+            fgrid = [list(r) for r in wf.iter_rows(min_row=1, max_row=MAX_ROWS + 1, values_only=True)]
+            if len(grid) > MAX_ROWS:
+                c.add(name, f"the sheet has more than {MAX_ROWS:,} rows")
+                continue
+            sheets[name] = _table(name, grid, fgrid, c)
+    finally:
+        values_wb.close()
+        formula_wb.close()
+    return sheets
+
+
+def _table(name: str, grid: list[list], fgrid: list[list], c: _Collector) -> _Sheet:
+    expected = schema.COLUMNS[name]
+    header = [str(v).strip().lower() if v is not None else "" for v in (grid[0] if grid else [])]
+    columns = {}
+    for col in expected:
+        if col in header:
+            columns[col] = header.index(col) + 1
+    missing = [col for col in expected if col not in columns and col not in ("notes", "source", "label", "allowed")]
+    if missing:
+        c.add(f"{name}!1:1", f"missing column(s) {', '.join(missing)}; found {', '.join(h for h in header if h) or 'none'}; "
+                             f"expected columns {', '.join(expected)}")
+    formulas = set()
+    rows = []
+    for i, row in enumerate(grid[1:], start=2):
+        frow = fgrid[i - 1] if i - 1 < len(fgrid) else []
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row) and not any(
+                isinstance(f, str) and f.startswith("=") for f in frow):
+            continue  # blank row: skipped
+        record = {"_row": i}
+        for col, j in columns.items():
+            v = row[j - 1] if j - 1 < len(row) else None
+            f = frow[j - 1] if j - 1 < len(frow) else None
+            if v is None and isinstance(f, str) and f.startswith("="):
+                formulas.add((i, j))
+            if isinstance(v, str):
+                if len(v) > MAX_TEXT:
+                    c.add(f"{name}!{_letter(j)}{i}", f"text of {len(v):,} characters; at most {MAX_TEXT:,} allowed")
+                    v = v[:MAX_TEXT]
+                v = v.strip() if col not in ("notes", "source", "description", "label") else v
+            record[col] = v
+        rows.append(record)
+    return _Sheet(name, rows, columns, formulas)
+
+
+def _letter(j: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(j)
+
+
+def _value(sheet: _Sheet, rec: dict, col: str, c: _Collector, required: bool = True, allowed: str = "a number"):
+    """A parsed number from one cell (None if blank and optional); problems go to ``c``."""
+    if col not in sheet.columns:
+        return None
+    where = _cell(sheet, rec["_row"], col)
+    if (rec["_row"], sheet.columns[col]) in sheet.formulas:
+        c.add(where, "formula without a saved value (the file was written by a program and never opened in Excel); "
+                     "open and save it in Excel or LibreOffice, or type the number")
+        return None
+    v = rec.get(col)
+    if v is None or (isinstance(v, str) and not v.strip()):
+        if required:
+            c.add(where, f"empty; expected {allowed}")
+        return None
+    try:
+        return parse_number(v)
+    except ValueError as exc:
+        c.add(where, f"{exc}; expected {allowed}")
+        return None
+
+
+def _text(sheet: _Sheet, rec: dict, col: str) -> str:
+    v = rec.get(col)
+    return "" if v is None else str(v).strip()
+
+
+def _check_formula_text(sheet: _Sheet, rec: dict, col: str, c: _Collector) -> bool:
+    if col in sheet.columns and (rec["_row"], sheet.columns[col]) in sheet.formulas:
+        c.add(_cell(sheet, rec["_row"], col), "formula without a saved value; open and save the file in Excel or "
+                                              "LibreOffice, or type the value")
+        return False
+    return True
+
+
+def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
+    known = {s[0]: s for s in schema.SETTINGS}
+    found = {}
+    for rec in sheet.rows:
+        name = _text(sheet, rec, "setting")
+        if name not in known:
+            c.add(_cell(sheet, rec["_row"], "setting"), f"unknown setting {_show(name)}; settings: {', '.join(known)}")
+            continue
+        if name in found:
+            c.add(_cell(sheet, rec["_row"], "setting"), f"setting {name} appears twice")
+            continue
+        _, default, kind, allowed, _ = known[name]
+        where = _cell(sheet, rec["_row"], "value")
+        if not _check_formula_text(sheet, rec, "value", c):
+            continue
+        raw = rec.get("value")
+        if kind.startswith(("int", "number")):
+            v = _value(sheet, rec, "value", c, allowed=allowed)
+            if v is None:
+                continue
+            _, lo, hi = kind.split(":")
+            if not float(lo) <= v <= float(hi) or (kind.startswith("int") and v != int(v)):
+                c.add(where, f"found {v:g}; allowed: {allowed}")
+                continue
+            found[name] = int(v) if kind.startswith("int") else v
+        elif kind.startswith("choice:"):
+            vocab = schema.VOCABULARIES[kind.split(":")[1]]
+            text = _text(sheet, rec, "value")
+            if text not in vocab:
+                c.add(where, f"found {_show(text)}; allowed: {', '.join(vocab)}")
+                continue
+            found[name] = text
+        elif kind == "year":
+            text = _text(sheet, rec, "value")
+            try:
+                units.year_start(text)
+            except units.UnitsError:
+                c.add(where, f"found {_show(text)}; allowed: {allowed}")
+                continue
+            found[name] = text
+        elif kind == "list":
+            found[name] = [t.strip() for t in str(raw or "").split(",") if t.strip()]
+        else:
+            text = _text(sheet, rec, "value")
+            if not text:
+                c.add(where, f"empty; allowed: {allowed}")
+                continue
+            found[name] = text
+    for name, default, *_ in schema.SETTINGS:
+        if name not in found and not any(_text(sheet, r, "setting") == name for r in sheet.rows):
+            c.add(f"{sheet.name}", f"setting {name} is missing (default {default})")
+    if {"wtp_min", "wtp_max"} <= found.keys() and found["wtp_max"] <= found["wtp_min"]:
+        c.add(sheet.name, f"wtp_max ({found['wtp_max']:g}) must be greater than wtp_min ({found['wtp_min']:g})")
+    return found
+
+
+def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
+    known = {p["name"]: p for p in schema.PARAMETERS}
+    seen = {}
+    out = []
+    for rec in sheet.rows:
+        name = _text(sheet, rec, "name")
+        where_name = _cell(sheet, rec["_row"], "name")
+        if name not in known:
+            c.add(where_name, f"unknown parameter {_show(name)}; the model uses: {', '.join(known)}")
+            continue
+        if name in seen:
+            c.add(where_name, f"duplicate parameter {name} (also in row {seen[name]})")
+            continue
+        seen[name] = rec["_row"]
+        default = known[name]
+        ok = True
+        unit = _text(sheet, rec, "unit") or default["unit"]
+        allowed_units = schema.allowed_units(name, default["unit"])
+        if unit not in allowed_units:
+            c.add(_cell(sheet, rec["_row"], "unit"), f"found {_show(unit)}; allowed for {name}: {', '.join(allowed_units)}")
+            ok = False
+        dist = _text(sheet, rec, "distribution") or "fixed"
+        if dist not in schema.VOCABULARIES["distribution"]:
+            c.add(_cell(sheet, rec["_row"], "distribution"),
+                  f"unknown distribution {_show(dist)}; allowed: {', '.join(schema.VOCABULARIES['distribution'])}")
+            ok = False
+        status = _text(sheet, rec, "status")
+        if status and status not in schema.STATUSES:
+            c.add(_cell(sheet, rec["_row"], "status"), f"found {_show(status)}; allowed: {', '.join(schema.STATUSES)}")
+        price_year = _text(sheet, rec, "price_year") or None
+        if unit.startswith("GBP") and price_year is None:
+            c.add(_cell(sheet, rec["_row"], "price_year"), "empty; a cost needs its price year, e.g. 2023/24")
+            ok = False
+        elif price_year is not None:
+            try:
+                units.year_start(price_year)
+            except units.UnitsError as exc:
+                c.add(_cell(sheet, rec["_row"], "price_year"), f"{exc}")
+                ok = False
+        value = _value(sheet, rec, "value", c)
+        a = _value(sheet, rec, "param_a", c, required=False)
+        b = _value(sheet, rec, "param_b", c, required=False)
+        low = _value(sheet, rec, "low", c, required=False)
+        high = _value(sheet, rec, "high", c, required=False)
+        if value is None:
+            continue
+        lo, hi, inclusive = schema.value_range(unit)
+        if not ((lo <= value if inclusive else lo < value) and value <= hi):
+            c.add(_cell(sheet, rec["_row"], "value"),
+                  f"found {value:g}; allowed for {unit}: {'≥' if inclusive else '>'} {lo:g}" + (f" and ≤ {hi:g}" if hi < math.inf else ""))
+            ok = False
+        if low is not None and high is not None and not low <= value <= high:
+            c.add(_cell(sheet, rec["_row"], "low"), f"low {low:g} ≤ value {value:g} ≤ high {high:g} does not hold")
+            ok = False
+        elif (low is None) != (high is None):
+            c.add(_cell(sheet, rec["_row"], "low"), "give both low and high, or neither (then the DSA uses the "
+                                                    "distribution's 2.5th/97.5th percentiles)")
+        if ok and dist in MARGINALS:
+            need_a = dist not in ("fixed",)
+            need_b = dist in ("beta_alpha_beta", "beta_events_n", "lognormal_ci", "lognormal_log", "uniform", "triangular", "pert")
+            if (need_a and a is None) or (need_b and b is None):
+                c.add(_cell(sheet, rec["_row"], "param_a"), f"{dist} needs param_a" + (" and param_b" if need_b else ""))
+                ok = False
+            else:
+                try:
+                    make_distributions(pd.DataFrame([{"value": value, "distribution": dist, "param_a": a, "param_b": b}],
+                                                    index=[name]))
+                except SamplingError as exc:
+                    c.add(_cell(sheet, rec["_row"], "distribution"), str(exc))
+                    ok = False
+        out.append({"name": name, "label": _text(sheet, rec, "label") or default["label"], "value": value, "unit": unit,
+                    "price_year": price_year, "distribution": dist, "param_a": a, "param_b": b, "low": low, "high": high,
+                    "source": _text(sheet, rec, "source"), "status": status, "notes": _text(sheet, rec, "notes"),
+                    "group": "", "cell": _cell(sheet, rec["_row"], "value"),
+                    "price_cell": _cell(sheet, rec["_row"], "price_year") if "price_year" in sheet.columns else sheet.name})
+    for name in known:
+        if name not in seen:
+            c.add(sheet.name, f"parameter {name} is missing (add a row for it; see ifpp-econ template)")
+    return out
+
+
+def _read_shares(sheet: _Sheet, key: str, prefix: str, group: str, c: _Collector, extra=None) -> tuple[list[dict], list[dict]]:
+    """Share rows → parameter rows (``prefix + key``) and the sheet's own records."""
+    params, records, seen = [], [], set()
+    for rec in sheet.rows:
+        label = _text(sheet, rec, key)
+        if not label:
+            c.add(_cell(sheet, rec["_row"], key), f"empty; each row needs a {key}")
+            continue
+        if label in seen:
+            c.add(_cell(sheet, rec["_row"], key), f"duplicate {key} {label}")
+            continue
+        seen.add(label)
+        share = _value(sheet, rec, "share", c, allowed="a share between 0 and 1")
+        count = _value(sheet, rec, "dirichlet_count", c, required=False, allowed="a positive count")
+        if share is not None and not 0 <= share <= 1:
+            c.add(_cell(sheet, rec["_row"], "share"), f"found {share:g}; allowed: a share between 0 and 1")
+            share = None
+        if count is not None and count <= 0:
+            c.add(_cell(sheet, rec["_row"], "dirichlet_count"), f"found {count:g}; Dirichlet counts must be positive")
+            count = None
+        record = {key: label, "share": share, "dirichlet_count": count, "_row": rec["_row"]}
+        if extra:
+            record.update(extra(sheet, rec, c))
+        records.append(record)
+        params.append({"name": f"{prefix}{label}", "label": f"{sheet.name}: {label}", "value": share, "unit": "share",
+                       "price_year": None, "distribution": "dirichlet" if count else "fixed", "param_a": count,
+                       "param_b": None, "low": None, "high": None, "source": "", "status": "",
+                       "notes": _text(sheet, rec, "notes"), "group": group, "cell": _cell(sheet, rec["_row"], "share")})
+    shares = [r["share"] for r in records]
+    if records and all(s is not None for s in shares) and abs(sum(shares) - 1) > 1e-6:
+        c.add(f"{sheet.name}!{_letter(sheet.columns['share'])}:{_letter(sheet.columns['share'])}",
+              f"shares sum to {sum(shares):.6g}; they must sum to 1")
+    counts = [r["dirichlet_count"] for r in records]
+    if any(x is not None for x in counts) and any(x is None for x in counts):
+        c.add(sheet.name, "give a Dirichlet count for every row, or for none (fixed shares)")
+    if not records:
+        c.add(sheet.name, "no rows; at least one is needed")
+    return params, records
+
+
+def read_workbook(path: str | Path) -> Inputs:
+    """Read and validate a parameter workbook; raises :class:`WorkbookError` listing every problem."""
+    path = Path(path)
+    c = _Collector(path)
+    if not _precheck(path, c):
+        raise WorkbookError(c.problems)
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    sheets = _load_sheets(path, c)
+    if sheets is None:
+        raise WorkbookError(c.problems)
+    if any(s not in sheets for s in schema.SHEETS[1:] if s != "Correlations"):
+        raise WorkbookError(c.problems)
+
+    settings = _read_settings(sheets["Settings"], c)
+    params = _read_parameters(sheets["Parameters"], c)
+    param_names = {p["name"] for p in params}
+
+    # placement mix: cost parameter must be a weekly/monthly cost parameter
+    def mix_extra(sheet, rec, col):
+        cost = _text(sheet, rec, "cost_parameter")
+        expected = f"cost_{_text(sheet, rec, 'placement_type')}"
+        if cost != expected:
+            col.add(_cell(sheet, rec["_row"], "cost_parameter"), f"found {_show(cost)}; expected {expected} "
+                                                                 f"(placement types: {', '.join(t for t, _ in schema._MIX)})")
+        return {"cost_parameter": cost}
+
+    mix_params, mix = _read_shares(sheets["Placement mix"], "placement_type", "mix:", "placement_mix", c, mix_extra)
+    known_types = {t for t, _ in schema._MIX}
+    for r in mix:
+        if r["placement_type"] not in known_types:
+            c.add(f"Placement mix!A{r['_row']}", f"unknown placement type {_show(r['placement_type'])}; "
+                                                 f"allowed: {', '.join(sorted(known_types))}")
+    missing_types = known_types - {r["placement_type"] for r in mix}
+    if missing_types:
+        c.add("Placement mix", f"missing placement type(s) {', '.join(sorted(missing_types))} (use share 0 if unused)")
+
+    def age_extra(sheet, rec, col):
+        age = _value(sheet, rec, "age_at_referral_years", col, allowed="an age from 0 to under 18")
+        if age is not None and not 0 <= age < 18:
+            col.add(_cell(sheet, rec["_row"], "age_at_referral_years"), f"found {age:g}; allowed: 0 to under 18")
+            age = None
+        return {"age_at_referral_years": age}
+
+    age_params, ages = _read_shares(sheets["Age bands"], "band", "age_share:", "age_bands", c, age_extra)
+    strategies = _read_strategies(sheets["Strategies"], settings, c)
+    inflation = _read_inflation(sheets["Inflation"], c)
+    all_params = params + mix_params + age_params
+    _check_prices(all_params, settings, inflation, c)
+    _check_risks(params, c)
+    names = param_names | {p["name"] for p in mix_params + age_params}
+    scenarios = _read_scenarios(sheets["Scenarios"], names, settings, strategies, c)
+    correlations = _read_correlations(sheets.get("Correlations"), params, c)
+    if c.problems:
+        raise WorkbookError(c.problems)
+
+    table = pd.DataFrame(all_params).drop(columns="price_cell").set_index("name")
+    for col in ("value", "param_a", "param_b", "low", "high"):
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+    table["price_year"] = table["price_year"].astype(object)
+    return Inputs(
+        path=path,
+        sha256=sha,
+        settings=settings,
+        parameters=table,
+        strategies=pd.DataFrame(strategies).drop(columns="_row"),
+        age_bands=pd.DataFrame(ages).drop(columns="_row"),
+        scenarios=pd.DataFrame(scenarios, columns=["scenario", "target", "value"]),
+        correlations=pd.DataFrame(correlations, columns=["parameter_1", "parameter_2", "rank_correlation"]),
+        inflation=inflation,
+    )
+
+
+def _read_strategies(sheet: _Sheet, settings: dict, c: _Collector) -> list[dict]:
+    out, seen = [], set()
+    for rec in sheet.rows:
+        name = _text(sheet, rec, "strategy")
+        if not name:
+            c.add(_cell(sheet, rec["_row"], "strategy"), "empty; each strategy needs a name")
+            continue
+        if name in seen:
+            c.add(_cell(sheet, rec["_row"], "strategy"), f"duplicate strategy name {name}")
+            continue
+        seen.add(name)
+        receives = _text(sheet, rec, "receives_ifpp").lower()
+        if receives not in schema.YES_NO:
+            c.add(_cell(sheet, rec["_row"], "receives_ifpp"), f"found {_show(receives)}; allowed: yes, no")
+        method = _text(sheet, rec, "cost_method") or "none"
+        if method not in schema.COST_METHODS:
+            c.add(_cell(sheet, rec["_row"], "cost_method"), f"found {_show(method)}; allowed: {', '.join(schema.COST_METHODS)}")
+        mult = _value(sheet, rec, "cost_multiplier", c, required=False, allowed="a number ≥ 0")
+        if mult is not None and mult < 0:
+            c.add(_cell(sheet, rec["_row"], "cost_multiplier"), f"found {mult:g}; allowed: ≥ 0")
+        out.append({"strategy": name, "description": _text(sheet, rec, "description"), "receives_ifpp": receives,
+                    "cost_method": method, "cost_multiplier": 1.0 if mult is None else mult,
+                    "notes": _text(sheet, rec, "notes"), "_row": rec["_row"]})
+    if len(out) < 2:
+        c.add(sheet.name, f"found {len(out)} strategy(ies); at least two are needed")
+    comparator = settings.get("comparator")
+    if comparator is not None and comparator not in seen:
+        c.add("Settings", f"comparator {_show(comparator)} is not one of the strategies ({', '.join(seen) or 'none'})")
+    return out
+
+
+def _read_inflation(sheet: _Sheet, c: _Collector) -> pd.Series:
+    values = {}
+    for rec in sheet.rows:
+        year = _text(sheet, rec, "financial_year")
+        try:
+            units.year_start(year)
+        except units.UnitsError:
+            c.add(_cell(sheet, rec["_row"], "financial_year"), f"found {_show(year)}; expected a financial year like 2023/24")
+            continue
+        change = _value(sheet, rec, "annual_change", c, allowed="an annual change such as 0.0431 or 4.31%")
+        if change is None:
+            continue
+        if not -0.5 < change < 1:
+            c.add(_cell(sheet, rec["_row"], "annual_change"), f"found {change:g}; allowed: between -50% and 100%")
+            continue
+        if year in values:
+            c.add(_cell(sheet, rec["_row"], "financial_year"), f"{year} appears twice")
+        values[year] = change
+    return pd.Series(values, name="annual_change", dtype=float)
+
+
+def _check_prices(params: list[dict], settings: dict, inflation: pd.Series, c: _Collector) -> None:
+    year = settings.get("analysis_price_year")
+    if year is None:
+        return
+    for p in params:
+        if p["unit"].startswith("GBP") and p["price_year"]:
+            try:
+                units.uplift_factor(p["price_year"], year, inflation)
+            except units.UnitsError as exc:
+                c.add(p.get("price_cell", p["cell"]), str(exc))
+
+
+def _check_risks(params: list[dict], c: _Collector) -> None:
+    values = {p["name"]: p for p in params}
+    names = ["risk_3m", "risk_6m", "risk_12m", "risk_24m"]
+    if all(n in values for n in names):
+        for a, b in zip(names, names[1:]):
+            if values[a]["value"] > values[b]["value"]:
+                c.add(values[b]["cell"], f"{b} = {values[b]['value']:g} is below {a} = {values[a]['value']:g}; cumulative "
+                                         "risks must not decrease (risk_3m ≤ risk_6m ≤ risk_12m ≤ risk_24m)")
+        if values["risk_24m"]["value"] >= 1:
+            c.add(values["risk_24m"]["cell"], "cumulative risk must be below 1")
+    for name in ("return_support_months", "case_support_months"):
+        if name in values and values[name]["value"] != int(values[name]["value"]):
+            c.add(values[name]["cell"], f"found {values[name]['value']:g}; allowed: a whole number of months")
+    if "return_support_months" in values and values["return_support_months"]["value"] > 12:
+        c.add(values["return_support_months"]["cell"], "allowed: 0 to 12 months (time-since-return tunnels)")
+
+
+def _read_scenarios(sheet: _Sheet, names: set[str], settings: dict, strategies: list[dict], c: _Collector) -> list[dict]:
+    out = []
+    known_settings = {s[0]: s for s in schema.SETTINGS}
+    strategy_names = {s["strategy"] for s in strategies}
+    for rec in sheet.rows:
+        scenario, target = _text(sheet, rec, "scenario"), _text(sheet, rec, "target")
+        where = _cell(sheet, rec["_row"], "target")
+        if not scenario:
+            c.add(_cell(sheet, rec["_row"], "scenario"), "empty; each override needs a scenario name")
+            continue
+        if target in names:
+            v = _value(sheet, rec, "value", c)
+            if v is None:
+                continue
+            value = v
+        elif target in known_settings:
+            kind = known_settings[target][2]
+            if kind.startswith(("int", "number")):
+                value = _value(sheet, rec, "value", c)
+                if value is None:
+                    continue
+            else:
+                value = _text(sheet, rec, "value")
+                if kind.startswith("choice:") and value not in schema.VOCABULARIES[kind.split(":")[1]]:
+                    c.add(_cell(sheet, rec["_row"], "value"), f"found {_show(value)}; allowed: "
+                                                              f"{', '.join(schema.VOCABULARIES[kind.split(':')[1]])}")
+                    continue
+        elif target.startswith("strategy_cost_method:") and target.split(":", 1)[1] in strategy_names:
+            value = _text(sheet, rec, "value")
+            if value not in schema.COST_METHODS:
+                c.add(_cell(sheet, rec["_row"], "value"), f"found {_show(value)}; allowed: {', '.join(schema.COST_METHODS)}")
+                continue
+        else:
+            c.add(where, f"unknown target {_show(target)}; allowed: a parameter name, a setting, mix:<type>, "
+                         "age_share:<band> or strategy_cost_method:<strategy>")
+            continue
+        out.append({"scenario": scenario, "target": target, "value": value})
+    return out
+
+
+def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector) -> list[dict]:
+    if sheet is None:
+        return []
+    sampled = {p["name"] for p in params if p["distribution"] not in ("fixed",)}
+    out = []
+    for rec in sheet.rows:
+        a, b = _text(sheet, rec, "parameter_1"), _text(sheet, rec, "parameter_2")
+        ok = True
+        for col, n in (("parameter_1", a), ("parameter_2", b)):
+            if n not in sampled:
+                c.add(_cell(sheet, rec["_row"], col), f"{_show(n)} is not a parameter with a distribution; "
+                                                      "correlations need two sampled parameters")
+                ok = False
+        rho = _value(sheet, rec, "rank_correlation", c, allowed="a rank correlation strictly between -1 and 1")
+        if rho is not None and not -1 < rho < 1:
+            c.add(_cell(sheet, rec["_row"], "rank_correlation"), f"found {rho:g}; allowed: strictly between -1 and 1")
+            ok = False
+        if ok and a == b:
+            c.add(_cell(sheet, rec["_row"], "parameter_2"), "a parameter cannot be correlated with itself")
+            ok = False
+        if ok and rho is not None:
+            out.append({"parameter_1": a, "parameter_2": b, "rank_correlation": rho})
+    return out
