@@ -222,10 +222,10 @@ class CohortResult:
         total = 0.0
         if name in self.row_values:
             w = cycle_weights(horizon, conv.counting) * disc
-            total = self.row_values[name][..., : horizon + 1] @ w
+            total = np.einsum("...r,r->...", self.row_values[name][..., : horizon + 1], w)  # not BLAS: batch-independent sums
         if name in self.flow_values:
             d = disc[1:] if conv.transition_timing == "end" else disc[:-1]
-            total = total + self.flow_values[name][..., :horizon] @ d
+            total = total + np.einsum("...t,t->...", self.flow_values[name][..., :horizon], d)
         return np.asarray(total)
 
     def totals(self, horizon: int | None = None) -> dict[str, np.ndarray]:
@@ -356,7 +356,7 @@ def simulate(
     def record_row(r: int, occupancy: np.ndarray) -> None:
         if state_matrix is not None:
             flat = occupancy.reshape(n_states, n_batch) if state_first else occupancy.reshape(n_batch, n_states).T
-            row_block[r] = (state_matrix.T @ flat).reshape(row_block.shape[1:])
+            row_block[r] = np.einsum("sr,sb->rb", state_matrix, flat).reshape(row_block.shape[1:])  # not BLAS: same sums whatever the batch size
         if state_first:
             occupancy = np.moveaxis(occupancy, 0, -1)
         if trace is not None:
@@ -371,7 +371,7 @@ def simulate(
         x, moves = model.step(x, t)
         if move_matrix is not None:
             flat = moves.reshape(-1, n_batch) if state_first else moves.reshape(n_batch, -1).T
-            flow_block[t] = (move_matrix.T @ flat).reshape(flow_block.shape[1:])
+            flow_block[t] = np.einsum("mr,mb->rb", move_matrix, flat).reshape(flow_block.shape[1:])
         if state_first and move_values.keys() - set(plain_moves):
             moves = np.moveaxis(moves.reshape(model.move_shape + batch), tuple(range(len(move_axes))), move_axes)
         for k, c in move_values.items():

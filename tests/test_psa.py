@@ -1,0 +1,107 @@
+"""PSA: reproducible whatever the chunk size; fixed parameters reproduce the base case; the HIV PSA agrees
+statistically with the published Briggs Exercise 4.7 results."""
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ifpp_econ.deterministic import run_base_case
+from ifpp_econ.engine import Reward, cycle_weights, simulate
+from ifpp_econ.psa import run_psa, wtp_grid
+from ifpp_econ.sampling import sample
+from test_engine_hiv import COUNTS, HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, STATE_COSTS, ZIDOVUDINE
+
+
+def all_fixed(inputs):
+    params = inputs.parameters.copy()
+    params["distribution"] = "fixed"
+    return dataclasses.replace(inputs, parameters=params)
+
+
+def test_every_parameter_fixed_gives_the_deterministic_result(default_inputs):
+    inputs = all_fixed(default_inputs)
+    psa = run_psa(inputs, 7, seed=1)
+    base = run_base_case(inputs)
+    for key, values in psa.outcomes.items():
+        np.testing.assert_allclose(values, np.repeat(base.results.outcomes[key], 7, axis=1), rtol=1e-12, equal_nan=True)
+
+
+def test_chunked_and_unchunked_runs_are_identical(default_inputs):
+    whole = run_psa(default_inputs, 3000, seed=5, chunk_size=3000)
+    for chunk in (700, 1024, 2999):
+        parts = run_psa(default_inputs, 3000, seed=5, chunk_size=chunk)
+        for key in whole.outcomes:
+            assert np.array_equal(whole.outcomes[key], parts.outcomes[key], equal_nan=True), (key, chunk)
+        pd.testing.assert_frame_equal(whole.accumulator.ceac(), parts.accumulator.ceac(), check_exact=True)
+        pd.testing.assert_frame_equal(whole.accumulator.evpi(), parts.accumulator.evpi(), check_exact=True)
+
+
+def test_seed_reproducibility_and_json(default_inputs):
+    a = run_psa(default_inputs, 500, seed=9).to_json()
+    b = run_psa(default_inputs, 500, seed=9).to_json()
+    c = run_psa(default_inputs, 500, seed=10).to_json()
+    assert a == b and a != c
+    for key in ("iterations", "seed", "per_child_savings", "placements_avoided_per_child", "prob_cost_saving", "ceac"):
+        assert key in a
+    assert set(a["per_child_savings"]) == {"mean", "lower", "upper"}
+    assert a["per_child_savings"]["lower"] < a["per_child_savings"]["mean"] < a["per_child_savings"]["upper"]
+    assert {"wtp", "probability"} == set(a["ceac"]["IFPP"][0])
+    grid = wtp_grid(default_inputs.settings)
+    assert len(a["ceac"]["IFPP"]) == len(grid)
+    total = np.array([p["probability"] for p in a["ceac"]["IFPP"]]) + np.array([p["probability"] for p in a["ceac"]["Usual care"]])
+    np.testing.assert_allclose(total, 1.0)
+
+
+def test_psa_mean_near_deterministic(default_inputs):
+    psa = run_psa(default_inputs, 4000, seed=3)
+    base = run_base_case(default_inputs).incremental()["IFPP"]
+    inc = psa.incremental()["IFPP"]
+    # placements avoided is close to linear in the inputs: the PSA mean sits near the base case
+    assert inc["placements_avoided_per_child"].mean() == pytest.approx(base["placements_avoided_per_child"], rel=0.05)
+
+
+def hiv_psa(n, seed):
+    rows = []
+    for i, frm in enumerate("ABC"):
+        for j, to in enumerate("ABCD"):
+            if COUNTS[i, j] > 0:
+                rows.append({"name": f"p_{frm}{to}", "value": COUNTS[i, j] / COUNTS[i].sum(), "distribution": "dirichlet",
+                             "param_a": COUNTS[i, j], "param_b": np.nan, "group": frm})
+    rows.append({"name": "rr", "value": 0.509, "distribution": "lognormal_log", "param_a": np.log(0.509),
+                 "param_b": (np.log(0.710) - np.log(0.365)) / 3.92, "group": ""})
+    for s, cost in zip("ABC", STATE_COSTS[:3]):
+        rows.append({"name": f"c_{s}", "value": cost, "distribution": "gamma_mean_se", "param_a": cost, "param_b": np.nan,
+                     "group": ""})
+    d = sample(pd.DataFrame(rows).set_index("name"), n, seed=seed)
+    mono = np.zeros((n, 4, 4))
+    for i, frm in enumerate("ABC"):
+        for j, to in enumerate("ABCD"):
+            if f"p_{frm}{to}" in d:
+                mono[:, i, j] = d[f"p_{frm}{to}"]
+    mono[:, 3, 3] = 1
+    combo = mono * d["rr"].to_numpy()[:, None, None]
+    diag = np.arange(4)
+    combo[:, diag, diag] = 0
+    combo[:, diag, diag] = 1 - combo.sum(-1)
+    p = np.empty((n, 2, N_CYCLES, 4, 4))
+    p[:, 0] = mono[:, None]
+    p[:, 1] = mono[:, None]
+    p[:, 1, :2] = combo[:, None]
+    alive = np.array([1.0, 1, 1, 0])
+    state_costs = np.stack([d["c_A"], d["c_B"], d["c_C"], np.zeros(n)], -1)
+    costs = np.broadcast_to((state_costs + ZIDOVUDINE * alive)[:, None, None, :], (n, 2, N_CYCLES + 1, 4)).copy()
+    costs[:, 1, 1:3] += LAMIVUDINE * alive
+    rewards = {"cost": Reward(state_values=costs, discount_rate=0.06, varies_by_cycle=True), "ly": Reward(state_values=alive)}
+    res = simulate(np.array([1.0, 0, 0, 0]), p, N_CYCLES, rewards, HIV_CONVENTIONS, time_varying=True)
+    cost = res.total("cost")
+    life_years = res.row_values["ly"] @ cycle_weights(N_CYCLES, "half-cycle")  # the spreadsheet's half-cycle LYs
+    return cost[:, 1] - cost[:, 0], life_years[:, 1] - life_years[:, 0]
+
+
+def test_hiv_psa_agrees_with_briggs_exercise_4_7():
+    d_cost, d_ly = hiv_psa(20_000, seed=2024)
+    for ours, published in ((d_cost, 5835.0), (d_ly, 0.925)):
+        # published from 1,000 runs: compare within the Monte Carlo error of both
+        se = np.sqrt(ours.var() / len(ours) + ours.var() / 1000)
+        assert abs(ours.mean() - published) < 3 * se
