@@ -5,9 +5,13 @@ import numpy as np
 import pandas as pd
 
 from . import charts
-from .deterministic import BaseCase
-from .psa import PSAResult
+from typing import TYPE_CHECKING
+
 from .runs import RunFolder
+
+if TYPE_CHECKING:
+    from .deterministic import BaseCase
+    from .psa import PSAResult
 
 
 def _gbp(v: float | None) -> str:
@@ -23,7 +27,7 @@ def parameters_table(inputs) -> pd.DataFrame:
     return df.rename(columns={"index": "name"})
 
 
-def format_base_case(base: BaseCase) -> str:
+def format_base_case(base: "BaseCase") -> str:
     """A plain-text base-case table for the terminal."""
     table = base.strategy_table().set_index("strategy")
     rows = [
@@ -60,7 +64,7 @@ def format_base_case(base: BaseCase) -> str:
     return "\n".join(lines)
 
 
-def write_base_case(run: RunFolder, base: BaseCase, inputs) -> None:
+def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
     run.table("base_case", base.strategy_table())
     run.table("incremental", base.incremental_table())
     if len(base.results.strategies) > 2:
@@ -72,7 +76,7 @@ def write_base_case(run: RunFolder, base: BaseCase, inputs) -> None:
     run.manifest["conventions"] = base.spec.describe_conventions()
 
 
-def format_psa(result: PSAResult) -> str:
+def format_psa(result: "PSAResult") -> str:
     data = result.to_json()
     s, p = data["per_child_savings"], data["placements_avoided_per_child"]
     c = data["care_months_avoided_per_child"]
@@ -88,7 +92,7 @@ def format_psa(result: PSAResult) -> str:
     ])
 
 
-def write_psa(run: RunFolder, result: PSAResult, inputs, conventions: str, save_iterations: bool = False,
+def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, save_iterations: bool = False,
               evppi: bool = True) -> dict:
     """PSA tables and charts into a run folder; returns extra JSON (EVPPI, population EVPI)."""
     from . import voi

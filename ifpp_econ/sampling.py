@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 BLOCK = 1024
 Z = 3.919927969080108  # 2 × 1.959963984540054: width of a 95% interval in standard errors
@@ -27,10 +26,12 @@ def _num(row, key) -> float:
     return float(v) if v is not None and pd.notna(v) else float("nan")
 
 
+# Each marginal checks its arguments and returns (scipy.stats name, args, kwargs); scipy is
+# imported only when distributions are built, so validating a workbook stays fast.
 def _beta(name, mean, a_, b_):
     if not (a_ > 0 and b_ > 0):
         raise SamplingError(f"{name}: beta needs alpha > 0 and beta > 0 (got {a_:g}, {b_:g})")
-    return stats.beta(a_, b_)
+    return "beta", (a_, b_), {}
 
 
 def _beta_mean_se(name, value, a, b):
@@ -51,25 +52,25 @@ def _beta_events_n(name, value, a, b):
 def _gamma(name, value, a, b):
     if not (value > 0 and a > 0):
         raise SamplingError(f"{name}: gamma needs a positive mean and SE (got {value:g}, {a:g})")
-    return stats.gamma((value / a) ** 2, scale=a * a / value)
+    return "gamma", ((value / a) ** 2,), {"scale": a * a / value}
 
 
 def _lognormal_ci(name, value, a, b):
     if not (0 < a < value < b):
         raise SamplingError(f"{name}: lognormal 95% CI needs 0 < lower < value < upper (got {a:g}, {value:g}, {b:g})")
-    return stats.lognorm((np.log(b) - np.log(a)) / Z, scale=value)
+    return "lognorm", ((np.log(b) - np.log(a)) / Z,), {"scale": value}
 
 
 def _lognormal_log(name, value, a, b):
     if not (b > 0 and np.isfinite(a)):
         raise SamplingError(f"{name}: lognormal needs a finite log-mean and a positive log-SE (got {a:g}, {b:g})")
-    return stats.lognorm(b, scale=np.exp(a))
+    return "lognorm", (b,), {"scale": np.exp(a)}
 
 
 def _normal(name, value, a, b):
     if not a > 0:
         raise SamplingError(f"{name}: normal SE must be positive (got {a:g})")
-    return stats.norm(value, a)
+    return "norm", (value, a), {}
 
 
 def _bounded(name, value, a, b, kind):
@@ -80,17 +81,17 @@ def _bounded(name, value, a, b, kind):
 def _uniform(name, value, a, b):
     if not a < b:
         raise SamplingError(f"{name}: uniform needs min < max (got {a:g}, {b:g})")
-    return stats.uniform(a, b - a)
+    return "uniform", (a, b - a), {}
 
 
 def _triangular(name, value, a, b):
     _bounded(name, value, a, b, "triangular")
-    return stats.triang((value - a) / (b - a), loc=a, scale=b - a)
+    return "triang", ((value - a) / (b - a),), {"loc": a, "scale": b - a}
 
 
 def _pert(name, value, a, b):
     _bounded(name, value, a, b, "PERT")
-    return stats.beta(1 + 4 * (value - a) / (b - a), 1 + 4 * (b - value) / (b - a), loc=a, scale=b - a)
+    return "beta", (1 + 4 * (value - a) / (b - a), 1 + 4 * (b - value) / (b - a)), {"loc": a, "scale": b - a}
 
 
 MARGINALS = {
@@ -108,8 +109,11 @@ MARGINALS = {
 DISTRIBUTIONS = ("fixed", "dirichlet", *MARGINALS)
 
 
-def make_distributions(parameters: pd.DataFrame) -> dict[str, object]:
-    """Frozen scipy distributions for every non-fixed scalar parameter (Dirichlet rows excluded)."""
+def check_distributions(parameters: pd.DataFrame) -> dict[str, tuple]:
+    """Validate every non-fixed scalar parameter's distribution; returns their scipy specifications.
+
+    Raises :class:`SamplingError` naming every parameter whose distribution is unusable.
+    """
     out, problems = {}, []
     for name, row in parameters.iterrows():
         dist = str(row.get("distribution", "fixed")).strip()
@@ -125,6 +129,14 @@ def make_distributions(parameters: pd.DataFrame) -> dict[str, object]:
     if problems:
         raise SamplingError("; ".join(problems))
     return out
+
+
+def make_distributions(parameters: pd.DataFrame) -> dict[str, object]:
+    """Frozen scipy distributions for every non-fixed scalar parameter (Dirichlet rows excluded)."""
+    from scipy import stats
+
+    return {name: getattr(stats, dist)(*args, **kwargs)
+            for name, (dist, args, kwargs) in check_distributions(parameters).items()}
 
 
 def dirichlet_groups(parameters: pd.DataFrame) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -172,6 +184,8 @@ def correlation_cholesky(names: list[str], correlations: pd.DataFrame | None) ->
 def _block(seed: int, b: int, correlated: list[str], independent: list[str], dists: dict, chol,
            groups) -> dict[str, np.ndarray]:
     """All draws of block ``b``, consuming the block's random stream in a fixed order."""
+    from scipy import stats
+
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), int(b)])))
     out = {}
     if correlated:
@@ -217,6 +231,8 @@ def sample(parameters: pd.DataFrame, n: int, seed: int, start: int = 0,
 
 def percentile_range(parameters: pd.DataFrame, q=(0.025, 0.975)) -> pd.DataFrame:
     """Per parameter the ``q`` quantiles of its marginal (Dirichlet share: Beta(c, C − c)); NaN for fixed."""
+    from scipy import stats
+
     dists = make_distributions(parameters)
     rows = {}
     for names, counts in dirichlet_groups(parameters).values():

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema, units
-from .sampling import MARGINALS, SamplingError, make_distributions
+from .sampling import MARGINALS, SamplingError, check_distributions
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
@@ -523,7 +523,7 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
                 ok = False
             else:
                 try:
-                    make_distributions(pd.DataFrame([{"value": value, "distribution": dist, "param_a": a, "param_b": b}],
+                    check_distributions(pd.DataFrame([{"value": value, "distribution": dist, "param_a": a, "param_b": b}],
                                                     index=[name]))
                 except SamplingError as exc:
                     c.add(_cell(sheet, rec["_row"], "distribution"), str(exc))
