@@ -242,3 +242,35 @@ def report(workbook, iterations, seed, out, force):
         summary = build_report(inputs, n, seed, folder, progress=Progress("PSA"))
         dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed})
     click.echo(f"Report: {dest / summary['report']}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--preset", type=click.Choice(["default", "option2", "ifss"]), default="default", show_default=True,
+              help="Programme costing to start from: default, Option 2 (about 30 hours per family), IFSS (bottom-up team).")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@guarded
+def template(path, preset, force):
+    """Write an editable parameter workbook (every value with its source) to PATH."""
+    from .workbook import write_template
+
+    try:
+        written = write_template(path, preset=preset, force=force)
+    except (FileExistsError, ValueError) as exc:
+        raise InputProblem(str(exc)) from None
+    click.echo(f"Wrote {written} ({preset} preset). Edit the yellow cells, then: ifpp-econ validate {written}")
+
+
+@main.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+@guarded
+def validate(workbook):
+    """Check a workbook: every problem with its sheet and cell, or OK with a short summary."""
+    inputs = load_inputs(workbook)
+    s = inputs.settings
+    n_params = int((~inputs.parameters["group"].astype(bool)).sum())
+    click.echo(f"OK: {inputs.path}: {n_params} parameters, {len(inputs.strategies)} strategies "
+               f"({', '.join(inputs.strategies['strategy'])}; comparator {s['comparator']}), "
+               f"{len(inputs.age_bands)} age bands, {inputs.scenarios['scenario'].nunique()} scenarios; "
+               f"analysis price year {s['analysis_price_year']}; correction {s['within_cycle_correction']}; "
+               f"discount {s['discount_rate_costs']:.1%} costs / {s['discount_rate_outcomes']:.1%} outcomes")

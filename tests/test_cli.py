@@ -1,0 +1,146 @@
+"""The command line as a user runs it: help, version, JSON, exit codes, output folders."""
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from ifpp_econ import __version__
+from ifpp_econ.cli import main
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return CliRunner()
+
+
+def invoke(runner, *args):
+    result = runner.invoke(main, list(args), catch_exceptions=False)
+    return result
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["psa"], ["dsa"], ["budget"], ["report"], ["template"], ["validate"]])
+def test_help_everywhere(runner, command):
+    result = invoke(runner, *command, "--help")
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_version(runner):
+    assert __version__ in invoke(runner, "--version").output
+
+
+def test_run_json_and_outputs(runner, tmp_path):
+    result = invoke(runner, "run", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    for key in ("per_child_savings", "placements_avoided_per_child", "care_months_avoided_per_child",
+                "cost_per_placement_avoided", "dominance", "strategies"):
+        assert key in data
+    assert data["cost_per_placement_avoided"] is None and data["dominance"].startswith("IFPP dominant")
+    assert data["per_child_savings"] > 0
+    folder = tmp_path / data["output_folder"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["workbook"]["sha256"] and manifest["version"] == __version__
+    for name in ("base_case.csv", "incremental.csv", "cohort_trace.csv", "cohort_trace.png", "cohort_trace.svg",
+                 "results.xlsx"):
+        assert (folder / name).exists(), name
+    assert "Summary" in load_workbook(folder / "results.xlsx").sheetnames
+
+
+def test_runs_never_overwrite_each_other(runner, tmp_path):
+    first = json.loads(invoke(runner, "run", "--json").output)["output_folder"]
+    second = json.loads(invoke(runner, "run", "--json").output)["output_folder"]
+    assert first != second
+
+
+def test_out_refuses_non_empty_folder_without_force(runner, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    result = invoke(runner, "run", "--out", "mine")
+    assert result.exit_code == 2 and "--force" in result.output
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    assert invoke(runner, "run", "--out", "mine", "--force").exit_code == 0
+
+
+def test_psa_json(runner):
+    result = invoke(runner, "psa", "-n", "300", "--seed", "4", "--json", "--out", "p")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["iterations"] == 300 and data["seed"] == 4
+    for key in ("per_child_savings", "placements_avoided_per_child"):
+        assert set(data[key]) >= {"mean", "lower", "upper"}
+    assert 0 <= data["prob_cost_saving"] <= 1
+    assert set(data["ceac"]) == {"Usual care", "IFPP"}
+    assert {"wtp", "probability"} == set(data["ceac"]["IFPP"][0])
+
+
+def test_psa_same_seed_same_numbers_whatever_chunk_size(runner):
+    a = json.loads(invoke(runner, "psa", "-n", "600", "--seed", "8", "--json", "--no-evppi", "--out", "a").output)
+    b = json.loads(invoke(runner, "psa", "-n", "600", "--seed", "8", "--json", "--no-evppi", "--chunk-size", "77",
+                          "--out", "b").output)
+    a.pop("output_folder"), b.pop("output_folder")
+    assert a == b
+
+
+def test_template_and_validate(runner, tmp_path):
+    assert invoke(runner, "template", "my.xlsx").exit_code == 0
+    again = invoke(runner, "template", "my.xlsx")
+    assert again.exit_code == 2 and "--force" in again.output
+    result = invoke(runner, "validate", "my.xlsx")
+    assert result.exit_code == 0 and result.output.startswith("OK") and "2023/24" in result.output
+    wb = load_workbook(tmp_path / "my.xlsx")
+    wb["Parameters"]["C2"] = "lots"
+    wb.save(tmp_path / "my.xlsx")
+    result = invoke(runner, "validate", "my.xlsx")
+    assert result.exit_code == 2 and "Parameters!C2" in result.output and "Traceback" not in result.output
+
+
+def test_edited_workbook_is_used_by_run(runner, tmp_path):
+    invoke(runner, "template", "my.xlsx")
+    base = json.loads(invoke(runner, "run", "my.xlsx", "--json").output)
+    wb = load_workbook(tmp_path / "my.xlsx")
+    ws = wb["Parameters"]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "ifpp_cost_per_family")
+    ws.cell(row, 3).value = 8000
+    wb.save(tmp_path / "my.xlsx")
+    edited = json.loads(invoke(runner, "run", "my.xlsx", "--json").output)
+    assert edited["per_child_savings"] == pytest.approx(base["per_child_savings"] - 3000 / 2.9)
+
+
+@pytest.mark.parametrize("command", ["run", "psa", "dsa", "budget", "validate"])
+def test_broken_workbook_exit_2_no_traceback_no_output(runner, tmp_path, command):
+    (tmp_path / "bad.xlsx").write_text("name,value\n")
+    result = invoke(runner, command, "bad.xlsx")
+    assert result.exit_code == 2
+    assert "bad.xlsx" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
+
+
+def test_missing_workbook(runner):
+    result = invoke(runner, "run", "nope.xlsx")
+    assert result.exit_code == 2 and "nope.xlsx" in result.output
+
+
+def test_dsa_json(runner):
+    result = invoke(runner, "dsa", "--json", "--out", "d")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    row = data["tornado"][0]
+    assert set(row) >= {"parameter", "low", "high", "outcome_low", "outcome_high"}
+    assert {t["parameter"] for t in data["thresholds"]} >= {"ifpp_cost_per_family", "rr_12m"}
+    assert [s["scenario"] for s in data["scenarios"]][0] == "Base case"
+
+
+def test_budget_json(runner):
+    result = invoke(runner, "budget", "--years", "3", "--referrals", "20", "-n", "50", "--json", "--out", "b")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["years"] == 3 and len(data["by_year"]) == 3 and data["families_per_year"] == 20
+
+
+def test_module_entry_point():
+    result = subprocess.run([sys.executable, "-m", "ifpp_econ", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and __version__ in result.stdout
