@@ -1,0 +1,86 @@
+"""Deterministic sensitivity analysis."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ifpp_econ import dsa
+from ifpp_econ.deterministic import run_base_case
+from ifpp_econ.spec import apply_overrides, apply_scenario
+
+
+def test_parameter_outside_the_model_has_zero_swing(default_inputs):
+    # the social worker hourly cost only feeds the option2 preset's costing, not the model
+    tornado = dsa.one_way(dsa.Evaluator(default_inputs)).table.set_index("parameter")
+    assert tornado.loc["social_worker_hourly_cost", "swing"] == 0.0
+    assert tornado.loc["rr_12m", "swing"] > 0
+
+
+def test_tornado_sorted_by_swing_and_base_matches_run(default_inputs):
+    t = dsa.one_way(dsa.Evaluator(default_inputs))
+    assert list(t.table["swing"]) == sorted(t.table["swing"], reverse=True)
+    base = run_base_case(default_inputs).incremental()["IFPP"]["per_child_savings"]
+    assert t.base_outcome == pytest.approx(base, rel=1e-12)
+
+
+def test_ranges_from_workbook_or_percentiles(default_inputs):
+    ranges = dsa.one_way_ranges(default_inputs).set_index("parameter")
+    assert ranges.loc["rr_12m", ["low", "high"]].tolist() == [0.48, 0.76]
+    assert ranges.loc["rr_12m", "range_source"] == "workbook low/high"
+    assert "percentile" in ranges.loc["reunify_0_6m", "range_source"]
+    assert "percentile" in ranges.loc["mix:residential", "range_source"]
+
+
+def test_share_moves_with_others_rescaled(default_inputs):
+    ev = dsa.Evaluator(default_inputs)
+    rows = ev.rows([{"mix:residential": 0.3}])
+    mix = rows[[c for c in rows.columns if c.startswith("mix:")]].iloc[0]
+    assert mix.sum() == pytest.approx(1.0) and mix["mix:residential"] == 0.3
+    assert mix["mix:kinship"] / mix["mix:la_foster"] == pytest.approx(0.23 / 0.26)
+
+
+@pytest.mark.parametrize("name", ["ifpp_cost_per_family", "rr_12m", "risk_12m"])
+def test_threshold_gives_zero_savings(default_inputs, name):
+    ev = dsa.Evaluator(default_inputs)
+    found = dsa.threshold(ev, name)
+    if found["threshold"] is None:
+        assert "no break-even" in found["note"]
+        lo, hi = dsa.search_range(default_inputs, name)
+        assert np.all(ev(ev.rows([{name: lo}, {name: hi}])) > 0)
+    else:
+        assert ev(ev.rows([{name: found["threshold"]}]))[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_ifpp_cost_threshold_when_savings_are_small(default_inputs):
+    inputs = apply_overrides(default_inputs, {"rr_12m": 0.97})
+    found = dsa.threshold(dsa.Evaluator(inputs), "ifpp_cost_per_family")
+    assert found["threshold"] is not None
+    check = run_base_case(apply_overrides(inputs, {"ifpp_cost_per_family": found["threshold"]}))
+    assert check.incremental()["IFPP"]["per_child_savings"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_scenario_equals_editing_the_workbook(default_inputs):
+    table = dsa.scenarios(default_inputs).set_index("scenario")
+    by_hand = run_base_case(apply_overrides(default_inputs, {"rr_3m": 1, "rr_6m": 1, "rr_12m": 1, "rr_24m": 1}))
+    assert table.loc["No effect", "per_child_savings"] == pytest.approx(
+        by_hand.incremental()["IFPP"]["per_child_savings"], rel=1e-12)
+    assert table.loc["No effect", "placements_avoided_per_child"] == pytest.approx(0.0, abs=1e-12)
+    horizon = run_base_case(apply_scenario(default_inputs, "5-year horizon")).incremental()["IFPP"]
+    assert table.loc["5-year horizon", "per_child_savings"] == pytest.approx(horizon["per_child_savings"], rel=1e-12)
+    assert set(table.index) >= {"Base case", "Time-varying RRs", "Residential-heavy mix", "Catch-up after 24 months"}
+
+
+def test_two_way_grid(default_inputs):
+    grid = dsa.two_way(dsa.Evaluator(default_inputs), "risk_12m", "rr_12m", points=5)
+    assert len(grid) == 25
+    # savings fall as the RR rises and rise with baseline risk
+    sub = grid[grid["risk_12m"] == grid["risk_12m"].min()].sort_values("rr_12m")
+    assert np.all(np.diff(sub["savings"]) < 0)
+
+
+def test_outcome_choice(default_inputs):
+    placements = dsa.one_way(dsa.Evaluator(default_inputs, "placements")).table.set_index("parameter")
+    assert placements.loc["cost_residential", "swing"] == 0.0  # costs do not change placements
+    nmb = dsa.Evaluator(default_inputs, "nmb", wtp=0.0)
+    savings = dsa.Evaluator(default_inputs, "savings")
+    np.testing.assert_allclose(nmb(nmb.base), savings(savings.base))

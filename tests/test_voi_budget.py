@@ -1,0 +1,81 @@
+"""Value of information and budget impact."""
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from ifpp_econ import voi
+from ifpp_econ.analysis import PSAAccumulator, frontier
+from ifpp_econ.budget import budget_impact
+from ifpp_econ.model import run_model
+from ifpp_econ.spec import apply_overrides, base_values, build_spec
+
+
+def linear_case(n=40_000, seed=1, c=0.5, a=2.0, b=1.0):
+    rng = np.random.default_rng(seed)
+    t1, t2, noise = rng.normal(size=(3, n))
+    nb = np.vstack([np.zeros(n), c + a * t1 + b * t2])
+    return pd.DataFrame({"x1": t1, "x2": t2, "ignored": noise}), nb
+
+
+def test_evppi_matches_closed_form_for_a_linear_model():
+    c, a, b = 0.5, 2.0, 1.0
+    draws, nb = linear_case(c=c, a=a, b=b)
+    exact_x1 = c * norm.cdf(c / a) + a * norm.pdf(c / a) - c
+    s = np.hypot(a, b)
+    exact_evpi = c * norm.cdf(c / s) + s * norm.pdf(c / s) - c
+    table = voi.evppi_table(draws, nb, groups={"both": ("x1", "x2")}, max_iterations=40_000).set_index("parameter")
+    assert table.loc["x1", "evppi_per_child"] == pytest.approx(exact_x1, abs=0.02)
+    assert table.loc["group: both", "evppi_per_child"] == pytest.approx(exact_evpi, abs=0.02)
+    assert voi.evpi(nb) == pytest.approx(exact_evpi, abs=0.02)
+    assert table.loc["ignored", "evppi_per_child"] < 0.01
+    assert (table["evppi_per_child"] <= table["evpi_per_child"] + 1e-12).all()
+
+
+def test_evpi_zero_when_one_strategy_always_wins():
+    nb = np.vstack([np.zeros(1000), np.linspace(1, 2, 1000)])
+    assert voi.evpi(nb) == 0.0
+    acc = PSAAccumulator(["A", "B"], "A", np.array([0.0, 1e4]))
+    acc.add({"cost": np.vstack([np.full(1000, 10.0), np.full(1000, 5.0)]), "first_placements": np.vstack([np.ones(1000), np.zeros(1000)])})
+    assert (acc.evpi()["evpi_per_child"] == 0).all()
+    assert (acc.ceac()["B"] == 1).all()
+
+
+def test_population_evpi_discounts_years():
+    value = voi.population_evpi(np.array([10.0]), children_per_year=100, years=2, discount_rate=0.035)
+    assert value[0] == pytest.approx(10 * 100 * (1 + 1 / 1.035))
+
+
+def test_frontier_strong_and_extended_dominance():
+    # costs and placements per strategy; effect = fewer placements
+    f = frontier(np.array([0.0, 100.0, 150.0, 120.0]), np.array([1.0, 0.8, 0.5, 0.9]), ["A", "B", "C", "D"]).set_index("strategy")
+    assert f.loc["D", "status"] == "dominated"  # costlier than B with more placements
+    assert f.loc["B", "status"] == "extendedly dominated"  # ICER A→B 500 > B→C 166.7
+    assert f.loc["C", "icer_per_placement_avoided"] == pytest.approx(150 / 0.5)
+
+
+def test_one_year_budget_equals_per_child_undiscounted_results(default_inputs):
+    inputs = apply_overrides(default_inputs, {"discount_rate_costs": 0.0, "discount_rate_outcomes": 0.0,
+                                              "within_cycle_correction": "half-cycle"})
+    families = 47.0
+    b = budget_impact(inputs, years=19, families_per_year=families, referral_years=1)
+    per_child = run_model(base_values(inputs), build_spec(inputs)).outcomes
+    children = families * float(inputs.parameters.loc["children_per_family", "value"])
+    for cat in ("cost_intervention", "cost_placements", "cost_proceedings", "cost_reunification", "cost_case_support"):
+        np.testing.assert_allclose(b.by_year[cat][:, 0].sum(-1), per_child[cat][:, 0] * children, rtol=1e-10)
+
+
+def test_budget_table_and_payback(default_inputs):
+    b = budget_impact(default_inputs, years=5, families_per_year=47)
+    df = b.table()
+    assert list(df["year"]) == [1, 2, 3, 4, 5]
+    spend = 47 * 5000  # every referred family costs one IFPP episode
+    np.testing.assert_allclose(df["programme_spend"], spend)
+    np.testing.assert_allclose(df["cumulative_net_saving"], np.cumsum(df["net_saving"]))
+    head = b.headline()
+    assert head["payback_year"] == next(y for y, v in zip(df["year"], df["cumulative_net_saving"]) if v >= 0)
+    none = budget_impact(apply_overrides(default_inputs, {"rr_3m": 1, "rr_6m": 1, "rr_12m": 1, "rr_24m": 1}), years=5)
+    np.testing.assert_allclose(none.table()["net_saving"], -spend, rtol=1e-12)
+    assert none.headline()["payback_year"] is None
