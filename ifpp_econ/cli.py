@@ -132,7 +132,7 @@ def run(workbook, out, force, as_json):
 @click.argument("workbook", required=False, type=click.Path(dir_okay=False))
 @click.option("-n", "--iterations", type=click.IntRange(min=1), help="PSA iterations (default: workbook setting).")
 @click.option("--seed", type=int, help="Random seed (default: workbook setting).")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=20_000, show_default=True,
+@click.option("--chunk-size", type=click.IntRange(min=1), default=5_120, show_default=True,
               help="Iterations evaluated at once; results do not depend on it.")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
 @click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")

@@ -233,6 +233,33 @@ class CohortResult:
         return {name: self.total(name, horizon) for name in self.rewards}
 
 
+def _sum_plan(matrix: np.ndarray) -> list[list[tuple[int, int, float]]]:
+    """For each column of a (S, R) value matrix: runs (start, stop, weight) of equal non-zero values."""
+    plan = []
+    for col in matrix.T:
+        runs, s = [], 0
+        while s < len(col):
+            e = s + 1
+            while e < len(col) and col[e] == col[s]:
+                e += 1
+            if col[s] != 0:
+                runs.append((s, e, float(col[s])))
+            s = e
+        plan.append(runs)
+    return plan
+
+
+def _weighted_sums(plan, flat: np.ndarray, out: np.ndarray) -> None:
+    """``out[r] = Σ_s matrix[s, r] · flat[s]`` by slice sums: exact, order fixed, independent of the batch size."""
+    for r, runs in enumerate(plan):
+        acc = None
+        for s, e, w in runs:
+            part = flat[s:e].sum(axis=0) if e - s > 1 else flat[s]
+            part = part if w == 1.0 else part * w
+            acc = part.copy() if acc is None else acc + part
+        out[r] = 0.0 if acc is None else acc
+
+
 class TransitionModel(Protocol):
     """Anything that moves a cohort one cycle.
 
@@ -353,10 +380,13 @@ def simulate(
     flow_values.update({k: np.zeros(batch + (n_cycles,)) for k in move_values if k not in flow_values})
     trace = np.empty(batch + (n_cycles + 1, n_states)) if keep_trace else None
 
+    state_plan = _sum_plan(state_matrix) if state_matrix is not None else None
+    move_plan = _sum_plan(move_matrix) if move_matrix is not None else None
+
     def record_row(r: int, occupancy: np.ndarray) -> None:
-        if state_matrix is not None:
+        if state_plan is not None:
             flat = occupancy.reshape(n_states, n_batch) if state_first else occupancy.reshape(n_batch, n_states).T
-            row_block[r] = np.einsum("sr,sb->rb", state_matrix, flat).reshape(row_block.shape[1:])  # not BLAS: same sums whatever the batch size
+            _weighted_sums(state_plan, flat, row_block[r].reshape(len(plain_states), n_batch))
         if state_first:
             occupancy = np.moveaxis(occupancy, 0, -1)
         if trace is not None:
@@ -369,9 +399,9 @@ def simulate(
     record_row(0, x)
     for t in range(n_cycles):
         x, moves = model.step(x, t)
-        if move_matrix is not None:
+        if move_plan is not None:
             flat = moves.reshape(-1, n_batch) if state_first else moves.reshape(n_batch, -1).T
-            flow_block[t] = np.einsum("mr,mb->rb", move_matrix, flat).reshape(flow_block.shape[1:])
+            _weighted_sums(move_plan, flat, flow_block[t].reshape(len(plain_moves), n_batch))
         if state_first and move_values.keys() - set(plain_moves):
             moves = np.moveaxis(moves.reshape(model.move_shape + batch), tuple(range(len(move_axes))), move_axes)
         for k, c in move_values.items():

@@ -107,7 +107,7 @@ class PSAResult:
         }
 
 
-def run_psa(inputs, n: int, seed: int, chunk_size: int = 20_000, keep_draws: bool | int = False,
+def run_psa(inputs, n: int, seed: int, chunk_size: int = 5_120, keep_draws: bool | int = False,
             progress=None) -> PSAResult:
     """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
 
