@@ -1,0 +1,21 @@
+"""The README stays true: two Quick start commands; its Python examples run."""
+import re
+from pathlib import Path
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_quick_start_has_exactly_two_commands():
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    commands = [line for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert commands == ["pip install . && ifpp-econ psa", "pip install '.[test]' && pytest -q"]
+
+
+def test_engine_example_runs():
+    code = re.findall(r"```python\n(.*?)```", README, re.S)[0]
+    namespace = {}
+    exec(code, namespace)
+    result = namespace["result"]
+    assert abs(result.trace.sum(-1) - 1).max() < 1e-12
+    assert result.total("cost", horizon=60) < result.total("cost")
