@@ -64,6 +64,20 @@ def format_base_case(base: "BaseCase") -> str:
     return "\n".join(lines)
 
 
+def headline_base_case(base: "BaseCase") -> list[tuple[str, str]]:
+    """Headline sentences for the Summary sheet."""
+    rows = [("Strategies", ", ".join(base.results.strategies) + f" (comparator: {base.results.comparator})"),
+            ("Price year", f"{base.spec.price_year} GBP, per child unless stated")]
+    for name, v in base.incremental().items():
+        ratio = v["dominance"] if v["cost_per_placement_avoided"] is None else _gbp(v["cost_per_placement_avoided"])
+        rows.append((f"{name} vs {base.results.comparator}",
+                     f"{name} {'saves' if v['per_child_savings'] >= 0 else 'costs'} {_gbp(abs(v['per_child_savings']))} "
+                     f"per child ({_gbp(abs(v['per_family_savings']))} per family) and avoids "
+                     f"{v['placements_avoided_per_child']:.3f} placements and {v['care_months_avoided_per_child']:.1f} "
+                     f"months in care per child; cost per placement avoided: {ratio}."))
+    return rows
+
+
 def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
     run.table("base_case", base.strategy_table())
     run.table("incremental", base.incremental_table())
@@ -74,6 +88,7 @@ def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
     run.table("parameters", parameters_table(inputs))
     run.figure("cohort_trace", charts.trace_chart(trace, base.spec.describe_conventions()))
     run.manifest["conventions"] = base.spec.describe_conventions()
+    run.headline += headline_base_case(base)
 
 
 def format_psa(result: "PSAResult") -> str:
@@ -132,6 +147,11 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
         frame.index.name = "iteration"
         frame.to_csv(run.path / "iterations.csv.gz")
         run.files.append("iterations.csv.gz")
+    data = result.to_json()
+    s = data["per_child_savings"]
+    run.headline.append(("PSA", f"{result.iterations:,} iterations (seed {result.seed}): per-child savings "
+                                f"{_gbp(s['mean'])} (95% interval {_gbp(s['lower'])} to {_gbp(s['upper'])}); "
+                                f"probability cost-saving {data['prob_cost_saving']:.1%}."))
     run.manifest.update({"conventions": conventions, "psa": {"iterations": result.iterations, "seed": result.seed,
                                                                "rule_counts": result.rule_counts}})
     run.timings.update(result.timings)

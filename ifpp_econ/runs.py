@@ -73,6 +73,7 @@ class RunFolder:
         self.files: list[str] = []
         self.timings: dict[str, float] = {}
         self.manifest: dict = {}
+        self.headline: list[tuple[str, str]] = []  # (topic, sentence) shown first on the Summary sheet
         self.force = force
 
     # -- writing ---------------------------------------------------------------------------
@@ -160,8 +161,11 @@ class RunFolder:
             self.discard()  # not committed: leave nothing half-written behind
 
     def manifest_summary(self, inputs, settings) -> list[tuple[str, str]]:
-        rows = [("Tool", f"ifpp-econ {__version__}"), ("Command", self.command),
-                ("Created", self.created.isoformat(timespec="seconds"))]
+        rows = list(self.headline)
+        if "conventions" in self.manifest:
+            rows.append(("Conventions", str(self.manifest["conventions"])))
+        rows += [("Tool", f"ifpp-econ {__version__}"), ("Command", self.command),
+                 ("Created", self.created.isoformat(timespec="seconds"))]
         if inputs is not None:
             rows += [("Workbook", str(inputs.path)), ("Workbook SHA-256", inputs.sha256)]
         for k, v in (settings or {}).items():
@@ -215,6 +219,7 @@ def write_results_xlsx(path: Path, tables: dict[str, pd.DataFrame], summary: lis
             if fmt:
                 for cell in sheet.iter_rows(min_row=2, min_col=j, max_col=j):
                     cell[0].number_format = fmt
+    add_native_charts(wb)
     tmp = path.with_suffix(".xlsx.partial")
     wb.save(tmp)
     os.replace(tmp, path)
@@ -251,3 +256,67 @@ def _append_text_row(ws, values) -> None:
         if isinstance(v, str):
             cell.value = v
             cell.data_type = "s"
+
+
+def add_native_charts(wb) -> None:
+    """Excel charts built from the sheets' own data (restylable in Excel/LibreOffice)."""
+    from openpyxl.chart import BarChart, LineChart, Reference
+
+    def header(ws) -> dict[str, int]:
+        return {str(c.value): c.column for c in ws[1] if c.value is not None}
+
+    if "ceac" in wb.sheetnames:
+        ws = wb["ceac"]
+        cols = header(ws)
+        chart = LineChart()
+        chart.title, chart.y_axis.title, chart.x_axis.title = ("Probability most cost-effective", "Probability",
+                                                               "Willingness to pay per placement avoided (GBP)")
+        skip = {"wtp", "optimal_strategy", "frontier_probability"}
+        for name, col in cols.items():
+            if name not in skip:
+                chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=ws.max_row), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=cols["wtp"], min_row=2, max_row=ws.max_row))
+        chart.width, chart.height = 18, 9
+        ws.add_chart(chart, "H2")
+    if "tornado" in wb.sheetnames:
+        ws = wb["tornado"]
+        cols = header(ws)
+        rows = min(ws.max_row, 16)
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title, chart.x_axis.title = "One-way sensitivity (outcome at low and high values)", "Parameter"
+        for name in ("outcome_low", "outcome_high"):
+            chart.add_data(Reference(ws, min_col=cols[name], min_row=1, max_row=rows), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=cols["parameter"], min_row=2, max_row=rows))
+        chart.width, chart.height = 20, 12
+        ws.add_chart(chart, "M2")
+    if "cohort_trace" in wb.sheetnames:
+        ws = wb["cohort_trace"]
+        cols = header(ws)
+        strategies = [ws.cell(r, cols["strategy"]).value for r in range(2, ws.max_row + 1)]
+        chart = LineChart()
+        chart.title, chart.y_axis.title, chart.x_axis.title = "Share of children in care", "Share", "Month"
+        start = 2
+        for name in dict.fromkeys(strategies):
+            n = strategies.count(name)
+            ref = Reference(ws, min_col=cols["in_care"], min_row=start, max_row=start + n - 1)
+            chart.add_data(ref, titles_from_data=False)
+            chart.series[-1].tx = None
+            start += n
+        from openpyxl.chart.series import SeriesLabel
+        for series, name in zip(chart.series, dict.fromkeys(strategies)):
+            series.tx = SeriesLabel(v=str(name))
+        first = strategies.count(strategies[0]) if strategies else 0
+        chart.set_categories(Reference(ws, min_col=cols["month"], min_row=2, max_row=1 + first))
+        chart.width, chart.height = 18, 9
+        ws.add_chart(chart, "H2")
+    if "budget_by_year" in wb.sheetnames:
+        ws = wb["budget_by_year"]
+        cols = header(ws)
+        chart = BarChart()
+        chart.title, chart.y_axis.title = "Budget impact by year (undiscounted)", "GBP"
+        for name in ("programme_spend", "costs_avoided", "net_saving"):
+            chart.add_data(Reference(ws, min_col=cols[name], min_row=1, max_row=ws.max_row), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=cols["year"], min_row=2, max_row=ws.max_row))
+        chart.width, chart.height = 18, 9
+        ws.add_chart(chart, "B" + str(ws.max_row + 3))
