@@ -104,7 +104,7 @@ def table_html(df: pd.DataFrame, money: tuple[str, ...] = (), pct: tuple[str, ..
 STYLE = """
 body{font-family:Georgia,serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.7em}h2{border-bottom:2px solid #1f77b4;padding-bottom:.2em;margin-top:2em;page-break-before:always}
-h2.first{page-break-before:avoid}table{border-collapse:collapse;font-size:.82em;margin:1em 0;width:100%}
+h2.first{page-break-before:avoid}table{border-collapse:collapse;font-size:.78em;margin:1em 0;width:100%;word-break:break-word}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#eef4fb}
 tr.estimate td{background:#fff4e0}.chart svg{max-width:100%;height:auto}.note{font-size:.85em;color:#555}
 .headline{font-size:1.1em;background:#f5f9ff;border-left:4px solid #1f77b4;padding:.6em 1em}
@@ -169,6 +169,8 @@ def build_report(inputs, n: int, seed: int, run, progress=None) -> dict:
                             "EVPPI by parameter and parameter group (regression method, Strong et al. 2014).")
                       + table_html(ev, money=("evppi_per_child",)))
     budget_table = pd.DataFrame(budget_summary["by_year"])
+    budget_table_full = budget_impact(inputs).table()
+    two_way = dsa.two_way(dsa.Evaluator(inputs), "risk_12m", "rr_12m")
     sections = [
         ("Summary", headline),
         ("Decision problem", "<p>Intensive Family Preservation Programmes are short, intensive, home-based crisis "
@@ -187,7 +189,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None) -> dict:
                       money=("per_child_savings", "per_family_savings", "incremental_nmb", "cost_per_placement_avoided", "wtp"))),
         ("Cohort trace", chart(charts.trace_chart(base.trace_table()), "Share of children in each state over time.")),
         ("Probabilistic sensitivity analysis",
-         table_html(psa_inc.fillna(""), money=())
+         table_html(psa_inc.astype(object).where(psa_inc.notna(), ""), money=())
          + chart(charts.ce_plane(psa.incremental()[strategy]["placements_avoided_per_child"],
                                  -psa.incremental()[strategy]["per_child_savings"], psa.wtp_default, strategy, comparator),
                  "Cost-effectiveness plane.")
@@ -198,12 +200,15 @@ def build_report(inputs, n: int, seed: int, run, progress=None) -> dict:
                                                                      dsa.OUTCOME_LABELS["savings"]),
                                                 "Per-child savings at each parameter's low and high value.")
          + f"<p class=note>{html.escape(dsa_summary['note'])}</p>"),
-        ("Break-even thresholds", table_html(pd.DataFrame(dsa_summary["thresholds"]))),
+        ("Break-even thresholds", table_html(pd.DataFrame(dsa_summary["thresholds"]))
+         + chart(charts.two_way_chart(two_way, "risk_12m", "rr_12m", "savings", dsa.OUTCOME_LABELS["savings"]),
+                 "Two-way sensitivity: 12-month usual-care risk × 12-month RR, with the break-even contour.")),
         ("Scenarios", table_html(pd.DataFrame(dsa_summary["scenarios"]),
                                  money=("per_child_savings", "incremental_nmb", "cost_per_placement_avoided"))),
         ("Value of information", chart(charts.evpi_chart(psa.accumulator.evpi()), "EVPI per child.") + evppi_html),
         ("Budget impact", table_html(budget_table, money=tuple(c for c in budget_table.columns if c != "year"
                                                                and not c.startswith("prob")), pct=("prob_cumulative_saving",))
+         + chart(charts.budget_chart(budget_table_full, strategy, comparator), "Spend and costs avoided by year.")
          + f"<p>Payback year: {budget_summary['payback_year'] or 'not within the period'}.</p>"),
         ("Parameters", "<p class=note>Rows shaded are estimates (status E): replace them with local data where "
                        "possible.</p>" + table_html(params, flag_estimates=True)),
