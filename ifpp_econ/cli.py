@@ -41,14 +41,21 @@ def load_inputs(workbook: str | None):
         raise InputProblem(str(exc)) from None
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def guarded(func):
     """Map input problems to exit 2 and bugs to exit 1 with a saved traceback."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        import signal
+
         from .model import ModelError
         from .runs import OutputError
 
+        signal.signal(signal.SIGTERM, _terminate)  # `kill` cleans up like Ctrl-C
         try:
             return func(*args, **kwargs)
         except (InputProblem, OutputError, ModelError) as exc:

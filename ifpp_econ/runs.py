@@ -68,7 +68,9 @@ class RunFolder:
                     f"--out {self.destination} already holds files; choose a new folder, or pass --force to replace it"
                 )
         self.destination.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.partial-", dir=self.destination.parent))
+        remove_abandoned(self.destination.parent)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.partial-{os.getpid()}-",
+                                          dir=self.destination.parent))
         self.tables: dict[str, pd.DataFrame] = {}
         self.files: list[str] = []
         self.timings: dict[str, float] = {}
@@ -171,6 +173,23 @@ class RunFolder:
         for k, v in (settings or {}).items():
             rows.append((k, json.dumps(v, default=_json_default) if not isinstance(v, str) else v))
         return rows
+
+
+def remove_abandoned(folder: Path) -> None:
+    """Delete temporary run folders left by runs that were killed (their process no longer exists)."""
+    for p in folder.glob(".*.partial-*-*"):
+        try:
+            pid = int(p.name.rsplit(".partial-", 1)[1].split("-", 1)[0])
+        except (IndexError, ValueError):
+            continue
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except PermissionError:
+            pass
 
 
 def _json_default(o):

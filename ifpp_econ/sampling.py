@@ -1,24 +1,32 @@
 """Parameter draws for probabilistic sensitivity analysis.
 
-Uncorrelated scalar parameters are drawn directly from their distributions (scipy's
-samplers on a numpy Generator); correlated ones by a Gaussian copula: correlated
-standard normals mapped through each marginal's inverse CDF. Dirichlet groups are drawn
-from gamma variates. Reproducibility regardless of chunk size: the iteration axis is cut
-into blocks of :data:`BLOCK` iterations and block ``b`` draws all its random numbers from
-``PCG64(SeedSequence([seed, b]))`` in a fixed order, so iteration i's draws depend only
-on (seed, i).
+Every non-fixed scalar parameter is drawn by inversion: standard normals ``Z`` (made
+correlated by a Gaussian copula where rank correlations are given) become uniforms
+``U = Φ(Z)``, clipped to ``[1e-12, 1 − 1e-12]``, and then ``value = F⁻¹(U)`` with the
+marginal's scipy ``ppf``. Dirichlet groups are drawn from gamma variates.
+
+Reproducibility regardless of chunk size: the iteration axis is cut into blocks of
+:data:`BLOCK` iterations and block ``b`` draws all its random numbers from
+``PCG64(SeedSequence([seed, b]))`` in a fixed order (first ``Z`` of shape
+``(BLOCK, n_scalar)``, then one gamma matrix per Dirichlet group in order of first
+appearance). Everything after that is element-wise or per block, so iteration i's draws
+depend only on (seed, i) and are bit-identical whatever ``start``/``n`` chunking is used.
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
 
 BLOCK = 1024
-Z = 3.919927969080108  # 2 × 1.959963984540054: width of a 95% interval in standard errors
+U_CLIP = 1e-12
+CI95_WIDTH = 3.919927969080108  # 2 × 1.959963984540054 (the "3.92" of a 95% CI), so the CI is reproduced exactly
+PARALLEL_MIN = 20_000  # ppf work (iterations × columns) below which threads are not worth starting
 
 
 class SamplingError(ValueError):
-    """A distribution that cannot be sampled (message names the parameter)."""
+    """A distribution, Dirichlet group or correlation that cannot be sampled (the message names it)."""
 
 
 def _num(row, key) -> float:
@@ -28,17 +36,18 @@ def _num(row, key) -> float:
 
 # Each marginal checks its arguments and returns (scipy.stats name, args, kwargs); scipy is
 # imported only when distributions are built, so validating a workbook stays fast.
-def _beta(name, mean, a_, b_):
-    if not (a_ > 0 and b_ > 0):
-        raise SamplingError(f"{name}: beta needs alpha > 0 and beta > 0 (got {a_:g}, {b_:g})")
-    return "beta", (a_, b_), {}
+def _beta(name, value, a, b):
+    if not (a > 0 and b > 0):
+        raise SamplingError(f"{name}: beta needs alpha > 0 and beta > 0 (got {a:g}, {b:g})")
+    return "beta", (a, b), {}
 
 
 def _beta_mean_se(name, value, a, b):
     if not 0 < value < 1:
         raise SamplingError(f"{name}: beta mean must be strictly between 0 and 1 (got {value:g})")
     if not (a > 0 and a * a < value * (1 - value)):
-        raise SamplingError(f"{name}: beta SE must be positive and SE² < mean × (1 − mean) = {value * (1 - value):.4g} (got SE {a:g})")
+        raise SamplingError(f"{name}: beta SE must be positive and SE² < mean × (1 − mean) = "
+                            f"{value * (1 - value):.4g} (got SE {a:g})")
     k = value * (1 - value) / (a * a) - 1
     return _beta(name, value, value * k, (1 - value) * k)
 
@@ -58,7 +67,7 @@ def _gamma(name, value, a, b):
 def _lognormal_ci(name, value, a, b):
     if not (0 < a < value < b):
         raise SamplingError(f"{name}: lognormal 95% CI needs 0 < lower < value < upper (got {a:g}, {value:g}, {b:g})")
-    return "lognorm", ((np.log(b) - np.log(a)) / Z,), {"scale": value}
+    return "lognorm", ((np.log(b) - np.log(a)) / CI95_WIDTH,), {"scale": value}
 
 
 def _lognormal_log(name, value, a, b):
@@ -68,20 +77,20 @@ def _lognormal_log(name, value, a, b):
 
 
 def _normal(name, value, a, b):
-    if not a > 0:
-        raise SamplingError(f"{name}: normal SE must be positive (got {a:g})")
+    if not (a > 0 and np.isfinite(value)):
+        raise SamplingError(f"{name}: normal needs a finite mean and a positive SE (got {value:g}, {a:g})")
     return "norm", (value, a), {}
-
-
-def _bounded(name, value, a, b, kind):
-    if not (a < b and a <= value <= b):
-        raise SamplingError(f"{name}: {kind} needs min < max and min ≤ value ≤ max (got {a:g}, {value:g}, {b:g})")
 
 
 def _uniform(name, value, a, b):
     if not a < b:
         raise SamplingError(f"{name}: uniform needs min < max (got {a:g}, {b:g})")
     return "uniform", (a, b - a), {}
+
+
+def _bounded(name, value, a, b, kind):
+    if not (a < b and a <= value <= b):
+        raise SamplingError(f"{name}: {kind} needs min < max and min ≤ value ≤ max (got {a:g}, {value:g}, {b:g})")
 
 
 def _triangular(name, value, a, b):
@@ -96,7 +105,7 @@ def _pert(name, value, a, b):
 
 MARGINALS = {
     "beta_mean_se": _beta_mean_se,
-    "beta_alpha_beta": lambda name, value, a, b: _beta(name, value, a, b),
+    "beta_alpha_beta": _beta,
     "beta_events_n": _beta_events_n,
     "gamma_mean_se": _gamma,
     "lognormal_ci": _lognormal_ci,
@@ -106,17 +115,21 @@ MARGINALS = {
     "triangular": _triangular,
     "pert": _pert,
 }
-DISTRIBUTIONS = ("fixed", "dirichlet", *MARGINALS)
+DISTRIBUTIONS = ("fixed", "dirichlet", *MARGINALS)  # order matters to schema.py (dirichlet second)
+
+
+def _dist_name(row) -> str:
+    return str(row.get("distribution", "fixed")).strip()
 
 
 def check_distributions(parameters: pd.DataFrame) -> dict[str, tuple]:
-    """Validate every non-fixed scalar parameter's distribution; returns their scipy specifications.
+    """Validate every non-fixed scalar parameter; returns name → (scipy name, args, kwargs).
 
     Raises :class:`SamplingError` naming every parameter whose distribution is unusable.
     """
     out, problems = {}, []
     for name, row in parameters.iterrows():
-        dist = str(row.get("distribution", "fixed")).strip()
+        dist = _dist_name(row)
         if dist in ("fixed", "dirichlet"):
             continue
         if dist not in MARGINALS:
@@ -132,112 +145,172 @@ def check_distributions(parameters: pd.DataFrame) -> dict[str, tuple]:
 
 
 def make_distributions(parameters: pd.DataFrame) -> dict[str, object]:
-    """Frozen scipy distributions for every non-fixed scalar parameter (Dirichlet rows excluded)."""
+    """Validated frozen scipy distributions for every non-fixed scalar parameter (fixed and Dirichlet rows excluded)."""
     from scipy import stats
 
     return {name: getattr(stats, dist)(*args, **kwargs)
             for name, (dist, args, kwargs) in check_distributions(parameters).items()}
 
 
+def _has_group(group) -> bool:
+    return group is not None and not (isinstance(group, float) and np.isnan(group)) and str(group).strip() != ""
+
+
 def dirichlet_groups(parameters: pd.DataFrame) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Group name → (member parameter names, concentration counts) for Dirichlet rows."""
+    """Group → (member names, concentration counts ``(m,)``) for Dirichlet rows, in order of first appearance.
+
+    A group whose rows are all ``fixed`` is not listed (it stays fixed); a group mixing
+    ``dirichlet`` with other distributions is an error, as its shares could not sum to 1.
+    """
     groups: dict[str, tuple[list[str], list[float]]] = {}
     for name, row in parameters.iterrows():
-        if str(row.get("distribution", "")).strip() != "dirichlet":
+        if _dist_name(row) != "dirichlet":
             continue
-        group = row.get("group")
-        if group is None or (isinstance(group, float) and np.isnan(group)) or str(group).strip() == "":
+        if not _has_group(row.get("group")):
             raise SamplingError(f"{name}: a dirichlet parameter needs a group")
         count = _num(row, "param_a")
         if not count > 0:
             raise SamplingError(f"{name}: Dirichlet count must be positive (got {count:g})")
-        names, counts = groups.setdefault(str(group), ([], []))
+        names, counts = groups.setdefault(str(row["group"]).strip(), ([], []))
         names.append(name)
         counts.append(count)
+    for name, row in parameters.iterrows():
+        group = row.get("group")
+        if _has_group(group) and str(group).strip() in groups and _dist_name(row) != "dirichlet":
+            raise SamplingError(f"{name}: group {str(group).strip()!r} mixes dirichlet and {_dist_name(row)!r} rows; "
+                                "give every share a Dirichlet count, or none")
     return {g: (names, np.array(counts)) for g, (names, counts) in groups.items()}
 
 
-def correlation_cholesky(names: list[str], correlations: pd.DataFrame | None) -> np.ndarray | None:
-    """Cholesky factor of the normal-copula correlation matrix, or None without correlations.
+def correlation_cholesky(names: list[str], correlations: pd.DataFrame | None) -> tuple[list[str], np.ndarray | None]:
+    """Parameters named in ``correlations`` (in ``names`` order) and the lower Cholesky factor ``(k, k)``
+    of their normal-copula correlation matrix; ``([], None)`` without correlations.
 
-    Rank (Spearman) correlations ρ are converted to normal correlations 2·sin(πρ/6).
+    ``names`` are the sampled scalar parameters. Rank (Spearman) correlations ρ are
+    converted to normal correlations r = 2·sin(πρ/6), so the achieved rank correlation is ρ.
     """
     if correlations is None or len(correlations) == 0:
-        return None
-    index = {n: i for i, n in enumerate(names)}
-    r = np.eye(len(names))
+        return [], None
+    missing = {"parameter_1", "parameter_2", "rank_correlation"} - set(correlations.columns)
+    if missing:
+        raise SamplingError(f"correlations need the columns parameter_1, parameter_2, rank_correlation "
+                            f"(missing {', '.join(sorted(missing))})")
+    known = set(map(str, names))
+    pairs: dict[tuple[str, str], float] = {}
     for _, row in correlations.iterrows():
-        a, b, rho = str(row["parameter_1"]), str(row["parameter_2"]), float(row["rank_correlation"])
-        for n in (a, b):
-            if n not in index:
-                raise SamplingError(f"correlation with {n!r}: not a sampled scalar parameter (fixed or Dirichlet parameters cannot be correlated)")
+        a, b, rho = str(row["parameter_1"]).strip(), str(row["parameter_2"]).strip(), float(row["rank_correlation"])
+        for p in (a, b):
+            if p not in known:
+                raise SamplingError(f"correlation {a} ~ {b}: {p!r} is not a sampled scalar parameter "
+                                    "(unknown, fixed or Dirichlet parameters cannot be correlated)")
         if a == b or not -1 < rho < 1:
             raise SamplingError(f"correlation {a} ~ {b}: needs two different parameters and −1 < ρ < 1 (got {rho:g})")
+        key = tuple(sorted((a, b)))
+        if key in pairs and pairs[key] != rho:
+            raise SamplingError(f"correlation {a} ~ {b}: given twice with different values ({pairs[key]:g}, {rho:g})")
+        pairs[key] = rho
+    involved = {p for key in pairs for p in key}
+    subset = [n for n in names if str(n) in involved]
+    index = {str(n): i for i, n in enumerate(subset)}
+    r = np.eye(len(subset))
+    for (a, b), rho in pairs.items():
         r[index[a], index[b]] = r[index[b], index[a]] = 2 * np.sin(np.pi * rho / 6)
     try:
-        return np.linalg.cholesky(r)
+        return subset, np.linalg.cholesky(r)
     except np.linalg.LinAlgError:
-        involved = sorted(set(correlations["parameter_1"]) | set(correlations["parameter_2"]))
-        raise SamplingError(f"the correlation matrix of {', '.join(map(str, involved))} is not positive definite") from None
+        smallest = np.linalg.eigvalsh(r).min()
+        raise SamplingError(f"the correlation matrix of {', '.join(map(str, subset))} is not positive definite "
+                            f"(smallest eigenvalue {smallest:.3g}); loosen some of their correlations") from None
 
 
-def _block(seed: int, b: int, correlated: list[str], independent: list[str], dists: dict, chol,
-           groups) -> dict[str, np.ndarray]:
-    """All draws of block ``b``, consuming the block's random stream in a fixed order."""
-    from scipy import stats
+def _workers(jobs: int, work: int) -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 1 if work < PARALLEL_MIN else max(1, min(cpus, jobs))
 
+
+def _ppf_columns(dists: list, u: np.ndarray) -> list[np.ndarray]:
+    """``dists[j].ppf(u[:, j])`` for every column of ``u`` ``(n, k)``; threads across columns
+    (scipy's special functions release the GIL), results identical to the serial loop."""
+    def one(j):
+        return dists[j].ppf(u[:, j])
+
+    workers = _workers(len(dists), u.size)
+    if workers == 1:
+        return [one(j) for j in range(len(dists))]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, range(len(dists))))
+
+
+def _block(seed: int, b: int, k: int, corr_cols: list[int], chol, groups) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Block ``b``: copula normals ``(BLOCK, k)`` and per Dirichlet group shares ``(BLOCK, m_g)``."""
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), int(b)])))
-    out = {}
-    if correlated:
-        z = rng.standard_normal((BLOCK, len(correlated))) @ chol.T
-        u = np.clip(stats.norm.cdf(z), 1e-12, 1 - 1e-12)
-        out.update({name: dists[name].ppf(u[:, j]) for j, name in enumerate(correlated)})
-    for name in independent:
-        out[name] = dists[name].rvs(size=BLOCK, random_state=rng)
-    for names, counts in groups.values():
+    z = rng.standard_normal((BLOCK, k))
+    if chol is not None:  # z_c ← z_c Lᵀ, written out so rounding cannot depend on BLAS blocking
+        zc = z[:, corr_cols].copy()
+        for j, col in enumerate(corr_cols):
+            acc = chol[j, 0] * zc[:, 0]
+            for i in range(1, j + 1):
+                acc = acc + chol[j, i] * zc[:, i]
+            z[:, col] = acc
+    shares = []
+    for _, counts in groups.values():
         g = rng.standard_gamma(counts, size=(BLOCK, len(counts)))
-        shares = g / g.sum(axis=1, keepdims=True)
-        out.update({n: shares[:, i] for i, n in enumerate(names)})
-    return out
+        shares.append(g / g.sum(axis=1, keepdims=True))
+    return z, shares
 
 
 def sample(parameters: pd.DataFrame, n: int, seed: int, start: int = 0,
            correlations: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Draws for iterations ``[start, start + n)``: DataFrame ``(n, P)`` with parameters as columns."""
+    """Draws for iterations ``[start, start + n)``.
+
+    Returns a DataFrame ``(n, P)``: one column per parameter in ``parameters.index`` order,
+    index = iteration numbers. Fixed parameters (including all-fixed share groups) repeat
+    their ``value``; Dirichlet shares of a group sum to 1 in every row.
+    """
+    n, start = int(n), int(start)
     if n < 0 or start < 0:
         raise ValueError("n and start must be non-negative")
+    from scipy import special
+
     dists = make_distributions(parameters)
-    correlated = [] if correlations is None or len(correlations) == 0 else [
-        n for n in dists if n in set(correlations["parameter_1"].astype(str)) | set(correlations["parameter_2"].astype(str))]
-    chol = correlation_cholesky(correlated, correlations) if correlated else None
-    if correlations is not None and len(correlations) and not correlated:
-        correlation_cholesky([], correlations)  # reports the unknown names
-    independent = [n for n in dists if n not in correlated]
     groups = dirichlet_groups(parameters)
-    columns = {name: np.full(n, float(v)) for name, v in parameters["value"].items()}
-    first, last = start // BLOCK, (start + n - 1) // BLOCK
-    pieces: dict[str, list[np.ndarray]] = {name: [] for name in columns}
-    for b in range(first, last + 1) if n > 0 else ():
-        drawn = _block(seed, b, correlated, independent, dists, chol, groups)
-        lo = max(start - b * BLOCK, 0)
-        hi = min(start + n - b * BLOCK, BLOCK)
-        for name in drawn:
-            pieces[name].append(drawn[name][lo:hi])
-    for name, parts in pieces.items():
-        if parts:
-            columns[name] = np.concatenate(parts)
-    return pd.DataFrame(columns, index=pd.RangeIndex(start, start + n, name="iteration"))
+    scalar = list(dists)
+    correlated, chol = correlation_cholesky(scalar, correlations)
+    corr_cols = [scalar.index(p) for p in correlated]
+
+    first, stop = start // BLOCK, -(-(start + n) // BLOCK)
+    blocks = [_block(seed, b, len(scalar), corr_cols, chol, groups) for b in range(first, stop)]
+    lo, hi = start - first * BLOCK, start - first * BLOCK + n
+
+    out = np.empty((n, len(parameters)))
+    out[:] = pd.to_numeric(parameters["value"], errors="coerce").to_numpy(dtype=float)
+    position = {name: i for i, name in enumerate(parameters.index)}
+    if scalar and blocks:
+        z = np.concatenate([zb for zb, _ in blocks])[lo:hi]
+        u = np.clip(special.ndtr(z), U_CLIP, 1 - U_CLIP)
+        for name, values in zip(scalar, _ppf_columns([dists[p] for p in scalar], u)):
+            out[:, position[name]] = values
+    for g, (names, _) in enumerate(groups.values()):
+        if blocks:
+            shares = np.concatenate([sb[g] for _, sb in blocks])[lo:hi]
+            out[:, [position[p] for p in names]] = shares
+    return pd.DataFrame(out, index=pd.RangeIndex(start, start + n, name="iteration"), columns=parameters.index)
 
 
 def percentile_range(parameters: pd.DataFrame, q=(0.025, 0.975)) -> pd.DataFrame:
-    """Per parameter the ``q`` quantiles of its marginal (Dirichlet share: Beta(c, C − c)); NaN for fixed."""
+    """Quantiles ``q`` of each parameter's marginal: DataFrame ``(P, len(q))``, columns ``q0.025`` etc.
+
+    Dirichlet share i of a group with counts c: Beta(c_i, C − c_i). NaN for fixed
+    parameters (and one-member Dirichlet groups, whose share is always 1).
+    """
     from scipy import stats
 
     dists = make_distributions(parameters)
-    rows = {}
     for names, counts in dirichlet_groups(parameters).values():
-        for name, c in zip(names, counts):
-            dists[name] = stats.beta(c, counts.sum() - c)
-    for name in parameters.index:
-        rows[name] = dists[name].ppf(q) if name in dists else [np.nan] * len(q)
+        if len(names) > 1:
+            dists.update({p: stats.beta(c, counts.sum() - c) for p, c in zip(names, counts)})
+    q = np.asarray(q, dtype=float)
+    rows = {name: dists[name].ppf(q) if name in dists else np.full(len(q), np.nan) for name in parameters.index}
     return pd.DataFrame.from_dict(rows, orient="index", columns=[f"q{x:g}" for x in q])

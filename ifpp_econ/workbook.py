@@ -23,7 +23,7 @@ from . import schema, units
 from .sampling import MARGINALS, SamplingError, check_distributions
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 2000
 MAX_TEXT = 5000
 FIXED_TIME = dt.datetime(2024, 1, 1)
@@ -248,6 +248,10 @@ def _precheck(path: Path, c: _Collector) -> bool:
     if path.is_dir():
         c.add("", "is a folder, not a workbook")
         return False
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        c.add("", f"expected an Excel workbook ending in .xlsx; found a {path.suffix or 'file without an extension'} "
+                  "(save it from Excel or LibreOffice as Excel Workbook (.xlsx))")
+        return False
     size = path.stat().st_size
     if size == 0:
         c.add("", "the file is empty; expected an Excel .xlsx workbook")
@@ -281,10 +285,41 @@ def _precheck(path: Path, c: _Collector) -> bool:
             if bad:
                 c.add("", f"the file is damaged (entry {bad} is corrupt); save it again from Excel or LibreOffice")
                 return False
+            for sheet, ref in _merged_input_cells(z):
+                c.add(f"{sheet}!{ref}", "merged cells in a table; unmerge them so each value has its own cell")
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         c.add("", f"the file is damaged or truncated ({exc}); save it again from Excel or LibreOffice")
         return False
     return True
+
+
+def _merged_input_cells(z: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(sheet, range) of merged cells in the table sheets (read from the workbook's XML, safely parsed)."""
+    from defusedxml import ElementTree
+
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+          "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
+    try:
+        book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return []
+    targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("p:Relationship", ns)}
+    found = []
+    for sheet in book.findall("m:sheets/m:sheet", ns):
+        name = sheet.get("name")
+        if name not in schema.SHEETS[1:]:
+            continue
+        target = targets.get(sheet.get(f"{{{ns['r']}}}id"), "").lstrip("/")
+        path = target if target.startswith("xl/") else f"xl/{target}"
+        try:
+            with z.open(path) as fh:
+                head = fh.read(MAX_UNZIPPED_BYTES)
+        except KeyError:
+            continue
+        found += [(name, ref) for ref in re.findall(rb'<(?:\w+:)?mergeCell ref="([A-Z0-9:]+)"', head)]
+    return [(n, r.decode()) for n, r in found]
 
 
 def _load_sheets(path: Path, c: _Collector) -> dict[str, _Sheet] | None:
