@@ -1,0 +1,94 @@
+"""Broken and hostile workbooks: exit code 2, a message naming the file (and sheet and cell), no traceback,
+no output folder, and the input file unchanged."""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from hostile_corpus import blank_rows_workbook, build_corpus
+from ifpp_econ.cli import main
+from ifpp_econ.workbook import read_workbook
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return build_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_corpus_covers_every_listed_case(corpus):
+    assert set(corpus) == {
+        "wrong_extension.txt", "empty.xlsx", "truncated.xlsx", "old_format.xls", "csv_renamed.xlsx", "encrypted.xlsx",
+        "random_bytes.xlsx", "zip_bomb.xlsx", "million_rows.xlsx", "missing_sheet.xlsx", "renamed_column.xlsx",
+        "merged_cells.xlsx", "text_in_number.xlsx", "nan.xlsx", "inf.xlsx", "negative_cost.xlsx",
+        "probability_above_1.xlsx", "shares_not_one.xlsx", "beta_infeasible_se.xlsx", "duplicate_names.xlsx",
+        "unknown_distribution.xlsx", "formula_no_value.xlsx", "huge_text.xlsx", "unicode_name.xlsx"}
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_every_hostile_workbook_is_rejected_cleanly(corpus, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for name, (path, expected) in corpus.items():
+        before = sha(path)
+        started = time.perf_counter()
+        result = runner.invoke(main, [command, str(path)], catch_exceptions=False)
+        elapsed = time.perf_counter() - started
+        assert result.exit_code == 2, (name, result.output)
+        assert name in result.output, (name, result.output)
+        for text in expected:
+            assert text in result.output, (name, text, result.output)
+        assert "Traceback" not in result.output, name
+        assert sha(path) == before, name
+        assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").iterdir()), name
+        assert elapsed < 60, name  # bounded: no case may hang or exhaust memory
+
+
+def test_blank_rows_in_the_middle_lose_nothing(tmp_path):
+    inputs = read_workbook(blank_rows_workbook(tmp_path))
+    from ifpp_econ import schema
+    assert set(p["name"] for p in schema.PARAMETERS) <= set(inputs.parameters.index)
+
+
+def test_bug_gives_exit_1_and_a_saved_traceback(monkeypatch, tmp_path):
+    import ifpp_econ.deterministic as det
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(det, "run_base_case", broken)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["run"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "internal error" in result.output and "Traceback" not in result.output
+    saved = result.output.rsplit("saved in ", 1)[1].strip()
+    assert "ZeroDivisionError: simulated bug" in open(saved).read()
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").iterdir())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_interrupted_large_psa_leaves_nothing_and_rerun_succeeds(tmp_path, sig):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen([sys.executable, "-m", "ifpp_econ", "psa", "-n", "1000000"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    outputs = tmp_path / "outputs"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (outputs.exists() and list(outputs.glob(".*partial*"))):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    if sig != signal.SIGKILL:  # SIGKILL cannot be caught: the next run removes what it left
+        assert list(outputs.iterdir()) == []
+    rerun = subprocess.run([sys.executable, "-m", "ifpp_econ", "run"], cwd=tmp_path, capture_output=True, text=True,
+                           env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert [p.name.startswith("run-") for p in outputs.iterdir()] == [True]
