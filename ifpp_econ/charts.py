@@ -15,6 +15,22 @@ GROUP_LABELS = {"at_home": "At home (never placed)", "in_care": "In care", "retu
                 "left_care": "Left care (other permanence)"}
 
 
+def _finish(fig, ax, title: str, xlabel: str, ylabel: str, xfmt=None, yfmt=None, legend: bool = True) -> plt.Figure:
+    """Shared axis labels, formats, legend, grid and layout."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if xfmt is not None:
+        ax.xaxis.set_major_formatter(xfmt)
+    if yfmt is not None:
+        ax.yaxis.set_major_formatter(yfmt)
+    ax.set_title(title, fontsize=10)
+    if legend:
+        ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def trace_chart(trace: pd.DataFrame, conventions: str = "") -> plt.Figure:
     """State occupancy over time (months since referral), one panel per state group, a line per strategy."""
     groups = [g for g in GROUP_LABELS if g in trace.columns]
@@ -48,14 +64,8 @@ def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: 
     ax.plot(xs, wtp * xs, color="grey", ls="--", label=f"λ = £{wtp:,.0f} per placement avoided")
     ax.axhline(0, color="black", lw=0.7)
     ax.axvline(0, color="black", lw=0.7)
-    ax.set_xlabel("Placements avoided per child")
-    ax.set_ylabel("Incremental cost per child")
-    ax.yaxis.set_major_formatter(GBP)
-    ax.set_title(f"Cost-effectiveness plane: {strategy} vs {comparator}", fontsize=10)
-    ax.legend(fontsize=8, loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, f"Cost-effectiveness plane: {strategy} vs {comparator}", "Placements avoided per child",
+                   "Incremental cost per child", yfmt=GBP)
 
 
 def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
@@ -66,28 +76,15 @@ def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
     if len(strategies) > 2:
         ax.plot(ceac["wtp"], ceac["frontier_probability"], color="black", lw=2.5, alpha=0.35, label="Frontier (optimal strategy)")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("Willingness to pay per placement avoided")
-    ax.set_ylabel("Probability most cost-effective")
-    ax.xaxis.set_major_formatter(GBP)
-    ax.yaxis.set_major_formatter(PCT)
-    ax.set_title("Cost-effectiveness acceptability curve", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "Cost-effectiveness acceptability curve", "Willingness to pay per placement avoided",
+                   "Probability most cost-effective", GBP, PCT)
 
 
 def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.2, 4.0))
     ax.plot(evpi["wtp"], evpi["evpi_per_child"], color="#2ca02c")
-    ax.set_xlabel("Willingness to pay per placement avoided")
-    ax.set_ylabel("EVPI per child")
-    ax.xaxis.set_major_formatter(GBP)
-    ax.yaxis.set_major_formatter(GBP)
-    ax.set_title("Expected value of perfect information", fontsize=10)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "Expected value of perfect information", "Willingness to pay per placement avoided",
+                   "EVPI per child", GBP, GBP, legend=False)
 
 
 def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure:
@@ -102,14 +99,7 @@ def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure
     ax.plot(points, mean, label="Running mean")
     ax.fill_between(qp, lower, upper, alpha=0.2, label="Running 95% interval")
     ax.set_xscale("log")
-    ax.set_xlabel("Iterations")
-    ax.set_ylabel("Per-child savings")
-    ax.yaxis.set_major_formatter(GBP)
-    ax.set_title("Convergence of the PSA", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "Convergence of the PSA", "Iterations", "Per-child savings", yfmt=GBP)
 
 
 def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int = 15) -> plt.Figure:

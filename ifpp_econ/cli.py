@@ -97,6 +97,36 @@ class Progress:
         sys.stderr.flush()
 
 
+def _options(*decorators):
+    """Combine click decorators so commands share one definition of each option."""
+    def apply(func):
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
+
+
+workbook_argument = click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+output_options = _options(
+    click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/)."),
+    click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder."),
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+psa_options = _options(
+    click.option("-n", "--iterations", type=click.IntRange(min=1), help="PSA iterations (default: workbook setting)."),
+    click.option("--seed", type=int, help="Random seed (default: workbook setting)."),
+)
+
+
+def emit(as_json: bool, data: dict, text: str, dest) -> None:
+    """Print results as JSON (with the output folder) or as text followed by the folder."""
+    if as_json:
+        click.echo(json.dumps({**data, "output_folder": str(dest)}, indent=2, default=str))
+    else:
+        click.echo(text)
+        click.echo(f"\nOutputs: {dest}")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ifpp-econ")
 def main() -> None:
@@ -110,10 +140,9 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
-@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@workbook_argument
+@output_options
+@json_option
 @guarded
 def run(workbook, out, force, as_json):
     """Deterministic base case: costs, placements, months in care, incremental results and the cohort trace."""
@@ -128,22 +157,16 @@ def run(workbook, out, force, as_json):
         folder.time("model_seconds", time.perf_counter() - t)
         write_base_case(folder, base, inputs)
         dest = folder.commit(inputs, settings=inputs.settings)
-    if as_json:
-        click.echo(json.dumps({**base.to_json(), "output_folder": str(dest)}, indent=2))
-    else:
-        click.echo(format_base_case(base))
-        click.echo(f"\nOutputs: {dest}")
+    emit(as_json, base.to_json(), format_base_case(base), dest)
 
 
 @main.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
-@click.option("-n", "--iterations", type=click.IntRange(min=1), help="PSA iterations (default: workbook setting).")
-@click.option("--seed", type=int, help="Random seed (default: workbook setting).")
+@workbook_argument
+@psa_options
 @click.option("--chunk-size", type=click.IntRange(min=1), default=5_120, show_default=True,
               help="Iterations evaluated at once; results do not depend on it.")
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
-@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@output_options
+@json_option
 @click.option("--save-iterations", is_flag=True, help="Also save every iteration's draws and results (large for big runs).")
 @click.option("--no-evppi", is_flag=True, help="Skip EVPPI (regression on the first 20,000 iterations' draws).")
 @guarded
@@ -165,22 +188,17 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
         extra = write_psa(folder, result, inputs, base.spec.describe_conventions(), save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)
         dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed, "chunk_size": chunk_size})
-    if as_json:
-        click.echo(json.dumps({**result.to_json(), **extra, "output_folder": str(dest)}, indent=2))
-    else:
-        click.echo(format_psa(result))
-        click.echo(f"\nOutputs: {dest}")
+    emit(as_json, {**result.to_json(), **extra}, format_psa(result), dest)
 
 
 @main.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+@workbook_argument
 @click.option("--outcome", type=click.Choice(["savings", "nmb", "placements"]), default="savings", show_default=True,
               help="Outcome of the tornado and thresholds: per-child savings, NMB at --wtp, placements avoided.")
 @click.option("--wtp", type=float, help="Willingness to pay per placement avoided for --outcome nmb (default: workbook).")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Bars shown in the tornado.")
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
-@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@output_options
+@json_option
 @guarded
 def dsa(workbook, outcome, wtp, top, out, force, as_json):
     """Deterministic sensitivity: tornado, break-even thresholds, two-way grid and scenarios."""
@@ -193,23 +211,18 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
         summary = write_dsa(folder, inputs, outcome, wtp, top, inputs.settings.get("threshold_parameters"))
         folder.time("analysis_seconds", time.perf_counter() - t)
         dest = folder.commit(inputs, settings={**inputs.settings, "outcome": outcome})
-    if as_json:
-        click.echo(json.dumps({**summary, "output_folder": str(dest)}, indent=2, default=str))
-    else:
-        click.echo(format_dsa(summary))
-        click.echo(f"\nOutputs: {dest}")
+    emit(as_json, summary, format_dsa(summary), dest)
 
 
 @main.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+@workbook_argument
 @click.option("--years", type=click.IntRange(1, 5), help="Years of referrals and of the budget (default: workbook, 1–5).")
 @click.option("--referrals", type=click.FloatRange(min=0), help="Families referred a year (default: workbook).")
 @click.option("-n", "--iterations", type=click.IntRange(min=0), default=1000, show_default=True,
               help="PSA iterations for intervals (0 for the base case only).")
 @click.option("--seed", type=int, help="Random seed (default: workbook setting).")
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
-@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@output_options
+@json_option
 @guarded
 def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     """Budget impact for one local authority: undiscounted spend and savings by year, payback, ROI."""
@@ -223,19 +236,13 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
         dest = folder.commit(inputs, settings={**inputs.settings, "years": summary["years"],
                                                "referrals": summary["families_per_year"], "iterations": iterations,
                                                "seed": seed})
-    if as_json:
-        click.echo(json.dumps({**summary, "output_folder": str(dest)}, indent=2, default=str))
-    else:
-        click.echo(format_budget(summary))
-        click.echo(f"\nOutputs: {dest}")
+    emit(as_json, summary, format_budget(summary), dest)
 
 
 @main.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
-@click.option("-n", "--iterations", type=click.IntRange(min=1), help="PSA iterations (default: workbook setting).")
-@click.option("--seed", type=int, help="Random seed (default: workbook setting).")
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under outputs/).")
-@click.option("--force", is_flag=True, help="Replace the contents of an existing --out folder.")
+@workbook_argument
+@psa_options
+@output_options
 @guarded
 def report(workbook, iterations, seed, out, force):
     """Everything (base case, PSA, DSA, VOI, budget) in one self-contained report.html and results.xlsx."""
@@ -269,7 +276,7 @@ def template(path, preset, force):
 
 
 @main.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False))
+@workbook_argument
 @guarded
 def validate(workbook):
     """Check a workbook: every problem with its sheet and cell, or OK with a short summary."""
