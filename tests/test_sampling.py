@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from ifpp_econ import sampling
 from ifpp_econ.sampling import SamplingError, percentile_range, sample
 
 N = 200_000
@@ -46,9 +47,45 @@ def test_lognormal_ci_median_and_interval():
     assert np.log(x).std() == pytest.approx(sigma, rel=0.01)
 
 
-def test_fixed_is_constant():
-    x = sample(one("fixed", 7.5), 1000, seed=1)["x"]
-    assert (x == 7.5).all()
+def test_lognormal_ci_mean():
+    x = sample(one("lognormal_ci", 0.6, 0.48, 0.76), N, seed=4)["x"].to_numpy()
+    sigma = (np.log(0.76) - np.log(0.48)) / 3.919927969080108
+    close(x, 0.6 * np.exp(sigma**2 / 2), 0.6 * np.sqrt((np.exp(sigma**2) - 1) * np.exp(sigma**2)))
+
+
+def test_fixed_is_constant_including_all_fixed_share_groups():
+    params = pd.concat([one("fixed", 7.5), one("normal_mean_se", 1, 1, name="y"),
+                        pd.DataFrame({"value": [0.3, 0.7], "distribution": "fixed", "param_a": np.nan, "param_b": np.nan,
+                                      "group": "ages"}, index=["a1", "a2"])])
+    d = sample(params, 3000, seed=1)
+    assert (d["x"] == 7.5).all() and (d["a1"] == 0.3).all() and (d["a2"] == 0.7).all()
+    assert d["y"].std() > 0.5
+    assert list(d.columns) == ["x", "y", "a1", "a2"] and list(d.index) == list(range(3000))
+
+
+def test_tabulated_inverse_matches_scipy_ppf():
+    z = np.concatenate([np.linspace(-8, 8, 4001), np.random.default_rng(0).standard_normal(20_000)])
+    u = np.clip(stats.norm.cdf(z), 1e-12, 1 - 1e-12)
+    for dist in (stats.beta(30, 70), stats.beta(3, 400), stats.beta(0.5, 0.5), stats.gamma(16, scale=300),
+                 stats.gamma(0.8, scale=2), stats.beta(7 / 3, 11 / 3, loc=1, scale=3), stats.lognorm(0.1, scale=0.6)):
+        iqr = dist.ppf(0.75) - dist.ppf(0.25)
+        got = sampling._inverse_cdf(dist)(z)
+        body = np.abs(z) < 5  # beyond that scipy's own ppf of a rounded U near 1 is the less accurate one
+        assert np.abs(got - dist.ppf(u))[body].max() < 1e-9 * iqr, dist.args
+        if dist.dist.name in ("beta", "gamma"):  # tabulated: also accurate in the far upper tail
+            exact = sampling._exact_inverse(dist, np.clip(z, -sampling.Z_CLIP, sampling.Z_CLIP))
+            assert np.abs(got - exact).max() < 1e-9 * iqr, dist.args
+        assert np.all(np.diff(got[:4001]) >= 0)
+    assert sampling._inverse_table("beta", (0.1, 5.0), ()) is None  # too curved in the tail: scipy ppf is used
+
+
+def test_correlating_two_parameters_leaves_the_others_unchanged():
+    params = pd.concat([one("gamma_mean_se", 5000, 1250, name="cost"), one("beta_alpha_beta", 0.3, 30, 70, name="risk"),
+                        one("normal_mean_se", 10, 2, name="other")])
+    corr = pd.DataFrame({"parameter_1": ["cost"], "parameter_2": ["risk"], "rank_correlation": [0.6]})
+    plain, correlated = sample(params, 2000, seed=9), sample(params, 2000, seed=9, correlations=corr)
+    assert plain["other"].equals(correlated["other"]) and plain["cost"].equals(correlated["cost"])
+    assert not plain["risk"].equals(correlated["risk"])
 
 
 def test_dirichlet_shares_sum_to_one_with_expected_means():
@@ -56,8 +93,11 @@ def test_dirichlet_shares_sum_to_one_with_expected_means():
     params = pd.DataFrame({"value": counts / counts.sum(), "distribution": "dirichlet", "param_a": counts,
                            "param_b": np.nan, "group": "mix"}, index=[f"mix:{i}" for i in range(6)])
     d = sample(params, 50_000, seed=5)
-    np.testing.assert_allclose(d.sum(axis=1), 1.0, atol=1e-12)
-    np.testing.assert_allclose(d.mean(), counts / counts.sum(), atol=4 * 0.005 / np.sqrt(50_000) * 10)
+    np.testing.assert_allclose(d.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    share = counts / counts.sum()
+    se = np.sqrt(share * (1 - share) / (counts.sum() + 1) / 50_000)  # marginal Beta(c, C − c)
+    assert np.all(np.abs(d.mean().to_numpy() - share) < 4 * se)
+    assert d.std().to_numpy() == pytest.approx(np.sqrt(share * (1 - share) / (counts.sum() + 1)), rel=0.03)
 
 
 def test_rank_correlation_achieved():
@@ -77,6 +117,19 @@ def test_non_positive_definite_correlations_rejected():
         sample(params, 10, seed=1, correlations=corr)
 
 
+@pytest.mark.parametrize("p1, p2, rho, message", [
+    ("a", "nope", 0.5, "'nope' is not a sampled scalar parameter"),
+    ("a", "f", 0.5, "'f' is not a sampled scalar parameter"),
+    ("a", "a", 0.5, "two different parameters"),
+    ("a", "b", 1.0, "−1 < ρ < 1"),
+])
+def test_bad_correlations_rejected(p1, p2, rho, message):
+    params = pd.concat([one("normal_mean_se", 0, 1, name="a"), one("normal_mean_se", 0, 1, name="b"), one("fixed", 1, name="f")])
+    corr = pd.DataFrame({"parameter_1": [p1], "parameter_2": [p2], "rank_correlation": [rho]})
+    with pytest.raises(SamplingError, match=message):
+        sample(params, 10, seed=1, correlations=corr)
+
+
 def test_same_seed_same_draws_and_chunk_size_invariance():
     params = pd.concat([one("gamma_mean_se", 5000, 1250, name="cost"), one("beta_alpha_beta", 0.3, 30, 70, name="risk"),
                         pd.DataFrame({"value": [0.5, 0.5], "distribution": "dirichlet", "param_a": [5.0, 5.0],
@@ -85,9 +138,14 @@ def test_same_seed_same_draws_and_chunk_size_invariance():
     full = sample(params, 5000, seed=42, correlations=corr)
     assert full.equals(sample(params, 5000, seed=42, correlations=corr))
     assert not full.equals(sample(params, 5000, seed=43, correlations=corr))
-    for size in (1, 1000, 1234, 4096):
+    split = pd.concat([sample(params, 1234, 42, start=0, correlations=corr),
+                       sample(params, 3766, 42, start=1234, correlations=corr)])
+    assert split.equals(full)
+    for size in (1, 1000, 4096):
         parts = pd.concat([sample(params, min(size, 5000 - s), 42, start=s, correlations=corr) for s in range(0, 5000, size)])
-        assert np.array_equal(parts.to_numpy(), full.to_numpy())
+        assert parts.equals(full)
+    assert sample(params, 500, 42, start=3000, correlations=corr).equals(full.iloc[3000:3500])
+    assert sample(params, 0, 42, start=7).shape == (0, 4)
 
 
 def test_percentile_range():
@@ -97,15 +155,33 @@ def test_percentile_range():
     assert q.loc["n"].tolist() == pytest.approx([10 - 1.959964 * 2, 10 + 1.959964 * 2], rel=1e-6)
     assert q.loc["rr"].tolist() == pytest.approx([0.6 * (0.48 / 0.76) ** 0.5, 0.6 * (0.76 / 0.48) ** 0.5], rel=1e-3)
     assert q.loc["f"].isna().all()
+    ci = percentile_range(one("lognormal_ci", np.sqrt(0.48 * 0.76), 0.48, 0.76, name="rr"))
+    assert ci.loc["rr"].tolist() == pytest.approx([0.48, 0.76], rel=1e-9)
+
+
+def test_percentile_range_of_dirichlet_share_is_its_beta_marginal():
+    params = pd.DataFrame({"value": [0.2, 0.8], "distribution": "dirichlet", "param_a": [20.0, 80.0], "param_b": np.nan,
+                           "group": "g"}, index=["s1", "s2"])
+    q = percentile_range(params, q=(0.1, 0.5, 0.9))
+    assert q.loc["s1"].tolist() == pytest.approx(stats.beta(20, 80).ppf([0.1, 0.5, 0.9]).tolist(), rel=1e-12)
 
 
 @pytest.mark.parametrize("dist, value, a, b, message", [
     ("beta_mean_se", 1.2, 0.1, np.nan, "strictly between 0 and 1"),
     ("beta_mean_se", 0.5, 0.6, np.nan, "SE"),
+    ("beta_mean_se", 0.5, 0.5, np.nan, "SE²"),  # SE² = m(1 − m): infeasible
+    ("beta_events_n", 0.3, 12, 10, "0 < events < n"),
+    ("beta_alpha_beta", 0.3, 0, 10, "alpha > 0"),
     ("gamma_mean_se", -1, 1, np.nan, "positive"),
+    ("gamma_mean_se", 100, 0, np.nan, "positive"),
     ("lognormal_ci", 0.6, 0.8, 0.7, "lower < value < upper"),
+    ("lognormal_log", 0.6, -0.5, -0.1, "positive log-SE"),
+    ("normal_mean_se", 1, -2, np.nan, "positive SE"),
+    ("uniform", 1, 3, 2, "min < max"),
     ("pert", 5, 1, 4, "min ≤ value ≤ max"),
+    ("pert", 3, 3, 3, "min < max"),
     ("triangular", 2, 3, 3, "min < max"),
+    ("triangular", 0.5, 1, 3, "min ≤ value ≤ max"),
     ("weibull", 1, 1, 1, "unknown distribution"),
 ])
 def test_infeasible_inputs_name_the_parameter(dist, value, a, b, message):
@@ -117,5 +193,15 @@ def test_infeasible_inputs_name_the_parameter(dist, value, a, b, message):
 def test_dirichlet_counts_must_be_positive():
     params = pd.DataFrame({"value": [0.5, 0.5], "distribution": "dirichlet", "param_a": [5.0, 0.0], "param_b": np.nan,
                            "group": "g"}, index=["s1", "s2"])
-    with pytest.raises(SamplingError, match="s2"):
+    with pytest.raises(SamplingError, match="s2: Dirichlet count must be positive"):
         sample(params, 10, seed=1)
+
+
+def test_dirichlet_group_problems_rejected():
+    mixed = pd.DataFrame({"value": [0.5, 0.5], "distribution": ["dirichlet", "fixed"], "param_a": [5.0, np.nan],
+                          "param_b": np.nan, "group": "g"}, index=["s1", "s2"])
+    with pytest.raises(SamplingError, match="s2: group 'g' mixes dirichlet"):
+        sample(mixed, 10, seed=1)
+    no_group = mixed.assign(distribution="dirichlet", param_a=5.0, group="")
+    with pytest.raises(SamplingError, match="s1: a dirichlet parameter needs a group"):
+        sample(no_group, 10, seed=1)
