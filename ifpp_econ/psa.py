@@ -9,6 +9,8 @@ accumulated over fixed blocks of iterations so they too are independent of chunk
 """
 from __future__ import annotations
 
+import copy
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -46,25 +48,39 @@ class PSAResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def incremental(self) -> dict[str, dict[str, np.ndarray]]:
+        return self._incremental
+
+    @functools.cached_property
+    def _incremental(self) -> dict[str, dict[str, np.ndarray]]:
         return analysis.incremental(self.outcomes, self.strategies, self.comparator, self.wtp_default)
 
-    def strategy_summary(self) -> pd.DataFrame:
-        rows = []
+    @functools.cached_property
+    def _summaries(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Mean and 95% interval per strategy and outcome (computed once: sorting a million values is not free)."""
+        out = {}
         for k, name in enumerate(self.strategies):
+            out[name] = {}
             for outcome, values in self.outcomes.items():
-                v = values[k]
-                v = v[np.isfinite(v)]
-                if len(v) == 0:
-                    continue
-                rows.append({"strategy": name, "outcome": outcome, "label": OUTCOME_LABELS.get(outcome, outcome),
-                             **analysis.summarise(v)})
-        return pd.DataFrame(rows)
+                v = values[k][np.isfinite(values[k])]
+                if len(v):
+                    out[name][outcome] = analysis.summarise(v)
+        return out
+
+    def strategy_summary(self) -> pd.DataFrame:
+        return pd.DataFrame([{"strategy": name, "outcome": outcome, "label": OUTCOME_LABELS.get(outcome, outcome), **s}
+                             for name, by_outcome in self._summaries.items() for outcome, s in by_outcome.items()])
+
+    @functools.cached_property
+    def _incremental_summaries(self) -> dict[str, dict[str, dict[str, float]]]:
+        return {name: {metric: analysis.summarise(values) for metric, values in metrics.items()}
+                for name, metrics in self.incremental().items()}
 
     def incremental_summary(self) -> pd.DataFrame:
         rows = []
         for name, metrics in self.incremental().items():
-            for metric, values in metrics.items():
-                rows.append({"strategy": name, "comparator": self.comparator, "metric": metric, **analysis.summarise(values)})
+            for metric in metrics:
+                rows.append({"strategy": name, "comparator": self.comparator, "metric": metric,
+                             **self._incremental_summaries[name][metric]})
             savings, avoided = metrics["per_child_savings"], metrics["placements_avoided_per_child"]
             rows.append({"strategy": name, "comparator": self.comparator, "metric": "prob_cost_saving",
                          "mean": float(np.mean(savings > 0)), "lower": np.nan, "upper": np.nan})
@@ -80,30 +96,30 @@ class PSAResult:
         return analysis.net_benefit(self.outcomes, np.array([w]))[0]
 
     def to_json(self) -> dict:
+        return copy.deepcopy(self._json)
+
+    @functools.cached_property
+    def _json(self) -> dict:
         inc = self.incremental()
         main_name = next(iter(inc))
         main = inc[main_name]
+        summaries = self._incremental_summaries[main_name]
         ceac = self.accumulator.ceac()
         return {
             "iterations": self.iterations,
             "seed": self.seed,
             "comparator": self.comparator,
             "strategy": main_name,
-            "per_child_savings": analysis.summarise(main["per_child_savings"]),
-            "per_family_savings": analysis.summarise(main["per_family_savings"]),
-            "placements_avoided_per_child": analysis.summarise(main["placements_avoided_per_child"]),
-            "care_months_avoided_per_child": analysis.summarise(main["care_months_avoided_per_child"]),
-            "incremental_nmb": {"wtp": self.wtp_default, **analysis.summarise(main["incremental_nmb"])},
+            **{m: summaries[m] for m in ("per_child_savings", "per_family_savings", "placements_avoided_per_child",
+                                         "care_months_avoided_per_child")},
+            "incremental_nmb": {"wtp": self.wtp_default, **summaries["incremental_nmb"]},
             "prob_cost_saving": float(np.mean(main["per_child_savings"] > 0)),
             "ceac": {name: [{"wtp": float(w), "probability": float(p)} for w, p in zip(ceac["wtp"], ceac[name])]
                      for name in self.strategies},
             "evpi_per_child": [{"wtp": float(w), "evpi": float(e)} for w, e in
                                zip(self.accumulator.evpi()["wtp"], self.accumulator.evpi()["evpi_per_child"])],
             "rule_counts": self.rule_counts,
-            "strategies": {
-                name: {o: analysis.summarise(v[k][np.isfinite(v[k])]) for o, v in self.outcomes.items() if np.isfinite(v[k]).any()}
-                for k, name in enumerate(self.strategies)
-            },
+            "strategies": self._summaries,
         }
 
 
