@@ -144,3 +144,19 @@ def test_budget_json(runner):
 def test_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "ifpp_econ", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_three_strategies_end_to_end(runner, tmp_path):
+    invoke(runner, "template", "three.xlsx")
+    wb = load_workbook(tmp_path / "three.xlsx")
+    wb["Strategies"].append(["IFPP + step-down", "IFPP with a 12-month step-down", "yes", "per_family", 1.4, ""])
+    wb.save(tmp_path / "three.xlsx")
+    run = json.loads(invoke(runner, "run", "three.xlsx", "--json").output)
+    assert set(run["strategies"]) == {"Usual care", "IFPP", "IFPP + step-down"}
+    assert set(run["incremental"]) == {"IFPP", "IFPP + step-down"}
+    frontier = (tmp_path / run["output_folder"] / "frontier.csv").read_text()
+    assert "IFPP + step-down" in frontier and "dominated" in frontier  # same effect, costlier
+    psa = json.loads(invoke(runner, "psa", "three.xlsx", "-n", "200", "--json", "--out", "p3").output)
+    assert len(psa["ceac"]) == 3
+    total = sum(psa["ceac"][s][-1]["probability"] for s in psa["ceac"])
+    assert total == pytest.approx(1.0)
