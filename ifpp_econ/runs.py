@@ -250,7 +250,7 @@ def _fmt(v) -> str:
 
 def _number_format(column: str) -> str | None:
     c = column.lower()
-    if "prob" in c or "share" in c or c.startswith("living_at_home"):
+    if "prob" in c or "share" in c or c.startswith("living_at_home") or c in ("at_home", "in_care", "returned_home", "left_care"):
         return "0.0%"
     if "cost" in c or "saving" in c or "nmb" in c or "evpi" in c or c in ("wtp", "mean_gbp"):
         return '"£"#,##0'

@@ -63,3 +63,17 @@ def test_report_renders_in_headless_chromium(report_folder, tmp_path):
     assert console == []
     dom = subprocess.run(args + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     assert dom.count("<svg") >= 10 and "CHEERS 2022 checklist" in dom
+
+
+def test_results_xlsx_charts_survive_libreoffice(report_folder, tmp_path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed; .ci/run installs it")
+    result = subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/profile", "--convert-to",
+                             "xlsx", "--outdir", str(tmp_path / "lo"), str(report_folder / "results.xlsx")],
+                            capture_output=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "lo" / "results.xlsx") as z:
+        charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+    assert len(charts) >= 4  # LibreOffice read and re-wrote every native chart
