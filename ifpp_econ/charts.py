@@ -15,6 +15,10 @@ GROUP_LABELS = {"at_home": "At home (never placed)", "in_care": "In care", "retu
                 "left_care": "Left care (other permanence)"}
 
 
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _finish(fig, ax, title: str, xlabel: str, ylabel: str, xfmt=None, yfmt=None, legend: bool = True) -> plt.Figure:
     """Shared axis labels, formats, legend, grid and layout."""
     ax.set_xlabel(xlabel)
@@ -120,7 +124,7 @@ def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int
             ax.annotate(f"{value:,.4g}", (out, i), xytext=(3 if out >= base else -3, 0), textcoords="offset points",
                         ha="left" if out >= base else "right", va="center", fontsize=7)
     ax.set_yticks(range(len(shown)))
-    ax.set_yticklabels([str(r["label"])[:48] for _, r in shown.iterrows()], fontsize=8)
+    ax.set_yticklabels([_short(str(r["label"]), 62) for _, r in shown.iterrows()], fontsize=8)
     ax.axvline(base, color="black", lw=1, label=f"Base case {base:,.0f}")
     ax.axvline(0, color="grey", lw=0.6, ls=":")
     if "GBP" in outcome_label:

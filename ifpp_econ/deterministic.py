@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis
-from .model import CARE, HOME, LEFT, OUTCOME_LABELS, RETURNED, ModelResults, ModelSpec, run_model
+from .model import CARE, HOME, LEFT, RETURNED, ModelResults, ModelSpec, run_model
 from .spec import base_values, build_spec
 
 STATE_GROUPS = {"at_home": HOME, "in_care": CARE, "returned_home": RETURNED, "left_care": LEFT}
@@ -90,7 +90,3 @@ def run_base_case(inputs) -> BaseCase:
     spec = build_spec(inputs)
     results = run_model(base_values(inputs), spec, keep_trace=True)
     return BaseCase(spec, results, float(inputs.settings["wtp_default"]))
-
-
-def describe_outcomes() -> pd.DataFrame:
-    return pd.DataFrame({"outcome": list(OUTCOME_LABELS), "meaning": list(OUTCOME_LABELS.values())})

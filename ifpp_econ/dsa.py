@@ -135,9 +135,13 @@ def threshold(evaluator: Evaluator, name: str, grid_points: int = 41) -> dict:
     i = crossings[np.argmin(np.abs(xs[crossings] - base_value))]
     f = lambda x: float(evaluator(evaluator.rows([{name: x}]))[0])  # noqa: E731
     root = xs[i] if ys[i] == 0 else brentq(f, xs[i], xs[i + 1], xtol=1e-10 * max(1.0, abs(xs[i])), rtol=1e-12)
+    note = f"{evaluator.outcome} is zero at {name} = {root:,.6g}"
+    if str(evaluator.inputs.parameters.loc[name, "unit"]) == "months":
+        note += f" (the model counts whole months: the sign changes between {np.floor(root):g} and {np.ceil(root):g})"
+    if len(crossings) > 1:
+        note += f" ({len(crossings)} crossings; nearest the base value shown)"
     return {"parameter": name, "base": base_value, "threshold": float(root), "search_from": a, "search_to": b,
-            "note": f"{evaluator.outcome} is zero at {name} = {root:,.6g}" + ("" if len(crossings) == 1 else
-                                                                          f" ({len(crossings)} crossings; nearest the base value shown)")}
+            "note": note}
 
 
 def two_way(evaluator: Evaluator, x_name: str = "risk_12m", y_name: str = "rr_12m", points: int = 21) -> pd.DataFrame:

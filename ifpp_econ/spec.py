@@ -103,11 +103,6 @@ def apply_scenario(inputs, name: str):
     return apply_overrides(inputs, dict(zip(rows["target"], rows["value"])))
 
 
-def fixed_parameters(inputs) -> list[str]:
-    """Names of parameters with no uncertainty (distribution ``fixed``)."""
-    return [n for n, d in inputs.parameters["distribution"].items() if str(d) == "fixed"]
-
-
 LINKED_RISKS = ("risk_3m", "risk_6m", "risk_24m")
 
 

@@ -27,10 +27,6 @@ class UnitsError(ValueError):
     """A unit or price year that cannot be converted."""
 
 
-def is_per_family(unit: str) -> bool:
-    return unit.startswith("GBP/") and unit.endswith("/family")
-
-
 def cost_period(unit: str) -> str | None:
     """``week``/``month``/``year``/``episode`` for a per-child or per-family cost unit, else None."""
     parts = unit.split("/")
@@ -50,11 +46,6 @@ def to_model_units(values, unit: str) -> np.ndarray:
     if unit in UNITS:
         return v
     raise UnitsError(f"unknown unit {unit!r}; allowed: {', '.join(UNITS)}")
-
-
-def monthly_to_annual_probability(p):
-    """Inverse of the probability/year conversion (for checks and reports)."""
-    return 1.0 - (1.0 - np.asarray(p, dtype=float)) ** 12
 
 
 def year_start(financial_year: str) -> int:

@@ -1,5 +1,4 @@
 """Deterministic sensitivity analysis."""
-import dataclasses
 
 import numpy as np
 import pytest

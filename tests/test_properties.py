@@ -2,11 +2,10 @@
 import dataclasses
 
 import numpy as np
-import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ifpp_econ.model import FamilyStatesTransitions, Strategy, cumulative_entry_curves, hazards_from_curve, run_model, to_model_units
+from ifpp_econ.model import Strategy, cumulative_entry_curves, hazards_from_curve, run_model, to_model_units
 from ifpp_econ.spec import base_values, build_spec
 
 prob = st.floats(0.0, 0.3, allow_nan=False)

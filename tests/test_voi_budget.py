@@ -1,5 +1,4 @@
 """Value of information and budget impact."""
-import dataclasses
 
 import numpy as np
 import pandas as pd

@@ -127,7 +127,7 @@ def test_distribution_and_range_rules(template, cell_edits, expected):
     row = param_row("share_entries_with_proceedings")
     for col, v in cell_edits.items():
         edit(template, "Parameters", f"{col}{row}", v)
-    assert any(expected in p and f"Parameters!" in p for p in problems(template))
+    assert any(expected in p and "Parameters!" in p for p in problems(template))
 
 
 def test_shares_must_sum_to_one(template):
