@@ -172,20 +172,20 @@ def run(workbook, out, force, as_json):
 @guarded
 def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
-    from .deterministic import run_base_case
     from .outputs import format_psa, write_psa
     from .psa import run_psa
     from .runs import RunFolder
+    from .spec import build_spec
 
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     with RunFolder("psa", out, force) as folder:
-        base = run_base_case(inputs)
+        conventions = build_spec(inputs).describe_conventions()
         keep = True if save_iterations else (0 if no_evppi else 20_000)
         result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"))
         t = time.perf_counter()
-        extra = write_psa(folder, result, inputs, base.spec.describe_conventions(), save_iterations, not no_evppi)
+        extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)
         dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed, "chunk_size": chunk_size})
     emit(as_json, {**result.to_json(), **extra}, format_psa(result), dest)
