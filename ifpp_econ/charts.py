@@ -9,7 +9,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-GBP = FuncFormatter(lambda v, _: f"-£{abs(v):,.0f}" if v < 0 else f"£{v:,.0f}")
+def _gbp_tick(v: float, _=None) -> str:
+    """Compact currency ticks: £950, £25k, £1.2m (a minus sign for negatives; never '-£0')."""
+    a = abs(v)
+    text = (f"£{a / 1e6:,.3g}m" if a >= 1e6 else f"£{a / 1e3:,.3g}k" if a >= 1e4
+            else f"£{a:,.2f}" if a < 10 and a != int(a) else f"£{a:,.0f}")
+    return "-" + text if v < 0 and text not in ("£0",) else text
+
+
+GBP = FuncFormatter(_gbp_tick)
 PCT = FuncFormatter(lambda v, _: f"{v:.0%}")
 GROUP_LABELS = {"at_home": "At home (never placed)", "in_care": "In care", "returned_home": "Returned home",
                 "left_care": "Left care (other permanence)"}
@@ -86,9 +94,20 @@ def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
 
 def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.2, 4.0))
-    ax.plot(evpi["wtp"], evpi["evpi_per_child"], color="#2ca02c")
+    ax.plot(evpi["wtp"], evpi["evpi_per_child"], color="#2ca02c", label="Per child (left axis)")
+    if not (evpi["evpi_per_child"] > 0).any():
+        ax.set_ylim(0, 1)
+        ax.text(0.5, 0.5, "EVPI is zero: the same strategy is best in every iteration", transform=ax.transAxes,
+                ha="center", fontsize=9)
+    if "evpi_population" in evpi.columns:
+        population = ax.twinx()
+        population.plot(evpi["wtp"], evpi["evpi_population"], color="#2ca02c", ls="--", alpha=0.6)
+        population.set_ylim(0, max(evpi["evpi_population"].max(), 1) * 1.05)
+        population.set_ylabel(f"EVPI for the LA's population ({evpi['population_basis'].iloc[0]})", fontsize=7)
+        population.yaxis.set_major_formatter(GBP)
+        ax.plot([], [], color="#2ca02c", ls="--", alpha=0.6, label="LA population (right axis)")
     return _finish(fig, ax, "Expected value of perfect information", "Willingness to pay per placement avoided",
-                   "EVPI per child", GBP, GBP, legend=False)
+                   "EVPI per child", GBP, GBP)
 
 
 def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure:

@@ -205,7 +205,8 @@ def build_report(inputs, n: int, seed: int, run, progress=None) -> dict:
                  "Two-way sensitivity: 12-month usual-care risk × 12-month RR, with the break-even contour.")),
         ("Scenarios", table_html(pd.DataFrame(dsa_summary["scenarios"]),
                                  money=("per_child_savings", "incremental_nmb", "cost_per_placement_avoided"))),
-        ("Value of information", chart(charts.evpi_chart(psa.accumulator.evpi()), "EVPI per child.") + evppi_html),
+        ("Value of information", chart(charts.evpi_chart(pd.read_csv(run.path / "evpi.csv")),
+                                        "EVPI per child and for the local authority's population.") + evppi_html),
         ("Budget impact", table_html(budget_table, money=tuple(c for c in budget_table.columns if c != "year"
                                                                and not c.startswith("prob")), pct=("prob_cumulative_saving",))
          + chart(charts.budget_chart(budget_table_full, strategy, comparator), "Spend and costs avoided by year.")
