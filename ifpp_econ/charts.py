@@ -171,6 +171,10 @@ def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_labe
     if np.nanmin(z) < 0 < np.nanmax(z):
         cs = ax.contour(xs, ys, z, levels=[0.0], colors="black", linewidths=1.5)
         ax.clabel(cs, fmt={0.0: "break-even"}, fontsize=8)
+        note = "black line: break-even"
+    else:
+        note = "no break-even within this grid (" + ("always positive" if np.nanmin(z) >= 0 else "always negative") + ")"
+    ax.text(0.01, -0.16, note, transform=ax.transAxes, fontsize=8)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_title(f"Two-way sensitivity: {outcome_label}", fontsize=10)
