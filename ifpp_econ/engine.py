@@ -24,7 +24,7 @@ Conventions (:class:`Conventions`), all explicit:
   ``"end"`` rows ``1..T`` (value at the end of each cycle; row 0 not counted),
   ``"half-cycle"`` trapezoid rule (rows 0 and T weighted 1/2, others 1),
   ``"simpson"`` Simpson's 1/3 rule (weights 1,4,2,…,4,1 over 3; with an odd
-  number of cycles the last three cycles use Simpson's 3/8 rule).
+  number of cycles the last three cycles use Simpson's 3/8 rule; one cycle: trapezoid).
 * discounting — row ``r`` lies at ``r × cycle_years`` years; its discount factor is
   ``(1 + rate) ** -max(r - discount_origin, 0) × cycle_years``; ``discount_step="year"``
   floors that time to whole years (annual-step schedules, e.g. the Green Book table).
@@ -168,8 +168,8 @@ def cycle_weights(n_cycles: int, counting: str) -> np.ndarray:
     elif counting == "half-cycle":
         w[0] = w[-1] = 0.5
     elif counting == "simpson":
-        if n_cycles == 1:
-            raise ValueError("Simpson's rule needs at least 2 cycles")
+        if n_cycles == 1:  # a single interval: the trapezoid rule (exact for a straight line)
+            return np.array([0.5, 0.5])
         even_part = n_cycles if n_cycles % 2 == 0 else n_cycles - 3
         w[:] = 0.0
         if even_part > 0:
