@@ -38,7 +38,9 @@ def load_inputs(workbook: str | None):
     try:
         return read_workbook(path)
     except WorkbookError as exc:
-        raise InputProblem(str(exc)) from None
+        count = len(exc.problems)
+        raise InputProblem("\n".join(exc.problems) + (f"\n({count} problems; the workbook was not changed)" if count > 1
+                                                         else "")) from None
 
 
 def _terminate(signum, frame):
@@ -59,7 +61,8 @@ def guarded(func):
         try:
             return func(*args, **kwargs)
         except (InputProblem, OutputError, ModelError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            for line in str(exc).splitlines():
+                click.echo(line if line.startswith("(") else f"error: {line}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted: no output folder was written", err=True)

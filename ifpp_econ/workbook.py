@@ -553,8 +553,11 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
         if ok and dist in MARGINALS:
             need_a = dist not in ("fixed",)
             need_b = dist in ("beta_alpha_beta", "beta_events_n", "lognormal_ci", "lognormal_log", "uniform", "triangular", "pert")
-            if (need_a and a is None) or (need_b and b is None):
+            typed = lambda col: rec.get(col) not in (None, "")  # noqa: E731  (a bad typed value is reported already)
+            if (need_a and a is None and not typed("param_a")) or (need_b and b is None and not typed("param_b")):
                 c.add(_cell(sheet, rec["_row"], "param_a"), f"{dist} needs param_a" + (" and param_b" if need_b else ""))
+                ok = False
+            elif (need_a and a is None) or (need_b and b is None):
                 ok = False
             else:
                 try:
@@ -630,7 +633,7 @@ def read_workbook(path: str | Path) -> Inputs:
 
     settings = _read_settings(sheets["Settings"], c)
     params = _read_parameters(sheets["Parameters"], c)
-    param_names = {p["name"] for p in params}
+    param_names = {_text(sheets["Parameters"], r, "name") for r in sheets["Parameters"].rows}  # even rows with bad values
 
     # placement mix: cost parameter must be a weekly/monthly cost parameter
     def mix_extra(sheet, rec, col):
@@ -662,7 +665,9 @@ def read_workbook(path: str | Path) -> Inputs:
     strategies = _read_strategies(sheets["Strategies"], settings, c)
     inflation = _read_inflation(sheets["Inflation"], c)
     all_params = params + mix_params + age_params
-    _check_prices(all_params, settings, inflation, c)
+    year_cell = next((_cell(sheets["Settings"], r["_row"], "value") for r in sheets["Settings"].rows
+                      if _text(sheets["Settings"], r, "setting") == "analysis_price_year"), "Settings")
+    _check_prices(all_params, settings, inflation, c, year_cell)
     _check_risks(params, c)
     names = param_names | {p["name"] for p in mix_params + age_params}
     scenarios = _read_scenarios(sheets["Scenarios"], names, settings, strategies, c)
@@ -739,9 +744,14 @@ def _read_inflation(sheet: _Sheet, c: _Collector) -> pd.Series:
     return pd.Series(values, name="annual_change", dtype=float)
 
 
-def _check_prices(params: list[dict], settings: dict, inflation: pd.Series, c: _Collector) -> None:
+def _check_prices(params: list[dict], settings: dict, inflation: pd.Series, c: _Collector, year_cell: str) -> None:
     year = settings.get("analysis_price_year")
     if year is None:
+        return
+    indexed = sorted(units.year_start(y) for y in inflation.index)
+    if indexed and units.year_start(year) > indexed[-1]:
+        c.add(year_cell, f"analysis_price_year {year} is after the last year of the Inflation sheet "
+                          f"({indexed[-1]}/{(indexed[-1] + 1) % 100:02d}); add its index change or choose an earlier year")
         return
     for p in params:
         if p["unit"].startswith("GBP") and p["price_year"]:

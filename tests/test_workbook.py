@@ -216,3 +216,17 @@ def test_workbook_saved_by_libreoffice(tmp_path, template):
     assert inputs.parameters.loc["cost_ifa", "value"] == 950
     assert inputs.parameters.loc["rr_12m", "param_a"] == 0.48
     assert inputs.settings == read_workbook(template).settings
+
+
+def test_analysis_year_beyond_inflation_is_one_clear_problem(template):
+    edit(template, "Settings", "B2", "2025/26")
+    found = problems(template)
+    assert found == ["my.xlsx: Settings!B2: analysis_price_year 2025/26 is after the last year of the Inflation sheet "
+                     "(2023/24); add its index change or choose an earlier year"]
+
+
+def test_no_cascade_from_one_bad_cell(template):
+    edit(template, "Parameters", f"C{param_row('rr_12m')}", "sixty")  # rr_12m is also a scenario target
+    edit(template, "Parameters", f"H{param_row('rr_3m')}", "abc")
+    found = problems(template)
+    assert len(found) == 2 and not any("Scenarios" in p or "needs param" in p for p in found)
