@@ -12,14 +12,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-DOMINANT = "IFPP dominant (cheaper, fewer placements)"
+DOMINANT = "dominant (cheaper, fewer placements)"
 DOMINATED = "dominated (costlier, no fewer placements)"
 SAVES_MORE_PLACEMENTS = "cheaper but more placements"
 NO_DIFFERENCE = "no difference"
 
 
-def dominance_label(savings: float, placements_avoided: float, tol: float = 1e-12) -> str:
-    """How to read cost per placement avoided for one comparison."""
+def dominance_label(savings: float, placements_avoided: float, tol: float = 1e-12, strategy: str = "") -> str:
+    """How to read cost per placement avoided for one comparison ("IFPP dominant", "dominated", "ratio", …)."""
+    label = _dominance(savings, placements_avoided, tol)
+    return f"{strategy} {label}" if strategy and label == DOMINANT else label
+
+
+def _dominance(savings: float, placements_avoided: float, tol: float) -> str:
     if abs(placements_avoided) <= tol and abs(savings) <= tol:
         return NO_DIFFERENCE
     if placements_avoided > tol and savings >= -tol:

@@ -29,7 +29,7 @@ class BaseCase:
         out = {}
         for name, values in inc.items():
             v = {k: float(a[0]) for k, a in values.items()}
-            v["dominance"] = analysis.dominance_label(v["per_child_savings"], v["placements_avoided_per_child"])
+            v["dominance"] = analysis.dominance_label(v["per_child_savings"], v["placements_avoided_per_child"], strategy=name)
             v["cost_per_placement_avoided"] = analysis.cost_per_placement_avoided(
                 v["per_child_savings"], v["placements_avoided_per_child"])
             out[name] = v

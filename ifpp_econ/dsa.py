@@ -172,6 +172,6 @@ def scenarios(inputs, wtp: float | None = None) -> pd.DataFrame:
             "care_months_avoided_per_child": float(v["care_months_avoided_per_child"][0]),
             "incremental_nmb": float(v["incremental_nmb"][0]),
             "cost_per_placement_avoided": analysis.cost_per_placement_avoided(savings, avoided),
-            "dominance": analysis.dominance_label(savings, avoided),
+            "dominance": analysis.dominance_label(savings, avoided, strategy=strategy),
         })
     return pd.DataFrame(rows)

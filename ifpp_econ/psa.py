@@ -84,7 +84,7 @@ class PSAResult:
             savings, avoided = metrics["per_child_savings"], metrics["placements_avoided_per_child"]
             rows.append({"strategy": name, "comparator": self.comparator, "metric": "prob_cost_saving",
                          "mean": float(np.mean(savings > 0)), "lower": np.nan, "upper": np.nan})
-            label = analysis.dominance_label(savings.mean(), avoided.mean())
+            label = analysis.dominance_label(savings.mean(), avoided.mean(), strategy=name)
             ratio = analysis.cost_per_placement_avoided(savings.mean(), avoided.mean())
             rows.append({"strategy": name, "comparator": self.comparator, "metric": "cost_per_placement_avoided (ratio of means)",
                          "mean": np.nan if ratio is None else ratio, "lower": np.nan, "upper": np.nan, "note": label})
