@@ -160,3 +160,15 @@ def test_three_strategies_end_to_end(runner, tmp_path):
     assert len(psa["ceac"]) == 3
     total = sum(psa["ceac"][s][-1]["probability"] for s in psa["ceac"])
     assert total == pytest.approx(1.0)
+
+
+def test_progress_bar_only_on_a_terminal(capsys):
+    from ifpp_econ.cli import Progress
+
+    Progress("PSA")(5, 10)  # stderr is not a terminal under pytest: nothing
+    assert capsys.readouterr().err == ""
+    bar = Progress("PSA", enabled=True)
+    bar(5, 10)
+    bar(10, 10)
+    err = capsys.readouterr().err
+    assert "PSA [" in err and "50.0%" in err and "100.0%" in err and err.endswith("\n")
