@@ -2,7 +2,8 @@
 
 Model units: recurring costs in GBP per month, one-off costs in GBP per episode, both
 at the analysis price year; transition probabilities per month. A month is 1/12 year,
-so a week is 12 / 52.1786 of a month: ``WEEKS_PER_MONTH = 365.25 / 7 / 12`` (4.3482).
+so a weekly cost × ``WEEKS_PER_MONTH = 365.25 / 7 / 12`` (4.3482 weeks a month) is a monthly
+cost, and a yearly cost ÷ 12.
 Probability over a period → monthly: ``1 − (1 − p)^(1/12)`` for a year; rate per year →
 monthly probability ``1 − exp(−r/12)``. Per-family costs stay per family here: the model
 divides by children per family, which is itself uncertain.
@@ -31,6 +32,11 @@ def cost_period(unit: str) -> str | None:
     """``week``/``month``/``year``/``episode`` for a per-child or per-family cost unit, else None."""
     parts = unit.split("/")
     return parts[1] if len(parts) == 3 and parts[0] == "GBP" else None
+
+
+def is_per_family(unit: str) -> bool:
+    """True for ``GBP/<period>/family`` costs (the model divides them by children per family)."""
+    return cost_period(unit) is not None and unit.endswith("/family")
 
 
 def to_model_units(values, unit: str) -> np.ndarray:

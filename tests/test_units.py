@@ -38,3 +38,31 @@ def test_missing_year_and_bad_year():
         units.year_start("2023-24")
     with pytest.raises(units.UnitsError):
         units.year_start("2023/25")
+
+
+def test_cost_period_and_per_family():
+    assert units.cost_period("GBP/week/child") == "week"
+    assert units.cost_period("GBP/episode/family") == "episode"
+    assert units.cost_period("GBP/year") is None and units.cost_period("probability") is None
+    assert units.is_per_family("GBP/month/family") and units.is_per_family("GBP/episode/family")
+    assert not units.is_per_family("GBP/week/child") and not units.is_per_family("families/year")
+
+
+def test_conversions_are_vectorised_and_round_trip():
+    weekly = np.array([[400.0, 800.0], [900.0, 6106.0]])
+    monthly = units.to_model_units(weekly, "GBP/week/child")
+    assert monthly.shape == (2, 2)
+    np.testing.assert_allclose(monthly / weekly, 4.348214285714286)
+    yearly = np.array([0.0, 0.04, 0.5, 0.99])
+    per_month = units.to_model_units(yearly, "probability/year")
+    np.testing.assert_allclose(1 - (1 - per_month) ** 12, yearly, atol=1e-14)
+    # a monthly probability compounded to a year and converted back is unchanged
+    p_month = np.array([0.003, 0.042])
+    np.testing.assert_allclose(units.to_model_units(1 - (1 - p_month) ** 12, "probability/year"), p_month, rtol=1e-12)
+
+
+def test_uplift_from_2013_14_needs_the_2014_15_index():
+    with_2014 = pd.concat([pd.Series({"2014/15": 0.01}), INFLATION])
+    expected = np.prod(1 + with_2014.to_numpy())
+    assert units.uplift_factor("2013/14", "2023/24", with_2014) == pytest.approx(expected, rel=1e-12)
+    assert units.uplift_factor("2015/16", "2016/17", INFLATION) == pytest.approx(1.0209)
