@@ -286,8 +286,8 @@ def validate(workbook):
     inputs = load_inputs(workbook)
     s = inputs.settings
     n_params = int((~inputs.parameters["group"].astype(bool)).sum())
-    click.echo(f"OK: {inputs.path}: {n_params} parameters, {len(inputs.strategies)} strategies "
-               f"({', '.join(inputs.strategies['strategy'])}; comparator {s['comparator']}), "
-               f"{len(inputs.age_bands)} age bands, {inputs.scenarios['scenario'].nunique()} scenarios; "
-               f"analysis price year {s['analysis_price_year']}; correction {s['within_cycle_correction']}; "
-               f"discount {s['discount_rate_costs']:.1%} costs / {s['discount_rate_outcomes']:.1%} outcomes")
+    click.echo(f"OK: {inputs.path}: {n_params} parameters, analysis price year {s['analysis_price_year']}, "
+               f"{len(inputs.strategies)} strategies ({', '.join(inputs.strategies['strategy'])}; comparator "
+               f"{s['comparator']}), {len(inputs.age_bands)} age bands, {inputs.scenarios['scenario'].nunique()} "
+               f"scenarios, correction {s['within_cycle_correction']}, discount {s['discount_rate_costs']:.1%} costs / "
+               f"{s['discount_rate_outcomes']:.1%} outcomes")

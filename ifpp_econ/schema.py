@@ -178,9 +178,10 @@ PARAMETERS = (
     _cost("case_support_cost", "Case support while at home / after return", 220, "GBP/month/family", 0.30, 100, 400,
           "social worker £55 per client-related hour (2013/14 prices) × 4 h", "E"),
     _p("case_support_months", "Months of case support at home after referral", 12, "months", "fixed", None, None, None,
-       None, "", "E", "both strategies"),
+       None, "", "E", "monthly case support (case_support_cost) for this many months after referral, both strategies"),
     _p("return_support_months", "Months of case support after a return home", 12, "months", "fixed", None, None, None,
-       None, "", "E", "whole number 0–12 (time-since-return tunnels)"),
+       None, "", "E", "monthly case support (case_support_cost) continues for this many months after a return home; "
+       "whole number 0–12 (time-since-return tunnels)"),
     _p("sgo_allowance", "Special guardianship / adoption allowance", 0, "GBP/week/child", "fixed", None, None, 0, 200,
        "", "E", "scenario only", "2023/24"),
     _p("social_worker_hourly_cost", "Social worker cost per client-related hour", 55, "GBP/hour", "fixed", None, None,

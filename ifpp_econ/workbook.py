@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import math
 import re
 import zipfile
@@ -53,9 +54,9 @@ class Inputs:
 # ---------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------
-def template_tables(preset: str = "default") -> dict[str, list[dict]]:
+def template_tables(preset: str | None = "default") -> dict[str, list[dict]]:
     """The rows of every table sheet for a preset."""
-    changes = schema.preset_changes(preset)
+    changes = schema.preset_changes(preset or "default")
     params = [dict(r) for r in schema.PARAMETERS]
     for r in params:
         r.update(changes["parameters"].get(r["name"], {}))
@@ -111,8 +112,12 @@ README_TEXT = [
 ]
 
 
-def write_template(path: str | Path, preset: str = "default", force: bool = False) -> Path:
-    """Write the default (or a preset's) workbook to ``path``; refuses to overwrite unless ``force``."""
+def write_template(path: str | Path, preset: str | None = None, force: bool = False) -> Path:
+    """Write the default (or a preset's: ``option2``, ``ifss``) workbook to ``path``.
+
+    Refuses to overwrite an existing file unless ``force`` (:class:`FileExistsError`).
+    Workbook properties carry a fixed date, so the cell content depends only on the schema.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -123,7 +128,7 @@ def write_template(path: str | Path, preset: str = "default", force: bool = Fals
         raise FileExistsError(f"{path} already exists; choose another name or use --force to replace it")
     if path.suffix.lower() != ".xlsx":
         raise ValueError(f"{path}: the workbook must be an .xlsx file")
-    tables = template_tables(preset)
+    tables = template_tables(preset or "default")
     wb = Workbook()
     wb.properties.creator = "ifpp-econ"
     wb.properties.created = FIXED_TIME
@@ -181,8 +186,26 @@ def write_template(path: str | Path, preset: str = "default", force: bool = Fals
                     ws.add_data_validation(dv)
             ws.column_dimensions["B"].width = 28
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    path.write_bytes(_fixed_zip_times(buffer.getvalue()))
     return path
+
+
+def _fixed_zip_times(data: bytes) -> bytes:
+    """The same zip with every entry dated FIXED_TIME, so equal content gives equal bytes."""
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, content)
+            dst.writestr(fixed, content)
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------------
@@ -357,6 +380,10 @@ def _load_sheets(path: Path, c: _Collector) -> dict[str, _Sheet] | None:
                 c.add(name, f"the sheet has more than {MAX_ROWS:,} rows")
                 continue
             sheets[name] = _table(name, grid, fgrid, c)
+    except Exception as exc:  # sheets are parsed lazily: damaged XML surfaces here
+        c.add("", f"cannot be read as an Excel workbook ({type(exc).__name__}: {str(exc)[:200]}); "
+                  "save it again as Excel Workbook (.xlsx)")
+        return None
     finally:
         values_wb.close()
         formula_wb.close()
@@ -670,7 +697,7 @@ def read_workbook(path: str | Path) -> Inputs:
     _check_prices(all_params, settings, inflation, c, year_cell)
     _check_risks(params, c)
     names = param_names | {p["name"] for p in mix_params + age_params}
-    scenarios = _read_scenarios(sheets["Scenarios"], names, settings, strategies, c)
+    scenarios = _read_scenarios(sheets["Scenarios"], all_params, names, settings, strategies, c)
     correlations = _read_correlations(sheets.get("Correlations"), params, c)
     if c.problems:
         raise WorkbookError(c.problems)
@@ -778,44 +805,75 @@ def _check_risks(params: list[dict], c: _Collector) -> None:
         c.add(values["return_support_months"]["cell"], "allowed: 0 to 12 months (time-since-return tunnels)")
 
 
-def _read_scenarios(sheet: _Sheet, names: set[str], settings: dict, strategies: list[dict], c: _Collector) -> list[dict]:
+def _read_scenarios(sheet: _Sheet, params: list[dict], names: set[str], settings: dict, strategies: list[dict],
+                    c: _Collector) -> list[dict]:
+    """Scenario overrides; each value is checked as its target's cell would be, and overridden shares must
+    still sum to 1 within each scenario."""
     out = []
     known_settings = {s[0]: s for s in schema.SETTINGS}
     strategy_names = {s["strategy"] for s in strategies}
+    by_name = {p["name"]: p for p in params}
     for rec in sheet.rows:
         scenario, target = _text(sheet, rec, "scenario"), _text(sheet, rec, "target")
-        where = _cell(sheet, rec["_row"], "target")
+        where, value_cell = _cell(sheet, rec["_row"], "target"), _cell(sheet, rec["_row"], "value")
         if not scenario:
             c.add(_cell(sheet, rec["_row"], "scenario"), "empty; each override needs a scenario name")
             continue
         if target in names:
-            v = _value(sheet, rec, "value", c)
-            if v is None:
+            value = _value(sheet, rec, "value", c)
+            if value is None:
                 continue
-            value = v
+            unit = by_name[target]["unit"] if target in by_name else None
+            if unit is not None:
+                lo, hi, inclusive = schema.value_range(unit)
+                if not ((lo <= value if inclusive else lo < value) and value <= hi):
+                    c.add(value_cell, f"found {value:g} for {target}; allowed for {unit}: "
+                                      f"{'≥' if inclusive else '>'} {lo:g}" + (f" and ≤ {hi:g}" if hi < math.inf else ""))
+                    continue
         elif target in known_settings:
-            kind = known_settings[target][2]
+            _, _, kind, allowed, _ = known_settings[target]
             if kind.startswith(("int", "number")):
-                value = _value(sheet, rec, "value", c)
+                value = _value(sheet, rec, "value", c, allowed=allowed)
                 if value is None:
+                    continue
+                _, lo, hi = kind.split(":")
+                if not float(lo) <= value <= float(hi) or (kind.startswith("int") and value != int(value)):
+                    c.add(value_cell, f"found {value:g} for {target}; allowed: {allowed}")
                     continue
             else:
                 value = _text(sheet, rec, "value")
                 if kind.startswith("choice:") and value not in schema.VOCABULARIES[kind.split(":")[1]]:
-                    c.add(_cell(sheet, rec["_row"], "value"), f"found {_show(value)}; allowed: "
-                                                              f"{', '.join(schema.VOCABULARIES[kind.split(':')[1]])}")
+                    c.add(value_cell, f"found {_show(value)}; allowed: {', '.join(schema.VOCABULARIES[kind.split(':')[1]])}")
                     continue
+                if kind == "year":
+                    try:
+                        units.year_start(value)
+                    except units.UnitsError:
+                        c.add(value_cell, f"found {_show(value)}; allowed: {allowed}")
+                        continue
         elif target.startswith("strategy_cost_method:") and target.split(":", 1)[1] in strategy_names:
             value = _text(sheet, rec, "value")
             if value not in schema.COST_METHODS:
-                c.add(_cell(sheet, rec["_row"], "value"), f"found {_show(value)}; allowed: {', '.join(schema.COST_METHODS)}")
+                c.add(value_cell, f"found {_show(value)}; allowed: {', '.join(schema.COST_METHODS)}")
                 continue
         else:
             c.add(where, f"unknown target {_show(target)}; allowed: a parameter name, a setting, mix:<type>, "
                          "age_share:<band> or strategy_cost_method:<strategy>")
             continue
-        out.append({"scenario": scenario, "target": target, "value": value})
-    return out
+        out.append({"scenario": scenario, "target": target, "value": value, "_row": rec["_row"]})
+    for prefix, label in (("mix:", "placement-mix"), ("age_share:", "age-band")):
+        base = {p["name"]: p["value"] for p in params if p["name"].startswith(prefix)}
+        if not base or any(v is None for v in base.values()):
+            continue
+        for scenario in dict.fromkeys(r["scenario"] for r in out):
+            rows = [r for r in out if r["scenario"] == scenario and r["target"].startswith(prefix)]
+            if not rows:
+                continue
+            total = sum({**base, **{r["target"]: r["value"] for r in rows}}.values())
+            if abs(total - 1) > 1e-6:
+                c.add(_cell(sheet, rows[0]["_row"], "value"), f"scenario {_show(scenario)}: {label} shares sum to "
+                                                              f"{total:.6g} after its overrides; they must sum to 1")
+    return [{k: v for k, v in r.items() if k != "_row"} for r in out]
 
 
 def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector) -> list[dict]:
