@@ -144,12 +144,6 @@ def write_template(path: str | Path, preset: str | None = None, force: bool = Fa
     for row in readme.iter_rows():
         row[0].alignment = Alignment(wrap_text=True, vertical="top")
 
-    lists = wb.create_sheet("Lists")
-    for j, (vocab, values) in enumerate(schema.VOCABULARIES.items(), start=1):
-        lists.cell(1, j, vocab)
-        for i, v in enumerate(values, start=2):
-            lists.cell(i, j, v)
-    lists.sheet_state = "hidden"
     list_ref = {vocab: f"=Lists!${get_column_letter(j)}$2:${get_column_letter(j)}${len(values) + 1}"
                 for j, (vocab, values) in enumerate(schema.VOCABULARIES.items(), start=1)}
 
@@ -185,6 +179,12 @@ def write_template(path: str | Path, preset: str | None = None, force: bool = Fa
                     dv.add(f"B{i}")
                     ws.add_data_validation(dv)
             ws.column_dimensions["B"].width = 28
+    lists = wb.create_sheet("Lists")  # hidden, last: the drop-down vocabularies
+    for j, (vocab, values) in enumerate(schema.VOCABULARIES.items(), start=1):
+        lists.cell(1, j, vocab)
+        for i, v in enumerate(values, start=2):
+            lists.cell(i, j, v)
+    lists.sheet_state = "hidden"
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     wb.save(buffer)
@@ -516,8 +516,13 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
         if name not in found and not any(_text(sheet, r, "setting") == name for r in sheet.rows):
             c.add(f"{sheet.name}", f"setting {name} is missing (default {default})")
     if {"wtp_min", "wtp_max"} <= found.keys() and found["wtp_max"] <= found["wtp_min"]:
-        c.add(sheet.name, f"wtp_max ({found['wtp_max']:g}) must be greater than wtp_min ({found['wtp_min']:g})")
+        c.add(_setting_cell(sheet, "wtp_max"), f"wtp_max ({found['wtp_max']:g}) must be greater than wtp_min ({found['wtp_min']:g})")
     return found
+
+
+def _setting_cell(sheet: _Sheet, name: str) -> str:
+    """The value cell of a setting (the sheet name if the setting has no row)."""
+    return next((_cell(sheet, r["_row"], "value") for r in sheet.rows if _text(sheet, r, "setting") == name), sheet.name)
 
 
 def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
@@ -593,6 +598,11 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
                 except SamplingError as exc:
                     c.add(_cell(sheet, rec["_row"], "distribution"), str(exc))
                     ok = False
+                else:
+                    if dist == "uniform" and not a <= value <= b:
+                        c.add(_cell(sheet, rec["_row"], "value"), f"found {value:g}; a uniform parameter's value must "
+                                                                  f"lie between param_a {a:g} and param_b {b:g}")
+                        ok = False
         out.append({"name": name, "label": _text(sheet, rec, "label") or default["label"], "value": value, "unit": unit,
                     "price_year": price_year, "distribution": dist, "param_a": a, "param_b": b, "low": low, "high": high,
                     "source": _text(sheet, rec, "source"), "status": status, "notes": _text(sheet, rec, "notes"),
@@ -689,11 +699,10 @@ def read_workbook(path: str | Path) -> Inputs:
         return {"age_at_referral_years": age}
 
     age_params, ages = _read_shares(sheets["Age bands"], "band", "age_share:", "age_bands", c, age_extra)
-    strategies = _read_strategies(sheets["Strategies"], settings, c)
+    strategies = _read_strategies(sheets["Strategies"], settings, c, _setting_cell(sheets["Settings"], "comparator"))
     inflation = _read_inflation(sheets["Inflation"], c)
     all_params = params + mix_params + age_params
-    year_cell = next((_cell(sheets["Settings"], r["_row"], "value") for r in sheets["Settings"].rows
-                      if _text(sheets["Settings"], r, "setting") == "analysis_price_year"), "Settings")
+    year_cell = _setting_cell(sheets["Settings"], "analysis_price_year")
     _check_prices(all_params, settings, inflation, c, year_cell)
     _check_risks(params, c)
     names = param_names | {p["name"] for p in mix_params + age_params}
@@ -719,7 +728,7 @@ def read_workbook(path: str | Path) -> Inputs:
     )
 
 
-def _read_strategies(sheet: _Sheet, settings: dict, c: _Collector) -> list[dict]:
+def _read_strategies(sheet: _Sheet, settings: dict, c: _Collector, comparator_cell: str = "Settings") -> list[dict]:
     out, seen = [], set()
     for rec in sheet.rows:
         name = _text(sheet, rec, "strategy")
@@ -746,7 +755,8 @@ def _read_strategies(sheet: _Sheet, settings: dict, c: _Collector) -> list[dict]
         c.add(sheet.name, f"found {len(out)} strategy(ies); at least two are needed")
     comparator = settings.get("comparator")
     if comparator is not None and comparator not in seen:
-        c.add("Settings", f"comparator {_show(comparator)} is not one of the strategies ({', '.join(seen) or 'none'})")
+        c.add(comparator_cell, f"comparator {_show(comparator)} is not one of the strategies; allowed: "
+                               f"{', '.join(r['strategy'] for r in out) or 'none'}")
     return out
 
 

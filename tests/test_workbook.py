@@ -230,3 +230,288 @@ def test_no_cascade_from_one_bad_cell(template):
     edit(template, "Parameters", f"H{param_row('rr_3m')}", "abc")
     found = problems(template)
     assert len(found) == 2 and not any("Scenarios" in p or "needs param" in p for p in found)
+
+
+# ---------------------------------------------------------------------------------------
+# One rule at a time: each message names the sheet and cell
+# ---------------------------------------------------------------------------------------
+SETTING_ROW = {name: 2 + i for i, (name, *_rest) in enumerate(schema.SETTINGS)}
+SCENARIO_ROW = {}
+for _i, _s in enumerate(schema.SCENARIOS):
+    SCENARIO_ROW.setdefault((_s["scenario"], _s["target"]), 2 + _i)
+INFLATION_ROW = {y: 2 + i for i, (y, _c, _s) in enumerate(schema.INFLATION)}
+
+
+def P(col, name):
+    return "Parameters", f"{col}{param_row(name)}"
+
+
+def S(name):
+    return "Settings", f"B{SETTING_ROW[name]}"
+
+
+RULES = [
+    # (edits [(sheet, cell, value)], cell named in the message, text in the message)
+    ([(*P("C", "rr_12m"), True)], "Parameters!C{rr_12m}", "found TRUE/FALSE"),
+    ([(*P("C", "cost_ifa"), "nan")], "Parameters!C{cost_ifa}", "found text 'nan'"),
+    ([(*P("C", "cost_ifa"), "inf")], "Parameters!C{cost_ifa}", "found text 'inf'"),
+    ([(*P("C", "cost_ifa"), None)], "Parameters!C{cost_ifa}", "empty; expected a number"),
+    ([(*P("C", "rr_12m"), 0)], "Parameters!C{rr_12m}", "allowed for relative risk: > 0"),
+    ([(*P("G", "risk_12m"), 0)], "Parameters!F{risk_12m}", "beta needs alpha > 0"),
+    ([(*P("G", "reunify_0_6m"), 200)], "Parameters!F{reunify_0_6m}", "events/n"),
+    ([(*P("G", "cost_ifa"), 0)], "Parameters!F{cost_ifa}", "gamma needs a positive mean and SE"),
+    ([(*P("G", "rr_3m"), 0.6)], "Parameters!F{rr_3m}", "0 < lower < value < upper"),
+    ([(*P("G", "children_per_family"), 2.95)], "Parameters!C{children_per_family}", "between param_a 2.95"),
+    ([(*P("F", "cost_other"), "triangular"), (*P("G", "cost_other"), 3000), (*P("H", "cost_other"), 2500)],
+     "Parameters!F{cost_other}", "triangular needs min < max"),
+    ([(*P("F", "cost_other"), "normal_mean_se"), (*P("G", "cost_other"), -5)], "Parameters!F{cost_other}",
+     "normal needs"),
+    ([(*P("D", "cost_kinship"), "GBP/fortnight/child")], "Parameters!D{cost_kinship}",
+     "allowed for cost_kinship: GBP/week/child, GBP/week/family, GBP/month/child"),
+    ([(*P("D", "cost_kinship"), "probability")], "Parameters!D{cost_kinship}", "allowed for cost_kinship"),
+    ([(*P("D", "reentry_0_3m"), "GBP/week/child")], "Parameters!D{reentry_0_3m}",
+     "allowed for reentry_0_3m: probability/month, probability/year, rate/year"),
+    ([(*P("L", "rr_12m"), "X")], "Parameters!L{rr_12m}", "allowed: F, D, E"),
+    ([(*P("E", "cost_ifa"), None)], "Parameters!E{cost_ifa}", "a cost needs its price year"),
+    ([(*P("E", "cost_ifa"), "2023-24")], "Parameters!E{cost_ifa}", "not a financial year like 2023/24"),
+    ([(*P("J", "cost_ifa"), None)], "Parameters!I{cost_ifa}", "give both low and high"),
+    ([(*P("A", "team_fte"), None), (*P("C", "team_fte"), None), (*P("D", "team_fte"), None),
+      (*P("B", "team_fte"), None), (*P("F", "team_fte"), None), (*P("I", "team_fte"), None),
+      (*P("J", "team_fte"), None), (*P("K", "team_fte"), None), (*P("L", "team_fte"), None),
+      (*P("M", "team_fte"), None)], "Parameters", "parameter team_fte is missing"),
+    ([(*P("C", "return_support_months"), 13)], "Parameters!C{return_support_months}", "0 to 12 months"),
+    ([(*S("psa_iterations"), 2.5)], "Settings!B{psa_iterations}", "found 2.5; allowed: 1 to 10,000,000"),
+    ([(*S("discount_rate_costs"), "25%")], "Settings!B{discount_rate_costs}", "found 0.25; allowed: 0 to 0.2"),
+    ([(*S("within_cycle_correction"), "trapezoid")], "Settings!B{within_cycle_correction}",
+     "allowed: none-start, none-end, half-cycle, simpson"),
+    ([(*S("effect_model"), "weibull")], "Settings!B{effect_model}", "allowed: single_rr, window_rrs"),
+    ([(*S("analysis_price_year"), "2023-24")], "Settings!B{analysis_price_year}", "a financial year"),
+    ([(*S("comparator"), "Nothing")], "Settings!B{comparator}", "allowed: Usual care, IFPP"),
+    ([(*S("wtp_max"), 0)], "Settings!B{wtp_max}", "must be greater than wtp_min"),
+    ([("Strategies", "C3", "maybe")], "Strategies!C3", "allowed: yes, no"),
+    ([("Strategies", "D3", "hourly")], "Strategies!D3", "allowed: none, per_family, bottom_up"),
+    ([("Strategies", "A3", "Usual care")], "Strategies!A3", "duplicate strategy name Usual care"),
+    ([("Strategies", "A3", "Usual care")], "Strategies", "at least two are needed"),
+    ([("Age bands", "B4", 18)], "Age bands!B4", "allowed: 0 to under 18"),
+    ([("Age bands", "C4", 0.5)], "Age bands!C:C", "shares sum to 1.1"),
+    ([("Age bands", "D2", -1)], "Age bands!D2", "Dirichlet counts must be positive"),
+    ([("Placement mix", "A2", "granny")], "Placement mix!A2", "unknown placement type 'granny'"),
+    ([("Placement mix", "B3", "cost_ifa")], "Placement mix!B3", "expected cost_la_foster"),
+    ([("Placement mix", "C2", "23%"), ("Placement mix", "C3", "0.3")], "Placement mix!C:C", "shares sum to 1.04"),
+    ([("Scenarios", "B2", "rr_99")], "Scenarios!B2", "unknown target 'rr_99'"),
+    ([("Scenarios", f"C{SCENARIO_ROW[('Time-varying RRs', 'effect_model')]}", "both")],
+     "Scenarios!C{Time-varying RRs}", "allowed: single_rr, window_rrs"),
+    ([("Scenarios", "C2", -1)], "Scenarios!C2", "allowed for relative risk: > 0"),
+    ([("Scenarios", f"C{SCENARIO_ROW[('5-year horizon', 'horizon_years')]}", 50)], "Scenarios!C{5-year horizon}",
+     "allowed: 0.1 to 18 years"),
+    ([("Scenarios", f"C{SCENARIO_ROW[('Residential-heavy mix', 'mix:residential')]}", 0.3)],
+     "Scenarios!C{Residential-heavy mix}", "placement-mix shares sum to 1.1"),
+    ([("Scenarios", f"C{SCENARIO_ROW[('Bottom-up IFPP costing', 'strategy_cost_method:IFPP')]}", "hourly")],
+     "Scenarios!C{Bottom-up IFPP costing}", "allowed: none, per_family, bottom_up"),
+    ([("Correlations", "A2", "rr_12m"), ("Correlations", "B2", "made_up"), ("Correlations", "C2", 0.3)],
+     "Correlations!B2", "'made_up' is not a parameter with a distribution"),
+    ([("Correlations", "A2", "rr_12m"), ("Correlations", "B2", "risk_12m"), ("Correlations", "C2", 1.2)],
+     "Correlations!C2", "strictly between -1 and 1"),
+    ([("Correlations", "A2", "rr_12m"), ("Correlations", "B2", "team_fte"), ("Correlations", "C2", 0.2)],
+     "Correlations!B2", "'team_fte' is not a parameter with a distribution"),
+    ([("Correlations", "A2", "rr_12m"), ("Correlations", "B2", "rr_12m"), ("Correlations", "C2", 0.5)],
+     "Correlations!B2", "cannot be correlated with itself"),
+    ([("Inflation", "A3", "2015")], "Inflation!A3", "expected a financial year like 2023/24"),
+    ([("Inflation", "B3", 2)], "Inflation!B3", "allowed: between -50% and 100%"),
+    ([("Inflation", "A2", None), ("Inflation", "B2", None), ("Inflation", "C2", None)],
+     "Parameters!E{social_worker_hourly_cost}", "no inflation index for 2014/15"),
+]
+
+
+def _cell_text(where):
+    """'Parameters!C{rr_12m}' → 'Parameters!C5' (row of a parameter, setting or scenario)."""
+    if "{" not in where:
+        return where
+    head, key = where[:-1].split("{")
+    sheet = head.split("!")[0]
+    row = {"Parameters": lambda k: param_row(k), "Settings": lambda k: SETTING_ROW[k],
+           "Scenarios": lambda k: min(r for (s, _t), r in SCENARIO_ROW.items() if s == k)}[sheet](key)
+    if sheet == "Scenarios" and key == "Residential-heavy mix":
+        row = min(r for (s, _t), r in SCENARIO_ROW.items() if s == key)
+    return f"{head}{row}"
+
+
+@pytest.mark.parametrize("edits, where, expected", RULES, ids=[f"{w}:{e[:30]}" for _e, w, e in RULES])
+def test_each_rule_names_sheet_and_cell(template, edits, where, expected):
+    wb = load_workbook(template)
+    for sheet, cell, value in edits:
+        wb[sheet][cell] = value
+    wb.save(template)
+    found = problems(template)
+    prefix = f"my.xlsx: {_cell_text(where)}: "
+    assert any(p.startswith(prefix) and expected in p for p in found), (prefix, expected, found)
+
+
+def test_problems_across_sheets_reported_in_one_pass(template):
+    wb = load_workbook(template)
+    wb["Parameters"][f"C{param_row('cost_ifa')}"] = "lots"
+    wb["Settings"][f"B{SETTING_ROW['psa_iterations']}"] = 0
+    wb["Strategies"]["C3"] = "maybe"
+    wb["Age bands"]["B2"] = -1
+    wb["Placement mix"]["D2"] = 0
+    wb["Scenarios"]["B2"] = "nothing"
+    for col, v in zip("ABC", ["rr_12m", "risk_12m", 3]):
+        wb["Correlations"][f"{col}2"] = v
+    wb["Inflation"]["B5"] = "n/a"
+    wb.save(template)
+    text = "\n".join(problems(template))
+    for cell in (f"Parameters!C{param_row('cost_ifa')}", f"Settings!B{SETTING_ROW['psa_iterations']}", "Strategies!C3",
+                 "Age bands!B2", "Placement mix!D2", "Scenarios!B2", "Correlations!C2", "Inflation!B5"):
+        assert f"my.xlsx: {cell}: " in text, cell
+
+
+# ---------------------------------------------------------------------------------------
+# What a valid workbook gives the model
+# ---------------------------------------------------------------------------------------
+def test_inputs_fields_and_one_table_of_parameters(template):
+    inputs = read_workbook(template)
+    assert inputs.path == template and inputs.sha256 == sha(template)
+    p = inputs.parameters
+    assert list(p.columns) == ["label", "value", "unit", "price_year", "distribution", "param_a", "param_b", "low", "high",
+                               "source", "status", "notes", "group", "cell"]
+    assert p.loc["rr_12m", "cell"] == f"Parameters!C{param_row('rr_12m')}"
+    assert p.loc["rr_12m", ["param_a", "param_b"]].tolist() == [0.48, 0.76]
+    mix = p[p["group"] == "placement_mix"]
+    assert list(mix.index) == [f"mix:{t}" for t, _s in schema._MIX]
+    assert mix["value"].sum() == pytest.approx(1) and set(mix["distribution"]) == {"dirichlet"}
+    assert mix.loc["mix:la_foster", "param_a"] == pytest.approx(0.26 * 7208)
+    assert p.loc["mix:kinship", "cell"] == "Placement mix!C2"
+    ages = p[p["group"] == "age_bands"]
+    assert list(ages.index) == ["age_share:0-4", "age_share:5-9", "age_share:10-15"]
+    assert set(ages["distribution"]) == {"fixed"} and ages["value"].tolist() == [0.30, 0.30, 0.40]
+    assert inputs.age_bands["age_at_referral_years"].tolist() == [2.5, 7.5, 13.0]
+    assert inputs.inflation["2017/18"] == 0.0124 and "2014/15" in inputs.inflation.index
+    assert len(inputs.correlations) == 0 and list(inputs.correlations.columns) == ["parameter_1", "parameter_2",
+                                                                                   "rank_correlation"]
+    assert set(inputs.scenarios["scenario"]) == {"No effect", "Time-varying RRs", "Residential-heavy mix",
+                                                 "Catch-up after 24 months", "5-year horizon", "Bottom-up IFPP costing"}
+    s = inputs.settings
+    assert (s["psa_iterations"], s["horizon_years"], s["discount_rate_costs"], s["comparator"]) == (
+        10000, 18, 0.035, "Usual care")
+    assert isinstance(s["psa_iterations"], int)
+
+
+def test_default_values_follow_the_evidence(template):
+    p = read_workbook(template).parameters
+    expected = {"rr_3m": 0.57, "rr_6m": 0.51, "rr_12m": 0.60, "rr_24m": 0.51, "effect_duration_months": 24,
+                "risk_3m": 0.15, "risk_6m": 0.22, "risk_12m": 0.30, "risk_24m": 0.37, "annual_risk_after_24m": 0.04,
+                "reunify_0_6m": 0.040, "permanence_6_12m": 0.015, "reentry_0_3m": 0.042, "reentry_3_12m": 0.0105,
+                "reentry_12m_plus": 0.0035, "ifpp_cost_per_family": 5000, "team_fte": 7.5,
+                "families_per_team_year": 47, "cost_per_fte": 55000, "children_per_family": 2.9, "cost_kinship": 400,
+                "cost_la_foster": 800, "cost_ifa": 900, "cost_residential": 6106, "cost_with_parents": 150,
+                "cost_other": 2000, "court_cost_proceedings": 4180, "la_legal_cost_proceedings": 8000,
+                "share_entries_with_proceedings": 0.6, "reunification_support_cost": 7857, "case_support_cost": 220,
+                "case_support_months": 12, "return_support_months": 12, "sgo_allowance": 0,
+                "social_worker_hourly_cost": 55}
+    for name, value in expected.items():
+        assert p.loc[name, "value"] == pytest.approx(value), name
+    assert p.loc["reentry_0_3m", "status"] == "D" and "0.88" in p.loc["reentry_0_3m", "notes"]
+    assert p.loc["reunify_0_6m", ["distribution", "param_a", "param_b"]].tolist() == ["beta_events_n", 4.0, 100.0]
+    assert p.loc["social_worker_hourly_cost", "price_year"] == "2013/14"
+    assert p.loc["cost_per_fte", "param_a"] == 8250
+    costs = p[p["unit"].str.startswith("GBP") & (p["group"] == "")]
+    assert costs["price_year"].notna().all()
+
+
+def test_cost_entered_per_month_is_accepted_with_its_unit(template):
+    row = param_row("cost_kinship")
+    edit(template, "Parameters", f"D{row}", "GBP/month/child")
+    edit(template, "Parameters", f"C{row}", 1739)
+    assert any(f"Parameters!I{row}: low 300 ≤ value 1739 ≤ high 600" in p for p in problems(template))
+    edit(template, "Parameters", f"I{row}", 1300)  # low/high are in the row's unit too
+    edit(template, "Parameters", f"J{row}", 2600)
+    p = read_workbook(template).parameters
+    assert p.loc["cost_kinship", "unit"] == "GBP/month/child" and p.loc["cost_kinship", "value"] == 1739
+
+
+def test_percentages_in_settings_and_valid_correlations(template):
+    wb = load_workbook(template)
+    wb["Settings"][f"B{SETTING_ROW['discount_rate_costs']}"] = "1.5%"
+    for col, v in zip("ABC", ["rr_12m", "risk_12m", "-30%"]):
+        wb["Correlations"][f"{col}2"] = v
+    wb.save(template)
+    inputs = read_workbook(template)
+    assert inputs.settings["discount_rate_costs"] == pytest.approx(0.015)
+    assert inputs.correlations.to_dict("records") == [
+        {"parameter_1": "rr_12m", "parameter_2": "risk_12m", "rank_correlation": pytest.approx(-0.3)}]
+
+
+def test_age_band_dirichlet_counts_make_the_shares_uncertain(template):
+    wb = load_workbook(template)
+    for r, count in zip((2, 3, 4), (30, 30, 40)):
+        wb["Age bands"][f"D{r}"] = count
+    wb.save(template)
+    ages = read_workbook(template).parameters.query("group == 'age_bands'")
+    assert set(ages["distribution"]) == {"dirichlet"} and ages["param_a"].tolist() == [30, 30, 40]
+
+
+def test_blank_row_in_the_middle_is_skipped(template):
+    wb = load_workbook(template)
+    wb["Parameters"].insert_rows(5, amount=2)
+    wb["Scenarios"].insert_rows(3)
+    wb.save(template)
+    p = read_workbook(template).parameters
+    assert p.loc["rr_24m", "value"] == 0.51 and p.loc["rr_24m", "cell"] == "Parameters!C7"
+
+
+def test_merged_cells_over_a_table_are_reported(template):
+    wb = load_workbook(template)
+    wb["Parameters"].merge_cells("C3:D3")
+    wb.save(template)
+    assert any("Parameters!C3:D3: merged cells" in p for p in problems(template))
+
+
+def test_template_bytes_are_deterministic(tmp_path):
+    a = write_template(tmp_path / "a.xlsx").read_bytes()
+    b = write_template(tmp_path / "b.xlsx", preset=None).read_bytes()
+    assert a == b
+
+
+def test_readme_sheet_explains_editing(template):
+    text = "\n".join(str(r[0]) for r in cell_values(template)["README"] if r[0])
+    for needed in ("yellow", "lognormal_ci", "beta_events_n", "probability/month", "F = figure", "E = estimate",
+                   "only reads this file"):
+        assert needed in text, needed
+    assert load_workbook(template).sheetnames[:len(schema.SHEETS)] == list(schema.SHEETS)
+
+
+def test_unknown_preset_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="option2"):
+        write_template(tmp_path / "x.xlsx", preset="homebuilders")
+
+
+# ---------------------------------------------------------------------------------------
+# Command line: template and validate
+# ---------------------------------------------------------------------------------------
+def test_cli_template_refuses_overwrite_and_validate_reports(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ifpp_econ.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["template", "wb.xlsx", "--preset", "ifss"]).exit_code == 0
+    again = runner.invoke(main, ["template", "wb.xlsx"])
+    assert again.exit_code == 2 and "already exists" in again.output and "Traceback" not in again.output
+    assert runner.invoke(main, ["template", "wb.xlsx", "--force"]).exit_code == 0
+    ok = runner.invoke(main, ["validate", "wb.xlsx"])
+    assert ok.exit_code == 0 and ok.output.startswith("OK: ") and "analysis price year 2023/24" in ok.output
+    assert "2 strategies" in ok.output
+    bundled = runner.invoke(main, ["validate"])
+    assert bundled.exit_code == 0 and "default.xlsx" in bundled.output
+
+    wb = load_workbook(tmp_path / "wb.xlsx")
+    wb["Parameters"][f"C{param_row('cost_ifa')}"] = "lots"
+    wb["Strategies"]["C3"] = "maybe"
+    wb.save(tmp_path / "wb.xlsx")
+    broken = runner.invoke(main, ["validate", "wb.xlsx"])
+    assert broken.exit_code == 2 and "Traceback" not in broken.output
+    assert f"Parameters!C{param_row('cost_ifa')}" in broken.output and "Strategies!C3" in broken.output
+    (tmp_path / "junk.xlsx").write_bytes(b"\x00\x01garbage")
+    junk = runner.invoke(main, ["validate", "junk.xlsx"])
+    assert junk.exit_code == 2 and "junk.xlsx" in junk.output and "Traceback" not in junk.output
