@@ -279,7 +279,8 @@ def preset_changes(preset: str) -> dict:
                 "source": "Option 2 (Forrester et al. 2012; seed 001/HTW): contact within 24 hours, 4–6 weeks, about 30 "
                           "hours per family; social worker £55 per client-related hour (2013/14)",
                 "status": "D", "notes": "30 h × £55 × 1.5 (travel, supervision, overheads) = £2,475 at 2013/14 prices, "
-                                        "uplifted by the Inflation sheet; SE 25%"}},
+                                        "uplifted by the Inflation sheet; SE 25%; low/high use overhead ratios 1.0 and 2.0 "
+                                        "(30 × 55 × 1.0 = £1,650; 30 × 55 × 2.0 = £3,300)"}},
             "strategies": {"IFPP": {"description": "Option 2: contact within 24 hours; 4–6 weeks; about 30 hours per "
                                                    "family", "cost_method": "per_family"}},
         }

@@ -96,13 +96,17 @@ README_TEXT = [
     "Correlations — optional rank correlations between sampled parameters (Gaussian copula).",
     "Inflation — annual change in prices by financial year, used to uplift each cost from its price year.",
     "",
-    "Numbers may be typed as 0.35, 35%, £1,200 or 1 200.",
+    "Numbers may be typed as 0.35, 35%, £1,200 or 1 200. Type numbers rather than formulas; a formula is read only "
+    "from its saved value. Add strategies, scenarios, correlations or inflation years as new rows; blank rows are "
+    "skipped. Low, high and the distribution arguments are in the row's unit; costs are uplifted from their "
+    "price_year to the analysis price year with the Inflation sheet.",
     "",
     "Units: costs GBP/<week|month|year|episode>/<child|family> (per-family costs are divided by children_per_family); "
     "GBP/year (salary per FTE); GBP/hour; probability (cumulative); probability/month; probability/year; rate/year; "
     "relative risk; months; years; FTE; families/year; children; share.",
     "",
-    "Distributions (value = base case): fixed; beta_mean_se (a = SE); beta_alpha_beta (a = α, b = β); beta_events_n "
+    "Distributions (value = base case; a = param_a, b = param_b; low/high = one-way range, blank = the "
+    "distribution's 2.5th/97.5th percentiles): fixed; beta_mean_se (a = SE); beta_alpha_beta (a = α, b = β); beta_events_n "
     "(a = events, b = n); gamma_mean_se (a = SE); lognormal_ci (value = point estimate, a/b = 95% CI); lognormal_log "
     "(a = log-mean, b = log-SE); normal_mean_se (a = SE); uniform (a = min, b = max); triangular and pert (a = min, "
     "b = max, mode = value). Shares use Dirichlet counts on their own sheets.",
@@ -585,8 +589,8 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
         if ok and dist in MARGINALS:
             need_a = dist not in ("fixed",)
             need_b = dist in ("beta_alpha_beta", "beta_events_n", "lognormal_ci", "lognormal_log", "uniform", "triangular", "pert")
-            typed = lambda col: rec.get(col) not in (None, "")  # noqa: E731  (a bad typed value is reported already)
-            if (need_a and a is None and not typed("param_a")) or (need_b and b is None and not typed("param_b")):
+            typed_a, typed_b = (rec.get(col) not in (None, "") for col in ("param_a", "param_b"))  # bad text: reported
+            if (need_a and a is None and not typed_a) or (need_b and b is None and not typed_b):
                 c.add(_cell(sheet, rec["_row"], "param_a"), f"{dist} needs param_a" + (" and param_b" if need_b else ""))
                 ok = False
             elif (need_a and a is None) or (need_b and b is None):
