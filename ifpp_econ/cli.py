@@ -291,3 +291,64 @@ def validate(workbook):
                f"{s['comparator']}), {len(inputs.age_bands)} age bands, {inputs.scenarios['scenario'].nunique()} "
                f"scenarios, correction {s['within_cycle_correction']}, discount {s['discount_rate_costs']:.1%} costs / "
                f"{s['discount_rate_outcomes']:.1%} outcomes")
+
+
+@main.command()
+@click.argument("episodes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--header", "headers", multiple=True, type=click.Path(dir_okay=False),
+              help="903 Header file(s) with CHILD and DOB (repeat for each year).")
+@click.option("--uasc", "uascs", multiple=True, type=click.Path(dir_okay=False),
+              help="903 UASC file(s); those children are excluded unless --include-uasc.")
+@click.option("--window", nargs=2, metavar="START END", help="Reference window, e.g. 2019-04-01 2024-03-31 "
+              "(default: the last five collection years in the files, or all if fewer).")
+@click.option("--workbook", type=click.Path(dir_okay=False), help="Workbook to copy (default: the bundled one).")
+@click.option("--out", required=True, type=click.Path(), help="Calibrated workbook to write (.xlsx); the report "
+              "goes in OUT_calibration/ beside it.")
+@click.option("--force", is_flag=True, help="Replace an existing --out workbook and report folder.")
+@click.option("--include-uasc", is_flag=True, help="Keep unaccompanied asylum-seeking children.")
+@click.option("--exclude-youth-justice", is_flag=True, help="Drop periods wholly on legal statuses J1–J3.")
+@click.option("--cin", help="Keep periods whose first category of need is one of these codes, e.g. N1,N4,N5,N6.")
+@click.option("--e13", type=click.Choice(["reunification", "permanence"]), default="reunification", show_default=True,
+              help="Count E13 (left to live with relatives without PR) as a return home or as other permanence.")
+@click.option("--other-exits", type=click.Choice(["permanence", "censored"]), default="permanence", show_default=True,
+              help="E5–E9, E14, E16 exits: folded into other permanence, or censored.")
+@click.option("--shrink", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Shrink towards the workbook's values with this many person-months at the default rate (0 = off).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Child-level bootstrap replicates for the intervals (0 = exact Poisson intervals only).")
+@click.option("--seed", type=int, default=903, show_default=True, help="Seed of the bootstrap.")
+@json_option
+@guarded
+def calibrate(episodes, headers, uascs, window, workbook, out, force, include_uasc, exclude_youth_justice, cin, e13,
+              other_exits, shrink, bootstrap, seed, as_json):
+    """Local care dynamics from SSDA903 episodes: writes a calibrated copy of the workbook and a report.
+
+    EPISODES are one or more years of 903 Episodes files (CSV or xlsx). Reunification and other-permanence
+    probabilities by months in care, re-entry by months since return, the entrant placement mix by age band
+    and the age-at-entry shares are replaced by local estimates (status L). The inputs are never modified.
+    """
+    import pandas as pd
+
+    from .calibrate import Options
+    from .calibration_output import calibrate_workbook, format_summary
+    from .ssda903 import Ssda903Error, parse_dates
+    from .workbook import WorkbookError
+
+    dates = None
+    if window:
+        dates = parse_dates(pd.Series(list(window), dtype=str))
+        if dates.isna().any():
+            raise InputProblem(f"--window {' '.join(window)}: expected two dates (YYYY-MM-DD or DD/MM/YYYY)")
+    options = Options(window=None if dates is None else (dates[0], dates[1]), exclude_youth_justice=exclude_youth_justice,
+                      cin=tuple(c.strip().upper() for c in (cin or "").split(",") if c.strip()), e13=e13,
+                      other_exits=other_exits, shrink_months=shrink, bootstrap=bootstrap, seed=seed)
+    try:
+        data = calibrate_workbook(episodes, headers, uascs, workbook or default_workbook(), out, force, options,
+                                  include_uasc)
+    except Ssda903Error as exc:
+        raise InputProblem("\n".join(exc.problems) + "\n(nothing was written)") from None
+    except WorkbookError as exc:
+        raise InputProblem("\n".join(exc.problems)) from None
+    for line in data["warnings"]:
+        click.echo(f"warning: {line}", err=True)
+    emit(as_json, data, format_summary(data), Path(data["report"]).parent)

@@ -3,7 +3,8 @@
 Every default value, distribution, range, source and status comes from
 ``shared/docs/evidence.md``. Status: F = figure reported by the source; D = derived
 from reported figures (arithmetic in the notes); E = estimate where no source was
-found — replace with local data.
+found — replace with local data; L = local data (written by ``ifpp-econ calibrate`` from
+the LA's SSDA903 episodes).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ INPUT_COLUMNS = {
     "Correlations": ("parameter_1", "parameter_2", "rank_correlation"),
     "Inflation": ("financial_year", "annual_change"),
 }
-STATUSES = ("F", "D", "E", "F/D", "D/F")
+STATUSES = ("F", "D", "E", "F/D", "D/F", "L")
 YES_NO = ("yes", "no")
 COST_METHODS = ("none", "per_family", "bottom_up")
 CORRECTIONS = ("none-start", "none-end", "half-cycle", "simpson")

@@ -112,7 +112,7 @@ README_TEXT = [
     "b = max, mode = value). Shares use Dirichlet counts on their own sheets.",
     "",
     "Status: F = figure reported by the source; D = derived from reported figures; E = estimate where no source was "
-    "found — replace with local data.",
+    "found — replace with local data; L = local data (ifpp-econ calibrate from the LA's SSDA903 episodes).",
 ]
 
 
