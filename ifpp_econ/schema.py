@@ -14,8 +14,8 @@ SHEETS = ("README", "Settings", "Parameters", "Strategies", "Age bands", "Placem
           "Correlations", "Inflation")
 COLUMNS = {
     "Settings": ("setting", "value", "allowed", "notes"),
-    "Parameters": ("name", "label", "value", "unit", "price_year", "payer", "distribution", "param_a", "param_b", "low",
-                   "high", "source", "status", "notes"),
+    "Parameters": ("name", "label", "value", "unit", "price_year", "distribution", "param_a", "param_b", "low", "high",
+                   "source", "status", "notes", "payer"),
     "Strategies": ("strategy", "description", "receives_ifpp", "cost_method", "cost_multiplier", "notes"),
     "Age bands": ("band", "age_at_referral_years", "share", "notes"),
     # plus one share column per age band, headed with the band's name (see PLACEMENT_MIX)
@@ -380,7 +380,7 @@ def preset_changes(preset: str) -> dict:
         # supervision and overheads: 30 × 55 × 1.5 = £2,475 at 2013/14 prices.
         return {
             "parameters": {"ifpp_cost_per_family": {
-                "value": 2475, "price_year": "2013/14", "param_a": 618.75, "low": 1650, "high": 3300,
+                "value": 2475, "price_year": "2013/14", "param_a": 0.25, "low": 1650, "high": 3300,
                 "source": "Option 2 (Forrester et al. 2012; seed 001/HTW): contact within 24 hours, 4–6 weeks, about 30 "
                           "hours per family; social worker £55 per client-related hour (2013/14)",
                 "status": "D", "notes": "30 h × £55 × 1.5 (travel, supervision, overheads) = £2,475 at 2013/14 prices, "

@@ -774,7 +774,8 @@ def read_workbook(path: str | Path) -> Inputs:
     _check_risks(params, c)
     names = param_names | {p["name"] for p in mix_params + age_params}
     scenarios = _read_scenarios(sheets["Scenarios"], all_params, names, settings, strategies, c)
-    correlations = _read_correlations(sheets.get("Correlations"), params, c)
+    unreadable = param_names - {p["name"] for p in params}  # rows already reported: no cascade
+    correlations = _read_correlations(sheets.get("Correlations"), params, c, unreadable)
     if c.problems:
         raise WorkbookError(c.problems)
 
@@ -957,7 +958,8 @@ def _read_scenarios(sheet: _Sheet, params: list[dict], names: set[str], settings
     return [{k: v for k, v in r.items() if k != "_row"} for r in out]
 
 
-def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector) -> list[dict]:
+def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector, unreadable: set[str] = frozenset()
+                       ) -> list[dict]:
     if sheet is None:
         return []
     sampled = {p["name"] for p in params if p["distribution"] not in ("fixed",)}
@@ -966,7 +968,9 @@ def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector) 
         a, b = _text(sheet, rec, "parameter_1"), _text(sheet, rec, "parameter_2")
         ok = True
         for col, n in (("parameter_1", a), ("parameter_2", b)):
-            if n not in sampled:
+            if n in unreadable:
+                ok = False
+            elif n not in sampled:
                 c.add(_cell(sheet, rec["_row"], col), f"{_show(n)} is not a parameter with a distribution; "
                                                       "correlations need two sampled parameters")
                 ok = False
