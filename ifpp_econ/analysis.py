@@ -60,7 +60,33 @@ def incremental(outcomes: dict[str, np.ndarray], strategies: list[str], comparat
             "care_months_avoided_per_child": outcomes["care_months"][c] - outcomes["care_months"][k],
             "incremental_nmb": wtp * avoided + savings,
         }
+        if "first_placements_undiscounted" in outcomes:
+            out[name]["placements_avoided_per_child_undiscounted"] = (
+                outcomes["first_placements_undiscounted"][c] - outcomes["first_placements_undiscounted"][k])
+            out[name]["programme_cost_per_child"] = outcomes["cost_intervention"][k] - outcomes["cost_intervention"][c]
     return out
+
+
+def decision_ratios(savings: float, avoided_undiscounted: float, programme_cost: float, children_per_family: float,
+                    cost_multiplier: float = 1.0) -> dict[str, float | None]:
+    """What a commissioner asks even when a strategy dominates (per child inputs; counts undiscounted).
+
+    ``programme_cost``: incremental programme cost per child (GBP, at referral). Returns programme cost and net
+    saving per placement avoided, children and families referred per placement avoided, and the maximum
+    affordable programme cost per family (savings + programme cost, per family, ÷ the cost multiplier): the
+    break-even, found in closed form because savings fall one for one with the programme cost.
+    """
+    ok = avoided_undiscounted > 1e-12
+    per = (lambda v: v / avoided_undiscounted) if ok else (lambda v: None)  # noqa: E731
+    children = per(1.0)
+    return {
+        "programme_cost_per_placement_avoided": per(programme_cost),
+        "net_saving_per_placement_avoided": per(savings),
+        "children_referred_per_placement_avoided": children,
+        "families_referred_per_placement_avoided": None if children is None else children / children_per_family,
+        "max_affordable_cost_per_family": ((savings + programme_cost) * children_per_family / cost_multiplier
+                                           if cost_multiplier > 0 else None),
+    }
 
 
 def net_benefit(outcomes: dict[str, np.ndarray], wtp: np.ndarray) -> np.ndarray:

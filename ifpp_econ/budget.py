@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .model import CASH_CATEGORIES, monthly_cash
-from .spec import base_values, build_spec, link_cumulative_risks
+from .spec import base_values, build_spec
 
 CATEGORY_LABELS = {
     "cost_intervention": "IFPP programme spend",
@@ -112,7 +112,6 @@ def budget_impact(inputs, years: int | None = None, families_per_year: float | N
         raise ValueError("years and referral years must be at least 1 and referrals non-negative")
     spec = build_spec(inputs)
     values = base_values(inputs) if values is None else values
-    values, _ = link_cumulative_risks(values, inputs)
     cash = monthly_cash(values, spec)
     children_per_month = families * values["children_per_family"].to_numpy(float) / 12.0
     by_year = la_cash_by_year(cash, children_per_month, referral_years, years)

@@ -1,13 +1,14 @@
 """Deterministic base case: one row of parameter values through the model."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+import dataclasses
 
 import numpy as np
 import pandas as pd
 
 from . import analysis
-from .model import CARE, HOME, LEFT, RETURNED, ModelResults, ModelSpec, run_model
+from .model import AFTER_EFFECTS, CARE, HOME, LEFT, RETURNED, ModelResults, ModelSpec, run_model
 from .spec import base_values, build_spec
 
 STATE_GROUPS = {"at_home": HOME, "in_care": CARE, "returned_home": RETURNED, "left_care": LEFT}
@@ -18,6 +19,8 @@ class BaseCase:
     spec: ModelSpec
     results: ModelResults
     wtp: float
+    children_per_family: float = 1.0
+    after_effect_savings: dict[str, dict[str, float]] = field(default_factory=dict)  # assumption -> strategy -> savings
 
     def strategy_table(self) -> pd.DataFrame:
         """Per strategy: costs, placements, months in care, share living at home."""
@@ -32,6 +35,10 @@ class BaseCase:
             v["dominance"] = analysis.dominance_label(v["per_child_savings"], v["placements_avoided_per_child"], strategy=name)
             v["cost_per_placement_avoided"] = analysis.cost_per_placement_avoided(
                 v["per_child_savings"], v["placements_avoided_per_child"])
+            strategy = next(s for s in self.spec.strategies if s.name == name)
+            v.update(analysis.decision_ratios(v["per_child_savings"], v["placements_avoided_per_child_undiscounted"],
+                                              v["programme_cost_per_child"], self.children_per_family,
+                                              strategy.cost_multiplier))
             out[name] = v
         return out
 
@@ -57,9 +64,32 @@ class BaseCase:
             frames.append(df)
         return pd.concat(frames, ignore_index=True)
 
+    def by_age_band(self, strategy: str) -> dict[str, dict[str, float]]:
+        """Per age band (sub-cohort followed to 18): its share and per-child incremental results."""
+        r = self.results
+        k, c = r.strategies.index(strategy), r.strategies.index(r.comparator)
+        return {band: {"share": float(r.band_shares[b, 0]),
+                       "per_child_savings": float(o["cost"][c, 0] - o["cost"][k, 0]),
+                       "placements_avoided_per_child": float(o["first_placements"][c, 0] - o["first_placements"][k, 0]),
+                       "placements_avoided_per_child_undiscounted": float(
+                           o["first_placements_undiscounted"][c, 0] - o["first_placements_undiscounted"][k, 0]),
+                       "care_months_avoided_per_child": float(o["care_months"][c, 0] - o["care_months"][k, 0])}
+                for b, (band, o) in enumerate(r.by_band.items())}
+
+    def by_perspective(self, strategy: str) -> dict[str, dict[str, float]]:
+        """Per perspective: per-child and per-family savings (the chosen one is ``perspective``)."""
+        o = self.results.outcomes
+        k, c = self.results.strategies.index(strategy), self.results.strategies.index(self.results.comparator)
+        out = {}
+        for perspective in ("local_authority", "public_sector"):
+            saving = float(o[f"cost_{perspective}"][c, 0] - o[f"cost_{perspective}"][k, 0])
+            out[perspective] = {"per_child_savings": saving, "per_family_savings": saving * self.children_per_family}
+        return out
+
     def to_json(self) -> dict:
         inc = self.incremental()
-        main = inc[next(iter(inc))]
+        name_main = next(iter(inc))
+        main = inc[name_main]
         table = self.strategy_table()
         return {
             "comparator": self.results.comparator,
@@ -70,8 +100,19 @@ class BaseCase:
             "per_family_savings": main["per_family_savings"],
             "placements_avoided_per_child": main["placements_avoided_per_child"],
             "care_months_avoided_per_child": main["care_months_avoided_per_child"],
+            "placements_avoided_per_child_undiscounted": main["placements_avoided_per_child_undiscounted"],
             "cost_per_placement_avoided": main["cost_per_placement_avoided"],
+            **{k: main[k] for k in ("programme_cost_per_placement_avoided", "net_saving_per_placement_avoided",
+                                    "children_referred_per_placement_avoided", "families_referred_per_placement_avoided",
+                                    "max_affordable_cost_per_family")},
             "dominance": main["dominance"],
+            "after_effect": self.spec.after_effect,
+            "scenarios_after_effect": {a: {"per_child_savings": v[name_main], "default": a == self.spec.after_effect}
+                                       for a, v in self.after_effect_savings.items()},
+            "by_age_band": self.by_age_band(name_main),
+            "by_perspective": self.by_perspective(name_main),
+            "perspective": self.spec.perspective,
+            "children_per_family": self.children_per_family,
             "nmb_at_wtp": main["incremental_nmb"],
             "wtp": self.wtp,
             "incremental": inc,
@@ -86,7 +127,15 @@ def _num(v):
 
 
 def run_base_case(inputs) -> BaseCase:
-    """The deterministic base case of a workbook's inputs (trace kept)."""
+    """The deterministic base case of a workbook's inputs (trace kept), with the three after-effect assumptions."""
     spec = build_spec(inputs)
-    results = run_model(base_values(inputs), spec, keep_trace=True)
-    return BaseCase(spec, results, float(inputs.settings["wtp_default"]))
+    values = base_values(inputs)
+    results = run_model(values, spec, keep_trace=True)
+    savings = {}
+    for assumption in AFTER_EFFECTS:
+        res = results if assumption == spec.after_effect else run_model(values, dataclasses.replace(
+            spec, after_effect=assumption))
+        inc = analysis.incremental(res.outcomes, res.strategies, res.comparator, 0.0)
+        savings[assumption] = {name: float(v["per_child_savings"][0]) for name, v in inc.items()}
+    return BaseCase(spec, results, float(inputs.settings["wtp_default"]),
+                    float(values["children_per_family"].iloc[0]), savings)

@@ -16,13 +16,13 @@ from scipy.optimize import brentq
 from . import analysis
 from .model import run_model
 from .sampling import percentile_range
-from .spec import apply_scenario, base_values, build_spec, link_cumulative_risks, scenario_names
+from .spec import apply_scenario, base_values, build_spec, scenario_names
 
 OUTCOMES = {"savings": "per_child_savings", "nmb": "incremental_nmb", "placements": "placements_avoided_per_child"}
 OUTCOME_LABELS = {"savings": "Per-child savings (GBP)", "nmb": "Incremental NMB per child (GBP)",
                   "placements": "Placements avoided per child"}
 DEFAULT_THRESHOLDS = ("ifpp_cost_per_family", "rr_12m", "risk_12m", "cost_residential", "effect_duration_months")
-SHARE_GROUPS = {"mix:": "placement_mix", "age_share:": "age_bands"}
+KNOTS = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
 
 
 class Evaluator:
@@ -37,7 +37,6 @@ class Evaluator:
         self.base = base_values(inputs)
 
     def __call__(self, values: pd.DataFrame) -> np.ndarray:
-        values, _ = link_cumulative_risks(values, self.inputs)
         res = run_model(values, self.spec)
         inc = analysis.incremental(res.outcomes, res.strategies, res.comparator, self.wtp)
         return inc[next(iter(inc))][OUTCOMES[self.outcome]]
@@ -51,9 +50,16 @@ class Evaluator:
         return table
 
 
+def share_group(name: str) -> str | None:
+    """The prefix shared by the members of a share's group (``mix:<band>:`` or ``age_share:``), if ``name`` is a share."""
+    if name.startswith("mix:"):
+        return name.rsplit(":", 1)[0] + ":"
+    return "age_share:" if name.startswith("age_share:") else None
+
+
 def set_value(table: pd.DataFrame, row: int, name: str, value: float) -> None:
     """Set one value; a share moves with the other shares of its group rescaled to keep the sum at 1."""
-    prefix = next((p for p in SHARE_GROUPS if name.startswith(p)), None)
+    prefix = share_group(name)
     if prefix is None:
         table.loc[row, name] = value
         return
@@ -76,10 +82,23 @@ def one_way_ranges(inputs) -> pd.DataFrame:
                 continue
             low, high = pct.loc[name].iloc[0], pct.loc[name].iloc[1]
             source = "2.5th/97.5th percentile of the distribution"
-        if float(low) == float(high):
+        low, high, moves, note = float(low), float(high), name, ""
+        if name in KNOTS:
+            i = KNOTS.index(name)
+            if name == "risk_12m":  # the curve's anchor: the linked knots move in proportion (model rule)
+                linked = [k for k in KNOTS if k != name and str(params.loc[k, "distribution"]) == "fixed"]
+                moves = ", ".join([name] + linked)
+                note = "whole usual-care curve scaled (" + ", ".join(linked) + " in proportion)" if linked else ""
+            else:  # keep the curve ordered without moving a neighbour: clip into [previous knot, next knot]
+                prev = float(params.loc[KNOTS[i - 1], "value"]) if i > 0 else 0.0
+                nxt = float(params.loc[KNOTS[i + 1], "value"]) if i + 1 < len(KNOTS) else 1.0 - 1e-9
+                if low < prev or high > nxt:
+                    note = f"range kept between its neighbours ({prev:g}–{nxt:g})"
+                low, high = max(low, prev), min(high, nxt)
+        if low == high:
             continue
-        rows.append({"parameter": name, "label": p.get("label", name), "base": float(p["value"]), "low": float(low),
-                     "high": float(high), "range_source": source})
+        rows.append({"parameter": name, "label": p.get("label", name), "base": float(p["value"]), "low": low,
+                     "high": high, "range_source": source + (f"; {note}" if note else ""), "moves": moves})
     return pd.DataFrame(rows)
 
 
@@ -105,8 +124,12 @@ def one_way(evaluator: Evaluator) -> Tornado:
     return Tornado(table, float(out[0]), evaluator.outcome)
 
 
+SEARCH_LIMIT_GBP = 1e8  # break-even searches for a cost widen their bracket up to this (GBP in the row's unit)
+
+
 def search_range(inputs, name: str) -> tuple[float, float]:
-    """Where a break-even value is looked for: the natural bounds of the parameter's kind."""
+    """Where a break-even value is looked for: the natural bounds of the parameter's kind (costs: from 0 up to
+    ten times the value, widened by :func:`threshold` until the sign changes or :data:`SEARCH_LIMIT_GBP`)."""
     p = inputs.parameters.loc[name]
     unit, value = str(p["unit"]), float(p["value"])
     if unit.startswith("GBP"):
@@ -123,11 +146,16 @@ def search_range(inputs, name: str) -> tuple[float, float]:
 def threshold(evaluator: Evaluator, name: str, grid_points: int = 41) -> dict:
     """The value of ``name`` at which the outcome is zero (root-finding), within its search range."""
     a, b = search_range(evaluator.inputs, name)
-    xs = np.linspace(a, b, grid_points)
-    ys = evaluator(evaluator.rows([{name: x} for x in xs]))
+    is_cost = str(evaluator.inputs.parameters.loc[name, "unit"]).startswith("GBP")
+    while True:
+        xs = np.linspace(a, b, grid_points)
+        ys = evaluator(evaluator.rows([{name: x} for x in xs]))
+        sign = np.sign(ys)
+        crossings = np.flatnonzero(sign[:-1] * sign[1:] <= 0)
+        if len(crossings) or not is_cost or b >= SEARCH_LIMIT_GBP:
+            break
+        b = min(b * 10.0, SEARCH_LIMIT_GBP)  # widen: a cost has no natural upper bound
     base_value = float(evaluator.inputs.parameters.loc[name, "value"])
-    sign = np.sign(ys)
-    crossings = np.flatnonzero(sign[:-1] * sign[1:] <= 0)
     if len(crossings) == 0:
         return {"parameter": name, "base": base_value, "threshold": None, "search_from": a, "search_to": b,
                 "note": f"no break-even within [{a:g}, {b:g}]"}
@@ -138,6 +166,11 @@ def threshold(evaluator: Evaluator, name: str, grid_points: int = 41) -> dict:
     note = f"{evaluator.outcome} is zero at {name} = {root:,.6g}"
     if str(evaluator.inputs.parameters.loc[name, "unit"]) == "months":
         note += f" (the model counts whole months: the sign changes between {np.floor(root):g} and {np.ceil(root):g})"
+    if name == "risk_12m" and evaluator.spec.linked_risks:
+        ratio = root / evaluator.spec.risk_12m_base
+        params = evaluator.inputs.parameters
+        note += " (the whole curve scaled: " + ", ".join(
+            f"{k} = {min(float(params.loc[k, 'value']) * ratio, 1 - 1e-9):.4g}" for k in evaluator.spec.linked_risks) + ")"
     if len(crossings) > 1:
         note += f" ({len(crossings)} crossings; nearest the base value shown)"
     return {"parameter": name, "base": base_value, "threshold": float(root), "search_from": a, "search_to": b,

@@ -45,7 +45,11 @@ RETURN_BANDS = ("0_3m", "3_12m", "12m_plus")
 RETURN_BAND_OF_TUNNEL = np.searchsorted([3, 12], np.arange(RETURN_TUNNELS + 1), side="right")
 RISK_KNOTS = np.array([0, 3, 6, 12, 24])
 RR_NAMES = ("rr_3m", "rr_6m", "rr_12m", "rr_24m")
-PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "with_parents", "other")
+PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "secure", "semi_independent", "with_parents", "other")
+AFTER_EFFECTS = ("effect_stops", "gap_persists", "catch_up")  # codes 0, 1, 2 in the structure:after_effect column
+PERSPECTIVE_PAYERS = {"local_authority": ("LA",), "public_sector": ("LA", "HMCTS")}
+RISK_KNOT_NAMES = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
+LINKED_RISKS = ("risk_3m", "risk_6m", "risk_24m")
 
 
 class ModelError(ValueError):
@@ -80,10 +84,14 @@ class ModelSpec:
     discount_rate_outcomes: float = 0.035
     counting: str = "half-cycle"
     horizon_years: float = 18.0
-    effect_model: str = "single_rr"  # single_rr | window_rrs
-    after_effect: str = "gap_persists"  # gap_persists | catch_up
+    effect_model: str = "single_rr"  # single_rr | window_rrs | family_rr
+    after_effect: str = "effect_stops"  # effect_stops | gap_persists | catch_up
     catch_up_months: float = 12.0
     price_year: str = ""
+    perspective: str = "local_authority"  # local_authority | public_sector
+    payers: dict[str, str] = field(default_factory=dict)  # cost parameter -> LA | HMCTS (default LA)
+    risk_12m_base: float | None = None  # the workbook's 12-month risk: linked knots move in proportion to risk_12m / this
+    linked_risks: tuple[str, ...] = ()  # knots that move with risk_12m (those without a distribution of their own)
     conventions: Conventions = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +101,10 @@ class ModelSpec:
             raise ModelError("need at least two strategies with unique names")
         if self.comparator not in names:
             raise ModelError(f"comparator {self.comparator!r} is not one of the strategies {names}")
+        if self.after_effect not in AFTER_EFFECTS:
+            raise ModelError(f"after_effect must be one of {', '.join(AFTER_EFFECTS)}, got {self.after_effect!r}")
+        if self.perspective not in PERSPECTIVE_PAYERS:
+            raise ModelError(f"perspective must be one of {', '.join(PERSPECTIVE_PAYERS)}, got {self.perspective!r}")
 
     @property
     def strategy_names(self) -> list[str]:
@@ -112,8 +124,10 @@ class ModelSpec:
             f"monthly cycles; within-cycle correction: {self.counting}; discount rates "
             f"{self.discount_rate_costs:.2%} (costs), {self.discount_rate_outcomes:.2%} (outcomes) a year, "
             f"factor (1+r)^-(months/12) from referral; one-off costs at the end of the cycle in which they occur; "
-            f"intervention cost at referral, undiscounted; effect model {self.effect_model}, after the effect "
-            f"{self.after_effect}; costs in {self.price_year} GBP per child"
+            f"intervention cost at referral, undiscounted; child risk = family risk × children placed per family "
+            f"placement ÷ children per family; effect model {self.effect_model}, after the effect "
+            f"{self.after_effect}; {self.perspective.replace('_', ' ')} perspective; costs in {self.price_year} GBP "
+            f"per child"
         )
 
 
@@ -134,17 +148,37 @@ def to_model_units(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarra
     return out
 
 
-def cumulative_entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cumulative probability of first entry to care by month, ``(N, T+1)``, for usual care and IFPP.
+def link_cumulative_risks(values: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFrame, np.ndarray]:
+    """Keep the usual-care cumulative risk curve whole and ordered when risk_12m varies.
 
-    Usual care: constant monthly hazard between the 0/3/6/12/24-month knots so that the
-    curve passes exactly through the workbook's cumulative risks; after 24 months the
-    annual risk (as a monthly probability). IFPP: RR × usual-care cumulative risk at each
-    month up to the effect duration (single 12-month RR, or the window RRs interpolated
-    linearly between 3/6/12/24 months and flat outside); afterwards the absolute gap
-    persists, or closes linearly over ``catch_up_months``. A curve may never decrease:
-    the IFPP curve is replaced by its running maximum; the third array flags the
-    iterations ``(N,)`` where that rule bound.
+    Rule (every path: run, PSA, DSA, scenarios, budget): the knots in ``spec.linked_risks`` (the
+    3/6/24-month risks without a distribution of their own) move in proportion to
+    ``risk_12m / spec.risk_12m_base`` (capped below 1), so varying risk_12m scales the whole curve; then
+    any remaining disorder is removed with a running maximum over 3→6→12→24 months. At the workbook's
+    own values this changes nothing. Returns the adjusted copy and a flag ``(N,)`` for iterations where
+    the running maximum had to act.
+    """
+    if not set(RISK_KNOT_NAMES) <= set(values.columns):
+        return values, np.zeros(len(values), dtype=bool)
+    out = values.copy()
+    if spec.risk_12m_base:
+        ratio = out["risk_12m"].to_numpy(float) / spec.risk_12m_base
+        if np.any(ratio != 1.0):
+            for name in spec.linked_risks:
+                out[name] = np.minimum(out[name].to_numpy(float) * ratio, 1.0 - 1e-9)
+    curve = out[list(RISK_KNOT_NAMES)].to_numpy(float)
+    ordered = np.maximum.accumulate(curve, axis=1)
+    reordered = np.any(ordered > curve, axis=1)
+    if reordered.any():
+        out[list(RISK_KNOT_NAMES)] = ordered
+    return out, reordered
+
+
+def usual_care_family_curve(p: dict[str, np.ndarray], n_cycles: int) -> np.ndarray:
+    """Cumulative probability that a family has its first placement by month, ``(N, T+1)``.
+
+    Constant monthly hazard between the 0/3/6/12/24-month knots, so the curve passes exactly
+    through the workbook's cumulative risks; after 24 months the annual risk (as a monthly probability).
     """
     risks = np.stack([np.zeros_like(p["risk_12m"])] + [p[f"risk_{k}m"] for k in (3, 6, 12, 24)], -1)
     if np.any(np.diff(risks, axis=-1) < -1e-12) or np.any(risks >= 1):
@@ -156,32 +190,80 @@ def cumulative_entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles:
     lam = (within - RISK_KNOTS[i]) / (RISK_KNOTS[i + 1] - RISK_KNOTS[i])
     log_surv = log_s[:, i] * (1 - lam) + log_s[:, i + 1] * lam
     log_surv = log_surv + np.log1p(-p["annual_risk_after_24m"])[:, None] * np.maximum(months - 24, 0)
-    usual = -np.expm1(log_surv)  # (N, T+1)
+    return -np.expm1(log_surv)
 
+
+def child_risk_factor(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Child risk ÷ family risk = children placed per family placement ÷ children per family, capped at 1.
+
+    Returns the factor ``(N,)`` and a flag ``(N,)`` where the cap bound (k > children per family).
+    """
+    ratio = p["children_placed_per_family_placement"] / p["children_per_family"]
+    return np.minimum(ratio, 1.0), ratio > 1.0
+
+
+def relative_risk_curve(p: dict[str, np.ndarray], spec: ModelSpec, months: np.ndarray) -> np.ndarray:
+    """RR applied to the cumulative risk at each month, ``(N, T+1)`` (before the effect duration ends)."""
+    n = len(p["rr_12m"])
     if spec.effect_model == "single_rr":
-        rr = np.broadcast_to(p["rr_12m"][:, None], usual.shape)
-    elif spec.effect_model == "window_rrs":
+        return np.broadcast_to(p["rr_12m"][:, None], (n, len(months)))
+    if spec.effect_model == "family_rr":
+        return np.broadcast_to(p["rr_family_12m"][:, None], (n, len(months)))
+    if spec.effect_model == "window_rrs":
         knots = np.array([3.0, 6.0, 12.0, 24.0])
-        window = np.stack([p[n] for n in RR_NAMES], -1)  # (N, 4)
+        window = np.stack([p[name] for name in RR_NAMES], -1)  # (N, 4)
         j = np.clip(np.searchsorted(knots, months, side="right") - 1, 0, 3)
         k = np.minimum(j + 1, 3)
         span = np.where(k > j, knots[k] - knots[j], 1.0)
         lam = np.clip((months - knots[j]) / span, 0.0, 1.0)
-        rr = window[:, j] * (1 - lam) + window[:, k] * lam
-    else:
-        raise ModelError(f"effect_model must be single_rr or window_rrs, got {spec.effect_model!r}")
-    duration = np.round(p["effect_duration_months"]).astype(int)  # (N,)
+        return window[:, j] * (1 - lam) + window[:, k] * lam
+    raise ModelError(f"effect_model must be single_rr, window_rrs or family_rr, got {spec.effect_model!r}")
+
+
+def cumulative_entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int,
+                            after_effect: np.ndarray | None = None, no_effect: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative probability of a child's first entry to care by month, ``(N, T+1)``, for usual care and IFPP.
+
+    Usual care: the family curve × :func:`child_risk_factor`. IFPP: RR × usual care's cumulative risk
+    at each month up to the effect duration (single 12-month RR, family-level RR, or the window RRs
+    interpolated linearly between 3/6/12/24 months and flat outside). After it (``after_effect`` codes
+    ``(N,)``, default the spec's): 0 *effect stops* — children still at home face usual care's
+    conditional monthly hazard, S(t) = S(D) × S_uc(t) / S_uc(D); 1 *gap persists* — the absolute gap in
+    cumulative risk stays; 2 *catch-up* — the gap closes linearly over ``catch_up_months``.
+    ``no_effect`` ``(N,)`` sets RR = 1 (structural PSA). A curve may never decrease: the IFPP curve is
+    replaced by its running maximum; the third array flags the iterations ``(N,)`` where that rule bound.
+    """
+    family = usual_care_family_curve(p, n_cycles)
+    factor, _ = child_risk_factor(p)
+    usual = family * factor[:, None]
+    n = len(usual)
+    months = np.arange(n_cycles + 1)
+    rr = relative_risk_curve(p, spec, months)
+    if no_effect is not None:
+        rr = np.where(np.asarray(no_effect, bool)[:, None], 1.0, rr)
+    if after_effect is None:
+        after_effect = np.full(n, AFTER_EFFECTS.index(spec.after_effect))
+    duration = np.clip(np.round(p["effect_duration_months"]).astype(int), 0, n_cycles)  # (N,)
+    rows = np.arange(n)
     during = months[None, :] <= duration[:, None]
-    treated = np.minimum(rr * usual, 1.0)
-    gap = usual[np.arange(len(duration)), np.minimum(duration, n_cycles)] - treated[np.arange(len(duration)), np.minimum(duration, n_cycles)]
+    treated = np.minimum(rr * usual, 1.0 - 1e-12)
     after = np.maximum(months[None, :] - duration[:, None], 0)
-    if spec.after_effect == "catch_up":
-        fading = np.clip(1.0 - after / max(spec.catch_up_months, 1e-9), 0.0, 1.0)
-    elif spec.after_effect == "gap_persists":
-        fading = np.ones_like(after, dtype=float)
-    else:
-        raise ModelError(f"after_effect must be gap_persists or catch_up, got {spec.after_effect!r}")
-    ifpp = np.where(during, treated, usual - gap[:, None] * fading)
+    ifpp = np.empty_like(usual)
+    for code, name in enumerate(AFTER_EFFECTS):
+        sel = after_effect == code
+        if not sel.any():
+            continue
+        u, t, d, a = usual[sel], treated[sel], duration[sel], after[sel]
+        r = rows[: int(sel.sum())]
+        if name == "effect_stops":
+            later = (1.0 - t[r, d])[:, None] * (1.0 - u) / (1.0 - u[r, d])[:, None]
+            ifpp[sel] = np.where(during[sel], t, 1.0 - later)
+        else:
+            gap = u[r, d] - t[r, d]
+            fading = (np.clip(1.0 - a / max(spec.catch_up_months, 1e-9), 0.0, 1.0) if name == "catch_up"
+                      else np.ones_like(a, dtype=float))
+            ifpp[sel] = np.where(during[sel], t, u - gap[:, None] * fading)
     ifpp = np.clip(ifpp, 0.0, 1.0 - 1e-12)
     monotone = np.maximum.accumulate(ifpp, axis=1)
     bound = np.any(monotone > ifpp + 1e-12, axis=1)
@@ -277,6 +359,10 @@ class ModelResults:
     exits_rescaled: np.ndarray  # (N,) competing care exits summed above 1 and were rescaled
     trace: np.ndarray | None = None  # (K, N, T+1, S) when requested
     horizon_cycles: int = 0
+    by_band: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # band -> outcome -> (K, N), per child
+    band_shares: np.ndarray | None = None  # (B, N) age-band shares used to weight the bands
+    risk_curve_reordered: np.ndarray | None = None  # (N,) usual-care knots needed the running maximum
+    child_risk_capped: np.ndarray | None = None  # (N,) k > children per family: child risk capped at family risk
 
     def table(self, iteration: int = 0) -> pd.DataFrame:
         """One iteration's outcomes as a DataFrame (rows = strategies)."""
@@ -284,7 +370,7 @@ class ModelResults:
 
 
 OUTCOME_LABELS = {
-    "cost": "Total discounted cost per child (GBP)",
+    "cost": "Total discounted cost per child (GBP), chosen perspective",
     "cost_intervention": "IFPP programme cost per child (GBP)",
     "cost_placements": "Placement cost per child (GBP)",
     "cost_proceedings": "Care proceedings cost per child (GBP)",
@@ -292,13 +378,18 @@ OUTCOME_LABELS = {
     "cost_case_support": "Case support at home and after return per child (GBP)",
     "cost_allowances": "Special guardianship / adoption allowances per child (GBP)",
     "cost_per_family": "Total discounted cost per family (GBP)",
+    "cost_local_authority": "Total discounted cost per child, local authority perspective (GBP)",
+    "cost_public_sector": "Total discounted cost per child, public-sector perspective (GBP)",
     "first_placements": "First placements per child (discounted)",
+    "first_placements_undiscounted": "First placements per child (undiscounted)",
     "care_entries": "All care entries incl. re-entries per child (discounted)",
     "care_months": "Months in care per child (discounted)",
     "living_at_home_1y": "Share living at home 1 year after referral",
     "living_at_home_2y": "Share living at home 2 years after referral",
     "living_at_home_5y": "Share living at home 5 years after referral",
 }
+COST_CATEGORIES = ("cost_intervention", "cost_placements", "cost_proceedings", "cost_reunification",
+                   "cost_case_support", "cost_allowances")
 
 
 @dataclass
@@ -310,14 +401,37 @@ class _Cohort:
     horizons: np.ndarray  # (B,) cycles per age band
     shares: np.ndarray  # (B, N) age-band shares
     support_months: np.ndarray  # (N,) months of case support at home after referral
-    unit: dict[str, np.ndarray]  # GBP per child: per month (placement, support, allowance) or per event
-    programme: np.ndarray  # (K, N) programme cost per child at referral
+    units_by_payer: dict[str, dict[str, np.ndarray]]  # payer -> GBP per child: per month or per event; placement (B, N)
+    programme: dict[str, np.ndarray]  # payer -> (K, N) programme cost per child at referral
     cpf: np.ndarray  # (N,) children per family
     curve_rule_bound: np.ndarray
     exits_rescaled: np.ndarray
+    risk_curve_reordered: np.ndarray
+    child_risk_capped: np.ndarray
+
+    def units(self, payers) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Unit costs and programme cost counted by a set of payers."""
+        units = {k: sum(self.units_by_payer[p][k] for p in payers) for k in self.units_by_payer["LA"]}
+        return units, sum(self.programme[p] for p in payers)
+
+
+def _structure(values: pd.DataFrame, name: str) -> np.ndarray | None:
+    """A per-iteration structural choice drawn by the PSA (column ``structure:<name>``), if present."""
+    col = f"structure:{name}"
+    return values[col].to_numpy() if col in values.columns else None
+
+
+def _care_probability(p: dict[str, np.ndarray], kind: str, bands: tuple[str, ...]) -> np.ndarray:
+    """Monthly probabilities ``(N, bands)`` of one transition type, scaled on the rate scale by its multiplier."""
+    base = np.stack([p[f"{kind}_{b}"] for b in bands], -1)
+    m = p.get(f"care_multiplier_{kind}")
+    if m is None:
+        return base
+    return -np.expm1(np.log1p(-np.minimum(base, 1.0 - 1e-15)) * m[:, None])
 
 
 def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohort:
+    values, reordered = link_cumulative_risks(values, spec)
     p = to_model_units(values, spec)
     n = len(values)
     horizons = spec.band_horizons()
@@ -326,17 +440,19 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
     if np.any(cpf <= 0):
         raise ModelError("children_per_family must be positive")
 
-    usual, ifpp, bound = cumulative_entry_curves(p, spec, n_cycles)
+    usual, ifpp, bound = cumulative_entry_curves(p, spec, n_cycles, _structure(values, "after_effect"),
+                                                 _structure(values, "no_effect"))
+    _, capped = child_risk_factor(p)
     curves = np.stack([ifpp if s.receives_ifpp else usual for s in spec.strategies])  # (K, N, T+1)
     entry = hazards_from_curve(curves)
 
-    reunify = np.stack([p[f"reunify_{b}"] for b in CARE_BANDS], -1)[:, CARE_BAND_OF_TUNNEL]
-    permanence = np.stack([p[f"permanence_{b}"] for b in CARE_BANDS], -1)[:, CARE_BAND_OF_TUNNEL]
+    reunify = _care_probability(p, "reunify", CARE_BANDS)[:, CARE_BAND_OF_TUNNEL]
+    permanence = _care_probability(p, "permanence", CARE_BANDS)[:, CARE_BAND_OF_TUNNEL]
     exits = reunify + permanence
     rescaled = np.any(exits > 1.0, axis=1)  # competing exits: rescaled proportionally to sum to 1
     scale = np.where(exits > 1.0, 1.0 / np.maximum(exits, 1e-300), 1.0)
     reunify, permanence = reunify * scale, permanence * scale
-    reentry = np.stack([p[f"reentry_{b}"] for b in RETURN_BANDS], -1)[:, RETURN_BAND_OF_TUNNEL]
+    reentry = _care_probability(p, "reentry", RETURN_BANDS)[:, RETURN_BAND_OF_TUNNEL]
 
     support_after_return = np.round(p["return_support_months"]).astype(int)
     if np.any(support_after_return != support_after_return[0]) or not 0 <= support_after_return[0] <= RETURN_TUNNELS:
@@ -356,67 +472,103 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
     result = simulate(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace=keep_trace)
 
     per_child = 1.0 / cpf
-    unit = {
-        "placement_month": sum(p[f"mix:{t}"] * p[f"cost_{t}"] for t in PLACEMENT_TYPES),
-        "care_entry": p["share_entries_with_proceedings"] * (p["court_cost_proceedings"] + p["la_legal_cost_proceedings"]) * per_child,
-        "reunification": p["reunification_support_cost"] * per_child,
-        "support_month": p["case_support_cost"] * per_child,
-        "allowance_month": p["sgo_allowance"],
-    }
-    programme = np.zeros((len(spec.strategies), n))
-    for k, s in enumerate(spec.strategies):
-        if s.cost_method == "per_family":
-            programme[k] = p["ifpp_cost_per_family"] * s.cost_multiplier * per_child
-        elif s.cost_method == "bottom_up":
-            # cost per FTE is an annual salary with on-costs: uplifted, not converted to a monthly cost
-            salary = values["cost_per_fte"].to_numpy(float) * spec.price_factors.get("cost_per_fte", 1.0)
-            programme[k] = p["team_fte"] * salary / p["families_per_team_year"] * s.cost_multiplier * per_child
-        elif s.cost_method != "none":
-            raise ModelError(f"unknown cost method {s.cost_method!r} for strategy {s.name!r}")
+    zero = np.zeros(n)
+
+    def paid(name: str, payer: str) -> np.ndarray:
+        """A cost parameter in model units if ``payer`` pays it, else 0."""
+        return p[name] if spec.payers.get(name, "LA") == payer else zero
+
+    units_by_payer, programme = {}, {}
+    for payer in ("LA", "HMCTS"):
+        units_by_payer[payer] = {
+            "placement_month": np.stack([sum(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}", payer) for t in PLACEMENT_TYPES)
+                                         for b in spec.age_bands]),  # (B, N)
+            "care_entry": p["share_entries_with_proceedings"] * (paid("court_cost_proceedings", payer)
+                                                                 + paid("la_legal_cost_proceedings", payer)) * per_child,
+            "reunification": paid("reunification_support_cost", payer) * per_child,
+            "support_month": paid("case_support_cost", payer) * per_child,
+            "allowance_month": paid("sgo_allowance", payer),
+        }
+        prog = np.zeros((len(spec.strategies), n))
+        for k, s in enumerate(spec.strategies):
+            if s.cost_method == "per_family":
+                prog[k] = paid("ifpp_cost_per_family", payer) * s.cost_multiplier * per_child
+            elif s.cost_method == "bottom_up":
+                # cost per FTE is an annual salary with on-costs: uplifted, not converted to a monthly cost
+                salary = values["cost_per_fte"].to_numpy(float) * spec.price_factors.get("cost_per_fte", 1.0)
+                salary = salary if spec.payers.get("cost_per_fte", "LA") == payer else zero
+                prog[k] = p["team_fte"] * salary / p["families_per_team_year"] * s.cost_multiplier * per_child
+            elif s.cost_method != "none":
+                raise ModelError(f"unknown cost method {s.cost_method!r} for strategy {s.name!r}")
+        programme[payer] = prog
     shares = np.stack([p[f"age_share:{b.name}"] for b in spec.age_bands])  # (B, N)
-    return _Cohort(spec, result, horizons, shares, np.round(p["case_support_months"]).astype(int), unit, programme,
-                   cpf, bound, rescaled)
+    return _Cohort(spec, result, horizons, shares, np.round(p["case_support_months"]).astype(int), units_by_payer,
+                   programme, cpf, bound, rescaled, reordered, capped)
+
+
+def _band_costs(c: _Cohort, band: int, units: dict[str, np.ndarray], programme: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-child discounted costs ``(K, N)`` by category for one age band (followed to its horizon)."""
+    result, h, rc = c.result, int(c.horizons[band]), c.spec.discount_rate_costs
+    home_support = np.zeros_like(programme)
+    for m in np.unique(c.support_months):
+        cols = c.support_months == m
+        if m > 0:
+            home_support[:, cols] = result.total("at_home", min(int(m), h), rc)[:, cols]
+    return {
+        "cost_intervention": programme,
+        "cost_placements": result.total("in_care", h, rc) * units["placement_month"][band],
+        "cost_proceedings": result.total("care_entries", h, rc) * units["care_entry"],
+        "cost_reunification": result.total("reunifications", h, rc) * units["reunification"],
+        "cost_case_support": (home_support + result.total("return_support", h, rc)) * units["support_month"],
+        "cost_allowances": result.total("left_care", h, rc) * units["allowance_month"],
+    }
 
 
 def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False) -> ModelResults:
-    """Evaluate every strategy for every row of ``values`` (iterations × parameters, workbook units)."""
+    """Evaluate every strategy for every row of ``values`` (iterations × parameters, workbook units).
+
+    Outcomes are per child, weighted over the age bands by their shares; ``by_band`` holds each band's own
+    per-child results. ``cost`` counts the payers of ``spec.perspective``; ``cost_local_authority`` and
+    ``cost_public_sector`` give both perspectives.
+    """
     c = _simulate(values, spec, keep_trace)
     result, horizons, shares = c.result, c.horizons, c.shares
-    n_strategies, n = c.programme.shape
-    rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
+    ro = spec.discount_rate_outcomes
+    bands = [b.name for b in spec.age_bands]
+    by_band: dict[str, dict[str, np.ndarray]] = {}
+    for perspective, payers in PERSPECTIVE_PAYERS.items():
+        units, programme = c.units(payers)
+        for b, name in enumerate(bands):
+            costs = _band_costs(c, b, units, programme)
+            band = by_band.setdefault(name, {})
+            band[f"cost_{perspective}"] = sum(costs.values())
+            if perspective == spec.perspective:
+                band.update(costs)
+                band["cost"] = band[f"cost_{perspective}"]
+    for b, name in enumerate(bands):
+        h = int(horizons[b])
+        band = by_band[name]
+        band["cost_per_family"] = band["cost"] * c.cpf
+        band["first_placements"] = result.total("first_entries", h, ro)
+        band["first_placements_undiscounted"] = result.total("first_entries", h, 0.0)
+        band["care_entries"] = result.total("care_entries", h, ro)
+        band["care_months"] = result.total("in_care", h, ro)
 
-    def banded(name: str, rate: float) -> np.ndarray:
-        return sum(shares[b] * result.total(name, h, rate) for b, h in enumerate(horizons))
+    def weighted(key: str) -> np.ndarray:
+        return sum(shares[b] * by_band[name][key] for b, name in enumerate(bands))
 
-    def home_support_months() -> np.ndarray:
-        total = np.zeros((n_strategies, n))
-        for b, h in enumerate(horizons):
-            for m in np.unique(c.support_months):
-                cols = c.support_months == m
-                if m > 0:
-                    total[:, cols] += shares[b, cols] * result.total("at_home", min(int(m), h), rc)[:, cols]
-        return total
-
-    out = {
-        "cost_intervention": c.programme,
-        "cost_placements": banded("in_care", rc) * c.unit["placement_month"],
-        "cost_proceedings": banded("care_entries", rc) * c.unit["care_entry"],
-        "cost_reunification": banded("reunifications", rc) * c.unit["reunification"],
-        "cost_case_support": (home_support_months() + banded("return_support", rc)) * c.unit["support_month"],
-        "cost_allowances": banded("left_care", rc) * c.unit["allowance_month"],
-    }
-    out["cost"] = sum(out.values())
-    out["cost_per_family"] = out["cost"] * c.cpf
-    out["first_placements"] = banded("first_entries", ro)
-    out["care_entries"] = banded("care_entries", ro)
-    out["care_months"] = banded("in_care", ro)
+    keys = (*COST_CATEGORIES, "cost", "cost_per_family", "cost_local_authority", "cost_public_sector",
+            "first_placements", "first_placements_undiscounted", "care_entries", "care_months")
+    out = {k: weighted(k) for k in keys}
+    n_strategies, n = c.programme["LA"].shape
     n_cycles = int(horizons.max())
     for years in (1, 2, 5):
         row = 12 * years
         out[f"living_at_home_{years}y"] = (
             result.row_values["living_at_home"][..., row] if row <= n_cycles else np.full((n_strategies, n), np.nan)
         )
-    return ModelResults(spec.strategy_names, spec.comparator, out, c.curve_rule_bound, c.exits_rescaled, result.trace, n_cycles)
+    return ModelResults(spec.strategy_names, spec.comparator, out, c.curve_rule_bound, c.exits_rescaled, result.trace,
+                        n_cycles, by_band, shares, c.risk_curve_reordered, c.child_risk_capped)
 
 
 CASH_CATEGORIES = ("cost_intervention", "cost_placements", "cost_proceedings", "cost_reunification",
@@ -450,14 +602,18 @@ def monthly_cash(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]
     for m in np.unique(c.support_months):
         cols = c.support_months == m
         home_support[cols] = alive[cols] * (months[None, :] <= m)
+    unit, prog = c.units(PERSPECTIVE_PAYERS[spec.perspective])
+    # placements: each band's own mix, while the band is followed (share-weighted)
+    placement_month = sum(c.shares[b][:, None] * (months[None, :] <= h) * unit["placement_month"][b][:, None]
+                          for b, h in enumerate(c.horizons))  # (N, T)
     cash = {
-        "cost_placements": per_cycle(rv["in_care"]) * alive * c.unit["placement_month"][:, None],
-        "cost_proceedings": fv["care_entries"] * alive * c.unit["care_entry"][:, None],
-        "cost_reunification": fv["reunifications"] * alive * c.unit["reunification"][:, None],
+        "cost_placements": per_cycle(rv["in_care"]) * placement_month,
+        "cost_proceedings": fv["care_entries"] * alive * unit["care_entry"][:, None],
+        "cost_reunification": fv["reunifications"] * alive * unit["reunification"][:, None],
         "cost_case_support": (per_cycle(rv["at_home"]) * home_support + per_cycle(rv["return_support"]) * alive)
-        * c.unit["support_month"][:, None],
-        "cost_allowances": per_cycle(rv["left_care"]) * alive * c.unit["allowance_month"][:, None],
+        * unit["support_month"][:, None],
+        "cost_allowances": per_cycle(rv["left_care"]) * alive * unit["allowance_month"][:, None],
     }
     programme = np.zeros_like(cash["cost_placements"])
-    programme[..., 0] = c.programme
+    programme[..., 0] = prog
     return {"cost_intervention": programme, **cash}

@@ -211,7 +211,7 @@ def format_dsa(summary: dict, top: int = 10) -> str:
 def write_budget(run: RunFolder, inputs, years: int | None, families: float | None, iterations: int, seed: int) -> dict:
     """Budget impact tables and chart; with ``iterations`` > 0 a PSA interval for each year's net saving."""
     from .budget import budget_impact
-    from .sampling import sample
+    from .psa import draw
 
     base = budget_impact(inputs, years, families)
     strategy = next(s for s in base.strategies if s != base.comparator)
@@ -219,7 +219,7 @@ def write_budget(run: RunFolder, inputs, years: int | None, families: float | No
     summary = {"strategy": strategy, "comparator": base.comparator, "families_per_year": base.families_per_year,
                "referral_years": base.referral_years, **base.headline()}
     if iterations > 0:
-        draws = sample(inputs.parameters, iterations, seed, correlations=inputs.correlations)
+        draws = draw(inputs, iterations, seed)
         psa = budget_impact(inputs, years, families, values=draws)
         net = psa.net(psa.strategies.index(strategy))  # (N, years)
         cumulative = np.cumsum(net, axis=1)

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from . import analysis
-from .model import OUTCOME_LABELS, run_model
-from .sampling import sample
-from .spec import build_spec, link_cumulative_risks
+from .model import AFTER_EFFECTS, OUTCOME_LABELS, run_model
+from .sampling import BLOCK, CI95_WIDTH, sample
+from .spec import build_spec
 
 
 SUMMARY_BLOCK = 65_536
@@ -31,6 +31,71 @@ def wtp_grid(settings: dict) -> np.ndarray:
     lo, hi, step = float(settings["wtp_min"]), float(settings["wtp_max"]), float(settings["wtp_step"])
     grid = np.arange(lo, hi + step / 2, step) if step > 0 else np.array([lo])
     return np.union1d(grid, [float(settings["wtp_default"])])
+
+
+RR_UNIT = "relative risk"
+STRUCTURAL_STREAM = 1  # SeedSequence([seed, block, 1]): the structural draws' own stream, apart from the parameters'
+
+
+def predictive_parameters(inputs) -> pd.DataFrame:
+    """The parameter table the PSA samples: every relative risk drawn for a *new setting*.
+
+    A lognormal RR with pooled-mean log-SE σ becomes lognormal with log-SD √(σ² + τ²), τ =
+    ``rr_between_study_sd`` (0 keeps the pooled-mean distribution). The base value stays the median.
+    """
+    params = inputs.parameters
+    tau = float(params.loc["rr_between_study_sd", "value"]) if "rr_between_study_sd" in params.index else 0.0
+    if tau == 0:
+        return params
+    out = params.copy()
+    for name, row in params.iterrows():
+        if str(row["unit"]) != RR_UNIT:
+            continue
+        dist, value, a, b = str(row["distribution"]), float(row["value"]), row["param_a"], row["param_b"]
+        if dist == "lognormal_ci":
+            mu, sd = np.log(value), (np.log(b) - np.log(a)) / CI95_WIDTH
+        elif dist == "lognormal_log":
+            mu, sd = float(a), float(b)
+        else:  # fixed (the user chose no uncertainty) or another family: left as entered
+            continue
+        out.loc[name, ["distribution", "param_a", "param_b"]] = ["lognormal_log", mu, float(np.hypot(sd, tau))]
+    return out
+
+
+def structural_weights(inputs, structural: str | None = None) -> dict[str, float] | None:
+    """After-effect weights (summing to 1) and the 'no effect' probability for a model-averaged PSA, else None."""
+    s = inputs.settings
+    if (structural or s.get("psa_structural", "none")) != "model_averaged":
+        return None
+    raw = {name: float(s.get(f"weight_{name}", 0.0)) for name in AFTER_EFFECTS}
+    total = sum(raw.values())
+    if total <= 0:
+        raise ValueError("model-averaged PSA: the after-effect weights sum to 0; give at least one a positive weight")
+    return {**{k: v / total for k, v in raw.items()}, "no_effect": float(s.get("weight_no_effect", 0.0))}
+
+
+def structural_draws(weights: dict[str, float], n: int, seed: int, start: int = 0) -> pd.DataFrame:
+    """Per-iteration structural choices ``(n, 2)``: ``structure:after_effect`` code and ``structure:no_effect``.
+
+    Drawn from their own stream per block of iterations (as the parameters are), so iteration i's
+    choice depends only on (seed, i), whatever the chunking.
+    """
+    first, stop = start // BLOCK, -(-(start + n) // BLOCK)
+    u = np.concatenate([np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), b, STRUCTURAL_STREAM])))
+                        .random((BLOCK, 2)) for b in range(first, stop)])[start - first * BLOCK:][:n]
+    edges = np.cumsum([weights[name] for name in AFTER_EFFECTS])
+    code = np.minimum(np.searchsorted(edges, u[:, 0], side="right"), len(AFTER_EFFECTS) - 1)
+    return pd.DataFrame({"structure:after_effect": code, "structure:no_effect": (u[:, 1] < weights["no_effect"]).astype(int)},
+                        index=pd.RangeIndex(start, start + n, name="iteration"))
+
+
+def draw(inputs, n: int, seed: int, start: int = 0, structural: str | None = None) -> pd.DataFrame:
+    """Parameter draws for iterations ``[start, start + n)`` (predictive RRs; structural columns when model-averaged)."""
+    draws = sample(predictive_parameters(inputs), n, seed, start=start, correlations=inputs.correlations)
+    weights = structural_weights(inputs, structural)
+    if weights is not None:
+        draws = pd.concat([draws, structural_draws(weights, n, seed, start)], axis=1)
+    return draws
 
 
 @dataclass
@@ -46,6 +111,9 @@ class PSAResult:
     rule_counts: dict[str, int]
     draws: pd.DataFrame | None = None  # (N, P) when kept
     timings: dict[str, float] = field(default_factory=dict)
+    by_band: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # band -> outcome -> (K, N)
+    structural: dict | None = None  # weights of a model-averaged PSA and how often each choice was drawn
+    distributions: str = ""  # one line on how the effect was drawn
 
     def incremental(self) -> dict[str, dict[str, np.ndarray]]:
         return self._incremental
@@ -120,17 +188,32 @@ class PSAResult:
                                zip(self.accumulator.evpi()["wtp"], self.accumulator.evpi()["evpi_per_child"])],
             "rule_counts": self.rule_counts,
             "strategies": self._summaries,
+            "by_age_band": self.by_band_summary(main_name),
+            "structural": self.structural or {"sampled": False},
+            "effect_distribution": self.distributions,
         }
 
+    def by_band_summary(self, strategy: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
+        """Per age band: mean and 95% interval of per-child savings and placements avoided (discounted and not)."""
+        k = self.strategies.index(strategy or next(s for s in self.strategies if s != self.comparator))
+        c = self.strategies.index(self.comparator)
+        return {band: {"per_child_savings": analysis.summarise(o["cost"][c] - o["cost"][k]),
+                       "placements_avoided_per_child": analysis.summarise(o["first_placements"][c] - o["first_placements"][k]),
+                       "placements_avoided_per_child_undiscounted": analysis.summarise(
+                           o["first_placements_undiscounted"][c] - o["first_placements_undiscounted"][k])}
+                for band, o in self.by_band.items()}
 
-def run_psa(inputs, n: int, seed: int, chunk_size: int = 5_120, keep_draws: bool | int = False,
-            progress=None) -> PSAResult:
+
+def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int = 5_120,
+            keep_draws: bool | int = False, progress=None, structural: str | None = None) -> PSAResult:
     """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
 
     ``keep_draws``: True keeps every iteration's draws; an integer keeps the first that many
     (enough for EVPPI without holding a million rows). ``progress(done, total)`` is called
     after each chunk when given.
     """
+    n = int(inputs.settings["psa_iterations"] if n is None else n)
+    seed = int(inputs.settings["psa_seed"] if seed is None else seed)
     keep = n if keep_draws is True else int(keep_draws or 0)
     if n < 1:
         raise ValueError("the number of iterations must be at least 1")
@@ -139,13 +222,16 @@ def run_psa(inputs, n: int, seed: int, chunk_size: int = 5_120, keep_draws: bool
     acc = analysis.PSAAccumulator(spec.strategy_names, spec.comparator, wtp)
     kept: dict[str, np.ndarray] | None = None
     draws_kept = []
-    counts = {"risk_curve_reordered": 0, "ifpp_curve_running_max": 0, "care_exits_rescaled": 0}
+    counts = {"risk_curve_reordered": 0, "ifpp_curve_running_max": 0, "care_exits_rescaled": 0,
+              "child_risk_capped": 0}
+    weights = structural_weights(inputs, structural)
+    chosen = {name: 0 for name in AFTER_EFFECTS} | {"no_effect": 0}
+    bands: dict[str, dict[str, np.ndarray]] = {}
     timings = {"sampling_seconds": 0.0, "model_seconds": 0.0}
     for start in range(0, n, chunk_size):
         m = min(chunk_size, n - start)
         t0 = time.perf_counter()
-        draws = sample(inputs.parameters, m, seed, start=start, correlations=inputs.correlations)
-        draws, reordered = link_cumulative_risks(draws, inputs)
+        draws = draw(inputs, m, seed, start, structural)
         t1 = time.perf_counter()
         results = run_model(draws, spec)
         t2 = time.perf_counter()
@@ -155,7 +241,16 @@ def run_psa(inputs, n: int, seed: int, chunk_size: int = 5_120, keep_draws: bool
             kept = {k: np.empty(v.shape[:-1] + (n,)) for k, v in results.outcomes.items()}
         for k, v in results.outcomes.items():
             kept[k][..., start : start + m] = v
-        counts["risk_curve_reordered"] += int(reordered.sum())
+        for band, outcomes in results.by_band.items():
+            for k in ("cost", "first_placements", "first_placements_undiscounted"):
+                bands.setdefault(band, {}).setdefault(k, np.empty(outcomes[k].shape[:-1] + (n,)))[..., start:start + m] = outcomes[k]
+        if weights is not None:
+            codes = draws["structure:after_effect"].to_numpy()
+            for i, name in enumerate(AFTER_EFFECTS):
+                chosen[name] += int((codes == i).sum())
+            chosen["no_effect"] += int(draws["structure:no_effect"].sum())
+        counts["risk_curve_reordered"] += int(results.risk_curve_reordered.sum())
+        counts["child_risk_capped"] += int(results.child_risk_capped.sum())
         counts["ifpp_curve_running_max"] += int(results.curve_rule_bound.sum())
         counts["care_exits_rescaled"] += int(results.exits_rescaled.sum())
         if start < keep:
@@ -176,4 +271,17 @@ def run_psa(inputs, n: int, seed: int, chunk_size: int = 5_120, keep_draws: bool
         rule_counts=counts,
         draws=pd.concat(draws_kept) if draws_kept else None,
         timings={k: round(v, 4) for k, v in timings.items()},
+        by_band=bands,
+        structural=None if weights is None else {"weights": weights, "iterations_drawn": chosen},
+        distributions=effect_distribution_note(inputs),
     )
+
+
+def effect_distribution_note(inputs) -> str:
+    """How the PSA draws the effect, in one line (echoed in every PSA output)."""
+    params = inputs.parameters
+    tau = float(params.loc["rr_between_study_sd", "value"]) if "rr_between_study_sd" in params.index else 0.0
+    if tau == 0:
+        return "RR drawn for the pooled mean (rr_between_study_sd = 0)"
+    return (f"RR drawn for a new setting: log RR ~ N(ln RR, √(SE² + τ²)), τ = {tau:g} between-study SD "
+            "(rr_between_study_sd)")

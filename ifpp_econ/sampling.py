@@ -73,6 +73,13 @@ def _gamma(name, value, a, b):
     return "gamma", ((value / a) ** 2,), {"scale": a * a / value}
 
 
+def _gamma_sepct(name, value, a, b):
+    if not (value > 0 and 0 < a <= 10):
+        raise SamplingError(f"{name}: gamma with SE as a share of the value needs a positive value and a share above 0 "
+                            f"and at most 10 (1000%) (got value {value:g}, share {a:g})")
+    return _gamma(name, value, a * value, b)
+
+
 def _lognormal_ci(name, value, a, b):
     if not (0 < a < value < b):
         raise SamplingError(f"{name}: lognormal 95% CI needs 0 < lower < value < upper (got {a:g}, {value:g}, {b:g})")
@@ -117,6 +124,7 @@ MARGINALS = {
     "beta_alpha_beta": _beta,
     "beta_events_n": _beta_events_n,
     "gamma_mean_se": _gamma,
+    "gamma_mean_sepct": _gamma_sepct,
     "lognormal_ci": _lognormal_ci,
     "lognormal_log": _lognormal_log,
     "normal_mean_se": _normal,
@@ -166,10 +174,12 @@ def _has_group(group) -> bool:
 
 
 def dirichlet_groups(parameters: pd.DataFrame) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Group → (member names, concentration counts ``(m,)``) for Dirichlet rows, in order of first appearance.
+    """Group → (member names, Dirichlet concentrations ``(m,)``) for Dirichlet rows, in order of first appearance.
 
-    A group whose rows are all ``fixed`` is not listed (it stays fixed); a group mixing
-    ``dirichlet`` with other distributions is an error, as its shares could not sum to 1.
+    The shares (``value``) are the Dirichlet mean and ``param_a`` is the group's effective sample size n,
+    so member i has concentration n × share_i (a share of 0 stays 0). A group whose rows are all
+    ``fixed`` is not listed (it stays fixed); a group mixing ``dirichlet`` with other distributions is an
+    error, as its shares could not sum to 1.
     """
     groups: dict[str, tuple[list[str], list[float]]] = {}
     for name, row in parameters.iterrows():
@@ -177,17 +187,22 @@ def dirichlet_groups(parameters: pd.DataFrame) -> dict[str, tuple[list[str], np.
             continue
         if not _has_group(row.get("group")):
             raise SamplingError(f"{name}: a dirichlet parameter needs a group")
-        count = _num(row, "param_a")
-        if not count > 0:
-            raise SamplingError(f"{name}: Dirichlet count must be positive (got {count:g})")
+        n_eff, share = _num(row, "param_a"), _num(row, "value")
+        if not n_eff > 0:
+            raise SamplingError(f"{name}: Dirichlet effective sample size must be positive (got {n_eff:g})")
+        if not 0 <= share <= 1:
+            raise SamplingError(f"{name}: a Dirichlet share must lie between 0 and 1 (got {share:g})")
         names, counts = groups.setdefault(str(row["group"]).strip(), ([], []))
         names.append(name)
-        counts.append(count)
+        counts.append(n_eff * share)
     for name, row in parameters.iterrows():
         group = row.get("group")
         if _has_group(group) and str(group).strip() in groups and _dist_name(row) != "dirichlet":
             raise SamplingError(f"{name}: group {str(group).strip()!r} mixes dirichlet and {_dist_name(row)!r} rows; "
-                                "give every share a Dirichlet count, or none")
+                                "give every share of a group the same distribution")
+    for g, (names, counts) in groups.items():
+        if not sum(counts) > 0:
+            raise SamplingError(f"group {g!r}: the shares sum to 0")
     return {g: (names, np.array(counts)) for g, (names, counts) in groups.items()}
 
 
@@ -368,7 +383,7 @@ def percentile_range(parameters: pd.DataFrame, q=(0.025, 0.975)) -> pd.DataFrame
     dists = make_distributions(parameters)
     for names, counts in dirichlet_groups(parameters).values():
         if len(names) > 1:
-            dists.update({p: stats.beta(c, counts.sum() - c) for p, c in zip(names, counts)})
+            dists.update({p: stats.beta(c, counts.sum() - c) for p, c in zip(names, counts) if 0 < c < counts.sum()})
     q = np.asarray(q, dtype=float)
     rows = {name: dists[name].ppf(q) if name in dists else np.full(len(q), np.nan) for name in parameters.index}
     return pd.DataFrame.from_dict(rows, orient="index", columns=[f"q{x:g}" for x in q])

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import units
-from .model import AgeBand, ModelSpec, Strategy
+from .model import LINKED_RISKS, AgeBand, ModelSpec, Strategy, link_cumulative_risks
 
 
 def _yes(value) -> bool:
@@ -56,6 +56,11 @@ def build_spec(inputs) -> ModelSpec:
         after_effect=str(s["after_effect"]),
         catch_up_months=float(s["catch_up_months"]),
         price_year=analysis_year,
+        perspective=str(s.get("perspective", "local_authority")),
+        payers={name: str(py) for name, py in params.get("payer", pd.Series(dtype=object)).items()
+                if isinstance(py, str) and py},
+        risk_12m_base=float(params.loc["risk_12m", "value"]) if "risk_12m" in params.index else None,
+        linked_risks=tuple(n for n in LINKED_RISKS if n in params.index and str(params.loc[n, "distribution"]) == "fixed"),
     )
 
 
@@ -83,6 +88,12 @@ def apply_overrides(inputs, overrides: dict[str, object]):
             name = target.split(":", 1)[1]
             strategies.loc[strategies["strategy"] == name, "cost_method"] = str(value)
         elif target in params.index:
+            if target == "risk_12m":  # the whole usual-care curve moves, as in the PSA and DSA (model.link_cumulative_risks)
+                linked, _ = link_cumulative_risks(pd.DataFrame([{**params["value"].to_dict(), target: float(value)}]),
+                                                  build_spec(dataclasses.replace(inputs, parameters=params)))
+                for name in LINKED_RISKS:
+                    if name in params.index:
+                        params.loc[name, "value"] = float(linked[name].iloc[0])
             params.loc[target, "value"] = float(value)
             for bound in ("low", "high"):  # keep low ≤ value ≤ high meaningful
                 if pd.notna(params.loc[target, bound]):
@@ -103,26 +114,3 @@ def apply_scenario(inputs, name: str):
     return apply_overrides(inputs, dict(zip(rows["target"], rows["value"])))
 
 
-LINKED_RISKS = ("risk_3m", "risk_6m", "risk_24m")
-
-
-def link_cumulative_risks(values: pd.DataFrame, inputs) -> tuple[pd.DataFrame, np.ndarray]:
-    """Keep the usual-care cumulative risk curve ordered when risk_12m varies.
-
-    Rule: a cumulative risk at 3, 6 or 24 months whose distribution is ``fixed`` moves in
-    proportion to the 12-month risk (value × risk_12m / base risk_12m, capped below 1);
-    then any remaining disorder is removed with a running maximum over 3→6→12→24 months.
-    Returns the adjusted copy and a flag ``(N,)`` for iterations where the running
-    maximum had to act.
-    """
-    out = values.copy()
-    params = inputs.parameters
-    ratio = out["risk_12m"].to_numpy(float) / float(params.loc["risk_12m", "value"])
-    for name in LINKED_RISKS:
-        if str(params.loc[name, "distribution"]) == "fixed":
-            out[name] = np.minimum(out[name].to_numpy(float) * ratio, 1.0 - 1e-9)
-    cols = ["risk_3m", "risk_6m", "risk_12m", "risk_24m"]
-    curve = out[cols].to_numpy(float)
-    ordered = np.maximum.accumulate(curve, axis=1)
-    out[cols] = ordered
-    return out, np.any(ordered > curve, axis=1)

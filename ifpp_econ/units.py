@@ -19,7 +19,8 @@ WEEKS_PER_MONTH = 365.25 / 7 / 12
 COST_PERIODS = {"week": WEEKS_PER_MONTH, "month": 1.0, "year": 1.0 / 12.0, "episode": 1.0}
 COST_UNITS = tuple(f"GBP/{period}/{who}" for period in COST_PERIODS for who in ("child", "family"))
 OTHER_UNITS = ("GBP/year", "GBP/hour", "probability", "probability/month", "probability/year", "rate/year",
-               "relative risk", "months", "years", "FTE", "families/year", "children", "share")
+               "relative risk", "months", "years", "FTE", "families/year", "children", "share", "multiplier",
+               "log-RR SD")
 UNITS = COST_UNITS + OTHER_UNITS
 YEAR_PATTERN = re.compile(r"^(\d{4})/(\d{2})$")
 

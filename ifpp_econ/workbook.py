@@ -49,6 +49,7 @@ class Inputs:
     scenarios: pd.DataFrame
     correlations: pd.DataFrame
     inflation: pd.Series
+    warnings: tuple[str, ...] = ()  # things a user should know that do not stop a run (file: Sheet!Cell: message)
 
 
 # ---------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ def template_tables(preset: str | None = "default") -> dict[str, list[dict]]:
         "Age bands": [dict(r) for r in schema.AGE_BANDS],
         "Placement mix": [dict(r) for r in schema.PLACEMENT_MIX],
         "Scenarios": [dict(r) for r in schema.SCENARIOS],
-        "Correlations": [],
+        "Correlations": [dict(r) for r in schema.CORRELATIONS],
         "Inflation": [{"financial_year": y, "annual_change": c, "source": s} for y, c, s in schema.INFLATION],
     }
 
@@ -89,9 +90,12 @@ README_TEXT = [
     "source, status and notes.",
     "Strategies — the options compared (at least two); receives_ifpp yes/no; cost_method none, per_family "
     "(ifpp_cost_per_family) or bottom_up (team_fte × cost_per_fte ÷ families_per_team_year); cost_multiplier.",
-    "Age bands — age at referral and share of children; each band is followed to age 18; optional Dirichlet counts.",
-    "Placement mix — share of care time in each placement type (shares sum to 1) with Dirichlet counts for the PSA.",
-    "Scenarios — named overrides: target is a parameter name, a setting, mix:<type>, age_share:<band> or "
+    "Age bands — age at referral and share of children; each band is followed to age 18 (PSA spread: Settings "
+    "age_mix_effective_n).",
+    "Placement mix — for children entering care: one column per age band (headed with the band's name) with the share "
+    "of entrants in each placement type; each column sums to 1. PSA spread: Settings placement_mix_effective_n "
+    "(Dirichlet with the shares as its mean).",
+    "Scenarios — named overrides: target is a parameter name, a setting, mix:<band>:<type>, age_share:<band> or "
     "strategy_cost_method:<strategy>.",
     "Correlations — optional rank correlations between sampled parameters (Gaussian copula).",
     "Inflation — annual change in prices by financial year, used to uplift each cost from its price year.",
@@ -109,10 +113,14 @@ README_TEXT = [
     "distribution's 2.5th/97.5th percentiles): fixed; beta_mean_se (a = SE); beta_alpha_beta (a = α, b = β); beta_events_n "
     "(a = events, b = n); gamma_mean_se (a = SE); lognormal_ci (value = point estimate, a/b = 95% CI); lognormal_log "
     "(a = log-mean, b = log-SE); normal_mean_se (a = SE); uniform (a = min, b = max); triangular and pert (a = min, "
-    "b = max, mode = value). Shares use Dirichlet counts on their own sheets.",
+    "b = max, mode = value); gamma_mean_sepct (a = SE as a share of the value, e.g. 25%: the spread follows an edited "
+    "value). Shares use a Dirichlet whose mean is the shares, spread set in Settings.",
+    "",
+    "Payer: LA (local authority children's services) or HMCTS (courts). The perspective setting decides which costs "
+    "count: local_authority (LA only, the base case) or public_sector (LA and HMCTS).",
     "",
     "Status: F = figure reported by the source; D = derived from reported figures; E = estimate where no source was "
-    "found — replace with local data; L = local data (ifpp-econ calibrate from the LA's SSDA903 episodes).",
+    "found — replace with local data; L = local data (e.g. from ifpp-econ calibrate).",
 ]
 
 
@@ -153,7 +161,7 @@ def write_template(path: str | Path, preset: str | None = None, force: bool = Fa
 
     for sheet in schema.SHEETS[1:]:
         ws = wb.create_sheet(sheet)
-        cols = schema.COLUMNS[sheet]
+        cols = sheet_columns(sheet, [r["band"] for r in tables["Age bands"]])
         ws.append(list(cols))
         for cell in ws[1]:
             cell.font = Font(bold=True, color="FFFFFF")
@@ -167,7 +175,7 @@ def write_template(path: str | Path, preset: str | None = None, force: bool = Fa
             letter = get_column_letter(j)
             width = max(len(col), *(len(str(r.get(col) or "")) for r in tables[sheet])) if tables[sheet] else len(col)
             ws.column_dimensions[letter].width = min(max(width + 2, 10), 60)
-            if col in schema.INPUT_COLUMNS.get(sheet, ()):
+            if col in schema.INPUT_COLUMNS.get(sheet, ()) or (sheet == "Placement mix" and col not in cols[:2] + ("notes",)):
                 for i in range(2, last + 1):
                     ws.cell(i, j).fill = input_fill
             vocab = col if col in schema.VOCABULARIES else None
@@ -194,6 +202,12 @@ def write_template(path: str | Path, preset: str | None = None, force: bool = Fa
     wb.save(buffer)
     path.write_bytes(_fixed_zip_times(buffer.getvalue()))
     return path
+
+
+def sheet_columns(sheet: str, bands: list[str]) -> tuple[str, ...]:
+    """A sheet's columns; the Placement mix sheet has one share column per age band before its notes."""
+    cols = schema.COLUMNS[sheet]
+    return cols[:-1] + tuple(bands) + cols[-1:] if sheet == "Placement mix" else cols
 
 
 def _fixed_zip_times(data: bytes) -> bytes:
@@ -249,9 +263,13 @@ class _Collector:
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(f"{self.path.name}: {where}: {message}" if where else f"{self.path.name}: {message}")
+
+    def warn(self, where: str, message: str) -> None:
+        self.warnings.append(f"{self.path.name}: {where}: {message}")
 
 
 @dataclass
@@ -401,7 +419,11 @@ def _table(name: str, grid: list[list], fgrid: list[list], c: _Collector) -> _Sh
     for col in expected:
         if col in header:
             columns[col] = header.index(col) + 1
-    missing = [col for col in expected if col not in columns and col not in ("notes", "source", "label", "allowed")]
+    if name == "Placement mix":  # plus one share column per age band, named like the bands
+        for j, h in enumerate(header, start=1):
+            if h and h not in columns and h not in schema.COLUMNS[name]:
+                columns[h] = j
+    missing = [col for col in expected if col not in columns and col not in ("notes", "source", "label", "allowed", "payer")]
     if missing:
         c.add(f"{name}!1:1", f"missing column(s) {', '.join(missing)}; found {', '.join(h for h in header if h) or 'none'}; "
                              f"expected columns {', '.join(expected)}")
@@ -558,6 +580,10 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
         status = _text(sheet, rec, "status")
         if status and status not in schema.STATUSES:
             c.add(_cell(sheet, rec["_row"], "status"), f"found {_show(status)}; allowed: {', '.join(schema.STATUSES)}")
+        payer = _text(sheet, rec, "payer") or (default.get("payer") or ("LA" if unit.startswith("GBP") else ""))
+        if payer and payer not in schema.PAYERS:
+            c.add(_cell(sheet, rec["_row"], "payer"), f"found {_show(payer)}; allowed: {', '.join(schema.PAYERS)}")
+            ok = False
         price_year = _text(sheet, rec, "price_year") or None
         if unit.startswith("GBP") and price_year is None:
             c.add(_cell(sheet, rec["_row"], "price_year"), "empty; a cost needs its price year, e.g. 2023/24")
@@ -603,12 +629,17 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
                     c.add(_cell(sheet, rec["_row"], "distribution"), str(exc))
                     ok = False
                 else:
+                    if dist == "gamma_mean_se" and value > 0 and not 0.05 <= a / value <= 1.0:
+                        c.warn(_cell(sheet, rec["_row"], "param_a"),
+                               f"SE {a:g} is {a / value:.1%} of the value {value:g} (an absolute SE does not follow an "
+                               "edited value); if the SE is meant as a share of the value, use gamma_mean_sepct with "
+                               "param_a as that share (e.g. 25%)")
                     if dist == "uniform" and not a <= value <= b:
                         c.add(_cell(sheet, rec["_row"], "value"), f"found {value:g}; a uniform parameter's value must "
                                                                   f"lie between param_a {a:g} and param_b {b:g}")
                         ok = False
         out.append({"name": name, "label": _text(sheet, rec, "label") or default["label"], "value": value, "unit": unit,
-                    "price_year": price_year, "distribution": dist, "param_a": a, "param_b": b, "low": low, "high": high,
+                    "price_year": price_year, "payer": payer or None, "distribution": dist, "param_a": a, "param_b": b, "low": low, "high": high,
                     "source": _text(sheet, rec, "source"), "status": status, "notes": _text(sheet, rec, "notes"),
                     "group": "", "cell": _cell(sheet, rec["_row"], "value"),
                     "price_cell": _cell(sheet, rec["_row"], "price_year") if "price_year" in sheet.columns else sheet.name})
@@ -618,8 +649,10 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
     return out
 
 
-def _read_shares(sheet: _Sheet, key: str, prefix: str, group: str, c: _Collector, extra=None) -> tuple[list[dict], list[dict]]:
-    """Share rows → parameter rows (``prefix + key``) and the sheet's own records."""
+def _read_shares(sheet: _Sheet, key: str, prefix: str, group: str, effective_n: float, c: _Collector,
+                 extra=None) -> tuple[list[dict], list[dict]]:
+    """Share rows → parameter rows (``prefix + key``) and the sheet's own records; Dirichlet with mean = the shares
+    and concentration ``effective_n`` (0 = fixed)."""
     params, records, seen = [], [], set()
     for rec in sheet.rows:
         label = _text(sheet, rec, key)
@@ -631,31 +664,77 @@ def _read_shares(sheet: _Sheet, key: str, prefix: str, group: str, c: _Collector
             continue
         seen.add(label)
         share = _value(sheet, rec, "share", c, allowed="a share between 0 and 1")
-        count = _value(sheet, rec, "dirichlet_count", c, required=False, allowed="a positive count")
         if share is not None and not 0 <= share <= 1:
             c.add(_cell(sheet, rec["_row"], "share"), f"found {share:g}; allowed: a share between 0 and 1")
             share = None
-        if count is not None and count <= 0:
-            c.add(_cell(sheet, rec["_row"], "dirichlet_count"), f"found {count:g}; Dirichlet counts must be positive")
-            count = None
-        record = {key: label, "share": share, "dirichlet_count": count, "_row": rec["_row"]}
+        record = {key: label, "share": share, "_row": rec["_row"]}
         if extra:
             record.update(extra(sheet, rec, c))
         records.append(record)
-        params.append({"name": f"{prefix}{label}", "label": f"{sheet.name}: {label}", "value": share, "unit": "share",
-                       "price_year": None, "distribution": "dirichlet" if count else "fixed", "param_a": count,
-                       "param_b": None, "low": None, "high": None, "source": "", "status": "",
-                       "notes": _text(sheet, rec, "notes"), "group": group, "cell": _cell(sheet, rec["_row"], "share")})
+        params.append(_share_parameter(f"{prefix}{label}", f"{sheet.name}: {label}", share, group, effective_n,
+                                       _text(sheet, rec, "notes"), _cell(sheet, rec["_row"], "share")))
     shares = [r["share"] for r in records]
     if records and all(s is not None for s in shares) and abs(sum(shares) - 1) > 1e-6:
         c.add(f"{sheet.name}!{_letter(sheet.columns['share'])}:{_letter(sheet.columns['share'])}",
               f"shares sum to {sum(shares):.6g}; they must sum to 1")
-    counts = [r["dirichlet_count"] for r in records]
-    if any(x is not None for x in counts) and any(x is None for x in counts):
-        c.add(sheet.name, "give a Dirichlet count for every row, or for none (fixed shares)")
     if not records:
         c.add(sheet.name, "no rows; at least one is needed")
     return params, records
+
+
+def _share_parameter(name: str, label: str, share, group: str, effective_n: float, notes: str, cell: str) -> dict:
+    dirichlet = effective_n > 0
+    return {"name": name, "label": label, "value": share, "unit": "share", "price_year": None, "payer": None,
+            "distribution": "dirichlet" if dirichlet else "fixed", "param_a": effective_n if dirichlet else None,
+            "param_b": None, "low": None, "high": None, "source": "", "status": "", "notes": notes, "group": group,
+            "cell": cell}
+
+
+def _read_placement_mix(sheet: _Sheet, bands: list[str], effective_n: float, c: _Collector) -> list[dict]:
+    """The wide Placement mix sheet → one share parameter ``mix:<band>:<type>`` per age band and placement type."""
+    band_cols = {}
+    for band in bands:
+        col = next((h for h in sheet.columns if h == band.strip().lower()), None)
+        if col is None:
+            c.add(f"{sheet.name}!1:1", f"no share column for age band {_show(band)}; add a column headed {band} "
+                                       "(one column per band of the Age bands sheet)")
+        else:
+            band_cols[band] = col
+    fixed_cols = set(schema.COLUMNS[sheet.name])
+    for h, j in sheet.columns.items():
+        if h not in fixed_cols and h not in band_cols.values():
+            c.add(f"{sheet.name}!{_letter(j)}1", f"column {_show(h)} is not an age band; bands: {', '.join(bands)}")
+    params, seen = [], {}
+    for rec in sheet.rows:
+        ptype = _text(sheet, rec, "placement_type")
+        where = _cell(sheet, rec["_row"], "placement_type")
+        if ptype not in schema.PLACEMENT_TYPES:
+            c.add(where, f"unknown placement type {_show(ptype)}; allowed: {', '.join(schema.PLACEMENT_TYPES)}")
+            continue
+        if ptype in seen:
+            c.add(where, f"duplicate placement type {ptype} (also in row {seen[ptype]})")
+            continue
+        seen[ptype] = rec["_row"]
+        cost = _text(sheet, rec, "cost_parameter")
+        if cost != f"cost_{ptype}":
+            c.add(_cell(sheet, rec["_row"], "cost_parameter"), f"found {_show(cost)}; expected cost_{ptype}")
+        for band, col in band_cols.items():
+            share = _value(sheet, rec, col, c, allowed="a share between 0 and 1 (0 if unused)")
+            if share is not None and not 0 <= share <= 1:
+                c.add(_cell(sheet, rec["_row"], col), f"found {share:g}; allowed: a share between 0 and 1")
+                share = None
+            params.append(_share_parameter(schema.mix_name(band, ptype), f"Placement mix: {ptype}, age {band}", share,
+                                           f"placement_mix:{band}", effective_n, "", _cell(sheet, rec["_row"], col)))
+    missing = [t for t in schema.PLACEMENT_TYPES if t not in seen]
+    if missing:
+        c.add(sheet.name, f"missing placement type(s) {', '.join(missing)} (use share 0 if unused)")
+    for band, col in band_cols.items():
+        shares = [p["value"] for p in params if p["group"] == f"placement_mix:{band}"]
+        if shares and all(v is not None for v in shares) and abs(sum(shares) - 1) > 1e-6:
+            j = sheet.columns[col]
+            c.add(f"{sheet.name}!{_letter(j)}:{_letter(j)}", f"age band {band}: shares sum to {sum(shares):.6g}; they "
+                                                             "must sum to 1")
+    return params
 
 
 def read_workbook(path: str | Path) -> Inputs:
@@ -676,25 +755,6 @@ def read_workbook(path: str | Path) -> Inputs:
     params = _read_parameters(sheets["Parameters"], c)
     param_names = {_text(sheets["Parameters"], r, "name") for r in sheets["Parameters"].rows}  # even rows with bad values
 
-    # placement mix: cost parameter must be a weekly/monthly cost parameter
-    def mix_extra(sheet, rec, col):
-        cost = _text(sheet, rec, "cost_parameter")
-        expected = f"cost_{_text(sheet, rec, 'placement_type')}"
-        if cost != expected:
-            col.add(_cell(sheet, rec["_row"], "cost_parameter"), f"found {_show(cost)}; expected {expected} "
-                                                                 f"(placement types: {', '.join(t for t, _ in schema._MIX)})")
-        return {"cost_parameter": cost}
-
-    mix_params, mix = _read_shares(sheets["Placement mix"], "placement_type", "mix:", "placement_mix", c, mix_extra)
-    known_types = {t for t, _ in schema._MIX}
-    for r in mix:
-        if r["placement_type"] not in known_types:
-            c.add(f"Placement mix!A{r['_row']}", f"unknown placement type {_show(r['placement_type'])}; "
-                                                 f"allowed: {', '.join(sorted(known_types))}")
-    missing_types = known_types - {r["placement_type"] for r in mix}
-    if missing_types:
-        c.add("Placement mix", f"missing placement type(s) {', '.join(sorted(missing_types))} (use share 0 if unused)")
-
     def age_extra(sheet, rec, col):
         age = _value(sheet, rec, "age_at_referral_years", col, allowed="an age from 0 to under 18")
         if age is not None and not 0 <= age < 18:
@@ -702,7 +762,10 @@ def read_workbook(path: str | Path) -> Inputs:
             age = None
         return {"age_at_referral_years": age}
 
-    age_params, ages = _read_shares(sheets["Age bands"], "band", "age_share:", "age_bands", c, age_extra)
+    age_params, ages = _read_shares(sheets["Age bands"], "band", "age_share:", "age_bands",
+                                    float(settings.get("age_mix_effective_n", 0)), c, age_extra)
+    mix_params = _read_placement_mix(sheets["Placement mix"], [r["band"] for r in ages],
+                                     float(settings.get("placement_mix_effective_n", 0)), c)
     strategies = _read_strategies(sheets["Strategies"], settings, c, _setting_cell(sheets["Settings"], "comparator"))
     inflation = _read_inflation(sheets["Inflation"], c)
     all_params = params + mix_params + age_params
@@ -711,7 +774,8 @@ def read_workbook(path: str | Path) -> Inputs:
     _check_risks(params, c)
     names = param_names | {p["name"] for p in mix_params + age_params}
     scenarios = _read_scenarios(sheets["Scenarios"], all_params, names, settings, strategies, c)
-    correlations = _read_correlations(sheets.get("Correlations"), params, c)
+    unreadable = param_names - {p["name"] for p in params}  # rows already reported: no cascade
+    correlations = _read_correlations(sheets.get("Correlations"), params, c, unreadable)
     if c.problems:
         raise WorkbookError(c.problems)
 
@@ -729,6 +793,7 @@ def read_workbook(path: str | Path) -> Inputs:
         scenarios=pd.DataFrame(scenarios, columns=["scenario", "target", "value"]),
         correlations=pd.DataFrame(correlations, columns=["parameter_1", "parameter_2", "rank_correlation"]),
         inflation=inflation,
+        warnings=tuple(c.warnings),
     )
 
 
@@ -871,26 +936,30 @@ def _read_scenarios(sheet: _Sheet, params: list[dict], names: set[str], settings
                 c.add(value_cell, f"found {_show(value)}; allowed: {', '.join(schema.COST_METHODS)}")
                 continue
         else:
-            c.add(where, f"unknown target {_show(target)}; allowed: a parameter name, a setting, mix:<type>, "
+            c.add(where, f"unknown target {_show(target)}; allowed: a parameter name, a setting, mix:<band>:<type>, "
                          "age_share:<band> or strategy_cost_method:<strategy>")
             continue
         out.append({"scenario": scenario, "target": target, "value": value, "_row": rec["_row"]})
-    for prefix, label in (("mix:", "placement-mix"), ("age_share:", "age-band")):
-        base = {p["name"]: p["value"] for p in params if p["name"].startswith(prefix)}
-        if not base or any(v is None for v in base.values()):
+    groups: dict[str, dict[str, float]] = {}
+    for p in params:
+        if p.get("group"):
+            groups.setdefault(p["group"], {})[p["name"]] = p["value"]
+    for group, base in groups.items():
+        if any(v is None for v in base.values()):
             continue
         for scenario in dict.fromkeys(r["scenario"] for r in out):
-            rows = [r for r in out if r["scenario"] == scenario and r["target"].startswith(prefix)]
+            rows = [r for r in out if r["scenario"] == scenario and r["target"] in base]
             if not rows:
                 continue
             total = sum({**base, **{r["target"]: r["value"] for r in rows}}.values())
             if abs(total - 1) > 1e-6:
-                c.add(_cell(sheet, rows[0]["_row"], "value"), f"scenario {_show(scenario)}: {label} shares sum to "
+                c.add(_cell(sheet, rows[0]["_row"], "value"), f"scenario {_show(scenario)}: {group} shares sum to "
                                                               f"{total:.6g} after its overrides; they must sum to 1")
     return [{k: v for k, v in r.items() if k != "_row"} for r in out]
 
 
-def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector) -> list[dict]:
+def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector, unreadable: set[str] = frozenset()
+                       ) -> list[dict]:
     if sheet is None:
         return []
     sampled = {p["name"] for p in params if p["distribution"] not in ("fixed",)}
@@ -899,7 +968,9 @@ def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector) 
         a, b = _text(sheet, rec, "parameter_1"), _text(sheet, rec, "parameter_2")
         ok = True
         for col, n in (("parameter_1", a), ("parameter_2", b)):
-            if n not in sampled:
+            if n in unreadable:
+                ok = False
+            elif n not in sampled:
                 c.add(_cell(sheet, rec["_row"], col), f"{_show(n)} is not a parameter with a distribution; "
                                                       "correlations need two sampled parameters")
                 ok = False

@@ -26,16 +26,45 @@ def test_ranges_from_workbook_or_percentiles(default_inputs):
     ranges = dsa.one_way_ranges(default_inputs).set_index("parameter")
     assert ranges.loc["rr_12m", ["low", "high"]].tolist() == [0.48, 0.76]
     assert ranges.loc["rr_12m", "range_source"] == "workbook low/high"
-    assert "percentile" in ranges.loc["reunify_0_6m", "range_source"]
-    assert "percentile" in ranges.loc["mix:residential", "range_source"]
+    assert "percentile" in ranges.loc["care_multiplier_reunify", "range_source"]
+    assert "percentile" in ranges.loc["mix:11-17:residential", "range_source"]
+    assert "reunify_0_6m" not in ranges.index  # fixed: varied through its multiplier
+
+
+def test_every_tornado_bar_changes_only_the_parameters_it_names(default_inputs):
+    ev = dsa.Evaluator(default_inputs)
+    ranges = dsa.one_way_ranges(default_inputs)
+    base = ev.base.iloc[0]
+    from ifpp_econ.model import link_cumulative_risks
+    for _, r in ranges.iterrows():
+        for value in (r["low"], r["high"]):
+            row, _ = link_cumulative_risks(ev.rows([{r["parameter"]: value}]), ev.spec)  # what the model evaluates
+            changed = {c for c in row.columns if not np.isclose(row[c].iloc[0], base[c], rtol=1e-12, atol=0)}
+            named = {n.strip() for n in r["moves"].split(",")}
+            group = dsa.share_group(r["parameter"])
+            if group:  # a share moves the other shares of its group (named by the group)
+                named |= {c for c in row.columns if c.startswith(group)}
+            assert changed <= named, (r["parameter"], value, changed - named)
+    labelled = ranges.set_index("parameter")
+    assert "whole usual-care curve" in labelled.loc["risk_12m", "range_source"]
+    assert labelled.loc["risk_6m", "high"] <= default_inputs.parameters.loc["risk_12m", "value"]
+
+
+def test_ifpp_cost_break_even_is_a_number(default_inputs):
+    found = dsa.threshold(dsa.Evaluator(default_inputs), "ifpp_cost_per_family")
+    assert found["threshold"] is not None and found["threshold"] > 9000  # beyond the one-way high
+    base = run_base_case(default_inputs).to_json()
+    assert found["threshold"] == pytest.approx(base["max_affordable_cost_per_family"], rel=1e-8)
 
 
 def test_share_moves_with_others_rescaled(default_inputs):
     ev = dsa.Evaluator(default_inputs)
-    rows = ev.rows([{"mix:residential": 0.3}])
-    mix = rows[[c for c in rows.columns if c.startswith("mix:")]].iloc[0]
-    assert mix.sum() == pytest.approx(1.0) and mix["mix:residential"] == 0.3
-    assert mix["mix:kinship"] / mix["mix:la_foster"] == pytest.approx(0.23 / 0.26)
+    rows = ev.rows([{"mix:11-17:residential": 0.3}])
+    mix = rows[[c for c in rows.columns if c.startswith("mix:11-17:")]].iloc[0]
+    assert mix.sum() == pytest.approx(1.0) and mix["mix:11-17:residential"] == 0.3
+    assert mix["mix:11-17:kinship"] / mix["mix:11-17:la_foster"] == pytest.approx(0.15 / 0.20)
+    other = rows[[c for c in rows.columns if c.startswith("mix:0-4:")]].iloc[0]
+    assert other["mix:0-4:kinship"] == 0.30  # other bands untouched
 
 
 @pytest.mark.parametrize("name", ["ifpp_cost_per_family", "rr_12m", "risk_12m"])
@@ -66,7 +95,8 @@ def test_scenario_equals_editing_the_workbook(default_inputs):
     assert table.loc["No effect", "placements_avoided_per_child"] == pytest.approx(0.0, abs=1e-12)
     horizon = run_base_case(apply_scenario(default_inputs, "5-year horizon")).incremental()["IFPP"]
     assert table.loc["5-year horizon", "per_child_savings"] == pytest.approx(horizon["per_child_savings"], rel=1e-12)
-    assert set(table.index) >= {"Base case", "Time-varying RRs", "Residential-heavy mix", "Catch-up after 24 months"}
+    assert set(table.index) >= {"Base case", "Time-varying RRs", "Residential-heavy mix (11-17)",
+                                "Catch-up after the effect", "Gap persists after the effect", "Family-level RR"}
 
 
 def test_two_way_grid(default_inputs):

@@ -8,8 +8,8 @@ import pytest
 from ifpp_econ.deterministic import run_base_case
 from ifpp_econ.engine import Reward, simulate
 from ifpp_econ.model import (
-    CARE, FamilyStatesTransitions, HOME, N_STATES, cumulative_entry_curves, hazards_from_curve, run_model,
-    to_model_units,
+    CARE, PLACEMENT_TYPES, FamilyStatesTransitions, HOME, N_STATES, cumulative_entry_curves, hazards_from_curve,
+    run_model, to_model_units,
 )
 from ifpp_econ.spec import apply_overrides, base_values, build_spec
 
@@ -37,14 +37,76 @@ def test_rr_of_one_gives_zero_incremental_effect(default_inputs):
     np.testing.assert_allclose(res.trace[0], res.trace[1], atol=1e-15)
 
 
-def test_usual_care_curve_hits_workbook_risks_and_ifpp_hits_rr_times_them(default_inputs):
-    res, spec = run(default_inputs)
+@pytest.mark.parametrize("k", [None, 2.9])
+def test_usual_care_curve_hits_workbook_risks_and_ifpp_hits_rr_times_them(default_inputs, k):
+    # a child's risk = family risk × k ÷ children per family; k = children per family gives the family risk itself
+    res, spec = run(default_inputs, **({} if k is None else {"children_placed_per_family_placement": k}))
     p = to_model_units(base_values(default_inputs), spec)
+    factor = (1.5 if k is None else k) / 2.9
     for months, name in ((3, "risk_3m"), (6, "risk_6m"), (12, "risk_12m"), (24, "risk_24m")):
         never_placed_uc = res.trace[0, 0, months, HOME]
         never_placed_ifpp = res.trace[1, 0, months, HOME]
-        assert 1 - never_placed_uc == pytest.approx(p[name][0], rel=1e-12)
-        assert 1 - never_placed_ifpp == pytest.approx(0.60 * p[name][0], rel=1e-12)
+        assert 1 - never_placed_uc == pytest.approx(factor * p[name][0], rel=1e-12)
+        assert 1 - never_placed_ifpp == pytest.approx(0.60 * factor * p[name][0], rel=1e-12)
+
+
+def test_effect_stops_gives_usual_cares_conditional_hazard_after_the_duration(default_inputs):
+    spec = build_spec(default_inputs)
+    assert spec.after_effect == "effect_stops"
+    p = to_model_units(base_values(default_inputs), spec)
+    usual, ifpp, bound = cumulative_entry_curves(p, spec, 60)
+    h_usual, h_ifpp = hazards_from_curve(usual)[0], hazards_from_curve(ifpp)[0]
+    np.testing.assert_allclose(h_ifpp[24:], h_usual[24:], rtol=1e-10)  # months 25, 26, …: usual care's hazard
+    assert np.all(h_ifpp[:24] < h_usual[:24])  # during the effect: lower
+    # by hand at 36 months: S_ifpp(36) = S_ifpp(24) × S_uc(36) / S_uc(24)
+    assert 1 - ifpp[0, 36] == pytest.approx((1 - 0.6 * usual[0, 24]) * (1 - usual[0, 36]) / (1 - usual[0, 24]), rel=1e-12)
+    assert not bound.any()
+
+
+def test_after_effect_assumptions_are_ordered_and_a_one_month_effect_saves_almost_nothing(default_inputs):
+    base = run_base_case(default_inputs).to_json()
+    s = {k: v["per_child_savings"] for k, v in base["scenarios_after_effect"].items()}
+    assert s["catch_up"] < s["effect_stops"] < s["gap_persists"]
+    assert base["scenarios_after_effect"]["effect_stops"]["default"]
+    short = run_base_case(apply_overrides(default_inputs, {"effect_duration_months": 1})).to_json()
+    assert abs(short["per_child_savings"]) < 1000
+
+
+def test_perspectives_sum_by_payer(default_inputs):
+    res, spec = run(default_inputs)
+    o = res.outcomes
+    np.testing.assert_allclose(o["cost"], o["cost_local_authority"], rtol=1e-14)
+    # the only HMCTS cost by default is the court cost of proceedings
+    court = run(default_inputs, court_cost_proceedings=0.0)[0].outcomes
+    np.testing.assert_allclose(court["cost_public_sector"], court["cost_local_authority"], rtol=1e-14)
+    np.testing.assert_allclose(o["cost_local_authority"], court["cost_local_authority"], rtol=1e-14)
+    public, _ = run(default_inputs, perspective="public_sector")
+    np.testing.assert_allclose(public.outcomes["cost"], o["cost_public_sector"], rtol=1e-14)
+    assert np.all(o["cost_public_sector"] > o["cost_local_authority"])
+
+
+def test_age_band_results_weight_back_to_the_total(default_inputs):
+    res, _ = run(default_inputs)
+    for key in ("cost", "cost_placements", "first_placements", "first_placements_undiscounted", "care_months"):
+        total = sum(res.band_shares[b] * band[key] for b, band in enumerate(res.by_band.values()))
+        np.testing.assert_allclose(total, res.outcomes[key], rtol=1e-13)
+    # older entrants' mix includes residential care: a placement month costs more
+    bands = run_base_case(default_inputs).to_json()["by_age_band"]
+    assert set(bands) == {"0-4", "5-10", "11-17"}
+
+
+def test_risk_12m_gives_one_answer_by_every_path(default_inputs):
+    """A scenario, the DSA evaluator (a PSA-style row) and an edited workbook agree at the same values."""
+    from ifpp_econ.dsa import Evaluator
+    scenario = run_base_case(apply_overrides(default_inputs, {"risk_12m": 0.36})).to_json()["per_child_savings"]
+    evaluator = Evaluator(default_inputs)
+    dsa = float(evaluator(evaluator.rows([{"risk_12m": 0.36}]))[0])
+    params = default_inputs.parameters.copy()
+    for name in ("risk_3m", "risk_6m", "risk_12m", "risk_24m"):  # the workbook edited: the whole curve × 1.2
+        params.loc[name, "value"] = float(params.loc[name, "value"]) * 1.2
+    edited = run_base_case(dataclasses.replace(default_inputs, parameters=params)).to_json()["per_child_savings"]
+    assert scenario == pytest.approx(dsa, rel=1e-12)
+    assert edited == pytest.approx(dsa, rel=1e-12)
 
 
 def test_window_rrs_apply_at_their_time_points(default_inputs):
@@ -61,6 +123,7 @@ def test_window_rrs_apply_at_their_time_points(default_inputs):
 def test_gap_persists_and_catch_up_after_effect_duration(default_inputs):
     spec = build_spec(default_inputs)
     p = to_model_units(base_values(default_inputs), spec)
+    spec = dataclasses.replace(spec, after_effect="gap_persists")
     usual, ifpp, _ = cumulative_entry_curves(p, spec, 120)
     gap = usual[0, 24] - ifpp[0, 24]
     np.testing.assert_allclose(usual[0, 24:] - ifpp[0, 24:], gap, rtol=1e-12)
@@ -97,17 +160,18 @@ def test_months_in_care_by_hand_without_exits(default_inputs):
 def test_costs_scale_linearly_with_unit_costs(default_inputs):
     base, _ = run(default_inputs)
     doubled, _ = run(default_inputs, **{f"cost_{t}": 2 * float(default_inputs.parameters.loc[f"cost_{t}", "value"])
-                                        for t in ("kinship", "la_foster", "ifa", "residential", "with_parents", "other")})
+                                        for t in PLACEMENT_TYPES})
     np.testing.assert_allclose(doubled.outcomes["cost_placements"], 2 * base.outcomes["cost_placements"], rtol=1e-12)
     np.testing.assert_allclose(doubled.outcomes["cost_proceedings"], base.outcomes["cost_proceedings"], rtol=1e-12)
 
 
 def test_price_year_change_uplifts_by_index_ratio(default_inputs):
     from ifpp_econ import units
-    base, _ = run(default_inputs)
-    params = default_inputs.parameters.copy()
+    public = apply_overrides(default_inputs, {"perspective": "public_sector"})  # the court cost is paid by HMCTS
+    base, _ = run(public)
+    params = public.parameters.copy()
     params.loc["court_cost_proceedings", "price_year"] = "2020/21"
-    moved, _ = run(dataclasses.replace(default_inputs, parameters=params))
+    moved, _ = run(dataclasses.replace(public, parameters=params))
     ratio = units.uplift_factor("2020/21", "2023/24", default_inputs.inflation) / units.uplift_factor(
         "2017/18", "2023/24", default_inputs.inflation)
     court = default_inputs.parameters.loc["court_cost_proceedings", "value"]

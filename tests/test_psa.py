@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ifpp_econ.spec import apply_overrides
+
 from ifpp_econ.deterministic import run_base_case
 from ifpp_econ.engine import Reward, cycle_weights, simulate
 from ifpp_econ.psa import run_psa, wtp_grid
@@ -16,7 +18,7 @@ from test_engine_hiv import COUNTS, HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, STATE
 def all_fixed(inputs):
     params = inputs.parameters.copy()
     params["distribution"] = "fixed"
-    return dataclasses.replace(inputs, parameters=params)
+    return dataclasses.replace(inputs, parameters=params, correlations=inputs.correlations.iloc[:0])
 
 
 def test_every_parameter_fixed_gives_the_deterministic_result(default_inputs):
@@ -54,6 +56,10 @@ def test_seed_reproducibility_and_json(default_inputs):
 
 
 def test_psa_mean_near_deterministic(default_inputs):
+    default_inputs = apply_overrides(default_inputs, {"rr_between_study_sd": 0.0})  # RR's median = its mean, nearly
+    params = default_inputs.parameters.copy()
+    params.loc["children_placed_per_family_placement", "distribution"] = "fixed"  # its base is the mode, not the mean
+    default_inputs = dataclasses.replace(default_inputs, parameters=params)
     psa = run_psa(default_inputs, 4000, seed=3)
     base = run_base_case(default_inputs).incremental()["IFPP"]
     inc = psa.incremental()["IFPP"]
@@ -67,7 +73,7 @@ def hiv_psa(n, seed):
         for j, to in enumerate("ABCD"):
             if COUNTS[i, j] > 0:
                 rows.append({"name": f"p_{frm}{to}", "value": COUNTS[i, j] / COUNTS[i].sum(), "distribution": "dirichlet",
-                             "param_a": COUNTS[i, j], "param_b": np.nan, "group": frm})
+                             "param_a": COUNTS[i].sum(), "param_b": np.nan, "group": frm})
     rows.append({"name": "rr", "value": 0.509, "distribution": "lognormal_log", "param_a": np.log(0.509),
                  "param_b": (np.log(0.710) - np.log(0.365)) / 3.92, "group": ""})
     for s, cost in zip("ABC", STATE_COSTS[:3]):

@@ -90,7 +90,8 @@ def test_correlating_two_parameters_leaves_the_others_unchanged():
 
 def test_dirichlet_shares_sum_to_one_with_expected_means():
     counts = np.array([23.0, 26.0, 20.0, 10.0, 14.0, 7.0]) * 72.08
-    params = pd.DataFrame({"value": counts / counts.sum(), "distribution": "dirichlet", "param_a": counts,
+    # the shares are the mean, param_a the group's effective sample size: concentrations = n × share
+    params = pd.DataFrame({"value": counts / counts.sum(), "distribution": "dirichlet", "param_a": counts.sum(),
                            "param_b": np.nan, "group": "mix"}, index=[f"mix:{i}" for i in range(6)])
     d = sample(params, 50_000, seed=5)
     np.testing.assert_allclose(d.sum(axis=1), 1.0, rtol=0, atol=1e-12)
@@ -160,7 +161,7 @@ def test_percentile_range():
 
 
 def test_percentile_range_of_dirichlet_share_is_its_beta_marginal():
-    params = pd.DataFrame({"value": [0.2, 0.8], "distribution": "dirichlet", "param_a": [20.0, 80.0], "param_b": np.nan,
+    params = pd.DataFrame({"value": [0.2, 0.8], "distribution": "dirichlet", "param_a": [100.0, 100.0], "param_b": np.nan,
                            "group": "g"}, index=["s1", "s2"])
     q = percentile_range(params, q=(0.1, 0.5, 0.9))
     assert q.loc["s1"].tolist() == pytest.approx(stats.beta(20, 80).ppf([0.1, 0.5, 0.9]).tolist(), rel=1e-12)
@@ -193,7 +194,7 @@ def test_infeasible_inputs_name_the_parameter(dist, value, a, b, message):
 def test_dirichlet_counts_must_be_positive():
     params = pd.DataFrame({"value": [0.5, 0.5], "distribution": "dirichlet", "param_a": [5.0, 0.0], "param_b": np.nan,
                            "group": "g"}, index=["s1", "s2"])
-    with pytest.raises(SamplingError, match="s2: Dirichlet count must be positive"):
+    with pytest.raises(SamplingError, match="s2: Dirichlet effective sample size must be positive"):
         sample(params, 10, seed=1)
 
 
@@ -205,3 +206,21 @@ def test_dirichlet_group_problems_rejected():
     no_group = mixed.assign(distribution="dirichlet", param_a=5.0, group="")
     with pytest.raises(SamplingError, match="s1: a dirichlet parameter needs a group"):
         sample(no_group, 10, seed=1)
+
+
+def test_dirichlet_mean_follows_edited_shares_and_zero_shares_stay_zero():
+    params = pd.DataFrame({"value": [0.5, 0.5, 0.0], "distribution": "dirichlet", "param_a": 60.0, "param_b": np.nan,
+                           "group": "g"}, index=["a", "b", "c"])
+    d = sample(params, 20_000, seed=3)
+    assert (d["c"] == 0).all()
+    assert d["a"].mean() == pytest.approx(0.5, abs=0.005)
+    params["value"] = [0.8, 0.2, 0.0]  # a finance lead edits the shares: the draws follow
+    d = sample(params, 20_000, seed=3)
+    assert d["a"].mean() == pytest.approx(0.8, abs=0.005)
+
+
+def test_gamma_with_relative_se_keeps_its_share_when_the_value_is_edited():
+    for value in (2_500.0, 80_000.0):
+        d = sample(one("gamma_mean_sepct", value, 0.25), 40_000, seed=4)
+        assert d.iloc[:, 0].std() / value == pytest.approx(0.25, rel=0.03)
+        assert d.iloc[:, 0].mean() == pytest.approx(value, rel=0.01)

@@ -46,7 +46,8 @@ def test_template_reads_back_with_every_parameter(template):
     assert set(p["name"] for p in schema.PARAMETERS) <= set(inputs.parameters.index)
     assert inputs.parameters.loc["rr_12m", "value"] == 0.60
     assert inputs.parameters.loc["court_cost_proceedings", "price_year"] == "2017/18"
-    assert inputs.parameters.loc["mix:residential", "group"] == "placement_mix"
+    assert inputs.parameters.loc["mix:11-17:residential", "group"] == "placement_mix:11-17"
+    assert inputs.parameters.loc["court_cost_proceedings", "payer"] == "HMCTS"
     assert inputs.settings["analysis_price_year"] == "2023/24"
     assert list(inputs.strategies["strategy"]) == ["Usual care", "IFPP"]
     assert inputs.parameters["source"].str.len().gt(0).sum() > 20
@@ -132,7 +133,7 @@ def test_distribution_and_range_rules(template, cell_edits, expected):
 
 def test_shares_must_sum_to_one(template):
     edit(template, "Placement mix", "C2", 0.5)
-    assert any("Placement mix!C:C: shares sum to 1.27" in p for p in problems(template))
+    assert any("Placement mix!C:C: age band 0-4: shares sum to 1.2;" in p for p in problems(template))
 
 
 def test_duplicate_and_unknown_names(template):
@@ -258,10 +259,10 @@ RULES = [
     ([(*P("C", "cost_ifa"), None)], "Parameters!C{cost_ifa}", "empty; expected a number"),
     ([(*P("C", "rr_12m"), 0)], "Parameters!C{rr_12m}", "allowed for relative risk: > 0"),
     ([(*P("G", "risk_12m"), 0)], "Parameters!F{risk_12m}", "beta needs alpha > 0"),
-    ([(*P("G", "reunify_0_6m"), 200)], "Parameters!F{reunify_0_6m}", "events/n"),
-    ([(*P("G", "cost_ifa"), 0)], "Parameters!F{cost_ifa}", "gamma needs a positive mean and SE"),
+    ([(*P("G", "share_entries_with_proceedings"), 200)], "Parameters!F{share_entries_with_proceedings}", "events/n"),
+    ([(*P("G", "cost_ifa"), 0)], "Parameters!F{cost_ifa}", "SE as a share of the value needs"),
     ([(*P("G", "rr_3m"), 0.6)], "Parameters!F{rr_3m}", "0 < lower < value < upper"),
-    ([(*P("G", "children_per_family"), 2.95)], "Parameters!C{children_per_family}", "between param_a 2.95"),
+    ([(*P("G", "children_per_family"), 2.95)], "Parameters!F{children_per_family}", "min ≤ value ≤ max"),
     ([(*P("F", "cost_other"), "triangular"), (*P("G", "cost_other"), 3000), (*P("H", "cost_other"), 2500)],
      "Parameters!F{cost_other}", "triangular needs min < max"),
     ([(*P("F", "cost_other"), "normal_mean_se"), (*P("G", "cost_other"), -5)], "Parameters!F{cost_other}",
@@ -294,18 +295,21 @@ RULES = [
     ([("Strategies", "A3", "Usual care")], "Strategies", "at least two are needed"),
     ([("Age bands", "B4", 18)], "Age bands!B4", "allowed: 0 to under 18"),
     ([("Age bands", "C4", 0.5)], "Age bands!C:C", "shares sum to 1.1"),
-    ([("Age bands", "D2", -1)], "Age bands!D2", "Dirichlet counts must be positive"),
+    ([(*S("placement_mix_effective_n"), -1)], "Settings!B{placement_mix_effective_n}", "found -1"),
     ([("Placement mix", "A2", "granny")], "Placement mix!A2", "unknown placement type 'granny'"),
     ([("Placement mix", "B3", "cost_ifa")], "Placement mix!B3", "expected cost_la_foster"),
-    ([("Placement mix", "C2", "23%"), ("Placement mix", "C3", "0.3")], "Placement mix!C:C", "shares sum to 1.04"),
+    ([("Placement mix", "C2", "23%"), ("Placement mix", "C3", "0.3")], "Placement mix!C:C",
+     "age band 0-4: shares sum to 0.88"),
+    ([("Placement mix", "D1", "5-9")], "Placement mix!1:1", "no share column for age band '5-10'"),
+    ([("Placement mix", "E5", 1.5)], "Placement mix!E5", "found 1.5; allowed: a share between 0 and 1"),
     ([("Scenarios", "B2", "rr_99")], "Scenarios!B2", "unknown target 'rr_99'"),
     ([("Scenarios", f"C{SCENARIO_ROW[('Time-varying RRs', 'effect_model')]}", "both")],
      "Scenarios!C{Time-varying RRs}", "allowed: single_rr, window_rrs"),
     ([("Scenarios", "C2", -1)], "Scenarios!C2", "allowed for relative risk: > 0"),
     ([("Scenarios", f"C{SCENARIO_ROW[('5-year horizon', 'horizon_years')]}", 50)], "Scenarios!C{5-year horizon}",
      "allowed: 0.1 to 18 years"),
-    ([("Scenarios", f"C{SCENARIO_ROW[('Residential-heavy mix', 'mix:residential')]}", 0.3)],
-     "Scenarios!C{Residential-heavy mix}", "placement-mix shares sum to 1.1"),
+    ([("Scenarios", f"C{SCENARIO_ROW[('Residential-heavy mix (11-17)', 'mix:11-17:residential')]}", 0.38)],
+     "Scenarios!C{Residential-heavy mix (11-17)}", "placement_mix:11-17 shares sum to 1.1"),
     ([("Scenarios", f"C{SCENARIO_ROW[('Bottom-up IFPP costing', 'strategy_cost_method:IFPP')]}", "hourly")],
      "Scenarios!C{Bottom-up IFPP costing}", "allowed: none, per_family, bottom_up"),
     ([("Correlations", "A2", "rr_12m"), ("Correlations", "B2", "made_up"), ("Correlations", "C2", 0.3)],
@@ -353,7 +357,7 @@ def test_problems_across_sheets_reported_in_one_pass(template):
     wb["Settings"][f"B{SETTING_ROW['psa_iterations']}"] = 0
     wb["Strategies"]["C3"] = "maybe"
     wb["Age bands"]["B2"] = -1
-    wb["Placement mix"]["D2"] = 0
+    wb["Placement mix"]["D2"] = "lots"
     wb["Scenarios"]["B2"] = "nothing"
     for col, v in zip("ABC", ["rr_12m", "risk_12m", 3]):
         wb["Correlations"][f"{col}2"] = v
@@ -372,24 +376,24 @@ def test_inputs_fields_and_one_table_of_parameters(template):
     inputs = read_workbook(template)
     assert inputs.path == template and inputs.sha256 == sha(template)
     p = inputs.parameters
-    assert list(p.columns) == ["label", "value", "unit", "price_year", "distribution", "param_a", "param_b", "low", "high",
-                               "source", "status", "notes", "group", "cell"]
+    assert list(p.columns) == ["label", "value", "unit", "price_year", "payer", "distribution", "param_a", "param_b", "low",
+                               "high", "source", "status", "notes", "group", "cell"]
     assert p.loc["rr_12m", "cell"] == f"Parameters!C{param_row('rr_12m')}"
     assert p.loc["rr_12m", ["param_a", "param_b"]].tolist() == [0.48, 0.76]
-    mix = p[p["group"] == "placement_mix"]
-    assert list(mix.index) == [f"mix:{t}" for t, _s in schema._MIX]
-    assert mix["value"].sum() == pytest.approx(1) and set(mix["distribution"]) == {"dirichlet"}
-    assert mix.loc["mix:la_foster", "param_a"] == pytest.approx(0.26 * 7208)
-    assert p.loc["mix:kinship", "cell"] == "Placement mix!C2"
+    for col, band in zip("CDE", ("0-4", "5-10", "11-17")):
+        mix = p[p["group"] == f"placement_mix:{band}"]
+        assert list(mix.index) == [schema.mix_name(band, t) for t in schema.PLACEMENT_TYPES]
+        assert mix["value"].sum() == pytest.approx(1) and set(mix["distribution"]) == {"dirichlet"}
+        assert set(mix["param_a"]) == {60}  # the effective sample size; the shares are the mean
+        assert p.loc[schema.mix_name(band, "kinship"), "cell"] == f"Placement mix!{col}2"
     ages = p[p["group"] == "age_bands"]
-    assert list(ages.index) == ["age_share:0-4", "age_share:5-9", "age_share:10-15"]
+    assert list(ages.index) == ["age_share:0-4", "age_share:5-10", "age_share:11-17"]
     assert set(ages["distribution"]) == {"fixed"} and ages["value"].tolist() == [0.30, 0.30, 0.40]
     assert inputs.age_bands["age_at_referral_years"].tolist() == [2.5, 7.5, 13.0]
     assert inputs.inflation["2017/18"] == 0.0124 and "2014/15" in inputs.inflation.index
-    assert len(inputs.correlations) == 0 and list(inputs.correlations.columns) == ["parameter_1", "parameter_2",
+    assert len(inputs.correlations) == 6 and list(inputs.correlations.columns) == ["parameter_1", "parameter_2",
                                                                                    "rank_correlation"]
-    assert set(inputs.scenarios["scenario"]) == {"No effect", "Time-varying RRs", "Residential-heavy mix",
-                                                 "Catch-up after 24 months", "5-year horizon", "Bottom-up IFPP costing"}
+    assert set(inputs.scenarios["scenario"]) == {s["scenario"] for s in schema.SCENARIOS}
     s = inputs.settings
     assert (s["psa_iterations"], s["horizon_years"], s["discount_rate_costs"], s["comparator"]) == (
         10000, 18, 0.035, "Usual care")
@@ -404,16 +408,21 @@ def test_default_values_follow_the_evidence(template):
                 "reentry_12m_plus": 0.0035, "ifpp_cost_per_family": 5000, "team_fte": 7.5,
                 "families_per_team_year": 47, "cost_per_fte": 55000, "children_per_family": 2.9, "cost_kinship": 400,
                 "cost_la_foster": 800, "cost_ifa": 900, "cost_residential": 6106, "cost_with_parents": 150,
-                "cost_other": 2000, "court_cost_proceedings": 4180, "la_legal_cost_proceedings": 8000,
+                "cost_other": 700, "cost_secure": 8000, "cost_semi_independent": 1200, "rr_between_study_sd": 0.3,
+                "children_placed_per_family_placement": 1.5, "rr_family_12m": 0.85, "court_cost_proceedings": 4180, "la_legal_cost_proceedings": 8000,
                 "share_entries_with_proceedings": 0.6, "reunification_support_cost": 7857, "case_support_cost": 220,
                 "case_support_months": 12, "return_support_months": 12, "sgo_allowance": 0,
                 "social_worker_hourly_cost": 55}
     for name, value in expected.items():
         assert p.loc[name, "value"] == pytest.approx(value), name
     assert p.loc["reentry_0_3m", "status"] == "D" and "0.88" in p.loc["reentry_0_3m", "notes"]
-    assert p.loc["reunify_0_6m", ["distribution", "param_a", "param_b"]].tolist() == ["beta_events_n", 4.0, 100.0]
+    assert p.loc["reunify_0_6m", "distribution"] == "fixed"
+    assert p.loc["care_multiplier_reunify", ["distribution", "param_b"]].tolist() == ["lognormal_log", 0.25]
+    assert p.loc["risk_12m", ["distribution", "param_a", "param_b"]].tolist() == ["beta_alpha_beta", 7.5, 17.5]
+    assert p.loc["children_per_family", ["distribution", "param_a", "param_b"]].tolist() == ["triangular", 2.3, 3.1]
     assert p.loc["social_worker_hourly_cost", "price_year"] == "2013/14"
-    assert p.loc["cost_per_fte", "param_a"] == 8250
+    assert p.loc["case_support_cost", "price_year"] == "2013/14"  # £55 an hour is a 2013/14 price
+    assert p.loc["cost_per_fte", ["distribution", "param_a"]].tolist() == ["gamma_mean_sepct", 0.15]
     costs = p[p["unit"].str.startswith("GBP") & (p["group"] == "")]
     assert costs["price_year"].notna().all()
 
@@ -433,21 +442,28 @@ def test_percentages_in_settings_and_valid_correlations(template):
     wb = load_workbook(template)
     wb["Settings"][f"B{SETTING_ROW['discount_rate_costs']}"] = "1.5%"
     for col, v in zip("ABC", ["rr_12m", "risk_12m", "-30%"]):
-        wb["Correlations"][f"{col}2"] = v
+        wb["Correlations"][f"{col}8"] = v
     wb.save(template)
     inputs = read_workbook(template)
     assert inputs.settings["discount_rate_costs"] == pytest.approx(0.015)
-    assert inputs.correlations.to_dict("records") == [
+    assert inputs.correlations.to_dict("records")[-1:] == [
         {"parameter_1": "rr_12m", "parameter_2": "risk_12m", "rank_correlation": pytest.approx(-0.3)}]
 
 
-def test_age_band_dirichlet_counts_make_the_shares_uncertain(template):
+def test_age_band_effective_n_makes_the_shares_uncertain(template):
     wb = load_workbook(template)
-    for r, count in zip((2, 3, 4), (30, 30, 40)):
-        wb["Age bands"][f"D{r}"] = count
+    wb["Settings"][f"B{SETTING_ROW['age_mix_effective_n']}"] = 100
     wb.save(template)
     ages = read_workbook(template).parameters.query("group == 'age_bands'")
-    assert set(ages["distribution"]) == {"dirichlet"} and ages["param_a"].tolist() == [30, 30, 40]
+    assert set(ages["distribution"]) == {"dirichlet"} and set(ages["param_a"]) == {100}
+
+
+def test_old_style_absolute_se_is_warned(template):
+    row = param_row("cost_ifa")
+    edit(template, "Parameters", f"F{row}", "gamma_mean_se")
+    edit(template, "Parameters", f"G{row}", 20)  # £20 on £900: 2%
+    inputs = read_workbook(template)
+    assert any(f"Parameters!G{row}" in w and "gamma_mean_sepct" in w for w in inputs.warnings)
 
 
 def test_blank_row_in_the_middle_is_skipped(template):
