@@ -170,7 +170,7 @@ def estimate(cleaned: Cleaned, options: Options, defaults: dict[str, float], age
 def _observed(per: pd.DataFrame, origin: pd.Series, stop: pd.Series, w0, w1):
     """Entry and exit durations (months) inside the window and whether the stop is inside it."""
     enter = origin.clip(lower=w0)
-    end = stop.fillna(pd.Timestamp.max)
+    end = stop.fillna(w1)  # still open: observed to the window end
     limit = per["t18"].clip(upper=w1)
     leave = end.where(end < limit, limit)
     inside = (end < limit) & (end >= w0)
@@ -288,6 +288,11 @@ def _finish(est: pd.DataFrame, defaults: dict[str, float], options: Options) -> 
             prior_rate[i] = -np.log1p(-by.get(r["parameter"], 0.0))
     est["prior_rate"] = prior_rate
     d, e = est["events"].to_numpy(float), est["person_months"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):  # bands without person-time are not written
+        _psa(est, d, e, prior_rate, m, options)
+
+
+def _psa(est, d, e, prior_rate, m, options) -> None:
     shrunk_rate = (d + m * prior_rate) / (e + m) if m > 0 else est["rate"].to_numpy()
     other = _paired_other(est, shrunk_rate)
     est["shrunk"] = _prob(est, shrunk_rate, other) if m > 0 else np.nan

@@ -150,36 +150,33 @@ def _write_parameters(ws, est: pd.DataFrame, source: str, people: str) -> None:
         for col, v in values.items():
             if col in cols:
                 ws.cell(i, cols[col], v)
+    # Local rows carry their own beta: a shared multiplier on top would count the uncertainty twice.
+    for kind in est.loc[est["written"], "parameter"].str.split("_").str[0].unique():
+        name = f"care_multiplier_{kind}"
+        if name in rows:
+            fixed = {"value": 1.0, "distribution": "fixed", "param_a": None, "param_b": None, "low": None,
+                     "high": None, "status": "L", "notes": f"fixed at 1 by ifpp-econ calibrate: the local {kind} rows "
+                     "have their own beta distributions from the data"}
+            for col, v in fixed.items():
+                if col in cols:
+                    ws.cell(rows[name], cols[col], v)
 
 
 def write_placement_mix(ws, mix: pd.DataFrame, note: str) -> None:
     """Write the entrant mix (tidy: ``band``, ``placement_type``, ``share``, ``children``) into the
-    Placement mix sheet, finding columns by header: one share column per age band (headed with the
-    band's name), or — older layout — a single ``share`` column (all ages pooled by person-time, with
-    ``dirichlet_count``). Types the sheet lacks are added to ``other``. Bands without entrants are kept."""
+    Placement mix sheet, finding columns by header: one share column per age band, headed with the
+    band's name. Types the sheet lacks are added to ``other``; bands without entrants are kept."""
     cols = _headers(ws)
     rows = _rows(ws, cols["placement_type"])
     fold = {t: (t if t in rows else "other") for t in PLACEMENT_TYPES}
     tidy = mix.assign(row_type=mix["placement_type"].map(fold))
-    bands = [b for b in dict.fromkeys(tidy["band"]) if b in cols]
-    if bands:
-        for band in bands:
-            part = tidy[tidy["band"] == band]
-            if part["children"].iloc[0] == 0:
-                continue
-            shares = part.groupby("row_type")["share"].sum()
-            for t, i in rows.items():
-                ws.cell(i, cols[band], float(shares.get(t, 0.0)))
-    elif "share" in cols:
-        days = tidy.groupby("row_type")["person_days"].sum()
-        if days.sum() == 0:
-            return
-        shares = days / days.sum()
-        n = int(tidy.groupby("band")["children"].first().sum())
+    for band in (b for b in dict.fromkeys(tidy["band"]) if b in cols):
+        part = tidy[tidy["band"] == band]
+        if part["children"].iloc[0] == 0:
+            continue
+        shares = part.groupby("row_type")["share"].sum()
         for t, i in rows.items():
-            ws.cell(i, cols["share"], float(shares.get(t, 0.0)))
-            if "dirichlet_count" in cols:  # empty cells get 0.5 so every Dirichlet count stays positive
-                ws.cell(i, cols["dirichlet_count"], round(max(float(shares.get(t, 0.0)) * n, 0.5), 4))
+            ws.cell(i, cols[band], float(shares.get(t, 0.0)))
     if "notes" in cols:
         for i in rows.values():
             ws.cell(i, cols["notes"], note)
@@ -194,8 +191,6 @@ def _write_age_bands(ws, ages: pd.DataFrame, note: str) -> None:
     for r in ages.itertuples():
         if r.band in rows:
             ws.cell(rows[r.band], cols["share"], float(r.share))
-            if "dirichlet_count" in cols:
-                ws.cell(rows[r.band], cols["dirichlet_count"], round(max(float(r.share) * n, 0.5), 4))
             if "notes" in cols:
                 ws.cell(rows[r.band], cols["notes"], f"{note}: {r.children:,} of {n:,} children")
 

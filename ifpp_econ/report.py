@@ -96,7 +96,8 @@ def table_html(df: pd.DataFrame, money: tuple[str, ...] = (), pct: tuple[str, ..
             else:
                 text = str(v)
             cells.append(f"<td>{html.escape(text)}</td>")
-        cls = ' class="estimate"' if flag_estimates and str(r.get("status", "")).strip().upper().startswith("E") else ""
+        status = str(r.get("status", "")).strip().upper() if flag_estimates else ""
+        cls = ' class="estimate"' if status.startswith("E") else ' class="local"' if status == "L" else ""
         rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -106,7 +107,7 @@ body{font-family:Georgia,serif;max-width:1000px;margin:2em auto;padding:0 1em;co
 h1{font-size:1.7em}h2{border-bottom:2px solid #1f77b4;padding-bottom:.2em;margin-top:2em;page-break-before:always}
 h2.first{page-break-before:avoid}table{border-collapse:collapse;font-size:.78em;margin:1em 0;width:100%;word-break:break-word}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#eef4fb}
-tr.estimate td{background:#fff4e0}.chart svg{max-width:100%;height:auto}.note{font-size:.85em;color:#555}
+tr.estimate td{background:#fff4e0}tr.local td{background:#e6f2e6}.chart svg{max-width:100%;height:auto}.note{font-size:.85em;color:#555}
 .headline{font-size:1.1em;background:#f5f9ff;border-left:4px solid #1f77b4;padding:.6em 1em}
 @media print{body{max-width:none}.chart{page-break-inside:avoid}}
 """
@@ -211,8 +212,8 @@ def build_report(inputs, n: int, seed: int, run, progress=None) -> dict:
                                                                and not c.startswith("prob")), pct=("prob_cumulative_saving",))
          + chart(charts.budget_chart(budget_table_full, strategy, comparator), "Spend and costs avoided by year.")
          + f"<p>Payback year: {budget_summary['payback_year'] or 'not within the period'}.</p>"),
-        ("Parameters", "<p class=note>Rows shaded are estimates (status E): replace them with local data where "
-                       "possible.</p>" + table_html(params, flag_estimates=True)),
+        ("Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with local data where "
+                       "possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate).</p>" + table_html(params, flag_estimates=True)),
         ("CHEERS 2022 checklist", table_html(checklist)),
     ]
     text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}")

@@ -77,6 +77,16 @@ class Synthetic:
     true_mix: pd.DataFrame  # age band × placement type → share
     true_age_shares: dict[str, float]
 
+    def as_returns(self):
+        """The returns as :func:`~ifpp_econ.ssda903.read_returns` reads them from files (without the files)."""
+        from .ssda903 import Returns
+
+        frames = [df.assign(DECOM_D=df["DECOM"], DEC_D=df["DEC"], _file=f"episodes_{y}.csv", _row=np.arange(2, len(df) + 2),
+                            _year=y, _order=i) for i, (y, df) in enumerate(sorted(self.episodes.items()))]
+        header = pd.concat(self.header.values(), ignore_index=True)
+        return Returns(pd.concat(frames, ignore_index=True), header.assign(DOB_D=header["DOB"]),
+                       pd.concat(self.uasc.values(), ignore_index=True), [])
+
     @property
     def n_children(self) -> int:
         return pd.concat([e["CHILD"] for e in self.episodes.values()]).nunique()
@@ -99,7 +109,8 @@ def probabilities(lam_a, lam_b) -> tuple[np.ndarray, np.ndarray]:
     lam_a, lam_b = np.asarray(lam_a, float), np.asarray(lam_b, float)
     total = lam_a + lam_b
     factor = np.divide(-np.expm1(-total), total, out=np.ones_like(total), where=total > 0)
-    return lam_a * factor, lam_b * factor
+    with np.errstate(invalid="ignore"):  # NaN rates (no person-time) stay NaN
+        return lam_a * factor, lam_b * factor
 
 
 def _choice(rng, table, size):
