@@ -9,6 +9,7 @@ the input workbook is never the output.
 from __future__ import annotations
 
 import html
+import json
 import os
 import shutil
 from pathlib import Path
@@ -342,14 +343,18 @@ def summary(cal: Calibration, out: Path, folder: Path) -> dict:
         "workbook": str(out),
         "report": str(folder / "report.html"),
         "window": [f"{cal.window[0]:%Y-%m-%d}", f"{cal.window[1] - pd.Timedelta(days=1):%Y-%m-%d}"],
-        "estimates": [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
-                      for r in est[["parameter", "events", "person_months", "rate", "probability", "low", "high",
-                                    "default", "value", "written"]].to_dict("records")],
-        "placement_mix": cal.mix.to_dict("records"),
-        "age_shares": cal.age_shares.to_dict("records"),
+        "estimates": _records(est[["parameter", "events", "person_months", "rate", "probability", "low", "high",
+                                   "default", "value", "written"]]),
+        "placement_mix": _records(cal.mix),
+        "age_shares": _records(cal.age_shares),
         "counts": cal.counts,
         "warnings": cal.warnings,
     }
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts (native numbers; NaN → None)."""
+    return json.loads(df.to_json(orient="records", double_precision=15))
 
 
 def format_summary(data: dict) -> str:

@@ -217,6 +217,12 @@ def read_returns(episode_paths, header_paths=(), uasc_paths=()) -> Returns:
                              f"{s:%d/%m/%Y})" for f, r, s, e in zip(df.loc[backwards, "_file"], df.loc[backwards, "_row"],
                                                                    df.loc[backwards, "DECOM_D"], df.loc[backwards, "DEC_D"])])
         year = _year_column(df)
+        ended = collection_year(df["DEC_D"].dropna())
+        if year is None and len(ended) and ended.max() > ended.min():
+            problems.append(f"{path}: episodes end in collection years {int(ended.min())}–{int(ended.max())} but there "
+                            "is no YEAR column to say which return each row comes from; give one file per year or "
+                            "add YEAR (e.g. 2023-24)")
+            continue
         if year is None or year.isna().any():
             latest = pd.concat([df["DECOM_D"], df["DEC_D"]]).max()
             if pd.isna(latest):

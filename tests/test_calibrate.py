@@ -324,3 +324,11 @@ def test_reader_names_a_file_that_is_not_a_903_table(tmp_path):
     (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
     with pytest.raises(Ssda903Error, match="notes.csv: not a 903 Episodes"):
         read_returns([tmp_path / "notes.csv"])
+
+
+def test_a_pooled_file_without_year_is_refused(tmp_path):
+    (tmp_path / "pooled.csv").write_text("CHILD,DECOM,RNE,LS,PLACE,DEC,REC\nA,01/04/2019,S,C2,U1,01/05/2019,E4A\n"
+                                         "A,01/04/2021,S,C2,U1,01/05/2021,E4A\n")
+    (tmp_path / "header.csv").write_text("CHILD,DOB\nA,01/01/2010\n")
+    with pytest.raises(Ssda903Error, match="pooled.csv: episodes end in collection years 2020–2022 but there is no YEAR"):
+        read_returns([tmp_path / "pooled.csv", tmp_path / "header.csv"])
