@@ -161,8 +161,6 @@ def estimate(cleaned: Cleaned, options: Options, defaults: dict[str, float], age
     reentry_curve = _reentry_curve(spells, estimates)
     exits = _exits(per, w0, w1)
     checks = _checks(exits, curves, reentry_curve)
-    counts["periods used"] = len(per)
-    counts["children used"] = int(per["child"].nunique())
     return Calibration(estimates, mix, ages, curves, reentry_curve, checks, exits, counts, (w0, w1),
                        cleaned.warnings + notes + band_notes)
 
@@ -181,6 +179,8 @@ def _observed(per: pd.DataFrame, origin: pd.Series, stop: pd.Series, w0, w1):
 def _care_estimates(per, w0, w1, options: Options, counts) -> pd.DataFrame:
     a, b, inside, seen = _observed(per, per["clock"], per["end"], w0, w1)
     a, b, inside = np.where(seen, a, 0), np.where(seen, b, 0), inside & seen
+    counts["periods used"] = int(seen.sum())  # periods with time in care in the window
+    counts["children used"] = int(per.loc[seen, "child"].nunique())
     exposure = _band_exposure(a, b, CARE_EDGES)  # (n, 4)
     band = _band_of(b, CARE_EDGES)
     events = np.stack([(inside & (per["event"] == c).to_numpy()) for c in CAUSES], 1)  # (n, 2)

@@ -388,6 +388,8 @@ def clean(returns: Returns, *, include_uasc: bool = False, keep_short_breaks: bo
     new = first | (ep["RNE"] == "S") | gap | exit_before
     if episodes_as_periods:
         new = pd.Series(True, index=ep.index)
+    odd_rne = ~ep["RNE"].isin(("S", *CONTINUING_RNE))
+    counts["episodes with an unknown RNE (a continuation unless after a gap or an exit)"] = int(odd_rne.sum())
     counts["gaps between episodes without RNE S (new period)"] = int((gap & (ep["RNE"] != "S")).sum())
     counts["X1 followed by a gap or a new start RNE S (period censored)"] = int(
         (~first & (prev_rec == "X1") & (gap | (ep["RNE"] == "S"))).sum())
@@ -433,11 +435,14 @@ def clean(returns: Returns, *, include_uasc: bool = False, keep_short_breaks: bo
     periods["dob"] = periods["child"].map(dob)
     counts["periods of children without a date of birth (excluded)"] = int(periods["dob"].isna().sum())
     warnings = []
-    for label in ("episodes with an unknown placement code (counted as other)",
-                  "periods ending with an unknown REC (censored)"):
+    unknown_codes = {
+        "episodes with an unknown placement code (counted as other)":
+            ep.loc[ep["PLACE"].map(_PLACE).isna() & ~ep["PLACE"].isin((*FOSTER, *TEMPORARY)), "PLACE"],
+        "periods ending with an unknown REC (censored)": periods.loc[unknown_rec, "rec"],
+        "episodes with an unknown RNE (a continuation unless after a gap or an exit)": ep.loc[odd_rne, "RNE"],
+    }
+    for label, codes in unknown_codes.items():
         if counts[label]:
-            codes = (ep.loc[ep["PLACE"].map(_PLACE).isna() & ~ep["PLACE"].isin((*FOSTER, *TEMPORARY)), "PLACE"]
-                     if "placement" in label else periods.loc[unknown_rec, "rec"])
             warnings.append(f"{counts[label]} {label}: {', '.join(sorted(set(codes))[:10])}")
     return Cleaned(ep, periods, counts, data_start, data_end, years, returns.warnings + warnings)
 
