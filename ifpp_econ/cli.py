@@ -172,8 +172,11 @@ def run(workbook, out, force, as_json):
 @json_option
 @click.option("--save-iterations", is_flag=True, help="Also save every iteration's draws and results (large for big runs).")
 @click.option("--no-evppi", is_flag=True, help="Skip EVPPI (regression on the first 20,000 iterations' draws).")
+@click.option("--structural", type=click.Choice(["none", "model_averaged"]), default=None,
+              help="Structural uncertainty: model_averaged draws the after-effect assumption and 'no effect' per "
+                   "iteration with the workbook's weights (default: the workbook's psa_structural).")
 @guarded
-def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi):
+def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
     from .outputs import format_psa, write_psa
     from .psa import run_psa
@@ -186,11 +189,13 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     with RunFolder("psa", out, force) as folder:
         conventions = build_spec(inputs).describe_conventions()
         keep = True if save_iterations else (0 if no_evppi else 20_000)
-        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"))
+        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"),
+                         structural=structural)
         t = time.perf_counter()
         extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)
-        dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed, "chunk_size": chunk_size})
+        dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed, "chunk_size": chunk_size,
+                                               "structural": structural or inputs.settings.get("psa_structural")})
     emit(as_json, {**result.to_json(), **extra}, format_psa(result), dest)
 
 
