@@ -60,3 +60,54 @@ def operational_validation(inputs) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=["measure", "observed", "source", "model", "unit", "reason"])
     table["difference"] = table["model"] - table["observed"]
     return table[["measure", "unit", "observed", "model", "difference", "source", "reason"]]
+
+
+# One-at-a-time changes to the base case that explain the gap to external figures (README, report).
+DRIVERS = (
+    ("Effect persists to age 18 (gap persists)", {"after_effect": "gap_persists"}),
+    ("Effect is a pure delay (catch-up over 12 months)", {"after_effect": "catch_up"}),
+    ("Every child of a placed family placed (k = children per family)", {"children_placed_per_family_placement": 2.9}),
+    ("Effect lasts 12 months, not 24", {"effect_duration_months": 12}),
+    ("5-year horizon (not to age 18)", {"horizon_years": 5}),
+    ("Usual-care 12-month risk 0.20 (not 0.30; whole curve scaled)", {"risk_12m": 0.20}),
+    ("RR 0.76 (upper 95% limit of the pooled mean)", {"rr_12m": 0.76}),
+    ("Public-sector perspective (adds HMCTS court costs)", {"perspective": "public_sector"}),
+    ("Residential home £3,830 a week (CMA 2021), not £6,106", {"cost_residential": 3830}),
+)
+
+
+def drivers(inputs) -> pd.DataFrame:
+    """Per-child savings when one assumption changes, ranked by how far it moves the base case."""
+    from .deterministic import run_base_case
+    from .spec import apply_overrides
+
+    base = run_base_case(inputs).to_json()["per_child_savings"]
+    rows = []
+    for label, change in DRIVERS:
+        savings = run_base_case(apply_overrides(inputs, change)).to_json()["per_child_savings"]
+        rows.append({"change": label, "per_child_savings": savings, "difference": savings - base})
+    table = pd.DataFrame(rows)
+    return table.reindex(table["difference"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+def external_comparison(inputs) -> pd.DataFrame:
+    """External figures set beside the tool's own, like for like (evidence.md, revisions)."""
+    from .deterministic import run_base_case
+
+    b = run_base_case(inputs)
+    d = b.to_json()
+    name = next(iter(b.incremental()))
+    v = b.incremental()[name]
+    k = float(inputs.parameters.loc["children_placed_per_family_placement", "value"])
+    programme = v["programme_cost_per_child"]
+    gross_per_family_placement = (d["per_child_savings"] + programme) / d["placements_avoided_per_child_undiscounted"] * k
+    rows = [
+        ("HTW (2023)", "savings up to £12,171 per child", "per-child savings", d["per_child_savings"], "GBP"),
+        ("Option 2 (Forrester et al. 2012)", "about £1,500 per family in public care costs", "per-family savings",
+         d["per_family_savings"], "GBP"),
+        ("WSIPP Homebuilders", "benefit–cost ratio 5.14 (including wider benefits)",
+         "costs avoided ÷ programme cost", (d["per_child_savings"] + programme) / programme, "ratio"),
+        ("Action for Children", "£5,475–£130,471 costs avoided per family whose care is prevented",
+         "costs avoided per family placement avoided (undiscounted count)", gross_per_family_placement, "GBP"),
+    ]
+    return pd.DataFrame(rows, columns=["source", "their figure", "our like-for-like measure", "ours", "unit"])
