@@ -36,7 +36,10 @@ def load_inputs(workbook: str | None):
 
     path = Path(workbook) if workbook else default_workbook()
     try:
-        return read_workbook(path)
+        inputs = read_workbook(path)
+        for warning in inputs.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        return inputs
     except WorkbookError as exc:
         count = len(exc.problems)
         raise InputProblem("\n".join(exc.problems) + (f"\n({count} problems; the workbook was not changed)" if count > 1
@@ -296,3 +299,11 @@ def validate(workbook):
                f"{s['comparator']}), {len(inputs.age_bands)} age bands, {inputs.scenarios['scenario'].nunique()} "
                f"scenarios, correction {s['within_cycle_correction']}, discount {s['discount_rate_costs']:.1%} costs / "
                f"{s['discount_rate_outcomes']:.1%} outcomes")
+    p = inputs.parameters
+    estimates = int((p["status"].astype(str) == "E").sum())
+    ifpp = inputs.strategies[inputs.strategies["receives_ifpp"] == "yes"]
+    costing = ", ".join(f"{r['strategy']}: {r['cost_method']}" for _, r in ifpp.iterrows())
+    click.echo(f"Key inputs: IFPP cost £{p.loc['ifpp_cost_per_family', 'value']:,.0f} per family "
+               f"({p.loc['ifpp_cost_per_family', 'price_year']} prices; costing {costing}); "
+               f"{s['la_referrals_per_year']:g} families referred a year; after the effect {s['after_effect']}; "
+               f"perspective {s['perspective']}; {estimates} rows still estimates (status E)")

@@ -161,12 +161,25 @@ def format_psa(result: "PSAResult") -> str:
         f"  NMB at £{nmb['wtp']:,.0f}/placement      {_gbp(nmb['mean'])}  ({_gbp(nmb['lower'])} to {_gbp(nmb['upper'])})",
         f"  Probability cost-saving       {probability(data['prob_cost_saving'], result.iterations)}",
         f"  Effect: {result.distributions}",
+        *after_effect_lines(result),
         "  Structural uncertainty: " + structural_text(result),
         "  By age band (per-child savings, 95% interval):",
         *(f"    {band:8} {_gbp(v['per_child_savings']['mean']):>10}  ({_gbp(v['per_child_savings']['lower'])} to "
           f"{_gbp(v['per_child_savings']['upper'])})" for band, v in data["by_age_band"].items()),
         "  Rules that bound: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in data["rule_counts"].items()),
     ])
+
+
+def after_effect_lines(result: "PSAResult") -> list[str]:
+    """The three after-effect assumptions side by side (deterministic, at base values), the PSA's one marked."""
+    if not result.after_effect_savings:
+        return []
+    chosen = "model-averaged" if result.structural else result.after_effect
+    lines = ["  After the effect (base-case values; the PSA above uses "
+             + (chosen.replace("_", " ") if chosen != "model-averaged" else "a model-averaged mix") + "):"]
+    for key, savings in result.after_effect_savings.items():
+        lines.append(f"    {AFTER_EFFECT_LABELS[key]:52} {_gbp(savings):>10}" + ("  ← PSA" if key == chosen else ""))
+    return lines
 
 
 def probability(p: float, n: int) -> str:
@@ -298,9 +311,15 @@ def write_budget(run: RunFolder, inputs, years: int | None, families: float | No
     from .budget import budget_impact
     from .psa import draw
 
+    from .spec import apply_overrides
+
     base = budget_impact(inputs, years, families)
     strategy = next(s for s in base.strategies if s != base.comparator)
     table = base.table()
+    for perspective in ("local_authority", "public_sector"):  # net saving by perspective (the chosen one is the table)
+        other = base if perspective == inputs.settings["perspective"] else budget_impact(
+            apply_overrides(inputs, {"perspective": perspective}), years, families)
+        table[f"net_saving_{perspective}"] = other.table()["net_saving"].to_numpy()
     summary = {"strategy": strategy, "comparator": base.comparator, "families_per_year": base.families_per_year,
                "referral_years": base.referral_years, **base.headline()}
     if iterations > 0:
