@@ -36,7 +36,10 @@ def load_inputs(workbook: str | None):
 
     path = Path(workbook) if workbook else default_workbook()
     try:
-        return read_workbook(path)
+        inputs = read_workbook(path)
+        for warning in inputs.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        return inputs
     except WorkbookError as exc:
         count = len(exc.problems)
         raise InputProblem("\n".join(exc.problems) + (f"\n({count} problems; the workbook was not changed)" if count > 1
@@ -172,8 +175,11 @@ def run(workbook, out, force, as_json):
 @json_option
 @click.option("--save-iterations", is_flag=True, help="Also save every iteration's draws and results (large for big runs).")
 @click.option("--no-evppi", is_flag=True, help="Skip EVPPI (regression on the first 20,000 iterations' draws).")
+@click.option("--structural", type=click.Choice(["none", "model_averaged"]), default=None,
+              help="Structural uncertainty: model_averaged draws the after-effect assumption and 'no effect' per "
+                   "iteration with the workbook's weights (default: the workbook's psa_structural).")
 @guarded
-def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi):
+def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
     from .outputs import format_psa, write_psa
     from .psa import run_psa
@@ -186,11 +192,13 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     with RunFolder("psa", out, force) as folder:
         conventions = build_spec(inputs).describe_conventions()
         keep = True if save_iterations else (0 if no_evppi else 20_000)
-        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"))
+        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"),
+                         structural=structural)
         t = time.perf_counter()
         extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)
-        dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed, "chunk_size": chunk_size})
+        dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed, "chunk_size": chunk_size,
+                                               "structural": structural or inputs.settings.get("psa_structural")})
     emit(as_json, {**result.to_json(), **extra}, format_psa(result), dest)
 
 
@@ -291,6 +299,14 @@ def validate(workbook):
                f"{s['comparator']}), {len(inputs.age_bands)} age bands, {inputs.scenarios['scenario'].nunique()} "
                f"scenarios, correction {s['within_cycle_correction']}, discount {s['discount_rate_costs']:.1%} costs / "
                f"{s['discount_rate_outcomes']:.1%} outcomes")
+    p = inputs.parameters
+    estimates = int((p["status"].astype(str) == "E").sum())
+    ifpp = inputs.strategies[inputs.strategies["receives_ifpp"] == "yes"]
+    costing = ", ".join(f"{r['strategy']}: {r['cost_method']}" for _, r in ifpp.iterrows())
+    click.echo(f"Key inputs: IFPP cost £{p.loc['ifpp_cost_per_family', 'value']:,.0f} per family "
+               f"({p.loc['ifpp_cost_per_family', 'price_year']} prices; costing {costing}); "
+               f"{s['la_referrals_per_year']:g} families referred a year; after the effect {s['after_effect']}; "
+               f"perspective {s['perspective']}; {estimates} rows still estimates (status E)")
 
 
 @main.command()

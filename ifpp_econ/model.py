@@ -506,21 +506,28 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
                    programme, cpf, bound, rescaled, reordered, capped)
 
 
-def _band_costs(c: _Cohort, band: int, units: dict[str, np.ndarray], programme: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-child discounted costs ``(K, N)`` by category for one age band (followed to its horizon)."""
+def _band_totals(c: _Cohort, band: int) -> dict[str, np.ndarray]:
+    """Discounted occupancy and event totals per child ``(K, N)`` for one age band (followed to its horizon)."""
     result, h, rc = c.result, int(c.horizons[band]), c.spec.discount_rate_costs
-    home_support = np.zeros_like(programme)
+    home_support = np.zeros(c.result.row_values["at_home"].shape[:-1])
     for m in np.unique(c.support_months):
         cols = c.support_months == m
         if m > 0:
             home_support[:, cols] = result.total("at_home", min(int(m), h), rc)[:, cols]
+    return {"support_months": home_support + result.total("return_support", h, rc),
+            **{name: result.total(name, h, rc) for name in ("in_care", "care_entries", "reunifications", "left_care")}}
+
+
+def _band_costs(totals: dict[str, np.ndarray], band: int, units: dict[str, np.ndarray], programme: np.ndarray
+                ) -> dict[str, np.ndarray]:
+    """Per-child discounted costs ``(K, N)`` by category for one age band, valued with one payer set's unit costs."""
     return {
         "cost_intervention": programme,
-        "cost_placements": result.total("in_care", h, rc) * units["placement_month"][band],
-        "cost_proceedings": result.total("care_entries", h, rc) * units["care_entry"],
-        "cost_reunification": result.total("reunifications", h, rc) * units["reunification"],
-        "cost_case_support": (home_support + result.total("return_support", h, rc)) * units["support_month"],
-        "cost_allowances": result.total("left_care", h, rc) * units["allowance_month"],
+        "cost_placements": totals["in_care"] * units["placement_month"][band],
+        "cost_proceedings": totals["care_entries"] * units["care_entry"],
+        "cost_reunification": totals["reunifications"] * units["reunification"],
+        "cost_case_support": totals["support_months"] * units["support_month"],
+        "cost_allowances": totals["left_care"] * units["allowance_month"],
     }
 
 
@@ -536,10 +543,11 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False) -
     ro = spec.discount_rate_outcomes
     bands = [b.name for b in spec.age_bands]
     by_band: dict[str, dict[str, np.ndarray]] = {}
+    totals = [_band_totals(c, b) for b in range(len(bands))]
     for perspective, payers in PERSPECTIVE_PAYERS.items():
         units, programme = c.units(payers)
         for b, name in enumerate(bands):
-            costs = _band_costs(c, b, units, programme)
+            costs = _band_costs(totals[b], b, units, programme)
             band = by_band.setdefault(name, {})
             band[f"cost_{perspective}"] = sum(costs.values())
             if perspective == spec.perspective:

@@ -60,8 +60,60 @@ def format_base_case(base: "BaseCase") -> str:
             + (v["dominance"] if v["cost_per_placement_avoided"] is None else _gbp(v["cost_per_placement_avoided"])),
             f"  NMB at £{base.wtp:,.0f} per placement avoided  {_gbp(v['incremental_nmb'])}",
         ]
+    lines += decision_lines(base)
     lines += ["", "Conventions: " + base.spec.describe_conventions()]
     return "\n".join(lines)
+
+
+AFTER_EFFECT_LABELS = {"effect_stops": "Effect stops (usual care's hazard after the effect)",
+                       "gap_persists": "Gap persists to age 18 (upper bound)",
+                       "catch_up": "Catch-up over catch_up_months (pure delay)"}
+PERSPECTIVE_LABELS = {"local_authority": "Local authority", "public_sector": "Public sector (adds HMCTS)"}
+
+
+def _opt(v, fmt) -> str:
+    return "—" if v is None else fmt(v)
+
+
+def decision_lines(base: "BaseCase") -> list[str]:
+    """The ratios a commissioner needs, the three after-effect assumptions, perspectives and age bands."""
+    data = base.to_json()
+    name = next(iter(base.incremental()))
+    lines = ["", f"Decision ratios, {name} vs {base.results.comparator} (placements counted undiscounted):",
+             f"  Programme cost per placement avoided   {_opt(data['programme_cost_per_placement_avoided'], _gbp)}",
+             f"  Net saving per placement avoided       {_opt(data['net_saving_per_placement_avoided'], _gbp)}",
+             f"  Children referred per placement avoided {_opt(data['children_referred_per_placement_avoided'], lambda v: f'{v:.1f}')}"
+             f" ({_opt(data['families_referred_per_placement_avoided'], lambda v: f'{v:.1f}')} families)",
+             f"  Maximum affordable cost per family     {_opt(data['max_affordable_cost_per_family'], _gbp)} (break-even)",
+             "", "Per-child savings by assumption after the effect (evidence covers 24 months):"]
+    for key, v in data["scenarios_after_effect"].items():
+        lines.append(f"  {AFTER_EFFECT_LABELS[key]:52} {_gbp(v['per_child_savings']):>10}" + ("  ← base case" if v["default"] else ""))
+    lines += ["", "Savings by perspective:"]
+    for key, v in data["by_perspective"].items():
+        mark = "  ← chosen" if key == data["perspective"] else ""
+        lines.append(f"  {PERSPECTIVE_LABELS[key]:28} {_gbp(v['per_child_savings']):>10} per child "
+                     f"{_gbp(v['per_family_savings']):>10} per family{mark}")
+    lines += ["", "By age band at referral (each followed to age 18):",
+              f"  {'band':8} {'share':>6} {'savings per child':>18} {'placements avoided (disc.)':>27}"]
+    for band, v in data["by_age_band"].items():
+        lines.append(f"  {band:8} {v['share']:>6.0%} {_gbp(v['per_child_savings']):>18} "
+                     f"{v['placements_avoided_per_child']:>27.4f}")
+    return lines
+
+
+def base_case_tables(base: "BaseCase") -> dict[str, pd.DataFrame]:
+    """The decision tables of a base case: after-effect assumptions, perspectives, age bands, decision ratios."""
+    data = base.to_json()
+    return {
+        "after_effect_scenarios": pd.DataFrame([{"assumption": k, "label": AFTER_EFFECT_LABELS[k], **v}
+                                                for k, v in data["scenarios_after_effect"].items()]),
+        "by_perspective": pd.DataFrame([{"perspective": k, **v} for k, v in data["by_perspective"].items()]),
+        "by_age_band": pd.DataFrame([{"age_band": k, **v} for k, v in data["by_age_band"].items()]),
+        "decision_ratios": pd.DataFrame([{"measure": k, "value": data[k]} for k in (
+            "programme_cost_per_placement_avoided", "net_saving_per_placement_avoided",
+            "children_referred_per_placement_avoided", "families_referred_per_placement_avoided",
+            "max_affordable_cost_per_family", "placements_avoided_per_child_undiscounted")]),
+    }
 
 
 def headline_base_case(base: "BaseCase") -> list[tuple[str, str]]:
@@ -85,6 +137,11 @@ def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
         run.table("frontier", base.frontier_table())
     trace = base.trace_table()
     run.table("cohort_trace", trace)
+    from .validation import operational_validation
+
+    for name, table in base_case_tables(base).items():
+        run.table(name, table)
+    run.table("operational_validation", operational_validation(inputs))
     run.table("parameters", parameters_table(inputs))
     run.figure("cohort_trace", charts.trace_chart(trace, base.spec.describe_conventions()))
     run.manifest["conventions"] = base.spec.describe_conventions()
@@ -102,9 +159,44 @@ def format_psa(result: "PSAResult") -> str:
         f"  Placements avoided per child  {p['mean']:.4f}  ({p['lower']:.4f} to {p['upper']:.4f})",
         f"  Care months avoided per child {c['mean']:.2f}  ({c['lower']:.2f} to {c['upper']:.2f})",
         f"  NMB at £{nmb['wtp']:,.0f}/placement      {_gbp(nmb['mean'])}  ({_gbp(nmb['lower'])} to {_gbp(nmb['upper'])})",
-        f"  Probability cost-saving       {data['prob_cost_saving']:.1%}",
-        f"  Rules that bound: {data['rule_counts']}",
+        f"  Probability cost-saving       {probability(data['prob_cost_saving'], result.iterations)}",
+        f"  Effect: {result.distributions}",
+        *after_effect_lines(result),
+        "  Structural uncertainty: " + structural_text(result),
+        "  By age band (per-child savings, 95% interval):",
+        *(f"    {band:8} {_gbp(v['per_child_savings']['mean']):>10}  ({_gbp(v['per_child_savings']['lower'])} to "
+          f"{_gbp(v['per_child_savings']['upper'])})" for band, v in data["by_age_band"].items()),
+        "  Rules that bound: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in data["rule_counts"].items()),
     ])
+
+
+def after_effect_lines(result: "PSAResult") -> list[str]:
+    """The three after-effect assumptions side by side (deterministic, at base values), the PSA's one marked."""
+    if not result.after_effect_savings:
+        return []
+    chosen = "model-averaged" if result.structural else result.after_effect
+    lines = ["  After the effect (base-case values; the PSA above uses "
+             + (chosen.replace("_", " ") if chosen != "model-averaged" else "a model-averaged mix") + "):"]
+    for key, savings in result.after_effect_savings.items():
+        lines.append(f"    {AFTER_EFFECT_LABELS[key]:52} {_gbp(savings):>10}" + ("  ← PSA" if key == chosen else ""))
+    return lines
+
+
+def probability(p: float, n: int) -> str:
+    """A probability from n iterations, never shown as 0% or 100% (the sample cannot show certainty)."""
+    if p > 0.999:
+        return "> 99.9%"
+    if p < 0.001:
+        return "< 0.1%"
+    return f"{p:.1%}"
+
+
+def structural_text(result: "PSAResult") -> str:
+    if not result.structural:
+        return "none sampled (one after-effect assumption; set psa_structural = model_averaged or --structural)"
+    w, drawn = result.structural["weights"], result.structural["iterations_drawn"]
+    return ("model-averaged: " + ", ".join(f"{k} weight {w[k]:.2f} ({drawn[k]:,} iterations)" for k in AFTER_EFFECT_LABELS)
+            + f"; no effect probability {w['no_effect']:.2f} ({drawn['no_effect']:,} iterations)")
 
 
 def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, save_iterations: bool = False,
@@ -151,9 +243,15 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     s = data["per_child_savings"]
     run.headline.append(("PSA", f"{result.iterations:,} iterations (seed {result.seed}): per-child savings "
                                 f"{_gbp(s['mean'])} (95% interval {_gbp(s['lower'])} to {_gbp(s['upper'])}); "
-                                f"probability cost-saving {data['prob_cost_saving']:.1%}."))
+                                f"probability cost-saving {probability(data['prob_cost_saving'], result.iterations)}; "
+                                f"{result.distributions}; structural uncertainty: {structural_text(result)}."))
+    run.table("psa_by_age_band", pd.DataFrame([{"age_band": band, "metric": metric, **v}
+                                               for band, metrics in data["by_age_band"].items()
+                                               for metric, v in metrics.items()]))
     run.manifest.update({"conventions": conventions, "psa": {"iterations": result.iterations, "seed": result.seed,
-                                                               "rule_counts": result.rule_counts}})
+                                                               "rule_counts": result.rule_counts,
+                                                               "effect_distribution": result.distributions,
+                                                               "structural": result.structural or {"sampled": False}}})
     run.timings.update(result.timings)
     return extra
 
@@ -213,9 +311,15 @@ def write_budget(run: RunFolder, inputs, years: int | None, families: float | No
     from .budget import budget_impact
     from .psa import draw
 
+    from .spec import apply_overrides
+
     base = budget_impact(inputs, years, families)
     strategy = next(s for s in base.strategies if s != base.comparator)
     table = base.table()
+    for perspective in ("local_authority", "public_sector"):  # net saving by perspective (the chosen one is the table)
+        other = base if perspective == inputs.settings["perspective"] else budget_impact(
+            apply_overrides(inputs, {"perspective": perspective}), years, families)
+        table[f"net_saving_{perspective}"] = other.table()["net_saving"].to_numpy()
     summary = {"strategy": strategy, "comparator": base.comparator, "families_per_year": base.families_per_year,
                "referral_years": base.referral_years, **base.headline()}
     if iterations > 0:

@@ -114,6 +114,8 @@ class PSAResult:
     by_band: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # band -> outcome -> (K, N)
     structural: dict | None = None  # weights of a model-averaged PSA and how often each choice was drawn
     distributions: str = ""  # one line on how the effect was drawn
+    after_effect: str = "effect_stops"  # the assumption used when not model-averaged
+    after_effect_savings: dict[str, float] = field(default_factory=dict)  # base-case per-child savings, each assumption
 
     def incremental(self) -> dict[str, dict[str, np.ndarray]]:
         return self._incremental
@@ -191,6 +193,9 @@ class PSAResult:
             "by_age_band": self.by_band_summary(main_name),
             "structural": self.structural or {"sampled": False},
             "effect_distribution": self.distributions,
+            "after_effect": "model_averaged" if self.structural else self.after_effect,
+            "scenarios_after_effect": {k: {"per_child_savings": v, "default": k == self.after_effect}
+                                       for k, v in self.after_effect_savings.items()},
         }
 
     def by_band_summary(self, strategy: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
@@ -274,7 +279,16 @@ def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: i
         by_band=bands,
         structural=None if weights is None else {"weights": weights, "iterations_drawn": chosen},
         distributions=effect_distribution_note(inputs),
+        after_effect=spec.after_effect,
+        after_effect_savings=_after_effect_savings(inputs),
     )
+
+
+def _after_effect_savings(inputs) -> dict[str, float]:
+    from .deterministic import run_base_case
+
+    data = run_base_case(inputs).to_json()
+    return {k: v["per_child_savings"] for k, v in data["scenarios_after_effect"].items()}
 
 
 def effect_distribution_note(inputs) -> str:

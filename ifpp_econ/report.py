@@ -133,12 +133,15 @@ def build_report(inputs, n: int, seed: int, run, progress=None) -> dict:
     from .budget import budget_impact
     from .deterministic import run_base_case
     from .psa import run_psa
+    from .validation import operational_validation
 
     base = run_base_case(inputs)
     outputs.write_base_case(run, base, inputs)
     conventions = base.spec.describe_conventions()
     psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress)
     extra = outputs.write_psa(run, psa, inputs, conventions)
+    averaged = run_psa(inputs, n, seed, structural="model_averaged")  # structural uncertainty, beside the default
+    validation_table = operational_validation(inputs)
     dsa_summary = outputs.write_dsa(run, inputs)
     budget_summary = outputs.write_budget(run, inputs, None, None, min(n, 1000), seed)
 
@@ -188,6 +191,10 @@ def build_report(inputs, n: int, seed: int, run, progress=None) -> dict:
                                  pct=("living_at_home_1y", "living_at_home_2y", "living_at_home_5y"))
          + table_html(base.incremental_table().drop(columns=["comparator"]),
                       money=("per_child_savings", "per_family_savings", "incremental_nmb", "cost_per_placement_avoided", "wtp"))),
+        ("Decision ratios and assumptions", "<pre>" + html.escape("\n".join(outputs.decision_lines(base)).strip())
+         + "</pre>"),
+        ("Operational validation", "<p>Model outputs against observed figures not used to build the model "
+         "(AdViSHE).</p>" + table_html(validation_table)),
         ("Cohort trace", chart(charts.trace_chart(base.trace_table()), "Share of children in each state over time.")),
         ("Probabilistic sensitivity analysis",
          table_html(psa_inc.astype(object).where(psa_inc.notna(), ""), money=())
@@ -196,7 +203,12 @@ def build_report(inputs, n: int, seed: int, run, progress=None) -> dict:
                  "Cost-effectiveness plane.")
          + chart(charts.ceac_chart(ceac, psa.strategies), "Probability most cost-effective by willingness to pay.")
          + chart(charts.convergence_chart(psa.incremental()[strategy]["per_child_savings"]), "Convergence of the PSA.")
-         + f"<p class=note>Rules that bound in sampling: {html.escape(str(psa.rule_counts))}.</p>"),
+         + f"<p class=note>Rules that bound in sampling: {html.escape(str(psa.rule_counts))}.</p>"
+         + f"<p>{html.escape(psa.distributions)}.</p>"
+         + "<p>Model-averaged PSA (structural uncertainty: " + html.escape(outputs.structural_text(averaged))
+         + "): per-child savings mean £{:,.0f} (95% interval £{:,.0f} to £{:,.0f}); probability cost-saving {}.</p>".format(
+             *(averaged.to_json()["per_child_savings"][k] for k in ("mean", "lower", "upper")),
+             outputs.probability(averaged.to_json()["prob_cost_saving"], n))),
         ("One-way sensitivity (tornado)", chart(charts.tornado_chart(tornado.table, tornado.base_outcome,
                                                                      dsa.OUTCOME_LABELS["savings"]),
                                                 "Per-child savings at each parameter's low and high value.")

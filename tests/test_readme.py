@@ -19,3 +19,47 @@ def test_engine_example_runs():
     result = namespace["result"]
     assert abs(result.trace.sum(-1) - 1).max() < 1e-12
     assert result.total("cost", horizon=60) < result.total("cost")
+
+
+def gbp(v):
+    return f"−£{abs(v):,.0f}" if v < 0 else f"£{v:,.0f}"
+
+
+def test_default_result_figures_are_the_tools_own(default_inputs):
+    """Every figure of "Default result and external figures" and "Operational validation" is reproduced."""
+    from ifpp_econ import validation
+    from ifpp_econ.deterministic import run_base_case
+    from ifpp_econ.psa import run_psa
+    from ifpp_econ.spec import apply_overrides
+
+    section = README.split("### Default result and external figures", 1)[1].split("\n## ", 1)[0]
+    b = run_base_case(default_inputs).to_json()
+    expected = [gbp(b["strategies"]["Usual care"]["cost"]), gbp(b["strategies"]["IFPP"]["cost"]),
+                gbp(b["per_child_savings"]), gbp(b["per_family_savings"]),
+                f"{b['placements_avoided_per_child']:.4f} placements", f"{b['care_months_avoided_per_child']:.2f} care months",
+                gbp(b["programme_cost_per_placement_avoided"]), gbp(b["net_saving_per_placement_avoided"]),
+                f"{b['children_referred_per_placement_avoided']:.1f} children",
+                f"({b['families_referred_per_placement_avoided']:.1f} families)", gbp(b["max_affordable_cost_per_family"])]
+    expected += [f"{k.replace('_', ' ')} {gbp(v['per_child_savings'])}" for k, v in b["scenarios_after_effect"].items()]
+    expected += [f"{band} {gbp(v['per_child_savings'])}" for band, v in b["by_age_band"].items()]
+    for label, inputs in (("PSA", default_inputs),
+                          ("Model-averaged", apply_overrides(default_inputs, {"psa_structural": "model_averaged"}))):
+        p = run_psa(inputs).to_json()
+        s = p["per_child_savings"]
+        expected += [gbp(s["mean"]), f"{gbp(s['lower'])}\nto {gbp(s['upper'])}" if label == "PSA" else
+                     f"{gbp(s['lower'])} to {gbp(s['upper'])}", f"{p['prob_cost_saving']:.1%}"]
+    for _, r in validation.external_comparison(default_inputs).iterrows():
+        expected.append(f"{r['our like-for-like measure']} " + (f"{r['ours']:.2f}" if r["unit"] == "ratio" else gbp(r["ours"])))
+    for _, r in validation.drivers(default_inputs).iterrows():
+        expected.append(f"| {r['change']} | {gbp(r['per_child_savings'])} |")
+    flat = " ".join(section.split())
+    for figure in expected:
+        assert " ".join(figure.split()) in flat, figure
+    rows = validation.drivers(default_inputs)["change"].tolist()
+    assert [line.split("|")[1].strip() for line in section.splitlines() if line.split("|")[1:2] and
+            line.split("|")[1].strip() in rows] == rows  # ranked as the tool ranks them
+    table = validation.operational_validation(default_inputs)
+    ov = README.split("### Operational validation", 1)[1].split("\n## ", 1)[0]
+    for _, r in table.iterrows():
+        model = f"{r['model']:.1f}" if r["unit"] == "months" else f"{r['model']:.1%}"
+        assert f"| {r['measure']} |" in ov and f"| {model} |" in ov, (r["measure"], model)
