@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .ssda903 import (DAYS_PER_MONTH, PLACEMENT_TYPES, REUNIFICATION, Cleaned, Ssda903Error, band_edges,
+from .ssda903 import (DAYS_PER_MONTH, PLACEMENT_TYPES, Cleaned, Ssda903Error, band_edges,
                       eighteenth_birthday, exit_events, exit_group)
-from .synthetic903 import hazards, probabilities
 
 CARE_EDGES = np.array([0.0, 6.0, 12.0, 24.0, np.inf])
 CARE_BANDS = ("0_6m", "6_12m", "12_24m", "24m_plus")
@@ -101,6 +100,23 @@ def _band_exposure(a: np.ndarray, b: np.ndarray, edges: np.ndarray) -> np.ndarra
 
 def _band_of(t: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)
+
+
+def hazards(p_a: np.ndarray, p_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cause-specific monthly rates whose one-month competing probabilities are ``p_a``, ``p_b``."""
+    total = np.asarray(p_a) + np.asarray(p_b)
+    lam = -np.log1p(-total)
+    share = np.divide(p_a, total, out=np.zeros_like(total, dtype=float), where=total > 0)
+    return share * lam, (1 - share) * lam
+
+
+def probabilities(lam_a, lam_b) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly competing probabilities p_k = (λ_k / Λ)(1 − e^(−Λ)) of two cause-specific rates."""
+    lam_a, lam_b = np.asarray(lam_a, float), np.asarray(lam_b, float)
+    total = lam_a + lam_b
+    factor = np.divide(-np.expm1(-total), total, out=np.ones_like(total), where=total > 0)
+    with np.errstate(invalid="ignore"):  # NaN rates (no person-time) stay NaN
+        return lam_a * factor, lam_b * factor
 
 
 def _poisson_interval(d: np.ndarray, e: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:

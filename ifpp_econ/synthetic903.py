@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .ssda903 import DAYS_PER_MONTH, PLACEMENT_TYPES, eighteenth_birthday
+from .calibrate import hazards, probabilities
+from .ssda903 import DAYS_PER_MONTH, PLACEMENT_TYPES, Returns, band_edges, eighteenth_birthday
 
 CARE_EDGES = np.array([0, 6, 12, 24, 48, np.inf])  # months: generator bands (model bands + 24–48 / 48+)
 MODEL_CARE_BANDS = ("0_6m", "6_12m", "12_24m", "24m_plus")
@@ -79,8 +80,6 @@ class Synthetic:
 
     def as_returns(self):
         """The returns as :func:`~ifpp_econ.ssda903.read_returns` reads them from files (without the files)."""
-        from .ssda903 import Returns
-
         frames = [df.assign(DECOM_D=df["DECOM"], DEC_D=df["DEC"], _file=f"episodes_{y}.csv", _row=np.arange(2, len(df) + 2),
                             _year=y, _order=i) for i, (y, df) in enumerate(sorted(self.episodes.items()))]
         header = pd.concat(self.header.values(), ignore_index=True)
@@ -94,23 +93,6 @@ class Synthetic:
     @property
     def n_episodes(self) -> int:
         return int(pd.concat(self.episodes.values())[["CHILD", "DECOM"]].drop_duplicates().shape[0])
-
-
-def hazards(p_a: np.ndarray, p_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cause-specific monthly rates whose one-month competing probabilities are ``p_a``, ``p_b``."""
-    total = np.asarray(p_a) + np.asarray(p_b)
-    lam = -np.log1p(-total)
-    share = np.divide(p_a, total, out=np.zeros_like(total, dtype=float), where=total > 0)
-    return share * lam, (1 - share) * lam
-
-
-def probabilities(lam_a, lam_b) -> tuple[np.ndarray, np.ndarray]:
-    """Monthly competing probabilities p_k = (λ_k / Λ)(1 − e^(−Λ)) of two cause-specific rates."""
-    lam_a, lam_b = np.asarray(lam_a, float), np.asarray(lam_b, float)
-    total = lam_a + lam_b
-    factor = np.divide(-np.expm1(-total), total, out=np.ones_like(total), where=total > 0)
-    with np.errstate(invalid="ignore"):  # NaN rates (no person-time) stay NaN
-        return lam_a * factor, lam_b * factor
 
 
 def _choice(rng, table, size):
@@ -151,7 +133,7 @@ def simulate(config: SyntheticConfig | None = None, seed: int = 0) -> Synthetic:
     d0, d1 = _days([data_start])[0], _days([data_end])[0]
     sim_start = d0 - cfg.burn_in_years * 365.25
     bands = list(cfg.age_shares)
-    edges = {b: _band(b) for b in bands}
+    edges = {b: band_edges(b) for b in bands}
 
     # Children: main population, UASC. Entry dates uniform; ages by band, uniform within it.
     n_main = rng.poisson(cfg.entrants_per_year * (cfg.years + cfg.burn_in_years))
@@ -204,12 +186,6 @@ def simulate(config: SyntheticConfig | None = None, seed: int = 0) -> Synthetic:
     returns, headers, uascs = _returns(rng, eps, ids, all_dob, is_uasc, years, cfg)
     true_mix = pd.DataFrame(cfg.placement_mix, index=PLACEMENT_TYPES).T
     return Synthetic(cfg, returns, headers, uascs, truth, true_mix, dict(cfg.age_shares))
-
-
-def _band(label: str) -> tuple[float, float]:
-    from .ssda903 import band_edges
-
-    return band_edges(label)
 
 
 def _band_index(age_days, edges, bands) -> np.ndarray:
