@@ -364,7 +364,8 @@ def _entrant_mix(per, episodes, w0, w1, age_bands, counts):
     ent = per[entrant].assign(band=band[entrant])
     ep = episodes[["DECOM_D", "DEC_D", "period", "ptype"]].merge(
         ent[["pid", "band", "t18", "child"]], left_on="period", right_on="pid")
-    stop = np.minimum(np.minimum(ep["DEC_D"].fillna(w1), w1), ep["t18"])
+    stop = ep["DEC_D"].fillna(w1).clip(upper=w1)
+    stop = stop.where(stop < ep["t18"], ep["t18"])
     days = ((stop - ep["DECOM_D"]) / pd.Timedelta(days=1)).clip(lower=0)
     ep = ep.assign(days=days)
     grid = pd.MultiIndex.from_product([range(len(age_bands)), PLACEMENT_TYPES], names=["band", "placement_type"])

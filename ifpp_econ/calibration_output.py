@@ -318,13 +318,13 @@ def write_report(folder: RunFolder, cal: Calibration, files: str, out: Path) -> 
         "<h2>Estimates</h2><p>Events and person-months in each duration band; rate = events ÷ person-months; "
         "probability = one month's chance with the competing exit; low/high = 95% exact Poisson interval widened to "
         "the child-level bootstrap interval; value = what the workbook now holds (the shrunk value when shrinkage is "
-        "on); psa_alpha/psa_beta = its beta distribution.</p>" + shown.to_html(index=False, float_format="%.5g"),
+        "on); psa_alpha/psa_beta = its beta distribution.</p>" + shown.to_html(index=False, float_format="%.5g", na_rep="–"),
         "<img src='estimates.png' width=640>",
-        "<h2>Cumulative incidence of exits</h2>" + cal.checks.to_html(index=False, float_format="%.3f")
+        "<h2>Cumulative incidence of exits</h2>" + cal.checks.to_html(index=False, float_format="%.3f", na_rep="–")
         + "<img src='cumulative_incidence.png' width=640><img src='reentry.png' width=640>"
           "<img src='leavers_home.png' width=480>",
         "<h2>Entrant placement mix by age band (share of time in care)</h2>"
-        + wide_mix.to_html(float_format="%.3f") + "<img src='placement_mix.png' width=640>",
+        + wide_mix.to_html(float_format="%.3f", na_rep="–") + "<img src='placement_mix.png' width=640>",
         "<h2>Age at entry (first periods in the window)</h2>" + cal.age_shares.to_html(index=False, float_format="%.3f"),
         "<h2>Exits in the window by reason</h2>" + cal.exits.to_html(index=False, float_format="%.3f"),
         "<h2>Exclusions, repairs and contradictions</h2>" + counts.to_html(index=False),

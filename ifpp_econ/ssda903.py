@@ -137,7 +137,7 @@ def parse_dates(values: pd.Series, allow_month: bool = False) -> pd.Series:
             month = pd.to_datetime(text[rest], format="%m/%Y", errors="coerce")
             month = month.fillna(pd.to_datetime(text[rest], format="%Y-%m", errors="coerce"))
             out[rest] = month + pd.Timedelta(days=14)
-    return out
+    return out.astype("datetime64[ns]")  # one resolution whatever the source (text or Excel dates)
 
 
 def _date_problems(df: pd.DataFrame, col: str, parsed: pd.Series, allowed: str) -> list[str]:
@@ -371,7 +371,7 @@ def clean(returns: Returns, *, include_uasc: bool = False, keep_short_breaks: bo
     ep.loc[contiguous, "DEC_D"] = next_decom[contiguous]
     ep.loc[contiguous, "REC"] = "X1"
     cut = stale & ~contiguous
-    ep.loc[cut, "DEC_D"] = np.minimum(year_end[cut], next_decom[cut])
+    ep.loc[cut, "DEC_D"] = year_end[cut].where(year_end[cut] < next_decom[cut], next_decom[cut])
     ep.loc[cut, "REC"] = ""
     counts["stale open episodes closed at the next episode (X1)"] = int(contiguous.sum())
     counts["stale open episodes censored at their return's 31 March"] = int(cut.sum())

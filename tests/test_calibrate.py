@@ -332,3 +332,26 @@ def test_a_pooled_file_without_year_is_refused(tmp_path):
     (tmp_path / "header.csv").write_text("CHILD,DOB\nA,01/01/2010\n")
     with pytest.raises(Ssda903Error, match="pooled.csv: episodes end in collection years 2020–2022 but there is no YEAR"):
         read_returns([tmp_path / "pooled.csv", tmp_path / "header.csv"])
+
+
+def test_xlsx_returns_with_real_date_cells_read_like_csv(small, tmp_path):
+    xlsx = []
+    for path in small:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for col in ("DECOM", "DEC", "DOB"):
+            if col in df.columns:
+                df[col] = parse_dates(df[col])  # real Excel dates, not text
+        xlsx.append(tmp_path / f"{path.stem}.xlsx")
+        df.to_excel(xlsx[-1], index=False)
+    from_csv, from_xlsx = clean(read_returns(small)), clean(read_returns(xlsx))
+    pd.testing.assert_frame_equal(from_csv.periods, from_xlsx.periods)
+
+
+def test_a_stale_open_episode_before_a_new_start_is_censored_at_its_returns_year_end(tmp_path):
+    (tmp_path / "e2020.csv").write_text("CHILD,DECOM,RNE,LS,PLACE,DEC,REC\nE,01/01/2020,S,C2,U1,,\n")
+    (tmp_path / "e2021.csv").write_text("CHILD,DECOM,RNE,LS,PLACE,DEC,REC\nE,01/09/2020,S,C2,U1,,\n")
+    (tmp_path / "header.csv").write_text("CHILD,DOB\nE,01/01/2010\n")
+    cleaned = clean(read_returns([tmp_path / "e2020.csv", tmp_path / "e2021.csv", tmp_path / "header.csv"]))
+    assert cleaned.counts["stale open episodes censored at their return's 31 March"] == 1
+    assert cleaned.periods["end"].iloc[0] == pd.Timestamp("2020-04-01") and pd.isna(cleaned.periods["end"].iloc[1])
+    assert list(cleaned.periods["rec"]) == ["", ""]  # censored, not an exit
