@@ -355,3 +355,21 @@ def test_a_stale_open_episode_before_a_new_start_is_censored_at_its_returns_year
     assert cleaned.counts["stale open episodes censored at their return's 31 March"] == 1
     assert cleaned.periods["end"].iloc[0] == pd.Timestamp("2020-04-01") and pd.isna(cleaned.periods["end"].iloc[1])
     assert list(cleaned.periods["rec"]) == ["", ""]  # censored, not an exit
+
+
+def test_exit_and_population_options_move_events_and_periods_as_stated():
+    synth = simulate(SyntheticConfig(entrants_per_year=150), seed=9)
+    cleaned = clean(synth.as_returns())
+    full = estimate(cleaned, Options(bootstrap=0), DEFAULTS, BANDS)
+    base = full.estimates.set_index("parameter")
+    e13 = estimate(cleaned, Options(bootstrap=0, e13="permanence"), DEFAULTS, BANDS).estimates.set_index("parameter")
+    moved = base.loc[CARE_PARAMETERS[:4], "events"].to_numpy() - e13.loc[CARE_PARAMETERS[:4], "events"].to_numpy()
+    assert moved.sum() > 0  # E13 exits now count as other permanence, band by band
+    assert np.array_equal(e13.loc[CARE_PARAMETERS[4:], "events"].to_numpy() - base.loc[CARE_PARAMETERS[4:], "events"].to_numpy(),
+                          moved)
+    censored = estimate(cleaned, Options(bootstrap=0, other_exits="censored"), DEFAULTS, BANDS).estimates
+    assert (censored.set_index("parameter").loc[CARE_PARAMETERS[4:], "events"] <= base.loc[CARE_PARAMETERS[4:], "events"]).all()
+    neglect = estimate(cleaned, Options(bootstrap=0, cin=("N1",)), DEFAULTS, BANDS)
+    assert 0 < neglect.counts["periods used"] < full.counts["periods used"]
+    yj = estimate(cleaned, Options(bootstrap=0, exclude_youth_justice=True), DEFAULTS, BANDS)
+    assert "periods wholly on youth-justice legal statuses J1–J3 (excluded)" in yj.counts
