@@ -1,3 +1,45 @@
-"""ifpp-econ: cost-effectiveness of Intensive Family Preservation Programmes."""
+"""ifpp-econ: cost-effectiveness of Intensive Family Preservation Programmes.
+
+The public API (``import ifpp_econ as ie``), loaded on first use so that the command line starts fast::
+
+    inputs = ie.read_workbook("my.xlsx")        # or ie.default_workbook()
+    base = ie.run_base_case(inputs)            # deterministic; .to_json(), .strategy_table(), .incremental()
+    psa = ie.run_psa(inputs)                   # n and seed from the workbook unless given
+    dsa = ie.run_dsa(inputs)                   # tornado, thresholds, two-way grid, scenarios
+    budget = ie.run_budget(inputs)             # budget impact by year
+
+The cohort engine (``ie.simulate``, ``ie.Conventions``, ``ie.Reward``) runs any Markov cohort model.
+"""
 
 __version__ = "0.1.0"
+
+_API = {
+    "read_workbook": "workbook", "write_template": "workbook", "WorkbookError": "workbook", "Inputs": "workbook",
+    "run_base_case": "deterministic", "run_psa": "psa", "run_dsa": "dsa", "budget_impact": "budget",
+    "operational_validation": "validation", "build_report": "report",
+    "simulate": "engine", "Conventions": "engine", "Reward": "engine", "Edges": "engine",
+}
+__all__ = [*_API, "run_budget", "default_workbook", "__version__"]
+
+
+def default_workbook():
+    """Path of the bundled default parameter workbook."""
+    from importlib.resources import files
+    from pathlib import Path
+
+    return Path(str(files("ifpp_econ") / "data" / "default.xlsx"))
+
+
+def run_budget(inputs, years: int | None = None, families_per_year: float | None = None):
+    """Budget impact for one local authority (base case; years and referrals default to the workbook's)."""
+    from .budget import budget_impact
+
+    return budget_impact(inputs, years, families_per_year)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    raise AttributeError(f"module 'ifpp_econ' has no attribute {name!r}")

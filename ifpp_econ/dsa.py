@@ -208,3 +208,56 @@ def scenarios(inputs, wtp: float | None = None) -> pd.DataFrame:
             "dominance": analysis.dominance_label(savings, avoided, strategy=strategy),
         })
     return pd.DataFrame(rows)
+
+
+@dataclass
+class DSAResult:
+    """Deterministic sensitivity analysis of one outcome (per child, for the first non-comparator strategy).
+
+    ``tornado``: one row per varied parameter (low/high, outcome at each, swing, what it moves);
+    ``thresholds``: break-even values; ``two_way``: the outcome over a grid of two parameters;
+    ``scenarios``: one row per named scenario (and the base case).
+    """
+
+    outcome: str
+    wtp: float
+    base_outcome: float
+    tornado: pd.DataFrame
+    thresholds: pd.DataFrame
+    two_way: pd.DataFrame
+    two_way_pair: tuple[str, str]
+    scenarios: pd.DataFrame
+
+    def summary(self) -> pd.DataFrame:
+        """The tornado as a tidy table: one row per parameter and end of its range."""
+        t = self.tornado
+        return pd.concat([t.assign(end=end, value=t[end], outcome_value=t[f"outcome_{end}"])
+                          [["parameter", "label", "end", "value", "outcome_value", "moves"]] for end in ("low", "high")],
+                         ignore_index=True)
+
+    def to_json(self) -> dict:
+        records = lambda df: [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}  # noqa: E731
+                              for r in df.to_dict("records")]
+        return {"outcome": self.outcome, "wtp": self.wtp, "base_outcome": self.base_outcome,
+                "tornado": records(self.tornado), "thresholds": records(self.thresholds),
+                "two_way": {"x": self.two_way_pair[0], "y": self.two_way_pair[1], "points": len(self.two_way)},
+                "scenarios": records(self.scenarios)}
+
+    def __repr__(self) -> str:
+        top = self.tornado.iloc[0]["parameter"] if len(self.tornado) else "—"
+        return (f"DSAResult({self.outcome}: base {self.base_outcome:,.2f}; {len(self.tornado)} one-way bars, widest "
+                f"{top}; {len(self.thresholds)} thresholds; {len(self.scenarios)} scenarios)")
+
+
+def run_dsa(inputs, outcome: str = "savings", wtp: float | None = None, threshold_parameters=None,
+            two_way_pair: tuple[str, str] = ("risk_12m", "rr_12m")) -> DSAResult:
+    """Tornado, break-even thresholds, two-way grid and scenarios; thresholds default to the workbook's
+    ``threshold_parameters`` setting."""
+    evaluator = Evaluator(inputs, outcome, wtp)
+    tornado = one_way(evaluator)
+    names = threshold_parameters or inputs.settings.get("threshold_parameters") or DEFAULT_THRESHOLDS
+    names = [n for n in names if n in inputs.parameters.index]
+    x, y = two_way_pair
+    return DSAResult(outcome, evaluator.wtp, tornado.base_outcome, tornado.table,
+                     pd.DataFrame([threshold(evaluator, n) for n in names]), two_way(evaluator, x, y), (x, y),
+                     scenarios(inputs, evaluator.wtp))
