@@ -140,22 +140,24 @@ def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
         ax.plot(ceac["wtp"], ceac[name], label=name, lw=1.8)
     if len(strategies) > 2:
         ax.plot(ceac["wtp"], ceac["frontier_probability"], color="black", lw=2.5, alpha=0.35, label="Frontier (optimal strategy)")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(-0.02, 1.02)  # lines at 0% and 100% stay visible inside the frame
     ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_xlim(ceac["wtp"].min(), ceac["wtp"].max())
     return _finish(fig, ax, "Cost-effectiveness acceptability curve",
                    f"Willingness to pay per placement avoided (λ)", "Probability most cost-effective", GBP, PCT)
 
 
 def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
     """EVPI per child (left axis) and for the local authority's population (right axis) over λ."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
     if not (evpi["evpi_per_child"] > 0).any():
+        fig, ax = plt.subplots(figsize=(6.4, 1.8))
         ax.set_axis_off()
         ax.text(0.5, 0.5, wrap("EVPI is zero at every willingness to pay shown: the same strategy is the best "
                                "choice in every PSA iteration, so better information could not change the "
                                "decision.", 60), transform=ax.transAxes, ha="center", va="center", fontsize=10)
         ax.set_title("Expected value of perfect information")
         return fig
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.plot(evpi["wtp"], evpi["evpi_per_child"], color=GREEN, label="Per child (left axis)")
     ax.set_ylim(0, None)
     if "evpi_population" in evpi.columns:
@@ -265,7 +267,7 @@ def evppi_chart(table: pd.DataFrame, wtp: float, top: int = 20, labels: dict[str
     labels = labels or {}
     title = f"Expected value of partial perfect information at λ = £{wtp:,.0f}"
     if not len(table) or not (table["evppi_per_child"] > 0).any():
-        fig, ax = plt.subplots(figsize=(6.4, 2.6))
+        fig, ax = plt.subplots(figsize=(6.4, 1.8))
         ax.set_axis_off()
         ax.text(0.5, 0.5, wrap(f"EVPPI is zero for every parameter and group at λ = £{wtp:,.0f}: the same strategy "
                                "is the best choice in every PSA iteration (EVPI is zero), so no parameter's "

@@ -142,13 +142,14 @@ def emit(as_json: bool, data: dict, text: str, dest, price_year: str | None = No
         click.echo(f"\nOutputs: {dest}")
 
 
-def warn_small(iterations: int) -> None:
-    """A warning on stderr when a PSA is too small for its intervals to be trusted."""
+def warn_small(iterations: int, as_json: bool = False) -> list[str]:
+    """Warn when a PSA is too small for its intervals to be trusted: on stderr, or returned for the JSON."""
     from .presentation import small_sample_warning
 
     message = small_sample_warning(iterations)
-    if message:
+    if message and not as_json:
         click.echo(message, err=True)
+    return [message] if message else []
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -204,7 +205,7 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-    warn_small(n)
+    warnings = warn_small(n, as_json)
     with RunFolder("psa", out, force) as folder:
         spec = build_spec(inputs)
         conventions = spec.describe_conventions()
@@ -214,7 +215,8 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
         extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": chunk_size})
-    emit(as_json, {**result.to_json(), **extra, "conventions": conventions}, format_psa(result, conventions), dest,
+    emit(as_json, {**result.to_json(), **extra, "conventions": conventions, "warnings": warnings},
+         format_psa(result, conventions), dest,
          spec.price_year)
 
 
@@ -264,15 +266,14 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     inputs = load_inputs(workbook)
     spec = build_spec(inputs)
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-    if iterations:
-        warn_small(iterations)
+    warnings = warn_small(iterations, as_json) if iterations else []
     with RunFolder("budget", out, force) as folder:
         summary = write_budget(folder, inputs, years, referrals, iterations, seed)
         dest = folder.commit(inputs, settings={"years": summary["years"], "referrals": summary["families_per_year"],
                                                "iterations": iterations, "seed": seed})
     conventions = spec.describe_conventions()
-    emit(as_json, {**summary, "conventions": conventions, "price_basis": "undiscounted cash at the analysis year's "
-                   "prices"}, format_budget(summary, conventions, spec.price_year), dest, spec.price_year)
+    emit(as_json, {**summary, "conventions": conventions, "warnings": warnings,
+                   "price_basis": "undiscounted cash at the analysis year's prices"}, format_budget(summary, conventions, spec.price_year), dest, spec.price_year)
 
 
 @main.command(epilog=EPILOG)
@@ -289,7 +290,7 @@ def report(workbook, iterations, seed, out, force, as_json):
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-    warn_small(n)
+    warnings = warn_small(n, as_json)
     stages = Stages(6)
     with RunFolder("report", out, force) as folder:
         summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
@@ -298,7 +299,7 @@ def report(workbook, iterations, seed, out, force, as_json):
     stages.done()
     paths = {"report": str(dest / summary["report"]), "results": str(dest / "results.xlsx")}
     if as_json:
-        emit(True, {**summary, **paths}, "", dest, summary["price_year"])
+        emit(True, {**summary, **paths, "warnings": warnings}, "", dest, summary["price_year"])
         return
     click.echo(summary["headline"])
     click.echo(f"Report:  {paths['report']}\nResults: {paths['results']}\nFolder:  {dest}")

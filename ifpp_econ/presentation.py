@@ -105,7 +105,11 @@ COLUMNS: dict[str, Column] = {
     # values in each row's own unit (parameters, thresholds, tornado)
     "value": _c("Base value"), "param_a": _c("Parameter a", dash="not used by this distribution"),
     "param_b": _c("Parameter b", dash="not used by this distribution"),
-    "low": _c("Low"), "high": _c("High"), "base": _c("Base value"),
+    "low": _c("Low", dash="no low/high in the workbook: one-way analysis uses the distribution's 2.5th/97.5th "
+                          "percentiles"),
+    "high": _c("High", dash="no low/high in the workbook: one-way analysis uses the distribution's 2.5th/97.5th "
+                            "percentiles"),
+    "base": _c("Base value"),
     "threshold": _c("Break-even value", dash="no break-even within the search range"),
     "search_from": _c("Searched from"), "search_to": _c("Searched to"),
     # one-way outcomes: kind set by the DSA outcome (see ``dsa_columns``)
@@ -113,6 +117,10 @@ COLUMNS: dict[str, Column] = {
     "swing": _c("Swing (high − low)", "£", "gbp"),
     "savings": _c("Savings per child", "£", "gbp"), "nmb": _c("Net monetary benefit per child", "£", "gbp"),
     "placements": _c("Placements avoided per child", kind="number", decimals=4),
+    "incremental_cost_per_child": _c("Incremental cost per child", "£", "gbp"),
+    "iteration": _c("Iteration", kind="count"),
+    "table": _c("Table", kind="text"), "column": _c("Column", kind="text"), "format": _c("Shown as", kind="text"),
+    "blank_means": _c("A blank (—) means", kind="text"),
 }
 
 # Table-level vocabulary: a label per table (sheet names, ≤ 31 characters) and the kind of
@@ -124,7 +132,7 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "ceac": ("CEAC", "prob"), "evpi": ("EVPI", None), "evppi": ("EVPPI", None), "tornado": ("Tornado (one-way)", None),
     "thresholds": ("Break-even thresholds", None), "two_way": ("Two-way sensitivity", None),
     "scenarios": ("Scenarios", None), "budget_by_year": ("Budget by year", "gbp"),
-    "data_dictionary": ("Data dictionary", None),
+    "data_dictionary": ("Data dictionary", None), "ce_plane": ("CE plane points", None),
 }
 # Tables whose value columns take their unit from a row's key column (the measure named in that row).
 ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),
@@ -272,35 +280,41 @@ def excel_format(col: Column, v=None) -> str:
         return "0"
     d = col.decimals
     if d is None:
-        d = _significant_decimals(float(v)) if _is_number(v) else 2
+        d = (0 if float(v).is_integer() else _significant_decimals(float(v))) if _is_number(v) else 2
     return "#,##0" + ("." + "0" * d if d else "")
 
 
 # -- tables ------------------------------------------------------------------------------------
+def table_columns(df: pd.DataFrame, table: str | None = None, context: dict | None = None) -> dict[str, Column]:
+    """The Column of each column of a table (headers; rows may refine units, see :func:`cell_columns`)."""
+    cols = {c: column(str(c), table) for c in df.columns}
+    for c in df.columns:  # undeclared columns of text (e.g. "yes"/"no") are text, whatever their name says
+        if str(c) not in COLUMNS and not pd.api.types.is_numeric_dtype(df[c]) and \
+                all(isinstance(v, str) or _is_missing(v) for v in df[c]):
+            cols[c] = Column(cols[c].label, "", "text")
+    if table == "tornado":
+        cols.update({k: v for k, v in dsa_columns((context or {}).get("dsa_outcome", "savings")).items() if k in cols})
+    return cols
+
+
 def cell_columns(df: pd.DataFrame, table: str | None = None, context: dict | None = None) -> list[list[Column]]:
     """The Column of every cell, shape (rows, columns) — row-keyed tables take a row's measure or parameter unit.
 
     ``context`` may give ``units`` (parameter name → workbook unit) and ``dsa_outcome``.
     """
     context = context or {}
-    base = {c: column(str(c), table) for c in df.columns}
-    for c in df.columns:  # undeclared columns of text (e.g. "yes"/"no") are text, whatever their name says
-        if str(c) not in COLUMNS and df[c].dtype == object and all(isinstance(v, str) or _is_missing(v) for v in df[c]):
-            base[c] = Column(base[c].label, "", "text")
-    if table == "tornado" or table == "dsa":
-        base.update({k: v for k, v in dsa_columns(context.get("dsa_outcome", "savings")).items() if k in base})
+    base = table_columns(df, table, context)
     rows = []
     key, valued = ROW_KEYED.get(table or "", (None, ()))
     pkey, pvalued = PARAMETER_VALUED.get(table or "", (None, ()))
     units = context.get("units", {})
-    if table == "parameters" and "unit" in df.columns:
-        units = {**units, **dict(zip(df["name"], df["unit"]))} if "name" in df.columns else units
+    if table == "parameters" and "unit" in df.columns and "name" in df.columns:
+        units = {**units, **dict(zip(df["name"].astype(str), df["unit"].astype(str)))}
     for _, r in df.iterrows():
         cols = dict(base)
         if key in df.columns:
-            measure = column(str(r[key]).split(" (")[0] if str(r[key]) not in COLUMNS else str(r[key]))
-            if str(r[key]).startswith("prob"):
-                measure = COLUMNS["prob_cost_saving"]
+            name = str(r[key])
+            measure = COLUMNS["prob_cost_saving"] if name.startswith("prob") else column(name)
             for c in valued:
                 if c in cols:
                     cols[c] = Column(cols[c].label, measure.unit, measure.kind, measure.decimals, measure.dash)
@@ -318,8 +332,7 @@ def display_table(df: pd.DataFrame, table: str | None = None, context: dict | No
     """Headers, cell texts, cell Columns and footnotes (one per column that shows "—") of a table."""
     cols = cell_columns(df, table, context)
     key = ROW_KEYED.get(table or "", (None,))[0]
-    headers = [column(str(c), table).header if table != "tornado" or c not in ("outcome_low", "outcome_high", "swing")
-               else cols[0][j].header if cols else str(c) for j, c in enumerate(df.columns)]
+    headers = [c.header for c in table_columns(df, table, context).values()]
     texts, notes = [], {}
     for i, (_, r) in enumerate(df.iterrows()):
         row = []

@@ -101,8 +101,11 @@ def model_diagram() -> "charts.plt.Figure":
 
 
 def table_html(df: pd.DataFrame, table: str | None = None, context: dict | None = None,
-               flag_estimates: bool = False, caption: str = "") -> str:
-    """An HTML table through the presentation vocabulary: human headers, formatted numbers, footnotes for "—"."""
+               flag_estimates: bool = False, caption: str = "", widths: list[float] | None = None) -> str:
+    """An HTML table through the presentation vocabulary: human headers, formatted numbers, footnotes for "—".
+
+    ``widths``: column widths in % for a fixed layout (long text then wraps inside its column).
+    """
     headers, texts, cols, notes = presentation.display_table(df, table, context)
     numeric = [[c.kind != "text" for c in row] for row in cols] or [[False] * len(headers)]
     head = "".join(f'<th{" class=n" if all(r[j] for r in numeric) else ""}>{html.escape(h)}</th>'
@@ -115,6 +118,10 @@ def table_html(df: pd.DataFrame, table: str | None = None, context: dict | None 
         rows.append(f"<tr{cls}>{cells}</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     foot = "".join(f"<p class=foot>{html.escape(n)}</p>" for n in notes)
+    if widths:
+        cols = "".join(f'<col style="width:{w:g}%">' for w in widths)
+        return (f"<table class=fixed>{cap}<colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>{foot}")
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}"
 
 
@@ -126,7 +133,7 @@ break-after:avoid}
 table{border-collapse:collapse;font-size:.76em;margin:.5em 0;width:100%}caption{text-align:left;font-weight:bold;padding:.2em 0}
 th,td{border:1px solid #ccc;padding:2px 5px;vertical-align:top;text-align:left}th{background:#eaf2fb}
 th.n{text-align:right}td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.t{overflow-wrap:break-word}
-tr{break-inside:avoid}table.measures{width:auto;min-width:60%}table.measures tbody th{font-weight:normal;background:#f7f9fc}tr.estimate td{background:#fff4e0}
+tr{break-inside:avoid}table.fixed{table-layout:fixed;font-size:.7em}table.fixed td.t{overflow-wrap:anywhere}table.measures{width:auto;min-width:60%}table.measures tbody th{font-weight:normal;background:#f7f9fc}tr.estimate td{background:#fff4e0}
 figure.chart{margin:.5em 0;break-inside:avoid}.chart svg{max-width:100%;height:auto;display:block}
 .note,.foot,figcaption{font-size:.82em;color:#555}.foot{margin:.1em 0}
 .headline{background:#f5f9ff;border-left:4px solid #0072B2;padding:.5em 1em;margin:.5em 0}
@@ -327,7 +334,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
          "data where possible. Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
          + table_html(outputs.parameters_table(inputs)[["name", "label", "value", "unit", "distribution", "low", "high",
                                                         "source", "status"]], "parameters", context,
-                      flag_estimates=True)),
+                      flag_estimates=True, widths=[13, 18, 7, 10, 10.5, 6, 6, 23.5, 6])),
         ("cheers", "CHEERS 2022 checklist", cheers_html()),
     ]
     text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}", lead)

@@ -184,8 +184,7 @@ class RunFolder:
         rows = list(self.headline)
         if "conventions" in self.manifest:
             rows.append(("Conventions", str(self.manifest["conventions"])))
-        rows += [("Tool", f"ifpp-econ {__version__}"), ("Command", self.command),
-                 ("Created", self.created.isoformat(timespec="seconds"))]
+        rows += [("Tool", f"ifpp-econ {__version__}"), ("Command", self.command)]  # the time is in manifest.json
         if inputs is not None:
             rows += [("Workbook", str(Path(inputs.path).resolve())), ("Workbook SHA-256", inputs.sha256)]
         for k, v in (settings or {}).items():

@@ -19,6 +19,7 @@ import pandas as pd
 from . import presentation
 
 HEADER_FILL = "DDEBF7"
+PALETTE = ["0072B2", "E69F00", "009E73", "CC79A7", "56B4E9", "D55E00"]  # Okabe–Ito, as in the PNG charts
 MAX_WIDTH = 48
 
 
@@ -90,39 +91,51 @@ def write_table_sheet(ws, name: str, df: pd.DataFrame, context: dict | None = No
     for j, h in enumerate(headers, start=1):
         longest = max([len(t[j - 1]) for t in texts[:300]] + [min(len(h), 24)])
         ws.column_dimensions[get_column_letter(j)].width = min(max(longest + 2, 9), MAX_WIDTH + 2)
+    widths = {j: ws.column_dimensions[get_column_letter(j)].width for j in range(1, len(headers) + 1)}
+    _fit_rows(ws, widths)
     ws.freeze_panes = "B2" if len(df.columns) > 8 else "A2"
     _print_setup(ws)
     ws.print_title_rows = "1:1"
 
 
 def _summary_format(key: str, value) -> str | None:
-    k = key.lower()
+    """Number format of a Summary row's value (settings: rates as %, λ as £, seeds and years plain)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
-    if "seed" in k or "year" in k and float(value).is_integer() and 1900 < value < 2200:
+    k = key.lower().removeprefix("workbook setting: ").removesuffix(" (default)")
+    if "seed" in k or "price_year" in k:
         return "0"
     if "rate" in k or "share" in k:
         return "0.0%"
-    return presentation.excel_format(presentation.column(key), value)
+    if k.startswith("wtp") or "cost" in k:
+        return '"£"#,##0'
+    if "iterations" in k or "referrals" in k:
+        return "#,##0"
+    return presentation.excel_format(presentation.Column(k), value)
+
+
+def _fit_rows(ws, widths: dict[int, float], min_row: int = 1) -> None:
+    """Row heights that show every line of wrapped text (LibreOffice does not grow rows on opening)."""
+    for row in ws.iter_rows(min_row=min_row):
+        lines = 1
+        for cell in row:
+            if isinstance(cell.value, str) and cell.alignment is not None and cell.alignment.wrap_text:
+                width = widths.get(cell.column, 10)
+                lines = max(lines, sum(-(-max(len(part), 1) // max(int(width) - 1, 1)) for part in cell.value.split("\n")))
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = 13 * lines
 
 
 def write_summary(ws, tables: dict[str, pd.DataFrame], summary: list[tuple[str, object]]) -> None:
-    """The Summary sheet: headline sentences, key figures as numbers, then the run's settings."""
+    """The Summary sheet: key figures as numbers, then the headline sentences, then the run's settings."""
     from openpyxl.styles import Alignment, Font
 
     ws.append(["ifpp-econ results"])
     ws["A1"].font = Font(bold=True, size=14)
     wrap = Alignment(wrap_text=True, vertical="top")
-    for key, value in summary:
-        r = ws.max_row + 1
-        _store(ws.cell(r, 1), str(key))
-        _store(ws.cell(r, 2), value, _summary_format(str(key), value))
-        ws.cell(r, 1).alignment = wrap
-        if isinstance(value, str):
-            ws.cell(r, 2).alignment = wrap
-    for block in key_figures(tables):
+    left = Alignment(horizontal="left", vertical="top")
+    for title, headers, rows in key_figures(tables):
         r = ws.max_row + 2
-        title, headers, rows = block
         _store(ws.cell(r, 1), title)
         ws.cell(r, 1).font = Font(bold=True)
         for j, h in enumerate(headers, start=1):
@@ -132,11 +145,23 @@ def write_summary(ws, tables: dict[str, pd.DataFrame], summary: list[tuple[str, 
             _store(ws.cell(i, 1), label)
             for j, v in enumerate(values, start=2):
                 _store(ws.cell(i, j), v, presentation.excel_format(col, v))
-    ws.column_dimensions["A"].width = 40
-    ws.column_dimensions["B"].width = 90
-    for letter in "CDE":
-        ws.column_dimensions[letter].width = 16
-    _print_setup(ws, landscape=False)
+                ws.cell(i, j).alignment = left
+    r = ws.max_row + 2
+    _store(ws.cell(r, 1), "About this run")
+    ws.cell(r, 1).font = Font(bold=True)
+    widths = {1: 40, 2: 18, 3: 18, 4: 18, 5: 60}
+    for key, value in summary:
+        r = ws.max_row + 1
+        _store(ws.cell(r, 1), str(key))
+        _store(ws.cell(r, 2), value, _summary_format(str(key), value))
+        ws.cell(r, 1).alignment = wrap
+        ws.cell(r, 2).alignment = wrap if isinstance(value, str) else left
+        if isinstance(value, str):  # sentences span columns B–E
+            ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=5)
+    for j, w in widths.items():
+        ws.column_dimensions["ABCDE"[j - 1]].width = w
+    _fit_rows(ws, {**widths, 2: sum(widths[j] for j in (2, 3, 4, 5))})
+    _print_setup(ws, landscape=True)
 
 
 KEY_MEASURES = ("per_child_savings", "per_family_savings", "placements_avoided_per_child",
@@ -149,8 +174,12 @@ def key_figures(tables: dict[str, pd.DataFrame]) -> list[tuple[str, list[str], l
     if "incremental" in tables:
         inc = tables["incremental"]
         comparator = str(inc["comparator"].iloc[0]) if "comparator" in inc.columns and len(inc) else "comparator"
-        rows = [(presentation.column(m).header, [r[m] for _, r in inc.iterrows()], presentation.column(m))
-                for m in KEY_MEASURES if m in inc.columns]
+        rows = []
+        for m in KEY_MEASURES:
+            if m in inc.columns:
+                values = [r["dominance"] if m == "cost_per_placement_avoided" and pd.isna(r[m]) and "dominance" in r
+                          else r[m] for _, r in inc.iterrows()]
+                rows.append((presentation.column(m).header, values, presentation.column(m)))
         blocks.append((f"Base case against {comparator}", ["Measure"] + [str(s) for s in inc["strategy"]], rows))
     if "psa_incremental" in tables:
         psa = tables["psa_incremental"]
@@ -159,7 +188,8 @@ def key_figures(tables: dict[str, pd.DataFrame]) -> list[tuple[str, list[str], l
         for _, r in psa[psa["strategy"] == first].iterrows():
             metric = str(r["metric"])
             col = presentation.COLUMNS["prob_cost_saving"] if metric.startswith("prob") else presentation.column(metric)
-            rows.append((col.header, [r["mean"], r["lower"], r["upper"]], col))
+            mean = r["note"] if pd.isna(r["mean"]) and isinstance(r.get("note"), str) else r["mean"]
+            rows.append((col.header, [mean, r["lower"], r["upper"]], col))
         blocks.append((f"PSA: {first} against {psa['comparator'].iloc[0]}",
                        ["Measure", "Mean", "2.5th percentile", "97.5th percentile"], rows))
     return blocks
@@ -237,7 +267,8 @@ def _ceac(ws, df: pd.DataFrame) -> None:
     chart.y_axis.majorUnit = 0.2
     chart.y_axis.number_format = "0%"
     chart.x_axis.number_format = '"£"#,##0'
-    chart.x_axis.scaling.min = 0
+    chart.x_axis.scaling.min = float(df["wtp"].min())
+    chart.x_axis.scaling.max = float(df["wtp"].max())
     xs = Reference(ws, min_col=_col(df, "wtp"), min_row=2, max_row=len(df) + 1)
     skip = {"wtp", "optimal_strategy", "frontier_probability"}
     for name in df.columns:
@@ -247,6 +278,8 @@ def _ceac(ws, df: pd.DataFrame) -> None:
         series = Series(Reference(ws, min_col=c, min_row=1, max_row=len(df) + 1), xs, title_from_data=True)
         series.marker.symbol = "none"
         series.smooth = False
+        series.graphicalProperties.line.solidFill = PALETTE[len(chart.series) % len(PALETTE)]
+        series.graphicalProperties.line.width = 28575  # 2.25 pt
         chart.series.append(series)
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.width, chart.height = 18, 9
@@ -297,11 +330,12 @@ def _tornado(ws, df: pd.DataFrame, outcome: str, base_outcome: float | None = No
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.x_axis.tickLblPos = "low"  # parameter labels at the left edge, clear of the bars
     chart.y_axis.title = label
-    chart.y_axis.number_format = '"£"#,##0' if money else "0.000"
+    chart.y_axis.number_format = '"£"#,##0,"k"' if money else "0.000"
     chart.y_axis.majorGridlines = None
     chart.legend.position = "b"
-    for series in chart.series:
-        series.dLbls = None
+    for series, colour in zip(chart.series, ("E69F00", "0072B2")):  # low orange, high blue (as the PNG)
+        series.graphicalProperties.solidFill = colour
+        series.graphicalProperties.line.solidFill = colour
     chart.width, chart.height = 26, 13
     ws.column_dimensions[get_column_letter(start)].width = 60
     for c in (start + 1, start + 2):
@@ -339,6 +373,9 @@ def _ce_plane(ws, df: pd.DataFrame) -> None:
         series = Series(ys, xs, title=f"{name} (each point one iteration)")
         series.marker.symbol = "circle"
         series.marker.size = 3
+        colour = PALETTE[len(chart.series) % len(PALETTE)]
+        series.marker.graphicalProperties.solidFill = colour
+        series.marker.graphicalProperties.line.solidFill = colour
         series.graphicalProperties.line.noFill = True
         chart.series.append(series)
         start += count
@@ -383,6 +420,9 @@ def _budget(ws, df: pd.DataFrame) -> None:
     chart.set_categories(Reference(ws, min_col=_col(df, "year"), min_row=2, max_row=len(df) + 1))
     chart.x_axis.title = "Year"
     chart.x_axis.delete = chart.y_axis.delete = False
+    for series, colour in zip(chart.series, ("D55E00", "0072B2", "000000")):
+        series.graphicalProperties.solidFill = colour
+        series.graphicalProperties.line.solidFill = colour
     chart.legend.position = "b"
     chart.width, chart.height = 18, 9
     ws.add_chart(chart, f"B{len(df) + 4}")
