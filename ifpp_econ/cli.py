@@ -142,12 +142,12 @@ def emit(as_json: bool, data: dict, text: str, dest, price_year: str | None = No
         click.echo(f"\nOutputs: {dest}")
 
 
-def warn_small(iterations: int, as_json: bool = False) -> list[str]:
-    """Warn when a PSA is too small for its intervals to be trusted: on stderr, or returned for the JSON."""
+def warn_small(iterations: int, echo: bool = False) -> list[str]:
+    """The warning for a PSA too small for its intervals to be trusted (for the JSON), on stderr if ``echo``."""
     from .presentation import small_sample_warning
 
     message = small_sample_warning(iterations)
-    if message and not as_json:
+    if message and echo:
         click.echo(message, err=True)
     return [message] if message else []
 
@@ -205,7 +205,7 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-    warnings = warn_small(n, as_json)
+    warnings = warn_small(n)  # printed in the summary, or carried in the JSON
     with RunFolder("psa", out, force) as folder:
         spec = build_spec(inputs)
         conventions = spec.describe_conventions()
@@ -266,7 +266,7 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     inputs = load_inputs(workbook)
     spec = build_spec(inputs)
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-    warnings = warn_small(iterations, as_json) if iterations else []
+    warnings = warn_small(iterations) if iterations else []
     with RunFolder("budget", out, force) as folder:
         summary = write_budget(folder, inputs, years, referrals, iterations, seed)
         dest = folder.commit(inputs, settings={"years": summary["years"], "referrals": summary["families_per_year"],
@@ -290,7 +290,7 @@ def report(workbook, iterations, seed, out, force, as_json):
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-    warnings = warn_small(n, as_json)
+    warnings = warn_small(n, echo=not as_json)
     stages = Stages(6)
     with RunFolder("report", out, force) as folder:
         summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)

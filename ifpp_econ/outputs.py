@@ -68,18 +68,19 @@ def format_base_case(base: "BaseCase") -> str:
     lines += ["", "Per family", header,
               f"{'Discounted cost':32}" + "".join(f"{_gbp(table.loc[n, 'cost_per_family']):>{width}}" for n in names),
               ""]
+    row = lambda label, text: f"    {label:40}{text:>14}"  # noqa: E731
     for name, v in base.incremental().items():
         ratio = v["cost_per_placement_avoided"]
         lines += [
             f"{name} vs {base.results.comparator}:",
             "  Per child",
-            f"    Savings                       {_gbp(v['per_child_savings'])}",
-            f"    Placements avoided            {v['placements_avoided_per_child']:.4f}",
-            f"    Months in care avoided        {v['care_months_avoided_per_child']:.2f}",
-            f"    NMB at £{base.wtp:,.0f} per placement avoided  {_gbp(v['incremental_nmb'])}",
+            row("Savings", _gbp(v["per_child_savings"])),
+            row("Placements avoided", f"{v['placements_avoided_per_child']:.4f}"),
+            row("Months in care avoided", f"{v['care_months_avoided_per_child']:.2f}"),
+            row(f"NMB at £{base.wtp:,.0f} per placement avoided", _gbp(v["incremental_nmb"])),
             "  Per family",
-            f"    Savings                       {_gbp(v['per_family_savings'])}",
-            f"  Cost per placement avoided      {v['dominance'] if ratio is None else _gbp(ratio)}",
+            row("Savings", _gbp(v["per_family_savings"])),
+            f"  Cost per placement avoided: {v['dominance'] if ratio is None else _gbp(ratio)}",
         ]
     if len(base.results.strategies) > 2:
         lines += [""] + _frontier_lines(base.frontier_table(), base.results.comparator)
@@ -138,10 +139,22 @@ def format_psa(result: "PSAResult", conventions: str = "") -> str:
         ratio = by.loc["cost_per_placement_avoided (ratio of means)"]
         lines.append(f"  {'Cost per placement avoided':30} "
                      + (_gbp(ratio["mean"]) if np.isfinite(ratio["mean"]) else str(ratio.get("note", "n/a"))))
+    if len(result.strategies) > 2:
+        lines += _frontier_lines(psa_frontier(result), result.comparator)
     lines.append(rules_sentence(data["rule_counts"], result.iterations))
     if conventions:
         lines.append(conventions_line(conventions))
     return "\n".join(lines)
+
+
+def psa_frontier(result: "PSAResult") -> pd.DataFrame:
+    """The efficiency frontier on the PSA means of cost and first placements per child."""
+    from .analysis import frontier
+
+    means = result.strategy_summary().set_index(["strategy", "outcome"])["mean"]
+    costs = np.array([means[(s, "cost")] for s in result.strategies])
+    placements = np.array([means[(s, "first_placements")] for s in result.strategies])
+    return frontier(costs, placements, list(result.strategies))
 
 
 def rules_sentence(counts: dict, iterations: int) -> str:
@@ -182,6 +195,8 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
         run.figure(f"ce_plane{suffix}", charts.ce_plane(metrics["placements_avoided_per_child"], -metrics["per_child_savings"],
                                                        result.wtp_default, name, result.comparator))
     run.table("ce_plane", ce_plane_points(inc))
+    if len(result.strategies) > 2:
+        run.table("psa_frontier", psa_frontier(result))
     main = inc[next(iter(inc))]
     run.figure("ceac", charts.ceac_chart(ceac, result.strategies))
     run.figure("evpi", charts.evpi_chart(evpi))
@@ -271,9 +286,13 @@ def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:
             name = ""
         lines.append(f"  {name:46} {value(r['parameter'], r['low']):>12} → {fmt_out(r['outcome_low']):>14}   "
                      f"{value(r['parameter'], r['high']):>12} → {fmt_out(r['outcome_high']):>14}")
-    lines.append("Break-even thresholds:")
+    labels = {r["parameter"]: r.get("label") or r["parameter"] for r in summary["tornado"]}
+    lines.append(f"Break-even thresholds (the value at which {label.lower()} is zero):")
     for r in summary["thresholds"]:
-        lines.append(f"  {r['parameter']:32} base {value(r['parameter'], r['base'])}: {r['note']}")
+        name = r["parameter"]
+        found = (f"break-even at {value(name, r['threshold'])}" if r["threshold"] is not None else
+                 f"no break-even between {value(name, r['search_from'])} and {value(name, r['search_to'])}")
+        lines.append(f"  {labels.get(name, name)} ({name}): base {value(name, r['base'])}; {found}")
     lines.append("Scenarios (per child):")
     for r in summary["scenarios"]:
         ratio = r.get("cost_per_placement_avoided")

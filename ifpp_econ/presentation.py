@@ -133,6 +133,7 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "thresholds": ("Break-even thresholds", None), "two_way": ("Two-way sensitivity", None),
     "scenarios": ("Scenarios", None), "budget_by_year": ("Budget by year", "gbp"),
     "data_dictionary": ("Data dictionary", None), "ce_plane": ("CE plane points", None),
+    "psa_frontier": ("PSA frontier", None),
 }
 # Tables whose value columns take their unit from a row's key column (the measure named in that row).
 ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),
