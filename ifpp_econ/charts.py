@@ -123,7 +123,7 @@ def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: 
     ax.axvline(0, color="black", lw=0.7)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
-    ax.text(0.99, 0.01, "below 0: IFPP saves money", transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
+    ax.text(0.99, 0.01, f"below 0: {strategy} saves money", transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
             color="#555555")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: presentation.number(v, 2)))
     _finish(fig, ax, wrap(f"Cost-effectiveness plane: {strategy} vs {comparator}", 70),
