@@ -198,8 +198,9 @@ def headline_html(comparator: str, strategy: str, main: dict, psa_json: dict, bu
         f"Compared with <b>{html.escape(comparator)}</b>, <b>{html.escape(strategy)}</b> {verb} "
         f"<b>{g(abs(main['per_child_savings']))} per child</b> in the base case "
         f"({g(abs(main['per_family_savings']))} per family); PSA mean {_interval(s, g)}.",
-        f"Placements avoided per child: <b>{num(main['placements_avoided_per_child'], 3)}</b> (PSA "
-        f"{_interval(p, lambda v: num(v, 3))}); months in care avoided per child: "
+        f"Placements avoided per child: <b>{num(main['placements_avoided_per_child'], 3)}</b> (PSA mean "
+        f"{num(p['mean'], 3)}, 95% interval {num(p['lower'], 3)} to {num(p['upper'], 3)}); months in care avoided "
+        "per child: "
         f"{num(main['care_months_avoided_per_child'], 1)}.",
         "Cost per placement avoided: " + (html.escape(main["dominance"]) if ratio is None else f"<b>{g(ratio)}</b>")
         + f". Probability cost-saving: <b>{presentation.probability(psa_json['prob_cost_saving'])}</b>.",
@@ -231,7 +232,19 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     from .deterministic import run_base_case
     from .psa import run_psa
 
-    stage = stage or (lambda message: None)
+    import time
+
+    tell = stage or (lambda message: None)
+    clock = {"name": None, "start": time.perf_counter()}
+
+    def stage(message: str) -> None:  # tell the caller, and time each stage into the manifest
+        now = time.perf_counter()
+        if clock["name"]:
+            run.timings[f"report: {clock['name']}"] = round(now - clock["start"], 3)
+        clock.update(name=message.split(",")[0], start=now)
+        if message:
+            tell(message)
+
     stage("base case")
     base = run_base_case(inputs)
     outputs.write_base_case(run, base, inputs)
@@ -340,6 +353,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}", lead)
     (run.path / "report.html").write_text(text, encoding="utf-8")
     run.files.append("report.html")
+    stage("")  # closes the last stage's timing
     s = summarise(psa.incremental()[strategy]["per_child_savings"])
     run.manifest["report"] = {"headline": headline_plain(comparator, strategy, main, s, budget_summary)}
     return {"per_child_savings": main["per_child_savings"], "psa_per_child_savings": s, "report": "report.html",

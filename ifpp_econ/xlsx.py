@@ -164,6 +164,17 @@ def write_summary(ws, tables: dict[str, pd.DataFrame], summary: list[tuple[str, 
     _print_setup(ws, landscape=True)
 
 
+# Columns a reader looks for first, moved to the left of their sheet (the CSV keeps the analysis' order).
+LEAD_COLUMNS = {"budget_by_year": ("year", "programme_spend", "costs_avoided", "net_saving", "cumulative_net_saving",
+                                   "net_saving_lower", "net_saving_upper", "cumulative_lower", "cumulative_upper",
+                                   "prob_cumulative_saving")}
+
+
+def _lead(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    first = [c for c in LEAD_COLUMNS.get(name, ()) if c in df.columns]
+    return df[first + [c for c in df.columns if c not in first]] if first else df
+
+
 KEY_MEASURES = ("per_child_savings", "per_family_savings", "placements_avoided_per_child",
                 "care_months_avoided_per_child", "incremental_nmb", "cost_per_placement_avoided")
 
@@ -218,6 +229,7 @@ def write_results_xlsx(path: Path, tables: dict[str, pd.DataFrame], summary: lis
     used = {"Summary"}
     sheets = {}
     for name, df in {**tables, "data_dictionary": presentation.data_dictionary(tables)}.items():
+        df = _lead(name, df)
         sheet = wb.create_sheet(_sheet_title(name, used))
         write_table_sheet(sheet, name, df, context)
         sheets[name] = (sheet, df)
@@ -362,6 +374,8 @@ def _ce_plane(ws, df: pd.DataFrame) -> None:
     chart.y_axis.title = "Incremental cost per child (£; below 0 = saving)"
     chart.y_axis.number_format = '"£"#,##0'
     chart.x_axis.number_format = "0.00"
+    chart.x_axis.tickLblPos = "low"  # labels below the plot, not along the y = 0 line
+    chart.y_axis.tickLblPos = "low"
     x = _col(df, "placements_avoided_per_child")
     y = _col(df, "incremental_cost_per_child")
     strategies = df["strategy"].astype(str).tolist() if "strategy" in df.columns else ["PSA"] * len(df)
