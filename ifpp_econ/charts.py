@@ -43,9 +43,9 @@ LAMBDA_NOTE = "λ = willingness to pay per placement avoided"
 
 
 def _gbp_tick(v: float, _=None) -> str:
-    """Compact currency ticks: £950, £25k, £1.2m, −£3k (never "−£0")."""
+    """Compact currency ticks: £950, £2.5k, £1.2m, −£3k (never "−£0")."""
     a = abs(v)
-    text = (f"£{a / 1e6:,.3g}m" if a >= 1e6 else f"£{a / 1e3:,.3g}k" if a >= 1e4
+    text = (f"£{a / 1e6:,.3g}m" if a >= 1e6 else f"£{a / 1e3:,.3g}k" if a >= 1e3
             else f"£{a:,.2f}" if a < 10 and a != int(a) else f"£{a:,.0f}")
     return MINUS + text if v < 0 and text.strip("£0.km") else text
 
@@ -257,7 +257,7 @@ def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_labe
         note = "No break-even within this grid (" + ("always positive" if lo >= 0 else "always negative") + ")."
     ax.set_xlabel(wrap(labels.get(x, x), 60))
     ax.set_ylabel(wrap(labels.get(y, y), 40))
-    ax.set_title(wrap(f"Two-way sensitivity: {label}. {note}", 75))
+    ax.set_title(f"Two-way sensitivity: {label}\n{note}")
     fig.tight_layout()
     return fig
 

@@ -224,3 +224,15 @@ def test_manifest_records_what_was_used(runner, tmp_path):
     assert Path(manifest["workbook"]["path"]).is_absolute() and manifest["argv"]
     assert {"numpy", "pandas", "scipy", "openpyxl", "matplotlib", "click"} <= set(manifest["versions"])
     assert (Path(data["output_folder"]) / "data_dictionary.csv").exists()
+
+
+def test_report_prints_stages_headline_and_both_paths(runner, tmp_path):
+    result = invoke(runner, "report", "-n", "200", "--out", "r")
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "[1/7] base case" in text and "[7/7] results.xlsx" in text  # stage messages (stderr)
+    assert "savings per child £" in text and "95% interval" in text
+    for label, name in (("Report:", "report.html"), ("Results:", "results.xlsx")):
+        line = next(line for line in text.splitlines() if line.startswith(label))
+        path = Path(line.split(":", 1)[1].strip())
+        assert path.is_absolute() and path.name == name and path.exists()

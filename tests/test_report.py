@@ -223,3 +223,16 @@ def test_identical_report_runs_give_identical_files(report_folder, tmp_path, def
     for m in (first, second):
         m.pop("timings"), m.pop("created")
     assert first == second
+
+
+def test_cheers_checklist_points_at_sections_that_exist(report_folder):
+    from ifpp_econ.report import CHEERS_2022
+
+    html = (report_folder / "report.html").read_text()
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    assert len(CHEERS_2022) == 28
+    for item, topic, asks, where in CHEERS_2022:
+        assert asks.endswith(".") and len(asks) > 20, item
+        assert where in ids or where.startswith(("not ", "state in")), (item, where)
+    decision = html.split('id="decision"', 1)[1].split("</section>", 1)[0]
+    assert "Perspective:" in decision and "Time horizon:" in decision  # items 8 and 9 answered where they point
