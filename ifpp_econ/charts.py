@@ -144,7 +144,7 @@ def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_xlim(ceac["wtp"].min(), ceac["wtp"].max())
     return _finish(fig, ax, "Cost-effectiveness acceptability curve",
-                   f"Willingness to pay per placement avoided (λ)", "Probability most cost-effective", GBP, PCT)
+                   "Willingness to pay per placement avoided (λ)", "Probability most cost-effective", GBP, PCT)
 
 
 def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:

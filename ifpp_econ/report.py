@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import io
 
-import numpy as np
 import pandas as pd
 
 from . import __version__, charts, presentation

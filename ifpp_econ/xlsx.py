@@ -348,7 +348,7 @@ def _tornado(ws, df: pd.DataFrame, outcome: str, base_outcome: float | None = No
     for series, colour in zip(chart.series, ("E69F00", "0072B2")):  # low orange, high blue (as the PNG)
         series.graphicalProperties.solidFill = colour
         series.graphicalProperties.line.solidFill = colour
-    chart.width, chart.height = 26, 13
+    chart.width, chart.height = 32, 13
     ws.column_dimensions[get_column_letter(start)].width = 60
     for c in (start + 1, start + 2):
         ws.column_dimensions[get_column_letter(c)].width = 16
