@@ -313,8 +313,9 @@ def write_budget(run: RunFolder, inputs, years: int | None, families: float | No
     base = budget_impact(inputs, years, families)
     strategy = next(s for s in base.strategies if s != base.comparator)
     table = base.table()
+    children = base.families_per_year * float(inputs.parameters.loc["children_per_family", "value"])
     summary = {"strategy": strategy, "comparator": base.comparator, "families_per_year": base.families_per_year,
-               "referral_years": base.referral_years, **base.headline()}
+               "children_per_year": children, "referral_years": base.referral_years, **base.headline()}
     if iterations > 0:
         draws = sample(inputs.parameters, iterations, seed, correlations=inputs.correlations)
         psa = budget_impact(inputs, years, families, values=draws)
@@ -342,7 +343,8 @@ def format_budget(summary: dict, conventions: str = "", price_year: str = "") ->
     """Budget impact by year for the terminal (undiscounted cash at the analysis year's prices)."""
     base = f"undiscounted cash{f', {price_year} prices' if price_year else ''}"
     lines = [f"Budget impact: {summary['strategy']} vs {summary['comparator']}, "
-             f"{summary['families_per_year']:,.0f} families referred a year ({base})"]
+             f"{summary['families_per_year']:,.0f} families ({summary.get('children_per_year', 0):,.0f} children) "
+             f"referred a year ({base})"]
     if summary["families_per_year"] <= 0:
         lines.append("No families referred: nothing is spent on the programme and nothing is saved.")
     else:

@@ -400,8 +400,9 @@ def budget_html(table: pd.DataFrame, summary: dict, strategy: str, comparator: s
     cols = [c for c in ("year", "programme_spend", "costs_avoided", "net_saving", "cumulative_net_saving",
                         "cumulative_lower", "cumulative_upper", "prob_cumulative_saving") if c in table.columns]
     payback = summary["payback_year"]
-    return (table_html(table[cols], "budget_by_year", caption=f"{summary['families_per_year']:,.0f} families referred a "
-                       f"year; undiscounted cash at {price_year} prices")
+    return (table_html(table[cols], "budget_by_year", caption=f"{summary['families_per_year']:,.0f} families "
+                       f"({summary.get('children_per_year', 0):,.0f} children) referred a year; undiscounted cash at "
+                       f"{price_year} prices")
             + chart(charts.budget_chart(table, strategy, comparator), "Budget impact by year",
                     "Extra programme spend and costs avoided by year, with the net and cumulative net saving.")
             + f"<p>Payback: {'year ' + str(payback) if payback else 'not within the period'}.</p>")
