@@ -82,7 +82,7 @@ class BudgetImpact:
         df = self.table(strategy, iteration)
         spend = float(df["programme_spend"].sum())
         cumulative = df["cumulative_net_saving"].to_numpy()
-        payback = next((int(y) for y, v in zip(df["year"], cumulative) if v >= 0), None)
+        payback = next((int(y) for y, v in zip(df["year"], cumulative) if v >= 0), None) if spend > 0 else None
         return {
             "years": int(len(df)),
             "programme_spend": spend,

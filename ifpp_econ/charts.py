@@ -1,30 +1,64 @@
-"""Matplotlib charts (returned as figures; :class:`~ifpp_econ.runs.RunFolder` saves PNG and SVG)."""
+"""Matplotlib charts (returned as figures; :class:`~ifpp_econ.runs.RunFolder` saves PNG and SVG).
+
+Every chart: £ and % on money and share axes, the Unicode minus (−) for negatives in
+ticks and labels, labels wrapped (never cut), the Okabe–Ito colour-blind-safe palette,
+and no mathtext (workbook text such as "$5,000" is drawn as typed). SVG element ids are
+derived from a fixed salt, so the same chart gives the same SVG bytes.
+"""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
+from cycler import cycler
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import Normalize, TwoSlopeNorm  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from . import presentation  # noqa: E402
+
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+BLUE, ORANGE, GREEN, PINK, SKY, VERMILION = OKABE_ITO[:6]
+STYLE = {
+    "svg.hashsalt": "ifpp-econ",  # deterministic clip-path and glyph ids
+    "svg.fonttype": "path",
+    "text.parse_math": False,  # "$" in workbook text is a dollar sign, never mathtext
+    "axes.unicode_minus": True,
+    "axes.prop_cycle": cycler(color=OKABE_ITO),
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+}
+matplotlib.rcParams.update(STYLE)
+MINUS = presentation.MINUS
+LAMBDA_NOTE = "λ = willingness to pay per placement avoided"
+
+
 def _gbp_tick(v: float, _=None) -> str:
-    """Compact currency ticks: £950, £25k, £1.2m (a minus sign for negatives; never '-£0')."""
+    """Compact currency ticks: £950, £2.5k, £1.2m, −£3k (never "−£0")."""
     a = abs(v)
-    text = (f"£{a / 1e6:,.3g}m" if a >= 1e6 else f"£{a / 1e3:,.3g}k" if a >= 1e4
+    text = (f"£{a / 1e6:,.3g}m" if a >= 1e6 else f"£{a / 1e3:,.3g}k" if a >= 1e3
             else f"£{a:,.2f}" if a < 10 and a != int(a) else f"£{a:,.0f}")
-    return "-" + text if v < 0 and text not in ("£0",) else text
+    return MINUS + text if v < 0 and text.strip("£0.km") else text
 
 
 GBP = FuncFormatter(_gbp_tick)
-PCT = FuncFormatter(lambda v, _: f"{v:.0%}")
+PCT = FuncFormatter(lambda v, _: f"{v:.0%}".replace("-", MINUS))
 GROUP_LABELS = {"at_home": "At home (never placed)", "in_care": "In care", "returned_home": "Returned home",
                 "left_care": "Left care (other permanence)"}
 
 
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def wrap(text: str, width: int) -> str:
+    """Wrap a label onto lines of at most ``width`` characters (never cut)."""
+    return "\n".join(textwrap.wrap(str(text), width, break_long_words=False)) or str(text)
 
 
 def _finish(fig, ax, title: str, xlabel: str, ylabel: str, xfmt=None, yfmt=None, legend: bool = True) -> plt.Figure:
@@ -35,9 +69,9 @@ def _finish(fig, ax, title: str, xlabel: str, ylabel: str, xfmt=None, yfmt=None,
         ax.xaxis.set_major_formatter(xfmt)
     if yfmt is not None:
         ax.yaxis.set_major_formatter(yfmt)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     if legend:
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -46,67 +80,94 @@ def _finish(fig, ax, title: str, xlabel: str, ylabel: str, xfmt=None, yfmt=None,
 def trace_chart(trace: pd.DataFrame, conventions: str = "") -> plt.Figure:
     """State occupancy over time (months since referral), one panel per state group, a line per strategy."""
     groups = [g for g in GROUP_LABELS if g in trace.columns]
-    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 3.4), sharex=True)
+    fig, axes = plt.subplots(1, len(groups), figsize=(2.6 * len(groups), 3.2), sharex=True, sharey=True)
     for ax, g in zip(np.atleast_1d(axes), groups):
         for name, df in trace.groupby("strategy", sort=False):
-            ax.plot(df["month"] / 12, df[g], label=name)
-        ax.set_title(GROUP_LABELS[g], fontsize=10)
+            ax.plot(df["month"] / 12, df[g], label=name, lw=1.8)
+        ax.set_title(wrap(GROUP_LABELS[g], 22))
         ax.set_xlabel("Years since referral")
         ax.yaxis.set_major_formatter(PCT)
+        ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("Share of children")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
+    handles, names = np.atleast_1d(axes)[0].get_legend_handles_labels()
     fig.suptitle("Cohort trace by strategy", fontsize=11)
+    fig.legend(handles, names, loc="lower center", ncol=len(names), bbox_to_anchor=(0.5, -0.01), frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     if conventions:
-        fig.text(0.01, -0.04, conventions, fontsize=6, wrap=True)
-    fig.tight_layout()
+        fig.text(0.01, -0.01, wrap("Conventions: " + conventions, 150), fontsize=6.5, va="top")
     return fig
+
+
+def _padded(lo: float, hi: float, pad: float = 0.06) -> tuple[float, float]:
+    span = (hi - lo) or max(abs(hi), 1e-9)
+    return lo - pad * span, hi + pad * span
 
 
 def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: float, strategy: str, comparator: str,
              max_points: int = 5000) -> plt.Figure:
-    """Incremental cost against placements avoided per child, with the mean and a λ line."""
-    fig, ax = plt.subplots(figsize=(6.2, 4.6))
+    """Incremental cost per child against placements avoided per child (axes fitted to the data, origin shown)."""
+    fig, ax = plt.subplots(figsize=(8.2, 4.6))
     n = len(placements_avoided)
     idx = np.linspace(0, n - 1, min(n, max_points)).astype(int)
-    ax.scatter(placements_avoided[idx], incremental_cost[idx], s=4, alpha=0.35, color="#1f77b4", label="PSA iterations")
-    ax.scatter([placements_avoided.mean()], [incremental_cost.mean()], color="#d62728", s=40, zorder=3, label="Mean")
-    lim = np.nanmax(np.abs(placements_avoided)) * 1.1 or 1.0
-    xs = np.linspace(-lim, lim, 2)
-    ax.plot(xs, wtp * xs, color="grey", ls="--", label=f"λ = £{wtp:,.0f} per placement avoided")
+    x, y = placements_avoided[idx], incremental_cost[idx]
+    ax.scatter(x, y, s=4, alpha=0.35, color=BLUE, label=f"PSA iterations ({len(idx):,} shown)", rasterized=False)
+    ax.scatter([placements_avoided.mean()], [incremental_cost.mean()], color=VERMILION, s=45, zorder=3,
+               edgecolor="white", label="Mean")
+    xlim = _padded(min(0.0, np.nanmin(x)), max(0.0, np.nanmax(x)))
+    ylim = _padded(min(0.0, np.nanmin(y)), max(0.0, np.nanmax(y)))
+    xs = np.linspace(*xlim, 2)
+    ax.plot(xs, wtp * xs, color="grey", ls="--",
+            label=f"λ = £{wtp:,.0f} per placement avoided\n(below the line: cost-effective at λ)")
     ax.axhline(0, color="black", lw=0.7)
     ax.axvline(0, color="black", lw=0.7)
-    return _finish(fig, ax, f"Cost-effectiveness plane: {strategy} vs {comparator}", "Placements avoided per child",
-                   "Incremental cost per child", yfmt=GBP)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.text(0.99, 0.01, f"below 0: {strategy} saves money", transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
+            color="#555555")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: presentation.number(v, 2)))
+    _finish(fig, ax, wrap(f"Cost-effectiveness plane: {strategy} vs {comparator}", 70),
+            "Placements avoided per child", "Incremental cost per child", yfmt=GBP, legend=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
 
 
 def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
     """Probability each strategy is most cost-effective over λ, with the frontier marked."""
-    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for name in strategies:
-        ax.plot(ceac["wtp"], ceac[name], label=name)
+        ax.plot(ceac["wtp"], ceac[name], label=name, lw=1.8)
     if len(strategies) > 2:
         ax.plot(ceac["wtp"], ceac["frontier_probability"], color="black", lw=2.5, alpha=0.35, label="Frontier (optimal strategy)")
-    ax.set_ylim(-0.02, 1.02)
-    return _finish(fig, ax, "Cost-effectiveness acceptability curve", "Willingness to pay per placement avoided",
-                   "Probability most cost-effective", GBP, PCT)
+    ax.set_ylim(-0.02, 1.02)  # lines at 0% and 100% stay visible inside the frame
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_xlim(ceac["wtp"].min(), ceac["wtp"].max())
+    return _finish(fig, ax, "Cost-effectiveness acceptability curve",
+                   "Willingness to pay per placement avoided (λ)", "Probability most cost-effective", GBP, PCT)
 
 
 def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6.2, 4.0))
-    ax.plot(evpi["wtp"], evpi["evpi_per_child"], color="#2ca02c", label="Per child (left axis)")
+    """EVPI per child (left axis) and for the local authority's population (right axis) over λ."""
     if not (evpi["evpi_per_child"] > 0).any():
-        ax.set_ylim(0, 1)
-        ax.text(0.5, 0.5, "EVPI is zero: the same strategy is best in every iteration", transform=ax.transAxes,
-                ha="center", fontsize=9)
+        fig, ax = plt.subplots(figsize=(6.4, 1.8))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, wrap("EVPI is zero at every willingness to pay shown: the same strategy is the best "
+                               "choice in every PSA iteration, so better information could not change the "
+                               "decision.", 60), transform=ax.transAxes, ha="center", va="center", fontsize=10)
+        ax.set_title("Expected value of perfect information")
+        return fig
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    ax.plot(evpi["wtp"], evpi["evpi_per_child"], color=GREEN, label="Per child (left axis)")
+    ax.set_ylim(0, None)
     if "evpi_population" in evpi.columns:
         population = ax.twinx()
-        population.plot(evpi["wtp"], evpi["evpi_population"], color="#2ca02c", ls="--", alpha=0.6)
+        population.plot(evpi["wtp"], evpi["evpi_population"], color=GREEN, ls="--", alpha=0.7)
         population.set_ylim(0, max(evpi["evpi_population"].max(), 1) * 1.05)
-        population.set_ylabel(f"EVPI for the LA's population ({evpi['population_basis'].iloc[0]})", fontsize=7)
+        population.set_ylabel(wrap(f"EVPI for the LA ({evpi['population_basis'].iloc[0]})", 45), fontsize=7)
         population.yaxis.set_major_formatter(GBP)
-        ax.plot([], [], color="#2ca02c", ls="--", alpha=0.6, label="LA population (right axis)")
-    return _finish(fig, ax, "Expected value of perfect information", "Willingness to pay per placement avoided",
+        ax.plot([], [], color=GREEN, ls="--", alpha=0.7, label="LA population (right axis)")
+    return _finish(fig, ax, "Expected value of perfect information", "Willingness to pay per placement avoided (λ)",
                    "EVPI per child", GBP, GBP)
 
 
@@ -118,113 +179,158 @@ def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure
     mean = csum[points - 1] / points
     qp = np.unique(np.geomspace(10, n, 60).astype(int)) if n >= 10 else points  # running interval at 60 points
     lower, upper = np.array([np.quantile(savings[:p], [0.025, 0.975]) for p in qp]).T
-    fig, ax = plt.subplots(figsize=(6.2, 4.0))
-    ax.plot(points, mean, label="Running mean")
-    ax.fill_between(qp, lower, upper, alpha=0.2, label="Running 95% interval")
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.plot(points, mean, color=BLUE, label="Running mean")
+    ax.fill_between(qp, lower, upper, color=BLUE, alpha=0.2, label="Running 95% interval")
     ax.set_xscale("log")
-    return _finish(fig, ax, "Convergence of the PSA", "Iterations", "Per-child savings", yfmt=GBP)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    return _finish(fig, ax, "Convergence of the PSA", "Iterations (log scale)", "Savings per child", yfmt=GBP)
 
 
-def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int = 15) -> plt.Figure:
+def _money_label(label: str) -> tuple[str, bool]:
+    """An outcome label with £ for GBP, and whether the outcome is money."""
+    money = "GBP" in label or "£" in label
+    return label.replace("(GBP)", "(£)").replace("GBP", "£"), money
+
+
+def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int = 15,
+                  units: dict[str, str] | None = None) -> plt.Figure:
     """Horizontal bars from the outcome at each parameter's low to its high value, sorted by swing.
 
-    Bars are drawn between the two outcomes (so a bar crossing zero is shown as it is);
-    the base case is a vertical line; the low/high parameter values label each bar end;
-    parameters beyond ``top`` are summarised in one line.
+    Bars are drawn from the base case to each end (so a bar crossing zero is shown as it is);
+    each bar end is labelled with the parameter value that produced it, in the parameter's
+    unit (``units``: name → workbook unit); parameters beyond ``top`` are summarised in the title.
     """
+    label, money = _money_label(outcome_label)
+    fmt_out = (lambda v: presentation.gbp(v)) if money else (lambda v: presentation.number(v, 4))
+    units = units or {}
     shown = table.head(top).iloc[::-1]
     rest = table.iloc[top:]
-    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(shown) + 1.8))
+    fig, ax = plt.subplots(figsize=(8.6, 0.46 * len(shown) + 1.9))
     for i, (_, r) in enumerate(shown.iterrows()):
         lo_out, hi_out = r["outcome_low"], r["outcome_high"]
-        ax.barh(i, hi_out - base, left=base, color="#1f77b4", alpha=0.85, label="High value" if i == 0 else None)
-        ax.barh(i, lo_out - base, left=base, color="#ff7f0e", alpha=0.85, label="Low value" if i == 0 else None)
+        ax.barh(i, hi_out - base, left=base, color=BLUE, label="Parameter at its high value" if i == 0 else None)
+        ax.barh(i, lo_out - base, left=base, color=ORANGE, label="Parameter at its low value" if i == 0 else None)
+        col = presentation.unit_column(units.get(str(r["parameter"]), ""))
         for value, out in ((r["low"], lo_out), (r["high"], hi_out)):
-            ax.annotate(f"{value:,.4g}", (out, i), xytext=(3 if out >= base else -3, 0), textcoords="offset points",
-                        ha="left" if out >= base else "right", va="center", fontsize=7)
+            ax.annotate(presentation.format_value(value, col), (out, i), xytext=(3 if out >= base else -3, 0),
+                        textcoords="offset points", ha="left" if out >= base else "right", va="center", fontsize=7)
     ax.set_yticks(range(len(shown)))
-    ax.set_yticklabels([_short(str(r["label"]), 62) for _, r in shown.iterrows()], fontsize=8)
-    ax.axvline(base, color="black", lw=1, label=f"Base case {base:,.0f}")
-    ax.axvline(0, color="grey", lw=0.6, ls=":")
-    if "GBP" in outcome_label:
+    ax.set_yticklabels([wrap(r["label"] if isinstance(r.get("label"), str) and r["label"] else r["parameter"], 44)
+                        for _, r in shown.iterrows()], fontsize=7.5)
+    ax.axvline(base, color="black", lw=1, label=f"Base case: {fmt_out(base)}")
+    if money:
         ax.xaxis.set_major_formatter(GBP)
-    ax.set_xlabel(outcome_label)
-    title = "One-way sensitivity analysis (tornado)"
+    ax.set_xlabel(label)
+    title = f"One-way sensitivity analysis: {label}"
     if len(rest):
-        title += f"\n{len(rest)} more parameters, each with a swing ≤ {rest['swing'].max():,.4g}"
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.margins(x=0.15)
+        title += f"\n{len(rest)} more parameters not shown, each with a swing of at most {fmt_out(rest['swing'].max())}"
+    ax.set_title(title)
+    ax.legend(loc="lower right", framealpha=0.9)
+    ax.margins(x=0.16)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_label: str) -> plt.Figure:
-    """Heatmap of the outcome over two parameters with the zero (break-even) contour."""
+def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_label: str,
+                  labels: dict[str, str] | None = None) -> plt.Figure:
+    """Heatmap of the outcome over two parameters, diverging at zero (purple above, orange below), break-even contour."""
+    label, money = _money_label(outcome_label)
+    labels = labels or {}
     xs, ys = np.unique(grid[x]), np.unique(grid[y])
     z = grid.set_index([x, y])[outcome].unstack().loc[xs, ys].to_numpy().T
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap="RdYlGn")
-    cbar = fig.colorbar(mesh, ax=ax)
-    cbar.set_label(outcome_label)
-    if np.nanmin(z) < 0 < np.nanmax(z):
+    lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
+    fig, ax = plt.subplots(figsize=(6.6, 4.9))
+    if lo < 0 < hi:
+        cmap, norm = "PuOr", TwoSlopeNorm(0.0, lo, hi)  # colour-blind-safe diverging: orange < 0 < purple
+    else:
+        cmap, norm = ("Purples", Normalize(0, hi)) if lo >= 0 else ("Oranges_r", Normalize(lo, 0))
+    mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap=cmap, norm=norm)
+    cbar = fig.colorbar(mesh, ax=ax, format=GBP if money else None)
+    cbar.set_label(label)
+    if lo < 0 < hi:
         cs = ax.contour(xs, ys, z, levels=[0.0], colors="black", linewidths=1.5)
         ax.clabel(cs, fmt={0.0: "break-even"}, fontsize=8)
-        note = "black line: break-even"
+        note = "Black line: break-even (outcome = 0)."
     else:
-        note = "no break-even within this grid (" + ("always positive" if np.nanmin(z) >= 0 else "always negative") + ")"
-    ax.text(0.01, -0.16, note, transform=ax.transAxes, fontsize=8)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(f"Two-way sensitivity: {outcome_label}", fontsize=10)
+        note = "No break-even within this grid (" + ("always positive" if lo >= 0 else "always negative") + ")."
+    ax.set_xlabel(wrap(labels.get(x, x), 60))
+    ax.set_ylabel(wrap(labels.get(y, y), 40))
+    ax.set_title(f"Two-way sensitivity: {label}\n{note}")
     fig.tight_layout()
     return fig
 
 
-def evppi_chart(table: pd.DataFrame, wtp: float, top: int = 20) -> plt.Figure:
-    """Ranked EVPPI per child (parameters and groups) at one willingness to pay."""
+def evppi_chart(table: pd.DataFrame, wtp: float, top: int = 20, labels: dict[str, str] | None = None) -> plt.Figure:
+    """Ranked EVPPI per child (single parameters and groups) at one willingness to pay."""
+    labels = labels or {}
+    title = f"Expected value of partial perfect information at λ = £{wtp:,.0f}"
+    if not len(table) or not (table["evppi_per_child"] > 0).any():
+        fig, ax = plt.subplots(figsize=(6.4, 1.8))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, wrap(f"EVPPI is zero for every parameter and group at λ = £{wtp:,.0f}: the same strategy "
+                               "is the best choice in every PSA iteration (EVPI is zero), so no parameter's "
+                               "uncertainty is worth resolving for this decision.", 70),
+                transform=ax.transAxes, ha="center", va="center", fontsize=9.5)
+        ax.set_title(title)
+        return fig
     shown = table.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(shown) + 1.6))
-    colours = ["#9467bd" if str(p).startswith("group:") else "#1f77b4" for p in shown["parameter"]]
-    ax.barh(range(len(shown)), shown["evppi_per_child"], color=colours)
+    fig, ax = plt.subplots(figsize=(7.6, 0.36 * len(shown) + 1.9))
+    is_group = [str(p).startswith("group:") for p in shown["parameter"]]
+    ax.barh(range(len(shown)), shown["evppi_per_child"], color=[PINK if g else BLUE for g in is_group])
+
+    def name(p: str, n: int) -> str:
+        if p.startswith("group:"):
+            return f"Group: {p.split(':', 1)[1].strip()} ({n} parameters)"
+        return labels.get(p, p)
+
     ax.set_yticks(range(len(shown)))
-    ax.set_yticklabels([str(p)[:45] for p in shown["parameter"]], fontsize=8)
-    if len(table):
-        ax.axvline(table["evpi_per_child"].iloc[0], color="black", ls="--", lw=1, label="EVPI (all parameters)")
-        ax.legend(fontsize=8, loc="lower right")
+    ax.set_yticklabels([wrap(name(str(p), int(n)), 48) for p, n in zip(shown["parameter"], shown["n_parameters"])],
+                       fontsize=7.5)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=BLUE, label="Single parameter"), Patch(color=PINK, label="Group of parameters")]
+    line = ax.axvline(table["evpi_per_child"].iloc[0], color="black", ls="--", lw=1, label="EVPI (all parameters)")
+    ax.legend(handles=handles + [line], loc="lower right")
     ax.xaxis.set_major_formatter(GBP)
-    ax.set_xlabel(f"EVPPI per child at £{wtp:,.0f} per placement avoided")
-    ax.set_title("Expected value of partial perfect information", fontsize=10)
+    ax.set_xlim(0, None)
+    ax.set_xlabel("EVPPI per child")
+    if len(table) > top:
+        title += f"\ntop {top} of {len(table)} parameters and groups shown (all in the EVPPI table)"
+    ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
 def budget_chart(table: pd.DataFrame, strategy: str, comparator: str) -> plt.Figure:
-    """Stacked bars by year: programme spend (negative) and costs avoided by category, net line."""
-    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    """Stacked bars by year: extra programme spend (below 0) and costs avoided by category (above 0), net lines."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
     years = table["year"].to_numpy()
     pos = np.zeros(len(years))
     neg = np.zeros(len(years))
+    saving_colours = iter([BLUE, SKY, GREEN, PINK, "#F0E442", "#999999"])
     for col in [c for c in table.columns if c.endswith(f": {strategy}")]:
         label = col.split(":")[0]
-        diff = table[f"{label}: {comparator}"].to_numpy() - table[col].to_numpy()  # saving (+) or spend (-)
+        diff = table[f"{label}: {comparator}"].to_numpy() - table[col].to_numpy()  # saving (+) or spend (−)
         if np.allclose(diff, 0):
             continue
+        spend = label == "IFPP programme spend"
         base = np.where(diff >= 0, pos, neg)
-        ax.bar(years, diff, bottom=base, label=label if label != "IFPP programme spend" else f"{strategy} programme spend")
+        ax.bar(years, diff, bottom=base, color=VERMILION if spend else next(saving_colours),
+               label=f"{strategy} programme spend" if spend else f"{label} avoided")
         pos += np.where(diff >= 0, diff, 0)
         neg += np.where(diff < 0, diff, 0)
-    ax.plot(years, table["net_saving"], color="black", marker="o", label="Net saving")
+    ax.plot(years, table["net_saving"], color="black", marker="o", label="Net saving in the year")
     ax.plot(years, table["cumulative_net_saving"], color="black", ls="--", marker="s", label="Cumulative net saving")
     ax.axhline(0, color="grey", lw=0.7)
     ax.set_xticks(years)
     ax.set_xticklabels([f"Year {y}" for y in years])
     ax.yaxis.set_major_formatter(GBP)
-    ax.set_ylabel("Undiscounted cash (saving +, spend −)")
-    ax.set_title(f"Budget impact: {strategy} vs {comparator}", fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+    ax.set_ylabel("Undiscounted cash, analysis-year prices\n(saving above 0, spend below)")
+    ax.set_title(wrap(f"Budget impact: {strategy} vs {comparator}", 70))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig

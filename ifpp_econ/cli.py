@@ -18,6 +18,13 @@ import click
 from . import __version__
 
 WORKBOOK_HELP = "Parameter workbook (.xlsx); the bundled default workbook when omitted."
+EXIT_CODES = ("Exit codes: 0 success; 2 a problem with the input (workbook, options, output folder), explained "
+          "with its sheet and cell; 1 an internal error (a bug; the traceback is saved to a file); 130 interrupted.")
+EPILOG = ("WORKBOOK is the parameter workbook (.xlsx) to read; omit it to use the bundled default workbook "
+          "(`ifpp-econ template my.xlsx` writes an editable copy). The workbook is never modified.\n\n" + EXIT_CODES)
+UNITS = {"money": "GBP (£) at the analysis price year; per-child results discounted, budget impact undiscounted",
+         "per": "per child unless the name says per family", "probability": "0 to 1",
+         "placements": "placements (first entries to care) per child"}
 
 
 class InputProblem(Exception):
@@ -124,13 +131,28 @@ psa_options = _options(
 )
 
 
-def emit(as_json: bool, data: dict, text: str, dest) -> None:
-    """Print results as JSON (with the output folder) or as text followed by the folder."""
+def emit(as_json: bool, data: dict, text: str, dest, price_year: str | None = None) -> None:
+    """Print results as JSON (with absolute output paths, price year and units) or as text followed by the folder."""
+    dest = Path(dest).resolve()
     if as_json:
-        click.echo(json.dumps({**data, "output_folder": str(dest)}, indent=2, default=str))
+        files = {p.name: str(p) for p in sorted(dest.iterdir()) if p.is_file()}
+        extra = {"output_folder": str(dest), "files": files, "units": UNITS}
+        if price_year is not None:
+            extra["price_year"] = price_year
+        click.echo(json.dumps({**data, **extra}, indent=2, default=str))
     else:
         click.echo(text)
         click.echo(f"\nOutputs: {dest}")
+
+
+def warn_small(iterations: int, echo: bool = False) -> list[str]:
+    """The warning for a PSA too small for its intervals to be trusted (for the JSON), on stderr if ``echo``."""
+    from .presentation import small_sample_warning
+
+    message = small_sample_warning(iterations)
+    if message and echo:
+        click.echo(message, err=True)
+    return [message] if message else []
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -145,7 +167,7 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @workbook_argument
 @output_options
 @json_option
@@ -162,11 +184,11 @@ def run(workbook, out, force, as_json):
         base = run_base_case(inputs)
         folder.time("model_seconds", time.perf_counter() - t)
         write_base_case(folder, base, inputs)
-        dest = folder.commit(inputs, settings=inputs.settings)
-    emit(as_json, base.to_json(), format_base_case(base), dest)
+        dest = folder.commit(inputs, settings={})
+    emit(as_json, base.to_json(), format_base_case(base), dest, base.spec.price_year)
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @workbook_argument
 @psa_options
 @click.option("--chunk-size", type=click.IntRange(min=1), default=5_120, show_default=True,
@@ -189,20 +211,24 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
+    warnings = warn_small(n)  # printed in the summary, or carried in the JSON
     with RunFolder("psa", out, force) as folder:
-        conventions = build_spec(inputs).describe_conventions()
+        spec = build_spec(inputs)
+        conventions = spec.describe_conventions()
         keep = True if save_iterations else (0 if no_evppi else 20_000)
         result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"),
                          structural=structural)
         t = time.perf_counter()
         extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)
-        dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed, "chunk_size": chunk_size,
+        dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": chunk_size,
                                                "structural": structural or inputs.settings.get("psa_structural")})
-    emit(as_json, {**result.to_json(), **extra}, format_psa(result), dest)
+    emit(as_json, {**result.to_json(), **extra, "conventions": conventions, "warnings": warnings},
+         format_psa(result, conventions), dest,
+         spec.price_year)
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @workbook_argument
 @click.option("--outcome", type=click.Choice(["savings", "nmb", "placements"]), default="savings", show_default=True,
               help="Outcome of the tornado and thresholds: per-child savings, NMB at --wtp, placements avoided.")
@@ -215,17 +241,21 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
     """Deterministic sensitivity: tornado, break-even thresholds, two-way grid and scenarios."""
     from .outputs import format_dsa, write_dsa
     from .runs import RunFolder
+    from .spec import build_spec
 
     inputs = load_inputs(workbook)
+    spec = build_spec(inputs)
     with RunFolder("dsa", out, force) as folder:
         t = time.perf_counter()
         summary = write_dsa(folder, inputs, outcome, wtp, top, inputs.settings.get("threshold_parameters"))
         folder.time("analysis_seconds", time.perf_counter() - t)
-        dest = folder.commit(inputs, settings={**inputs.settings, "outcome": outcome})
-    emit(as_json, summary, format_dsa(summary), dest)
+        dest = folder.commit(inputs, settings={"outcome": outcome, "wtp": summary["wtp"], "top": top})
+    conventions = spec.describe_conventions()
+    emit(as_json, {**summary, "conventions": conventions}, format_dsa(summary, conventions=conventions), dest,
+         spec.price_year)
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @workbook_argument
 @click.option("--years", type=click.IntRange(1, 5), help="Years of referrals and of the budget (default: workbook, 1–5).")
 @click.option("--referrals", type=click.FloatRange(min=0), help="Families referred a year (default: workbook).")
@@ -239,23 +269,28 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     """Budget impact for one local authority: undiscounted spend and savings by year, payback, ROI."""
     from .outputs import format_budget, write_budget
     from .runs import RunFolder
+    from .spec import build_spec
 
     inputs = load_inputs(workbook)
+    spec = build_spec(inputs)
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
+    warnings = warn_small(iterations) if iterations else []
     with RunFolder("budget", out, force) as folder:
         summary = write_budget(folder, inputs, years, referrals, iterations, seed)
-        dest = folder.commit(inputs, settings={**inputs.settings, "years": summary["years"],
-                                               "referrals": summary["families_per_year"], "iterations": iterations,
-                                               "seed": seed})
-    emit(as_json, summary, format_budget(summary), dest)
+        dest = folder.commit(inputs, settings={"years": summary["years"], "referrals": summary["families_per_year"],
+                                               "iterations": iterations, "seed": seed})
+    conventions = spec.describe_conventions()
+    emit(as_json, {**summary, "conventions": conventions, "warnings": warnings,
+                   "price_basis": "undiscounted cash at the analysis year's prices"}, format_budget(summary, conventions, spec.price_year), dest, spec.price_year)
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @workbook_argument
 @psa_options
 @output_options
+@json_option
 @guarded
-def report(workbook, iterations, seed, out, force):
+def report(workbook, iterations, seed, out, force, as_json):
     """Everything (base case, PSA, DSA, VOI, budget) in one self-contained report.html and results.xlsx."""
     from .report import build_report
     from .runs import RunFolder
@@ -263,13 +298,38 @@ def report(workbook, iterations, seed, out, force):
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
+    warnings = warn_small(n, echo=not as_json)
+    stages = Stages(6)
     with RunFolder("report", out, force) as folder:
-        summary = build_report(inputs, n, seed, folder, progress=Progress("PSA"))
-        dest = folder.commit(inputs, settings={**inputs.settings, "iterations": n, "seed": seed})
-    click.echo(f"Report: {dest / summary['report']}")
+        summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
+        stages("results.xlsx and manifest")
+        dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}).resolve()
+    stages.done()
+    paths = {"report": str(dest / summary["report"]), "results": str(dest / "results.xlsx")}
+    if as_json:
+        emit(True, {**summary, **paths, "warnings": warnings}, "", dest, summary["price_year"])
+        return
+    click.echo(summary["headline"])
+    click.echo(f"Report:  {paths['report']}\nResults: {paths['results']}\nFolder:  {dest}")
 
 
-@main.command()
+class Stages:
+    """Stage messages on stderr ("[2/7] PSA …"), each with the time the previous stage took."""
+
+    def __init__(self, total: int):
+        self.total, self.count = total, 0
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        self.count += 1
+        click.echo(f"[{self.count}/{self.total + 1}] {message} …", err=True)
+        self.last = time.perf_counter()
+
+    def done(self) -> None:
+        click.echo(f"done in {time.perf_counter() - self.start:.1f}s", err=True)
+
+
+@main.command(epilog=EXIT_CODES)
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--preset", type=click.Choice(["default", "option2", "ifss"]), default="default", show_default=True,
               help="Programme costing to start from: default, Option 2 (about 30 hours per family), IFSS (bottom-up team).")
@@ -286,7 +346,7 @@ def template(path, preset, force):
     click.echo(f"Wrote {written} ({preset} preset). Edit the yellow cells, then: ifpp-econ validate {written}")
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @workbook_argument
 @guarded
 def validate(workbook):

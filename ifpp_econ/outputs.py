@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import charts
+from . import charts, presentation
 from typing import TYPE_CHECKING
 
 from .runs import RunFolder
@@ -15,9 +15,26 @@ if TYPE_CHECKING:
 
 
 def _gbp(v: float | None) -> str:
+    """£ text for the console ("n/a" for a missing value)."""
     if v is None or not np.isfinite(v):
         return "n/a"
-    return f"-£{abs(v):,.0f}" if v < 0 else f"£{v:,.0f}"
+    return presentation.gbp(v)
+
+
+def conventions_line(conventions: str) -> str:
+    return "Conventions: " + conventions
+
+
+def _frontier_lines(frontier: pd.DataFrame, comparator: str) -> list[str]:
+    """Full incremental analysis (N > 2 strategies): expected cost and placements, status, ICER on the frontier."""
+    lines = ["Incremental analysis of all strategies (efficiency frontier; 'dominant'/'dominated' in the comparisons "
+             f"above are against {comparator} only):",
+             f"  {'Strategy':24}{'Cost per child':>16}{'Placements':>12}  {'Status':22}{'£ per placement avoided':>24}"]
+    for _, r in frontier.iterrows():
+        icer = r["icer_per_placement_avoided"]
+        lines.append(f"  {str(r['strategy']):24}{_gbp(r['expected_cost']):>16}{r['expected_placements']:>12.4f}  "
+                     f"{str(r['status']):22}{(_gbp(icer) if np.isfinite(icer) else '—'):>24}")
+    return lines
 
 
 def parameters_table(inputs) -> pd.DataFrame:
@@ -28,40 +45,47 @@ def parameters_table(inputs) -> pd.DataFrame:
 
 
 def format_base_case(base: "BaseCase") -> str:
-    """A plain-text base-case table for the terminal."""
+    """A plain-text base-case table for the terminal: a per-child block, a per-family block, the comparisons."""
     table = base.strategy_table().set_index("strategy")
-    rows = [
-        ("Discounted cost per child", "cost", _gbp),
-        ("Discounted cost per family", "cost_per_family", _gbp),
+    pct = lambda v: f"{v:.1%}" if np.isfinite(v) else "n/a"  # noqa: E731
+    per_child = [
+        ("Discounted cost", "cost", _gbp),
         ("  of which IFPP programme", "cost_intervention", _gbp),
         ("  of which placements", "cost_placements", _gbp),
-        ("First placements per child", "first_placements", lambda v: f"{v:.4f}"),
-        ("All care entries per child", "care_entries", lambda v: f"{v:.4f}"),
-        ("Months in care per child", "care_months", lambda v: f"{v:.2f}"),
-        ("Living at home at 1 year", "living_at_home_1y", lambda v: f"{v:.1%}"),
-        ("Living at home at 2 years", "living_at_home_2y", lambda v: f"{v:.1%}"),
-        ("Living at home at 5 years", "living_at_home_5y", lambda v: f"{v:.1%}" if np.isfinite(v) else "n/a"),
+        ("First placements", "first_placements", lambda v: f"{v:.4f}"),
+        ("All care entries", "care_entries", lambda v: f"{v:.4f}"),
+        ("Months in care", "care_months", lambda v: f"{v:.2f}"),
+        ("Living at home at 1 year", "living_at_home_1y", pct),
+        ("Living at home at 2 years", "living_at_home_2y", pct),
+        ("Living at home at 5 years", "living_at_home_5y", pct),
     ]
     names = list(table.index)
     width = max(14, *(len(n) + 2 for n in names))
-    lines = [f"Base case ({base.spec.price_year} GBP; outcomes discounted)", "",
-             f"{'':32}" + "".join(f"{n:>{width}}" for n in names)]
-    for label, key, fmt in rows:
+    header = f"{'':32}" + "".join(f"{n:>{width}}" for n in names)
+    lines = [f"Base case ({base.spec.price_year} prices; costs and outcomes discounted)", "", "Per child", header]
+    for label, key, fmt in per_child:
         lines.append(f"{label:32}" + "".join(f"{fmt(table.loc[n, key]):>{width}}" for n in names))
-    lines.append("")
+    lines += ["", "Per family", header,
+              f"{'Discounted cost':32}" + "".join(f"{_gbp(table.loc[n, 'cost_per_family']):>{width}}" for n in names),
+              ""]
+    row = lambda label, text: f"    {label:40}{text:>14}"  # noqa: E731
     for name, v in base.incremental().items():
+        ratio = v["cost_per_placement_avoided"]
         lines += [
             f"{name} vs {base.results.comparator}:",
-            f"  Per-child savings             {_gbp(v['per_child_savings'])}",
-            f"  Per-family savings            {_gbp(v['per_family_savings'])}",
-            f"  Placements avoided per child  {v['placements_avoided_per_child']:.4f}",
-            f"  Care months avoided per child {v['care_months_avoided_per_child']:.2f}",
-            "  Cost per placement avoided    "
-            + (v["dominance"] if v["cost_per_placement_avoided"] is None else _gbp(v["cost_per_placement_avoided"])),
-            f"  NMB at £{base.wtp:,.0f} per placement avoided  {_gbp(v['incremental_nmb'])}",
+            "  Per child",
+            row("Savings", _gbp(v["per_child_savings"])),
+            row("Placements avoided", f"{v['placements_avoided_per_child']:.4f}"),
+            row("Months in care avoided", f"{v['care_months_avoided_per_child']:.2f}"),
+            row(f"NMB at £{base.wtp:,.0f} per placement avoided", _gbp(v["incremental_nmb"])),
+            "  Per family",
+            row("Savings", _gbp(v["per_family_savings"])),
+            f"  Cost per placement avoided: {v['dominance'] if ratio is None else _gbp(ratio)}",
         ]
     lines += decision_lines(base)
-    lines += ["", "Conventions: " + base.spec.describe_conventions()]
+    if len(base.results.strategies) > 2:
+        lines += [""] + _frontier_lines(base.frontier_table(), base.results.comparator)
+    lines += ["", conventions_line(base.spec.describe_conventions())]
     return "\n".join(lines)
 
 
@@ -148,26 +172,58 @@ def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
     run.headline += headline_base_case(base)
 
 
-def format_psa(result: "PSAResult") -> str:
+def format_psa(result: "PSAResult", conventions: str = "") -> str:
+    """PSA summary for the terminal: every strategy against the comparator, with 95% intervals."""
     data = result.to_json()
-    s, p = data["per_child_savings"], data["placements_avoided_per_child"]
-    c = data["care_months_avoided_per_child"]
-    nmb = data["incremental_nmb"]
-    return "\n".join([
-        f"PSA: {result.iterations:,} iterations, seed {result.seed}; {data['strategy']} vs {result.comparator}",
-        f"  Per-child savings             {_gbp(s['mean'])}  (95% interval {_gbp(s['lower'])} to {_gbp(s['upper'])})",
-        f"  Placements avoided per child  {p['mean']:.4f}  ({p['lower']:.4f} to {p['upper']:.4f})",
-        f"  Care months avoided per child {c['mean']:.2f}  ({c['lower']:.2f} to {c['upper']:.2f})",
-        f"  NMB at £{nmb['wtp']:,.0f}/placement      {_gbp(nmb['mean'])}  ({_gbp(nmb['lower'])} to {_gbp(nmb['upper'])})",
-        f"  Probability cost-saving       {probability(data['prob_cost_saving'], result.iterations)}",
-        f"  Effect: {result.distributions}",
-        *after_effect_lines(result),
-        "  Structural uncertainty: " + structural_text(result),
-        "  By age band (per-child savings, 95% interval):",
-        *(f"    {band:8} {_gbp(v['per_child_savings']['mean']):>10}  ({_gbp(v['per_child_savings']['lower'])} to "
-          f"{_gbp(v['per_child_savings']['upper'])})" for band, v in data["by_age_band"].items()),
-        "  Rules that bound: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in data["rule_counts"].items()),
-    ])
+    summary = result.incremental_summary()
+    lines = [f"PSA: {result.iterations:,} iterations, seed {result.seed}; per child unless stated; "
+             "mean (2.5th to 97.5th percentile)"]
+    warning = presentation.small_sample_warning(result.iterations)
+    if warning:
+        lines.append(warning)
+    rows = [("per_child_savings", "Savings per child", _gbp), ("per_family_savings", "Savings per family", _gbp),
+            ("placements_avoided_per_child", "Placements avoided", lambda v: f"{v:.4f}"),
+            ("care_months_avoided_per_child", "Months in care avoided", lambda v: f"{v:.2f}"),
+            ("incremental_nmb", f"NMB at £{result.wtp_default:,.0f}/placement", _gbp)]
+    for name, df in summary.groupby("strategy", sort=False):
+        by = df.set_index("metric")
+        lines.append(f"{name} vs {result.comparator}:")
+        for metric, label, fmt in rows:
+            if metric in by.index:
+                r = by.loc[metric]
+                lines.append(f"  {label:30} {fmt(r['mean']):>12}  ({fmt(r['lower'])} to {fmt(r['upper'])})")
+        lines.append(f"  {'Probability cost-saving':30} {presentation.probability(by.loc['prob_cost_saving', 'mean']):>12}")
+        ratio = by.loc["cost_per_placement_avoided (ratio of means)"]
+        lines.append(f"  {'Cost per placement avoided':30} "
+                     + (_gbp(ratio["mean"]) if np.isfinite(ratio["mean"]) else str(ratio.get("note", "n/a"))))
+    if len(result.strategies) > 2:
+        lines += _frontier_lines(psa_frontier(result), result.comparator)
+    lines += [f"  Effect: {result.distributions}", *after_effect_lines(result),
+              "  Structural uncertainty: " + structural_text(result),
+              f"  By age band, {data['strategy']} (per-child savings, 95% interval):",
+              *(f"    {band:8} {_gbp(v['per_child_savings']['mean']):>10}  ({_gbp(v['per_child_savings']['lower'])} to "
+                f"{_gbp(v['per_child_savings']['upper'])})" for band, v in data["by_age_band"].items())]
+    lines.append(rules_sentence(data["rule_counts"], result.iterations))
+    if conventions:
+        lines.append(conventions_line(conventions))
+    return "\n".join(lines)
+
+
+def psa_frontier(result: "PSAResult") -> pd.DataFrame:
+    """The efficiency frontier on the PSA means of cost and first placements per child."""
+    from .analysis import frontier
+
+    means = result.strategy_summary().set_index(["strategy", "outcome"])["mean"]
+    costs = np.array([means[(s, "cost")] for s in result.strategies])
+    placements = np.array([means[(s, "first_placements")] for s in result.strategies])
+    return frontier(costs, placements, list(result.strategies))
+
+
+def rules_sentence(counts: dict, iterations: int) -> str:
+    """Which sampling rules bound (e.g. a risk curve reordered), in how many iterations."""
+    used = [f"{k.replace('_', ' ')} in {v:,} of {iterations:,} iterations" for k, v in counts.items() if v]
+    return ("Rules that bound in sampling: " + "; ".join(used) + ".") if used else \
+        "Rules that bound in sampling: none (every draw used as sampled)."
 
 
 def after_effect_lines(result: "PSAResult") -> list[str]:
@@ -180,15 +236,6 @@ def after_effect_lines(result: "PSAResult") -> list[str]:
     for key, savings in result.after_effect_savings.items():
         lines.append(f"    {AFTER_EFFECT_LABELS[key]:52} {_gbp(savings):>10}" + ("  ← PSA" if key == chosen else ""))
     return lines
-
-
-def probability(p: float, n: int) -> str:
-    """A probability from n iterations, never shown as 0% or 100% (the sample cannot show certainty)."""
-    if p > 0.999:
-        return "> 99.9%"
-    if p < 0.001:
-        return "< 0.1%"
-    return f"{p:.1%}"
 
 
 def structural_text(result: "PSAResult") -> str:
@@ -220,7 +267,8 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     if evppi and result.draws is not None and len(result.draws) >= 200:
         table = voi.evppi_table(result.draws, result.net_benefit())
         run.table("evppi", table)
-        run.figure("evppi", charts.evppi_chart(table, result.wtp_default))
+        labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
+        run.figure("evppi", charts.evppi_chart(table, result.wtp_default, labels=labels))
         extra["evppi"] = [{k: r[k] for k in ("parameter", "evppi_per_child", "r_squared")} for r in table.to_dict("records")]
     run.table("parameters", parameters_table(inputs))
     inc = result.incremental()
@@ -228,6 +276,9 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
         suffix = "" if len(inc) == 1 else "_" + "".join(ch if ch.isalnum() else "_" for ch in name)
         run.figure(f"ce_plane{suffix}", charts.ce_plane(metrics["placements_avoided_per_child"], -metrics["per_child_savings"],
                                                        result.wtp_default, name, result.comparator))
+    run.table("ce_plane", ce_plane_points(inc))
+    if len(result.strategies) > 2:
+        run.table("psa_frontier", psa_frontier(result))
     main = inc[next(iter(inc))]
     run.figure("ceac", charts.ceac_chart(ceac, result.strategies))
     run.figure("evpi", charts.evpi_chart(evpi))
@@ -243,7 +294,7 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     s = data["per_child_savings"]
     run.headline.append(("PSA", f"{result.iterations:,} iterations (seed {result.seed}): per-child savings "
                                 f"{_gbp(s['mean'])} (95% interval {_gbp(s['lower'])} to {_gbp(s['upper'])}); "
-                                f"probability cost-saving {probability(data['prob_cost_saving'], result.iterations)}; "
+                                f"probability cost-saving {presentation.probability(data['prob_cost_saving'])}; "
                                 f"{result.distributions}; structural uncertainty: {structural_text(result)}."))
     run.table("psa_by_age_band", pd.DataFrame([{"age_band": band, "metric": metric, **v}
                                                for band, metrics in data["by_age_band"].items()
@@ -256,6 +307,17 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     return extra
 
 
+def ce_plane_points(incremental: dict[str, dict[str, np.ndarray]], max_points: int = 1000) -> pd.DataFrame:
+    """The first ``max_points`` PSA iterations of each comparison: placements avoided and incremental cost per child."""
+    frames = []
+    for name, m in incremental.items():
+        n = min(len(m["per_child_savings"]), max_points)
+        frames.append(pd.DataFrame({"strategy": name, "iteration": np.arange(1, n + 1),
+                                    "placements_avoided_per_child": m["placements_avoided_per_child"][:n],
+                                    "incremental_cost_per_child": -m["per_child_savings"][:n]}))
+    return pd.concat(frames, ignore_index=True)
+
+
 def write_dsa(run: RunFolder, inputs, outcome: str = "savings", wtp: float | None = None, top: int = 15,
               threshold_parameters=None, two_way_pair=("risk_12m", "rr_12m")) -> dict:
     """One-way (tornado), thresholds, two-way grid and scenarios into a run folder; returns a JSON summary."""
@@ -265,44 +327,69 @@ def write_dsa(run: RunFolder, inputs, outcome: str = "savings", wtp: float | Non
     tornado = dsa.one_way(evaluator)
     label = dsa.OUTCOME_LABELS[outcome]
     run.table("tornado", tornado.table)
-    run.figure("tornado", charts.tornado_chart(tornado.table, tornado.base_outcome, label, top))
+    units = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
+    labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
+    run.figure("tornado", charts.tornado_chart(tornado.table, tornado.base_outcome, label, top, units=units))
     names = [n for n in (threshold_parameters or dsa.DEFAULT_THRESHOLDS) if n in inputs.parameters.index]
     thresholds = pd.DataFrame([dsa.threshold(evaluator, n) for n in names])
     run.table("thresholds", thresholds)
     x, y = two_way_pair
     grid = dsa.two_way(evaluator, x, y)
     run.table("two_way", grid)
-    run.figure("two_way", charts.two_way_chart(grid, x, y, outcome, label))
+    run.figure("two_way", charts.two_way_chart(grid, x, y, outcome, label, labels))
     scen = dsa.scenarios(inputs, evaluator.wtp)
     run.table("scenarios", scen)
     run.table("parameters", parameters_table(inputs))
     note = ("Shares (placement mix, age bands) vary one at a time with the other shares of their group rescaled "
             "to keep the sum at 1; fixed cumulative risks at 3/6/24 months move in proportion to risk_12m.")
-    run.manifest["dsa"] = {"outcome": outcome, "wtp": evaluator.wtp, "note": note}
+    run.manifest["dsa"] = {"outcome": outcome, "wtp": evaluator.wtp, "base_outcome": tornado.base_outcome, "note": note}
     records = lambda df: [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}  # noqa: E731
                           for r in df.to_dict("records")]
     return {
         "outcome": outcome, "wtp": evaluator.wtp, "base_outcome": tornado.base_outcome, "note": note,
-        "tornado": records(tornado.table[["parameter", "low", "high", "outcome_low", "outcome_high", "swing", "range_source"]]),
+        "tornado": records(tornado.table[["parameter", "label", "low", "high", "outcome_low", "outcome_high", "swing",
+                                          "range_source"]]),
+        "units": {r: units.get(r) for r in tornado.table["parameter"]},
         "thresholds": records(thresholds),
         "two_way": {"x": x, "y": y, "points": len(grid)},
         "scenarios": records(scen),
     }
 
 
-def format_dsa(summary: dict, top: int = 10) -> str:
-    lines = [f"One-way sensitivity ({summary['outcome']}; base {summary['base_outcome']:,.2f}):"]
+def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:
+    """One-way, thresholds and scenarios for the terminal, with human labels and £."""
+    unit, kind, decimals = presentation.DSA_OUTCOMES.get(summary["outcome"], ("", "number", 4))
+    out = presentation.Column("", unit, kind, decimals)
+    fmt_out = lambda v: presentation.format_value(v, out)  # noqa: E731
+    label = presentation.COLUMNS[summary["outcome"]].label
+    units = summary.get("units", {})
+    value = lambda name, v: presentation.format_value(v, presentation.unit_column(units.get(name) or ""))  # noqa: E731
+    lines = [f"One-way sensitivity: {label}, base case {fmt_out(summary['base_outcome'])}"
+             + (f" (NMB at £{summary['wtp']:,.0f} per placement avoided)" if summary["outcome"] == "nmb" else ""),
+             f"  {'Parameter':46} {'low value → outcome':>30}   {'high value → outcome':>30}"]
     for r in summary["tornado"][:top]:
-        lines.append(f"  {r['parameter']:32} {r['low']:>12,.4g} → {r['outcome_low']:>12,.2f}   "
-                     f"{r['high']:>12,.4g} → {r['outcome_high']:>12,.2f}")
-    lines.append("Break-even thresholds:")
+        name = str(r.get("label") or r["parameter"])
+        if len(name) > 46:  # a long label on its own line (never cut)
+            lines.append(f"  {name}")
+            name = ""
+        lines.append(f"  {name:46} {value(r['parameter'], r['low']):>12} → {fmt_out(r['outcome_low']):>14}   "
+                     f"{value(r['parameter'], r['high']):>12} → {fmt_out(r['outcome_high']):>14}")
+    labels = {r["parameter"]: r.get("label") or r["parameter"] for r in summary["tornado"]}
+    lines.append(f"Break-even thresholds (the value at which {label.lower()} is zero):")
     for r in summary["thresholds"]:
-        lines.append(f"  {r['parameter']:32} base {r['base']:,.4g}: {r['note']}")
-    lines.append("Scenarios:")
+        name = r["parameter"]
+        found = (f"break-even at {value(name, r['threshold'])}" if r["threshold"] is not None else
+                 f"no break-even between {value(name, r['search_from'])} and {value(name, r['search_to'])}")
+        lines.append(f"  {labels.get(name, name)} ({name}): base {value(name, r['base'])}; {found}")
+    lines.append("Scenarios (per child):")
     for r in summary["scenarios"]:
-        lines.append(f"  {r['scenario']:32} savings {_gbp(r['per_child_savings']):>10}   placements avoided "
-                     f"{r['placements_avoided_per_child']:.4f}   {r['dominance']}")
+        ratio = r.get("cost_per_placement_avoided")
+        lines.append(f"  {r['scenario']:28} savings {_gbp(r['per_child_savings']):>10}   placements avoided "
+                     f"{r['placements_avoided_per_child']:.4f}   "
+                     + (f"cost per placement avoided {_gbp(ratio)}" if ratio is not None else r["dominance"]))
     lines.append(summary["note"])
+    if conventions:
+        lines.append(conventions_line(conventions))
     return "\n".join(lines)
 
 
@@ -320,8 +407,9 @@ def write_budget(run: RunFolder, inputs, years: int | None, families: float | No
         other = base if perspective == inputs.settings["perspective"] else budget_impact(
             apply_overrides(inputs, {"perspective": perspective}), years, families)
         table[f"net_saving_{perspective}"] = other.table()["net_saving"].to_numpy()
+    children = base.families_per_year * float(inputs.parameters.loc["children_per_family", "value"])
     summary = {"strategy": strategy, "comparator": base.comparator, "families_per_year": base.families_per_year,
-               "referral_years": base.referral_years, **base.headline()}
+               "children_per_year": children, "referral_years": base.referral_years, **base.headline()}
     if iterations > 0:
         draws = draw(inputs, iterations, seed)
         psa = budget_impact(inputs, years, families, values=draws)
@@ -345,18 +433,29 @@ def write_budget(run: RunFolder, inputs, years: int | None, families: float | No
     return summary
 
 
-def format_budget(summary: dict) -> str:
+def format_budget(summary: dict, conventions: str = "", price_year: str = "") -> str:
+    """Budget impact by year for the terminal (undiscounted cash at the analysis year's prices)."""
+    base = f"undiscounted cash{f', {price_year} prices' if price_year else ''}"
     lines = [f"Budget impact: {summary['strategy']} vs {summary['comparator']}, "
-             f"{summary['families_per_year']:,.0f} families referred a year (undiscounted cash)",
-             f"{'Year':>6} {'Programme spend':>16} {'Costs avoided':>15} {'Net saving':>12} {'Cumulative':>12}"]
-    for r in summary["by_year"]:
-        lines.append(f"{r['year']:>6} {_gbp(r['programme_spend']):>16} {_gbp(r['costs_avoided']):>15} "
-                     f"{_gbp(r['net_saving']):>12} {_gbp(r['cumulative_net_saving']):>12}")
-    roi = summary["return_on_investment"]
-    lines.append(f"Payback year: {summary['payback_year'] or 'not within the period'}; return on investment: "
-                 + ("n/a" if roi is None else f"{roi:.0%}"))
-    if "psa" in summary:
-        p = summary["psa"]
-        lines.append(f"Cumulative net saving 95% interval ({p['iterations']:,} iterations): "
-                     f"{_gbp(p['net_saving']['lower'])} to {_gbp(p['net_saving']['upper'])}")
+             f"{summary['families_per_year']:,.0f} families ({summary.get('children_per_year', 0):,.0f} children) "
+             f"referred a year ({base})"]
+    if summary["families_per_year"] <= 0:
+        lines.append("No families referred: nothing is spent on the programme and nothing is saved.")
+    else:
+        lines.append(f"{'Year':>6} {'Programme spend':>16} {'Costs avoided':>15} {'Net saving':>12} {'Cumulative':>12}")
+        for r in summary["by_year"]:
+            lines.append(f"{r['year']:>6} {_gbp(r['programme_spend']):>16} {_gbp(r['costs_avoided']):>15} "
+                         f"{_gbp(r['net_saving']):>12} {_gbp(r['cumulative_net_saving']):>12}")
+        roi = summary["return_on_investment"]
+        lines.append(f"Payback year: {summary['payback_year'] or 'not within the period'}; return on investment: "
+                     + ("n/a" if roi is None else f"{roi:.0%}"))
+        if "psa" in summary:
+            p = summary["psa"]
+            lines.append(f"Cumulative net saving 95% interval ({p['iterations']:,} iterations): "
+                         f"{_gbp(p['net_saving']['lower'])} to {_gbp(p['net_saving']['upper'])}")
+            warning = presentation.small_sample_warning(p["iterations"])
+            if warning:
+                lines.append(warning)
+    if conventions:
+        lines.append(conventions_line(conventions))
     return "\n".join(lines)

@@ -1,235 +1,450 @@
-"""A self-contained HTML report: every analysis, charts inline as SVG, no network requests."""
+"""A self-contained HTML report: every analysis, charts inline as SVG, no network requests.
+
+Printable on A4 (``@page``); every table formatted through :mod:`ifpp_econ.presentation`
+(numbers right-aligned and never split across lines, "—" with a footnote for a missing
+value); every inline SVG carries a ``<title>`` and ``<desc>`` for screen readers.
+"""
 from __future__ import annotations
 
 import html
 import io
 
-import numpy as np
 import pandas as pd
 
-from . import __version__, charts
+from . import __version__, charts, presentation
 
+# (item, topic, what the item asks, section id in this report)
 CHEERS_2022 = [
-    ("1", "Title", "Report title names the intervention, comparator and analysis type."),
-    ("2", "Abstract", "Headline results section."),
-    ("3", "Background and objectives", "Decision problem."),
-    ("4", "Health economic analysis plan", "Conventions and analyses listed; workbook settings in the manifest."),
-    ("5", "Study population", "Children at imminent risk of entering care; age bands (parameter table)."),
-    ("6", "Setting and location", "Local-authority children's social care, UK (England/Wales)."),
-    ("7", "Comparators", "Strategies section."),
-    ("8", "Perspective", "Local authority / public sector (conventions)."),
-    ("9", "Time horizon", "To age 18 or the horizon setting (conventions)."),
-    ("10", "Discount rate", "Conventions."),
-    ("11", "Selection of outcomes", "Placements avoided, months in care, per-child savings."),
-    ("12", "Measurement of outcomes", "Evidence sources in the parameter table."),
-    ("13", "Valuation of outcomes", "Net monetary benefit per placement avoided over a willingness-to-pay grid."),
-    ("14", "Measurement and valuation of resources and costs", "Parameter table: unit costs, units, price years, sources."),
-    ("15", "Currency, price date and conversion", "Conventions: price year and inflation uplift."),
-    ("16", "Rationale and description of model", "Model section and state diagram."),
-    ("17", "Analytics and assumptions", "Conventions, assumptions, rule counts."),
-    ("18", "Characterising heterogeneity", "Age bands (sub-cohorts); scenarios."),
-    ("19", "Characterising distributional effects", "Not assessed."),
-    ("20", "Characterising uncertainty", "PSA, DSA (tornado, thresholds, two-way), scenarios, VOI."),
-    ("21", "Approach to engagement with patients and others affected", "Not applicable to this tool."),
-    ("22", "Study parameters", "Parameter table with distributions, ranges, sources and status."),
-    ("23", "Summary of main results", "Base case and PSA sections."),
-    ("24", "Effect of uncertainty", "PSA, CEAC, tornado, EVPI/EVPPI."),
-    ("25", "Effect of engagement with patients and others affected", "Not applicable."),
-    ("26", "Study findings, limitations, generalisability", "Estimates flagged (status E) in the parameter table."),
-    ("27", "Source of funding", "Not applicable to a tool run; state in the submission."),
-    ("28", "Conflicts of interest", "Not applicable to a tool run; state in the submission."),
+    ("1", "Title", "Identify the study as an economic evaluation and name the interventions compared.", "title"),
+    ("2", "Abstract", "Summarise context, methods (perspective, horizon), results and conclusions.", "summary"),
+    ("3", "Background and objectives", "Give the context and the decision the study informs.", "decision"),
+    ("4", "Health economic analysis plan", "Say whether an analysis plan was written and where it is.", "conventions"),
+    ("5", "Study population", "Describe the population and its characteristics.", "decision"),
+    ("6", "Setting and location", "Describe the setting and place the decision applies to.", "decision"),
+    ("7", "Comparators", "Describe the interventions or strategies compared and why.", "decision"),
+    ("8", "Perspective", "State the perspective(s) adopted and why.", "decision"),
+    ("9", "Time horizon", "State the time horizon and why it is appropriate.", "decision"),
+    ("10", "Discount rate", "Report the discount rate(s) and why they were chosen.", "conventions"),
+    ("11", "Selection of outcomes", "Describe the outcomes used as benefits and why.", "decision"),
+    ("12", "Measurement of outcomes", "Describe how outcomes were measured.", "parameters"),
+    ("13", "Valuation of outcomes", "Describe how outcomes were valued.", "psa"),
+    ("14", "Measurement and valuation of resources and costs", "Describe how costs were measured and valued.",
+     "parameters"),
+    ("15", "Currency, price date and conversion", "Report the currency, price year and any conversion.", "conventions"),
+    ("16", "Rationale and description of model", "Describe the model, its structure and why it was chosen.", "model"),
+    ("17", "Analytics and assumptions", "Describe how data were analysed and the model's assumptions.", "conventions"),
+    ("18", "Characterising heterogeneity", "Describe methods for subgroups and heterogeneity.", "scenarios"),
+    ("19", "Characterising distributional effects", "Describe how effects on different groups were assessed.",
+     "not assessed"),
+    ("20", "Characterising uncertainty", "Describe methods to characterise sources of uncertainty.", "psa"),
+    ("21", "Approach to engagement with patients and others affected", "Describe engagement with those affected.",
+     "not applicable to a tool run"),
+    ("22", "Study parameters", "Report all parameter values, ranges, references and distributions.", "parameters"),
+    ("23", "Summary of main results", "Report mean costs and outcomes and the summary measures.", "base-case"),
+    ("24", "Effect of uncertainty", "Describe how uncertainty about parameters and assumptions affects findings.",
+     "tornado"),
+    ("25", "Effect of engagement with patients and others affected", "Report any difference engagement made.",
+     "not applicable to a tool run"),
+    ("26", "Study findings, limitations, generalisability and current knowledge",
+     "Discuss findings, limitations and generalisability.", "parameters"),
+    ("27", "Source of funding", "Describe how the study was funded.", "state in the submission"),
+    ("28", "Conflicts of interest", "Report authors' conflicts of interest.", "state in the submission"),
 ]
 
 
-def svg(fig) -> str:
-    """A matplotlib figure as inline SVG markup (closes the figure)."""
+def svg(fig, title: str = "", desc: str = "") -> str:
+    """A matplotlib figure as inline SVG markup with ``<title>``/``<desc>`` (closes the figure)."""
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    end = text.index(">") + 1
+    label = html.escape(title or "chart")
+    return (text[:end - 1] + f' role="img" aria-label="{label}">' + f"<title>{label}</title>"
+            + (f"<desc>{html.escape(desc)}</desc>" if desc else "") + text[end:])
 
 
 def model_diagram() -> "charts.plt.Figure":
     """The state-transition diagram of the family-states model."""
     plt = charts.plt
-    fig, ax = plt.subplots(figsize=(7.5, 3.4))
-    boxes = {"At home\n(never placed)": (0.12, 0.5), "In care\n(tunnels 0–23 m, 24 m+)": (0.5, 0.5),
-             "Returned home\n(tunnels 0–11 m, 12 m+)": (0.88, 0.8), "Left care\n(adoption, SGO, other)": (0.88, 0.2)}
-    for label, (x, y) in boxes.items():
-        ax.text(x, y, label, ha="center", va="center", fontsize=9,
-                bbox=dict(boxstyle="round,pad=0.6", fc="#eef4fb", ec="#1f77b4"))
-    arrows = [((0.2, 0.5), (0.4, 0.5), "first entry (calibrated hazard; × RR for IFPP)"),
-              ((0.6, 0.58), (0.78, 0.78), "reunification"),
-              ((0.77, 0.72), (0.59, 0.54), "re-entry"),
-              ((0.6, 0.42), (0.78, 0.22), "other permanence")]
-    for (x0, y0), (x1, y1), text in arrows:
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(arrowstyle="->", lw=1.3))
-        ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.06, text, ha="center", fontsize=7)
-    ax.text(0.5, 0.02, "Monthly cycles; the cohort leaves the model at age 18 (age bands as sub-cohorts).",
-            ha="center", fontsize=7)
+    fig, ax = plt.subplots(figsize=(8.4, 3.9))
+    box = dict(boxstyle="round,pad=0.55", fc="#eaf2fb", ec=charts.BLUE, lw=1.2)
+    nodes = {"home": (0.11, 0.5, "At home\n(never placed)"), "care": (0.47, 0.5, "In care\n(tunnels 0–23 months, 24+)"),
+             "returned": (0.86, 0.84, "Returned home\n(tunnels 0–11 months, 12+)"),
+             "left": (0.86, 0.16, "Left care\n(adoption, SGO, other)")}
+    for x, y, label in nodes.values():
+        ax.text(x, y, label, ha="center", va="center", fontsize=9, bbox=box)
+
+    def arrow(a, b, rad=0.0):
+        ax.annotate("", xy=b, xytext=a, arrowprops=dict(arrowstyle="-|>", lw=1.3, color="#333333",
+                                                           connectionstyle=f"arc3,rad={rad}", shrinkA=2, shrinkB=2))
+
+    arrow((0.21, 0.5), (0.35, 0.5))
+    ax.text(0.28, 0.57, "first entry\n(calibrated hazard;\n× RR for IFPP)", ha="center", va="bottom", fontsize=7.5)
+    arrow((0.56, 0.62), (0.73, 0.80), rad=-0.2)
+    ax.text(0.57, 0.80, "reunification", ha="center", fontsize=7.5)
+    arrow((0.78, 0.72), (0.60, 0.58), rad=-0.2)
+    ax.text(0.75, 0.58, "re-entry", ha="center", fontsize=7.5)
+    arrow((0.56, 0.38), (0.74, 0.19), rad=0.15)
+    ax.text(0.58, 0.20, "other permanence", ha="center", fontsize=7.5)
+    ax.text(0.5, 0.0, "Monthly cycles; each age band is a sub-cohort followed to age 18; left care is absorbing.",
+            ha="center", fontsize=7.5, color="#444444")
     ax.set_axis_off()
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(-0.02, 1)
+    fig.tight_layout()
     return fig
 
 
-def table_html(df: pd.DataFrame, money: tuple[str, ...] = (), pct: tuple[str, ...] = (), digits: int = 4,
-               flag_estimates: bool = False) -> str:
-    """An HTML table with escaped text and formatted numbers."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+def table_html(df: pd.DataFrame, table: str | None = None, context: dict | None = None,
+               flag_estimates: bool = False, caption: str = "", widths: list[float] | None = None) -> str:
+    """An HTML table through the presentation vocabulary: human headers, formatted numbers, footnotes for "—".
+
+    ``widths``: column widths in % for a fixed layout (long text then wraps inside its column).
+    """
+    headers, texts, cols, notes = presentation.display_table(df, table, context)
+    numeric = [[c.kind != "text" for c in row] for row in cols] or [[False] * len(headers)]
+    head = "".join(f'<th{" class=n" if all(r[j] for r in numeric) else ""}>{html.escape(h)}</th>'
+                   for j, h in enumerate(headers))
     rows = []
-    for _, r in df.iterrows():
-        cells = []
-        for c in df.columns:
-            v = r[c]
-            if isinstance(v, (float, np.floating)) and not np.isfinite(v):
-                text = ""
-            elif c in money and isinstance(v, (int, float, np.number)):
-                text = f"-£{abs(v):,.0f}" if v < 0 else f"£{v:,.0f}"
-            elif c in pct and isinstance(v, (int, float, np.number)):
-                text = f"{v:.1%}"
-            elif isinstance(v, (float, np.floating)):
-                text = f"{v:,.{digits}g}"
-            else:
-                text = str(v)
-            cells.append(f"<td>{html.escape(text)}</td>")
-        status = str(r.get("status", "")).strip().upper() if flag_estimates else ""
+    statuses = df["status"].astype(str).tolist() if "status" in df.columns else [""] * len(df)
+    for i, row in enumerate(texts):
+        cells = "".join(f'<td class={"n" if numeric[i][j] else "t"}>{html.escape(t)}</td>' for j, t in enumerate(row))
+        status = statuses[i].strip().upper() if flag_estimates else ""
         cls = ' class="estimate"' if status.startswith("E") else ' class="local"' if status == "L" else ""
-        rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        rows.append(f"<tr{cls}>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    foot = "".join(f"<p class=foot>{html.escape(n)}</p>" for n in notes)
+    if widths:
+        cols = "".join(f'<col style="width:{w:g}%">' for w in widths)
+        return (f"<table class=fixed>{cap}<colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>{foot}")
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}"
 
 
 STYLE = """
-body{font-family:Georgia,serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.7em}h2{border-bottom:2px solid #1f77b4;padding-bottom:.2em;margin-top:2em;page-break-before:always}
-h2.first{page-break-before:avoid}table{border-collapse:collapse;font-size:.78em;margin:1em 0;width:100%;word-break:break-word}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#eef4fb}
-tr.estimate td{background:#fff4e0}tr.local td{background:#e6f2e6}.chart svg{max-width:100%;height:auto}.note{font-size:.85em;color:#555}
-.headline{font-size:1.1em;background:#f5f9ff;border-left:4px solid #1f77b4;padding:.6em 1em}
-@media print{body{max-width:none}.chart{page-break-inside:avoid}}
+@page{size:A4;margin:13mm 12mm 14mm}
+body{font-family:Georgia,'DejaVu Serif',serif;max-width:980px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.55em;margin:.2em 0}h2{font-size:1.2em;border-bottom:2px solid #0072B2;padding-bottom:.15em;margin:1.4em 0 .5em;
+break-after:avoid}
+table{border-collapse:collapse;font-size:.76em;margin:.5em 0;width:100%}caption{text-align:left;font-weight:bold;padding:.2em 0}
+th,td{border:1px solid #ccc;padding:2px 5px;vertical-align:top;text-align:left}th{background:#eaf2fb}
+th.n{text-align:right}td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.t{overflow-wrap:break-word}
+tr{break-inside:avoid}table.fixed{table-layout:fixed;font-size:.7em}table.fixed td.t{overflow-wrap:anywhere}table.measures{width:auto;min-width:60%}table.measures tbody th{font-weight:normal;background:#f7f9fc}tr.estimate td{background:#fff4e0}tr.local td{background:#e6f2e6}
+figure.chart{margin:.5em 0;break-inside:avoid}.chart svg{max-width:100%;height:auto;display:block}
+.note,.foot,figcaption{font-size:.82em;color:#555}.foot{margin:.1em 0}
+.headline{background:#f5f9ff;border-left:4px solid #0072B2;padding:.5em 1em;margin:.5em 0}
+.headline p{margin:.3em 0}.cols{display:flex;flex-wrap:wrap;gap:0 1em}.cols>figure{flex:1 1 420px}
+nav ol{columns:2;font-size:.85em;margin:.3em 0}
+@media print{body{max-width:none;margin:0;padding:0;font-size:9.5pt}.chart svg{max-height:105mm;width:auto;margin:auto}
+.tall svg{max-height:170mm}
+nav{display:none}a{color:inherit;text-decoration:none}.cols>figure{flex:1 1 45%}}
 """
 
 
-def render(sections: list[tuple[str, str]], title: str) -> str:
-    body = "".join(f'<section id="s{i}"><h2{" class=first" if i == 0 else ""}>{html.escape(h)}</h2>{content}</section>'
-                   for i, (h, content) in enumerate(sections))
-    toc = "".join(f'<li><a href="#s{i}">{html.escape(h)}</a></li>' for i, (h, _) in enumerate(sections))
+def averaged_html(averaged) -> str:
+    """One paragraph on the model-averaged PSA (after-effect assumption and 'no effect' drawn per iteration)."""
+    from . import outputs
+
+    data = averaged.to_json()
+    s = data["per_child_savings"]
+    return ("<p>Model-averaged PSA (structural uncertainty: " + html.escape(outputs.structural_text(averaged))
+            + f"): savings per child mean {presentation.gbp(s['mean'])} (95% interval {presentation.gbp(s['lower'])} to "
+            f"{presentation.gbp(s['upper'])}); probability cost-saving "
+            f"{presentation.probability(data['prob_cost_saving'])}.</p>")
+
+
+def render(sections: list[tuple[str, str, str]], title: str, lead: str = "") -> str:
+    """The HTML document: title, ``lead`` (headline block), contents and ``sections`` (id, heading, html)."""
+    body = "".join(f'<section id="{sid}"><h2>{html.escape(h)}</h2>{content}</section>' for sid, h, content in sections)
+    toc = "".join(f'<li><a href="#{sid}">{html.escape(h)}</a></li>' for sid, h, _ in sections)
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p class=note>ifpp-econ {__version__}</p><nav><ol>{toc}</ol></nav>{body}</body></html>")
+            f"<style>{STYLE}</style></head><body><h1 id=\"title\">{html.escape(title)}</h1>"
+            f"<p class=note>ifpp-econ {__version__}</p>{lead}<nav><ol>{toc}</ol></nav>{body}</body></html>")
 
 
-def chart(fig, caption: str) -> str:
-    return f'<figure class="chart">{svg(fig)}<figcaption class=note>{html.escape(caption)}</figcaption></figure>'
+def chart(fig, title: str, caption: str, tall: bool = False) -> str:
+    return (f'<figure class="chart{" tall" if tall else ""}">{svg(fig, title, caption)}<figcaption>{html.escape(caption)}</figcaption>'
+            f"</figure>")
 
 
-def build_report(inputs, n: int, seed: int, run, progress=None) -> dict:
-    """Run base case, PSA, DSA, VOI and budget impact; write every table/chart to ``run`` and ``report.html``."""
-    from . import dsa, outputs, voi
+def measures_html(df: pd.DataFrame, table: str, key: str = "strategy", caption: str = "") -> str:
+    """A wide per-strategy table turned on its side: one row per measure, one column per strategy."""
+    _, texts, cols, notes = presentation.display_table(df, table)
+    names = [str(v) for v in df[key]]
+    head = "<th>Measure</th>" + "".join(f"<th class=n>{html.escape(n)}</th>" for n in names)
+    rows = []
+    for j, c in enumerate(df.columns):
+        if c == key:
+            continue
+        cells = "".join(f'<td class={"n" if cols[i][j].kind != "text" else "t"}>{html.escape(texts[i][j])}</td>'
+                        for i in range(len(names)))
+        rows.append(f"<tr><th class=t>{html.escape(presentation.column(str(c), table).header)}</th>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    foot = "".join(f"<p class=foot>{html.escape(n)}</p>" for n in notes)
+    return f"<table class=measures>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}"
+
+
+def _rules_text(counts: dict, n: int) -> str:
+    """Rule counts as a sentence: which sampling rules bound, in how many iterations."""
+    used = [f"{k.replace('_', ' ')} in {v:,} of {n:,} iterations" for k, v in counts.items() if v]
+    return ("Rules that bound in sampling: " + "; ".join(used) + ".") if used else \
+        "No sampling rule bound: every draw was used as sampled."
+
+
+def _interval(s: dict, fmt) -> str:
+    return f"{fmt(s['mean'])} (95% interval {fmt(s['lower'])} to {fmt(s['upper'])})"
+
+
+def headline_html(comparator: str, strategy: str, main: dict, psa_json: dict, budget: dict, n: int, seed: int,
+                  price_year: str) -> str:
+    """The figures a board asks for first, each with its PSA interval."""
+    g, num = presentation.gbp, presentation.number
+    s, p = psa_json["per_child_savings"], psa_json["placements_avoided_per_child"]
+    ratio = main["cost_per_placement_avoided"]
+    verb = "saves" if main["per_child_savings"] >= 0 else "costs"
+    lines = [
+        f"Compared with <b>{html.escape(comparator)}</b>, <b>{html.escape(strategy)}</b> {verb} "
+        f"<b>{g(abs(main['per_child_savings']))} per child</b> in the base case "
+        f"({g(abs(main['per_family_savings']))} per family); PSA mean {_interval(s, g)}.",
+        f"Placements avoided per child: <b>{num(main['placements_avoided_per_child'], 3)}</b> (PSA mean "
+        f"{num(p['mean'], 3)}, 95% interval {num(p['lower'], 3)} to {num(p['upper'], 3)}); months in care avoided "
+        "per child: "
+        f"{num(main['care_months_avoided_per_child'], 1)}.",
+        "Cost per placement avoided: " + (html.escape(main["dominance"]) if ratio is None else f"<b>{g(ratio)}</b>")
+        + f". Probability cost-saving: <b>{presentation.probability(psa_json['prob_cost_saving'])}</b>.",
+    ]
+    if budget.get("families_per_year", 0) > 0:
+        interval = budget.get("psa", {}).get("net_saving")
+        lines.append(
+            f"Budget impact for {budget['families_per_year']:,.0f} families referred a year: cumulative net saving "
+            f"<b>{g(budget['net_saving'])}</b> over {budget['years']} years"
+            + (f" (95% interval {g(interval['lower'])} to {g(interval['upper'])})" if interval else "")
+            + "; payback " + (f"in year {budget['payback_year']}" if budget["payback_year"] else "not within the period")
+            + " (undiscounted cash).")
+    lines.append(f"<span class=note>{n:,} PSA iterations, seed {seed}; {price_year} prices; per-child results "
+                 f"discounted. Intervals are the 2.5th–97.5th percentiles of the PSA.</span>")
+    warn = presentation.small_sample_warning(n)
+    if warn:
+        lines.append(f"<b>{html.escape(warn)}</b>")
+    return "<div class=headline>" + "".join(f"<p>{line}</p>" for line in lines) + "</div>"
+
+
+def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> dict:
+    """Run base case, PSA, DSA, VOI and budget impact; write every table/chart to ``run`` and ``report.html``.
+
+    ``progress(done, total)`` follows the PSA iterations; ``stage(message)`` is told when each
+    stage starts (base case, PSA, tables and EVPPI, DSA, budget, report).
+    """
+    from . import dsa, outputs
     from .analysis import summarise
-    from .budget import budget_impact
     from .deterministic import run_base_case
     from .psa import run_psa
     from .validation import operational_validation
 
+    import time
+
+    tell = stage or (lambda message: None)
+    clock = {"name": None, "start": time.perf_counter()}
+
+    def stage(message: str) -> None:  # tell the caller, and time each stage into the manifest
+        now = time.perf_counter()
+        if clock["name"]:
+            run.timings[f"report: {clock['name']}"] = round(now - clock["start"], 3)
+        clock.update(name=message.split(",")[0], start=now)
+        if message:
+            tell(message)
+
+    stage("base case")
     base = run_base_case(inputs)
     outputs.write_base_case(run, base, inputs)
     conventions = base.spec.describe_conventions()
+    stage(f"PSA sampling and model, {n:,} iterations")
     psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress)
-    extra = outputs.write_psa(run, psa, inputs, conventions)
-    averaged = run_psa(inputs, n, seed, structural="model_averaged")  # structural uncertainty, beside the default
+    stage("PSA tables, EVPI/EVPPI and charts")
+    outputs.write_psa(run, psa, inputs, conventions)
+    stage("model-averaged PSA (structural uncertainty)")
+    averaged = run_psa(inputs, n, seed, structural="model_averaged")  # beside the default, never instead of it
     validation_table = operational_validation(inputs)
+    stage("one-way, break-even, two-way and scenario analyses")
     dsa_summary = outputs.write_dsa(run, inputs)
+    stage("budget impact")
     budget_summary = outputs.write_budget(run, inputs, None, None, min(n, 1000), seed)
+    stage("report.html")
 
     comparator = base.results.comparator
     inc = base.incremental()
     strategy, main = next(iter(inc.items()))
     psa_json = psa.to_json()
-    s = psa_json["per_child_savings"]
-    ratio = main["cost_per_placement_avoided"]
-    headline = (
-        f"<p class=headline>Compared with {html.escape(comparator)}, {html.escape(strategy)} saves "
-        f"<b>£{main['per_child_savings']:,.0f} per child</b> in the base case (PSA mean £{s['mean']:,.0f}, 95% interval "
-        f"£{s['lower']:,.0f} to £{s['upper']:,.0f}) and avoids {main['placements_avoided_per_child']:.3f} placements per "
-        f"child; cost per placement avoided: "
-        f"{html.escape(main['dominance'] if ratio is None else f'£{ratio:,.0f}')}. Probability cost-saving: "
-        f"{psa_json['prob_cost_saving']:.0%} ({n:,} iterations, seed {seed}).</p>"
-    )
+    params = inputs.parameters
+    units = {str(k): str(v) for k, v in params["unit"].items()}
+    labels = {str(k): str(v) for k, v in params["label"].items()}
+    context = {"units": units, "dsa_outcome": "savings"}
+    settings = inputs.settings
+    price_year = base.spec.price_year
+    lead = headline_html(comparator, strategy, main, psa_json, budget_summary, n, seed, price_year)
+    tables = run.tables
+
     strategies = pd.DataFrame([{"strategy": st.name, "receives IFPP": "yes" if st.receives_ifpp else "no",
                                 "costing": st.cost_method, "description": st.description} for st in base.spec.strategies])
-    psa_inc = psa.incremental_summary()
-    tornado = dsa.one_way(dsa.Evaluator(inputs))
-    ceac = psa.accumulator.ceac()
-    params = outputs.parameters_table(inputs)
-    checklist = pd.DataFrame(CHEERS_2022, columns=["item", "topic", "where in this report"])
-    evppi_html = ""
-    if "evppi" in extra:
-        ev = pd.DataFrame(extra["evppi"])
-        evppi_html = (chart(charts.evppi_chart(voi.evppi_table(psa.draws, psa.net_benefit()), psa.wtp_default),
-                            "EVPPI by parameter and parameter group (regression method, Strong et al. 2014).")
-                      + table_html(ev, money=("evppi_per_child",)))
-    budget_table = pd.DataFrame(budget_summary["by_year"])
-    budget_table_full = budget_impact(inputs).table()
-    two_way = dsa.two_way(dsa.Evaluator(inputs), "risk_12m", "rr_12m")
+    horizon = float(settings["horizon_years"])
+    decision = (
+        "<p>Intensive Family Preservation Programmes are short, intensive, home-based crisis services for families "
+        "where a child is at imminent risk of entering care. The question: compared with usual care, what does IFPP "
+        "cost per placement avoided, how much does it save per child, and how sure are we?</p><ul>"
+        "<li><b>Population:</b> children at imminent risk of entering care, referred with their families; age at "
+        "referral by age band (Parameters and the workbook's Age bands sheet).</li>"
+        "<li><b>Setting:</b> local-authority children's social care in the UK (England and Wales).</li>"
+        "<li><b>Perspective:</b> the local authority (children's social care costs: programme, placements, care "
+        "proceedings, reunification and case support, permanence allowances), the budget that pays for IFPP and "
+        "for the placements it avoids.</li>"
+        f"<li><b>Time horizon:</b> {'to age 18' if horizon >= 18 else f'{horizon:g} years, capped at age 18'} "
+        "(each age band followed until it leaves children's services), so that every avoided or delayed "
+        "placement is counted.</li>"
+        "<li><b>Outcomes:</b> placements avoided and months in care avoided per child, savings per child and per "
+        "family, cost per placement avoided, net monetary benefit at a willingness to pay per placement avoided "
+        f"(λ = £{float(settings['wtp_default']):,.0f}).</li>"
+        f"<li><b>Comparators</b> (comparator: {html.escape(comparator)}):</li></ul>"
+        + table_html(strategies))
     sections = [
-        ("Summary", headline),
-        ("Decision problem", "<p>Intensive Family Preservation Programmes are short, intensive, home-based crisis "
-         "services for families where a child is at imminent risk of entering care. The question: compared with usual "
-         "care, what does IFPP cost per placement avoided, how much does it save per child, and how sure are we?</p>"
-         + table_html(strategies)),
-        ("Model", chart(model_diagram(), "Family states and monthly transitions.")
-         + "<p>A cohort state-transition model with monthly cycles. Usual care's first-entry hazard is calibrated to the "
-           "workbook's cumulative risks at 3, 6, 12 and 24 months; IFPP applies the relative risk to the cumulative risk; "
-           "time-in-care and time-since-return tunnels carry exit and re-entry probabilities by band.</p>"),
-        ("Conventions", f"<p>{html.escape(conventions)}.</p><p>Workbook: {html.escape(str(inputs.path))} "
-         f"(SHA-256 {inputs.sha256}).</p>"),
-        ("Base case", table_html(base.strategy_table(), money=tuple(c for c in base.strategy_table().columns if c.startswith("cost")),
-                                 pct=("living_at_home_1y", "living_at_home_2y", "living_at_home_5y"))
-         + table_html(base.incremental_table().drop(columns=["comparator"]),
-                      money=("per_child_savings", "per_family_savings", "incremental_nmb", "cost_per_placement_avoided", "wtp"))),
-        ("Decision ratios and assumptions", "<pre>" + html.escape("\n".join(outputs.decision_lines(base)).strip())
-         + "</pre>"),
-        ("Operational validation", "<p>Model outputs against observed figures not used to build the model "
-         "(AdViSHE).</p>" + table_html(validation_table)),
-        ("Cohort trace", chart(charts.trace_chart(base.trace_table()), "Share of children in each state over time.")),
-        ("Probabilistic sensitivity analysis",
-         table_html(psa_inc.astype(object).where(psa_inc.notna(), ""), money=())
+        ("summary", "Summary", "<p>The headline figures are at the top of this report. " + html.escape(
+            headline_base_text(base)) + "</p>"),
+        ("decision", "Decision problem", decision),
+        ("model", "Model", chart(model_diagram(), "Model diagram", "Family states and monthly transitions.")
+         + "<p>A cohort state-transition model with monthly cycles. Usual care's first-entry hazard is calibrated to "
+           "the workbook's cumulative risks at 3, 6, 12 and 24 months; IFPP applies the relative risk to the "
+           "cumulative risk; time-in-care and time-since-return tunnels carry exit and re-entry probabilities by "
+           "band.</p>"),
+        ("conventions", "Conventions", f"<p>{html.escape(conventions)}.</p><p>Currency: pounds sterling at "
+         f"{html.escape(price_year)} prices (costs from other years uplifted with the workbook's inflation index). "
+         f"PSA: {n:,} iterations, seed {seed}. No separate analysis plan: the analyses are those listed in this "
+         f"report, run with the settings recorded in manifest.json.</p><p class=note>Workbook: "
+         f"{html.escape(str(inputs.path.resolve()))} (SHA-256 {inputs.sha256}).</p>"),
+        ("base-case", "Base case", measures_html(tables["base_case"], "base_case",
+                                                 caption=f"Per strategy, discounted, {price_year} prices")
+         + measures_html(tables["incremental"].drop(columns=["comparator"]), "incremental",
+                         caption=f"Against {comparator}")
+         + (table_html(tables["frontier"], "frontier", context, caption="Efficiency frontier")
+            if "frontier" in tables else "")),
+        ("decision-ratios", "Decision ratios and assumptions",
+         "<pre>" + html.escape("\n".join(outputs.decision_lines(base)).strip()) + "</pre>"),
+        ("validation", "Operational validation", "<p>Model outputs against observed figures not used to build the "
+         "model (AdViSHE).</p>" + table_html(validation_table, "operational_validation", context)),
+        ("trace", "Cohort trace", chart(charts.trace_chart(base.trace_table()), "Cohort trace",
+                                        "Share of children in each state over time, by strategy.")),
+        ("psa", "Probabilistic sensitivity analysis",
+         table_html(tables["psa_incremental"].drop(columns=["comparator"]), "psa_incremental", context,
+                    caption=f"Against {comparator}: PSA mean and 95% interval")
          + chart(charts.ce_plane(psa.incremental()[strategy]["placements_avoided_per_child"],
-                                 -psa.incremental()[strategy]["per_child_savings"], psa.wtp_default, strategy, comparator),
-                 "Cost-effectiveness plane.")
-         + chart(charts.ceac_chart(ceac, psa.strategies), "Probability most cost-effective by willingness to pay.")
-         + chart(charts.convergence_chart(psa.incremental()[strategy]["per_child_savings"]), "Convergence of the PSA.")
-         + f"<p class=note>Rules that bound in sampling: {html.escape(str(psa.rule_counts))}.</p>"
-         + f"<p>{html.escape(psa.distributions)}.</p>"
-         + "<p>Model-averaged PSA (structural uncertainty: " + html.escape(outputs.structural_text(averaged))
-         + "): per-child savings mean £{:,.0f} (95% interval £{:,.0f} to £{:,.0f}); probability cost-saving {}.</p>".format(
-             *(averaged.to_json()["per_child_savings"][k] for k in ("mean", "lower", "upper")),
-             outputs.probability(averaged.to_json()["prob_cost_saving"], n))),
-        ("One-way sensitivity (tornado)", chart(charts.tornado_chart(tornado.table, tornado.base_outcome,
-                                                                     dsa.OUTCOME_LABELS["savings"]),
-                                                "Per-child savings at each parameter's low and high value.")
+                                 -psa.incremental()[strategy]["per_child_savings"], psa.wtp_default, strategy,
+                                 comparator), "Cost-effectiveness plane",
+                 f"Each dot is one PSA iteration; {charts.LAMBDA_NOTE}.")
+         + "<div class=cols>"
+         + chart(charts.ceac_chart(tables["ceac"], psa.strategies), "Cost-effectiveness acceptability curve",
+                 f"Probability most cost-effective by willingness to pay ({charts.LAMBDA_NOTE}).")
+         + chart(charts.convergence_chart(psa.incremental()[strategy]["per_child_savings"]), "Convergence of the PSA",
+                 "Running mean and 95% interval of savings per child.") + "</div>"
+         + f"<p class=note>{html.escape(_rules_text(psa.rule_counts, psa.iterations))}</p>"
+         + f"<p>{html.escape(psa.distributions)}.</p>" + averaged_html(averaged)),
+        ("tornado", "One-way sensitivity (tornado)",
+         chart(charts.tornado_chart(tables["tornado"], dsa_summary["base_outcome"], dsa.OUTCOME_LABELS["savings"],
+                                    units=units), "Tornado diagram",
+               "Savings per child with each parameter at its low and high value (values at the bar ends).", tall=True)
          + f"<p class=note>{html.escape(dsa_summary['note'])}</p>"),
-        ("Break-even thresholds", table_html(pd.DataFrame(dsa_summary["thresholds"]))
-         + chart(charts.two_way_chart(two_way, "risk_12m", "rr_12m", "savings", dsa.OUTCOME_LABELS["savings"]),
-                 "Two-way sensitivity: 12-month usual-care risk × 12-month RR, with the break-even contour.")),
-        ("Scenarios", table_html(pd.DataFrame(dsa_summary["scenarios"]),
-                                 money=("per_child_savings", "incremental_nmb", "cost_per_placement_avoided"))),
-        ("Value of information", chart(charts.evpi_chart(pd.read_csv(run.path / "evpi.csv")),
-                                        "EVPI per child and for the local authority's population.") + evppi_html),
-        ("Budget impact", table_html(budget_table, money=tuple(c for c in budget_table.columns if c != "year"
-                                                               and not c.startswith("prob")), pct=("prob_cumulative_saving",))
-         + chart(charts.budget_chart(budget_table_full, strategy, comparator), "Spend and costs avoided by year.")
-         + f"<p>Payback year: {budget_summary['payback_year'] or 'not within the period'}.</p>"),
-        ("Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with local data where "
-                       "possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate).</p>" + table_html(params, flag_estimates=True)),
-        ("CHEERS 2022 checklist", table_html(checklist)),
+        ("thresholds", "Break-even thresholds",
+         table_html(tables["thresholds"][["parameter", "base", "threshold", "note"]], "thresholds", context)
+         + chart(charts.two_way_chart(tables["two_way"], "risk_12m", "rr_12m", "savings",
+                                      dsa.OUTCOME_LABELS["savings"], labels), "Two-way sensitivity",
+                 "Savings per child over the 12-month usual-care risk and the 12-month relative risk.")),
+        ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
+                                              context)),
+        ("voi", "Value of information", voi_html(tables, psa.wtp_default, labels)),
+        ("budget", "Budget impact", budget_html(tables["budget_by_year"], budget_summary, strategy, comparator,
+                                                price_year)),
+        ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
+         "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
+         + table_html(outputs.parameters_table(inputs)[["name", "label", "value", "unit", "distribution", "low", "high",
+                                                        "source", "status"]], "parameters", context,
+                      flag_estimates=True, widths=[13, 18, 7, 10, 10.5, 6, 6, 23.5, 6])),
+        ("cheers", "CHEERS 2022 checklist", cheers_html()),
     ]
-    text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}")
+    text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}", lead)
     (run.path / "report.html").write_text(text, encoding="utf-8")
     run.files.append("report.html")
-    return {"per_child_savings": main["per_child_savings"], "psa_per_child_savings": summarise(
-        psa.incremental()[strategy]["per_child_savings"]), "report": "report.html"}
+    stage("")  # closes the last stage's timing
+    s = summarise(psa.incremental()[strategy]["per_child_savings"])
+    run.manifest["report"] = {"headline": headline_plain(comparator, strategy, main, s, budget_summary)}
+    return {"per_child_savings": main["per_child_savings"], "psa_per_child_savings": s, "report": "report.html",
+            "headline": run.manifest["report"]["headline"], "price_year": price_year}
+
+
+def headline_base_text(base) -> str:
+    from .outputs import headline_base_case
+
+    return " ".join(sentence for _, sentence in headline_base_case(base)[2:])
+
+
+def headline_plain(comparator: str, strategy: str, main: dict, s: dict, budget: dict) -> str:
+    """One line for the console: base-case and PSA savings per child, and the budget's cumulative net saving."""
+    g = presentation.gbp
+    ratio = main["cost_per_placement_avoided"]
+    text = (f"{strategy} vs {comparator}: savings per child {g(main['per_child_savings'])} (PSA mean {g(s['mean'])}, "
+            f"95% interval {g(s['lower'])} to {g(s['upper'])}); placements avoided per child "
+            f"{presentation.number(main['placements_avoided_per_child'], 3)}; cost per placement avoided: "
+            + (main["dominance"] if ratio is None else g(ratio)))
+    if budget.get("families_per_year", 0) > 0:
+        text += f"; budget: cumulative net saving {g(budget['net_saving'])} over {budget['years']} years"
+    return text + "."
+
+
+def voi_html(tables: dict, wtp: float, labels: dict) -> str:
+    evpi = tables["evpi"]
+    parts = [chart(charts.evpi_chart(evpi), "Expected value of perfect information",
+                   "EVPI per child and for the local authority's population, by willingness to pay.")]
+    if "evppi" in tables:
+        ev = tables["evppi"]
+        parts.append(chart(charts.evppi_chart(ev, wtp, labels=labels), "Expected value of partial perfect information",
+                           "EVPPI by parameter and parameter group (regression method, Strong et al. 2014)."))
+        if (ev["evppi_per_child"] > 0).any():
+            top = ev.head(12).copy()
+            top["parameter"] = [labels.get(p, p) for p in top["parameter"]]
+            parts.append(table_html(top[["parameter", "evppi_per_child", "r_squared", "permuted_null"]], "evppi",
+                                    caption=f"Top {len(top)} of {len(ev)} (all in results.xlsx)"))
+    return "".join(parts)
+
+
+def budget_html(table: pd.DataFrame, summary: dict, strategy: str, comparator: str, price_year: str) -> str:
+    if summary.get("families_per_year", 0) <= 0:
+        return "<p>No families referred (referrals = 0): nothing is spent on the programme and nothing is saved.</p>"
+    cols = [c for c in ("year", "programme_spend", "costs_avoided", "net_saving", "cumulative_net_saving",
+                        "cumulative_lower", "cumulative_upper", "prob_cumulative_saving") if c in table.columns]
+    payback = summary["payback_year"]
+    return (table_html(table[cols], "budget_by_year", caption=f"{summary['families_per_year']:,.0f} families "
+                       f"({summary.get('children_per_year', 0):,.0f} children) referred a year; undiscounted cash at "
+                       f"{price_year} prices")
+            + chart(charts.budget_chart(table, strategy, comparator), "Budget impact by year",
+                    "Extra programme spend and costs avoided by year, with the net and cumulative net saving.")
+            + f"<p>Payback: {'year ' + str(payback) if payback else 'not within the period'}.</p>")
+
+
+def cheers_html() -> str:
+    """The CHEERS 2022 items, what each asks, and a link to the section that answers it."""
+    rows = []
+    for item, topic, asks, where in CHEERS_2022:
+        target = next((h for sid, h in SECTION_TITLES if sid == where), None)
+        link = f'<a href="#{where}">{html.escape(target)}</a>' if target else html.escape(where.capitalize())
+        rows.append(f"<tr><td class=n>{item}</td><td class=t>{html.escape(topic)}</td><td class=t>{html.escape(asks)}"
+                    f"</td><td class=t>{link}</td></tr>")
+    return ("<table><thead><tr><th class=n>Item</th><th>Topic</th><th>What the item asks</th><th>Where in this report"
+            "</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+SECTION_TITLES = [("title", "Title"), ("summary", "Summary"), ("decision", "Decision problem"), ("model", "Model"),
+                  ("conventions", "Conventions"), ("base-case", "Base case"), ("trace", "Cohort trace"),
+                  ("psa", "Probabilistic sensitivity analysis"), ("tornado", "One-way sensitivity (tornado)"),
+                  ("thresholds", "Break-even thresholds"), ("scenarios", "Scenarios"),
+                  ("voi", "Value of information"), ("budget", "Budget impact"), ("parameters", "Parameters"),
+                  ("cheers", "CHEERS 2022 checklist")]

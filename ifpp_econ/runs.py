@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .xlsx import write_results_xlsx  # the results workbook's writer
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -105,23 +107,39 @@ class RunFolder:
 
     # -- finishing -------------------------------------------------------------------------
     def commit(self, inputs=None, settings: dict | None = None, xlsx_writer=None) -> Path:
-        """Write results.xlsx and manifest.json, then move the folder into place."""
+        """Write data_dictionary.csv, results.xlsx and manifest.json, then move the folder into place.
+
+        ``settings``: what this run used (seed, iterations, command options); the workbook's
+        own settings are recorded separately as defaults.
+        """
         if self.tables:
+            from .presentation import data_dictionary
+
+            data_dictionary(self.tables).to_csv(self.path / "data_dictionary.csv", index=False)
+            self.files.append("data_dictionary.csv")
             writer = xlsx_writer or write_results_xlsx
-            writer(self.path / "results.xlsx", self.tables, self.manifest_summary(inputs, settings))
+            dsa = self.manifest.get("dsa", {})
+            context = {"dsa_outcome": dsa.get("outcome", "savings"), "dsa_base_outcome": dsa.get("base_outcome")}
+            if inputs is not None:
+                context["units"] = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
+            writer(self.path / "results.xlsx", self.tables, self.manifest_summary(inputs, settings), context)
             self.files.append("results.xlsx")
         self.timings["total_seconds"] = round(time.perf_counter() - self.started, 4)
         manifest = {
             "tool": "ifpp-econ",
             "version": __version__,
             "command": self.command,
+            "argv": list(sys.argv),
             "created": self.created.isoformat(timespec="seconds"),
-            "workbook": None if inputs is None else {"path": str(inputs.path), "sha256": inputs.sha256},
+            "workbook": None if inputs is None else {"path": str(Path(inputs.path).resolve()), "sha256": inputs.sha256},
             "settings": settings or {},
+            "workbook_settings": None if inputs is None else {
+                "note": "the workbook's settings; psa_iterations and psa_seed are defaults, the values used are in "
+                        "settings", **inputs.settings},
             "timings": self.timings,
             "python": platform.python_version(),
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
+            "platform": platform.platform(),
+            "versions": dependency_versions(),
             "files": sorted(set(self.files)) + ["manifest.json"],
             **self.manifest,
         }
@@ -166,13 +184,37 @@ class RunFolder:
         rows = list(self.headline)
         if "conventions" in self.manifest:
             rows.append(("Conventions", str(self.manifest["conventions"])))
-        rows += [("Tool", f"ifpp-econ {__version__}"), ("Command", self.command),
-                 ("Created", self.created.isoformat(timespec="seconds"))]
+        rows += [("Tool", f"ifpp-econ {__version__}"), ("Command", self.command)]  # the time is in manifest.json
         if inputs is not None:
-            rows += [("Workbook", str(inputs.path)), ("Workbook SHA-256", inputs.sha256)]
+            rows += [("Workbook", str(Path(inputs.path).resolve())), ("Workbook SHA-256", inputs.sha256)]
         for k, v in (settings or {}).items():
-            rows.append((k, json.dumps(v, default=_json_default) if not isinstance(v, str) else v))
+            numeric = isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+            rows.append((k, v if numeric or isinstance(v, str) else json.dumps(v, default=_json_default)))
+        if inputs is not None:
+            for k, v in inputs.settings.items():
+                numeric = isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                rows.append((f"Workbook setting: {k}" + (" (default)" if k in ("psa_iterations", "psa_seed") else ""),
+                             v if numeric or isinstance(v, str) else json.dumps(v, default=_json_default)))
         return rows
+
+
+def dependency_versions() -> dict[str, str]:
+    """Installed versions of ifpp-econ's dependencies (from its package metadata)."""
+    import re
+    from importlib import metadata
+
+    try:
+        names = [re.split(r"[ ;<>=!~\[]", r, maxsplit=1)[0] for r in metadata.requires("ifpp-econ") or []
+                 if "extra ==" not in r]
+    except metadata.PackageNotFoundError:
+        names = ["numpy", "pandas", "scipy", "openpyxl", "matplotlib", "click", "defusedxml"]
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
 
 
 def remove_abandoned(folder: Path) -> None:
@@ -203,139 +245,3 @@ def _json_default(o):
         return str(o)
     return str(o)
 
-
-def write_results_xlsx(path: Path, tables: dict[str, pd.DataFrame], summary: list[tuple[str, str]]) -> None:
-    """A results workbook: a summary sheet first, then one formatted sheet per table."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Summary"
-    ws.append(["ifpp-econ results"])
-    ws["A1"].font = Font(bold=True, size=14)
-    for key, value in summary:
-        _append_text_row(ws, [key, value])
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 100
-    header_fill = PatternFill("solid", fgColor="DDEBF7")
-    used = {"Summary"}
-    for name, df in tables.items():
-        title = _sheet_title(name, used)
-        sheet = wb.create_sheet(title)
-        _append_text_row(sheet, list(df.columns))
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.fill = header_fill
-        for row in df.itertuples(index=False):
-            _append_text_row(sheet, list(row))
-        sheet.freeze_panes = "A2"
-        for j, col in enumerate(df.columns, start=1):
-            width = max([len(str(col))] + [len(_fmt(v)) for v in df.iloc[:200, j - 1]]) + 2
-            sheet.column_dimensions[get_column_letter(j)].width = min(max(width, 10), 60)
-            fmt = _number_format(str(col))
-            if fmt:
-                for cell in sheet.iter_rows(min_row=2, min_col=j, max_col=j):
-                    cell[0].number_format = fmt
-    add_native_charts(wb)
-    tmp = path.with_suffix(".xlsx.partial")
-    wb.save(tmp)
-    os.replace(tmp, path)
-
-
-def _fmt(v) -> str:
-    return f"{v:,.2f}" if isinstance(v, float) else str(v)
-
-
-def _number_format(column: str) -> str | None:
-    c = column.lower()
-    if "prob" in c or "share" in c or c.startswith("living_at_home") or c in ("at_home", "in_care", "returned_home", "left_care"):
-        return "0.0%"
-    if "cost" in c or "saving" in c or "nmb" in c or "evpi" in c or c in ("wtp", "mean_gbp"):
-        return '"£"#,##0'
-    return None
-
-
-def _sheet_title(name: str, used: set[str]) -> str:
-    bad = '[]:*?/\\'
-    base = "".join("_" if ch in bad else ch for ch in name)[:31] or "Sheet"
-    title, n = base, 2
-    while title in used:
-        title = f"{base[:28]}-{n}"
-        n += 1
-    used.add(title)
-    return title
-
-
-def _append_text_row(ws, values) -> None:
-    """Append a row; strings are always stored as text, never as formulas."""
-    ws.append([None if (isinstance(v, float) and not np.isfinite(v)) else v for v in values])
-    for cell, v in zip(ws[ws.max_row], values):
-        if isinstance(v, str):
-            cell.value = v
-            cell.data_type = "s"
-
-
-def add_native_charts(wb) -> None:
-    """Excel charts built from the sheets' own data (restylable in Excel/LibreOffice)."""
-    from openpyxl.chart import BarChart, LineChart, Reference
-
-    def header(ws) -> dict[str, int]:
-        return {str(c.value): c.column for c in ws[1] if c.value is not None}
-
-    if "ceac" in wb.sheetnames:
-        ws = wb["ceac"]
-        cols = header(ws)
-        chart = LineChart()
-        chart.title, chart.y_axis.title, chart.x_axis.title = ("Probability most cost-effective", "Probability",
-                                                               "Willingness to pay per placement avoided (GBP)")
-        skip = {"wtp", "optimal_strategy", "frontier_probability"}
-        for name, col in cols.items():
-            if name not in skip:
-                chart.add_data(Reference(ws, min_col=col, min_row=1, max_row=ws.max_row), titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=cols["wtp"], min_row=2, max_row=ws.max_row))
-        chart.width, chart.height = 18, 9
-        ws.add_chart(chart, "H2")
-    if "tornado" in wb.sheetnames:
-        ws = wb["tornado"]
-        cols = header(ws)
-        rows = min(ws.max_row, 16)
-        chart = BarChart()
-        chart.type = "bar"
-        chart.title, chart.x_axis.title = "One-way sensitivity (outcome at low and high values)", "Parameter"
-        for name in ("outcome_low", "outcome_high"):
-            chart.add_data(Reference(ws, min_col=cols[name], min_row=1, max_row=rows), titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=cols["parameter"], min_row=2, max_row=rows))
-        chart.width, chart.height = 20, 12
-        ws.add_chart(chart, "M2")
-    if "cohort_trace" in wb.sheetnames:
-        ws = wb["cohort_trace"]
-        cols = header(ws)
-        strategies = [ws.cell(r, cols["strategy"]).value for r in range(2, ws.max_row + 1)]
-        chart = LineChart()
-        chart.title, chart.y_axis.title, chart.x_axis.title = "Share of children in care", "Share", "Month"
-        start = 2
-        for name in dict.fromkeys(strategies):
-            n = strategies.count(name)
-            ref = Reference(ws, min_col=cols["in_care"], min_row=start, max_row=start + n - 1)
-            chart.add_data(ref, titles_from_data=False)
-            chart.series[-1].tx = None
-            start += n
-        from openpyxl.chart.series import SeriesLabel
-        for series, name in zip(chart.series, dict.fromkeys(strategies)):
-            series.tx = SeriesLabel(v=str(name))
-        first = strategies.count(strategies[0]) if strategies else 0
-        chart.set_categories(Reference(ws, min_col=cols["month"], min_row=2, max_row=1 + first))
-        chart.width, chart.height = 18, 9
-        ws.add_chart(chart, "H2")
-    if "budget_by_year" in wb.sheetnames:
-        ws = wb["budget_by_year"]
-        cols = header(ws)
-        chart = BarChart()
-        chart.title, chart.y_axis.title = "Budget impact by year (undiscounted)", "GBP"
-        for name in ("programme_spend", "costs_avoided", "net_saving"):
-            chart.add_data(Reference(ws, min_col=cols[name], min_row=1, max_row=ws.max_row), titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=cols["year"], min_row=2, max_row=ws.max_row))
-        chart.width, chart.height = 18, 9
-        ws.add_chart(chart, "B" + str(ws.max_row + 3))

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -81,7 +82,8 @@ def test_psa_same_seed_same_numbers_whatever_chunk_size(runner):
     a = json.loads(invoke(runner, "psa", "-n", "600", "--seed", "8", "--json", "--no-evppi", "--out", "a").output)
     b = json.loads(invoke(runner, "psa", "-n", "600", "--seed", "8", "--json", "--no-evppi", "--chunk-size", "77",
                           "--out", "b").output)
-    a.pop("output_folder"), b.pop("output_folder")
+    for key in ("output_folder", "files"):  # where the outputs went differs; the numbers do not
+        a.pop(key), b.pop(key)
     assert a == b
 
 
@@ -172,3 +174,65 @@ def test_progress_bar_only_on_a_terminal(capsys):
     bar(10, 10)
     err = capsys.readouterr().err
     assert "PSA [" in err and "50.0%" in err and "100.0%" in err and err.endswith("\n")
+
+
+@pytest.mark.parametrize("command", ["run", "psa", "dsa", "budget", "report", "validate"])
+def test_help_explains_workbook_and_exit_codes(runner, command):
+    text = " ".join(invoke(runner, command, "--help").output.split())
+    assert "omit it to use the bundled default workbook" in text and "Exit codes: 0 success; 2" in text
+
+
+@pytest.mark.parametrize("args", [["psa", "-n", "200", "--no-evppi"], ["dsa"], ["budget", "-n", "0"]])
+def test_every_command_states_its_conventions(runner, args):
+    result = invoke(runner, *args, "--out", "o")
+    assert result.exit_code == 0 and "\nConventions: monthly cycles" in result.output
+
+
+def test_tiny_psa_warns_and_probabilities_never_certain(runner):
+    text = invoke(runner, "psa", "-n", "5", "--no-evppi", "--out", "o").output
+    assert "Warning: only 5 PSA iterations" in text and "100.0%" not in text and "> 99.9%" in text
+    data = json.loads(invoke(runner, "psa", "-n", "5", "--no-evppi", "--json", "--out", "j").output)
+    assert data["warnings"] and data["price_year"] == "2023/24" and "money" in data["units"]
+    assert all(Path(p).is_absolute() and Path(p).exists() for p in data["files"].values())
+
+
+def test_budget_with_no_referrals_has_no_payback(runner):
+    result = invoke(runner, "budget", "--referrals", "0", "-n", "0", "--out", "o")
+    assert "Payback year: 1" not in result.output and "No families referred" in result.output
+    assert "2023/24 prices" in result.output
+    data = json.loads(invoke(runner, "budget", "--referrals", "0", "-n", "0", "--json", "--out", "j").output)
+    assert data["payback_year"] is None
+
+
+def test_run_keeps_per_child_and_per_family_apart(runner):
+    text = invoke(runner, "run", "--out", "o").output
+    per_child, per_family = text.split("\nPer child\n", 1)[1].split("\nPer family\n", 1)
+    assert "IFPP programme" in per_child and "IFPP programme" not in per_family.split("\n\n")[0]
+
+
+def test_dsa_prints_labels_and_pounds(runner):
+    text = invoke(runner, "dsa", "--out", "o").output
+    assert "Cumulative risk of a family's first placement by 12 months" in text and "£" in text
+    assert "risk_12m " not in text.split("Break-even")[0]
+
+
+def test_manifest_records_what_was_used(runner, tmp_path):
+    data = json.loads(invoke(runner, "psa", "-n", "50", "--seed", "9", "--no-evppi", "--json", "--out", "m").output)
+    manifest = json.loads((Path(data["output_folder"]) / "manifest.json").read_text())
+    assert manifest["settings"] == {"iterations": 50, "seed": 9, "chunk_size": 5120}
+    assert manifest["workbook_settings"]["psa_seed"] != 9 or manifest["workbook_settings"]["psa_iterations"] != 50
+    assert Path(manifest["workbook"]["path"]).is_absolute() and manifest["argv"]
+    assert {"numpy", "pandas", "scipy", "openpyxl", "matplotlib", "click"} <= set(manifest["versions"])
+    assert (Path(data["output_folder"]) / "data_dictionary.csv").exists()
+
+
+def test_report_prints_stages_headline_and_both_paths(runner, tmp_path):
+    result = invoke(runner, "report", "-n", "200", "--out", "r")
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "[1/7] base case" in text and "[7/7] results.xlsx" in text  # stage messages (stderr)
+    assert "savings per child £" in text and "95% interval" in text
+    for label, name in (("Report:", "report.html"), ("Results:", "results.xlsx")):
+        line = next(line for line in text.splitlines() if line.startswith(label))
+        path = Path(line.split(":", 1)[1].strip())
+        assert path.is_absolute() and path.name == name and path.exists()

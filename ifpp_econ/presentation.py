@@ -1,0 +1,373 @@
+"""The presentation vocabulary, declared once: a label, unit and number format for every output column.
+
+Used by the HTML report, the results.xlsx sheets and the console. CSV files keep the
+machine names; ``data_dictionary`` lists them with their labels and units. A column not
+declared here still renders: its kind is guessed from its name (``cost``, ``saving``,
+``prob`` …) and its label is the name with spaces.
+
+Kinds: ``year`` (a price or financial year, no separator), ``gbp`` (£ with thousands separators, whole pounds), ``gbp2`` (£ to the penny, for
+small values such as EVPI per child), ``pct`` (a share, 0.0%), ``prob`` (a probability
+estimated from a finite sample: never "0.0%" or "100.0%" but "< 0.1%" / "> 99.9%"),
+``count`` (whole numbers), ``number`` (``decimals`` fixed, or four significant digits
+when ``decimals`` is None), ``text``. Negative numbers use the Unicode minus (−) in
+text; missing values are "—" with a footnote naming what the dash means.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MINUS = "\u2212"
+DASH = "—"
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    unit: str = ""
+    kind: str = "number"  # gbp, gbp2, pct, prob, count, number, text
+    decimals: int | None = None
+    dash: str = "not applicable"  # what "—" means in this column
+
+    @property
+    def header(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+def _c(label, unit="", kind="number", decimals=None, dash="not applicable") -> Column:
+    return Column(label, unit, kind, decimals, dash)
+
+
+RATIO_DASH = "not meaningful when one strategy dominates the other (see the dominance column)"
+COLUMNS: dict[str, Column] = {
+    # identifiers and text
+    "strategy": _c("Strategy", kind="text"), "comparator": _c("Comparator", kind="text"),
+    "scenario": _c("Scenario", kind="text"), "parameter": _c("Parameter", kind="text"),
+    "parameters": _c("Parameters in the group", kind="text"), "label": _c("Description", kind="text"),
+    "name": _c("Name", kind="text"), "note": _c("Note", kind="text"), "notes": _c("Notes", kind="text"),
+    "dominance": _c("Dominance", kind="text"), "status": _c("Status", kind="text"), "source": _c("Source", kind="text"),
+    "unit": _c("Unit", kind="text"), "distribution": _c("Distribution", kind="text"),
+    "range_source": _c("Range from", kind="text"), "metric": _c("Measure", kind="text"),
+    "outcome": _c("Outcome", kind="text"), "optimal_strategy": _c("Optimal strategy", kind="text"),
+    "population_basis": _c("Population basis", kind="text"),
+    # costs (discounted, per child unless stated)
+    "cost": _c("Total cost per child", "£", "gbp"), "cost_per_family": _c("Total cost per family", "£", "gbp"),
+    "cost_intervention": _c("IFPP programme cost per child", "£", "gbp"),
+    "cost_placements": _c("Placement cost per child", "£", "gbp"),
+    "cost_proceedings": _c("Care proceedings cost per child", "£", "gbp"),
+    "cost_reunification": _c("Reunification support cost per child", "£", "gbp"),
+    "cost_case_support": _c("Case support cost per child", "£", "gbp"),
+    "cost_allowances": _c("Permanence allowances per child", "£", "gbp"),
+    "expected_cost": _c("Expected cost per child", "£", "gbp"),
+    "per_child_savings": _c("Savings per child", "£", "gbp"), "per_family_savings": _c("Savings per family", "£", "gbp"),
+    "incremental_nmb": _c("Net monetary benefit per child", "£", "gbp"),
+    "cost_per_placement_avoided": _c("Cost per placement avoided", "£", "gbp", dash=RATIO_DASH),
+    "icer_per_placement_avoided": _c("ICER per placement avoided", "£", "gbp",
+                                     dash="not on the frontier or the reference strategy"),
+    "cost_per_placement_avoided (ratio of means)": _c("Cost per placement avoided (ratio of means)", "£", "gbp",
+                                                      dash=RATIO_DASH),
+    "wtp": _c("Willingness to pay per placement avoided", "£", "gbp"),
+    "evpi_per_child": _c("EVPI per child", "£", "gbp2"), "evppi_per_child": _c("EVPPI per child", "£", "gbp2"),
+    "permuted_null": _c("EVPPI with shuffled parameter (noise floor)", "£", "gbp2"),
+    "evpi_population": _c("EVPI for the local authority", "£", "gbp"),
+    "programme_spend": _c("Extra programme spend", "£", "gbp"), "costs_avoided": _c("Costs avoided", "£", "gbp"),
+    "net_saving": _c("Net saving", "£", "gbp"), "cumulative_net_saving": _c("Cumulative net saving", "£", "gbp"),
+    "net_saving_lower": _c("Net saving, 2.5th percentile", "£", "gbp"),
+    "net_saving_upper": _c("Net saving, 97.5th percentile", "£", "gbp"),
+    "cumulative_lower": _c("Cumulative net saving, 2.5th percentile", "£", "gbp"),
+    "cumulative_upper": _c("Cumulative net saving, 97.5th percentile", "£", "gbp"),
+    # outcomes
+    "first_placements": _c("First placements per child", kind="number", decimals=4),
+    "care_entries": _c("Care entries per child", kind="number", decimals=4),
+    "care_months": _c("Months in care per child", "months", "number", 2),
+    "expected_placements": _c("Expected placements per child", kind="number", decimals=4),
+    "placements_avoided_per_child": _c("Placements avoided per child", kind="number", decimals=4),
+    "care_entries_avoided_per_child": _c("Care entries avoided per child", kind="number", decimals=4),
+    "care_months_avoided_per_child": _c("Months in care avoided per child", "months", "number", 2),
+    "living_at_home_1y": _c("Living at home at 1 year", kind="pct"),
+    "living_at_home_2y": _c("Living at home at 2 years", kind="pct"),
+    "living_at_home_5y": _c("Living at home at 5 years", kind="pct", dash="horizon shorter than 5 years"),
+    "at_home": _c("At home (never placed)", kind="pct"), "in_care": _c("In care", kind="pct"),
+    "returned_home": _c("Returned home", kind="pct"), "left_care": _c("Left care (other permanence)", kind="pct"),
+    "prob_cost_saving": _c("Probability cost-saving", kind="prob"),
+    "prob_cumulative_saving": _c("Probability cumulative saving > 0", kind="prob"),
+    "frontier_probability": _c("Probability the optimal strategy is most cost-effective", kind="prob"),
+    "r_squared": _c("Regression R²", kind="number", decimals=3),
+    "mean": _c("Mean", dash="see the note"), "lower": _c("2.5th percentile", dash="no interval for this measure"),
+    "upper": _c("97.5th percentile", dash="no interval for this measure"),
+    # counts and time
+    "month": _c("Month", kind="count"), "year": _c("Year", kind="count"), "iterations": _c("Iterations", kind="count"),
+    "n_parameters": _c("Parameters", kind="count"), "item": _c("Item", kind="text"),
+    "price_year": _c("Price year", kind="year", dash="not a cost"), "financial_year": _c("Financial year", kind="year"),
+    # values in each row's own unit (parameters, thresholds, tornado)
+    "value": _c("Base value"), "param_a": _c("Parameter a", dash="not used by this distribution"),
+    "param_b": _c("Parameter b", dash="not used by this distribution"),
+    "low": _c("Low", dash="no low/high in the workbook: one-way analysis uses the distribution's 2.5th/97.5th "
+                          "percentiles"),
+    "high": _c("High", dash="no low/high in the workbook: one-way analysis uses the distribution's 2.5th/97.5th "
+                            "percentiles"),
+    "base": _c("Base value"),
+    "threshold": _c("Break-even value", dash="no break-even within the search range"),
+    "search_from": _c("Searched from"), "search_to": _c("Searched to"),
+    # one-way outcomes: kind set by the DSA outcome (see ``dsa_columns``)
+    "outcome_low": _c("Outcome at low value", "£", "gbp"), "outcome_high": _c("Outcome at high value", "£", "gbp"),
+    "swing": _c("Swing (high − low)", "£", "gbp"),
+    "savings": _c("Savings per child", "£", "gbp"), "nmb": _c("Net monetary benefit per child", "£", "gbp"),
+    "placements": _c("Placements avoided per child", kind="number", decimals=4),
+    "incremental_cost_per_child": _c("Incremental cost per child", "£", "gbp"),
+    "iteration": _c("Iteration", kind="count"),
+    "table": _c("Table", kind="text"), "column": _c("Column", kind="text"), "format": _c("Shown as", kind="text"),
+    "blank_means": _c("A blank (—) means", kind="text"),
+}
+
+# Table-level vocabulary: a label per table (sheet names, ≤ 31 characters) and the kind of
+# columns not declared above (e.g. one column per strategy in the CEAC).
+TABLES: dict[str, tuple[str, str | None]] = {
+    "base_case": ("Base case", None), "incremental": ("Incremental", None), "frontier": ("Frontier", None),
+    "cohort_trace": ("Cohort trace", "pct"), "parameters": ("Parameters", None),
+    "psa_strategies": ("PSA by strategy", None), "psa_incremental": ("PSA incremental", None),
+    "ceac": ("CEAC", "prob"), "evpi": ("EVPI", None), "evppi": ("EVPPI", None), "tornado": ("Tornado (one-way)", None),
+    "thresholds": ("Break-even thresholds", None), "two_way": ("Two-way sensitivity", None),
+    "scenarios": ("Scenarios", None), "budget_by_year": ("Budget by year", "gbp"),
+    "data_dictionary": ("Data dictionary", None), "ce_plane": ("CE plane points", None),
+    "psa_frontier": ("PSA frontier", None),
+}
+# Tables whose value columns take their unit from a row's key column (the measure named in that row).
+ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),
+             "psa_strategies": ("outcome", ("mean", "lower", "upper"))}
+# Tables whose value columns are in the unit of the parameter named in the row.
+PARAMETER_VALUED = {"parameters": ("name", ("value", "param_a", "param_b", "low", "high")),
+                    "tornado": ("parameter", ("base", "low", "high")),
+                    "thresholds": ("parameter", ("base", "threshold", "search_from", "search_to"))}
+DSA_OUTCOMES = {"savings": ("£", "gbp", None), "nmb": ("£", "gbp", None), "placements": ("", "number", 4)}
+
+
+def humanise(name: str) -> str:
+    """A readable label for an undeclared column: spaces for underscores, first letter capital."""
+    text = str(name).replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
+def guess(name: str, default_kind: str | None = None) -> Column:
+    """The presentation of a column not declared in :data:`COLUMNS`."""
+    n = str(name).lower()
+    if ":" in n or any(w in n for w in ("cost", "saving", "spend", "nmb", "gbp", "evpi")):
+        return Column(humanise(name), "£", "gbp")
+    if "prob" in n:
+        return Column(humanise(name), "", "prob")
+    if "share" in n:
+        return Column(humanise(name), "", "pct")
+    return Column(humanise(name), "", default_kind or "number")
+
+
+def column(name: str, table: str | None = None) -> Column:
+    """The declared (or guessed) presentation of ``name``; ``table`` sets the default for undeclared columns."""
+    if name in COLUMNS:
+        return COLUMNS[name]
+    default = TABLES.get(table or "", (None, None))[1]
+    return guess(name, default)
+
+
+def unit_column(unit: str) -> Column:
+    """The presentation of a parameter value in its workbook unit (``GBP/week/child``, ``probability`` …)."""
+    u = str(unit)
+    if u.startswith("GBP"):
+        return Column("", u.replace("GBP", "£", 1), "gbp")
+    if u == "share":
+        return Column("", "", "pct")
+    return Column("", u, "number")
+
+
+def dsa_columns(outcome: str) -> dict[str, Column]:
+    """Columns of the one-way table for a DSA ``outcome`` (savings, nmb, placements)."""
+    unit, kind, decimals = DSA_OUTCOMES.get(outcome, ("", "number", None))
+    return {name: Column(COLUMNS[name].label, unit, kind, decimals) for name in ("outcome_low", "outcome_high", "swing")}
+
+
+# -- text --------------------------------------------------------------------------------------
+def _is_missing(v) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, (float, np.floating)):
+        return not math.isfinite(v)
+    return v is pd.NA or v is pd.NaT
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and not _is_missing(v)
+
+
+def _significant_decimals(v: float, digits: int = 4) -> int:
+    """Decimals that show ``digits`` significant digits of ``v`` (0 for values ≥ 10^(digits−1))."""
+    if v == 0:
+        return 0
+    return int(min(8, max(0, digits - 1 - math.floor(math.log10(abs(v))))))
+
+
+def _pence(v: float) -> int:
+    """Decimals for an amount of money: pence only below £100 and when there are any."""
+    return 2 if abs(v) < 100 and round(float(v), 2) != round(float(v)) else 0
+
+
+def gbp(v: float, decimals: int = 0) -> str:
+    """£ with thousands separators and a Unicode minus: −£1,234."""
+    if _is_missing(v):
+        return DASH
+    text = f"£{abs(v):,.{decimals}f}"
+    return MINUS + text if v < 0 and text.strip("£0.,") else text
+
+
+def number(v: float, decimals: int | None = None) -> str:
+    """Thousands separators, fixed ``decimals`` (or four significant digits), never an exponent."""
+    if _is_missing(v):
+        return DASH
+    v = float(v)
+    d = _significant_decimals(v) if decimals is None else decimals
+    text = f"{abs(v):,.{d}f}"
+    if decimals is None and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return MINUS + text if v < 0 and text.strip("0.,") else text
+
+
+def probability(p: float) -> str:
+    """An estimated probability: "< 0.1%" and "> 99.9%" at the ends, never 0.0% or 100.0%."""
+    if _is_missing(p):
+        return DASH
+    if p >= 0.9995:
+        return "> 99.9%"
+    if p <= 0.0005:
+        return "< 0.1%"
+    return f"{p:.1%}"
+
+
+def format_value(v, col: Column) -> str:
+    """A cell's text for HTML and the console."""
+    if _is_missing(v):
+        return "" if col.kind == "text" else DASH
+    if col.kind == "year" and _is_number(v):
+        return f"{v:.0f}"
+    if col.kind == "text" or isinstance(v, str) or not isinstance(v, (int, float, np.number)) or isinstance(v, bool):
+        return str(v)
+    if col.kind == "gbp":
+        return gbp(v, _pence(v) if col.decimals is None else col.decimals)
+    if col.kind == "gbp2":
+        return gbp(v, 2 if abs(v) < 1000 else 0)
+    if col.kind == "pct":
+        return number(100 * v, 1 if col.decimals is None else col.decimals) + "%"
+    if col.kind == "prob":
+        return probability(v)
+    if col.kind == "count":
+        return number(v, 0)
+    return number(v, col.decimals)
+
+
+def excel_format(col: Column, v=None) -> str:
+    """An Excel number format for a cell of ``col`` holding ``v`` (never "General")."""
+    if col.kind == "gbp":
+        d = col.decimals if col.decimals is not None else (_pence(v) if _is_number(v) else 0)
+        return '"£"#,##0;-"£"#,##0' if not d else f'"£"#,##0.{"0" * d};-"£"#,##0.{"0" * d}'
+    if col.kind == "gbp2":
+        return '"£"#,##0.00;-"£"#,##0.00'
+    if col.kind in ("pct", "prob"):
+        return "0.0%"
+    if col.kind == "count":
+        return "#,##0"
+    if col.kind == "text":
+        return "@"
+    if col.kind == "year":
+        return "0"
+    d = col.decimals
+    if d is None:
+        d = (0 if float(v).is_integer() else _significant_decimals(float(v))) if _is_number(v) else 2
+    return "#,##0" + ("." + "0" * d if d else "")
+
+
+# -- tables ------------------------------------------------------------------------------------
+def table_columns(df: pd.DataFrame, table: str | None = None, context: dict | None = None) -> dict[str, Column]:
+    """The Column of each column of a table (headers; rows may refine units, see :func:`cell_columns`)."""
+    cols = {c: column(str(c), table) for c in df.columns}
+    for c in df.columns:  # undeclared columns of text (e.g. "yes"/"no") are text, whatever their name says
+        if str(c) not in COLUMNS and not pd.api.types.is_numeric_dtype(df[c]) and \
+                all(isinstance(v, str) or _is_missing(v) for v in df[c]):
+            cols[c] = Column(cols[c].label, "", "text")
+    if table == "tornado":
+        cols.update({k: v for k, v in dsa_columns((context or {}).get("dsa_outcome", "savings")).items() if k in cols})
+    return cols
+
+
+def cell_columns(df: pd.DataFrame, table: str | None = None, context: dict | None = None) -> list[list[Column]]:
+    """The Column of every cell, shape (rows, columns) — row-keyed tables take a row's measure or parameter unit.
+
+    ``context`` may give ``units`` (parameter name → workbook unit) and ``dsa_outcome``.
+    """
+    context = context or {}
+    base = table_columns(df, table, context)
+    rows = []
+    key, valued = ROW_KEYED.get(table or "", (None, ()))
+    pkey, pvalued = PARAMETER_VALUED.get(table or "", (None, ()))
+    units = context.get("units", {})
+    if table == "parameters" and "unit" in df.columns and "name" in df.columns:
+        units = {**units, **dict(zip(df["name"].astype(str), df["unit"].astype(str)))}
+    for _, r in df.iterrows():
+        cols = dict(base)
+        if key in df.columns:
+            name = str(r[key])
+            measure = COLUMNS["prob_cost_saving"] if name.startswith("prob") else column(name)
+            for c in valued:
+                if c in cols:
+                    cols[c] = Column(cols[c].label, measure.unit, measure.kind, measure.decimals, measure.dash)
+        if pkey in df.columns and str(r[pkey]) in units:
+            u = unit_column(units[str(r[pkey])])
+            for c in pvalued:
+                if c in cols:
+                    cols[c] = Column(cols[c].label, "", u.kind, u.decimals, cols[c].dash)
+        rows.append([cols[c] for c in df.columns])
+    return rows
+
+
+def display_table(df: pd.DataFrame, table: str | None = None, context: dict | None = None
+                  ) -> tuple[list[str], list[list[str]], list[list[Column]], list[str]]:
+    """Headers, cell texts, cell Columns and footnotes (one per column that shows "—") of a table."""
+    cols = cell_columns(df, table, context)
+    key = ROW_KEYED.get(table or "", (None,))[0]
+    headers = [c.header for c in table_columns(df, table, context).values()]
+    texts, notes = [], {}
+    for i, (_, r) in enumerate(df.iterrows()):
+        row = []
+        for j, c in enumerate(df.columns):
+            text = format_value(r[c], cols[i][j])
+            if c == key and str(r[c]) in COLUMNS:  # a measure's machine name → its label
+                text = COLUMNS[str(r[c])].label
+            if text == DASH:
+                notes.setdefault(headers[j], cols[i][j].dash)
+            row.append(text)
+        texts.append(row)
+    footnotes = [f"— in “{h}”: {why}." for h, why in notes.items()]
+    return headers, texts, cols, footnotes
+
+
+def data_dictionary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every CSV column of a run: table, machine name, label, unit and how it is shown."""
+    rows = []
+    for table, df in tables.items():
+        for c in df.columns:
+            col = column(str(c), table)
+            unit = col.unit or {"pct": "share (0–1)", "prob": "probability (0–1)"}.get(col.kind, "")
+            if table in ROW_KEYED and c in ROW_KEYED[table][1]:
+                unit = f"unit of the measure named in column {ROW_KEYED[table][0]}"
+            if table in PARAMETER_VALUED and c in PARAMETER_VALUED[table][1]:
+                unit = "the parameter's workbook unit"
+            rows.append({"table": f"{table}.csv", "column": str(c), "label": col.label, "unit": unit,
+                         "format": col.kind, "blank_means": col.dash if col.kind != "text" else ""})
+    return pd.DataFrame(rows)
+
+
+def small_sample_warning(iterations: int, minimum: int = 1000) -> str:
+    """A warning when a PSA is too small for its intervals and probabilities to be trusted ('' otherwise)."""
+    if iterations >= minimum:
+        return ""
+    return (f"Warning: only {iterations:,} PSA iterations; intervals and probabilities are unreliable below "
+            f"{minimum:,} (use -n 10000 for decisions).")
