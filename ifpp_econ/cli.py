@@ -399,7 +399,9 @@ def calibrate(episodes, headers, uascs, window, workbook, out, force, include_ua
               other_exits, shrink, bootstrap, seed, as_json):
     """Local care dynamics from SSDA903 episodes: writes a calibrated copy of the workbook and a report.
 
-    EPISODES are one or more years of 903 Episodes files (CSV or xlsx). Reunification and other-permanence
+    EPISODES are one or more years of 903 files (CSV or xlsx): Episodes, and Header and UASC files too (each is
+    recognised by its columns: DECOM, DOB, DUC), e.g. `ifpp-econ calibrate 903/*.csv --out local.xlsx`.
+    Reunification and other-permanence
     probabilities by months in care, re-entry by months since return, the entrant placement mix by age band
     and the age-at-entry shares are replaced by local estimates (status L). The inputs are never modified.
     """
