@@ -299,7 +299,7 @@ def report(workbook, iterations, seed, out, force, as_json):
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(n, echo=not as_json)
-    stages = Stages(6)
+    stages = Stages(7)
     with RunFolder("report", out, force) as folder:
         summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
         stages("results.xlsx and manifest")

@@ -158,7 +158,7 @@ def threshold(evaluator: Evaluator, name: str, grid_points: int = 41) -> dict:
     base_value = float(evaluator.inputs.parameters.loc[name, "value"])
     if len(crossings) == 0:
         return {"parameter": name, "base": base_value, "threshold": None, "search_from": a, "search_to": b,
-                "note": f"no break-even within [{a:g}, {b:g}]"}
+                "note": f"no break-even within [{a:,.10g}, {b:,.10g}]"}
     # the crossing nearest the base value
     i = crossings[np.argmin(np.abs(xs[crossings] - base_value))]
     f = lambda x: float(evaluator(evaluator.rows([{name: x}]))[0])  # noqa: E731

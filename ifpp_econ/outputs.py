@@ -129,9 +129,12 @@ def base_case_tables(base: "BaseCase") -> dict[str, pd.DataFrame]:
     """The decision tables of a base case: after-effect assumptions, perspectives, age bands, decision ratios."""
     data = base.to_json()
     return {
-        "after_effect_scenarios": pd.DataFrame([{"assumption": k, "label": AFTER_EFFECT_LABELS[k], **v}
+        "after_effect_scenarios": pd.DataFrame([{"assumption": k, "label": AFTER_EFFECT_LABELS[k],
+                                                 "per_child_savings": v["per_child_savings"],
+                                                 "default": "base case" if v["default"] else ""}
                                                 for k, v in data["scenarios_after_effect"].items()]),
-        "by_perspective": pd.DataFrame([{"perspective": k, **v} for k, v in data["by_perspective"].items()]),
+        "by_perspective": pd.DataFrame([{"perspective": PERSPECTIVE_LABELS[k], **v}
+                                        for k, v in data["by_perspective"].items()]),
         "by_age_band": pd.DataFrame([{"age_band": k, **v} for k, v in data["by_age_band"].items()]),
         "decision_ratios": pd.DataFrame([{"measure": k, "value": data[k]} for k in (
             "programme_cost_per_placement_avoided", "net_saving_per_placement_avoided",

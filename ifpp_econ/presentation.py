@@ -121,6 +121,29 @@ COLUMNS: dict[str, Column] = {
     "iteration": _c("Iteration", kind="count"),
     "table": _c("Table", kind="text"), "column": _c("Column", kind="text"), "format": _c("Shown as", kind="text"),
     "blank_means": _c("A blank (—) means", kind="text"),
+    # base-case decision tables (after-effect assumptions, perspectives, age bands, decision ratios, validation)
+    "assumption": _c("Assumption", kind="text"), "default": _c("Base case", kind="text"),
+    "perspective": _c("Perspective", kind="text"), "age_band": _c("Age band", kind="text"),
+    "share": _c("Share of children", kind="pct"), "measure": _c("Measure", kind="text"),
+    "placement type": _c("Placement type", kind="text"), "band": _c("Age band", kind="text"),
+    "age_at_referral_years": _c("Age at referral", "years", "number", 1),
+    "placements_avoided_per_child_undiscounted": _c("Placements avoided per child (undiscounted)", kind="number",
+                                                    decimals=4),
+    "first_placements_undiscounted": _c("First placements per child (undiscounted)", kind="number", decimals=4),
+    "cost_local_authority": _c("Total cost per child, local authority", "£", "gbp"),
+    "cost_public_sector": _c("Total cost per child, public sector", "£", "gbp"),
+    "programme_cost_per_placement_avoided": _c("Programme cost per placement avoided", "£", "gbp",
+                                               dash="no placements avoided"),
+    "net_saving_per_placement_avoided": _c("Net saving per placement avoided", "£", "gbp", dash="no placements avoided"),
+    "children_referred_per_placement_avoided": _c("Children referred per placement avoided", kind="number",
+                                                  decimals=1, dash="no placements avoided"),
+    "families_referred_per_placement_avoided": _c("Families referred per placement avoided", kind="number",
+                                                  decimals=1, dash="no placements avoided"),
+    "max_affordable_cost_per_family": _c("Maximum affordable programme cost per family", "£", "gbp"),
+    "observed": _c("Observed"), "model": _c("Model"), "difference": _c("Model − observed"),
+    "reason": _c("Why they differ", kind="text"),
+    "net_saving_local_authority": _c("Net saving, local authority", "£", "gbp"),
+    "net_saving_public_sector": _c("Net saving, public sector", "£", "gbp"),
 }
 
 # Table-level vocabulary: a label per table (sheet names, ≤ 31 characters) and the kind of
@@ -134,9 +157,14 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "scenarios": ("Scenarios", None), "budget_by_year": ("Budget by year", "gbp"),
     "data_dictionary": ("Data dictionary", None), "ce_plane": ("CE plane points", None),
     "psa_frontier": ("PSA frontier", None),
+    "after_effect_scenarios": ("After the effect", None), "by_perspective": ("By perspective", None),
+    "by_age_band": ("By age band", None), "decision_ratios": ("Decision ratios", None),
+    "operational_validation": ("Operational validation", None), "psa_by_age_band": ("PSA by age band", None),
+    "placement_mix": ("Placement mix", "pct"), "age_bands": ("Age bands", None),
 }
 # Tables whose value columns take their unit from a row's key column (the measure named in that row).
 ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),
+             "psa_by_age_band": ("metric", ("mean", "lower", "upper")), "decision_ratios": ("measure", ("value",)),
              "psa_strategies": ("outcome", ("mean", "lower", "upper"))}
 # Tables whose value columns are in the unit of the parameter named in the row.
 PARAMETER_VALUED = {"parameters": ("name", ("value", "param_a", "param_b", "low", "high")),

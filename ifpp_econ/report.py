@@ -11,7 +11,7 @@ import io
 
 import pandas as pd
 
-from . import __version__, charts, presentation
+from . import __version__, charts, presentation, schema
 
 # (item, topic, what the item asks, section id in this report)
 CHEERS_2022 = [
@@ -133,7 +133,7 @@ break-after:avoid}
 table{border-collapse:collapse;font-size:.76em;margin:.5em 0;width:100%}caption{text-align:left;font-weight:bold;padding:.2em 0}
 th,td{border:1px solid #ccc;padding:2px 5px;vertical-align:top;text-align:left}th{background:#eaf2fb}
 th.n{text-align:right}td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.t{overflow-wrap:break-word}
-tr{break-inside:avoid}table.fixed{table-layout:fixed;font-size:.7em}table.fixed td.t{overflow-wrap:anywhere}table.measures{width:auto;min-width:60%}table.measures tbody th{font-weight:normal;background:#f7f9fc}tr.estimate td{background:#fff4e0}tr.local td{background:#e6f2e6}
+tr{break-inside:avoid}table.fixed{table-layout:fixed;font-size:.66em}table.fixed td.t{overflow-wrap:anywhere}table.measures{width:auto;min-width:60%}table.measures tbody th{font-weight:normal;background:#f7f9fc}tr.estimate td{background:#fff4e0}tr.local td{background:#e6f2e6}
 figure.chart{margin:.5em 0;break-inside:avoid}.chart svg{max-width:100%;height:auto;display:block}
 .note,.foot,figcaption{font-size:.82em;color:#555}.foot{margin:.1em 0}
 .headline{background:#f5f9ff;border-left:4px solid #0072B2;padding:.5em 1em;margin:.5em 0}
@@ -143,6 +143,54 @@ nav ol{columns:2;font-size:.85em;margin:.3em 0}
 .tall svg{max-height:170mm}
 nav{display:none}a{color:inherit;text-decoration:none}.cols>figure{flex:1 1 45%}}
 """
+
+
+PERSPECTIVE_COSTS = ["cost_local_authority", "cost_public_sector"]  # shown in "Savings by perspective"
+DECISION_KEYS = ["programme_cost_per_placement_avoided", "net_saving_per_placement_avoided",
+                 "children_referred_per_placement_avoided", "families_referred_per_placement_avoided",
+                 "max_affordable_cost_per_family", "programme_cost_per_child"]  # shown in "Decision ratios"
+
+
+def scalar_parameters(inputs) -> pd.DataFrame:
+    """The parameter table without the share rows (the placement and age mixes are shown as their own tables)."""
+    from . import outputs
+
+    table = outputs.parameters_table(inputs)
+    table = table[~table["name"].str.startswith(("mix:", "age_share:"))].copy()
+    repeated = table["source"].astype(str).eq(table["source"].astype(str).shift()) & table["source"].astype(str).ne("")
+    table.loc[repeated, "source"] = "as above"  # long sources shared by consecutive rows are printed once
+    return table
+
+
+def shares_html(inputs, context: dict) -> str:
+    """The entrant placement mix (type × age band) and the age-band shares, as the workbook shows them."""
+    p = inputs.parameters
+    bands = list(inputs.age_bands["band"])
+    mix = pd.DataFrame({"placement type": schema.PLACEMENT_TYPES,
+                        **{f"share_{b}": [p.loc[schema.mix_name(b, t), "value"] for t in schema.PLACEMENT_TYPES]
+                           for b in bands}})
+    mix.columns = ["placement type", *(f"{b} share" for b in bands)]
+    ages = inputs.age_bands[["band", "age_at_referral_years", "share"]]
+    n_mix, n_age = (inputs.settings.get(k, 0) for k in ("placement_mix_effective_n", "age_mix_effective_n"))
+    return ("<div class=cols><div>" + table_html(mix, "placement_mix", context, caption="Placement mix of children "
+            f"entering care, by age band (PSA: Dirichlet, effective n {n_mix:g})") + "</div><div>"
+            + table_html(ages, "age_bands", context, caption="Age at referral (PSA: "
+                         + (f"Dirichlet, effective n {n_age:g})" if n_age else "fixed)")) + "</div></div>")
+
+
+def decision_html(tables: dict, context: dict) -> str:
+    """The commissioner's ratios, the three after-effect assumptions, perspectives and age bands, side by side."""
+    t = tables
+    return ("<div class=cols><div>"
+            + table_html(t["decision_ratios"], "decision_ratios", context,
+                         caption="Decision ratios (placements counted undiscounted)")
+            + table_html(t["after_effect_scenarios"][["label", "per_child_savings", "default"]], "after_effect_scenarios",
+                         context, caption="Savings per child by assumption after the effect")
+            + "</div><div>"
+            + table_html(t["by_perspective"], "by_perspective", context, caption="Savings by perspective")
+            + table_html(t["by_age_band"][["age_band", "share", "per_child_savings", "placements_avoided_per_child"]],
+                         "by_age_band", context, caption="By age band at referral (each followed to 18)")
+            + "</div></div>")
 
 
 def averaged_html(averaged) -> str:
@@ -323,16 +371,17 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
          f"PSA: {n:,} iterations, seed {seed}. No separate analysis plan: the analyses are those listed in this "
          f"report, run with the settings recorded in manifest.json.</p><p class=note>Workbook: "
          f"{html.escape(str(inputs.path.resolve()))} (SHA-256 {inputs.sha256}).</p>"),
-        ("base-case", "Base case", measures_html(tables["base_case"], "base_case",
-                                                 caption=f"Per strategy, discounted, {price_year} prices")
-         + measures_html(tables["incremental"].drop(columns=["comparator"]), "incremental",
-                         caption=f"Against {comparator}")
+        ("base-case", "Base case", measures_html(tables["base_case"].drop(columns=PERSPECTIVE_COSTS, errors="ignore"),
+                                                 "base_case", caption=f"Per strategy, discounted, {price_year} prices")
+         + measures_html(tables["incremental"].drop(columns=["comparator", *DECISION_KEYS], errors="ignore"),
+                         "incremental", caption=f"Against {comparator} (decision ratios below)")
          + (table_html(tables["frontier"], "frontier", context, caption="Efficiency frontier")
             if "frontier" in tables else "")),
-        ("decision-ratios", "Decision ratios and assumptions",
-         "<pre>" + html.escape("\n".join(outputs.decision_lines(base)).strip()) + "</pre>"),
+        ("decision-ratios", "Decision ratios and assumptions", decision_html(tables, context)),
         ("validation", "Operational validation", "<p>Model outputs against observed figures not used to build the "
-         "model (AdViSHE).</p>" + table_html(validation_table, "operational_validation", context)),
+         "model (AdViSHE); sources in results.xlsx.</p>"
+         + table_html(validation_table[["measure", "observed", "model", "difference", "reason"]],
+                      "operational_validation", context, widths=[24, 8, 8, 9, 51])),
         ("trace", "Cohort trace", chart(charts.trace_chart(base.trace_table()), "Cohort trace",
                                         "Share of children in each state over time, by strategy.")),
         ("psa", "Probabilistic sensitivity analysis",
@@ -366,9 +415,10 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
                                                 price_year)),
         ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
          "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
-         + table_html(outputs.parameters_table(inputs)[["name", "label", "value", "unit", "distribution", "low", "high",
-                                                        "source", "status"]], "parameters", context,
-                      flag_estimates=True, widths=[13, 18, 7, 10, 10.5, 6, 6, 23.5, 6])),
+         + table_html(scalar_parameters(inputs)[["name", "label", "value", "unit", "distribution", "low", "high",
+                                                 "source", "status"]], "parameters", context,
+                      flag_estimates=True, widths=[13, 18, 7, 10, 10.5, 6, 6, 23.5, 6])
+         + shares_html(inputs, context)),
         ("cheers", "CHEERS 2022 checklist", cheers_html()),
     ]
     text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}", lead)

@@ -219,7 +219,7 @@ def test_dsa_prints_labels_and_pounds(runner):
 def test_manifest_records_what_was_used(runner, tmp_path):
     data = json.loads(invoke(runner, "psa", "-n", "50", "--seed", "9", "--no-evppi", "--json", "--out", "m").output)
     manifest = json.loads((Path(data["output_folder"]) / "manifest.json").read_text())
-    assert manifest["settings"] == {"iterations": 50, "seed": 9, "chunk_size": 5120}
+    assert manifest["settings"] == {"iterations": 50, "seed": 9, "chunk_size": 5120, "structural": "none"}
     assert manifest["workbook_settings"]["psa_seed"] != 9 or manifest["workbook_settings"]["psa_iterations"] != 50
     assert Path(manifest["workbook"]["path"]).is_absolute() and manifest["argv"]
     assert {"numpy", "pandas", "scipy", "openpyxl", "matplotlib", "click"} <= set(manifest["versions"])
@@ -230,7 +230,7 @@ def test_report_prints_stages_headline_and_both_paths(runner, tmp_path):
     result = invoke(runner, "report", "-n", "200", "--out", "r")
     assert result.exit_code == 0, result.output
     text = result.output
-    assert "[1/7] base case" in text and "[7/7] results.xlsx" in text  # stage messages (stderr)
+    assert "[1/8] base case" in text and "[8/8] results.xlsx" in text  # stage messages (stderr)
     assert "savings per child £" in text and "95% interval" in text
     for label, name in (("Report:", "report.html"), ("Results:", "results.xlsx")):
         line = next(line for line in text.splitlines() if line.startswith(label))
