@@ -190,7 +190,8 @@ def usual_care_family_curve(p: dict[str, np.ndarray], n_cycles: int) -> np.ndarr
     lam = (within - RISK_KNOTS[i]) / (RISK_KNOTS[i + 1] - RISK_KNOTS[i])
     log_surv = log_s[:, i] * (1 - lam) + log_s[:, i + 1] * lam
     log_surv = log_surv + np.log1p(-p["annual_risk_after_24m"])[:, None] * np.maximum(months - 24, 0)
-    return -np.expm1(log_surv)
+    # interpolating between equal knots can differ in the last bit: keep the curve exactly non-decreasing
+    return np.maximum.accumulate(-np.expm1(log_surv), axis=1)
 
 
 def child_risk_factor(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ifpp_econ.schema import PLACEMENT_TYPES, mix_name
 from ifpp_econ.model import Strategy, cumulative_entry_curves, hazards_from_curve, run_model, to_model_units
 from ifpp_econ.spec import base_values, build_spec
 
@@ -28,10 +29,13 @@ def parameter_sets(draw):
         values[f"permanence_{band}"] = draw(prob)
     for band in ("0_3m", "3_12m", "12m_plus"):
         values[f"reentry_{band}"] = draw(prob)
-    mix = np.array(draw(st.lists(st.floats(0.01, 1.0), min_size=6, max_size=6)))
-    for t, s in zip(("kinship", "la_foster", "ifa", "residential", "with_parents", "other"), mix / mix.sum()):
-        values[f"mix:{t}"] = s
-    return values, draw(st.sampled_from(["single_rr", "window_rrs"])), draw(st.sampled_from(["gap_persists", "catch_up"]))
+    values["children_placed_per_family_placement"] = draw(st.floats(1.0, 6.0))
+    for band in ("0-4", "5-10", "11-17"):
+        mix = np.array(draw(st.lists(st.floats(0.01, 1.0), min_size=len(PLACEMENT_TYPES), max_size=len(PLACEMENT_TYPES))))
+        for t, s in zip(PLACEMENT_TYPES, mix / mix.sum()):
+            values[mix_name(band, t)] = s
+    return (values, draw(st.sampled_from(["single_rr", "window_rrs", "family_rr"])),
+            draw(st.sampled_from(["effect_stops", "gap_persists", "catch_up"])))
 
 
 def values_for(default_inputs, changes):
@@ -70,3 +74,14 @@ def test_identical_strategies_have_zero_incremental_results(default_inputs, case
     res = run_model(values_for(default_inputs, changes), twin)
     for key in ("cost", "first_placements", "care_months", "care_entries"):
         np.testing.assert_array_equal(res.outcomes[key][0], res.outcomes[key][1])
+
+
+def test_flat_curve_without_exits_gives_valid_probabilities(default_inputs):
+    """Equal cumulative risks, no later risk and no exits: interpolation must not make a hazard negative."""
+    changes = {"risk_3m": 0.5, "risk_6m": 0.5, "risk_12m": 0.5, "risk_24m": 0.5, "annual_risk_after_24m": 0.0,
+               **{f"{k}_{b}": 0.0 for k in ("reunify", "permanence") for b in ("0_6m", "6_12m", "12_24m", "24m_plus")},
+               **{f"reentry_{b}": 0.0 for b in ("0_3m", "3_12m", "12m_plus")}}
+    spec = build_spec(default_inputs)
+    usual, ifpp, _ = cumulative_entry_curves(to_model_units(values_for(default_inputs, changes), spec), spec, 120)
+    entry = hazards_from_curve(np.stack([usual, ifpp]))
+    assert np.all((entry >= 0) & (entry <= 1))
