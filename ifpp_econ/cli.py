@@ -239,6 +239,7 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
 @guarded
 def dsa(workbook, outcome, wtp, top, out, force, as_json):
     """Deterministic sensitivity: tornado, break-even thresholds, two-way grid and scenarios."""
+    from .dsa import run_dsa
     from .outputs import format_dsa, write_dsa
     from .runs import RunFolder
     from .spec import build_spec
@@ -247,7 +248,7 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
     spec = build_spec(inputs)
     with RunFolder("dsa", out, force) as folder:
         t = time.perf_counter()
-        summary = write_dsa(folder, inputs, outcome, wtp, top, inputs.settings.get("threshold_parameters"))
+        summary = write_dsa(folder, run_dsa(inputs, outcome, wtp), inputs, top)
         folder.time("analysis_seconds", time.perf_counter() - t)
         dest = folder.commit(inputs, settings={"outcome": outcome, "wtp": summary["wtp"], "top": top})
     conventions = spec.describe_conventions()

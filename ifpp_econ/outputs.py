@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .runs import RunFolder
 
 if TYPE_CHECKING:
+    from .dsa import DSAResult
     from .deterministic import BaseCase
     from .psa import PSAResult
 
@@ -321,42 +322,30 @@ def ce_plane_points(incremental: dict[str, dict[str, np.ndarray]], max_points: i
     return pd.concat(frames, ignore_index=True)
 
 
-def write_dsa(run: RunFolder, inputs, outcome: str = "savings", wtp: float | None = None, top: int = 15,
-              threshold_parameters=None, two_way_pair=("risk_12m", "rr_12m")) -> dict:
-    """One-way (tornado), thresholds, two-way grid and scenarios into a run folder; returns a JSON summary."""
+def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dict:
+    """A DSA result's tables and charts into a run folder (nothing computed here); returns its JSON summary."""
     from . import dsa
 
-    evaluator = dsa.Evaluator(inputs, outcome, wtp)
-    tornado = dsa.one_way(evaluator)
-    label = dsa.OUTCOME_LABELS[outcome]
-    run.table("tornado", tornado.table)
+    label = dsa.OUTCOME_LABELS[result.outcome]
     units = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
     labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
-    run.figure("tornado", charts.tornado_chart(tornado.table, tornado.base_outcome, label, top, units=units))
-    names = [n for n in (threshold_parameters or dsa.DEFAULT_THRESHOLDS) if n in inputs.parameters.index]
-    thresholds = pd.DataFrame([dsa.threshold(evaluator, n) for n in names])
-    run.table("thresholds", thresholds)
-    x, y = two_way_pair
-    grid = dsa.two_way(evaluator, x, y)
-    run.table("two_way", grid)
-    run.figure("two_way", charts.two_way_chart(grid, x, y, outcome, label, labels))
-    scen = dsa.scenarios(inputs, evaluator.wtp)
-    run.table("scenarios", scen)
+    run.table("tornado", result.tornado)
+    run.figure("tornado", charts.tornado_chart(result.tornado, result.base_outcome, label, top, units=units))
+    run.table("thresholds", result.thresholds)
+    x, y = result.two_way_pair
+    run.table("two_way", result.two_way)
+    run.figure("two_way", charts.two_way_chart(result.two_way, x, y, result.outcome, label, labels))
+    run.table("scenarios", result.scenarios)
     run.table("parameters", parameters_table(inputs))
-    note = ("Shares (placement mix, age bands) vary one at a time with the other shares of their group rescaled "
-            "to keep the sum at 1; fixed cumulative risks at 3/6/24 months move in proportion to risk_12m.")
-    run.manifest["dsa"] = {"outcome": outcome, "wtp": evaluator.wtp, "base_outcome": tornado.base_outcome, "note": note}
-    records = lambda df: [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}  # noqa: E731
-                          for r in df.to_dict("records")]
-    return {
-        "outcome": outcome, "wtp": evaluator.wtp, "base_outcome": tornado.base_outcome, "note": note,
-        "tornado": records(tornado.table[["parameter", "label", "low", "high", "outcome_low", "outcome_high", "swing",
-                                          "range_source"]]),
-        "units": {r: units.get(r) for r in tornado.table["parameter"]},
-        "thresholds": records(thresholds),
-        "two_way": {"x": x, "y": y, "points": len(grid)},
-        "scenarios": records(scen),
-    }
+    note = ("Shares (placement mix by age band, age bands) vary one at a time with the other shares of their group "
+            "rescaled to keep the sum at 1; risk_12m scales the whole usual-care curve (the 3/6/24-month risks in "
+            "proportion), and the 3/6/24-month risks vary only between their neighbours.")
+    run.manifest["dsa"] = {"outcome": result.outcome, "wtp": result.wtp, "base_outcome": result.base_outcome,
+                           "note": note}
+    data = result.to_json()
+    keep = ["parameter", "label", "low", "high", "outcome_low", "outcome_high", "swing", "range_source", "moves"]
+    data["tornado"] = [{k: r[k] for k in keep if k in r} for r in data["tornado"]]
+    return {**data, "note": note, "units": {r: units.get(r) for r in result.tornado["parameter"]}}
 
 
 def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:

@@ -318,7 +318,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     averaged = run_psa(inputs, n, seed, structural="model_averaged")  # beside the default, never instead of it
     validation_table = operational_validation(inputs)
     stage("one-way, break-even, two-way and scenario analyses")
-    dsa_summary = outputs.write_dsa(run, inputs)
+    dsa_summary = outputs.write_dsa(run, dsa.run_dsa(inputs), inputs)  # the workbook's threshold_parameters
     stage("budget impact")
     budget_summary = outputs.write_budget(run, inputs, None, None, min(n, 1000), seed)
     stage("report.html")

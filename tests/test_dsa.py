@@ -113,3 +113,11 @@ def test_outcome_choice(default_inputs):
     nmb = dsa.Evaluator(default_inputs, "nmb", wtp=0.0)
     savings = dsa.Evaluator(default_inputs, "savings")
     np.testing.assert_allclose(nmb(nmb.base), savings(savings.base))
+
+
+def test_run_dsa_reads_the_workbooks_threshold_parameters(default_inputs):
+    result = dsa.run_dsa(apply_overrides(default_inputs, {"threshold_parameters": ["rr_12m", "cost_ifa"]}))
+    assert result.thresholds["parameter"].tolist() == ["rr_12m", "cost_ifa"]
+    assert "DSAResult(savings" in repr(result)
+    tidy = result.summary()
+    assert set(tidy["end"]) == {"low", "high"} and len(tidy) == 2 * len(result.tornado)
