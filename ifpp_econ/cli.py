@@ -172,8 +172,10 @@ def run(workbook, out, force, as_json):
 @json_option
 @click.option("--save-iterations", is_flag=True, help="Also save every iteration's draws and results (large for big runs).")
 @click.option("--no-evppi", is_flag=True, help="Skip EVPPI (regression on the first 20,000 iterations' draws).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Threads for the model and sampling (default: every available core); results do not depend on it.")
 @guarded
-def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi):
+def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, workers):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
     from .outputs import format_psa, write_psa
     from .psa import run_psa
@@ -186,7 +188,8 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     with RunFolder("psa", out, force) as folder:
         conventions = build_spec(inputs).describe_conventions()
         keep = True if save_iterations else (0 if no_evppi else 20_000)
-        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"))
+        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"),
+                         workers=workers)
         t = time.perf_counter()
         extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)

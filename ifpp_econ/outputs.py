@@ -1,6 +1,8 @@
 """Turning analysis results into tables, charts and printed summaries in a run folder."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -126,7 +128,9 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     evpi["population_basis"] = f"{children_per_year:,.1f} children a year for {decision_years} years, discounted"
     run.table("evpi", evpi)
     if evppi and result.draws is not None and len(result.draws) >= 200:
+        started = time.perf_counter()
         table = voi.evppi_table(result.draws, result.net_benefit())
+        run.time("evppi_seconds", time.perf_counter() - started)
         run.table("evppi", table)
         run.figure("evppi", charts.evppi_chart(table, result.wtp_default))
         extra["evppi"] = [{k: r[k] for k in ("parameter", "evppi_per_child", "r_squared")} for r in table.to_dict("records")]

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import analysis
+from . import analysis, kernels
 from .model import OUTCOME_LABELS, run_model
-from .sampling import sample
+from .sampling import Sampler
 from .spec import build_spec, link_cumulative_risks
 
 
@@ -124,16 +124,26 @@ class PSAResult:
 
 
 def run_psa(inputs, n: int, seed: int, chunk_size: int = 5_120, keep_draws: bool | int = False,
-            progress=None) -> PSAResult:
+            progress=None, workers: int | None = None) -> PSAResult:
     """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
 
     ``keep_draws``: True keeps every iteration's draws; an integer keeps the first that many
     (enough for EVPPI without holding a million rows). ``progress(done, total)`` is called
-    after each chunk when given.
+    after each chunk when given. ``workers``: threads for the compiled model and the
+    sampling pool (default: every available core); results do not depend on it.
     """
-    keep = n if keep_draws is True else int(keep_draws or 0)
     if n < 1:
         raise ValueError("the number of iterations must be at least 1")
+    previous = kernels.set_workers(workers)
+    try:
+        return _run_psa(inputs, n, seed, chunk_size, keep_draws, progress)
+    finally:
+        kernels.set_workers(previous)
+
+
+def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int, progress) -> PSAResult:
+    keep = n if keep_draws is True else int(keep_draws or 0)
+    sampler = Sampler(inputs.parameters, inputs.correlations)
     spec = build_spec(inputs)
     wtp = wtp_grid(inputs.settings)
     acc = analysis.PSAAccumulator(spec.strategy_names, spec.comparator, wtp)
@@ -144,7 +154,7 @@ def run_psa(inputs, n: int, seed: int, chunk_size: int = 5_120, keep_draws: bool
     for start in range(0, n, chunk_size):
         m = min(chunk_size, n - start)
         t0 = time.perf_counter()
-        draws = sample(inputs.parameters, m, seed, start=start, correlations=inputs.correlations)
+        draws = sampler.sample(m, seed, start=start)
         draws, reordered = link_cumulative_risks(draws, inputs)
         t1 = time.perf_counter()
         results = run_model(draws, spec)
