@@ -124,3 +124,41 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, 
                 qacc[snap_q[e]] += _dot(ser_ptr, ser_idx, ser_w, snap_a[e], acc[snap_s[e]])
             for q in range(n_queries):
                 out[q, k, n] = qacc[q]
+
+
+@njit(parallel=True, cache=True)
+def dense_trace(x0, p, cycle_index, trace):  # pragma: no cover - compiled
+    """Cohort trace of dense transitions: ``trace[b, r+1] = trace[b, r] @ p[b, cycle_index[r]]``.
+
+    Shapes: x0 ``(B, S)``; p ``(B, M, S, S)``; cycle_index ``(T,)`` in ``0..M-1``; trace
+    ``(B, T+1, S)`` (written). Each batch element's sums run over source states in order.
+    """
+    n_batch, n_states = x0.shape
+    n_cycles = cycle_index.shape[0]
+    for b in prange(n_batch):
+        for j in range(n_states):
+            trace[b, 0, j] = x0[b, j]
+        for t in range(n_cycles):
+            m = cycle_index[t]
+            for j in range(n_states):
+                total = 0.0
+                for i in range(n_states):
+                    total += trace[b, t, i] * p[b, m, i, j]
+                trace[b, t + 1, j] = total
+
+
+@njit(parallel=True, cache=True)
+def state_reward_rows(trace, values, out):  # pragma: no cover - compiled
+    """``out[b, r] = Σ_s trace[b, r, s] · values[b, r or 0, s]``, summed over s in order.
+
+    Shapes: trace ``(B, T+1, S)``; values ``(B, T+1, S)`` or ``(B, 1, S)`` (any strides); out ``(B, T+1)``.
+    """
+    n_batch, n_rows, n_states = trace.shape
+    per_row = values.shape[1] > 1
+    for b in prange(n_batch):
+        for r in range(n_rows):
+            rv = r if per_row else 0
+            total = 0.0
+            for s in range(n_states):
+                total += trace[b, r, s] * values[b, rv, s]
+            out[b, r] = total

@@ -70,6 +70,12 @@ def workers() -> int:
     return _WORKERS or available_cores()
 
 
+def set_thread_count() -> None:
+    """Give numba's thread pool :func:`workers` threads (call before a compiled parallel loop)."""
+    numba = _numba()
+    numba.set_num_threads(min(workers(), numba.config.NUMBA_NUM_THREADS))
+
+
 def choose_kernel(kernel: str | None = None) -> str:
     """Resolve ``kernel`` (argument, else ``IFPP_ECON_KERNEL``, else ``"auto"``) to ``"numba"`` or ``"numpy"``.
 
@@ -159,8 +165,7 @@ class _Plan:
     def run(self, initial: np.ndarray, transitions, out: np.ndarray, full: np.ndarray) -> None:
         from ._compiled import family_states_kernel
 
-        numba = _numba()
-        numba.set_num_threads(min(workers(), numba.config.NUMBA_NUM_THREADS))
+        set_thread_count()
         tr = transitions
         family_states_kernel(np.ascontiguousarray(initial, dtype=float), np.ascontiguousarray(tr.entry),
                               np.ascontiguousarray(tr.reunify), np.ascontiguousarray(tr.permanence),
