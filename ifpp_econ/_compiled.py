@@ -1,10 +1,12 @@
-"""The numba-compiled loop behind :mod:`ifpp_econ.kernels` (imported only when that kernel runs).
+"""The numba-compiled loops behind :mod:`ifpp_econ.kernels` and the engine (imported only when they run).
 
 ``cache=True``: compiled once per install into ``__pycache__`` (or numba's user cache
 directory when the package folder is read-only), then loaded in a fraction of a second.
 No fast-math: every iteration is computed by the same IEEE operations whatever thread
-or block it falls in.
+or block it falls in. ``nogil=True``: chunks may run in Python threads side by side.
 """
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -20,7 +22,7 @@ def _dot(ptr, idx, w, a, y):  # pragma: no cover - compiled
     return total
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, ser_idx, ser_w, series_kind,
                           stream_kind, stream_w, snap_ptr, snap_q, snap_s, snap_a, tail_ptr, tail_q, tail_a, tail_w,
                           out, full):  # pragma: no cover - compiled
@@ -126,7 +128,7 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, 
                 out[q, k, n] = qacc[q]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def dense_trace(x0, p, cycle_index, trace):  # pragma: no cover - compiled
     """Cohort trace of dense transitions: ``trace[b, r+1] = trace[b, r] @ p[b, cycle_index[r]]``.
 
@@ -147,7 +149,7 @@ def dense_trace(x0, p, cycle_index, trace):  # pragma: no cover - compiled
                 trace[b, t + 1, j] = total
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def state_reward_rows(trace, values, out):  # pragma: no cover - compiled
     """``out[b, r] = Σ_s trace[b, r, s] · values[b, r or 0, s]``, summed over s in order.
 
@@ -162,3 +164,24 @@ def state_reward_rows(trace, values, out):  # pragma: no cover - compiled
             for s in range(n_states):
                 total += trace[b, r, s] * values[b, rv, s]
             out[b, r] = total
+
+
+def _serial(kernel):
+    """The same loop compiled without numba's thread pool (``prange`` is then ``range``, so every
+    number is the same), for one thread: ``--workers 1``, or a chunk running in a thread of its own.
+    A renamed copy of the Python function, so its cache files do not collide with the parallel one's."""
+    func = kernel.py_func
+    twin = types.FunctionType(func.__code__, func.__globals__, func.__name__ + "_serial", func.__defaults__, func.__closure__)
+    twin.__qualname__ = twin.__name__
+    twin.__doc__ = func.__doc__
+    return njit(cache=True, nogil=True)(twin)
+
+
+family_states_kernel_serial = _serial(family_states_kernel)
+dense_trace_serial = _serial(dense_trace)
+state_reward_rows_serial = _serial(state_reward_rows)
+
+
+def compiled(name: str, threads: int):
+    """The parallel kernel ``name`` when ``threads`` > 1, else its serial twin."""
+    return globals()[name if threads > 1 else name + "_serial"]

@@ -356,8 +356,7 @@ def _simulate_dense_compiled(x: np.ndarray, model: DenseTransitions, n_cycles: i
 
     ``x``: ``(..., S)`` at row 0, already broadcast to the batch.
     """
-    from ._compiled import dense_trace, state_reward_rows
-    from .kernels import set_thread_count
+    from .kernels import compiled
 
     batch, n_states = x.shape[:-1], x.shape[-1]
     n_batch = int(np.prod(batch, dtype=np.int64))
@@ -368,8 +367,7 @@ def _simulate_dense_compiled(x: np.ndarray, model: DenseTransitions, n_cycles: i
         index, p = np.zeros(n_cycles, dtype=np.int64), model.p[..., None, :, :]
     p = np.ascontiguousarray(np.broadcast_to(p, batch + p.shape[-3:])).reshape((n_batch,) + p.shape[-3:])
     trace = np.empty((n_batch, n_cycles + 1, n_states))
-    set_thread_count()
-    dense_trace(np.ascontiguousarray(x.reshape(n_batch, n_states)), p, index, trace)
+    compiled("dense_trace")(np.ascontiguousarray(x.reshape(n_batch, n_states)), p, index, trace)
     row_values = {}
     for name, r in rewards.items():
         if r.state_values is None:
@@ -378,7 +376,7 @@ def _simulate_dense_compiled(x: np.ndarray, model: DenseTransitions, n_cycles: i
         v = v if r.varies_by_cycle else v[..., None, :]
         v = np.broadcast_to(v, batch + v.shape[-2:]).reshape((n_batch,) + v.shape[-2:])  # a view unless it must copy
         out = np.empty((n_batch, n_cycles + 1))
-        state_reward_rows(trace, v, out)
+        compiled("state_reward_rows")(trace, v, out)
         row_values[name] = out.reshape(batch + (n_cycles + 1,))
     trace = trace.reshape(batch + (n_cycles + 1, n_states)) if keep_trace else None
     return CohortResult(n_cycles, conventions, dict(rewards), row_values, {}, trace)

@@ -25,8 +25,10 @@ Keeping a trace (the deterministic base case) always uses the numpy reference.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import threading
 from functools import cached_property
 
 import numpy as np
@@ -38,6 +40,7 @@ LANES = 64  # iterations per block handed to a thread (scratch arrays allocated 
 KERNELS = ("auto", "numba", "numpy")
 
 _WORKERS: int | None = None
+_LOCAL = threading.local()  # a chunk running in a thread of its own uses one thread (see psa.run_psa)
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,14 +69,31 @@ def set_workers(workers: int | None) -> int | None:
 
 
 def workers() -> int:
-    """Threads a run may use: :func:`set_workers`, else every available core."""
-    return _WORKERS or available_cores()
+    """Threads the current computation may use: :func:`single_thread` inside a chunk's own
+    thread, else :func:`set_workers`, else every available core."""
+    return getattr(_LOCAL, "workers", None) or _WORKERS or available_cores()
 
 
-def set_thread_count() -> None:
-    """Give numba's thread pool :func:`workers` threads (call before a compiled parallel loop)."""
-    numba = _numba()
-    numba.set_num_threads(min(workers(), numba.config.NUMBA_NUM_THREADS))
+@contextlib.contextmanager
+def single_thread():
+    """Within this block (in the current thread) kernels and thread pools use one thread."""
+    previous = getattr(_LOCAL, "workers", None)
+    _LOCAL.workers = 1
+    try:
+        yield
+    finally:
+        _LOCAL.workers = previous
+
+
+def compiled(name: str):
+    """The compiled kernel ``name`` for :func:`workers` threads (numba's pool sized to match)."""
+    from . import _compiled
+
+    threads = workers()
+    if threads > 1:
+        numba = _numba()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    return _compiled.compiled(name, threads)
 
 
 def choose_kernel(kernel: str | None = None) -> str:
@@ -163,11 +183,8 @@ class _Plan:
         self.tail = _csr(tails, (np.int64, np.int64, float))
 
     def run(self, initial: np.ndarray, transitions, out: np.ndarray, full: np.ndarray) -> None:
-        from ._compiled import family_states_kernel
-
-        set_thread_count()
         tr = transitions
-        family_states_kernel(np.ascontiguousarray(initial, dtype=float), np.ascontiguousarray(tr.entry),
+        compiled("family_states_kernel")(np.ascontiguousarray(initial, dtype=float), np.ascontiguousarray(tr.entry),
                               np.ascontiguousarray(tr.reunify), np.ascontiguousarray(tr.permanence),
                               np.ascontiguousarray(tr.reentry), *self.series_csr, self.series_kind, self.stream_kind,
                               self.stream_w, *self.snap, *self.tail, out, full)
