@@ -3,8 +3,9 @@
 Prints:
   (a) `ifpp-econ psa -n N` on the default workbook, each in a fresh process, for
       N = 10,000 / 100,000 / 1,000,000: wall time, CPU % (user + system over wall), peak
-      resident memory, time per iteration, and the split sampling / model / EVPPI / writing
-      (from the run's manifest), with the CPU % of the model phase;
+      resident memory, time per iteration, and the split sampling + model (chunks run side
+      by side, so their wall time is one phase, with its CPU %; thread-seconds of each part) /
+      EVPPI / writing incl. charts (from the run's manifest);
   (b) `ifpp-econ run` end to end (the deterministic base case);
   (c) the Briggs Exercise 4.7 HIV PSA (Chancellor 1997) through the documented engine API
       (`simulate` with `cycle_index`, `check=False`, `keep_trace=False`) at 1,000,000
@@ -93,14 +94,15 @@ def main() -> None:
 
     for n, runs in psa.items():
         t = [r["timings"] for r in runs]
-        model_cpu = [x.get("model_cpu_seconds", 0) / max(x["model_seconds"], 1e-9) * 100 for x in t]
+        phase_cpu = [100 * x["chunks_cpu_seconds"] / max(x["chunks_seconds"], 1e-9) for x in t]
         writing = [x["writing_seconds"] - x.get("evppi_seconds", 0.0) for x in t]
         print(f"(a) ifpp-econ psa -n {n:,}: wall {summary([r['wall'] for r in runs], '{:.1f} s')}, "
               f"CPU {summary([100 * r['cpu'] / r['wall'] for r in runs], '{:.0f}%')}, "
               f"peak {summary([r['peak_mb'] for r in runs], '{:,.0f} MB')}, "
               f"{summary([1e6 * r['wall'] / n for r in runs], '{:.1f} µs')}/iteration")
-        print(f"    split: sampling {summary([x['sampling_seconds'] for x in t], '{:.2f} s')}, "
-              f"model {summary([x['model_seconds'] for x in t], '{:.2f} s')} (CPU {summary(model_cpu, '{:.0f}%')}), "
+        print(f"    split: sampling + model {summary([x['chunks_seconds'] for x in t], '{:.2f} s')} wall "
+              f"(CPU {summary(phase_cpu, '{:.0f}%')}; thread-seconds: sampling "
+              f"{summary([x['sampling_seconds'] for x in t], '{:.2f}')}, model {summary([x['model_seconds'] for x in t], '{:.2f}')}), "
               f"EVPPI {summary([x.get('evppi_seconds', 0.0) for x in t], '{:.2f} s')}, "
               f"writing {summary(writing, '{:.2f} s')}, "
               f"total in-process {summary([x['total_seconds'] for x in t], '{:.2f} s')}")

@@ -6,14 +6,34 @@ No fast-math: every iteration is computed by the same IEEE operations whatever t
 or block it falls in. ``nogil=True``: chunks may run in Python threads side by side.
 """
 import types
+import warnings
 
 import numpy as np
 from numba import njit, prange
 
+def _jit(**options):
+    """``njit(cache=True, **options)``; when no cache location is writable (read-only install and
+    no writable user cache directory) compile in memory instead, with one warning."""
+    def wrap(func):
+        try:
+            return njit(cache=True, **options)(func)
+        except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
+            if "cannot cache" not in str(exc):
+                raise
+            global _WARNED
+            if not _WARNED:
+                warnings.warn("numba cannot cache compiled code here (no writable cache directory; set NUMBA_CACHE_DIR): "
+                              "compiling in memory, which adds 10-20 s to each run", RuntimeWarning, stacklevel=2)
+                _WARNED = True
+            return njit(cache=False, **options)(func)
+    return wrap
+
+
+_WARNED = False
 LANES = 64  # iterations per block handed to a thread (scratch arrays allocated once per block)
 
 
-@njit(cache=True, inline="always")
+@_jit(inline="always")
 def _dot(ptr, idx, w, a, y):  # pragma: no cover - compiled
     """Σ over series ``a``'s non-zero entries (CSR ``ptr``, ``idx``, ``w``) of ``w · y``."""
     total = 0.0
@@ -22,7 +42,7 @@ def _dot(ptr, idx, w, a, y):  # pragma: no cover - compiled
     return total
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@_jit(parallel=True, nogil=True)
 def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, ser_idx, ser_w, series_kind,
                           stream_kind, stream_w, snap_ptr, snap_q, snap_s, snap_a, tail_ptr, tail_q, tail_a, tail_w,
                           out, full):  # pragma: no cover - compiled
@@ -128,7 +148,7 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, 
                 out[q, k, n] = qacc[q]
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@_jit(parallel=True, nogil=True)
 def dense_trace(x0, p, cycle_index, trace):  # pragma: no cover - compiled
     """Cohort trace of dense transitions: ``trace[b, r+1] = trace[b, r] @ p[b, cycle_index[r]]``.
 
@@ -149,7 +169,7 @@ def dense_trace(x0, p, cycle_index, trace):  # pragma: no cover - compiled
                 trace[b, t + 1, j] = total
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@_jit(parallel=True, nogil=True)
 def state_reward_rows(trace, values, out):  # pragma: no cover - compiled
     """``out[b, r] = Σ_s trace[b, r, s] · values[b, r or 0, s]``, summed over s in order.
 
@@ -174,7 +194,7 @@ def _serial(kernel):
     twin = types.FunctionType(func.__code__, func.__globals__, func.__name__ + "_serial", func.__defaults__, func.__closure__)
     twin.__qualname__ = twin.__name__
     twin.__doc__ = func.__doc__
-    return njit(cache=True, nogil=True)(twin)
+    return _jit(nogil=True)(twin)
 
 
 family_states_kernel_serial = _serial(family_states_kernel)

@@ -166,7 +166,7 @@ def run(workbook, out, force, as_json):
 @main.command()
 @workbook_argument
 @psa_options
-@click.option("--chunk-size", type=click.IntRange(min=1), default=5_120, show_default=True,
+@click.option("--chunk-size", type=click.IntRange(min=1), default=2_048, show_default=True,
               help="Iterations evaluated at once; results do not depend on it.")
 @output_options
 @json_option

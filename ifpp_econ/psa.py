@@ -127,7 +127,7 @@ class PSAResult:
         }
 
 
-def run_psa(inputs, n: int, seed: int, chunk_size: int = 5_120, keep_draws: bool | int = False,
+def run_psa(inputs, n: int, seed: int, chunk_size: int = 2_048, keep_draws: bool | int = False,
             progress=None, workers: int | None = None) -> PSAResult:
     """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
 
