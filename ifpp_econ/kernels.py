@@ -2,18 +2,19 @@
 
 :func:`simulate_family_states` returns an object with the surface the model uses from
 the engine's :class:`~ifpp_econ.engine.CohortResult` (``total``, ``row_values``,
-``flow_values``, ``trace``). With the numba kernel each iteration's cohort lives in a
-few cache-resident registers: the step, the reward values of every row and the
-discounted totals the caller announced (``horizons`` × ``rates``, rows in ``rows``)
-are computed in one loop, and nothing of size ``(K, N, T)`` is allocated. Any other
+``flow_values``, ``trace``). With the numba kernel each iteration's 40 states stay in
+L1: the step and the discounted totals the caller announced (``horizons`` × ``rates``,
+state-reward values at ``rows``) are computed in one loop, and nothing of size
+``(K, N, T)`` is allocated. Any other
 total or row is answered from full per-row values, computed on first use by a second
 pass of the same kernel (correct, just slower; ``full_passes`` counts them).
 
 Kernels (``kernel=`` argument, else the ``IFPP_ECON_KERNEL`` environment variable):
 
-* ``"numba"`` — the compiled loop in :mod:`ifpp_econ._compiled` (``parallel=True``: blocks
-  of iterations shared between :func:`workers` threads; ``cache=True``: compiled once per
-  install, then loaded in a fraction of a second; numba is imported only when it runs);
+* ``"numba"`` — the compiled loop in :mod:`ifpp_econ._compiled` (blocks of iterations
+  shared between :func:`workers` threads, or its serial twin for one thread;
+  ``cache=True``: compiled once per install, then loaded in a fraction of a second;
+  numba is imported only when it runs);
 * ``"numpy"`` — the engine's vectorised :func:`~ifpp_econ.engine.simulate`, the reference;
 * ``"auto"`` (default) — numba when it imports, else numpy.
 
@@ -35,8 +36,6 @@ import numpy as np
 
 from .engine import CohortResult, Conventions, Reward, cycle_weights, discount_factors, simulate
 
-AUTO_MIN_BATCH = 2_048
-LANES = 64  # iterations per block handed to a thread (scratch arrays allocated once per block)
 KERNELS = ("auto", "numba", "numpy")
 
 _WORKERS: int | None = None
@@ -184,10 +183,10 @@ class _Plan:
 
     def run(self, initial: np.ndarray, transitions, out: np.ndarray, full: np.ndarray) -> None:
         tr = transitions
-        compiled("family_states_kernel")(np.ascontiguousarray(initial, dtype=float), np.ascontiguousarray(tr.entry),
-                              np.ascontiguousarray(tr.reunify), np.ascontiguousarray(tr.permanence),
-                              np.ascontiguousarray(tr.reentry), *self.series_csr, self.series_kind, self.stream_kind,
-                              self.stream_w, *self.snap, *self.tail, out, full)
+        compiled("family_states_kernel")(
+            np.ascontiguousarray(initial, dtype=float), np.ascontiguousarray(tr.entry), np.ascontiguousarray(tr.reunify),
+            np.ascontiguousarray(tr.permanence), np.ascontiguousarray(tr.reentry), *self.series_csr, self.series_kind,
+            self.stream_kind, self.stream_w, *self.snap, *self.tail, out, full)
 
 
 class _Rows:
@@ -198,7 +197,7 @@ class _Rows:
         self._result, self._name, self._flows = result, name, flows
 
     def full(self) -> np.ndarray:
-        values = self._result._full_values()[self._name]
+        values = self._result._full_values[self._name]
         return values[..., 1:] if self._flows else values
 
     def __getitem__(self, key):
@@ -243,11 +242,9 @@ class FamilyStatesResult:
     def totals(self, horizon: int | None = None) -> dict[str, np.ndarray]:
         return {name: self.total(name, horizon) for name in self.rewards}
 
-    def _full_values(self) -> dict[str, np.ndarray]:
-        return self._full_cache
-
     @cached_property
-    def _full_cache(self) -> dict[str, np.ndarray]:
+    def _full_values(self) -> dict[str, np.ndarray]:
+        """Every reward's per-row values ``(K, N, T+1)`` (move rewards: 0 at row 0), by a second kernel pass."""
         plan = self._plan
         full = np.empty((len(plan.series),) + self.batch_shape + (self.n_cycles + 1,))
         empty = _Plan(self.n_cycles, {k: self.rewards[k] for k in plan.series}, self.conventions, len(self._initial),
@@ -257,7 +254,7 @@ class FamilyStatesResult:
         return {name: full[a] for name, a in plan.series.items()}
 
     def _full_result(self) -> CohortResult:
-        values = self._full_values()
+        values = self._full_values
         return CohortResult(self.n_cycles, self.conventions, self.rewards,
                             {k: values[k] for k in self._plan.state_names},
                             {k: values[k][..., 1:] for k in self._plan.move_names})

@@ -4,10 +4,11 @@ Iteration i's parameter draws depend only on (seed, i), and the model treats eac
 iteration independently (no BLAS reductions across the batch), so results are
 identical, bit for bit, whatever the chunk size and the number of workers. With several
 workers, whole chunks run side by side in threads (numpy, scipy's special functions and
-the compiled model release the GIL), one thread per chunk, and are collected in order. Per-iteration outcomes are kept
-(8 bytes per outcome per strategy per iteration: about 0.25 GB for a million
-iterations) for intervals, the CE plane, convergence and EVPPI; CEAC and EVPI sums are
-accumulated over fixed blocks of iterations so they too are independent of chunking.
+the compiled model release the GIL), one thread per chunk, and are collected in order.
+Per-iteration outcomes are kept (8 bytes per outcome per strategy per iteration: about
+0.25 GB for a million iterations) for intervals, the CE plane, convergence and EVPPI;
+CEAC and EVPI sums are accumulated over fixed blocks of iterations so they too are
+independent of chunking.
 """
 from __future__ import annotations
 

@@ -47,15 +47,15 @@ def test_model_asks_only_for_totals_computed_in_the_loop(default_inputs, draws, 
     cohort = model._simulate(draws, spec, keep_trace=False)
     assert isinstance(cohort.result, kernels.FamilyStatesResult)
     run_model(draws, spec)  # the same announcements as run_model's costing
-    original = kernels.FamilyStatesResult._full_cache
+    original = kernels.FamilyStatesResult._full_values
 
     def fail(self):
         raise AssertionError("run_model needed a second (full-row) pass")
-    monkeypatch.setattr(kernels.FamilyStatesResult, "_full_cache", property(fail))
+    monkeypatch.setattr(kernels.FamilyStatesResult, "_full_values", property(fail))
     try:
         run_model(draws, spec)
     finally:
-        monkeypatch.setattr(kernels.FamilyStatesResult, "_full_cache", original)
+        monkeypatch.setattr(kernels.FamilyStatesResult, "_full_values", original)
 
 
 def test_unannounced_totals_and_rows_fall_back_to_a_full_pass(default_inputs, draws, monkeypatch):
