@@ -149,41 +149,49 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, 
 
 
 @_jit(parallel=True, nogil=True)
-def dense_trace(x0, p, cycle_index, trace):  # pragma: no cover - compiled
-    """Cohort trace of dense transitions: ``trace[b, r+1] = trace[b, r] @ p[b, cycle_index[r]]``.
+def dense_cohort(x0, p, cycle_index, plain, per_batch, per_row, out_plain, out_batch, out_row, trace):  # pragma: no cover
+    """Dense cohort loop with state-reward values per row, in one pass.
 
-    Shapes: x0 ``(B, S)``; p ``(B, M, S, S)``; cycle_index ``(T,)`` in ``0..M-1``; trace
-    ``(B, T+1, S)`` (written). Each batch element's sums run over source states in order.
+    Shapes: x0 ``(B, S)``; p ``(B, M, S, S)``; cycle_index ``(T,)`` in ``0..M-1`` (row r+1 =
+    row r @ ``p[b, cycle_index[r]]``); reward values per state: plain ``(A0, S)``, per_batch
+    ``(A1, B, S)``, per_row ``(A2, B, T+1, S)``; their row values out_* ``(A·, B, T+1)``;
+    trace ``(B, T+1, S)``, or empty when not kept. Sums run over states in order.
     """
     n_batch, n_states = x0.shape
     n_cycles = cycle_index.shape[0]
+    keep = trace.shape[0] > 0
     for b in prange(n_batch):
+        x = np.empty(n_states)
+        nx = np.empty(n_states)
         for j in range(n_states):
-            trace[b, 0, j] = x0[b, j]
-        for t in range(n_cycles):
-            m = cycle_index[t]
-            for j in range(n_states):
+            x[j] = x0[b, j]
+        for r in range(n_cycles + 1):
+            if r > 0:
+                m = cycle_index[r - 1]
+                for j in range(n_states):
+                    total = 0.0
+                    for i in range(n_states):
+                        total += x[i] * p[b, m, i, j]
+                    nx[j] = total
+                x, nx = nx, x
+            for a in range(plain.shape[0]):
                 total = 0.0
-                for i in range(n_states):
-                    total += trace[b, t, i] * p[b, m, i, j]
-                trace[b, t + 1, j] = total
-
-
-@_jit(parallel=True, nogil=True)
-def state_reward_rows(trace, values, out):  # pragma: no cover - compiled
-    """``out[b, r] = Σ_s trace[b, r, s] · values[b, r or 0, s]``, summed over s in order.
-
-    Shapes: trace ``(B, T+1, S)``; values ``(B, T+1, S)`` or ``(B, 1, S)`` (any strides); out ``(B, T+1)``.
-    """
-    n_batch, n_rows, n_states = trace.shape
-    per_row = values.shape[1] > 1
-    for b in prange(n_batch):
-        for r in range(n_rows):
-            rv = r if per_row else 0
-            total = 0.0
-            for s in range(n_states):
-                total += trace[b, r, s] * values[b, rv, s]
-            out[b, r] = total
+                for s in range(n_states):
+                    total += x[s] * plain[a, s]
+                out_plain[a, b, r] = total
+            for a in range(per_batch.shape[0]):
+                total = 0.0
+                for s in range(n_states):
+                    total += x[s] * per_batch[a, b, s]
+                out_batch[a, b, r] = total
+            for a in range(per_row.shape[0]):
+                total = 0.0
+                for s in range(n_states):
+                    total += x[s] * per_row[a, b, r, s]
+                out_row[a, b, r] = total
+            if keep:
+                for s in range(n_states):
+                    trace[b, r, s] = x[s]
 
 
 def _serial(kernel):
@@ -198,8 +206,7 @@ def _serial(kernel):
 
 
 family_states_kernel_serial = _serial(family_states_kernel)
-dense_trace_serial = _serial(dense_trace)
-state_reward_rows_serial = _serial(state_reward_rows)
+dense_cohort_serial = _serial(dense_cohort)
 
 
 def compiled(name: str, threads: int):

@@ -352,7 +352,7 @@ TRACE_AUTO_BYTES = 64 * 2**20
 
 def _simulate_dense_compiled(x: np.ndarray, model: DenseTransitions, n_cycles: int, rewards: dict[str, Reward],
                              conventions: Conventions, keep_trace: bool) -> CohortResult:
-    """:func:`simulate` for dense transitions and state rewards: the cohort loop compiled, rewards vectorised.
+    """:func:`simulate` for dense transitions and state rewards: cohort loop and row values in one compiled pass.
 
     ``x``: ``(..., S)`` at row 0, already broadcast to the batch.
     """
@@ -366,18 +366,22 @@ def _simulate_dense_compiled(x: np.ndarray, model: DenseTransitions, n_cycles: i
     else:
         index, p = np.zeros(n_cycles, dtype=np.int64), model.p[..., None, :, :]
     p = np.ascontiguousarray(np.broadcast_to(p, batch + p.shape[-3:])).reshape((n_batch,) + p.shape[-3:])
-    trace = np.empty((n_batch, n_cycles + 1, n_states))
-    compiled("dense_trace")(np.ascontiguousarray(x.reshape(n_batch, n_states)), p, index, trace)
-    row_values = {}
+    # state values by kind: one vector per reward (A0, S); per batch element (A1, B, S); per element and row (A2, B, T+1, S)
+    shapes = {"plain": (n_states,), "batch": (n_batch, n_states), "row": (n_batch, n_cycles + 1, n_states)}
+    groups: dict[str, list[tuple[str, np.ndarray]]] = {kind: [] for kind in shapes}
     for name, r in rewards.items():
-        if r.state_values is None:
-            continue
-        v = np.asarray(r.state_values, float)
-        v = v if r.varies_by_cycle else v[..., None, :]
-        v = np.broadcast_to(v, batch + v.shape[-2:]).reshape((n_batch,) + v.shape[-2:])  # a view unless it must copy
-        out = np.empty((n_batch, n_cycles + 1))
-        compiled("state_reward_rows")(trace, v, out)
-        row_values[name] = out.reshape(batch + (n_cycles + 1,))
+        if r.state_values is not None:
+            v = np.asarray(r.state_values, float)
+            kind = "row" if r.varies_by_cycle else "plain" if v.ndim == 1 else "batch"
+            groups[kind].append((name, v if kind == "plain" else np.broadcast_to(v, batch + shapes[kind][1:])))
+    values = {kind: np.array([v for _, v in members], dtype=float).reshape((len(members),) + shapes[kind])
+              for kind, members in groups.items()}
+    outs = {kind: np.empty((len(members), n_batch, n_cycles + 1)) for kind, members in groups.items()}
+    trace = np.empty((n_batch, n_cycles + 1, n_states) if keep_trace else (0, 0, 0))
+    compiled("dense_cohort")(np.ascontiguousarray(x.reshape(n_batch, n_states)), p, index, values["plain"],
+                             values["batch"], values["row"], outs["plain"], outs["batch"], outs["row"], trace)
+    row_values = {name: outs[kind][a].reshape(batch + (n_cycles + 1,))
+                  for kind, members in groups.items() for a, (name, _) in enumerate(members)}
     trace = trace.reshape(batch + (n_cycles + 1, n_states)) if keep_trace else None
     return CohortResult(n_cycles, conventions, dict(rewards), row_values, {}, trace)
 
