@@ -58,8 +58,8 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, 
     ``X[σ, i] = Σ_r stream_w[σ, r] · y_r[i]``: independent multiply-adds, no long add
     chains. A reward's total is then ``ser[a] · X[σ]``: a snapshot event (q, σ, a) at row
     e adds it for rows < e; a tail event (q, a, w) at row r adds ``w × v_a`` with the
-    reward's row value ``v_a = ser[a] · y_r``. States: 0 home, 1..C care tunnels, C+1..C+R return tunnels, C+R+1 left care.
-    One (strategy, iteration) at a time; blocks of :data:`LANES` iterations are shared
+    reward's row value ``v_a = ser[a] · y_r``. States: 0 home, 1..C care tunnels,
+    C+1..C+R return tunnels, C+R+1 left care. One (strategy, iteration) at a time; blocks of :data:`LANES` iterations are shared
     between threads, each block allocating its scratch arrays once."""
     n_strategies, n_iter, n_cycles = entry.shape
     n_care, n_return = reunify.shape[1], reentry.shape[1]
