@@ -1,90 +1,119 @@
-"""Benchmark the PSA: vectorised model vs one-model-call-per-iteration, and end-to-end runs.
+"""Benchmark the PSA end to end and the engine on the published HIV PSA.
 
 Prints:
-  (a) model time for 10,000 iterations of the default workbook (vectorised, chunked);
-  (b) the same done the way most tools do it — the model called once per iteration —
-      timed on a sample of iterations and extrapolated, and the speed-up ratio;
-  (c) `ifpp-econ psa -n N` end to end (a subprocess: sampling, model, summaries, charts,
-      files) with wall time and peak resident memory, for N = 10,000 and 1,000,000.
+  (a) `ifpp-econ psa -n N` on the default workbook, each in a fresh process, for
+      N = 10,000 / 100,000 / 1,000,000: wall time, CPU % (user + system over wall), peak
+      resident memory, time per iteration, and the split sampling + model (chunks run side
+      by side, so their wall time is one phase, with its CPU %; thread-seconds of each part) /
+      EVPPI / writing incl. charts (from the run's manifest);
+  (b) `ifpp-econ run` end to end (the deterministic base case);
+  (c) the Briggs Exercise 4.7 HIV PSA (Chancellor 1997) through the documented engine API
+      (`simulate` with `cycle_index`, `check=False`, `keep_trace=False`) at 1,000,000
+      samples in chunks: time per sample, and the ratio to heemod 1.0.2's measured 21 ms
+      of CPU per sample (the reference figure from issue 18, same machine).
 
-Usage: python benchmarks/psa_benchmark.py [--skip-million] [--loop-sample 300]
+With --repeats R every measurement is repeated R times, interleaved (sizes in turn), and
+min / median are printed: the machine is shared, so single timings are noisy.
+
+Usage: python benchmarks/psa_benchmark.py [--sizes 10000,100000,1000000] [--repeats 3] [--workers N]
 """
 from __future__ import annotations
 
 import argparse
-import resource
+import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+HEEMOD_CPU_PER_SAMPLE = 21e-3  # s, heemod 1.0.2 run_psa on the same HIV model (issue 18)
 
 
-def vectorised_model_time(inputs, n: int, seed: int = 1, repeats: int = 3) -> tuple[float, float, float]:
-    """Best and median model seconds over ``repeats`` runs (after one warm-up run), and the best wall time."""
-    from ifpp_econ.psa import run_psa
-
-    run_psa(inputs, n, seed)  # warm up: imports, first touch of memory
-    model, wall = [], []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        result = run_psa(inputs, n, seed)
-        wall.append(time.perf_counter() - t)
-        model.append(result.timings["model_seconds"])
-    return min(model), sorted(model)[len(model) // 2], min(wall)
-
-
-def loop_model_time(inputs, n_sample: int, seed: int = 1) -> float:
-    """Seconds per iteration when the model is called once per iteration."""
-    from ifpp_econ.model import run_model
-    from ifpp_econ.sampling import sample
-    from ifpp_econ.spec import build_spec, link_cumulative_risks
-
-    spec = build_spec(inputs)
-    draws = sample(inputs.parameters, n_sample, seed, correlations=inputs.correlations)
-    draws, _ = link_cumulative_risks(draws, inputs)
-    run_model(draws.iloc[[0]], spec)
-    t = time.perf_counter()
-    for i in range(n_sample):
-        run_model(draws.iloc[[i]], spec)
-    return (time.perf_counter() - t) / n_sample
-
-
-def end_to_end(n: int) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of `ifpp-econ psa -n n` in a fresh process."""
+def run_cli(args: list[str]) -> dict:
+    """Run `python -m ifpp_econ *args` in a fresh process → wall, cpu, peak MB, manifest timings."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        env = {**os.environ, "MPLBACKEND": "Agg"}
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "ifpp_econ", "psa", "-n", str(n), "--seed", "7", "--out", str(out)],
-                       check=True, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-m", "ifpp_econ", *args, "--out", str(out)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024.0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"ifpp-econ {' '.join(args)} failed with exit code {proc.returncode}")
+        timings = json.loads((out / "manifest.json").read_text()).get("timings", {})
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024, "timings": timings}
+
+
+def hiv_psa_per_sample(n: int, chunk: int, seed: int = 1) -> tuple[float, float]:
+    """(wall, cpu) seconds per sample of the HIV PSA via the engine API; draws are made outside the timing."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from hiv_psa import hiv_psa_inputs, hiv_psa_run
+
+    wall = cpu = 0.0
+    for start in range(0, n, chunk):
+        inputs = hiv_psa_inputs(min(chunk, n - start), seed, start)
+        t, c = time.perf_counter(), time.process_time()
+        hiv_psa_run(*inputs)
+        wall += time.perf_counter() - t
+        cpu += time.process_time() - c
+    return wall / n, cpu / n
+
+
+def summary(values: list[float], fmt: str) -> str:
+    return fmt.format(min(values)) if len(values) == 1 else \
+        f"{fmt.format(min(values))} (median {fmt.format(statistics.median(values))})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-million", action="store_true", help="skip the 1,000,000-iteration end-to-end run")
-    parser.add_argument("--loop-sample", type=int, default=300, help="iterations timed in the per-iteration loop")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="PSA iterations, comma-separated")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved repetitions of every measurement")
+    parser.add_argument("--workers", type=int, help="--workers passed to ifpp-econ psa (default: all cores)")
+    parser.add_argument("--hiv-samples", type=int, default=1_000_000, help="HIV PSA samples (0 to skip)")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    extra = ["--workers", str(args.workers)] if args.workers else []
 
-    from ifpp_econ.workbook import read_workbook
-    from importlib.resources import files
+    from ifpp_econ.kernels import available_cores
+    print(f"{os.cpu_count()} CPUs ({available_cores()} available), Python {sys.version.split()[0]}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    run_cli(["psa", "-n", "2000", "--no-evppi"])  # warm the numba cache and the file cache
+    psa: dict[int, list[dict]] = {n: [] for n in sizes}
+    base, hiv = [], []
+    for _ in range(args.repeats):
+        for n in sizes:
+            psa[n].append(run_cli(["psa", "-n", str(n), "--seed", "7", *extra]))
+        base.append(run_cli(["run"]))
+        if args.hiv_samples:
+            hiv.append(hiv_psa_per_sample(args.hiv_samples, chunk=50_000))
 
-    inputs = read_workbook(files("ifpp_econ") / "data" / "default.xlsx")
-    model_s, median_s, wall_s = vectorised_model_time(inputs, 10_000)
-    print(f"(a) vectorised PSA, 10,000 iterations: model {model_s:.3f} s (best of 3; median {median_s:.3f} s), "
-          f"sampling + model + summaries {wall_s:.3f} s ({10_000 / model_s:,.0f} iterations/s of model time)")
-    per_iter = loop_model_time(inputs, args.loop_sample)
-    print(f"(b) per-iteration loop: {per_iter * 1000:.2f} ms per iteration "
-          f"(timed on {args.loop_sample}), i.e. {per_iter * 10_000:.1f} s for 10,000; "
-          f"speed-up of the vectorised model: {per_iter * 10_000 / model_s:,.0f}x")
-    for n in ([10_000] if args.skip_million else [10_000, 1_000_000]):
-        wall, peak = end_to_end(n)
-        print(f"(c) ifpp-econ psa -n {n:,}: {wall:.1f} s end to end, peak memory {peak:,.0f} MB, "
-              f"{n / wall:,.0f} iterations/s")
+    for n, runs in psa.items():
+        t = [r["timings"] for r in runs]
+        phase_cpu = [100 * x["chunks_cpu_seconds"] / max(x["chunks_seconds"], 1e-9) for x in t]
+        writing = [x["writing_seconds"] - x.get("evppi_seconds", 0.0) for x in t]
+        print(f"(a) ifpp-econ psa -n {n:,}: wall {summary([r['wall'] for r in runs], '{:.1f} s')}, "
+              f"CPU {summary([100 * r['cpu'] / r['wall'] for r in runs], '{:.0f}%')}, "
+              f"peak {summary([r['peak_mb'] for r in runs], '{:,.0f} MB')}, "
+              f"{summary([1e6 * r['wall'] / n for r in runs], '{:.1f} µs')}/iteration")
+        print(f"    split: sampling + model {summary([x['chunks_seconds'] for x in t], '{:.2f} s')} wall "
+              f"(CPU {summary(phase_cpu, '{:.0f}%')}; thread-seconds: sampling "
+              f"{summary([x['sampling_seconds'] for x in t], '{:.2f}')}, model {summary([x['model_seconds'] for x in t], '{:.2f}')}), "
+              f"EVPPI {summary([x.get('evppi_seconds', 0.0) for x in t], '{:.2f} s')}, "
+              f"writing {summary(writing, '{:.2f} s')}, "
+              f"total in-process {summary([x['total_seconds'] for x in t], '{:.2f} s')}")
+    print(f"(b) ifpp-econ run: wall {summary([r['wall'] for r in base], '{:.2f} s')}")
+    if hiv:
+        wall = [w for w, _ in hiv]
+        cpu = [c for _, c in hiv]
+        print(f"(c) HIV PSA (Briggs Ex. 4.7) via engine.simulate, {args.hiv_samples:,} samples: "
+              f"{summary([1e6 * w for w in wall], '{:.2f} µs')}/sample wall, "
+              f"{summary([1e6 * c for c in cpu], '{:.2f} µs')}/sample CPU; heemod 1.0.2: 21 ms CPU/sample "
+              f"→ {HEEMOD_CPU_PER_SAMPLE / min(cpu):,.0f}× less CPU per sample")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def run(workbook, out, force, as_json):
 @main.command(epilog=EPILOG)
 @workbook_argument
 @psa_options
-@click.option("--chunk-size", type=click.IntRange(min=1), default=5_120, show_default=True,
+@click.option("--chunk-size", type=click.IntRange(min=1), default=2_048, show_default=True,
               help="Iterations evaluated at once; results do not depend on it.")
 @output_options
 @json_option
@@ -200,8 +200,10 @@ def run(workbook, out, force, as_json):
 @click.option("--structural", type=click.Choice(["none", "model_averaged"]), default=None,
               help="Structural uncertainty: model_averaged draws the after-effect assumption and 'no effect' per "
                    "iteration with the workbook's weights (default: the workbook's psa_structural).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Threads for the model and sampling (default: every available core); results do not depend on it.")
 @guarded
-def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural):
+def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural, workers):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
     from .outputs import format_psa, write_psa
     from .psa import run_psa
@@ -217,7 +219,7 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
         conventions = spec.describe_conventions()
         keep = True if save_iterations else (0 if no_evppi else 20_000)
         result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"),
-                         structural=structural)
+                         structural=structural, workers=workers)
         t = time.perf_counter()
         extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)

@@ -130,16 +130,28 @@ class Reward:
     varies_by_cycle: bool = False
 
 
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """``a`` without its broadcast (stride-0) copies: checking it checks every element of ``a``."""
+    return a[tuple(slice(0, 1) if stride == 0 and size > 1 else slice(None) for stride, size in zip(a.strides, a.shape))]
+
+
 def check_transitions(p: np.ndarray, edges: Edges | None = None, atol: float = 1e-9) -> None:
-    """Raise :class:`TransitionError` unless every row is a probability distribution."""
-    p = np.asarray(p, dtype=float)
+    """Raise :class:`TransitionError` unless every row is a probability distribution.
+
+    Cost: a few passes over the distinct values of ``p`` (axes broadcast with stride 0 are
+    checked once), vectorised; pass ``check=False`` to :func:`simulate` when the caller
+    guarantees valid rows (e.g. it built them from probabilities it already checked).
+    """
+    p = _distinct(np.asarray(p, dtype=float))
     problems = []
-    if not np.all(np.isfinite(p)):
+    lo, hi = (float(p.min()), float(p.max())) if p.size else (0.0, 0.0)  # NaN propagates: two passes, no temporaries
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         problems.append("contains NaN or infinite probabilities")
-    if np.any(p < -atol):
-        problems.append(f"has negative probabilities (min {np.nanmin(p):.3g})")
-    if np.any(p > 1 + atol):
-        problems.append(f"has probabilities above 1 (max {np.nanmax(p):.6g})")
+        lo, hi = (np.nanmin(p), np.nanmax(p)) if not np.all(np.isnan(p)) else (0.0, 0.0)
+    if lo < -atol:
+        problems.append(f"has negative probabilities (min {lo:.3g})")
+    if hi > 1 + atol:
+        problems.append(f"has probabilities above 1 (max {hi:.6g})")
     if edges is None:
         sums = p.sum(axis=-1)
     else:
@@ -277,12 +289,18 @@ class TransitionModel(Protocol):
 
 
 class DenseTransitions:
-    """Full matrices ``(..., S, S)``, or ``(..., T, S, S)`` with ``time_varying``; moves are ``(S, S)``."""
+    """Full matrices ``(..., S, S)``, or ``(..., T, S, S)`` with ``time_varying``; moves are ``(S, S)``.
 
-    def __init__(self, p: np.ndarray, time_varying: bool = False, check: bool = True, atol: float = 1e-9):
+    With ``cycle_index`` ``(T,)`` the time-varying array holds only the ``M`` distinct
+    matrices, ``(..., M, S, S)``, and cycle ``t`` uses matrix ``cycle_index[t - 1]`` — e.g. a
+    treatment effect for the first two cycles is ``M = 2`` matrices, not ``T``.
+    """
+
+    def __init__(self, p: np.ndarray, time_varying: bool = False, check: bool = True, atol: float = 1e-9,
+                 cycle_index: np.ndarray | None = None):
         self.p = np.asarray(p, dtype=float)
-        self.time_varying = time_varying
-        core = 3 if time_varying else 2
+        self.time_varying = time_varying or cycle_index is not None
+        core = 3 if self.time_varying else 2
         if self.p.ndim < core:
             raise ValueError(f"transition array needs at least {core} axes, got shape {self.p.shape}")
         if check:
@@ -290,11 +308,22 @@ class DenseTransitions:
         self.n_states = self.p.shape[-1]
         self.move_shape = (self.n_states, self.n_states)
         self.batch_shape = self.p.shape[:-core]
-        self.n_cycles = self.p.shape[-3] if time_varying else None
+        self.cycle_index = None
+        if cycle_index is not None:
+            self.cycle_index = np.asarray(cycle_index, dtype=np.int64)
+            if self.cycle_index.ndim != 1 or np.any(self.cycle_index < 0) or np.any(self.cycle_index >= self.p.shape[-3]):
+                raise ValueError(f"cycle_index must be a 1-D array of matrix numbers 0..{self.p.shape[-3] - 1}")
+        self.n_cycles = (len(self.cycle_index) if self.cycle_index is not None
+                         else self.p.shape[-3] if self.time_varying else None)
+
+    def matrix(self, t: int) -> np.ndarray:
+        """Transition matrices ``(..., S, S)`` of cycle ``t + 1`` (row t → row t+1)."""
+        if not self.time_varying:
+            return self.p
+        return self.p[..., t if self.cycle_index is None else self.cycle_index[t], :, :]
 
     def step(self, x: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
-        p_t = self.p[..., t, :, :] if self.time_varying else self.p
-        moves = x[..., :, None] * p_t
+        moves = x[..., :, None] * self.matrix(t)
         return moves.sum(-2), moves
 
 
@@ -318,6 +347,45 @@ class SparseTransitions:
         return self.edges.apply(moves), moves
 
 
+TRACE_AUTO_BYTES = 64 * 2**20
+
+
+def _simulate_dense_compiled(x: np.ndarray, model: DenseTransitions, n_cycles: int, rewards: dict[str, Reward],
+                             conventions: Conventions, keep_trace: bool) -> CohortResult:
+    """:func:`simulate` for dense transitions and state rewards: cohort loop and row values in one compiled pass.
+
+    ``x``: ``(..., S)`` at row 0, already broadcast to the batch.
+    """
+    from .kernels import compiled
+
+    batch, n_states = x.shape[:-1], x.shape[-1]
+    n_batch = int(np.prod(batch, dtype=np.int64))
+    if model.time_varying:
+        index = model.cycle_index if model.cycle_index is not None else np.arange(n_cycles, dtype=np.int64)
+        p = model.p
+    else:
+        index, p = np.zeros(n_cycles, dtype=np.int64), model.p[..., None, :, :]
+    p = np.ascontiguousarray(np.broadcast_to(p, batch + p.shape[-3:])).reshape((n_batch,) + p.shape[-3:])
+    # state values by kind: one vector per reward (A0, S); per batch element (A1, B, S); per element and row (A2, B, T+1, S)
+    shapes = {"plain": (n_states,), "batch": (n_batch, n_states), "row": (n_batch, n_cycles + 1, n_states)}
+    groups: dict[str, list[tuple[str, np.ndarray]]] = {kind: [] for kind in shapes}
+    for name, r in rewards.items():
+        if r.state_values is not None:
+            v = np.asarray(r.state_values, float)
+            kind = "row" if r.varies_by_cycle else "plain" if v.ndim == 1 else "batch"
+            groups[kind].append((name, v if kind == "plain" else np.broadcast_to(v, batch + shapes[kind][1:])))
+    values = {kind: np.array([v for _, v in members], dtype=float).reshape((len(members),) + shapes[kind])
+              for kind, members in groups.items()}
+    outs = {kind: np.empty((len(members), n_batch, n_cycles + 1)) for kind, members in groups.items()}
+    trace = np.empty((n_batch, n_cycles + 1, n_states) if keep_trace else (0, 0, 0))
+    compiled("dense_cohort")(np.ascontiguousarray(x.reshape(n_batch, n_states)), p, index, values["plain"],
+                             values["batch"], values["row"], outs["plain"], outs["batch"], outs["row"], trace)
+    row_values = {name: outs[kind][a].reshape(batch + (n_cycles + 1,))
+                  for kind, members in groups.items() for a, (name, _) in enumerate(members)}
+    trace = trace.reshape(batch + (n_cycles + 1, n_states)) if keep_trace else None
+    return CohortResult(n_cycles, conventions, dict(rewards), row_values, {}, trace)
+
+
 def simulate(
     initial: np.ndarray,
     transitions: np.ndarray | TransitionModel,
@@ -326,25 +394,37 @@ def simulate(
     conventions: Conventions | None = None,
     edges: Edges | None = None,
     time_varying: bool = False,
-    keep_trace: bool = True,
+    keep_trace: bool | None = None,
     check: bool = True,
     atol: float = 1e-9,
+    cycle_index: np.ndarray | None = None,
+    kernel: str | None = None,
 ) -> CohortResult:
     """Run a cohort for ``n_cycles`` cycles and collect rewards.
 
     ``transitions`` is dense ``(..., S, S)``, or with ``edges`` sparse ``(..., E)``; with
-    ``time_varying=True`` it carries a cycle axis ``(..., T, S, S)`` / ``(..., T, E)``.
+    ``time_varying=True`` it carries a cycle axis ``(..., T, S, S)`` / ``(..., T, E)``, or,
+    dense with ``cycle_index`` ``(T,)``, only its distinct matrices ``(..., M, S, S)``.
     Any :class:`TransitionModel` may be passed instead (a model's own structured step).
     Rewards with ``varies_by_cycle=True`` carry a row axis ``(..., T+1, S)`` for state
     values and a cycle axis ``(..., T, *move_shape)`` for transition values.
-    ``keep_trace=False`` saves memory in large PSA chunks.
+
+    Fast options for large batches (PSA): ``check=False`` when the caller guarantees
+    valid rows (the check is otherwise a few vectorised passes over the distinct
+    transition values, so ``cycle_index`` also makes it cheaper); ``keep_trace=False``
+    (default ``None``: the trace is kept when it needs at most :data:`TRACE_AUTO_BYTES`).
+    Dense transitions without one-off transition values run their cohort loop compiled
+    (numba, :mod:`ifpp_econ.kernels`; ``kernel="numpy"`` or ``IFPP_ECON_KERNEL=numpy``
+    selects the pure-numpy loop, the reference).
     """
     conventions = conventions or Conventions()
     rewards = rewards or {}
     if isinstance(transitions, np.ndarray) or np.isscalar(transitions) or isinstance(transitions, list):
         if edges is None:
-            transitions = DenseTransitions(transitions, time_varying, check, atol)
+            transitions = DenseTransitions(transitions, time_varying, check, atol, cycle_index)
         else:
+            if cycle_index is not None:
+                raise ValueError("cycle_index is supported for dense transitions only")
             transitions = SparseTransitions(edges, transitions, time_varying, check, atol)
     model = transitions
     if getattr(model, "n_cycles", None) not in (None, n_cycles):
@@ -355,6 +435,13 @@ def simulate(
     n_states = model.n_states
     batch = np.broadcast_shapes(x.shape[:-1], tuple(model.batch_shape))
     x = np.broadcast_to(x, batch + (n_states,)).copy()
+    if keep_trace is None:
+        keep_trace = int(np.prod(batch, dtype=np.int64)) * (n_cycles + 1) * n_states * 8 <= TRACE_AUTO_BYTES
+    if isinstance(model, DenseTransitions) and not any(r.transition_values is not None for r in rewards.values()):
+        from .kernels import choose_kernel
+
+        if choose_kernel(kernel) == "numba":
+            return _simulate_dense_compiled(x, model, n_cycles, rewards, conventions, keep_trace)
     move_axes = tuple(range(-len(model.move_shape), 0))
     # A model may keep states on the first axis, (S, ...) and moves (M, ...), for contiguous slicing.
     state_first = bool(getattr(model, "state_first", False))

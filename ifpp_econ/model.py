@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .engine import Conventions, Reward, TransitionError, simulate
+from .engine import Conventions, Reward, TransitionError
+from .kernels import simulate_family_states
 from . import units
 
 CARE_TUNNELS = 24  # months 0..23, then 24+
@@ -470,7 +471,11 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
         "reunifications": Reward(transition_values=np.array([0, 0, 1.0, 0])),
     }
     transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry)
-    result = simulate(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace=keep_trace)
+    support = np.unique(np.round(p["case_support_months"]).astype(int))  # totals the costing asks for, computed in the loop
+    totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in support if m > 0 for h in horizons}
+    result = simulate_family_states(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace,
+                                    horizons=sorted(totals_at), rates=(spec.discount_rate_costs, spec.discount_rate_outcomes, 0.0),
+                                    rows=range(0, n_cycles + 1, 12))
 
     per_child = 1.0 / cpf
     zero = np.zeros(n)

@@ -1,6 +1,8 @@
 """Turning analysis results into tables, charts and printed summaries in a run folder."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -269,7 +271,9 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     evpi["population_basis"] = f"{children_per_year:,.1f} children a year for {decision_years} years, discounted"
     run.table("evpi", evpi)
     if evppi and result.draws is not None and len(result.draws) >= 200:
+        started = time.perf_counter()
         table = voi.evppi_table(result.draws, result.net_benefit())
+        run.time("evppi_seconds", time.perf_counter() - started)
         run.table("evppi", table)
         labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
         run.figure("evppi", charts.evppi_chart(table, result.wtp_default, labels=labels))

@@ -2,24 +2,29 @@
 
 Iteration i's parameter draws depend only on (seed, i), and the model treats each
 iteration independently (no BLAS reductions across the batch), so results are
-identical, bit for bit, whatever the chunk size. Per-iteration outcomes are kept
-(8 bytes per outcome per strategy per iteration: about 0.25 GB for a million
-iterations) for intervals, the CE plane, convergence and EVPPI; CEAC and EVPI sums are
-accumulated over fixed blocks of iterations so they too are independent of chunking.
+identical, bit for bit, whatever the chunk size and the number of workers. With several
+workers, whole chunks run side by side in threads (numpy, scipy's special functions and
+the compiled model release the GIL), one thread per chunk, and are collected in order.
+Per-iteration outcomes are kept (8 bytes per outcome per strategy per iteration: about
+0.25 GB for a million iterations) for intervals, the CE plane, convergence and EVPPI;
+CEAC and EVPI sums are accumulated over fixed blocks of iterations so they too are
+independent of chunking.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from . import analysis
+from . import analysis, kernels
 from .model import AFTER_EFFECTS, OUTCOME_LABELS, run_model
-from .sampling import BLOCK, CI95_WIDTH, sample
+from .sampling import BLOCK, CI95_WIDTH, Sampler
 from .spec import build_spec
 
 
@@ -89,9 +94,14 @@ def structural_draws(weights: dict[str, float], n: int, seed: int, start: int = 
                         index=pd.RangeIndex(start, start + n, name="iteration"))
 
 
-def draw(inputs, n: int, seed: int, start: int = 0, structural: str | None = None) -> pd.DataFrame:
-    """Parameter draws for iterations ``[start, start + n)`` (predictive RRs; structural columns when model-averaged)."""
-    draws = sample(predictive_parameters(inputs), n, seed, start=start, correlations=inputs.correlations)
+def draw(inputs, n: int, seed: int, start: int = 0, structural: str | None = None,
+         sampler: Sampler | None = None) -> pd.DataFrame:
+    """Parameter draws for iterations ``[start, start + n)`` (predictive RRs; structural columns when model-averaged).
+
+    ``sampler``: a :class:`Sampler` of :func:`predictive_parameters` built once for many chunks.
+    """
+    sampler = sampler or Sampler(predictive_parameters(inputs), inputs.correlations)
+    draws = sampler.sample(n, seed, start=start)
     weights = structural_weights(inputs, structural)
     if weights is not None:
         draws = pd.concat([draws, structural_draws(weights, n, seed, start)], axis=1)
@@ -208,20 +218,31 @@ class PSAResult:
                            o["first_placements_undiscounted"][c] - o["first_placements_undiscounted"][k])}
                 for band, o in self.by_band.items()}
 
-
-def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int = 5_120,
-            keep_draws: bool | int = False, progress=None, structural: str | None = None) -> PSAResult:
+def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int = 2_048,
+            keep_draws: bool | int = False, progress=None, structural: str | None = None,
+            workers: int | None = None) -> PSAResult:
     """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
 
     ``keep_draws``: True keeps every iteration's draws; an integer keeps the first that many
     (enough for EVPPI without holding a million rows). ``progress(done, total)`` is called
-    after each chunk when given.
+    after each chunk when given. ``workers``: threads for the compiled model and the
+    sampling pool (default: every available core); results do not depend on it.
     """
     n = int(inputs.settings["psa_iterations"] if n is None else n)
     seed = int(inputs.settings["psa_seed"] if seed is None else seed)
-    keep = n if keep_draws is True else int(keep_draws or 0)
     if n < 1:
         raise ValueError("the number of iterations must be at least 1")
+    previous = kernels.set_workers(workers)
+    try:
+        return _run_psa(inputs, n, seed, chunk_size, keep_draws, progress, structural)
+    finally:
+        kernels.set_workers(previous)
+
+
+def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int, progress,
+             structural: str | None) -> PSAResult:
+    keep = n if keep_draws is True else int(keep_draws or 0)
+    sampler = Sampler(predictive_parameters(inputs), inputs.correlations)  # distributions built once per run
     spec = build_spec(inputs)
     wtp = wtp_grid(inputs.settings)
     acc = analysis.PSAAccumulator(spec.strategy_names, spec.comparator, wtp)
@@ -232,36 +253,58 @@ def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: i
     weights = structural_weights(inputs, structural)
     chosen = {name: 0 for name in AFTER_EFFECTS} | {"no_effect": 0}
     bands: dict[str, dict[str, np.ndarray]] = {}
-    timings = {"sampling_seconds": 0.0, "model_seconds": 0.0}
-    for start in range(0, n, chunk_size):
+    timings = {"sampling_seconds": 0.0, "model_seconds": 0.0, "model_cpu_seconds": 0.0}
+
+    def chunk(start: int):
+        """Draws and model results of iterations [start, start + chunk_size); seconds per phase."""
         m = min(chunk_size, n - start)
         t0 = time.perf_counter()
-        draws = draw(inputs, m, seed, start, structural)
-        t1 = time.perf_counter()
+        draws = draw(inputs, m, seed, start, structural, sampler)
+        t1, c1 = time.perf_counter(), time.thread_time()
         results = run_model(draws, spec)
-        t2 = time.perf_counter()
-        timings["sampling_seconds"] += t1 - t0
-        timings["model_seconds"] += t2 - t1
-        if kept is None:
-            kept = {k: np.empty(v.shape[:-1] + (n,)) for k, v in results.outcomes.items()}
-        for k, v in results.outcomes.items():
-            kept[k][..., start : start + m] = v
-        for band, outcomes in results.by_band.items():
-            for k in ("cost", "first_placements", "first_placements_undiscounted"):
-                bands.setdefault(band, {}).setdefault(k, np.empty(outcomes[k].shape[:-1] + (n,)))[..., start:start + m] = outcomes[k]
-        if weights is not None:
-            codes = draws["structure:after_effect"].to_numpy()
-            for i, name in enumerate(AFTER_EFFECTS):
-                chosen[name] += int((codes == i).sum())
-            chosen["no_effect"] += int(draws["structure:no_effect"].sum())
-        counts["risk_curve_reordered"] += int(results.risk_curve_reordered.sum())
-        counts["child_risk_capped"] += int(results.child_risk_capped.sum())
-        counts["ifpp_curve_running_max"] += int(results.curve_rule_bound.sum())
-        counts["care_exits_rescaled"] += int(results.exits_rescaled.sum())
-        if start < keep:
-            draws_kept.append(draws.iloc[: keep - start])
-        if progress is not None:
-            progress(start + m, n)
+        return start, draws, results, (t1 - t0, time.perf_counter() - t1, time.thread_time() - c1)
+
+    def in_own_thread(start: int):
+        with kernels.single_thread():
+            return chunk(start)
+
+    starts = range(0, n, chunk_size)
+    threads = kernels.workers()
+    wall, cpu = time.perf_counter(), time.process_time()
+    with contextlib.ExitStack() as stack:
+        if threads > 1 and len(starts) > 1:  # whole chunks side by side, one thread each; taken in order
+            pool = ThreadPoolExecutor(threads, thread_name_prefix="psa-chunk")
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on Ctrl-C: finish running chunks only
+            done = pool.map(in_own_thread, starts)
+        else:  # one chunk at a time, each using every worker (compiled loop, sampling pool)
+            done = map(chunk, starts)
+        for start, draws, results, seconds in done:
+            m = len(draws)
+            for key, value in zip(("sampling_seconds", "model_seconds", "model_cpu_seconds"), seconds):
+                timings[key] += value
+            if kept is None:
+                kept = {k: np.empty(v.shape[:-1] + (n,)) for k, v in results.outcomes.items()}
+            for k, v in results.outcomes.items():
+                kept[k][..., start : start + m] = v
+            for band, outcomes in results.by_band.items():
+                for k in ("cost", "first_placements", "first_placements_undiscounted"):
+                    bands.setdefault(band, {}).setdefault(k, np.empty(outcomes[k].shape[:-1] + (n,)))[
+                        ..., start : start + m] = outcomes[k]
+            if weights is not None:
+                codes = draws["structure:after_effect"].to_numpy()
+                for i, name in enumerate(AFTER_EFFECTS):
+                    chosen[name] += int((codes == i).sum())
+                chosen["no_effect"] += int(draws["structure:no_effect"].sum())
+            counts["risk_curve_reordered"] += int(results.risk_curve_reordered.sum())
+            counts["child_risk_capped"] += int(results.child_risk_capped.sum())
+            counts["ifpp_curve_running_max"] += int(results.curve_rule_bound.sum())
+            counts["care_exits_rescaled"] += int(results.exits_rescaled.sum())
+            if start < keep:
+                draws_kept.append(draws.iloc[: keep - start])
+            if progress is not None:
+                progress(start + m, n)
+    timings["chunks_seconds"] = time.perf_counter() - wall  # sampling + model, wall clock
+    timings["chunks_cpu_seconds"] = time.process_time() - cpu  # the same, CPU of all threads
     for start in range(0, n, SUMMARY_BLOCK):  # fixed blocks: sums do not depend on the chunk size
         acc.add({k: v[..., start : start + SUMMARY_BLOCK] for k, v in kept.items()})
     return PSAResult(

@@ -20,7 +20,6 @@ depend only on (seed, i) and are bit-identical whatever ``start``/``n`` chunking
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 import pandas as pd
@@ -248,8 +247,9 @@ def correlation_cholesky(names: list[str], correlations: pd.DataFrame | None) ->
 
 
 def _workers(jobs: int, work: int) -> int:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 1 if work < PARALLEL_MIN else max(1, min(cpus, jobs))
+    from .kernels import workers  # the run's --workers (default: every available core)
+
+    return 1 if work < PARALLEL_MIN else max(1, min(workers(), jobs))
 
 
 def _exact_inverse(dist, z: np.ndarray) -> np.ndarray:
@@ -302,21 +302,19 @@ def _inverse_cdf(dist):
     return lambda z: np.clip(_hermite(x, slope, z), lo, hi)
 
 
-def _invert_columns(dists: list, z: np.ndarray) -> list[np.ndarray]:
-    """``F_j⁻¹(Φ(z[:, j]))`` for every column of ``z`` ``(n, k)``; threads across columns
-    (numpy and scipy's special functions release the GIL), results identical to a serial loop."""
-    inverses = [_inverse_cdf(d) for d in dists]
-
+def _invert_columns(inverses: list, z: np.ndarray) -> list[np.ndarray]:
+    """``inverses[j](z[:, j])`` (from :func:`_inverse_cdf`) for every column of ``z`` ``(n, k)``; threads
+    across columns (numpy and scipy's special functions release the GIL), results identical to a serial loop."""
     def one(j):
         return inverses[j](z[:, j])
 
-    workers = _workers(len(dists), z.size)
+    workers = _workers(len(inverses), z.size)
     if workers == 1:
-        return [one(j) for j in range(len(dists))]
+        return [one(j) for j in range(len(inverses))]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, range(len(dists))))
+        return list(pool.map(one, range(len(inverses))))
 
 
 def _block(seed: int, b: int, k: int, corr_cols: list[int], chol, groups) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -337,6 +335,25 @@ def _block(seed: int, b: int, k: int, corr_cols: list[int], chol, groups) -> tup
     return z, shares
 
 
+class Sampler:
+    """Everything :func:`sample` needs that does not depend on the iterations: the validated
+    distributions, their inverse CDFs, Dirichlet groups and the copula's Cholesky factor.
+    Built once per run (a PSA in chunks calls :meth:`sample` per chunk)."""
+
+    def __init__(self, parameters: pd.DataFrame, correlations: pd.DataFrame | None = None):
+        self.parameters = parameters
+        self.dists = make_distributions(parameters)
+        self.groups = dirichlet_groups(parameters)
+        self.scalar = list(self.dists)
+        correlated, self.chol = correlation_cholesky(self.scalar, correlations)
+        self.corr_cols = [self.scalar.index(p) for p in correlated]
+        self.inverses = [_inverse_cdf(self.dists[p]) for p in self.scalar]
+
+    def sample(self, n: int, seed: int, start: int = 0) -> pd.DataFrame:
+        """Draws for iterations ``[start, start + n)``: see :func:`sample`."""
+        return _sample(self, n, seed, start)
+
+
 def sample(parameters: pd.DataFrame, n: int, seed: int, start: int = 0,
            correlations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Draws for iterations ``[start, start + n)``.
@@ -345,14 +362,15 @@ def sample(parameters: pd.DataFrame, n: int, seed: int, start: int = 0,
     index = iteration numbers. Fixed parameters (including all-fixed share groups) repeat
     their ``value``; Dirichlet shares of a group sum to 1 in every row.
     """
+    return Sampler(parameters, correlations).sample(n, seed, start)
+
+
+def _sample(sampler: Sampler, n: int, seed: int, start: int) -> pd.DataFrame:
     n, start = int(n), int(start)
     if n < 0 or start < 0:
         raise ValueError("n and start must be non-negative")
-    dists = make_distributions(parameters)
-    groups = dirichlet_groups(parameters)
-    scalar = list(dists)
-    correlated, chol = correlation_cholesky(scalar, correlations)
-    corr_cols = [scalar.index(p) for p in correlated]
+    parameters, groups, scalar = sampler.parameters, sampler.groups, sampler.scalar
+    corr_cols, chol = sampler.corr_cols, sampler.chol
 
     first, stop = start // BLOCK, -(-(start + n) // BLOCK)
     blocks = [_block(seed, b, len(scalar), corr_cols, chol, groups) for b in range(first, stop)]
@@ -363,7 +381,7 @@ def sample(parameters: pd.DataFrame, n: int, seed: int, start: int = 0,
     position = {name: i for i, name in enumerate(parameters.index)}
     if scalar and blocks:
         z = np.concatenate([zb for zb, _ in blocks])[lo:hi]
-        for name, values in zip(scalar, _invert_columns([dists[p] for p in scalar], z)):
+        for name, values in zip(scalar, _invert_columns(sampler.inverses, z)):
             out[:, position[name]] = values
     for g, (names, _) in enumerate(groups.values()):
         if blocks:

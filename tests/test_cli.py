@@ -87,6 +87,16 @@ def test_psa_same_seed_same_numbers_whatever_chunk_size(runner):
     assert a == b
 
 
+def test_psa_same_numbers_whatever_workers(runner):
+    runs = [json.loads(invoke(runner, "psa", "-n", "900", "--seed", "8", "--json", "--no-evppi", *extra,
+                              "--out", f"w{i}").output)
+            for i, extra in enumerate((["--workers", "1"], ["--workers", "2", "--chunk-size", "250"]))]
+    for r in runs:
+        r.pop("output_folder")
+    assert runs[0] == runs[1]
+    assert invoke(runner, "psa", "-n", "10", "--workers", "0").exit_code == 2
+
+
 def test_template_and_validate(runner, tmp_path):
     assert invoke(runner, "template", "my.xlsx").exit_code == 0
     again = invoke(runner, "template", "my.xlsx")

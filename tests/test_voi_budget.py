@@ -78,3 +78,27 @@ def test_budget_table_and_payback(default_inputs):
     none = budget_impact(apply_overrides(default_inputs, {"rr_3m": 1, "rr_6m": 1, "rr_12m": 1, "rr_24m": 1}), years=5)
     np.testing.assert_allclose(none.table()["net_saving"], -spend, rtol=1e-12)
     assert none.headline()["payback_year"] is None
+
+
+def test_shared_qr_evppi_equals_a_direct_least_squares_fit():
+    rng = np.random.default_rng(4)
+    n = 1500
+    theta = rng.gamma(2.0, 1.0, size=(n, 3))
+    theta[:, 2] = np.round(theta[:, 2])  # a lumpy parameter: repeated values, tied quantile knots
+    nb = np.vstack([np.zeros(n), 1 - theta[:, 0] + 0.5 * theta[:, 1] * theta[:, 2] + rng.normal(size=n),
+                    0.3 * theta[:, 1] + rng.normal(size=n)])
+    perm = rng.permutation(n)
+    for cols in ([0], [0, 1, 2]):
+        x, inb = voi.design_matrix(theta[:, cols]), (nb - nb[:1])[1:]
+        direct = (x @ np.linalg.lstsq(x, inb.T, rcond=None)[0]).T
+        g = np.vstack([np.zeros((1, n)), direct])
+        expected = min(g.max(0).mean() - g.mean(1).max(), voi.evpi(nb))
+        xp = voi.design_matrix(theta[perm][:, cols])
+        gp = np.vstack([np.zeros((1, n)), (xp @ np.linalg.lstsq(xp, inb.T, rcond=None)[0]).T])
+        expected_null = min(gp.max(0).mean() - gp.mean(1).max(), voi.evpi(nb))
+        got = voi.evppi(theta[:, cols], nb, null_rows=perm)
+        assert got["evppi"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        assert got["permuted_null"] == pytest.approx(expected_null, rel=1e-9, abs=1e-12)
+        assert 0 < got["se"] < got["evppi"]
+        fitted, r2 = voi.fitted_net_benefit(theta[:, cols], inb)
+        np.testing.assert_allclose(fitted, direct, rtol=1e-9, atol=1e-9)

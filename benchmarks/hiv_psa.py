@@ -1,0 +1,80 @@
+"""The Briggs Exercise 4.7 HIV PSA (Chancellor 1997) written for the engine's fast options.
+
+Dirichlet rows of transition counts, lognormal RR (log-SD 0.16984), gamma state costs
+(SD = mean), drug costs fixed (see /work/shared/docs/validation-cases.md). The time
+variation (combination therapy for the first two years) is two distinct matrices and a
+``cycle_index``; lamivudine is costed as 2,086.50 a year on the alive states for the first
+two cycles (``total("alive", horizon=2)``), which is the published model's cost exactly.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ifpp_econ.engine import Conventions, Reward, cycle_weights, simulate
+from ifpp_econ.sampling import Sampler
+
+COUNTS = np.array([[1251, 350, 116, 17], [0, 731, 512, 15], [0, 0, 1312, 437], [0, 0, 0, 1]], dtype=float)
+STATE_COSTS = np.array([2756.0, 3052.0, 9007.0, 0.0])
+ZIDOVUDINE, LAMIVUDINE = 2278.0, 2086.50
+N_CYCLES = 20
+CONVENTIONS = Conventions(counting="end", cycle_years=1.0)
+ALIVE = np.array([1.0, 1.0, 1.0, 0.0])
+CYCLE_INDEX = np.r_[0, 0, np.ones(N_CYCLES - 2, dtype=np.int64)]  # combination effect in cycles 1–2
+
+
+def parameters() -> pd.DataFrame:
+    rows = []
+    for i, frm in enumerate("ABC"):
+        for j, to in enumerate("ABCD"):
+            if COUNTS[i, j] > 0:
+                rows.append({"name": f"p_{frm}{to}", "value": COUNTS[i, j] / COUNTS[i].sum(), "distribution": "dirichlet",
+                             "param_a": COUNTS[i, j], "param_b": np.nan, "group": frm})
+    rows.append({"name": "rr", "value": 0.509, "distribution": "lognormal_log", "param_a": np.log(0.509),
+                 "param_b": (np.log(0.710) - np.log(0.365)) / 3.92, "group": ""})
+    for s, cost in zip("ABC", STATE_COSTS[:3]):
+        rows.append({"name": f"c_{s}", "value": cost, "distribution": "gamma_mean_se", "param_a": cost,
+                     "param_b": np.nan, "group": ""})
+    return pd.DataFrame(rows).set_index("name")
+
+
+_SAMPLER = None
+
+
+def hiv_psa_inputs(n: int, seed: int, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(transitions ``(n, 2, 2, 4, 4)``: per strategy the cycle-1–2 and later matrices; state costs ``(n, 1, 4)``)."""
+    global _SAMPLER
+    _SAMPLER = _SAMPLER or Sampler(parameters())
+    d = _SAMPLER.sample(n, seed, start)
+    mono = np.zeros((n, 4, 4))
+    for i, frm in enumerate("ABC"):
+        for j, to in enumerate("ABCD"):
+            if f"p_{frm}{to}" in d:
+                mono[:, i, j] = d[f"p_{frm}{to}"]
+    mono[:, 3, 3] = 1.0
+    combo = mono * d["rr"].to_numpy()[:, None, None]
+    diag = np.arange(4)
+    combo[:, diag, diag] = 0.0
+    combo[:, diag, diag] = 1.0 - combo.sum(-1)
+    p = np.empty((n, 2, 2, 4, 4))
+    p[:, 0, 0] = p[:, 0, 1] = p[:, 1, 1] = mono
+    p[:, 1, 0] = combo
+    costs = np.stack([d["c_A"], d["c_B"], d["c_C"], np.zeros(n)], -1) + ZIDOVUDINE * ALIVE
+    return p, costs[:, None, :]
+
+
+def hiv_psa_run(p: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Incremental cost and half-cycle life-years ``(n,)`` (combination − monotherapy)."""
+    rewards = {"cost": Reward(state_values=costs, discount_rate=0.06),
+               "alive": Reward(state_values=ALIVE, discount_rate=0.06),
+               "ly": Reward(state_values=ALIVE)}
+    res = simulate(np.array([1.0, 0, 0, 0]), p, N_CYCLES, rewards, CONVENTIONS, cycle_index=CYCLE_INDEX,
+                   check=False, keep_trace=False)
+    cost = res.total("cost") + np.array([0.0, LAMIVUDINE]) * res.total("alive", 2)
+    life_years = res.row_values["ly"] @ cycle_weights(N_CYCLES, "half-cycle")
+    return cost[:, 1] - cost[:, 0], life_years[:, 1] - life_years[:, 0]
+
+
+if __name__ == "__main__":
+    d_cost, d_ly = hiv_psa_run(*hiv_psa_inputs(100_000, seed=1))
+    print(f"mean incremental cost {d_cost.mean():,.0f} (published ≈ 5,835), life-years {d_ly.mean():.3f} (≈ 0.925)")

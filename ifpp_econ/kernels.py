@@ -1,0 +1,288 @@
+"""Compiled inner loop for the family-states model: monthly step and reward totals in one pass.
+
+:func:`simulate_family_states` returns an object with the surface the model uses from
+the engine's :class:`~ifpp_econ.engine.CohortResult` (``total``, ``row_values``,
+``flow_values``, ``trace``). With the numba kernel each iteration's 40 states stay in
+L1: the step and the discounted totals the caller announced (``horizons`` × ``rates``,
+state-reward values at ``rows``) are computed in one loop, and nothing of size
+``(K, N, T)`` is allocated. Any other
+total or row is answered from full per-row values, computed on first use by a second
+pass of the same kernel (correct, just slower; ``full_passes`` counts them).
+
+Kernels (``kernel=`` argument, else the ``IFPP_ECON_KERNEL`` environment variable):
+
+* ``"numba"`` — the compiled loop in :mod:`ifpp_econ._compiled` (blocks of iterations
+  shared between :func:`workers` threads, or its serial twin for one thread;
+  ``cache=True``: compiled once per install, then loaded in a fraction of a second;
+  numba is imported only when it runs);
+* ``"numpy"`` — the engine's vectorised :func:`~ifpp_econ.engine.simulate`, the reference;
+* ``"auto"`` (default) — numba when it imports, else numpy.
+
+Reproducibility: every iteration is computed by the same sequence of floating-point
+operations whatever block, thread or chunk it falls in (no reductions across
+iterations, no fast-math), so results are bit-identical for any number of threads and
+any chunk size. They agree with the numpy reference to rounding (≈1e-15 relative).
+Keeping a trace (the deterministic base case) always uses the numpy reference.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import threading
+from functools import cached_property
+
+import numpy as np
+
+from .engine import CohortResult, Conventions, Reward, cycle_weights, discount_factors, simulate
+
+KERNELS = ("auto", "numba", "numpy")
+
+_WORKERS: int | None = None
+_LOCAL = threading.local()  # a chunk running in a thread of its own uses one thread (see psa.run_psa)
+
+
+@functools.lru_cache(maxsize=1)
+def _numba():
+    """The numba module, or None when it cannot be imported (imported on first use: ~0.5 s)."""
+    try:
+        import numba
+    except Exception:  # pragma: no cover - exercised only without numba
+        return None
+    return numba
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def set_workers(workers: int | None) -> int | None:
+    """Threads for the compiled kernel and the thread pools of a run (``None``: every available core).
+
+    Returns the previous setting, so a run can restore it."""
+    global _WORKERS
+    if workers is not None and int(workers) < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    previous, _WORKERS = _WORKERS, None if workers is None else int(workers)
+    return previous
+
+
+def workers() -> int:
+    """Threads the current computation may use: :func:`single_thread` inside a chunk's own
+    thread, else :func:`set_workers`, else every available core."""
+    return getattr(_LOCAL, "workers", None) or _WORKERS or available_cores()
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Within this block (in the current thread) kernels and thread pools use one thread."""
+    previous = getattr(_LOCAL, "workers", None)
+    _LOCAL.workers = 1
+    try:
+        yield
+    finally:
+        _LOCAL.workers = previous
+
+
+def compiled(name: str):
+    """The compiled kernel ``name`` for :func:`workers` threads (numba's pool sized to match)."""
+    from . import _compiled
+
+    threads = workers()
+    if threads > 1:
+        numba = _numba()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    return _compiled.compiled(name, threads)
+
+
+def choose_kernel(kernel: str | None = None) -> str:
+    """Resolve ``kernel`` (argument, else ``IFPP_ECON_KERNEL``, else ``"auto"``) to ``"numba"`` or ``"numpy"``.
+
+    ``"auto"`` is numba whenever it imports: the choice never depends on the batch, so every
+    chunk of a run takes the same path and results do not depend on the chunk size.
+    """
+    kernel = (kernel or os.environ.get("IFPP_ECON_KERNEL") or "auto").strip().lower()
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS} (argument or IFPP_ECON_KERNEL), got {kernel!r}")
+    if kernel == "numpy":
+        return kernel
+    if _numba() is None:
+        if kernel == "numba":
+            raise ValueError("kernel 'numba' requested but numba cannot be imported; install numba or use 'numpy'")
+        return "numpy"
+    return "numba"
+
+
+def _csr(rows: list[list[tuple]], dtypes) -> tuple:
+    """Events grouped by row → (pointer ``(rows+1,)``, one array per field)."""
+    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(r) for r in rows])
+    flat = [e for r in rows for e in r]
+    return (ptr,) + tuple(np.array([e[f] for e in flat], dtype=dt) for f, dt in enumerate(dtypes))
+
+
+class _Plan:
+    """The reward series, discount streams and per-row events that produce the announced totals."""
+
+    def __init__(self, n_cycles: int, rewards: dict[str, Reward], conventions: Conventions, n_states: int,
+                 horizons, rates, rows):
+        self.n_cycles = T = n_cycles
+        self.state_names = [k for k, r in rewards.items() if r.state_values is not None]
+        self.move_names = [k for k, r in rewards.items() if r.transition_values is not None]
+        self.series = {name: a for a, name in enumerate(self.state_names + self.move_names)}
+        dense = np.zeros((len(self.series), n_states))
+        self.series_kind = np.zeros(len(self.series), dtype=np.int64)
+        for name, a in self.series.items():
+            if name in self.state_names:
+                dense[a] = rewards[name].state_values
+            else:
+                dense[a, :4] = np.asarray(rewards[name].transition_values, float).reshape(4)
+                self.series_kind[a] = 1
+        self.series_csr = _csr([[(i, row[i]) for i in np.flatnonzero(row)] for row in dense], (np.int64, float))
+
+        def weights(kind: int, h: int, rate: float) -> np.ndarray:
+            """Row weights ``(T+1,)`` for a horizon, exactly as the engine's ``CohortResult.total``."""
+            w = np.zeros(T + 1)
+            disc = discount_factors(h, rate, conventions)
+            if kind == 0:
+                w[: h + 1] = cycle_weights(h, conventions.counting) * disc
+            else:
+                w[1 : h + 1] = disc[1:] if conventions.transition_timing == "end" else disc[:-1]
+            return w
+
+        streams: dict[tuple[int, float], int] = {}
+        stream_w = []
+        snaps = [[] for _ in range(T + 2)]
+        tails = [[] for _ in range(T + 1)]
+        self.queries: dict[tuple, int] = {}
+        for name, a in self.series.items():
+            kind = int(self.series_kind[a])
+            for rate in sorted({float(r) for r in rates}):
+                if (kind, rate) not in streams:
+                    streams[kind, rate] = len(stream_w)
+                    stream_w.append(weights(kind, T, rate))
+                s = streams[kind, rate]
+                for h in sorted({int(h) for h in horizons if 1 <= int(h) <= T}):
+                    w = weights(kind, h, rate)
+                    differ = np.flatnonzero(w != stream_w[s])
+                    e = int(differ[0]) if len(differ) else T + 1  # rows < e use the stream's own weights
+                    q = self.queries.setdefault(("total", name, h, rate), len(self.queries))
+                    if e > 0:
+                        snaps[e].append((q, s, a))
+                    for r in range(e, h + 1):
+                        if w[r] != 0.0:
+                            tails[r].append((q, a, w[r]))
+        for name in self.state_names:
+            for r in sorted({int(r) for r in rows if 0 <= int(r) <= T}):
+                q = self.queries.setdefault(("row", name, r), len(self.queries))
+                tails[r].append((q, self.series[name], 1.0))
+        self.stream_kind = np.array([kind for kind, _ in streams], dtype=np.int64)
+        self.stream_w = np.array(stream_w).reshape(len(stream_w), T + 1)
+        self.snap = _csr(snaps, (np.int64, np.int64, np.int64))
+        self.tail = _csr(tails, (np.int64, np.int64, float))
+
+    def run(self, initial: np.ndarray, transitions, out: np.ndarray, full: np.ndarray) -> None:
+        tr = transitions
+        compiled("family_states_kernel")(
+            np.ascontiguousarray(initial, dtype=float), np.ascontiguousarray(tr.entry), np.ascontiguousarray(tr.reunify),
+            np.ascontiguousarray(tr.permanence), np.ascontiguousarray(tr.reentry), *self.series_csr, self.series_kind,
+            self.stream_kind, self.stream_w, *self.snap, *self.tail, out, full)
+
+
+class _Rows:
+    """``row_values[name]`` / ``flow_values[name]`` of a :class:`FamilyStatesResult`: ``[..., r]`` for an
+    announced row is answered directly; anything else materialises the full ``(K, N, rows)`` array."""
+
+    def __init__(self, result: "FamilyStatesResult", name: str, flows: bool):
+        self._result, self._name, self._flows = result, name, flows
+
+    def full(self) -> np.ndarray:
+        values = self._result._full_values[self._name]
+        return values[..., 1:] if self._flows else values
+
+    def __getitem__(self, key):
+        if (not self._flows and isinstance(key, tuple) and len(key) == 2 and key[0] is Ellipsis
+                and isinstance(key[1], (int, np.integer))):
+            q = self._result._plan.queries.get(("row", self._name, int(key[1])))
+            if q is not None:
+                return self._result._out[q].copy()
+        return self.full()[key]
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.full(), dtype=dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._result.batch_shape + (self._result.n_cycles + (0 if self._flows else 1),)
+
+
+class FamilyStatesResult:
+    """Totals from the compiled kernel, with the :class:`~ifpp_econ.engine.CohortResult` surface."""
+
+    trace = None
+
+    def __init__(self, plan: _Plan, transitions, initial: np.ndarray, conventions: Conventions,
+                 rewards: dict[str, Reward], out: np.ndarray):
+        self._plan, self._transitions, self._initial = plan, transitions, initial
+        self.n_cycles, self.conventions, self.rewards, self._out = plan.n_cycles, conventions, dict(rewards), out
+        self.batch_shape = tuple(out.shape[1:])
+        self.full_passes = 0
+        self.row_values = {k: _Rows(self, k, False) for k in plan.state_names}
+        self.flow_values = {k: _Rows(self, k, True) for k in plan.move_names}
+
+    def total(self, name: str, horizon: int | None = None, discount_rate: float | None = None) -> np.ndarray:
+        """As :meth:`CohortResult.total`: discounted, counted total over cycles ``1..horizon`` → ``(K, N)``."""
+        horizon = self.n_cycles if horizon is None else int(horizon)
+        rate = self.rewards[name].discount_rate if discount_rate is None else discount_rate
+        q = self._plan.queries.get(("total", name, horizon, float(rate)))
+        if q is not None:
+            return self._out[q].copy()
+        return self._full_result().total(name, horizon, rate)
+
+    def totals(self, horizon: int | None = None) -> dict[str, np.ndarray]:
+        return {name: self.total(name, horizon) for name in self.rewards}
+
+    @cached_property
+    def _full_values(self) -> dict[str, np.ndarray]:
+        """Every reward's per-row values ``(K, N, T+1)`` (move rewards: 0 at row 0), by a second kernel pass."""
+        plan = self._plan
+        full = np.empty((len(plan.series),) + self.batch_shape + (self.n_cycles + 1,))
+        empty = _Plan(self.n_cycles, {k: self.rewards[k] for k in plan.series}, self.conventions, len(self._initial),
+                      (), (), ())
+        empty.run(self._initial, self._transitions, np.empty((0,) + self.batch_shape), full)
+        self.full_passes += 1
+        return {name: full[a] for name, a in plan.series.items()}
+
+    def _full_result(self) -> CohortResult:
+        values = self._full_values
+        return CohortResult(self.n_cycles, self.conventions, self.rewards,
+                            {k: values[k] for k in self._plan.state_names},
+                            {k: values[k][..., 1:] for k in self._plan.move_names})
+
+
+def _supported(rewards: dict[str, Reward]) -> bool:
+    return all(not r.varies_by_cycle and (r.state_values is None) != (r.transition_values is None)
+               and np.ndim(r.state_values if r.state_values is not None else r.transition_values) == 1
+               for r in rewards.values())
+
+
+def simulate_family_states(initial: np.ndarray, transitions, n_cycles: int, rewards: dict[str, Reward],
+                           conventions: Conventions, keep_trace: bool = False, horizons=(), rates=(), rows=(),
+                           kernel: str | None = None):
+    """Run the family-states model (a :class:`~ifpp_econ.model.FamilyStatesTransitions`) for ``n_cycles``.
+
+    ``horizons`` (cycles) × ``rates`` (per year) are the totals computed in the loop for
+    every reward, ``rows`` the trace rows whose state-reward values are kept. Returns a
+    :class:`FamilyStatesResult` (numba) or the engine's :class:`CohortResult` (numpy,
+    or whenever a trace is kept or a reward is not a plain per-state / per-move vector).
+    """
+    batch = tuple(transitions.batch_shape)
+    if keep_trace or not _supported(rewards) or choose_kernel(kernel) == "numpy":
+        return simulate(initial, transitions, n_cycles, rewards, conventions, keep_trace=keep_trace)
+    initial = np.asarray(initial, dtype=float)
+    if np.any(initial < -1e-9) or abs(initial.sum() - 1) > 1e-9:
+        raise ValueError("initial distribution must be non-negative and sum to 1")
+    plan = _Plan(n_cycles, rewards, conventions, len(initial), horizons, rates, rows)
+    out = np.empty((len(plan.queries),) + batch)
+    plan.run(initial, transitions, out, np.empty((0, 0, 0, 0)))
+    return FamilyStatesResult(plan, transitions, initial, conventions, rewards, out)

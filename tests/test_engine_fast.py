@@ -1,0 +1,83 @@
+"""Engine fast options: distinct matrices by cycle index, the compiled dense loop, cheap checks, trace auto."""
+import numpy as np
+import pytest
+
+from ifpp_econ import engine, kernels
+from ifpp_econ.engine import Reward, TransitionError, check_transitions, simulate
+from test_engine_hiv import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, hiv_inputs, run_hiv
+
+numba_only = pytest.mark.skipif(kernels.choose_kernel("auto") != "numba", reason="numba not importable")
+
+
+def batch_of_hiv(n=64, seed=0):
+    """Full time-varying arrays (n, 2, T, 4, 4) and their compact form (n, 2, 2, 4, 4) + cycle index."""
+    rng = np.random.default_rng(seed)
+    ps, cs = zip(*(hiv_inputs(rr=rr) for rr in rng.uniform(0.3, 1.0, size=n)))
+    p, costs = np.stack(ps), np.stack(cs)
+    compact = np.stack([p[:, :, 0], p[:, :, -1]], axis=2)
+    index = np.r_[0, 0, np.ones(N_CYCLES - 2, dtype=int)]
+    return p, costs, compact, index
+
+
+@pytest.mark.parametrize("kernel", ["numpy", pytest.param("numba", marks=numba_only)])
+def test_cycle_index_equals_full_time_varying_arrays(kernel):
+    p, costs, compact, index = batch_of_hiv()
+    rewards = {"cost": Reward(state_values=costs, discount_rate=0.06, varies_by_cycle=True),
+               "ly": Reward(state_values=np.array([1.0, 1, 1, 0]))}
+    full = simulate(np.array([1.0, 0, 0, 0]), p, N_CYCLES, rewards, HIV_CONVENTIONS, time_varying=True, kernel="numpy")
+    short = simulate(np.array([1.0, 0, 0, 0]), compact, N_CYCLES, rewards, HIV_CONVENTIONS, cycle_index=index, kernel=kernel)
+    for name in rewards:
+        np.testing.assert_allclose(short.total(name), full.total(name), rtol=1e-13)
+    np.testing.assert_allclose(short.trace, full.trace, rtol=1e-13, atol=1e-16)
+
+
+@numba_only
+def test_compiled_dense_loop_equals_numpy_reference():
+    p, costs, compact, index = batch_of_hiv(n=300, seed=2)
+    alive = np.array([1.0, 1, 1, 0])
+    rewards = {"cost": Reward(state_values=costs[:, :, 0], discount_rate=0.06), "alive": Reward(state_values=alive, discount_rate=0.06),
+               "by_cycle": Reward(state_values=costs, discount_rate=0.06, varies_by_cycle=True)}
+    runs = {k: simulate(np.array([1.0, 0, 0, 0]), compact, N_CYCLES, rewards, HIV_CONVENTIONS, cycle_index=index,
+                        kernel=k, keep_trace=False, check=False) for k in ("numba", "numpy")}
+    assert runs["numba"].trace is None
+    for name in rewards:
+        for horizon in (1, 2, N_CYCLES):
+            np.testing.assert_allclose(runs["numba"].total(name, horizon), runs["numpy"].total(name, horizon), rtol=1e-12)
+    # the published combination-therapy cost, written as state costs + lamivudine on the alive states for 2 years
+    single = runs["numba"].total("cost")[0] + np.array([0.0, LAMIVUDINE]) * runs["numba"].total("alive", 2)[0]
+    np.testing.assert_allclose(single, runs["numba"].total("by_cycle")[0], rtol=1e-12)
+
+
+def test_published_hiv_results_with_either_kernel(monkeypatch):
+    for kernel in ("numpy", "numba") if kernels.choose_kernel("auto") == "numba" else ("numpy",):
+        monkeypatch.setenv("IFPP_ECON_KERNEL", kernel)
+        totals = run_hiv().totals()
+        assert totals["cost"][0] == pytest.approx(44663.4535637, rel=1e-9)
+        assert totals["cost"][1] == pytest.approx(50601.6513312, rel=1e-9)
+        assert totals["life_years"][1] == pytest.approx(8.9373889, rel=1e-8)
+
+
+def test_check_sees_every_value_of_broadcast_arrays():
+    good = np.broadcast_to(np.array([[0.9, 0.1], [0.0, 1.0]]), (1000, 5, 2, 2))
+    check_transitions(good)
+    bad = np.array([[0.9, 0.2], [0.0, 1.0]])
+    with pytest.raises(TransitionError, match="not summing to 1"):
+        check_transitions(np.broadcast_to(bad, (1000, 5, 2, 2)))
+    nan = np.array([[np.nan, 0.1], [0.0, 1.0]])
+    with pytest.raises(TransitionError, match="NaN"):
+        check_transitions(np.broadcast_to(nan, (3, 2, 2)))
+    assert engine._distinct(good).shape == (1, 1, 2, 2)
+
+
+def test_cycle_index_validated():
+    p = np.tile(np.eye(2), (2, 1, 1))
+    with pytest.raises(ValueError, match="cycle_index"):
+        simulate(np.array([1.0, 0]), p, 3, cycle_index=np.array([0, 1, 2]))
+
+
+def test_trace_kept_by_default_only_when_small(monkeypatch):
+    p = np.array([[0.9, 0.1], [0.0, 1.0]])
+    assert simulate(np.array([1.0, 0]), p, 5).trace is not None
+    monkeypatch.setattr(engine, "TRACE_AUTO_BYTES", 95)  # the trace needs 6 × 2 × 8 = 96 bytes
+    assert simulate(np.array([1.0, 0]), p, 5).trace is None
+    assert simulate(np.array([1.0, 0]), p, 5, keep_trace=True).trace.shape == (6, 2)

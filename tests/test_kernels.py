@@ -1,0 +1,102 @@
+"""The compiled family-states kernel agrees with the numpy reference and is bit-reproducible
+whatever the number of threads and the chunk size."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ifpp_econ import kernels, model
+from ifpp_econ.model import monthly_cash, run_model
+from ifpp_econ.psa import draw, run_psa
+from ifpp_econ.spec import apply_overrides, build_spec
+
+pytestmark = pytest.mark.skipif(kernels.choose_kernel("auto") != "numba", reason="numba not importable")
+
+
+@pytest.fixture(scope="module")
+def draws(default_inputs):
+    # model-averaged draws: every after-effect assumption and 'no effect' in one batch (links applied by the model)
+    return draw(apply_overrides(default_inputs, {"psa_structural": "model_averaged"}), 1500, seed=11)
+
+
+def run_with(kernel, monkeypatch, draws, spec):
+    monkeypatch.setenv("IFPP_ECON_KERNEL", kernel)
+    return run_model(draws, spec)
+
+
+def assert_close(a: dict, b: dict, rtol=1e-12):
+    assert a.keys() == b.keys()
+    for key in a:
+        x, y = np.asarray(a[key]), np.asarray(b[key])
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=0, equal_nan=True, err_msg=key)
+
+
+@pytest.mark.parametrize("counting", ["half-cycle", "start", "end", "simpson"])
+def test_numba_equals_numpy_reference_on_psa_draws(default_inputs, draws, monkeypatch, counting):
+    spec = dataclasses.replace(build_spec(default_inputs), counting=counting)
+    compiled = run_with("numba", monkeypatch, draws, spec)
+    reference = run_with("numpy", monkeypatch, draws, spec)
+    assert_close(compiled.outcomes, reference.outcomes)
+    assert np.array_equal(compiled.curve_rule_bound, reference.curve_rule_bound)
+
+
+def test_model_asks_only_for_totals_computed_in_the_loop(default_inputs, draws, monkeypatch):
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")
+    spec = build_spec(default_inputs)
+    cohort = model._simulate(draws, spec, keep_trace=False)
+    assert isinstance(cohort.result, kernels.FamilyStatesResult)
+    run_model(draws, spec)  # the same announcements as run_model's costing
+    original = kernels.FamilyStatesResult._full_values
+
+    def fail(self):
+        raise AssertionError("run_model needed a second (full-row) pass")
+    monkeypatch.setattr(kernels.FamilyStatesResult, "_full_values", property(fail))
+    try:
+        run_model(draws, spec)
+    finally:
+        monkeypatch.setattr(kernels.FamilyStatesResult, "_full_values", original)
+
+
+def test_unannounced_totals_and_rows_fall_back_to_a_full_pass(default_inputs, draws, monkeypatch):
+    spec = build_spec(default_inputs)
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")
+    compiled = model._simulate(draws.iloc[:200], spec, keep_trace=False).result
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numpy")
+    reference = model._simulate(draws.iloc[:200], spec, keep_trace=False).result
+    for name, horizon, rate in (("in_care", 37, 0.0), ("care_entries", 5, 0.06), ("left_care", None, None)):
+        np.testing.assert_allclose(compiled.total(name, horizon, rate), reference.total(name, horizon, rate), rtol=1e-12)
+    assert compiled.full_passes == 1
+    np.testing.assert_allclose(compiled.row_values["at_home"][..., 7], reference.row_values["at_home"][..., 7], rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(compiled.flow_values["reunifications"]), reference.flow_values["reunifications"],
+                               rtol=1e-12, atol=1e-300)
+    assert compiled.full_passes == 1  # the full rows are computed once
+    announced = compiled.row_values["living_at_home"][..., 24]
+    np.testing.assert_allclose(announced, reference.row_values["living_at_home"][..., 24], rtol=1e-12)
+
+
+def test_monthly_cash_agrees(default_inputs, draws, monkeypatch):
+    spec = build_spec(default_inputs)
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")
+    compiled = monthly_cash(draws.iloc[:100], spec)
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numpy")
+    assert_close(compiled, monthly_cash(draws.iloc[:100], spec), rtol=1e-11)
+
+
+def test_bit_identical_for_any_workers_and_chunk_size(default_inputs, monkeypatch):
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")
+    runs = [run_psa(default_inputs, 2500, seed=3, chunk_size=chunk, workers=workers)
+            for workers, chunk in ((1, 2500), (2, 2500), (2, 333), (1, 1024))]
+    for other in runs[1:]:
+        for key, values in runs[0].outcomes.items():
+            assert np.array_equal(values, other.outcomes[key], equal_nan=True), key
+
+
+def test_kernel_choice(monkeypatch):
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numpy")
+    assert kernels.choose_kernel() == "numpy"
+    assert kernels.choose_kernel("numba") == "numba"
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "fortran")
+    with pytest.raises(ValueError, match="IFPP_ECON_KERNEL"):
+        kernels.choose_kernel()
+    with pytest.raises(ValueError, match="at least 1"):
+        kernels.set_workers(0)
