@@ -20,6 +20,7 @@ import pandas as pd
 
 from .engine import Conventions, Reward, TransitionError, simulate
 from . import units
+from .exceptions import InputError
 
 CARE_TUNNELS = 24  # months 0..23, then 24+
 RETURN_TUNNELS = 12  # months 0..11, then 12+
@@ -48,7 +49,7 @@ RR_NAMES = ("rr_3m", "rr_6m", "rr_12m", "rr_24m")
 PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "with_parents", "other")
 
 
-class ModelError(ValueError):
+class ModelError(InputError, ValueError):
     """Parameter values the model cannot use (message says which and why)."""
 
 

@@ -25,6 +25,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from .exceptions import InputError
+
 BLOCK = 1024
 U_CLIP = 1e-12
 Z_CLIP = 7.034483825301131  # −Φ⁻¹(1e-12): clipping z to ±Z_CLIP is clipping U to [1e-12, 1 − 1e-12]
@@ -34,7 +36,7 @@ CI95_WIDTH = 3.919927969080108  # 2 × 1.959963984540054 (the "3.92" of a 95% CI
 PARALLEL_MIN = 20_000  # ppf work (iterations × columns) below which threads are not worth starting
 
 
-class SamplingError(ValueError):
+class SamplingError(InputError, ValueError):
     """A distribution, Dirichlet group or correlation that cannot be sampled (the message names it)."""
 
 
@@ -328,7 +330,9 @@ def sample(parameters: pd.DataFrame, n: int, seed: int, start: int = 0,
 
     Returns a DataFrame ``(n, P)``: one column per parameter in ``parameters.index`` order,
     index = iteration numbers. Fixed parameters (including all-fixed share groups) repeat
-    their ``value``; Dirichlet shares of a group sum to 1 in every row.
+    their ``value``; Dirichlet shares of a group sum to 1 in every row. When the table has
+    ``min``/``max`` columns (the parameters' allowed ranges), draws are clipped to them: the
+    reader allows at most 0.1% of a distribution outside, so clipping only tidies the tail.
     """
     n, start = int(n), int(start)
     if n < 0 or start < 0:
@@ -349,6 +353,8 @@ def sample(parameters: pd.DataFrame, n: int, seed: int, start: int = 0,
     if scalar and blocks:
         z = np.concatenate([zb for zb, _ in blocks])[lo:hi]
         for name, values in zip(scalar, _invert_columns([dists[p] for p in scalar], z)):
+            if "min" in parameters.columns and "max" in parameters.columns:
+                values = np.clip(values, parameters.at[name, "min"], parameters.at[name, "max"])
             out[:, position[name]] = values
     for g, (names, _) in enumerate(groups.values()):
         if blocks:
