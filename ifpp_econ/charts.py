@@ -9,6 +9,27 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+LITERAL_TEXT = {"text.parse_math": False}  # text from the workbook (strategy names, labels) is never mathtext
+
+
+def literal_text(chart):
+    """Draw ``chart`` with mathtext off, and keep it off for every text of the figure, so a
+    strategy named ``$x^$`` or ``\\notacommand`` is drawn as typed."""
+    import functools
+
+    from matplotlib.text import Text
+
+    @functools.wraps(chart)
+    def draw(*args, **kwargs):
+        with plt.rc_context(LITERAL_TEXT):
+            fig = chart(*args, **kwargs)
+        for text in fig.findobj(Text):
+            text.set_parse_math(False)
+        return fig
+
+    return draw
+
+
 def _gbp_tick(v: float, _=None) -> str:
     """Compact currency ticks: £950, £25k, £1.2m (a minus sign for negatives; never '-£0')."""
     a = abs(v)
@@ -43,6 +64,7 @@ def _finish(fig, ax, title: str, xlabel: str, ylabel: str, xfmt=None, yfmt=None,
     return fig
 
 
+@literal_text
 def trace_chart(trace: pd.DataFrame, conventions: str = "") -> plt.Figure:
     """State occupancy over time (months since referral), one panel per state group, a line per strategy."""
     groups = [g for g in GROUP_LABELS if g in trace.columns]
@@ -63,6 +85,7 @@ def trace_chart(trace: pd.DataFrame, conventions: str = "") -> plt.Figure:
     return fig
 
 
+@literal_text
 def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: float, strategy: str, comparator: str,
              max_points: int = 5000) -> plt.Figure:
     """Incremental cost against placements avoided per child, with the mean and a λ line."""
@@ -80,6 +103,7 @@ def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: 
                    "Incremental cost per child", yfmt=GBP)
 
 
+@literal_text
 def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
     """Probability each strategy is most cost-effective over λ, with the frontier marked."""
     fig, ax = plt.subplots(figsize=(6.2, 4.2))
@@ -92,6 +116,7 @@ def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
                    "Probability most cost-effective", GBP, PCT)
 
 
+@literal_text
 def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.2, 4.0))
     ax.plot(evpi["wtp"], evpi["evpi_per_child"], color="#2ca02c", label="Per child (left axis)")
@@ -110,6 +135,7 @@ def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
                    "EVPI per child", GBP, GBP)
 
 
+@literal_text
 def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure:
     """Running mean and running 95% interval of per-child savings against iterations."""
     n = len(savings)
@@ -125,6 +151,7 @@ def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure
     return _finish(fig, ax, "Convergence of the PSA", "Iterations", "Per-child savings", yfmt=GBP)
 
 
+@literal_text
 def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int = 15) -> plt.Figure:
     """Horizontal bars from the outcome at each parameter's low to its high value, sorted by swing.
 
@@ -160,6 +187,7 @@ def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int
     return fig
 
 
+@literal_text
 def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_label: str) -> plt.Figure:
     """Heatmap of the outcome over two parameters with the zero (break-even) contour."""
     xs, ys = np.unique(grid[x]), np.unique(grid[y])
@@ -182,6 +210,7 @@ def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_labe
     return fig
 
 
+@literal_text
 def evppi_chart(table: pd.DataFrame, wtp: float, top: int = 20) -> plt.Figure:
     """Ranked EVPPI per child (parameters and groups) at one willingness to pay."""
     shown = table.head(top).iloc[::-1]
@@ -201,6 +230,7 @@ def evppi_chart(table: pd.DataFrame, wtp: float, top: int = 20) -> plt.Figure:
     return fig
 
 
+@literal_text
 def budget_chart(table: pd.DataFrame, strategy: str, comparator: str) -> plt.Figure:
     """Stacked bars by year: programme spend (negative) and costs avoided by category, net line."""
     fig, ax = plt.subplots(figsize=(7.0, 4.4))

@@ -195,8 +195,9 @@ class RunFolder:
         import matplotlib.pyplot as plt
 
         for ext in ("png", "svg"):
-            fig.savefig(self.path / f"{name}.{ext}", dpi=150 if ext == "png" else None, bbox_inches="tight",
-                        metadata={"Date": None} if ext == "svg" else None)
+            with plt.rc_context({"text.parse_math": False}):  # labels from the workbook are plain text
+                fig.savefig(self.path / f"{name}.{ext}", dpi=150 if ext == "png" else None, bbox_inches="tight",
+                            metadata={"Date": None} if ext == "svg" else None)
             self.files.append(f"{name}.{ext}")
         plt.close(fig)
 

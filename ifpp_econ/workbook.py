@@ -281,6 +281,7 @@ class _Sheet:
     rows: list[dict]  # column -> value, plus "_row"
     columns: dict[str, int]  # column name -> 1-based index
     formulas: set[tuple[int, int]]  # (row, col) of formula cells without a cached value
+    complete: bool = True  # every required column was found
 
 
 def _cell(sheet: _Sheet, row: int, column: str) -> str:
@@ -512,7 +513,8 @@ def _table(name: str, values: dict[int, list], fvalues: dict[int, list], c: _Col
                 v = v.strip() if col not in ("notes", "source", "description", "label") else v
             record[col] = v
         rows.append(record)
-    return _Sheet(name, rows, columns, formulas)
+    required = [col for col in expected if col not in optional]
+    return _Sheet(name, rows, columns, formulas, complete=all(col in columns for col in required))
 
 
 def _letter(j: int) -> str:
@@ -758,6 +760,8 @@ def read_workbook(path: str | Path) -> Inputs:
     if sheets is None:
         raise WorkbookError(c.problems)
     if any(s not in sheets for s in schema.SHEETS[1:] if s != "Correlations"):
+        raise WorkbookError(c.problems)
+    if not all(s.complete for s in sheets.values()):  # the tables cannot be read without their columns
         raise WorkbookError(c.problems)
 
     settings = _read_settings(sheets["Settings"], c)

@@ -1,0 +1,67 @@
+"""Run many random mutations of the template through every command and report each breach.
+
+    python scripts/mutation_sweep.py [N=2000] [SEED=0] [--log FILE]
+
+Uses the mutations and the contract of ``tests/mutations.py`` (exit 0 or 2, never 1; on 2
+a message naming the file and a sheet, nothing written, the input unchanged; and nothing
+but exit 0 after ``validate`` said OK). Unlike the hypothesis test it does not stop at
+the first breach: it prints a summary of every kind found and the mutations behind them.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from mutations import check_commands, mutated_workbook  # noqa: E402
+
+from ifpp_econ.workbook import write_template  # noqa: E402
+
+
+def main(n: int, seed: int, log: Path | None) -> int:
+    rng = random.Random(seed)
+    kinds = collections.Counter()
+    examples = {}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        template = write_template(tmp / "template.xlsx")
+        for i in range(n):
+            work = tmp / f"w{i}"
+            work.mkdir()
+            book = work / "mutated.xlsx"
+            done = mutated_workbook(template, book, lambda options: rng.choice(list(options)))
+            breaches = check_commands(book, work)
+            for b in breaches:
+                key = b.split(":", 1)[0] + ": " + b.split(":", 2)[-1][:90]
+                kinds[key] += 1
+                examples.setdefault(key, (i, done, b))
+            if log:
+                with open(log, "a") as fh:
+                    fh.write(f"{i}\t{'; '.join(done)}\t{len(breaches)}\t{' | '.join(breaches)[:2000]}\n")
+            import shutil
+            shutil.rmtree(work, ignore_errors=True)
+            if (i + 1) % 50 == 0:
+                print(f"{i + 1:,}/{n:,} mutations, {sum(kinds.values())} breaches, "
+                      f"{time.perf_counter() - started:,.0f} s", file=sys.stderr, flush=True)
+    print(f"{n:,} mutations (seed {seed}) in {time.perf_counter() - started:,.0f} s: "
+          f"{sum(kinds.values())} breaches of {len(kinds)} kinds")
+    for key, count in kinds.most_common():
+        i, done, b = examples[key]
+        print(f"\n{count} × {key}\n  e.g. mutation {i}: {'; '.join(done)}\n  {b[:600]}")
+    return 1 if kinds else 0
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    log = Path(sys.argv[sys.argv.index("--log") + 1]) if "--log" in sys.argv else None
+    if log:
+        args = [a for a in args if a != str(log)]
+    sys.exit(main(int(args[0]) if args else 2000, int(args[1]) if len(args) > 1 else 0, log))
