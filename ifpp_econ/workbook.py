@@ -803,6 +803,7 @@ def read_workbook(path: str | Path) -> Inputs:
     _check_risks(params, c)
     _check_parameter_domains(params, sheets["Parameters"], c)
     _check_strategy_costs(strategies, sheets["Strategies"], c)
+    _check_dirichlet_counts(mix_params + age_params, sheets, c)
     _check_settings_limits(settings, sheets["Settings"], param_names | {p["name"] for p in mix_params + age_params},
                            len(strategies), c)
     names = param_names | {p["name"] for p in mix_params + age_params}
@@ -1025,6 +1026,8 @@ MAX_COST_MULTIPLIER = 1e3
 # Whole numbers of months that set the model's structure: fixed, no one-way range, no threshold.
 STRUCTURAL = ("return_support_months",)
 WHOLE_MONTHS = ("return_support_months", "case_support_months")
+TWO_WAY_AXES = ("risk_12m", "rr_12m")  # the DSA's two-way grid spans their one-way ranges
+MIN_DIRICHLET_COUNT = 0.1  # smaller counts draw shares that underflow to 0/0
 
 
 def domain(unit: str) -> tuple[float, float]:
@@ -1076,6 +1079,9 @@ def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -
             if p["low"] is not None and p["high"] is not None and p["low"] != p["high"]:
                 c.add(_cell(sheet, row, "low"), f"{name} sets the model's time-since-return tunnels: leave low and high "
                                                 "blank (vary it with a scenario)")
+        if name in TWO_WAY_AXES and p["distribution"] == "fixed" and (p["low"] is None or p["low"] == p["high"]):
+            c.add(_cell(sheet, row, "low"), f"{name} is an axis of the two-way sensitivity analysis: give it a low and "
+                                            "a high value (or a distribution)")
         dist, value, a, b = p["distribution"], p["value"], p["param_a"], p["param_b"]
         if dist not in MARGINALS or value is None or not _in_range(value, unit):
             continue
@@ -1091,6 +1097,15 @@ def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -
                                                            if v is not None) +
                   f" puts {_share_text(share)} of {name}'s draws outside its allowed range for {unit} "
                   f"({_range_text(unit)}); at most {MAX_OUTSIDE:.1%} may fall outside")
+
+
+def _check_dirichlet_counts(shares: list[dict], sheets: dict[str, _Sheet], c: _Collector) -> None:
+    for p in shares:
+        if p["distribution"] == "dirichlet" and p["param_a"] is not None and p["param_a"] < MIN_DIRICHLET_COUNT:
+            name, ref = p["cell"].split("!")
+            where = _cell(sheets[name], int(re.search(r"(\d+)$", ref).group(1)), "dirichlet_count")
+            c.add(where, f"found {p['param_a']:g}; allowed: a Dirichlet count of at least {MIN_DIRICHLET_COUNT:g} "
+                         "(or none, for fixed shares)")
 
 
 def _share_text(share: float) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ from ifpp_econ.workbook import write_template  # noqa: E402
 def main(n: int, seed: int, log: Path | None) -> int:
     rng = random.Random(seed)
     kinds = collections.Counter()
+    counts = collections.Counter()
     examples = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -39,20 +41,23 @@ def main(n: int, seed: int, log: Path | None) -> int:
             book = work / "mutated.xlsx"
             done = mutated_workbook(template, book, lambda options: rng.choice(list(options)))
             breaches = check_commands(book, work)
+            valid = (work / "outputs").exists()  # validate said OK and the commands wrote their folders
+            counts["valid" if valid else "rejected"] += 1
             for b in breaches:
                 key = b.split(":", 1)[0] + ": " + b.split(":", 2)[-1][:90]
                 kinds[key] += 1
                 examples.setdefault(key, (i, done, b))
             if log:
                 with open(log, "a") as fh:
-                    fh.write(f"{i}\t{'; '.join(done)}\t{len(breaches)}\t{' | '.join(breaches)[:2000]}\n")
-            import shutil
+                    fh.write(f"{i}\t{'valid' if valid else 'rejected'}\t{'; '.join(done)}\t{len(breaches)}\t"
+                             f"{' | '.join(breaches)[:2000]}\n")
             shutil.rmtree(work, ignore_errors=True)
             if (i + 1) % 50 == 0:
                 print(f"{i + 1:,}/{n:,} mutations, {sum(kinds.values())} breaches, "
                       f"{time.perf_counter() - started:,.0f} s", file=sys.stderr, flush=True)
     print(f"{n:,} mutations (seed {seed}) in {time.perf_counter() - started:,.0f} s: "
-          f"{sum(kinds.values())} breaches of {len(kinds)} kinds")
+          f"{sum(kinds.values())} breaches of {len(kinds)} kinds; {counts['valid']:,} mutated workbooks passed "
+          f"validate and ran every command, {counts['rejected']:,} were rejected with exit 2")
     for key, count in kinds.most_common():
         i, done, b = examples[key]
         print(f"\n{count} × {key}\n  e.g. mutation {i}: {'; '.join(done)}\n  {b[:600]}")
