@@ -156,8 +156,11 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_commands(workbook: Path, workdir: Path) -> list[str]:
-    """Run every command in-process on ``workbook`` (cwd ``workdir``); returns the contract's breaches."""
+def check_commands(workbook: Path, workdir: Path, all_after_rejection: bool = True) -> list[str]:
+    """Run every command in-process on ``workbook`` (cwd ``workdir``); returns the contract's breaches.
+
+    ``all_after_rejection=False`` stops after ``validate`` exits 2 (every command reads the workbook
+    with the same ``load_inputs`` first, so they would all give the same answer)."""
     breaches = []
     before = _sha(workbook)
     runner = CliRunner()
@@ -187,6 +190,8 @@ def check_commands(workbook: Path, workdir: Path) -> list[str]:
                     breaches.append(f"{name}: exit 2 but something was written to outputs/")
             if _sha(workbook) != before:
                 breaches.append(f"{name}: the input workbook changed")
+            if name == "validate" and result.exit_code == 2 and not all_after_rejection:
+                break
     finally:
         os.chdir(old)
     return breaches
