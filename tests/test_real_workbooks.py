@@ -220,3 +220,23 @@ def test_validated_unusual_workbook_runs_every_command(tmp_path, monkeypatch):
     for command in (["validate"], ["run"], ["psa", "-n", "50", "--no-evppi"], ["dsa"]):
         result = runner.invoke(main, [*command, str(path)], catch_exceptions=False)
         assert result.exit_code == 0, (command, result.output)
+
+
+@pytest.mark.parametrize("name", ["$x^$", "\\notacommand", "$\\notacommand$", "Price $5 to $10"])
+def test_chart_text_from_the_workbook_is_drawn_literally(tmp_path, name):
+    import numpy as np
+    import pandas as pd
+
+    from ifpp_econ import charts
+    from ifpp_econ.runs import RunFolder
+
+    ceac = pd.DataFrame({"wtp": [0.0, 1e4], name: [0.2, 0.6], "Usual care": [0.8, 0.4],
+                         "frontier_probability": [0.8, 0.6]})
+    trace = pd.DataFrame({"strategy": [name] * 3, "month": [0, 1, 2], "at_home": [1.0, 0.9, 0.8],
+                          "in_care": [0.0, 0.1, 0.2], "returned_home": [0.0] * 3, "left_care": [0.0] * 3})
+    run = RunFolder("run", root=tmp_path)
+    run.figure("ceac", charts.ceac_chart(ceac, [name, "Usual care"]))
+    run.figure("trace", charts.trace_chart(trace, conventions=name))
+    run.figure("plane", charts.ce_plane(np.array([0.1, 0.2]), np.array([-100.0, 50.0]), 5e4, name, "Usual care"))
+    dest = run.commit()  # drawing (PNG and SVG) raises no mathtext error
+    assert all((dest / f"{c}.{e}").stat().st_size > 0 for c in ("ceac", "trace", "plane") for e in ("png", "svg"))
