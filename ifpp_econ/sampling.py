@@ -84,7 +84,8 @@ def _lognormal_ci(name, value, a, b):
 def _lognormal_log(name, value, a, b):
     if not (b > 0 and np.isfinite(a)):
         raise SamplingError(f"{name}: lognormal needs a finite log-mean and a positive log-SE (got {a:g}, {b:g})")
-    return "lognorm", (b,), {"scale": np.exp(a)}
+    with np.errstate(over="ignore"):  # an enormous log-mean gives scale inf: the reader rejects it as out of range
+        return "lognorm", (b,), {"scale": np.exp(a)}
 
 
 def _normal(name, value, a, b):
