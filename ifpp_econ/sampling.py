@@ -290,6 +290,17 @@ def _inverse_cdf(dist):
     return lambda z: np.clip(_hermite(x, slope, z), lo, hi)
 
 
+def sampleable(dist) -> bool:
+    """True when draws of the frozen scipy ``dist`` can be computed: its inverse CDF gives finite
+    values over the whole clipped normal range (extreme arguments overflow inside scipy)."""
+    try:
+        with np.errstate(all="ignore"):
+            x = _inverse_cdf(dist)(np.linspace(-Z_CLIP, Z_CLIP, 257))
+    except (ArithmeticError, ValueError):
+        return False
+    return bool(np.all(np.isfinite(x)))
+
+
 def _invert_columns(dists: list, z: np.ndarray) -> list[np.ndarray]:
     """``F_j⁻¹(Φ(z[:, j]))`` for every column of ``z`` ``(n, k)``; threads across columns
     (numpy and scipy's special functions release the GIL), results identical to a serial loop."""

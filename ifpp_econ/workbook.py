@@ -1046,15 +1046,20 @@ def _in_range(value: float, unit: str) -> bool:
     return (lo <= value if inclusive else lo < value) and value <= hi
 
 
-def share_outside(dist: str, value: float, a, b, unit: str) -> float:
-    """Share of the distribution's probability outside the parameter's allowed range (1.0 if not computable)."""
+def share_outside(dist: str, value: float, a, b, unit: str) -> float | None:
+    """Share of the distribution's probability outside the parameter's allowed range (1.0 if not computable);
+    None when its draws cannot be computed at all (arguments so extreme that scipy overflows)."""
     from scipy import stats
+
+    from .sampling import sampleable
 
     a, b = (math.nan if x is None else x for x in (a, b))
     name, args, kwargs = MARGINALS[dist]("", value, a, b)
     lo, hi, _ = schema.value_range(unit)
     with np.errstate(all="ignore"):
         frozen = getattr(stats, name)(*args, **kwargs)
+        if not sampleable(frozen):
+            return None
         outside = (float(frozen.cdf(lo)) if lo > -math.inf else 0.0) + (float(frozen.sf(hi)) if hi < math.inf else 0.0)
         spread = float(frozen.ppf(0.975) - frozen.ppf(0.025))
     return min(outside, 1.0) if math.isfinite(outside) and math.isfinite(spread) else 1.0
@@ -1091,7 +1096,11 @@ def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -
         except SamplingError:
             continue  # already reported
         share = share_outside(dist, value, a, b, unit)
-        if share > MAX_OUTSIDE:
+        if share is None:
+            c.add(_cell(sheet, row, "distribution"), f"{dist} with value {value:g}" + "".join(
+                f", {k} {v:g}" for k, v in (("param_a", a), ("param_b", b)) if v is not None) +
+                  f": {name}'s draws cannot be computed (the arguments are too extreme); use less extreme arguments")
+        elif share > MAX_OUTSIDE:
             c.add(_cell(sheet, row, "distribution"),
                   f"{dist} with value {value:g}" + "".join(f", {k} {v:g}" for k, v in (("param_a", a), ("param_b", b))
                                                            if v is not None) +

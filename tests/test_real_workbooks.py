@@ -240,3 +240,10 @@ def test_chart_text_from_the_workbook_is_drawn_literally(tmp_path, name):
     run.figure("plane", charts.ce_plane(np.array([0.1, 0.2]), np.array([-100.0, 50.0]), 5e4, name, "Usual care"))
     dest = run.commit()  # drawing (PNG and SVG) raises no mathtext error
     assert all((dest / f"{c}.{e}").stat().st_size > 0 for c in ("ceac", "trace", "plane") for e in ("png", "svg"))
+
+
+@pytest.mark.parametrize("a, b", [(0.0177, 1e308), (1e-9, 1)])
+def test_distribution_too_extreme_to_sample(template, a, b):
+    r = row_of("annual_risk_after_24m")
+    edit(template, ("Parameters", f"F{r}", "beta_alpha_beta"), ("Parameters", f"G{r}", a), ("Parameters", f"H{r}", b))
+    assert f"Parameters!F{r}: beta_alpha_beta" in problems(template) and "draws cannot be computed" in problems(template)
