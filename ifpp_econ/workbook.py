@@ -814,6 +814,8 @@ def read_workbook(path: str | Path) -> Inputs:
 
     table = pd.DataFrame(all_params).drop(columns=["price_cell", "_row"], errors="ignore").set_index("name")
     table["min"], table["max"] = zip(*(domain(unit) for unit in table["unit"]))  # draws are clipped to these
+    below_one = table.index.isin(BELOW_ONE) & table["unit"].str.startswith("probability")
+    table.loc[below_one, "max"] = 1 - 1e-9
     for col in ("value", "param_a", "param_b", "low", "high"):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
     table["price_year"] = table["price_year"].astype(object)
@@ -1027,6 +1029,9 @@ MAX_COST_MULTIPLIER = 1e3
 STRUCTURAL = ("return_support_months",)
 WHOLE_MONTHS = ("return_support_months", "case_support_months")
 TWO_WAY_AXES = ("risk_12m", "rr_12m")  # the DSA's two-way grid spans their one-way ranges
+# Probabilities of first entry that must stay below 1 (a certain entry leaves no one at home to follow),
+# as value, low/high, scenario value and draw (clipped to 1 − 1e-9).
+BELOW_ONE = ("risk_3m", "risk_6m", "risk_12m", "risk_24m", "annual_risk_after_24m")
 MIN_DIRICHLET_COUNT = 0.1  # smaller counts draw shares that underflow to 0/0
 
 
@@ -1069,9 +1074,17 @@ def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -
     """Each parameter's domain (its unit's range) applies to its low/high and to its distribution."""
     for p in params:
         name, unit, row = p["name"], p["unit"], p["_row"]
-        for col in ("low", "high"):
+        if name == "risk_12m" and p["value"] == 0:
+            c.add(_cell(sheet, row, "value"), "found 0; risk_12m must be above 0: the 3-, 6- and 24-month risks move in "
+                                              "proportion to it in the PSA and DSA")
+        for col in ("value", "low", "high"):
             v = p[col]
             if v is None:
+                continue
+            if name in BELOW_ONE and unit.startswith("probability") and v >= 1:
+                c.add(_cell(sheet, row, col), f"found {v:g} for {name}'s {col}; a probability of entering care must be "
+                                              "below 1")
+            if col == "value":
                 continue
             if not _in_range(v, unit):
                 c.add(_cell(sheet, row, col), f"found {v:g} for {name}'s {col}; allowed for {unit}: {_range_text(unit)}")
@@ -1182,10 +1195,14 @@ def _check_scenario_effects(sheet: _Sheet, rows: list[dict], params: list[dict],
                 c.add(where[name], f"{label}: found {over[name]:g} for {name}; allowed: a whole number of months")
         if all(n in base and base[n]["value"] is not None for n in risks) and any(n in over for n in risks):
             curve = [float(over.get(n, base[n]["value"])) for n in risks]
-            if any(x > y for x, y in zip(curve, curve[1:])) or curve[-1] >= 1:
+            if any(x > y for x, y in zip(curve, curve[1:])) or curve[-1] >= 1 or curve[2] == 0:
                 cell = where[next(n for n in reversed(risks) if n in over)]
                 c.add(cell, f"{label}: the cumulative risks become " + ", ".join(f"{n} = {v:g}" for n, v in zip(risks, curve))
-                            + "; they must satisfy risk_3m ≤ risk_6m ≤ risk_12m ≤ risk_24m < 1")
+                            + "; they must satisfy risk_3m ≤ risk_6m ≤ risk_12m ≤ risk_24m < 1 and risk_12m > 0")
+        after = "annual_risk_after_24m"
+        if after in over and after in base and base[after]["unit"].startswith("probability") and over[after] >= 1:
+            c.add(where[after], f"{label}: found {over[after]:g} for {after}; a probability of entering care must be "
+                                "below 1")
         if "comparator" in over and over["comparator"] not in receives:
             c.add(where["comparator"], f"{label}: comparator {_show(over['comparator'])} is not one of the strategies; "
                                        f"allowed: {', '.join(receives)}")

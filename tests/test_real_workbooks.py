@@ -247,3 +247,16 @@ def test_distribution_too_extreme_to_sample(template, a, b):
     r = row_of("annual_risk_after_24m")
     edit(template, ("Parameters", f"F{r}", "beta_alpha_beta"), ("Parameters", f"G{r}", a), ("Parameters", f"H{r}", b))
     assert f"Parameters!F{r}: beta_alpha_beta" in problems(template) and "draws cannot be computed" in problems(template)
+
+
+@pytest.mark.parametrize("name, col, value, expect", [
+    ("annual_risk_after_24m", "C", 1, "a probability of entering care must be below 1"),
+    ("risk_24m", "J", 1, "found 1 for risk_24m's high; a probability of entering care must be below 1"),
+    ("risk_12m", "C", 0, "risk_12m must be above 0"),
+])
+def test_entry_risks_that_the_model_cannot_follow(template, name, col, value, expect):
+    changes = [("Parameters", f"{col}{row_of(name)}", value)]
+    if name == "risk_12m":  # keep the curve ordered, so only the rule under test fires
+        changes += [("Parameters", f"C{row_of(n)}", 0) for n in ("risk_3m", "risk_6m")]
+    edit(template, *changes)
+    assert f"Parameters!{col}{row_of(name)}: " in problems(template) and expect in problems(template)
