@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import io
 import math
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -196,7 +197,12 @@ def write_template(path: str | Path, preset: str | None = None, force: bool = Fa
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     wb.save(buffer)
-    path.write_bytes(_fixed_zip_times(buffer.getvalue()))
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")  # a failed write leaves nothing behind
+    try:
+        partial.write_bytes(_fixed_zip_times(buffer.getvalue()))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

@@ -1,7 +1,7 @@
 """Property: any mutation of the template gives exit 0 or 2 from every command, never 1; on 2 each error names
 the file and a sheet, nothing is written and the input is unchanged (see ``tests/mutations.py``).
 
-Examples per run: ``IFPP_MUTATIONS`` (default 12, to keep the suite fast; each valid mutation runs four
+Examples per run: ``IFPP_MUTATIONS`` (default 10, to keep the suite fast; each valid mutation runs four
 commands). ``scripts/mutation_sweep.py 2000`` runs the same contract without stopping at the first breach.
 """
 import os
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mutations import check_commands, mutated_workbook
 from ifpp_econ.workbook import write_template
 
-EXAMPLES = int(os.environ.get("IFPP_MUTATIONS", "12"))
+EXAMPLES = int(os.environ.get("IFPP_MUTATIONS", "10"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,

@@ -167,3 +167,15 @@ def test_run_folder_in_place_keeps_the_folder_itself(tmp_path):
 def test_bad_options_exit_2(runner, option):
     result = runner.invoke(main, option)
     assert result.exit_code == 2 and "Invalid value" in result.output and "Traceback" not in result.output
+
+
+def test_template_on_a_full_disk_leaves_nothing(runner, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    result = invoke(runner, "template", "my.xlsx")
+    assert result.exit_code == 2 and "cannot write to my.xlsx: no space left on device" in result.output
+    assert listing(tmp_path) == []
