@@ -122,7 +122,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 psa_options = _options(
     click.option("-n", "--iterations", type=click.IntRange(1, MAX_ITERATIONS),
                  help="PSA iterations, 1 to 10,000,000 (default: workbook setting)."),
-    click.option("--seed", type=click.IntRange(0, MAX_SEED), help="Random seed, 0 to 4,294,967,295 (default: workbook setting)."),
+    click.option("--seed", type=click.IntRange(0, MAX_SEED),
+                 help="Random seed, 0 to 4,294,967,295 (default: workbook setting)."),
 )
 
 
@@ -226,10 +227,12 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 @main.command()
 @workbook_argument
 @click.option("--years", type=click.IntRange(1, 5), help="Years of referrals and of the budget (default: workbook, 1–5).")
-@click.option("--referrals", type=click.FloatRange(0, 1e6), help="Families referred a year, 0 to 1,000,000 (default: workbook).")
+@click.option("--referrals", type=click.FloatRange(0, 1e6),
+              help="Families referred a year, 0 to 1,000,000 (default: workbook).")
 @click.option("-n", "--iterations", type=click.IntRange(0, MAX_ITERATIONS), default=1000, show_default=True,
               help="PSA iterations for intervals (0 for the base case only).")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), help="Random seed, 0 to 4,294,967,295 (default: workbook setting).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED),
+              help="Random seed, 0 to 4,294,967,295 (default: workbook setting).")
 @output_options
 @json_option
 @guarded

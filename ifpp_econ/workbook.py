@@ -425,10 +425,10 @@ def _data_rows(ws) -> dict[int, list] | None:
     """Row number → cell values of the rows that hold data (None if more than :data:`MAX_ROWS`).
 
     Counts rows by their content, not by the sheet's ``<dimension>`` (which may be under- or
-    overstated) nor by empty or formatting-only row records; columns beyond :data:`MAX_COLUMNS` are ignored (LibreOffice writes one at row
+    overstated) nor by empty or formatting-only row records (LibreOffice writes one at row
     1,048,576 after rows are deleted). Reads the row records themselves with openpyxl's
     sheet parser, so a gap of a million rows costs nothing; the unpacked-size guard bounds
-    the work.
+    the work. Cells beyond column :data:`MAX_COLUMNS` are ignored.
     """
     from openpyxl.worksheet._reader import WorkSheetParser
 
@@ -1099,7 +1099,8 @@ def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -
         if name in STRUCTURAL:
             if p["distribution"] != "fixed":
                 c.add(_cell(sheet, row, "distribution"), f"found {p['distribution']!r}; {name} sets the model's "
-                                                         "time-since-return tunnels, so it must be fixed (vary it with a scenario)")
+                                                         "time-since-return tunnels, so it must be fixed (vary it "
+                                                         "with a scenario)")
             if p["low"] is not None and p["high"] is not None and p["low"] != p["high"]:
                 c.add(_cell(sheet, row, "low"), f"{name} sets the model's time-since-return tunnels: leave low and high "
                                                 "blank (vary it with a scenario)")
