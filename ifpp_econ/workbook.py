@@ -1111,11 +1111,9 @@ def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -
         if dist not in MARGINALS or value is None or not _in_range(value, unit):
             continue
         try:
-            check_distributions(pd.DataFrame([{"value": value, "distribution": dist, "param_a": a, "param_b": b}],
-                                             index=[name]))
+            share = share_outside(dist, value, a, b, unit)
         except SamplingError:
-            continue  # already reported
-        share = share_outside(dist, value, a, b, unit)
+            continue  # an infeasible distribution: already reported
         if share is None:
             c.add(_cell(sheet, row, "distribution"), f"{dist} with value {value:g}" + "".join(
                 f", {k} {v:g}" for k, v in (("param_a", a), ("param_b", b)) if v is not None) +
