@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .exceptions import InputError, OutputError
 
 WORKBOOK_HELP = "Parameter workbook (.xlsx); the bundled default workbook when omitted."
 EXIT_CODES = ("Exit codes: 0 success; 2 a problem with the input (workbook, options, output folder), explained "
@@ -27,8 +28,11 @@ UNITS = {"money": "GBP (£) at the analysis price year; per-child results discou
          "placements": "placements (first entries to care) per child"}
 
 
-class InputProblem(Exception):
+class InputProblem(InputError):
     """Bad input that the user can fix: printed, exit code 2."""
+
+MAX_ITERATIONS = 10_000_000  # the workbook's psa_iterations limit too
+MAX_SEED = 2**32 - 1
 
 
 def default_workbook() -> Path:
@@ -47,6 +51,8 @@ def load_inputs(workbook: str | None):
         for warning in inputs.warnings:
             click.echo(f"warning: {warning}", err=True)
         return inputs
+    except OSError as exc:  # e.g. no permission to read it
+        raise InputProblem(f"{path}: cannot read the file: {(exc.strerror or str(exc)).lower()}") from None
     except WorkbookError as exc:
         count = len(exc.problems)
         raise InputProblem("\n".join(exc.problems) + (f"\n({count} problems; the workbook was not changed)" if count > 1
@@ -58,19 +64,17 @@ def _terminate(signum, frame):
 
 
 def guarded(func):
-    """Map input problems to exit 2 and bugs to exit 1 with a saved traceback."""
+    """Map input and output problems (:mod:`ifpp_econ.exceptions`) to exit 2 and bugs to exit 1
+    with a saved traceback."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         import signal
 
-        from .model import ModelError
-        from .runs import OutputError
-
         signal.signal(signal.SIGTERM, _terminate)  # `kill` cleans up like Ctrl-C
         try:
             return func(*args, **kwargs)
-        except (InputProblem, OutputError, ModelError) as exc:
+        except (InputError, OutputError) as exc:
             for line in str(exc).splitlines():
                 click.echo(line if line.startswith("(") else f"error: {line}", err=True)
             sys.exit(2)
@@ -126,8 +130,10 @@ output_options = _options(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 psa_options = _options(
-    click.option("-n", "--iterations", type=click.IntRange(min=1), help="PSA iterations (default: workbook setting)."),
-    click.option("--seed", type=int, help="Random seed (default: workbook setting)."),
+    click.option("-n", "--iterations", type=click.IntRange(1, MAX_ITERATIONS),
+                 help="PSA iterations, 1 to 10,000,000 (default: workbook setting)."),
+    click.option("--seed", type=click.IntRange(0, MAX_SEED),
+                 help="Random seed, 0 to 4,294,967,295 (default: workbook setting)."),
 )
 
 
@@ -179,7 +185,7 @@ def run(workbook, out, force, as_json):
     from .runs import RunFolder
 
     inputs = load_inputs(workbook)
-    with RunFolder("run", out, force) as folder:
+    with RunFolder("run", out, force, protect=[inputs.path]) as folder:
         t = time.perf_counter()
         base = run_base_case(inputs)
         folder.time("model_seconds", time.perf_counter() - t)
@@ -191,7 +197,7 @@ def run(workbook, out, force, as_json):
 @main.command(epilog=EPILOG)
 @workbook_argument
 @psa_options
-@click.option("--chunk-size", type=click.IntRange(min=1), default=2_048, show_default=True,
+@click.option("--chunk-size", type=click.IntRange(1, 1_000_000), default=2_048, show_default=True,
               help="Iterations evaluated at once; results do not depend on it.")
 @output_options
 @json_option
@@ -214,7 +220,7 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(n)  # printed in the summary, or carried in the JSON
-    with RunFolder("psa", out, force) as folder:
+    with RunFolder("psa", out, force, protect=[inputs.path]) as folder:
         spec = build_spec(inputs)
         conventions = spec.describe_conventions()
         keep = True if save_iterations else (0 if no_evppi else 20_000)
@@ -234,7 +240,8 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
 @workbook_argument
 @click.option("--outcome", type=click.Choice(["savings", "nmb", "placements"]), default="savings", show_default=True,
               help="Outcome of the tornado and thresholds: per-child savings, NMB at --wtp, placements avoided.")
-@click.option("--wtp", type=float, help="Willingness to pay per placement avoided for --outcome nmb (default: workbook).")
+@click.option("--wtp", type=click.FloatRange(0, 1e9), help="Willingness to pay per placement avoided for --outcome nmb, "
+              "0 to 1e9 GBP (default: workbook).")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Bars shown in the tornado.")
 @output_options
 @json_option
@@ -248,7 +255,7 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 
     inputs = load_inputs(workbook)
     spec = build_spec(inputs)
-    with RunFolder("dsa", out, force) as folder:
+    with RunFolder("dsa", out, force, protect=[inputs.path]) as folder:
         t = time.perf_counter()
         summary = write_dsa(folder, run_dsa(inputs, outcome, wtp), inputs, top)
         folder.time("analysis_seconds", time.perf_counter() - t)
@@ -261,10 +268,12 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 @main.command(epilog=EPILOG)
 @workbook_argument
 @click.option("--years", type=click.IntRange(1, 5), help="Years of referrals and of the budget (default: workbook, 1–5).")
-@click.option("--referrals", type=click.FloatRange(min=0), help="Families referred a year (default: workbook).")
-@click.option("-n", "--iterations", type=click.IntRange(min=0), default=1000, show_default=True,
+@click.option("--referrals", type=click.FloatRange(0, 1e6),
+              help="Families referred a year, 0 to 1,000,000 (default: workbook).")
+@click.option("-n", "--iterations", type=click.IntRange(0, MAX_ITERATIONS), default=1000, show_default=True,
               help="PSA iterations for intervals (0 for the base case only).")
-@click.option("--seed", type=int, help="Random seed (default: workbook setting).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED),
+              help="Random seed, 0 to 4,294,967,295 (default: workbook setting).")
 @output_options
 @json_option
 @guarded
@@ -278,7 +287,7 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     spec = build_spec(inputs)
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(iterations) if iterations else []
-    with RunFolder("budget", out, force) as folder:
+    with RunFolder("budget", out, force, protect=[inputs.path]) as folder:
         summary = write_budget(folder, inputs, years, referrals, iterations, seed)
         dest = folder.commit(inputs, settings={"years": summary["years"], "referrals": summary["families_per_year"],
                                                "iterations": iterations, "seed": seed})
@@ -303,7 +312,7 @@ def report(workbook, iterations, seed, out, force, as_json):
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(n, echo=not as_json)
     stages = Stages(7)
-    with RunFolder("report", out, force) as folder:
+    with RunFolder("report", out, force, protect=[inputs.path]) as folder:
         summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
         stages("results.xlsx and manifest")
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}).resolve()
@@ -346,6 +355,8 @@ def template(path, preset, force):
         written = write_template(path, preset=preset, force=force)
     except (FileExistsError, ValueError) as exc:
         raise InputProblem(str(exc)) from None
+    except OSError as exc:  # read-only folder, full disk, a folder of that name…
+        raise OutputError(f"cannot write to {path}: {(exc.strerror or str(exc)).lower()}; choose another path") from None
     click.echo(f"Wrote {written} ({preset} preset). Edit the yellow cells, then: ifpp-econ validate {written}")
 
 

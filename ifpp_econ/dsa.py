@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-from . import analysis
+from . import analysis, schema
 from .model import run_model
 from .sampling import percentile_range
 from .spec import apply_scenario, base_values, build_spec, scenario_names
@@ -140,7 +140,8 @@ def search_range(inputs, name: str) -> tuple[float, float]:
         return 1e-6, 0.999
     if unit in ("months",):
         return 0.0, 216.0
-    return (min(0.0, value), 10.0 * abs(value) or 1.0)
+    lo, hi, inclusive = schema.value_range(unit)  # stay inside the parameter's allowed range
+    return (max(min(0.0, value), lo if inclusive else value / 100.0), min(10.0 * abs(value) or 1.0, hi))
 
 
 def threshold(evaluator: Evaluator, name: str, grid_points: int = 41) -> dict:

@@ -21,6 +21,7 @@ import pandas as pd
 from .engine import Conventions, Reward, TransitionError
 from .kernels import simulate_family_states
 from . import units
+from .exceptions import InputError
 
 CARE_TUNNELS = 24  # months 0..23, then 24+
 RETURN_TUNNELS = 12  # months 0..11, then 12+
@@ -53,7 +54,7 @@ RISK_KNOT_NAMES = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
 LINKED_RISKS = ("risk_3m", "risk_6m", "risk_24m")
 
 
-class ModelError(ValueError):
+class ModelError(InputError, ValueError):
     """Parameter values the model cannot use (message says which and why)."""
 
 

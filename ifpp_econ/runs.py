@@ -1,9 +1,20 @@
-"""Run folders: written whole or not at all, never over an earlier run, with a manifest.
+"""Run folders: written whole or not at all, never over anything but an earlier run, with a manifest.
 
-A run writes into a hidden temporary folder beside its destination and renames it into
-place only when everything is written; an interrupted or failed run removes it. Without
-``--out`` each run gets a new folder ``outputs/<command>-<YYYYmmdd-HHMMSS>[-N]``; an
-explicit ``--out`` that exists and is not empty is refused unless ``force``.
+A run writes into a hidden temporary folder and publishes it only when everything is
+written; an interrupted or failed run removes it. Without ``--out`` each run gets a new
+folder ``outputs/<command>-<YYYYmmdd-HHMMSS>[-N]``. An explicit ``--out``:
+
+- that does not exist, or is empty, is created (or filled) with the run's files;
+- that holds files is refused unless ``force``, and even then only a folder this tool
+  wrote (it holds an ifpp-econ ``manifest.json``) whose every file the manifest lists is
+  replaced, and only those files: anything else in it (or the input workbook among the
+  listed files) is refused, so a user's file is never deleted;
+- that is the current folder or one of its parents, the home folder, a mount point or a
+  file is refused.
+
+Every output problem (read-only, full disk, not a folder, …) is an :class:`OutputError`
+"cannot write to <folder>: <reason>; choose another --out" and leaves nothing behind.
+Folders and files get the user's normal permissions (``0o777``/``0o666`` less the umask).
 """
 from __future__ import annotations
 
@@ -22,12 +33,29 @@ import pandas as pd
 
 from . import __version__
 from .xlsx import write_results_xlsx  # the results workbook's writer
+from .exceptions import OutputError as _OutputError
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+MANIFEST = "manifest.json"
 
 
-class OutputError(Exception):
+class OutputError(_OutputError):
     """The output folder cannot be used (message says why)."""
+
+
+def cannot_write(folder, reason: str) -> OutputError:
+    """The one wording of every output problem."""
+    return OutputError(f"cannot write to {folder}: {reason}; choose another --out")
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower() if isinstance(exc, OSError) else str(exc)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def safe_text(value):
@@ -48,37 +76,113 @@ def _sanitised(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-class RunFolder:
-    """Collects a run's tables, charts and manifest in a temporary folder; ``commit`` publishes it."""
+def earlier_run_files(folder: Path) -> list[str] | None:
+    """The files an ifpp-econ run wrote to ``folder`` (its manifest's list, manifest included),
+    or None when ``folder`` holds no readable ifpp-econ manifest."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = manifest.get("files") if isinstance(manifest, dict) and manifest.get("tool") == "ifpp-econ" else None
+    if not isinstance(files, list) or not all(isinstance(f, str) and f and Path(f).name == f and f not in (".", "..")
+                                              for f in files):
+        return None
+    return sorted(set(files) | {MANIFEST})
 
-    def __init__(self, command: str, out: str | Path | None = None, force: bool = False, root: str | Path = "outputs"):
+
+def _protected_folder(path: Path) -> str | None:
+    """Why ``path`` (absolute) may never be an output folder, or None."""
+    cwd = Path.cwd()
+    if path == cwd:
+        return "it is the current folder"
+    if path in cwd.parents:
+        return "it holds the current folder"
+    if path == Path.home():
+        return "it is the home folder"
+    if path.exists() and os.path.ismount(path):
+        return "it is a mount point (or a filesystem root)"
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+class RunFolder:
+    """Collects a run's tables, charts and manifest in a temporary folder; ``commit`` publishes it.
+
+    ``protect``: files that must never be replaced (the input workbook).
+    """
+
+    def __init__(self, command: str, out: str | Path | None = None, force: bool = False, root: str | Path = "outputs",
+                 protect=()):
         self.command = command
         self.started = time.perf_counter()
         self.created = dt.datetime.now().astimezone()
-        if out is None:
-            root = Path(root)
-            stamp = self.created.strftime("%Y%m%d-%H%M%S")
-            self.destination = root / f"{command}-{stamp}"
-            self._unique = True
-        else:
-            self.destination = Path(out)
-            self._unique = False
-            if self.destination.exists() and not self.destination.is_dir():
-                raise OutputError(f"--out {self.destination} exists and is not a folder")
-            if self.destination.is_dir() and any(self.destination.iterdir()) and not force:
-                raise OutputError(
-                    f"--out {self.destination} already holds files; choose a new folder, or pass --force to replace it"
-                )
-        self.destination.parent.mkdir(parents=True, exist_ok=True)
-        remove_abandoned(self.destination.parent)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.partial-{os.getpid()}-",
-                                          dir=self.destination.parent))
         self.tables: dict[str, pd.DataFrame] = {}
         self.files: list[str] = []
         self.timings: dict[str, float] = {}
         self.manifest: dict = {}
         self.headline: list[tuple[str, str]] = []  # (topic, sentence) shown first on the Summary sheet
         self.force = force
+        self._replace: list[str] = []  # an earlier run's files in the destination, replaced on commit
+        if out is None:
+            stamp = self.created.strftime("%Y%m%d-%H%M%S")
+            self.destination = Path(root) / f"{command}-{stamp}"
+            self._unique = True
+        else:
+            self.destination = Path(os.path.abspath(out))
+            self._unique = False
+            self._check_destination([Path(p) for p in protect])
+        self._in_place = not self._unique and self.destination.is_dir()
+        home = self.destination if self._in_place else self.destination.parent
+        try:
+            if not self._in_place:
+                home.mkdir(parents=True, exist_ok=True)
+            remove_abandoned(home)
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.partial-{os.getpid()}-", dir=home))
+            os.chmod(self.path, 0o777 & ~_umask())  # mkdtemp makes it owner-only
+        except OSError as exc:
+            raise cannot_write(self.destination, _reason(exc)) from None
+
+    def _check_destination(self, protect: list[Path]) -> None:
+        dest = self.destination
+        why = _protected_folder(dest)
+        if why:
+            raise cannot_write(dest, why)
+        if dest.is_symlink() and not dest.is_dir():
+            raise cannot_write(dest, "it is a link to something that is not a folder")
+        if dest.exists() and not dest.is_dir():
+            raise cannot_write(dest, "it is a file, not a folder")
+        blocking = next((p for p in dest.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise cannot_write(dest, f"{blocking} is a file, not a folder")
+        if not dest.is_dir():
+            return
+        try:
+            present = sorted(p.name for p in dest.iterdir() if ".partial-" not in p.name)
+        except OSError as exc:
+            raise cannot_write(dest, _reason(exc)) from None
+        if not present:
+            return
+        if not self.force:
+            raise cannot_write(dest, "it already holds files (pass --force to replace an earlier ifpp-econ run there)")
+        ours = earlier_run_files(dest)
+        if ours is None:
+            raise cannot_write(dest, "it holds files that ifpp-econ did not write (no ifpp-econ manifest.json); "
+                                     "--force only replaces an earlier ifpp-econ run")
+        foreign = [name for name in present if name not in ours or (dest / name).is_dir()]
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise cannot_write(dest, f"it holds files its ifpp-econ manifest does not list ({shown}); "
+                                     "--force replaces only an earlier run's own files")
+        for name in present:
+            if any(_same_file(dest / name, p) for p in protect):
+                raise cannot_write(dest, f"{name} is the input workbook")
+        self._replace = present
 
     # -- writing ---------------------------------------------------------------------------
     def table(self, name: str, df: pd.DataFrame, index: bool = False) -> None:
@@ -93,8 +197,9 @@ class RunFolder:
         import matplotlib.pyplot as plt
 
         for ext in ("png", "svg"):
-            fig.savefig(self.path / f"{name}.{ext}", dpi=150 if ext == "png" else None, bbox_inches="tight",
-                        metadata={"Date": None} if ext == "svg" else None)
+            with plt.rc_context({"text.parse_math": False}):  # labels from the workbook are plain text
+                fig.savefig(self.path / f"{name}.{ext}", dpi=150 if ext == "png" else None, bbox_inches="tight",
+                            metadata={"Date": None} if ext == "svg" else None)
             self.files.append(f"{name}.{ext}")
         plt.close(fig)
 
@@ -148,7 +253,15 @@ class RunFolder:
 
     def _publish(self) -> Path:
         dest = self.destination
-        if self._unique:
+        if self._in_place:
+            new = sorted(p.name for p in self.path.iterdir())
+            for name in self._replace:
+                if name not in new:
+                    (dest / name).unlink(missing_ok=True)
+            for name in sorted(new, key=lambda n: n == MANIFEST):  # the manifest last
+                os.replace(self.path / name, dest / name)
+            self.path.rmdir()
+        elif self._unique:
             n = 1
             while True:
                 try:
@@ -160,13 +273,7 @@ class RunFolder:
                     n += 1
                     dest = self.destination.with_name(f"{self.destination.name}-{n}")
         else:
-            old = None
-            if dest.exists():
-                old = dest.with_name(f".{dest.name}.replaced-{os.getpid()}")
-                os.rename(dest, old)
             os.rename(self.path, dest)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
         self.destination = dest
         return dest
 
@@ -179,6 +286,8 @@ class RunFolder:
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.path.exists() and self.path.name.startswith("."):
             self.discard()  # not committed: leave nothing half-written behind
+        if isinstance(exc, OSError):  # read-only, full disk, removed folder…: the user's to fix
+            raise cannot_write(self.destination, _reason(exc)) from exc
 
     def manifest_summary(self, inputs, settings) -> list[tuple[str, str]]:
         rows = list(self.headline)
@@ -220,6 +329,8 @@ def dependency_versions() -> dict[str, str]:
 def remove_abandoned(folder: Path) -> None:
     """Delete temporary run folders left by runs that were killed (their process no longer exists)."""
     for p in folder.glob(".*.partial-*-*"):
+        if not p.is_dir() or p.is_symlink():
+            continue
         try:
             pid = int(p.name.rsplit(".partial-", 1)[1].split("-", 1)[0])
         except (IndexError, ValueError):

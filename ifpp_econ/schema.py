@@ -274,10 +274,14 @@ def allowed_units(name: str, default_unit: str) -> tuple[str, ...]:
     return (default_unit,)
 
 
-# Value ranges by unit: (minimum, maximum, inclusive minimum?)
+# Value ranges by unit: (minimum, maximum, inclusive minimum?). Every range is finite: values
+# beyond ±1e9 (costs up to £1bn) are typing errors and would overflow the model's sums.
+MAX_MAGNITUDE = 1e9
+
+
 def value_range(unit: str) -> tuple[float, float, bool]:
     if unit.startswith("GBP"):
-        return 0.0, float("inf"), True
+        return 0.0, MAX_MAGNITUDE, True
     if unit.startswith("probability") or unit == "share":
         return 0.0, 1.0, True
     if unit == "relative risk":
@@ -292,7 +296,7 @@ def value_range(unit: str) -> tuple[float, float, bool]:
         return 0.0, 100.0, False
     if unit == "log-RR SD":
         return 0.0, 2.0, True
-    return float("-inf"), float("inf"), True
+    return -MAX_MAGNITUDE, MAX_MAGNITUDE, True
 
 
 STRATEGIES = (

@@ -15,6 +15,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from .exceptions import InputError
+
 WEEKS_PER_MONTH = 365.25 / 7 / 12
 COST_PERIODS = {"week": WEEKS_PER_MONTH, "month": 1.0, "year": 1.0 / 12.0, "episode": 1.0}
 COST_UNITS = tuple(f"GBP/{period}/{who}" for period in COST_PERIODS for who in ("child", "family"))
@@ -25,7 +27,7 @@ UNITS = COST_UNITS + OTHER_UNITS
 YEAR_PATTERN = re.compile(r"^(\d{4})/(\d{2})$")
 
 
-class UnitsError(ValueError):
+class UnitsError(InputError, ValueError):
     """A unit or price year that cannot be converted."""
 
 

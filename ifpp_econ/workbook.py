@@ -9,9 +9,11 @@ age bands, scenarios, correlations and inflation.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import io
 import math
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -21,16 +23,19 @@ import numpy as np
 import pandas as pd
 
 from . import schema, units
+from .exceptions import InputError
 from .sampling import MARGINALS, SamplingError, check_distributions
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 2000
 MAX_TEXT = 5000
+MAX_COLUMNS = 200  # cells further right are ignored
+HEADER_SEARCH_ROWS = 10  # a table's header row is looked for among its first data rows
 FIXED_TIME = dt.datetime(2024, 1, 1)
 
 
-class WorkbookError(Exception):
+class WorkbookError(InputError):
     """Every problem found in a workbook (``problems``: one message each)."""
 
     def __init__(self, problems: list[str]):
@@ -200,7 +205,12 @@ def write_template(path: str | Path, preset: str | None = None, force: bool = Fa
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     wb.save(buffer)
-    path.write_bytes(_fixed_zip_times(buffer.getvalue()))
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")  # a failed write leaves nothing behind
+    try:
+        partial.write_bytes(_fixed_zip_times(buffer.getvalue()))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -230,18 +240,35 @@ def _fixed_zip_times(data: bytes) -> bytes:
 # Reading
 # ---------------------------------------------------------------------------------------
 NUMBER_PATTERN = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+THOUSANDS_PATTERN = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")  # 1,200 or 12,000,000.5
 
 
 def parse_number(value) -> float:
-    """A number from a cell: numbers, or text such as "35%", "£1,200", "1 200", "1.2e3"."""
+    """A number from a cell: numbers, or text such as "35%", "£1,200", "1 200", "1.2e3".
+
+    A comma is read only as a thousands separator in a clear grouping (``1,200``,
+    ``12,000,000``); any other comma (``400,50``, ``1,5``) may be a decimal comma, so the
+    text is refused with both readings.
+    """
     if isinstance(value, bool):
         raise ValueError(f"found TRUE/FALSE ({value})")
     if isinstance(value, (int, float, np.integer, np.floating)):
         v = float(value)
     elif isinstance(value, str):
-        text = value.strip().replace("£", "").replace(",", "").replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+        text = value.strip().replace("£", "").replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
         percent = text.endswith("%")
         text = text.rstrip("%")
+        if "," in text:
+            plain = text.replace(",", "")
+            if not THOUSANDS_PATTERN.match(text) and NUMBER_PATTERN.match(plain) and text.count(",") == 1 \
+                    and "." not in text and NUMBER_PATTERN.match(text.replace(",", ".")):
+                unit = "%" if percent else ""
+                raise ValueError(f"found {_show(value)}: a decimal comma or a thousands separator? It reads as "
+                                 f"{text.replace(',', '.')}{unit} or as {plain}{unit}; type it with a decimal point "
+                                 f"(e.g. {text.replace(',', '.')}{unit}) or without the comma")
+            if not THOUSANDS_PATTERN.match(text):
+                raise ValueError(f"found text {_show(value)} (commas only separate thousands, as in 1,200)")
+            text = plain
         if not NUMBER_PATTERN.match(text):
             raise ValueError(f"found text {_show(value)}")
         v = float(text) / (100.0 if percent else 1.0)
@@ -278,6 +305,7 @@ class _Sheet:
     rows: list[dict]  # column -> value, plus "_row"
     columns: dict[str, int]  # column name -> 1-based index
     formulas: set[tuple[int, int]]  # (row, col) of formula cells without a cached value
+    complete: bool = True  # every required column was found
 
 
 def _cell(sheet: _Sheet, row: int, column: str) -> str:
@@ -392,16 +420,11 @@ def _load_sheets(path: Path, c: _Collector) -> dict[str, _Sheet] | None:
         for name in schema.SHEETS[1:]:
             if name not in values_wb.sheetnames:
                 continue
-            ws, wf = values_wb[name], formula_wb[name]
-            if ws.max_row and ws.max_row > MAX_ROWS:
-                c.add(name, f"the sheet has {ws.max_row:,} rows; at most {MAX_ROWS:,} are allowed")
+            values, formulas = _data_rows(values_wb[name]), _data_rows(formula_wb[name])
+            if values is None or formulas is None:
+                c.add(name, f"the sheet has more than {MAX_ROWS:,} rows holding data; at most {MAX_ROWS:,} are allowed")
                 continue
-            grid = [list(r) for r in ws.iter_rows(min_row=1, max_row=MAX_ROWS + 1, values_only=True)]
-            fgrid = [list(r) for r in wf.iter_rows(min_row=1, max_row=MAX_ROWS + 1, values_only=True)]
-            if len(grid) > MAX_ROWS:
-                c.add(name, f"the sheet has more than {MAX_ROWS:,} rows")
-                continue
-            sheets[name] = _table(name, grid, fgrid, c)
+            sheets[name] = _table(name, values, formulas, c)
     except Exception as exc:  # sheets are parsed lazily: damaged XML surfaces here
         c.add("", f"cannot be read as an Excel workbook ({type(exc).__name__}: {str(exc)[:200]}); "
                   "save it again as Excel Workbook (.xlsx)")
@@ -412,27 +435,98 @@ def _load_sheets(path: Path, c: _Collector) -> dict[str, _Sheet] | None:
     return sheets
 
 
-def _table(name: str, grid: list[list], fgrid: list[list], c: _Collector) -> _Sheet:
+def _holds_data(row) -> bool:
+    return any(v is not None and not (isinstance(v, str) and not v.strip()) for v in row)
+
+
+def _data_rows(ws) -> dict[int, list] | None:
+    """Row number → cell values of the rows that hold data (None if more than :data:`MAX_ROWS`).
+
+    Counts rows by their content, not by the sheet's ``<dimension>`` (which may be under- or
+    overstated) nor by empty or formatting-only row records (LibreOffice writes one at row
+    1,048,576 after rows are deleted). Reads the row records themselves with openpyxl's
+    sheet parser, so a gap of a million rows costs nothing; the unpacked-size guard bounds
+    the work. Cells beyond column :data:`MAX_COLUMNS` are ignored.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    book = ws.parent
+    rows = {}
+    with ws._get_source() as src:
+        parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
+                                 date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        for i, cells in parser.parse():
+            cells = [cell for cell in cells if cell["column"] <= MAX_COLUMNS]
+            row = [None] * max((cell["column"] for cell in cells), default=0)
+            for cell in cells:
+                row[cell["column"] - 1] = cell["value"]
+            if _holds_data(row):
+                rows[i] = row
+                if len(rows) > MAX_ROWS:
+                    return None
+    return rows
+
+
+def _header_key(value) -> str:
+    return str(value).strip().lower() if value is not None else ""
+
+
+def _find_header(name: str, values: dict[int, list]) -> int | None:
+    """The row holding the most of the sheet's expected headers, among its first data rows (ties: the first)."""
+    expected = set(schema.COLUMNS[name])
+    best, best_row = 0, None
+    for i in sorted(values)[:HEADER_SEARCH_ROWS]:
+        hits = len(expected & {_header_key(v) for v in values[i]})
+        if hits > best:
+            best, best_row = hits, i
+    return best_row if best_row is not None else (min(values) if values else None)
+
+
+def _table(name: str, values: dict[int, list], fvalues: dict[int, list], c: _Collector) -> _Sheet:
+    """A sheet's records keyed by header name; headers are found by name in the first rows."""
     expected = schema.COLUMNS[name]
-    header = [str(v).strip().lower() if v is not None else "" for v in (grid[0] if grid else [])]
-    columns = {}
+    header_row = _find_header(name, values)
+    header = [_header_key(v) for v in values.get(header_row, [])]
+    at = header_row or 1
+    columns, first_cell = {}, {}
+    for j, h in enumerate(header, start=1):
+        if h not in expected:
+            continue
+        if h in columns:
+            c.add(f"{name}!{_letter(first_cell[h])}{at} and {name}!{_letter(j)}{at}",
+                  f"two columns headed {h!r}; keep one (rename or delete the other)")
+            continue
+        columns[h], first_cell[h] = j, j
+    optional = ("notes", "source", "label", "allowed", "description", "payer")
+    unmatched = {j: values[header_row][j - 1] for j, h in enumerate(header, start=1)
+                 if h and h not in expected} if header_row else {}
+    if name == "Placement mix":  # plus one share column per age band, headed with the band's name
+        for j in list(unmatched):
+            columns.setdefault(header[j - 1], j)
+        unmatched = {}
     for col in expected:
-        if col in header:
-            columns[col] = header.index(col) + 1
-    if name == "Placement mix":  # plus one share column per age band, named like the bands
-        for j, h in enumerate(header, start=1):
-            if h and h not in columns and h not in schema.COLUMNS[name]:
-                columns[h] = j
-    missing = [col for col in expected if col not in columns and col not in ("notes", "source", "label", "allowed", "payer")]
-    if missing:
-        c.add(f"{name}!1:1", f"missing column(s) {', '.join(missing)}; found {', '.join(h for h in header if h) or 'none'}; "
-                             f"expected columns {', '.join(expected)}")
+        if col in columns or col in optional:
+            continue
+        near = {j: v for j, v in unmatched.items() if difflib.get_close_matches(col, [_header_key(v)], n=1, cutoff=0.6)}
+        j = min(near) if near else (expected.index(col) + 1 if expected.index(col) + 1 in unmatched else None)
+        listed = f"the sheet's headers are {', '.join(expected)}"
+        if j is not None and near:
+            c.add(f"{name}!{_letter(j)}{at}", f"found the header {_show(unmatched[j])}; expected {col!r} — did you mean "
+                                              f"{col!r}? ({listed})")
+            unmatched.pop(j)
+        elif j is not None:
+            c.add(f"{name}!{_letter(j)}{at}", f"found the header {_show(unmatched[j])}; expected {col!r} ({listed})")
+            unmatched.pop(j)
+        else:
+            found = ", ".join(repr(h) for h in header if h) or "none"
+            c.add(f"{name}!{at}:{at}", f"missing the column {col!r}; found the headers {found} ({listed})")
     formulas = set()
     rows = []
-    for i, row in enumerate(grid[1:], start=2):
-        frow = fgrid[i - 1] if i - 1 < len(fgrid) else []
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row) and not any(
-                isinstance(f, str) and f.startswith("=") for f in frow):
+    for i in sorted(set(values) | set(fvalues)):
+        if header_row is not None and i <= header_row:
+            continue  # the header, and any title above it
+        row, frow = values.get(i, []), fvalues.get(i, [])
+        if not _holds_data(row) and not any(isinstance(f, str) and f.startswith("=") for f in frow):
             continue  # blank row: skipped
         record = {"_row": i}
         for col, j in columns.items():
@@ -447,7 +541,8 @@ def _table(name: str, grid: list[list], fgrid: list[list], c: _Collector) -> _Sh
                 v = v.strip() if col not in ("notes", "source", "description", "label") else v
             record[col] = v
         rows.append(record)
-    return _Sheet(name, rows, columns, formulas)
+    required = [col for col in expected if col not in optional]
+    return _Sheet(name, rows, columns, formulas, complete=all(col in columns for col in required))
 
 
 def _letter(j: int) -> str:
@@ -642,7 +737,8 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
                     "price_year": price_year, "payer": payer or None, "distribution": dist, "param_a": a, "param_b": b, "low": low, "high": high,
                     "source": _text(sheet, rec, "source"), "status": status, "notes": _text(sheet, rec, "notes"),
                     "group": "", "cell": _cell(sheet, rec["_row"], "value"),
-                    "price_cell": _cell(sheet, rec["_row"], "price_year") if "price_year" in sheet.columns else sheet.name})
+                    "price_cell": _cell(sheet, rec["_row"], "price_year") if "price_year" in sheet.columns else sheet.name,
+                    "_row": rec["_row"]})
     for name in known:
         if name not in seen:
             c.add(sheet.name, f"parameter {name} is missing (add a row for it; see ifpp-econ template)")
@@ -750,6 +846,8 @@ def read_workbook(path: str | Path) -> Inputs:
         raise WorkbookError(c.problems)
     if any(s not in sheets for s in schema.SHEETS[1:] if s != "Correlations"):
         raise WorkbookError(c.problems)
+    if not all(s.complete for s in sheets.values()):  # the tables cannot be read without their columns
+        raise WorkbookError(c.problems)
 
     settings = _read_settings(sheets["Settings"], c)
     params = _read_parameters(sheets["Parameters"], c)
@@ -772,14 +870,22 @@ def read_workbook(path: str | Path) -> Inputs:
     year_cell = _setting_cell(sheets["Settings"], "analysis_price_year")
     _check_prices(all_params, settings, inflation, c, year_cell)
     _check_risks(params, c)
+    _check_parameter_domains(params, sheets["Parameters"], c)
+    _check_strategy_costs(strategies, sheets["Strategies"], c)
+    _check_dirichlet_counts(mix_params + age_params, sheets, c)
+    _check_settings_limits(settings, sheets["Settings"], param_names | {p["name"] for p in mix_params + age_params},
+                           len(strategies), c)
     names = param_names | {p["name"] for p in mix_params + age_params}
-    scenarios = _read_scenarios(sheets["Scenarios"], all_params, names, settings, strategies, c)
+    scenarios = _read_scenarios(sheets["Scenarios"], all_params, names, settings, strategies, c, inflation)
     unreadable = param_names - {p["name"] for p in params}  # rows already reported: no cascade
     correlations = _read_correlations(sheets.get("Correlations"), params, c, unreadable)
     if c.problems:
         raise WorkbookError(c.problems)
 
-    table = pd.DataFrame(all_params).drop(columns="price_cell").set_index("name")
+    table = pd.DataFrame(all_params).drop(columns=["price_cell", "_row"], errors="ignore").set_index("name")
+    table["min"], table["max"] = zip(*(domain(unit) for unit in table["unit"]))  # draws are clipped to these
+    below_one = table.index.isin(BELOW_ONE) & table["unit"].str.startswith("probability")
+    table.loc[below_one, "max"] = 1 - 1e-9
     for col in ("value", "param_a", "param_b", "low", "high"):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
     table["price_year"] = table["price_year"].astype(object)
@@ -885,7 +991,7 @@ def _check_risks(params: list[dict], c: _Collector) -> None:
 
 
 def _read_scenarios(sheet: _Sheet, params: list[dict], names: set[str], settings: dict, strategies: list[dict],
-                    c: _Collector) -> list[dict]:
+                    c: _Collector, inflation: pd.Series | None = None) -> list[dict]:
     """Scenario overrides; each value is checked as its target's cell would be, and overridden shares must
     still sum to 1 within each scenario."""
     out = []
@@ -955,6 +1061,7 @@ def _read_scenarios(sheet: _Sheet, params: list[dict], names: set[str], settings
             if abs(total - 1) > 1e-6:
                 c.add(_cell(sheet, rows[0]["_row"], "value"), f"scenario {_show(scenario)}: {group} shares sum to "
                                                               f"{total:.6g} after its overrides; they must sum to 1")
+    _check_scenario_effects(sheet, out, params, settings, strategies, inflation, c)
     return [{k: v for k, v in r.items() if k != "_row"} for r in out]
 
 
@@ -982,5 +1089,233 @@ def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector, 
             c.add(_cell(sheet, rec["_row"], "parameter_2"), "a parameter cannot be correlated with itself")
             ok = False
         if ok and rho is not None:
-            out.append({"parameter_1": a, "parameter_2": b, "rank_correlation": rho})
-    return out
+            out.append({"parameter_1": a, "parameter_2": b, "rank_correlation": rho, "_row": rec["_row"]})
+    _check_correlation_matrix(sheet, out, [p["name"] for p in params if p["name"] in sampled], c)
+    return [{k: v for k, v in r.items() if k != "_row"} for r in out]
+
+
+# ---------------------------------------------------------------------------------------
+# Rules across cells: what the model, PSA and DSA need, so that a validated workbook never
+# fails later. Limits (documented in the README):
+# ---------------------------------------------------------------------------------------
+MAX_OUTSIDE = 0.001  # largest share of a distribution allowed outside its parameter's range (those draws are clipped)
+MAX_WTP_POINTS = 201  # willingness-to-pay grid points (wtp_min to wtp_max by wtp_step)
+MAX_STRATEGIES = 20
+MAX_COST_MULTIPLIER = 1e3
+# Whole numbers of months that set the model's structure: fixed, no one-way range, no threshold.
+STRUCTURAL = ("return_support_months",)
+WHOLE_MONTHS = ("return_support_months", "case_support_months")
+TWO_WAY_AXES = ("risk_12m", "rr_12m")  # the DSA's two-way grid spans their one-way ranges
+# Probabilities of first entry that must stay below 1 (a certain entry leaves no one at home to follow),
+# as value, low/high, scenario value and draw (clipped to 1 − 1e-9).
+BELOW_ONE = ("risk_3m", "risk_6m", "risk_12m", "risk_24m", "annual_risk_after_24m")
+MIN_DIRICHLET_COUNT = 0.1  # smaller counts draw shares that underflow to 0/0
+
+
+def domain(unit: str) -> tuple[float, float]:
+    """The closed range draws of a parameter in ``unit`` are clipped to (an open lower bound moved up by 1e-9)."""
+    lo, hi, inclusive = schema.value_range(unit)
+    return (lo if inclusive else lo + 1e-9), hi
+
+
+def _range_text(unit: str) -> str:
+    lo, hi, inclusive = schema.value_range(unit)
+    return f"{'≥' if inclusive else '>'} {lo:g}" + (f" and ≤ {hi:g}" if hi < math.inf else "")
+
+
+def _in_range(value: float, unit: str) -> bool:
+    lo, hi, inclusive = schema.value_range(unit)
+    return (lo <= value if inclusive else lo < value) and value <= hi
+
+
+def share_outside(dist: str, value: float, a, b, unit: str) -> float | None:
+    """Share of the distribution's probability outside the parameter's allowed range (1.0 if not computable);
+    None when its draws cannot be computed at all (arguments so extreme that scipy overflows)."""
+    from scipy import stats
+
+    from .sampling import sampleable
+
+    a, b = (math.nan if x is None else x for x in (a, b))
+    name, args, kwargs = MARGINALS[dist]("", value, a, b)
+    lo, hi, _ = schema.value_range(unit)
+    with np.errstate(all="ignore"):
+        frozen = getattr(stats, name)(*args, **kwargs)
+        if not sampleable(frozen):
+            return None
+        outside = (float(frozen.cdf(lo)) if lo > -math.inf else 0.0) + (float(frozen.sf(hi)) if hi < math.inf else 0.0)
+        spread = float(frozen.ppf(0.975) - frozen.ppf(0.025))
+    return min(outside, 1.0) if math.isfinite(outside) and math.isfinite(spread) else 1.0
+
+
+def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -> None:
+    """Each parameter's domain (its unit's range) applies to its low/high and to its distribution."""
+    for p in params:
+        name, unit, row = p["name"], p["unit"], p["_row"]
+        if name == "risk_12m" and p["value"] == 0:
+            c.add(_cell(sheet, row, "value"), "found 0; risk_12m must be above 0: the 3-, 6- and 24-month risks move in "
+                                              "proportion to it in the PSA and DSA")
+        for col in ("value", "low", "high"):
+            v = p[col]
+            if v is None:
+                continue
+            if name in BELOW_ONE and unit.startswith("probability") and v >= 1:
+                c.add(_cell(sheet, row, col), f"found {v:g} for {name}'s {col}; a probability of entering care must be "
+                                              "below 1")
+            if col == "value":
+                continue
+            if not _in_range(v, unit):
+                c.add(_cell(sheet, row, col), f"found {v:g} for {name}'s {col}; allowed for {unit}: {_range_text(unit)}")
+            elif name in WHOLE_MONTHS and v != int(v):
+                c.add(_cell(sheet, row, col), f"found {v:g}; allowed: a whole number of months")
+        if name in STRUCTURAL:
+            if p["distribution"] != "fixed":
+                c.add(_cell(sheet, row, "distribution"), f"found {p['distribution']!r}; {name} sets the model's "
+                                                         "time-since-return tunnels, so it must be fixed (vary it "
+                                                         "with a scenario)")
+            if p["low"] is not None and p["high"] is not None and p["low"] != p["high"]:
+                c.add(_cell(sheet, row, "low"), f"{name} sets the model's time-since-return tunnels: leave low and high "
+                                                "blank (vary it with a scenario)")
+        if name in TWO_WAY_AXES and p["distribution"] == "fixed" and (p["low"] is None or p["low"] == p["high"]):
+            c.add(_cell(sheet, row, "low"), f"{name} is an axis of the two-way sensitivity analysis: give it a low and "
+                                            "a high value (or a distribution)")
+        dist, value, a, b = p["distribution"], p["value"], p["param_a"], p["param_b"]
+        if dist not in MARGINALS or value is None or not _in_range(value, unit):
+            continue
+        try:
+            share = share_outside(dist, value, a, b, unit)
+        except SamplingError:
+            continue  # an infeasible distribution: already reported
+        if share is None:
+            c.add(_cell(sheet, row, "distribution"), f"{dist} with value {value:g}" + "".join(
+                f", {k} {v:g}" for k, v in (("param_a", a), ("param_b", b)) if v is not None) +
+                  f": {name}'s draws cannot be computed (the arguments are too extreme); use less extreme arguments")
+        elif share > MAX_OUTSIDE:
+            c.add(_cell(sheet, row, "distribution"),
+                  f"{dist} with value {value:g}" + "".join(f", {k} {v:g}" for k, v in (("param_a", a), ("param_b", b))
+                                                           if v is not None) +
+                  f" puts {_share_text(share)} of {name}'s draws outside its allowed range for {unit} "
+                  f"({_range_text(unit)}); at most {MAX_OUTSIDE:.1%} may fall outside")
+
+
+def _check_dirichlet_counts(shares: list[dict], sheets: dict[str, _Sheet], c: _Collector) -> None:
+    for p in shares:
+        if p["distribution"] == "dirichlet" and p["param_a"] is not None and p["param_a"] < MIN_DIRICHLET_COUNT:
+            name, ref = p["cell"].split("!")
+            where = _cell(sheets[name], int(re.search(r"(\d+)$", ref).group(1)), "dirichlet_count")
+            c.add(where, f"found {p['param_a']:g}; allowed: a Dirichlet count of at least {MIN_DIRICHLET_COUNT:g} "
+                         "(or none, for fixed shares)")
+
+
+def _share_text(share: float) -> str:
+    return "all" if share >= 0.9995 else f"{share:.2%}" if share >= 0.0001 else f"{share:.2g}"
+
+
+def _check_strategy_costs(strategies: list[dict], sheet: _Sheet, c: _Collector) -> None:
+    for s in strategies:
+        if s["receives_ifpp"] == "yes" and s["cost_method"] == "none":
+            c.add(_cell(sheet, s["_row"], "cost_method"), f"strategy {_show(s['strategy'])} receives IFPP but its cost "
+                                                           "method is none (its programme would cost £0); allowed: "
+                                                           "per_family, bottom_up")
+        if s["cost_multiplier"] > MAX_COST_MULTIPLIER:
+            c.add(_cell(sheet, s["_row"], "cost_multiplier"), f"found {s['cost_multiplier']:g}; allowed: 0 to "
+                                                               f"{MAX_COST_MULTIPLIER:g}")
+    if len(strategies) > MAX_STRATEGIES:
+        c.add(sheet.name, f"found {len(strategies)} strategies; at most {MAX_STRATEGIES} are allowed")
+
+
+def wtp_points(settings: dict) -> int:
+    """Points of the willingness-to-pay grid wtp_min, wtp_min + wtp_step, …, wtp_max."""
+    return int((settings["wtp_max"] - settings["wtp_min"]) // settings["wtp_step"]) + 1
+
+
+def _wtp_problem(settings: dict) -> str | None:
+    if not {"wtp_min", "wtp_max", "wtp_step"} <= settings.keys():
+        return None
+    if settings["wtp_max"] <= settings["wtp_min"]:
+        return f"wtp_max ({settings['wtp_max']:g}) must be greater than wtp_min ({settings['wtp_min']:g})"
+    if wtp_points(settings) > MAX_WTP_POINTS:
+        return (f"the willingness-to-pay grid from {settings['wtp_min']:g} to {settings['wtp_max']:g} by "
+                f"{settings['wtp_step']:g} has {wtp_points(settings):,} points; at most {MAX_WTP_POINTS} are allowed "
+                "(choose a larger wtp_step)")
+    return None
+
+
+def _check_settings_limits(settings: dict, sheet: _Sheet, names: set[str], n_strategies: int, c: _Collector) -> None:
+    problem = _wtp_problem(settings)
+    if problem and "must be greater" not in problem:  # wtp_max ≤ wtp_min is reported with the settings
+        c.add(_setting_cell(sheet, "wtp_step"), problem)
+    for name in settings.get("threshold_parameters") or []:
+        if name not in names:
+            close = difflib.get_close_matches(name, sorted(names), n=1)
+            c.add(_setting_cell(sheet, "threshold_parameters"),
+                  f"{_show(name)} is not a parameter" + (f" (did you mean {close[0]}?)" if close else "") +
+                  "; allowed: parameter names separated by commas")
+        elif name in STRUCTURAL:
+            c.add(_setting_cell(sheet, "threshold_parameters"), f"{name} sets the model's structure and has no "
+                                                                 "break-even value; remove it from the list")
+
+
+def _check_scenario_effects(sheet: _Sheet, rows: list[dict], params: list[dict], settings: dict,
+                            strategies: list[dict], inflation: pd.Series | None, c: _Collector) -> None:
+    """Each scenario, applied to the workbook, must still satisfy the rules across cells."""
+    base = {p["name"]: p for p in params}
+    receives = {s["strategy"]: s["receives_ifpp"] == "yes" for s in strategies}
+    risks = ["risk_3m", "risk_6m", "risk_12m", "risk_24m"]
+    for scenario in dict.fromkeys(r["scenario"] for r in rows):
+        mine = [r for r in rows if r["scenario"] == scenario]
+        where = {r["target"]: _cell(sheet, r["_row"], "value") for r in mine}
+        over = {r["target"]: r["value"] for r in mine}
+        label = f"scenario {_show(scenario)}"
+        for name in WHOLE_MONTHS:
+            if name in over and over[name] != int(over[name]):
+                c.add(where[name], f"{label}: found {over[name]:g} for {name}; allowed: a whole number of months")
+        if all(n in base and base[n]["value"] is not None for n in risks) and any(n in over for n in risks):
+            curve = [float(over.get(n, base[n]["value"])) for n in risks]
+            if any(x > y for x, y in zip(curve, curve[1:])) or curve[-1] >= 1 or curve[2] == 0:
+                cell = where[next(n for n in reversed(risks) if n in over)]
+                c.add(cell, f"{label}: the cumulative risks become " + ", ".join(f"{n} = {v:g}" for n, v in zip(risks, curve))
+                            + "; they must satisfy risk_3m ≤ risk_6m ≤ risk_12m ≤ risk_24m < 1 and risk_12m > 0")
+        after = "annual_risk_after_24m"
+        if after in over and after in base and base[after]["unit"].startswith("probability") and over[after] >= 1:
+            c.add(where[after], f"{label}: found {over[after]:g} for {after}; a probability of entering care must be "
+                                "below 1")
+        if "comparator" in over and over["comparator"] not in receives:
+            c.add(where["comparator"], f"{label}: comparator {_show(over['comparator'])} is not one of the strategies; "
+                                       f"allowed: {', '.join(receives)}")
+        problem = _wtp_problem({**settings, **{k: v for k, v in over.items() if k.startswith("wtp_")}})
+        if problem and any(k.startswith("wtp_") for k in over):
+            c.add(where[next(k for k in over if k.startswith("wtp_"))], f"{label}: {problem}")
+        for target, value in over.items():
+            if target.startswith("strategy_cost_method:") and value == "none" and receives.get(target.split(":", 1)[1]):
+                c.add(where[target], f"{label}: strategy {_show(target.split(':', 1)[1])} receives IFPP, so its cost "
+                                     "method cannot be none; allowed: per_family, bottom_up")
+        year = over.get("analysis_price_year")
+        if year is not None and inflation is not None:
+            problems = _Collector(Path(""))
+            _check_prices(params, {**settings, "analysis_price_year": year}, inflation, problems, where["analysis_price_year"])
+            if problems.problems:
+                first = problems.problems[0].split(": ", 2)[-1]
+                c.add(where["analysis_price_year"], f"{label}: analysis_price_year {year}: {first}")
+
+
+def _check_correlation_matrix(sheet: _Sheet, rows: list[dict], sampled: list[str], c: _Collector) -> None:
+    """The correlations together must form a usable (positive definite) matrix, each pair given once."""
+    from .sampling import correlation_cholesky
+
+    seen: dict[tuple, dict] = {}
+    for r in rows:
+        key = tuple(sorted((r["parameter_1"], r["parameter_2"])))
+        if key in seen:
+            first = seen[key]
+            c.add(_cell(sheet, r["_row"], "rank_correlation"),
+                  f"{key[0]} ~ {key[1]} is given twice (also {_cell(sheet, first['_row'], 'rank_correlation')}); "
+                  "give each pair once")
+            return
+        seen[key] = r
+    if not rows:
+        return
+    try:
+        correlation_cholesky(sampled, pd.DataFrame(rows))
+    except SamplingError as exc:
+        cells = ", ".join(_cell(sheet, r["_row"], "rank_correlation") for r in rows)
+        c.add(cells, f"these correlations together are impossible: {exc}")

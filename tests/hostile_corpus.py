@@ -66,19 +66,16 @@ def build_corpus(folder: Path) -> dict[str, tuple[Path, list[str]]]:
                 fh.write(chunk)
     cases["zip_bomb.xlsx"] = (bomb, ["refusing to read it"])
 
-    million = folder / "million_rows.xlsx"
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(million, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename.startswith("xl/worksheets/sheet"):  # every sheet claims a million rows
-                data = re.sub(rb'<dimension ref="A1:([A-Z]+)\d+"', rb'<dimension ref="A1:\g<1>1048576"', data, count=1)
-            dst.writestr(item, data)
-    cases["million_rows.xlsx"] = (million, ["1,048,576 rows"])
+    def many_rows(wb):
+        ws = wb["Correlations"]
+        for _ in range(2_500):
+            ws.append(["rr_12m", "risk_12m", 0.1])
+    edited("too_many_rows.xlsx", many_rows, "Correlations: the sheet has more than 2,000 rows holding data")
 
     def drop_sheet(wb):
         del wb["Strategies"]
     edited("missing_sheet.xlsx", drop_sheet, "Strategies: sheet missing")
-    edited("renamed_column.xlsx", _set("Parameters", "C1", "amount"), "Parameters!1:1: missing column(s) value")
+    edited("renamed_column.xlsx", _set("Parameters", "C1", "amount"), "Parameters!C1: found the header 'amount'; expected 'value'")
 
     def merge(wb):
         wb["Parameters"].merge_cells(f"C{_row('cost_ifa')}:C{_row('cost_ifa') + 1}")
@@ -127,6 +124,35 @@ def blank_rows_workbook(folder: Path) -> Path:
     def insert(wb):
         wb["Parameters"].insert_rows(10, amount=3)
     return _edited(Path(folder), "blank_rows.xlsx", insert)
+
+
+def libreoffice_style_workbook(folder: Path) -> Path:
+    """A valid workbook as LibreOffice saves one after rows are deleted: every sheet's ``<dimension>``
+    claims 1,048,576 rows and ends with a formatting-only row record at row 1,048,576."""
+    good = write_template(Path(folder) / "lo_source.xlsx", force=True)
+    path = Path(folder) / "libreoffice_style.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = re.sub(rb'<dimension ref="A1:([A-Z]+)\d+"', rb'<dimension ref="A1:\g<1>1048576"', data, count=1)
+                data = data.replace(b"</sheetData>", b'<row r="1048576" customFormat="1" s="1"><c r="A1048576" s="1"/>'
+                                                     b'</row></sheetData>')
+            dst.writestr(item, data)
+    return path
+
+
+def understated_dimension_workbook(folder: Path) -> Path:
+    """A valid workbook whose sheets' ``<dimension>`` claims only A1:B2."""
+    good = write_template(Path(folder) / "dim_source.xlsx", force=True)
+    path = Path(folder) / "understated_dimension.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = re.sub(rb'<dimension ref="[A-Z0-9:]+"', rb'<dimension ref="A1:B2"', data, count=1)
+            dst.writestr(item, data)
+    return path
 
 
 if __name__ == "__main__":

@@ -63,7 +63,12 @@ def test_out_refuses_non_empty_folder_without_force(runner, tmp_path):
     result = invoke(runner, "run", "--out", "mine")
     assert result.exit_code == 2 and "--force" in result.output
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
-    assert invoke(runner, "run", "--out", "mine", "--force").exit_code == 0
+    forced = invoke(runner, "run", "--out", "mine", "--force")  # not an earlier run's folder: never replaced
+    assert forced.exit_code == 2 and "did not write" in forced.output
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+    (tmp_path / "mine" / "notes.txt").unlink()
+    assert invoke(runner, "run", "--out", "mine").exit_code == 0  # empty: filled
+    assert invoke(runner, "run", "--out", "mine", "--force").exit_code == 0  # an earlier run: replaced
 
 
 def test_psa_json(runner):

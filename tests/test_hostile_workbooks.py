@@ -26,7 +26,7 @@ def sha(path):
 def test_corpus_covers_every_listed_case(corpus):
     assert set(corpus) == {
         "wrong_extension.txt", "empty.xlsx", "truncated.xlsx", "old_format.xls", "csv_renamed.xlsx", "encrypted.xlsx",
-        "random_bytes.xlsx", "zip_bomb.xlsx", "million_rows.xlsx", "missing_sheet.xlsx", "renamed_column.xlsx",
+        "random_bytes.xlsx", "zip_bomb.xlsx", "too_many_rows.xlsx", "missing_sheet.xlsx", "renamed_column.xlsx",
         "merged_cells.xlsx", "text_in_number.xlsx", "nan.xlsx", "inf.xlsx", "negative_cost.xlsx",
         "probability_above_1.xlsx", "shares_not_one.xlsx", "beta_infeasible_se.xlsx", "duplicate_names.xlsx",
         "unknown_distribution.xlsx", "formula_no_value.xlsx", "huge_text.xlsx", "unicode_name.xlsx"}

@@ -41,12 +41,10 @@ def test_out_folder_with_files_refused_unless_force(tmp_path):
     (out / "keep.txt").write_text("earlier results")
     with pytest.raises(OutputError, match="--force"):
         RunFolder("run", out=out)
+    with pytest.raises(OutputError, match=r"cannot write to .*mine: .*ifpp-econ did not write.*; choose another --out"):
+        RunFolder("run", out=out, force=True)  # not an earlier run's folder: never replaced
     assert (out / "keep.txt").read_text() == "earlier results"
-    run = RunFolder("run", out=out, force=True)
-    run.table("t", pd.DataFrame({"x": [1]}))
-    run.commit()
-    assert not (out / "keep.txt").exists() and (out / "t.csv").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"] and [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
 def test_text_is_never_a_formula(tmp_path):

@@ -153,7 +153,7 @@ def test_missing_sheet_and_renamed_column(template):
     wb.save(template)
     text = "\n".join(problems(template))
     assert "Inflation: sheet missing" in text
-    assert "Parameters!1:1: missing column(s) value" in text
+    assert "Parameters!C1: found the header 'amount'; expected 'value'" in text
 
 
 def test_formula_without_cached_value_is_reported_not_read_as_empty(template):
@@ -377,7 +377,7 @@ def test_inputs_fields_and_one_table_of_parameters(template):
     assert inputs.path == template and inputs.sha256 == sha(template)
     p = inputs.parameters
     assert list(p.columns) == ["label", "value", "unit", "price_year", "payer", "distribution", "param_a", "param_b", "low",
-                               "high", "source", "status", "notes", "group", "cell"]
+                               "high", "source", "status", "notes", "group", "cell", "min", "max"]
     assert p.loc["rr_12m", "cell"] == f"Parameters!C{param_row('rr_12m')}"
     assert p.loc["rr_12m", ["param_a", "param_b"]].tolist() == [0.48, 0.76]
     for col, band in zip("CDE", ("0-4", "5-10", "11-17")):
