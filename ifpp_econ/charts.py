@@ -77,7 +77,6 @@ def _finish(fig, ax, title: str, xlabel: str, ylabel: str, xfmt=None, yfmt=None,
     return fig
 
 
-@literal_text
 def trace_chart(trace: pd.DataFrame, conventions: str = "") -> plt.Figure:
     """State occupancy over time (months since referral), one panel per state group, a line per strategy."""
     groups = [g for g in GROUP_LABELS if g in trace.columns]
@@ -134,7 +133,6 @@ def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: 
     return fig
 
 
-@literal_text
 def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
     """Probability each strategy is most cost-effective over λ, with the frontier marked."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -149,7 +147,6 @@ def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
                    "Willingness to pay per placement avoided (λ)", "Probability most cost-effective", GBP, PCT)
 
 
-@literal_text
 def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
     """EVPI per child (left axis) and for the local authority's population (right axis) over λ."""
     if not (evpi["evpi_per_child"] > 0).any():
@@ -174,7 +171,6 @@ def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
                    "EVPI per child", GBP, GBP)
 
 
-@literal_text
 def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure:
     """Running mean and running 95% interval of per-child savings against iterations."""
     n = len(savings)
@@ -308,7 +304,6 @@ def evppi_chart(table: pd.DataFrame, wtp: float, top: int = 20, labels: dict[str
     return fig
 
 
-@literal_text
 def budget_chart(table: pd.DataFrame, strategy: str, comparator: str) -> plt.Figure:
     """Stacked bars by year: extra programme spend (below 0) and costs avoided by category (above 0), net lines."""
     fig, ax = plt.subplots(figsize=(7.2, 4.4))
