@@ -67,6 +67,39 @@ def predictive_parameters(inputs) -> pd.DataFrame:
     return out
 
 
+WINDOW_RR_CORRELATION = 0.85  # one meta-analysis: the 3/6/24-month RRs share the 12-month RR's draw (evidence.md)
+WINDOW_RRS = ("rr_3m", "rr_6m", "rr_24m")
+
+
+def tie_window_rrs(draws: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The window RRs as one common draw plus deviations: on the log scale each window's standardised draw
+    becomes √ρ·z₁₂ + √(1 − ρ)·z_w, with z₁₂ the 12-month RR's, so the windows move together (normal correlation
+    ρ = :data:`WINDOW_RR_CORRELATION` between windows, √ρ with the 12-month RR) and keep their own marginals.
+    Element-wise, so chunking cannot change it; skipped unless the RRs are lognormal."""
+    def log_params(name):
+        row = table.loc[name] if name in table.index else None
+        if row is None or str(row["distribution"]) not in ("lognormal_ci", "lognormal_log"):
+            return None
+        if str(row["distribution"]) == "lognormal_log":
+            return float(row["param_a"]), float(row["param_b"])
+        return float(np.log(row["value"])), float((np.log(row["param_b"]) - np.log(row["param_a"])) / CI95_WIDTH)
+
+    anchor = log_params("rr_12m")
+    if anchor is None or "rr_12m" not in draws.columns:
+        return draws
+    z12 = (np.log(draws["rr_12m"].to_numpy(float)) - anchor[0]) / anchor[1]
+    a, b = np.sqrt(WINDOW_RR_CORRELATION), np.sqrt(1.0 - WINDOW_RR_CORRELATION)
+    out = draws.copy()
+    for name in WINDOW_RRS:
+        params = log_params(name)
+        if params is None or name not in draws.columns:
+            continue
+        mu, sd = params
+        z = (np.log(draws[name].to_numpy(float)) - mu) / sd
+        out[name] = np.exp(mu + sd * (a * z12 + b * z))
+    return out
+
+
 def structural_weights(inputs, structural: str | None = None) -> dict[str, float] | None:
     """After-effect weights (summing to 1) and the 'no effect' probability for a model-averaged PSA, else None."""
     s = inputs.settings
@@ -100,8 +133,9 @@ def draw(inputs, n: int, seed: int, start: int = 0, structural: str | None = Non
 
     ``sampler``: a :class:`Sampler` of :func:`predictive_parameters` built once for many chunks.
     """
-    sampler = sampler or Sampler(predictive_parameters(inputs), inputs.correlations)
-    draws = sampler.sample(n, seed, start=start)
+    table = predictive_parameters(inputs)
+    sampler = sampler or Sampler(table, inputs.correlations)
+    draws = tie_window_rrs(sampler.sample(n, seed, start=start), table)
     weights = structural_weights(inputs, structural)
     if weights is not None:
         draws = pd.concat([draws, structural_draws(weights, n, seed, start)], axis=1)
@@ -341,4 +375,4 @@ def effect_distribution_note(inputs) -> str:
     if tau == 0:
         return "RR drawn for the pooled mean (rr_between_study_sd = 0)"
     return (f"RR drawn for a new setting: log RR ~ N(ln RR, √(SE² + τ²)), τ = {tau:g} between-study SD "
-            "(rr_between_study_sd)")
+            f"(rr_between_study_sd); window RRs share the 12-month draw (correlation {WINDOW_RR_CORRELATION:g})")

@@ -155,7 +155,8 @@ PARAMETERS = (
        0.48, 0.76, 0.48, 0.76, BEZECZKY, "F", "log-SE (ln 0.76 − ln 0.48)/3.92 = 0.117 (pooled mean); the PSA widens it "
        "by rr_between_study_sd for a new setting; base = median"),
     _p("rr_3m", "RR of placement at 3 months", 0.57, "relative risk", "lognormal_ci", 0.35, 0.93, 0.35, 0.93, BEZECZKY, "F",
-       "used when effect_model = window_rrs; rank-correlated 0.8 with the other windows (Correlations); base = median"),
+       "used when effect_model = window_rrs; the windows share the 12-month draw in the PSA (one meta-analysis); "
+       "base = median"),
     _p("rr_6m", "RR of placement at 6 months", 0.51, "relative risk", "lognormal_ci", 0.27, 0.96, 0.27, 0.96, BEZECZKY, "F",
        "used when effect_model = window_rrs; base = median"),
     _p("rr_24m", "RR of placement at 24 months", 0.51, "relative risk", "lognormal_ci", 0.30, 0.87, 0.30, 0.87, BEZECZKY, "F",
@@ -360,10 +361,8 @@ SCENARIOS = (
     {"scenario": "Bottom-up IFPP costing", "target": "strategy_cost_method:IFPP", "value": "bottom_up",
      "notes": "team FTE × cost per FTE ÷ families per team per year"},
 )
-# Default rank correlations: the window RRs come from one meta-analysis (evidence.md revisions: ≥ 0.8).
-CORRELATIONS = tuple({"parameter_1": a, "parameter_2": b, "rank_correlation": 0.8}
-                     for i, a in enumerate(("rr_3m", "rr_6m", "rr_12m", "rr_24m"))
-                     for b in ("rr_3m", "rr_6m", "rr_12m", "rr_24m")[i + 1:])
+# No default rank correlations: the window RRs are tied by the PSA itself (psa.WINDOW_RR_CORRELATION).
+CORRELATIONS: tuple[dict, ...] = ()
 INFLATION = (
     ("2014/15", 0.0100, "Estimate (E): not in the evidence; PSSRU series below starts 2015. Needed only to uplift "
                         "2013/14 prices; replace with the published index"),

@@ -156,7 +156,7 @@ def test_run_folder_in_place_keeps_the_folder_itself(tmp_path):
     run.table("t", pd.DataFrame({"x": [1]}))
     assert run.commit() == out
     assert stat.S_IMODE(out.stat().st_mode) == 0o750 and sorted(p.name for p in out.iterdir()) == [
-        "manifest.json", "results.xlsx", "t.csv"]
+        "data_dictionary.csv", "manifest.json", "results.xlsx", "t.csv"]
     with pytest.raises(OutputError, match="--force"):
         RunFolder("run", out=out)
 

@@ -109,10 +109,10 @@ def test_table_one_row_lower_reads(template, default_inputs):
 
 
 def test_renamed_header_says_expected_found_and_did_you_mean(template):
-    edit(template, ("Strategies", "D1", "cost_methd"), ("Placement mix", "C1", "proportion"))
+    edit(template, ("Strategies", "D1", "cost_methd"), ("Age bands", "C1", "proportion"))
     text = problems(template)
     assert "Strategies!D1: found the header 'cost_methd'; expected 'cost_method' — did you mean 'cost_method'?" in text
-    assert "Placement mix!C1: found the header 'proportion'; expected 'share'" in text
+    assert "Age bands!C1: found the header 'proportion'; expected 'share'" in text
 
 
 def test_duplicate_headers_name_both_cells(template):

@@ -31,7 +31,10 @@ def test_tau_zero_reproduces_the_pooled_mean_psa(default_inputs):
     assert predictive_parameters(inputs) is inputs.parameters
     ours = draw(inputs, 3000, seed=4)
     old = sample(inputs.parameters, 3000, seed=4, correlations=inputs.correlations)
-    pd.testing.assert_frame_equal(ours, old)
+    windows = ["rr_3m", "rr_6m", "rr_24m"]  # tied to the 12-month draw (one meta-analysis), unused by single_rr
+    pd.testing.assert_frame_equal(ours.drop(columns=windows), old.drop(columns=windows))
+    for name in windows:  # same marginal (median and log-SD), now moving with the 12-month RR
+        assert np.log(ours[name]).std() == pytest.approx(np.log(old[name]).std(), rel=0.06)
 
 
 def test_predictive_rr_has_the_stated_spread(default_inputs):

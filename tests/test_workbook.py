@@ -391,7 +391,7 @@ def test_inputs_fields_and_one_table_of_parameters(template):
     assert set(ages["distribution"]) == {"fixed"} and ages["value"].tolist() == [0.30, 0.30, 0.40]
     assert inputs.age_bands["age_at_referral_years"].tolist() == [2.5, 7.5, 13.0]
     assert inputs.inflation["2017/18"] == 0.0124 and "2014/15" in inputs.inflation.index
-    assert len(inputs.correlations) == 6 and list(inputs.correlations.columns) == ["parameter_1", "parameter_2",
+    assert len(inputs.correlations) == 0 and list(inputs.correlations.columns) == ["parameter_1", "parameter_2",
                                                                                    "rank_correlation"]
     assert set(inputs.scenarios["scenario"]) == {s["scenario"] for s in schema.SCENARIOS}
     s = inputs.settings
