@@ -27,8 +27,7 @@ COLUMNS = {
 # Columns a user types into (styled as inputs).
 INPUT_COLUMNS = {
     "Settings": ("value",),
-    "Parameters": ("value", "unit", "price_year", "payer", "distribution", "param_a", "param_b", "low", "high", "source",
-                   "status"),
+    "Parameters": ("value", "price_year", "low", "high", "source", "status"),  # the technical columns stay white
     "Strategies": ("strategy", "description", "receives_ifpp", "cost_method", "cost_multiplier"),
     "Age bands": ("band", "age_at_referral_years", "share"),
     "Placement mix": (),  # the band columns are inputs (styled by the writer)
@@ -369,6 +368,25 @@ INFLATION = (
     *((f"{y}/{(y + 1) % 100:02d}", c, f"PSSRU NHS cost inflation index, pay and prices, {y}") for y, c in
       ((2015, 0.0040), (2016, 0.0209), (2017, 0.0124), (2018, 0.0160), (2019, 0.0214), (2020, 0.0249), (2021, 0.0258),
        (2022, 0.0732), (2023, 0.0431))),
+)
+
+# The handful of inputs a finance lead changes first: (what, sheet, row key, column) → the "Key inputs" sheet.
+KEY_INPUTS = (
+    ("IFPP cost per family (£ per episode)", "Parameters", "ifpp_cost_per_family", "value"),
+    ("Price year of that cost", "Parameters", "ifpp_cost_per_family", "price_year"),
+    ("How IFPP is costed (per_family or bottom_up team costing)", "Strategies", "IFPP", "cost_method"),
+    ("Team size (FTE), for bottom-up costing", "Parameters", "team_fte", "value"),
+    ("Cost per FTE incl. on-costs (£ a year), for bottom-up costing", "Parameters", "cost_per_fte", "value"),
+    ("Families accepted per team per year, for bottom-up costing", "Parameters", "families_per_team_year", "value"),
+    ("Families referred a year (budget impact)", "Settings", "la_referrals_per_year", "value"),
+    ("Children per family", "Parameters", "children_per_family", "value"),
+    ("Residential children's home (£ a week)", "Parameters", "cost_residential", "value"),
+    ("LA foster care (£ a week)", "Parameters", "cost_la_foster", "value"),
+    ("Independent fostering agency (£ a week)", "Parameters", "cost_ifa", "value"),
+    ("Placement mix of children entering care (one column per age band)", "Placement mix", "kinship", "placement_type"),
+    ("Usual-care risk of a family's first placement by 12 months", "Parameters", "risk_12m", "value"),
+    ("What happens after the effect (effect_stops, gap_persists, catch_up)", "Settings", "after_effect", "value"),
+    ("Perspective (local_authority or public_sector)", "Settings", "perspective", "value"),
 )
 
 PRESETS = ("default", "option2", "ifss")

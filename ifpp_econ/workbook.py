@@ -185,17 +185,22 @@ def write_template(path: str | Path, preset: str | None = None, force: bool = Fa
                     ws.cell(i, j).fill = input_fill
             vocab = col if col in schema.VOCABULARIES else None
             if vocab:
-                dv = DataValidation(type="list", formula1=list_ref[vocab], allow_blank=True)
-                dv.error = f"Choose one of the allowed values for {col}"
+                dv = DataValidation(type="list", formula1=list_ref[vocab], allow_blank=True, showErrorMessage=True,
+                                    errorStyle="stop", errorTitle="Not an allowed value")
+                dv.error = f"Choose one of the allowed values for {col} from the list"
                 dv.add(f"{letter}2:{letter}{last}")
                 ws.add_data_validation(dv)
         if sheet == "Settings":
             for i, (name, *_rest) in enumerate(schema.SETTINGS, start=2):
                 if name in schema.VOCABULARIES:
-                    dv = DataValidation(type="list", formula1=list_ref[name], allow_blank=False)
+                    dv = DataValidation(type="list", formula1=list_ref[name], allow_blank=False, showErrorMessage=True,
+                                        errorStyle="stop", errorTitle="Not an allowed value")
+                    dv.error = f"Choose one of the allowed values for {name} from the list"
                     dv.add(f"B{i}")
                     ws.add_data_validation(dv)
             ws.column_dimensions["B"].width = 28
+    _number_formats(wb["Parameters"], tables["Parameters"])
+    _key_inputs_sheet(wb, tables)
     lists = wb.create_sheet("Lists")  # hidden, last: the drop-down vocabularies
     for j, (vocab, values) in enumerate(schema.VOCABULARIES.items(), start=1):
         lists.cell(1, j, vocab)
@@ -212,6 +217,53 @@ def write_template(path: str | Path, preset: str | None = None, force: bool = Fa
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def _number_formats(ws, rows: list[dict]) -> None:
+    """Value, low and high cells shown in each row's unit: £ with thousands separators, probabilities as %."""
+    cols = schema.COLUMNS["Parameters"]
+    for i, row in enumerate(rows, start=2):
+        unit = str(row.get("unit") or "")
+        fmt = ('"£"#,##0' if unit.startswith("GBP") else "0.00%" if unit.startswith("probability") or unit == "share"
+               else None)
+        if fmt:
+            for col in ("value", "low", "high"):
+                ws.cell(i, cols.index(col) + 1).number_format = fmt
+
+
+def _key_inputs_sheet(wb, tables: dict) -> None:
+    """A sheet (second, after README) listing the inputs a finance lead changes first, each with its current value
+    and a link to the yellow cell to edit. Only a guide: the tool reads the cells it links to."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    ws = wb.create_sheet("Key inputs", 1)
+    ws.append(["Key inputs: change these first (click a cell reference to go to the yellow cell), save, rerun."])
+    ws["A1"].font = Font(bold=True, size=12)
+    ws.append(["input", "current value", "edit it at"])
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    for what, sheet, key, col in schema.KEY_INPUTS:
+        names = [str(r.get(schema.COLUMNS[sheet][0])) for r in tables[sheet]]
+        if key not in names:
+            continue
+        columns = sheet_columns(sheet, [r["band"] for r in tables["Age bands"]])
+        col = columns[2] if sheet == "Placement mix" else col  # the first age band's shares
+        row = tables[sheet][names.index(key)]
+        ref = f"{get_column_letter(columns.index(col) + 1)}{names.index(key) + 2}"
+        target = f"'{sheet}'!{ref}"
+        ws.append([what, f"={target}", f"{sheet}!{ref}"])
+        unit = str(row.get("unit") or ("share" if sheet == "Placement mix" else ""))
+        if col == "value" or sheet == "Placement mix":
+            ws.cell(ws.max_row, 2).number_format = ('"£"#,##0' if unit.startswith("GBP") else "0.0%"
+                                                    if unit.startswith("probability") or unit == "share" else "General")
+        link = ws.cell(ws.max_row, 3)
+        link.hyperlink = Hyperlink(ref=link.coordinate, location=target)  # a link inside the workbook
+        link.font = Font(color="0563C1", underline="single")
+    ws.column_dimensions["A"].width = 70
+    ws.column_dimensions["B"].width = 18
+    ws.column_dimensions["C"].width = 24
 
 
 def sheet_columns(sheet: str, bands: list[str]) -> tuple[str, ...]:
@@ -701,9 +753,16 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
             c.add(_cell(sheet, rec["_row"], "value"),
                   f"found {value:g}; allowed for {unit}: {'≥' if inclusive else '>'} {lo:g}" + (f" and ≤ {hi:g}" if hi < math.inf else ""))
             ok = False
-        if low is not None and high is not None and not low <= value <= high:
-            c.add(_cell(sheet, rec["_row"], "low"), f"low {low:g} ≤ value {value:g} ≤ high {high:g} does not hold")
+        if low is not None and high is not None and low > high:
+            c.add(_cell(sheet, rec["_row"], "low"), f"low {low:g} is above high {high:g}; swap them")
             ok = False
+        elif low is not None and high is not None and not low <= value <= high:
+            # a local value outside the pre-filled one-way range: the range is widened to include it
+            side, cell = ("low", "low") if value < low else ("high", "high")
+            c.warn(_cell(sheet, rec["_row"], "value"),
+                   f"value {value:g} is outside the one-way range {low:g}–{high:g}; the {side} end is taken as {value:g} "
+                   f"for the tornado (set {_cell(sheet, rec['_row'], cell)} yourself to choose another range)")
+            low, high = min(low, value), max(high, value)
         elif (low is None) != (high is None):
             c.add(_cell(sheet, rec["_row"], "low"), "give both low and high, or neither (then the DSA uses the "
                                                     "distribution's 2.5th/97.5th percentiles)")

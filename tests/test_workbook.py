@@ -122,7 +122,7 @@ def test_errors_name_file_sheet_and_cell_and_all_are_reported(template):
 
 @pytest.mark.parametrize("cell_edits, expected", [
     ({"F": "beta_mean_se", "G": 0.9}, "SE"),  # infeasible beta SE for share_entries_with_proceedings
-    ({"I": 0.7, "J": 0.9}, "low 0.7 ≤ value 0.6"),
+    ({"I": 0.9, "J": 0.7}, "low 0.9 is above high 0.7"),
 ])
 def test_distribution_and_range_rules(template, cell_edits, expected):
     row = param_row("share_entries_with_proceedings")
@@ -431,7 +431,9 @@ def test_cost_entered_per_month_is_accepted_with_its_unit(template):
     row = param_row("cost_kinship")
     edit(template, "Parameters", f"D{row}", "GBP/month/child")
     edit(template, "Parameters", f"C{row}", 1739)
-    assert any(f"Parameters!I{row}: low 300 ≤ value 1739 ≤ high 600" in p for p in problems(template))
+    # the weekly one-way range no longer brackets a monthly value: widened, with a warning naming the cells
+    assert any(f"Parameters!C{row}: value 1739 is outside the one-way range 300–600" in w
+               for w in read_workbook(template).warnings)
     edit(template, "Parameters", f"I{row}", 1300)  # low/high are in the row's unit too
     edit(template, "Parameters", f"J{row}", 2600)
     p = read_workbook(template).parameters
@@ -493,7 +495,8 @@ def test_readme_sheet_explains_editing(template):
     for needed in ("yellow", "lognormal_ci", "beta_events_n", "probability/month", "F = figure", "E = estimate",
                    "only reads this file"):
         assert needed in text, needed
-    assert load_workbook(template).sheetnames[:len(schema.SHEETS)] == list(schema.SHEETS)
+    names = [n for n in load_workbook(template).sheetnames if n != "Key inputs"]  # a guide, not read by the tool
+    assert names[:len(schema.SHEETS)] == list(schema.SHEETS)
 
 
 def test_unknown_preset_is_refused(tmp_path):
@@ -531,3 +534,32 @@ def test_cli_template_refuses_overwrite_and_validate_reports(tmp_path, monkeypat
     (tmp_path / "junk.xlsx").write_bytes(b"\x00\x01garbage")
     junk = runner.invoke(main, ["validate", "junk.xlsx"])
     assert junk.exit_code == 2 and "junk.xlsx" in junk.output and "Traceback" not in junk.output
+
+
+def test_template_guides_a_finance_lead(template):
+    wb = load_workbook(template)
+    assert wb.sheetnames[:3] == ["README", "Key inputs", "Settings"]
+    ws = wb["Parameters"]
+    header = [c.value for c in ws[1]]
+    row = param_row("ifpp_cost_per_family")
+    yellow = lambda col: ws.cell(row, header.index(col) + 1).fill.fgColor.rgb.endswith("FFF2CC")  # noqa: E731
+    assert yellow("value") and yellow("low") and yellow("source") and not yellow("distribution") and not yellow("param_a")
+    assert ws.cell(row, header.index("value") + 1).number_format == '"£"#,##0'
+    assert ws.cell(param_row("risk_12m"), header.index("value") + 1).number_format == "0.00%"
+    key = wb["Key inputs"]
+    links = {key.cell(r, 1).value: key.cell(r, 3) for r in range(3, key.max_row + 1)}
+    cost = links["IFPP cost per family (£ per episode)"]
+    assert cost.value == f"Parameters!C{row}" and cost.hyperlink.location == f"'Parameters'!C{row}"
+    assert key.cell(3, 2).value == f"='Parameters'!C{row}"  # the current value, read from the cell to edit
+    validations = [dv for sheet in wb.worksheets for dv in sheet.data_validations.dataValidation]
+    assert validations and all(dv.showErrorMessage and dv.errorStyle == "stop" for dv in validations)
+
+
+def test_local_value_outside_the_one_way_range_widens_it_with_a_warning(template):
+    row = param_row("ifpp_cost_per_family")
+    edit(template, "Parameters", f"C{row}", 12000)  # high is 9,000
+    inputs = read_workbook(template)
+    assert inputs.parameters.loc["ifpp_cost_per_family", ["low", "high"]].tolist() == [2500, 12000]
+    assert any(f"Parameters!C{row}" in w and f"Parameters!J{row}" in w for w in inputs.warnings)
+    edit(template, "Parameters", f"I{row}", 20000)  # low above high: a real mistake
+    assert any(f"Parameters!I{row}: low 20000 is above high 9000" in p for p in problems(template))
