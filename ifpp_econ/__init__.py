@@ -7,6 +7,7 @@ The public API (``import ifpp_econ as ie``), loaded on first use so that the com
     psa = ie.run_psa(inputs)                   # n and seed from the workbook unless given
     dsa = ie.run_dsa(inputs)                   # tornado, thresholds, two-way grid, scenarios
     budget = ie.run_budget(inputs)             # budget impact by year
+    ie.calibrate_workbook(["episodes.csv"], out="local.xlsx")  # local care dynamics from SSDA903 returns
 
 The cohort engine (``ie.simulate``, ``ie.Conventions``, ``ie.Reward``) runs any Markov cohort model.
 """
@@ -16,7 +17,7 @@ __version__ = "0.1.0"
 _API = {
     "read_workbook": "workbook", "write_template": "workbook", "WorkbookError": "workbook", "Inputs": "workbook",
     "run_base_case": "deterministic", "run_psa": "psa", "run_dsa": "dsa", "budget_impact": "budget",
-    "operational_validation": "validation", "build_report": "report",
+    "operational_validation": "validation", "build_report": "report", "calibrate_workbook": "calibration_output",
     "simulate": "engine", "Conventions": "engine", "Reward": "engine", "Edges": "engine",
 }
 __all__ = [*_API, "run_budget", "default_workbook", "__version__"]

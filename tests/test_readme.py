@@ -76,3 +76,12 @@ def test_default_result_figures_are_the_tools_own(default_inputs):
     for _, r in table.iterrows():
         model = f"{r['model']:.1f}" if r["unit"] == "months" else f"{r['model']:.1%}"
         assert f"| {r['measure']} |" in ov and f"| {model} |" in ov, (r["measure"], model)
+
+
+def test_python_api_example_runs():
+    code = README.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(code, namespace)
+    assert namespace["headline"]["after_effect"] == "effect_stops"
+    assert len(namespace["dsa"].tornado) > 10 and len(namespace["budget"].table()) == 5
+    assert namespace["psa"].iterations == 500
