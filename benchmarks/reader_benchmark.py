@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import sys
 import tempfile
 import time
 import zipfile
@@ -18,17 +19,12 @@ from openpyxl import load_workbook
 
 from ifpp_econ.workbook import WorkbookError, read_workbook, write_template
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from hostile_corpus import as_libreoffice_saves, rewrite_sheets  # noqa: E402  (the tests' own workbook rewriter)
+
 
 def libreoffice_style(good: Path, path: Path) -> Path:
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename.startswith("xl/worksheets/sheet"):
-                data = re.sub(rb'<dimension ref="A1:([A-Z]+)\d+"', rb'<dimension ref="A1:\g<1>1048576"', data, count=1)
-                data = data.replace(b"</sheetData>", b'<row r="1048576" customFormat="1" s="1"><c r="A1048576" s="1"/>'
-                                                     b'</row></sheetData>')
-            dst.writestr(item, data)
-    return path
+    return rewrite_sheets(good, path, as_libreoffice_saves)
 
 
 def many_rows(good: Path, path: Path, rows: int = 1_990) -> Path:

@@ -126,33 +126,34 @@ def blank_rows_workbook(folder: Path) -> Path:
     return _edited(Path(folder), "blank_rows.xlsx", insert)
 
 
-def libreoffice_style_workbook(folder: Path) -> Path:
-    """A valid workbook as LibreOffice saves one after rows are deleted: every sheet's ``<dimension>``
-    claims 1,048,576 rows and ends with a formatting-only row record at row 1,048,576."""
-    good = write_template(Path(folder) / "lo_source.xlsx", force=True)
-    path = Path(folder) / "libreoffice_style.xlsx"
+def rewrite_sheets(good: Path, path: Path, transform) -> Path:
+    """A copy of the workbook ``good`` at ``path`` with every worksheet's XML passed through ``transform``."""
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             data = src.read(item.filename)
-            if item.filename.startswith("xl/worksheets/sheet"):
-                data = re.sub(rb'<dimension ref="A1:([A-Z]+)\d+"', rb'<dimension ref="A1:\g<1>1048576"', data, count=1)
-                data = data.replace(b"</sheetData>", b'<row r="1048576" customFormat="1" s="1"><c r="A1048576" s="1"/>'
-                                                     b'</row></sheetData>')
-            dst.writestr(item, data)
+            dst.writestr(item, transform(data) if item.filename.startswith("xl/worksheets/sheet") else data)
     return path
+
+
+def as_libreoffice_saves(xml: bytes) -> bytes:
+    """A sheet as LibreOffice saves it after rows are deleted: a ``<dimension>`` claiming 1,048,576 rows and a
+    formatting-only row record at row 1,048,576."""
+    xml = re.sub(rb'<dimension ref="A1:([A-Z]+)\d+"', rb'<dimension ref="A1:\g<1>1048576"', xml, count=1)
+    return xml.replace(b"</sheetData>", b'<row r="1048576" customFormat="1" s="1"><c r="A1048576" s="1"/>'
+                                        b'</row></sheetData>')
+
+
+def libreoffice_style_workbook(folder: Path) -> Path:
+    """A valid workbook as LibreOffice saves one after rows are deleted (see :func:`as_libreoffice_saves`)."""
+    good = write_template(Path(folder) / "lo_source.xlsx", force=True)
+    return rewrite_sheets(good, Path(folder) / "libreoffice_style.xlsx", as_libreoffice_saves)
 
 
 def understated_dimension_workbook(folder: Path) -> Path:
     """A valid workbook whose sheets' ``<dimension>`` claims only A1:B2."""
     good = write_template(Path(folder) / "dim_source.xlsx", force=True)
-    path = Path(folder) / "understated_dimension.xlsx"
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename.startswith("xl/worksheets/sheet"):
-                data = re.sub(rb'<dimension ref="[A-Z0-9:]+"', rb'<dimension ref="A1:B2"', data, count=1)
-            dst.writestr(item, data)
-    return path
+    return rewrite_sheets(good, Path(folder) / "understated_dimension.xlsx",
+                          lambda xml: re.sub(rb'<dimension ref="[A-Z0-9:]+"', rb'<dimension ref="A1:B2"', xml, count=1))
 
 
 if __name__ == "__main__":
