@@ -7,12 +7,10 @@ at row 1,048,576 in every sheet) and on a workbook with 2,000 correlation rows, 
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 from openpyxl import load_workbook

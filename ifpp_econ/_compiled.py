@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 from numba import njit, prange
 
+
 def _jit(**options):
     """``njit(cache=True, **options)``; when no cache location is writable (read-only install and
     no writable user cache directory) compile in memory instead, with one warning."""

@@ -24,8 +24,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .ssda903 import (DAYS_PER_MONTH, PLACEMENT_TYPES, Cleaned, Ssda903Error, band_edges,
-                      eighteenth_birthday, exit_events, exit_group)
+from .ssda903 import (
+    DAYS_PER_MONTH,
+    PLACEMENT_TYPES,
+    Cleaned,
+    Ssda903Error,
+    band_edges,
+    eighteenth_birthday,
+    exit_events,
+    exit_group,
+)
 
 CARE_EDGES = np.array([0.0, 6.0, 12.0, 24.0, np.inf])
 CARE_BANDS = ("0_6m", "6_12m", "12_24m", "24m_plus")

@@ -293,7 +293,8 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
                                                "iterations": iterations, "seed": seed})
     conventions = spec.describe_conventions()
     emit(as_json, {**summary, "conventions": conventions, "warnings": warnings,
-                   "price_basis": "undiscounted cash at the analysis year's prices"}, format_budget(summary, conventions, spec.price_year), dest, spec.price_year)
+                   "price_basis": "undiscounted cash at the analysis year's prices"},
+         format_budget(summary, conventions, spec.price_year), dest, spec.price_year)
 
 
 @main.command(epilog=EPILOG)

@@ -1,8 +1,8 @@
 """Deterministic base case: one row of parameter values through the model."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .engine import Conventions, Reward, TransitionError
-from .kernels import simulate_family_states
 from . import units
+from .engine import Conventions, Reward, TransitionError
 from .exceptions import InputError
+from .kernels import simulate_family_states
 
 CARE_TUNNELS = 24  # months 0..23, then 24+
 RETURN_TUNNELS = 12  # months 0..11, then 12+

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from . import charts, presentation
-from typing import TYPE_CHECKING
-
 from .runs import RunFolder
 
 if TYPE_CHECKING:
-    from .dsa import DSAResult
     from .deterministic import BaseCase
+    from .dsa import DSAResult
     from .psa import PSAResult
 
 
@@ -393,7 +392,6 @@ def write_budget(run: RunFolder, inputs, years: int | None, families: float | No
     """Budget impact tables and chart; with ``iterations`` > 0 a PSA interval for each year's net saving."""
     from .budget import budget_impact
     from .psa import draw
-
     from .spec import apply_overrides
 
     base = budget_impact(inputs, years, families)

@@ -5,7 +5,8 @@ machine names; ``data_dictionary`` lists them with their labels and units. A col
 declared here still renders: its kind is guessed from its name (``cost``, ``saving``,
 ``prob`` …) and its label is the name with spaces.
 
-Kinds: ``year`` (a price or financial year, no separator), ``gbp`` (£ with thousands separators, whole pounds), ``gbp2`` (£ to the penny, for
+Kinds: ``year`` (a price or financial year, no separator), ``gbp`` (£ with thousands separators, whole pounds),
+``gbp2`` (£ to the penny, for
 small values such as EVPI per child), ``pct`` (a share, 0.0%), ``prob`` (a probability
 estimated from a finite sample: never "0.0%" or "100.0%" but "< 0.1%" / "> 99.9%"),
 ``count`` (whole numbers), ``number`` (``decimals`` fixed, or four significant digits

@@ -27,7 +27,6 @@ from .model import AFTER_EFFECTS, OUTCOME_LABELS, run_model
 from .sampling import BLOCK, CI95_WIDTH, Sampler
 from .spec import build_spec
 
-
 SUMMARY_BLOCK = 65_536
 
 

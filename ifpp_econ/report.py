@@ -133,7 +133,9 @@ break-after:avoid}
 table{border-collapse:collapse;font-size:.76em;margin:.5em 0;width:100%}caption{text-align:left;font-weight:bold;padding:.2em 0}
 th,td{border:1px solid #ccc;padding:2px 5px;vertical-align:top;text-align:left}th{background:#eaf2fb}
 th.n{text-align:right}td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.t{overflow-wrap:break-word}
-tr{break-inside:avoid}table.fixed{table-layout:fixed;font-size:.66em}table.fixed td.t{overflow-wrap:anywhere}table.measures{width:auto;min-width:60%}table.measures tbody th{font-weight:normal;background:#f7f9fc}tr.estimate td{background:#fff4e0}tr.local td{background:#e6f2e6}
+tr{break-inside:avoid}table.fixed{table-layout:fixed;font-size:.66em}table.fixed td.t{overflow-wrap:anywhere}
+table.measures{width:auto;min-width:60%}table.measures tbody th{font-weight:normal;background:#f7f9fc}
+tr.estimate td{background:#fff4e0}tr.local td{background:#e6f2e6}
 figure.chart{margin:.5em 0;break-inside:avoid}.chart svg{max-width:100%;height:auto;display:block}
 .note,.foot,figcaption{font-size:.82em;color:#555}.foot{margin:.1em 0}
 .headline{background:#f5f9ff;border-left:4px solid #0072B2;padding:.5em 1em;margin:.5em 0}
@@ -287,13 +289,13 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     ``progress(done, total)`` follows the PSA iterations; ``stage(message)`` is told when each
     stage starts (base case, PSA, tables and EVPPI, DSA, budget, report).
     """
+    import time
+
     from . import dsa, outputs
     from .analysis import summarise
     from .deterministic import run_base_case
     from .psa import run_psa
     from .validation import operational_validation
-
-    import time
 
     tell = stage or (lambda message: None)
     clock = {"name": None, "start": time.perf_counter()}
@@ -414,7 +416,8 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
         ("budget", "Budget impact", budget_html(tables["budget_by_year"], budget_summary, strategy, comparator,
                                                 price_year)),
         ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
-         "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
+         "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). "
+         "Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
          + table_html(scalar_parameters(inputs)[["name", "label", "value", "unit", "distribution", "low", "high",
                                                  "source", "status"]], "parameters", context,
                       flag_estimates=True, widths=[13, 18, 7, 10, 10.5, 6, 6, 23.5, 6])

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .xlsx import write_results_xlsx  # the results workbook's writer
 from .exceptions import OutputError as _OutputError
+from .xlsx import write_results_xlsx  # the results workbook's writer
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MANIFEST = "manifest.json"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .model import RETURN_BAND_OF_TUNNEL, RETURN_BANDS, _care_probability, _simulate, to_model_units, \
-    usual_care_family_curve
+from .model import RETURN_BAND_OF_TUNNEL, RETURN_BANDS, _care_probability, _simulate, to_model_units, usual_care_family_curve
 from .spec import base_values, build_spec
+
 
 def _usual_care_cohort(inputs) -> tuple[float, float]:
     """Usual care, undiscounted, each age band to 18: months in care per care entry, and the share of exits from

@@ -793,7 +793,8 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
                                                                   f"lie between param_a {a:g} and param_b {b:g}")
                         ok = False
         out.append({"name": name, "label": _text(sheet, rec, "label") or default["label"], "value": value, "unit": unit,
-                    "price_year": price_year, "payer": payer or None, "distribution": dist, "param_a": a, "param_b": b, "low": low, "high": high,
+                    "price_year": price_year, "payer": payer or None, "distribution": dist, "param_a": a, "param_b": b,
+                    "low": low, "high": high,
                     "source": _text(sheet, rec, "source"), "status": status, "notes": _text(sheet, rec, "notes"),
                     "group": "", "cell": _cell(sheet, rec["_row"], "value"),
                     "price_cell": _cell(sheet, rec["_row"], "price_year") if "price_year" in sheet.columns else sheet.name,

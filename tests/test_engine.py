@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 
 from ifpp_econ.engine import (
-    Conventions, Edges, Reward, TransitionError, check_transitions, cycle_weights,
-    discount_factors, simulate,
+    Conventions,
+    Edges,
+    Reward,
+    TransitionError,
+    check_transitions,
+    cycle_weights,
+    discount_factors,
+    simulate,
 )
 
 

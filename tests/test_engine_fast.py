@@ -1,10 +1,10 @@
 """Engine fast options: distinct matrices by cycle index, the compiled dense loop, cheap checks, trace auto."""
 import numpy as np
 import pytest
+from test_engine_hiv import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, hiv_inputs, run_hiv
 
 from ifpp_econ import engine, kernels
 from ifpp_econ.engine import Reward, TransitionError, check_transitions, simulate
-from test_engine_hiv import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, hiv_inputs, run_hiv
 
 numba_only = pytest.mark.skipif(kernels.choose_kernel("auto") != "numba", reason="numba not importable")
 

@@ -9,10 +9,11 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
 from hostile_corpus import blank_rows_workbook, build_corpus
+
 from ifpp_econ.cli import main
 from ifpp_econ.workbook import read_workbook
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):

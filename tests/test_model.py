@@ -8,8 +8,15 @@ import pytest
 from ifpp_econ.deterministic import run_base_case
 from ifpp_econ.engine import Reward, simulate
 from ifpp_econ.model import (
-    CARE, PLACEMENT_TYPES, FamilyStatesTransitions, HOME, N_STATES, cumulative_entry_curves, hazards_from_curve,
-    run_model, to_model_units,
+    CARE,
+    HOME,
+    N_STATES,
+    PLACEMENT_TYPES,
+    FamilyStatesTransitions,
+    cumulative_entry_curves,
+    hazards_from_curve,
+    run_model,
+    to_model_units,
 )
 from ifpp_econ.spec import apply_overrides, base_values, build_spec
 

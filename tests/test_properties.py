@@ -5,8 +5,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ifpp_econ.schema import PLACEMENT_TYPES, mix_name
 from ifpp_econ.model import Strategy, cumulative_entry_curves, hazards_from_curve, run_model, to_model_units
+from ifpp_econ.schema import PLACEMENT_TYPES, mix_name
 from ifpp_econ.spec import base_values, build_spec
 
 prob = st.floats(0.0, 0.3, allow_nan=False)

@@ -5,14 +5,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-
-from ifpp_econ.spec import apply_overrides
+from test_engine_hiv import COUNTS, HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, STATE_COSTS, ZIDOVUDINE
 
 from ifpp_econ.deterministic import run_base_case
 from ifpp_econ.engine import Reward, cycle_weights, simulate
 from ifpp_econ.psa import run_psa, wtp_grid
 from ifpp_econ.sampling import sample
-from test_engine_hiv import COUNTS, HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, STATE_COSTS, ZIDOVUDINE
+from ifpp_econ.spec import apply_overrides
 
 
 def all_fixed(inputs):

@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
+from hostile_corpus import libreoffice_style_workbook, understated_dimension_workbook
 from openpyxl import load_workbook
 
-from hostile_corpus import libreoffice_style_workbook, understated_dimension_workbook
 from ifpp_econ import schema
 from ifpp_econ.cli import main
 from ifpp_econ.workbook import WorkbookError, parse_number, read_workbook, write_template

@@ -197,7 +197,7 @@ def test_native_tornado_bars_start_at_the_base_case(report_folder):
 
 
 def _cells(ref: str) -> list[str]:
-    from openpyxl.utils import range_boundaries, get_column_letter
+    from openpyxl.utils import get_column_letter, range_boundaries
 
     _, cells = ref.rsplit("!", 1)
     c0, r0, c1, r1 = range_boundaries(cells.replace("$", ""))

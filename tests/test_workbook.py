@@ -409,7 +409,8 @@ def test_default_values_follow_the_evidence(template):
                 "families_per_team_year": 47, "cost_per_fte": 55000, "children_per_family": 2.9, "cost_kinship": 400,
                 "cost_la_foster": 800, "cost_ifa": 900, "cost_residential": 6106, "cost_with_parents": 150,
                 "cost_other": 700, "cost_secure": 8000, "cost_semi_independent": 1200, "rr_between_study_sd": 0.3,
-                "children_placed_per_family_placement": 1.5, "rr_family_12m": 0.85, "court_cost_proceedings": 4180, "la_legal_cost_proceedings": 8000,
+                "children_placed_per_family_placement": 1.5, "rr_family_12m": 0.85, "court_cost_proceedings": 4180,
+                "la_legal_cost_proceedings": 8000,
                 "share_entries_with_proceedings": 0.6, "reunification_support_cost": 7857, "case_support_cost": 220,
                 "case_support_months": 12, "return_support_months": 12, "sgo_allowance": 0,
                 "social_worker_hourly_cost": 55}
