@@ -29,7 +29,7 @@ def parameters() -> pd.DataFrame:
         for j, to in enumerate("ABCD"):
             if COUNTS[i, j] > 0:
                 rows.append({"name": f"p_{frm}{to}", "value": COUNTS[i, j] / COUNTS[i].sum(), "distribution": "dirichlet",
-                             "param_a": COUNTS[i, j], "param_b": np.nan, "group": frm})
+                             "param_a": COUNTS[i].sum(), "param_b": np.nan, "group": frm})
     rows.append({"name": "rr", "value": 0.509, "distribution": "lognormal_log", "param_a": np.log(0.509),
                  "param_b": (np.log(0.710) - np.log(0.365)) / 3.92, "group": ""})
     for s, cost in zip("ABC", STATE_COSTS[:3]):
