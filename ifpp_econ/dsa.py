@@ -97,7 +97,8 @@ def one_way_ranges(inputs) -> pd.DataFrame:
                 low, high = max(low, prev), min(high, nxt)
         if low == high:
             continue
-        rows.append({"parameter": name, "label": p.get("label", name), "base": float(p["value"]), "low": low,
+        label = p.get("label", name) + (" — whole usual-care curve scaled" if "," in moves else "")
+        rows.append({"parameter": name, "label": label, "base": float(p["value"]), "low": low,
                      "high": high, "range_source": source + (f"; {note}" if note else ""), "moves": moves})
     return pd.DataFrame(rows)
 
