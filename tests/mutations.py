@@ -71,7 +71,7 @@ def mutate(wb, pick) -> list[str]:
             ws = wb[sheet]
             col = pick(range(1, len(schema.COLUMNS[sheet]) + 1))
             old = str(ws.cell(1, col).value)
-            new = pick([old.upper(), old[:-1], old + "s", old[1:] + old[0], "amount", "", schema.COLUMNS[sheet][0]])
+            new = pick([old.upper(), old[:-1], old + "s", old[1:] + old[:1], "amount", "", schema.COLUMNS[sheet][0]])
             ws.cell(1, col).value = new
             done.append(f"{sheet} header {old!r} → {new!r}")
         elif kind == "shift_rows":
