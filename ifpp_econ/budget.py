@@ -54,7 +54,8 @@ class BudgetImpact:
     comparator: str
     referral_years: int
     families_per_year: float
-    by_year: dict[str, np.ndarray]  # category -> (K, N, years); N = 1 for the base case
+    by_year: dict[str, np.ndarray]  # category -> (K, N, years); N = 1 for the base case; first_placements: counts
+    children_by_year: np.ndarray | None = None  # (N, years) children referred in each year
 
     def table(self, strategy: str | None = None, iteration: int = 0) -> pd.DataFrame:
         """Cash by year for one strategy against the comparator (base case unless ``iteration``)."""
@@ -70,6 +71,10 @@ class BudgetImpact:
         df["costs_avoided"] = net + df["programme_spend"]
         df["net_saving"] = net
         df["cumulative_net_saving"] = np.cumsum(net)
+        if "first_placements" in self.by_year:  # counts, undiscounted
+            df["children_referred"] = self.children_by_year[iteration]
+            df["placements_avoided"] = (self.by_year["first_placements"][c, iteration]
+                                        - self.by_year["first_placements"][k, iteration])
         return df
 
     def net(self, k: int) -> np.ndarray:
@@ -115,4 +120,6 @@ def budget_impact(inputs, years: int | None = None, families_per_year: float | N
     cash = monthly_cash(values, spec)
     children_per_month = families * values["children_per_family"].to_numpy(float) / 12.0
     by_year = la_cash_by_year(cash, children_per_month, referral_years, years)
-    return BudgetImpact(spec.strategy_names, spec.comparator, referral_years, families, by_year)
+    referring = (np.arange(1, years + 1) <= referral_years).astype(float)  # (years,)
+    children = 12.0 * children_per_month[:, None] * referring[None, :]
+    return BudgetImpact(spec.strategy_names, spec.comparator, referral_years, families, by_year, children)

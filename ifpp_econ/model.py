@@ -631,4 +631,5 @@ def monthly_cash(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]
     }
     programme = np.zeros_like(cash["cost_placements"])
     programme[..., 0] = prog
-    return {"cost_intervention": programme, **cash}
+    # not cash: first placements per child by month (undiscounted), for placements avoided by budget year
+    return {"cost_intervention": programme, **cash, "first_placements": fv["first_entries"] * alive}

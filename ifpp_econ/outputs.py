@@ -436,10 +436,13 @@ def format_budget(summary: dict, conventions: str = "", price_year: str = "") ->
     if summary["families_per_year"] <= 0:
         lines.append("No families referred: nothing is spent on the programme and nothing is saved.")
     else:
-        lines.append(f"{'Year':>6} {'Programme spend':>16} {'Costs avoided':>15} {'Net saving':>12} {'Cumulative':>12}")
+        lines.append(f"{'Year':>6} {'Children':>9} {'Placements avoided':>19} {'Programme spend':>16} {'Costs avoided':>15} "
+                     f"{'Net saving':>12} {'Cumulative':>12}")
         for r in summary["by_year"]:
-            lines.append(f"{r['year']:>6} {_gbp(r['programme_spend']):>16} {_gbp(r['costs_avoided']):>15} "
+            lines.append(f"{r['year']:>6} {r.get('children_referred', 0):>9,.0f} {r.get('placements_avoided', 0):>19.2f} "
+                         f"{_gbp(r['programme_spend']):>16} {_gbp(r['costs_avoided']):>15} "
                          f"{_gbp(r['net_saving']):>12} {_gbp(r['cumulative_net_saving']):>12}")
+        lines.append("Placements avoided: children not placed that year (undiscounted count).")
         roi = summary["return_on_investment"]
         lines.append(f"Payback year: {summary['payback_year'] or 'not within the period'}; return on investment: "
                      + ("n/a" if roi is None else f"{roi:.0%}"))

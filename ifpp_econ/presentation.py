@@ -144,6 +144,8 @@ COLUMNS: dict[str, Column] = {
     "observed": _c("Observed"), "model": _c("Model"), "difference": _c("Model − observed"),
     "reason": _c("Why they differ", kind="text"),
     "net_saving_local_authority": _c("Net saving, local authority", "£", "gbp"),
+    "children_referred": _c("Children referred", kind="number", decimals=1),
+    "placements_avoided": _c("Placements avoided (undiscounted)", kind="number", decimals=2),
     "net_saving_public_sector": _c("Net saving, public sector", "£", "gbp"),
 }
 

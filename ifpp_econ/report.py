@@ -472,7 +472,8 @@ def voi_html(tables: dict, wtp: float, labels: dict) -> str:
 def budget_html(table: pd.DataFrame, summary: dict, strategy: str, comparator: str, price_year: str) -> str:
     if summary.get("families_per_year", 0) <= 0:
         return "<p>No families referred (referrals = 0): nothing is spent on the programme and nothing is saved.</p>"
-    cols = [c for c in ("year", "programme_spend", "costs_avoided", "net_saving", "cumulative_net_saving",
+    cols = [c for c in ("year", "children_referred", "placements_avoided", "programme_spend", "costs_avoided",
+                        "net_saving", "cumulative_net_saving",
                         "cumulative_lower", "cumulative_upper", "prob_cumulative_saving") if c in table.columns]
     payback = summary["payback_year"]
     return (table_html(table[cols], "budget_by_year", caption=f"{summary['families_per_year']:,.0f} families "

@@ -102,3 +102,19 @@ def test_shared_qr_evppi_equals_a_direct_least_squares_fit():
         assert 0 < got["se"] < got["evppi"]
         fitted, r2 = voi.fitted_net_benefit(theta[:, cols], inb)
         np.testing.assert_allclose(fitted, direct, rtol=1e-9, atol=1e-9)
+
+
+def test_budget_shows_children_referred_and_placements_avoided_by_year(default_inputs):
+    from ifpp_econ.deterministic import run_base_case
+    from ifpp_econ.spec import apply_overrides
+
+    table = budget_impact(default_inputs, years=5).table()
+    cpf = float(default_inputs.parameters.loc["children_per_family", "value"])
+    assert table["children_referred"].tolist() == pytest.approx([47 * cpf] * 5)
+    assert (table["placements_avoided"] > 0).all()
+    # with no discounting and a long window, placements avoided per child referred approach the model's
+    one_year = budget_impact(apply_overrides(default_inputs, {"discount_rate_outcomes": 0.0}), years=30,
+                             referral_years=1).table()
+    per_child = one_year["placements_avoided"].sum() / one_year["children_referred"].sum()
+    model = run_base_case(default_inputs).to_json()["placements_avoided_per_child_undiscounted"]
+    assert per_child == pytest.approx(model, rel=0.02)
