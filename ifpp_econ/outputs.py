@@ -187,8 +187,8 @@ def format_psa(result: "PSAResult", conventions: str = "") -> str:
     if warning:
         lines.append(warning)
     rows = [("per_child_savings", "Savings per child", _gbp), ("per_family_savings", "Savings per family", _gbp),
-            ("placements_avoided_per_child", "Placements avoided", lambda v: f"{v:.4f}"),
-            ("care_months_avoided_per_child", "Months in care avoided", lambda v: f"{v:.2f}"),
+            ("placements_avoided_per_child", "Placements avoided", lambda v: f"{v:.4f}".replace("-", presentation.MINUS)),
+            ("care_months_avoided_per_child", "Months in care avoided", lambda v: f"{v:.2f}".replace("-", presentation.MINUS)),
             ("incremental_nmb", f"NMB at £{result.wtp_default:,.0f}/placement", _gbp)]
     for name, df in summary.groupby("strategy", sort=False):
         by = df.set_index("metric")
