@@ -698,20 +698,29 @@ def _setting_cell(sheet: _Sheet, name: str) -> str:
     return next((_cell(sheet, r["_row"], "value") for r in sheet.rows if _text(sheet, r, "setting") == name), sheet.name)
 
 
+def _new_key(sheet: _Sheet, rec: dict, column: str, known, noun: str, listed: str, seen: dict, c: _Collector) -> str | None:
+    """A row's key if it is one of ``known`` and not seen before (``seen``: key → row, updated); else None,
+    with the problem named at its cell."""
+    key = _text(sheet, rec, column)
+    where = _cell(sheet, rec["_row"], column)
+    if key not in known:
+        c.add(where, f"unknown {noun} {_show(key)}; {listed}: {', '.join(known)}")
+        return None
+    if key in seen:
+        c.add(where, f"duplicate {noun} {key} (also in row {seen[key]})")
+        return None
+    seen[key] = rec["_row"]
+    return key
+
+
 def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
     known = {p["name"]: p for p in schema.PARAMETERS}
     seen = {}
     out = []
     for rec in sheet.rows:
-        name = _text(sheet, rec, "name")
-        where_name = _cell(sheet, rec["_row"], "name")
-        if name not in known:
-            c.add(where_name, f"unknown parameter {_show(name)}; the model uses: {', '.join(known)}")
+        name = _new_key(sheet, rec, "name", known, "parameter", "the model uses", seen, c)
+        if name is None:
             continue
-        if name in seen:
-            c.add(where_name, f"duplicate parameter {name} (also in row {seen[name]})")
-            continue
-        seen[name] = rec["_row"]
         default = known[name]
         ok = True
         unit = _text(sheet, rec, "unit") or default["unit"]
@@ -862,15 +871,9 @@ def _read_placement_mix(sheet: _Sheet, bands: list[str], effective_n: float, c: 
             c.add(f"{sheet.name}!{_letter(j)}1", f"column {_show(h)} is not an age band; bands: {', '.join(bands)}")
     params, seen = [], {}
     for rec in sheet.rows:
-        ptype = _text(sheet, rec, "placement_type")
-        where = _cell(sheet, rec["_row"], "placement_type")
-        if ptype not in schema.PLACEMENT_TYPES:
-            c.add(where, f"unknown placement type {_show(ptype)}; allowed: {', '.join(schema.PLACEMENT_TYPES)}")
+        ptype = _new_key(sheet, rec, "placement_type", schema.PLACEMENT_TYPES, "placement type", "allowed", seen, c)
+        if ptype is None:
             continue
-        if ptype in seen:
-            c.add(where, f"duplicate placement type {ptype} (also in row {seen[ptype]})")
-            continue
-        seen[ptype] = rec["_row"]
         cost = _text(sheet, rec, "cost_parameter")
         if cost != f"cost_{ptype}":
             c.add(_cell(sheet, rec["_row"], "cost_parameter"), f"found {_show(cost)}; expected cost_{ptype}")
