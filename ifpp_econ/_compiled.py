@@ -31,16 +31,7 @@ def _jit(**options):
 
 
 _WARNED = False
-LANES = 64  # iterations per block handed to a thread (scratch arrays allocated once per block)
-
-
-@_jit(inline="always")
-def _dot(ptr, idx, w, a, y):  # pragma: no cover - compiled
-    """Σ over series ``a``'s non-zero entries (CSR ``ptr``, ``idx``, ``w``) of ``w · y``."""
-    total = 0.0
-    for p in range(ptr[a], ptr[a + 1]):
-        total += w[p] * y[idx[p]]
-    return total
+LANES = 64  # iterations run side by side in one block (long enough for the compiler to vectorise the lane loops)
 
 
 @_jit(parallel=True, nogil=True)
@@ -51,17 +42,20 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, 
 
     Shapes: entry ``(K, N, T)``; reunify/permanence ``(N, C)``; reentry ``(N, R)``;
     ser_* CSR ``(A, S)``: a state reward's values per state, or a move reward's values per
-    move (series_kind 0 / 1); stream_w ``(Σ, T+1)`` row weights of
-    each discount stream (stream_kind 0: state occupancy, 1: moves); out ``(Q, K, N)``;
-    full ``(A, K, N, T+1)`` or empty.
+    move (series_kind 0 / 1); stream_w ``(Σ, T+1)`` row weights of each discount stream
+    (stream_kind 0: state rewards, 1: move rewards); out ``(Q, K, N)``; full ``(A, K, N, T+1)``
+    or empty.
 
-    A stream accumulates the weighted occupancy of every state (or move) over rows,
-    ``X[σ, i] = Σ_r stream_w[σ, r] · y_r[i]``: independent multiply-adds, no long add
-    chains. A reward's total is then ``ser[a] · X[σ]``: a snapshot event (q, σ, a) at row
-    e adds it for rows < e; a tail event (q, a, w) at row r adds ``w × v_a`` with the
-    reward's row value ``v_a = ser[a] · y_r``. States: 0 home, 1..C care tunnels,
-    C+1..C+R return tunnels, C+R+1 left care. One (strategy, iteration) at a time; blocks of :data:`LANES` iterations are shared
-    between threads, each block allocating its scratch arrays once."""
+    Each row r, every reward's value ``v_a = ser[a] · y_r`` (y: the states, or the cycle's
+    moves) is computed once; a stream accumulates ``X[σ, a] = Σ_r stream_w[σ, r] · v_a``. A
+    snapshot event (q, σ, a) at row e adds ``X[σ, a]`` as accumulated over rows < e; a tail
+    event (q, a, w) at row r adds ``w × v_a``. States: 0 home, 1..C care tunnels,
+    C+1..C+R return tunnels, C+R+1 left care.
+
+    :data:`LANES` iterations of one strategy run side by side, one per SIMD lane (every
+    array's last axis): each lane does exactly the operations a lone iteration would, so
+    results do not depend on which lane, block, thread or chunk an iteration falls in.
+    Blocks of lanes are shared between threads."""
     n_strategies, n_iter, n_cycles = entry.shape
     n_care, n_return = reunify.shape[1], reentry.shape[1]
     n_states = 2 + n_care + n_return
@@ -74,79 +68,167 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, 
     for block in prange(n_strategies * n_blocks):
         k = block // n_blocks
         n0 = (block % n_blocks) * LANES
-        x = np.empty(n_states)
-        mv = np.zeros(n_states)  # moves of the cycle just run, in the first 4 entries
-        stay_care = np.empty(n_care)
-        stay_home = np.empty(n_return)
-        acc = np.empty((n_streams, n_states))
-        qacc = np.empty(n_queries)
-        v = np.empty(n_series)
-        ru = np.empty(n_care)  # local copies: provably not aliased with x, so they stay in registers/L1
-        pm = np.empty(n_care)
-        re = np.empty(n_return)
-        for n in range(n0, min(n0 + LANES, n_iter)):
+        lanes = min(LANES, n_iter - n0)
+        x = np.zeros((n_states, LANES))
+        mv = np.zeros((4, LANES))  # moves of the cycle just run
+        ent = np.zeros(LANES)
+        ru = np.zeros((n_care, LANES))
+        pm = np.zeros((n_care, LANES))
+        stay_care = np.ones((n_care, LANES))
+        re = np.zeros((n_return, LANES))
+        stay_home = np.ones((n_return, LANES))
+        acc = np.zeros((n_streams, n_series, LANES))
+        qacc = np.zeros((n_queries, LANES))
+        v = np.zeros((n_series, LANES))
+        m0 = np.zeros(LANES)
+        m1 = np.zeros(LANES)
+        m2 = np.zeros(LANES)
+        m3 = np.zeros(LANES)
+        for j in range(lanes):
+            n = n0 + j
             for i in range(n_care):
-                ru[i] = reunify[n, i]
-                pm[i] = permanence[n, i]
-                stay_care[i] = 1.0 - ru[i] - pm[i]
+                ru[i, j] = reunify[n, i]
+                pm[i, j] = permanence[n, i]
+                stay_care[i, j] = 1.0 - ru[i, j] - pm[i, j]
             for i in range(n_return):
-                re[i] = reentry[n, i]
-                stay_home[i] = 1.0 - re[i]
-            for i in range(n_states):  # explicit loops: array expressions here would become nested parfors
-                x[i] = initial[i]
-            for i in range(4):
-                mv[i] = 0.0
+                re[i, j] = reentry[n, i]
+                stay_home[i, j] = 1.0 - re[i, j]
+        for i in range(n_states):
+            for j in range(LANES):
+                x[i, j] = initial[i]
+        for r in range(n_cycles + 1):
+            if r > 0:
+                for j in range(lanes):
+                    ent[j] = entry[k, n0 + j, r - 1]
+                for j in range(LANES):
+                    m0[j] = x[0, j] * ent[j]
+                    m1[j] = 0.0
+                    m2[j] = 0.0
+                    m3[j] = 0.0
+                for i in range(n_return):
+                    for j in range(LANES):
+                        m1[j] += x[back0 + i, j] * re[i, j]
+                for i in range(n_care):
+                    for j in range(LANES):
+                        m2[j] += x[1 + i, j] * ru[i, j]
+                        m3[j] += x[1 + i, j] * pm[i, j]
+                # shift the tunnels in place, from the last one down
+                for j in range(LANES):
+                    x[left, j] = x[left, j] + m3[j]
+                    x[left - 1, j] = x[left - 2, j] * stay_home[n_return - 2, j] + x[left - 1, j] * stay_home[n_return - 1, j]
+                for i in range(n_return - 2, 0, -1):
+                    for j in range(LANES):
+                        x[back0 + i, j] = x[back0 + i - 1, j] * stay_home[i - 1, j]
+                for j in range(LANES):
+                    x[back0, j] = m2[j]
+                    x[n_care, j] = x[n_care - 1, j] * stay_care[n_care - 2, j] + x[n_care, j] * stay_care[n_care - 1, j]
+                for i in range(n_care - 2, 0, -1):
+                    for j in range(LANES):
+                        x[1 + i, j] = x[i, j] * stay_care[i - 1, j]
+                for j in range(LANES):
+                    x[1, j] = m0[j] + m1[j]
+                    x[0, j] = x[0, j] - m0[j]
+                    mv[0, j] = m0[j]
+                    mv[1, j] = m1[j]
+                    mv[2, j] = m2[j]
+                    mv[3, j] = m3[j]
+            for e in range(snap_ptr[r], snap_ptr[r + 1]):
+                q, s, a = snap_q[e], snap_s[e], snap_a[e]
+                for j in range(LANES):
+                    qacc[q, j] += acc[s, a, j]
+            for a in range(n_series):
+                for j in range(LANES):
+                    v[a, j] = 0.0
+                if series_kind[a] == 0:
+                    for p in range(ser_ptr[a], ser_ptr[a + 1]):
+                        wp, ip = ser_w[p], ser_idx[p]
+                        for j in range(LANES):
+                            v[a, j] += wp * x[ip, j]
+                else:
+                    for p in range(ser_ptr[a], ser_ptr[a + 1]):
+                        wp, ip = ser_w[p], ser_idx[p]
+                        for j in range(LANES):
+                            v[a, j] += wp * mv[ip, j]
             for s in range(n_streams):
-                for i in range(n_states):
-                    acc[s, i] = 0.0
-            for q in range(n_queries):
-                qacc[q] = 0.0
-            for r in range(n_cycles + 1):
-                if r > 0:
-                    m0 = x[0] * entry[k, n, r - 1]
-                    m1 = 0.0
-                    for i in range(n_return):
-                        m1 += x[back0 + i] * re[i]
-                    m2 = 0.0
-                    m3 = 0.0
-                    for i in range(n_care):
-                        m2 += x[1 + i] * ru[i]
-                        m3 += x[1 + i] * pm[i]
-                    # shift the tunnels in place, from the last one down
-                    x[left] = x[left] + m3
-                    x[left - 1] = x[left - 2] * stay_home[n_return - 2] + x[left - 1] * stay_home[n_return - 1]
-                    for i in range(n_return - 2, 0, -1):
-                        x[back0 + i] = x[back0 + i - 1] * stay_home[i - 1]
-                    x[back0] = m2
-                    x[n_care] = x[n_care - 1] * stay_care[n_care - 2] + x[n_care] * stay_care[n_care - 1]
-                    for i in range(n_care - 2, 0, -1):
-                        x[1 + i] = x[i] * stay_care[i - 1]
-                    x[1] = m0 + m1
-                    x[0] = x[0] - m0
-                    mv[0], mv[1], mv[2], mv[3] = m0, m1, m2, m3
-                for e in range(snap_ptr[r], snap_ptr[r + 1]):
-                    qacc[snap_q[e]] += _dot(ser_ptr, ser_idx, ser_w, snap_a[e], acc[snap_s[e]])
-                for s in range(n_streams):
-                    w = stream_w[s, r]
-                    if w != 0.0:
-                        if stream_kind[s] == 0:
-                            for i in range(n_states):
-                                acc[s, i] += w * x[i]
-                        else:
-                            for i in range(4):
-                                acc[s, i] += w * mv[i]
-                if write_full or tail_ptr[r + 1] > tail_ptr[r]:
+                w = stream_w[s, r]
+                if w != 0.0:
                     for a in range(n_series):
-                        v[a] = _dot(ser_ptr, ser_idx, ser_w, a, x if series_kind[a] == 0 else mv)
-                for e in range(tail_ptr[r], tail_ptr[r + 1]):
-                    qacc[tail_q[e]] += tail_w[e] * v[tail_a[e]]
-                if write_full:
-                    for a in range(n_series):
-                        full[a, k, n, r] = v[a]
-            for e in range(snap_ptr[n_cycles + 1], snap_ptr[n_cycles + 2]):
-                qacc[snap_q[e]] += _dot(ser_ptr, ser_idx, ser_w, snap_a[e], acc[snap_s[e]])
-            for q in range(n_queries):
-                out[q, k, n] = qacc[q]
+                        if series_kind[a] == stream_kind[s]:
+                            for j in range(LANES):
+                                acc[s, a, j] += w * v[a, j]
+            for e in range(tail_ptr[r], tail_ptr[r + 1]):
+                q, a, w = tail_q[e], tail_a[e], tail_w[e]
+                for j in range(LANES):
+                    qacc[q, j] += w * v[a, j]
+            if write_full:
+                for a in range(n_series):
+                    for j in range(lanes):
+                        full[a, k, n0 + j, r] = v[a, j]
+        for e in range(snap_ptr[n_cycles + 1], snap_ptr[n_cycles + 2]):
+            q, s, a = snap_q[e], snap_s[e], snap_a[e]
+            for j in range(LANES):
+                qacc[q, j] += acc[s, a, j]
+        for q in range(n_queries):
+            for j in range(lanes):
+                out[q, k, n0 + j] = qacc[q, j]
+
+
+@_jit(parallel=True, nogil=True)
+def entry_hazards_kernel(log_s, log_after, factor, rr, no_effect, after_effect, duration, catch_up_months,
+                         receives_ifpp, entry, bound):  # pragma: no cover - compiled
+    """Monthly first-entry probabilities of every strategy, as :func:`ifpp_econ.model.cumulative_entry_curves`
+    followed by :func:`~ifpp_econ.model.hazards_from_curve` compute them, one iteration at a time.
+
+    Shapes: log_s ``(N, 5)`` log survival at the 0/3/6/12/24-month knots; log_after ``(N,)`` log(1 − annual
+    risk after 24 months, as a monthly probability); factor ``(N,)`` child ÷ family risk; rr ``(N, T+1)``
+    (any strides); no_effect ``(N,)`` bool; after_effect ``(N,)`` codes 0 effect stops, 1 gap persists,
+    2 catch-up; duration ``(N,)`` whole months in 0..T; receives_ifpp ``(K,)`` bool; out: entry
+    ``(K, N, T)``, bound ``(N,)`` (the IFPP curve needed its running maximum)."""
+    n_strategies, n_iter, n_cycles = entry.shape
+    for n in prange(n_iter):
+        usual = np.empty(n_cycles + 1)
+        ifpp = np.empty(n_cycles + 1)
+        la = log_after[n]
+        top = 0.0
+        for t in range(n_cycles + 1):
+            within = min(t, 24)
+            i = 0 if within < 3 else 1 if within < 6 else 2 if within < 12 else 3
+            lo = 0 if i == 0 else 3 if i == 1 else 6 if i == 2 else 12
+            hi = 3 if i == 0 else 6 if i == 1 else 12 if i == 2 else 24
+            lam = (within - lo) / (hi - lo)
+            log_surv = log_s[n, i] * (1 - lam) + log_s[n, i + 1] * lam
+            log_surv = log_surv + la * max(t - 24, 0)
+            top = max(top, -np.expm1(log_surv))
+            usual[t] = top * factor[n]
+        d = duration[n]
+        ud = usual[d]
+        rd = 1.0 if no_effect[n] else rr[n, d]
+        td = min(rd * ud, 1.0 - 1e-12)
+        code = after_effect[n]
+        top = 0.0
+        hit = False
+        for t in range(n_cycles + 1):
+            u = usual[t]
+            if t <= d:
+                r = 1.0 if no_effect[n] else rr[n, t]
+                c = min(r * u, 1.0 - 1e-12)
+            elif code == 0:
+                c = 1.0 - (1.0 - td) * (1.0 - u) / (1.0 - ud)
+            elif code == 1:
+                c = u - (ud - td)
+            else:
+                fading = min(max(1.0 - (t - d) / max(catch_up_months, 1e-9), 0.0), 1.0)
+                c = u - (ud - td) * fading
+            c = min(max(c, 0.0), 1.0 - 1e-12)
+            if top > c + 1e-12:
+                hit = True
+            top = max(top, c)
+            ifpp[t] = top
+        bound[n] = hit
+        for k in range(n_strategies):
+            curve = ifpp if receives_ifpp[k] else usual
+            for t in range(n_cycles):
+                entry[k, n, t] = 1.0 - (1.0 - curve[t + 1]) / (1.0 - curve[t])
 
 
 @_jit(parallel=True, nogil=True)
@@ -207,6 +289,7 @@ def _serial(kernel):
 
 
 family_states_kernel_serial = _serial(family_states_kernel)
+entry_hazards_kernel_serial = _serial(entry_hazards_kernel)
 dense_cohort_serial = _serial(dense_cohort)
 
 

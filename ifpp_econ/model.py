@@ -14,11 +14,12 @@ row per iteration, and returns arrays ``(strategies, iterations)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from . import units
+from . import kernels, units
 from .engine import Conventions, Reward, TransitionError
 from .exceptions import InputError
 from .kernels import simulate_family_states
@@ -176,16 +177,21 @@ def link_cumulative_risks(values: pd.DataFrame, spec: ModelSpec) -> tuple[pd.Dat
     return out, reordered
 
 
+def _log_survival_at_knots(p: dict[str, np.ndarray]) -> np.ndarray:
+    """log(1 − family risk) at the 0/3/6/12/24-month knots, ``(N, 5)``, after checking the curve is ordered."""
+    risks = np.stack([np.zeros_like(p["risk_12m"])] + [p[f"risk_{k}m"] for k in (3, 6, 12, 24)], -1)
+    if np.any(np.diff(risks, axis=-1) < -1e-12) or np.any(risks >= 1):
+        raise ModelError("cumulative risks must satisfy 0 ≤ risk_3m ≤ risk_6m ≤ risk_12m ≤ risk_24m < 1")
+    return np.log1p(-risks)
+
+
 def usual_care_family_curve(p: dict[str, np.ndarray], n_cycles: int) -> np.ndarray:
     """Cumulative probability that a family has its first placement by month, ``(N, T+1)``.
 
     Constant monthly hazard between the 0/3/6/12/24-month knots, so the curve passes exactly
     through the workbook's cumulative risks; after 24 months the annual risk (as a monthly probability).
     """
-    risks = np.stack([np.zeros_like(p["risk_12m"])] + [p[f"risk_{k}m"] for k in (3, 6, 12, 24)], -1)
-    if np.any(np.diff(risks, axis=-1) < -1e-12) or np.any(risks >= 1):
-        raise ModelError("cumulative risks must satisfy 0 ≤ risk_3m ≤ risk_6m ≤ risk_12m ≤ risk_24m < 1")
-    log_s = np.log1p(-risks)  # (N, 5)
+    log_s = _log_survival_at_knots(p)  # (N, 5)
     months = np.arange(n_cycles + 1)
     within = np.minimum(months, 24)
     i = np.clip(np.searchsorted(RISK_KNOTS, within, side="right") - 1, 0, len(RISK_KNOTS) - 2)
@@ -273,6 +279,36 @@ def cumulative_entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles:
     return usual, monotone, bound
 
 
+def first_entry_probabilities(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int,
+                              after_effect: np.ndarray | None = None, no_effect: np.ndarray | None = None,
+                              kernel: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly first-entry probabilities of every strategy ``(K, N, T)`` and the running-maximum flags ``(N,)``.
+
+    The curves of :func:`cumulative_entry_curves` turned into monthly probabilities by
+    :func:`hazards_from_curve`. With the compiled kernel (see :mod:`ifpp_econ.kernels`) the same
+    arithmetic runs in one loop per iteration, with no ``(N, T)`` temporaries; it agrees with
+    this numpy reference to rounding.
+    """
+    receives = np.array([s.receives_ifpp for s in spec.strategies])
+    if kernels.choose_kernel(kernel) == "numpy":
+        usual, ifpp, bound = cumulative_entry_curves(p, spec, n_cycles, after_effect, no_effect)
+        return hazards_from_curve(np.stack([ifpp if r else usual for r in receives])), bound
+    n = len(p["rr_12m"])
+    log_s = _log_survival_at_knots(p)
+    factor, _ = child_risk_factor(p)
+    rr = relative_risk_curve(p, spec, np.arange(n_cycles + 1))
+    no_effect = np.zeros(n, dtype=bool) if no_effect is None else np.asarray(no_effect, dtype=bool)
+    if after_effect is None:
+        after_effect = np.full(n, AFTER_EFFECTS.index(spec.after_effect))
+    duration = np.clip(np.round(p["effect_duration_months"]).astype(np.int64), 0, n_cycles)
+    entry, bound = np.empty((len(receives), n, n_cycles)), np.empty(n, dtype=bool)
+    kernels.compiled("entry_hazards_kernel")(
+        np.ascontiguousarray(log_s), np.log1p(-p["annual_risk_after_24m"]), np.ascontiguousarray(factor, dtype=float),
+        rr, no_effect, np.asarray(after_effect, dtype=np.int64), duration, float(spec.catch_up_months), receives,
+        entry, bound)
+    return entry, bound
+
+
 def hazards_from_curve(cumulative: np.ndarray) -> np.ndarray:
     """Monthly conditional probabilities ``(..., T)`` from a cumulative curve ``(..., T+1)``."""
     survival = 1.0 - cumulative
@@ -291,37 +327,45 @@ class FamilyStatesTransitions:
     move_shape = (len(MOVES),)
     state_first = True  # the engine passes x as (S, K, N): tunnel shifts are contiguous slices
 
-    def __init__(self, entry: np.ndarray, reunify: np.ndarray, permanence: np.ndarray, reentry: np.ndarray):
+    def __init__(self, entry: np.ndarray, reunify: np.ndarray, permanence: np.ndarray, reentry: np.ndarray,
+                 entry_checked: bool = False):
+        """``entry_checked``: the caller guarantees ``entry`` lies in [0, 1] (it comes from a non-decreasing
+        cumulative curve below 1), so only the ``(N, tunnels)`` care probabilities are checked."""
         self.entry, self.reunify, self.permanence, self.reentry = entry, reunify, permanence, reentry
         self.batch_shape = entry.shape[:-1]
-        # state-first copies: (T, K, N) and (tunnels, 1, N), broadcasting over strategies
-        self.entry_by_cycle = np.ascontiguousarray(np.moveaxis(entry, -1, 0))
-        self._reunify = np.ascontiguousarray(reunify.T[:, None, :])
-        self._permanence = np.ascontiguousarray(permanence.T[:, None, :])
-        self._reentry = np.ascontiguousarray(reentry.T[:, None, :])
-        self.stay_care = 1.0 - self._reunify - self._permanence
-        self.stay_home = 1.0 - self._reentry
-        for name, arr in (("first entry", entry), ("reunification", reunify), ("other permanence", permanence),
-                          ("re-entry", reentry), ("staying in care", 1.0 - reunify - permanence)):
+        checks = [("reunification", reunify), ("other permanence", permanence), ("re-entry", reentry),
+                  ("staying in care", 1.0 - reunify - permanence)] + ([] if entry_checked else [("first entry", entry)])
+        for name, arr in checks:
             if not np.all(np.isfinite(arr)) or np.any(arr < -1e-12) or np.any(arr > 1 + 1e-12):
                 raise TransitionError(f"{name} probabilities outside [0, 1]")
 
+    @cached_property
+    def _state_first(self) -> tuple[np.ndarray, ...]:
+        """State-first copies for :meth:`step`: entry ``(T, K, N)``, reunify/permanence/stay in care ``(25, 1, N)``,
+        re-entry/stay at home ``(13, 1, N)`` (made on first use: the compiled kernel reads the originals)."""
+        reunify = np.ascontiguousarray(self.reunify.T[:, None, :])
+        permanence = np.ascontiguousarray(self.permanence.T[:, None, :])
+        reentry = np.ascontiguousarray(self.reentry.T[:, None, :])
+        return (np.ascontiguousarray(np.moveaxis(self.entry, -1, 0)), reunify, permanence, 1.0 - reunify - permanence,
+                reentry, 1.0 - reentry)
+
     def step(self, x: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
         """``x``: ``(S, K, N)`` at row t → ``(S, K, N)`` at row t+1 and moves ``(4, K, N)``."""
+        entry_by_cycle, reunify, permanence, stay_care, reentry, stay_home = self._state_first
         home, care, back = x[HOME], x[CARE], x[RETURNED]
         moves = np.empty((len(MOVES),) + x.shape[1:])
-        np.multiply(home, self.entry_by_cycle[t], out=moves[0])
-        np.einsum("i...,i...->...", back, self._reentry, out=moves[1])
-        np.einsum("i...,i...->...", care, self._reunify, out=moves[2])
-        np.einsum("i...,i...->...", care, self._permanence, out=moves[3])
+        np.multiply(home, entry_by_cycle[t], out=moves[0])
+        np.einsum("i...,i...->...", back, reentry, out=moves[1])
+        np.einsum("i...,i...->...", care, reunify, out=moves[2])
+        np.einsum("i...,i...->...", care, permanence, out=moves[3])
         new = np.empty_like(x)
         np.subtract(home, moves[0], out=new[HOME])
         np.add(moves[0], moves[1], out=new[CARE.start])
-        np.multiply(care[:-1], self.stay_care[:-1], out=new[CARE.start + 1 : CARE.stop])
-        new[CARE.stop - 1] += care[-1] * self.stay_care[-1]
+        np.multiply(care[:-1], stay_care[:-1], out=new[CARE.start + 1 : CARE.stop])
+        new[CARE.stop - 1] += care[-1] * stay_care[-1]
         new[RETURNED.start] = moves[2]
-        np.multiply(back[:-1], self.stay_home[:-1], out=new[RETURNED.start + 1 : RETURNED.stop])
-        new[RETURNED.stop - 1] += back[-1] * self.stay_home[-1]
+        np.multiply(back[:-1], stay_home[:-1], out=new[RETURNED.start + 1 : RETURNED.stop])
+        new[RETURNED.stop - 1] += back[-1] * stay_home[-1]
         np.add(x[LEFT], moves[3], out=new[LEFT])
         return new, moves
 
@@ -443,11 +487,10 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
     if np.any(cpf <= 0):
         raise ModelError("children_per_family must be positive")
 
-    usual, ifpp, bound = cumulative_entry_curves(p, spec, n_cycles, _structure(values, "after_effect"),
-                                                 _structure(values, "no_effect"))
+    kernel = "numpy" if keep_trace else None  # a kept trace is the numpy reference's (and needs no compiler)
+    entry, bound = first_entry_probabilities(p, spec, n_cycles, _structure(values, "after_effect"),
+                                             _structure(values, "no_effect"), kernel)
     _, capped = child_risk_factor(p)
-    curves = np.stack([ifpp if s.receives_ifpp else usual for s in spec.strategies])  # (K, N, T+1)
-    entry = hazards_from_curve(curves)
 
     reunify = _care_probability(p, "reunify", CARE_BANDS)[:, CARE_BAND_OF_TUNNEL]
     permanence = _care_probability(p, "permanence", CARE_BANDS)[:, CARE_BAND_OF_TUNNEL]
@@ -471,7 +514,7 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
         "care_entries": Reward(transition_values=np.array([1.0, 1.0, 0, 0])),
         "reunifications": Reward(transition_values=np.array([0, 0, 1.0, 0])),
     }
-    transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry)
+    transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry, entry_checked=True)
     support = np.unique(np.round(p["case_support_months"]).astype(int))  # totals the costing asks for, computed in the loop
     totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in support if m > 0 for h in horizons}
     result = simulate_family_states(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace,

@@ -132,9 +132,8 @@ def draw(inputs, n: int, seed: int, start: int = 0, structural: str | None = Non
 
     ``sampler``: a :class:`Sampler` of :func:`predictive_parameters` built once for many chunks.
     """
-    table = predictive_parameters(inputs)
-    sampler = sampler or Sampler(table, inputs.correlations)
-    draws = tie_window_rrs(sampler.sample(n, seed, start=start), table)
+    sampler = sampler or Sampler(predictive_parameters(inputs), inputs.correlations)
+    draws = tie_window_rrs(sampler.sample(n, seed, start=start), sampler.parameters)
     weights = structural_weights(inputs, structural)
     if weights is not None:
         draws = pd.concat([draws, structural_draws(weights, n, seed, start)], axis=1)

@@ -362,6 +362,12 @@ class Sampler:
         correlated, self.chol = correlation_cholesky(self.scalar, correlations)
         self.corr_cols = [self.scalar.index(p) for p in correlated]
         self.inverses = [_inverse_cdf(self.dists[p]) for p in self.scalar]
+        self.base_values = pd.to_numeric(parameters["value"], errors="coerce").to_numpy(dtype=float)  # (P,)
+        position = {name: i for i, name in enumerate(parameters.index)}
+        self.scalar_positions = np.array([position[p] for p in self.scalar], dtype=np.intp)
+        self.group_positions = [np.array([position[p] for p in names], dtype=np.intp) for names, _ in self.groups.values()]
+        bounded = "min" in parameters.columns and "max" in parameters.columns  # draws kept inside the domain
+        self.bounds = [(parameters.at[p, "min"], parameters.at[p, "max"]) if bounded else None for p in self.scalar]
 
     def sample(self, n: int, seed: int, start: int = 0) -> pd.DataFrame:
         """Draws for iterations ``[start, start + n)``: see :func:`sample`."""
@@ -392,19 +398,16 @@ def _sample(sampler: Sampler, n: int, seed: int, start: int) -> pd.DataFrame:
     blocks = [_block(seed, b, len(scalar), corr_cols, chol, groups) for b in range(first, stop)]
     lo, hi = start - first * BLOCK, start - first * BLOCK + n
 
-    out = np.empty((n, len(parameters)))
-    out[:] = pd.to_numeric(parameters["value"], errors="coerce").to_numpy(dtype=float)
-    position = {name: i for i, name in enumerate(parameters.index)}
+    out = np.empty((n, len(parameters)), order="F")  # column by column: contiguous writes, and pandas' own layout
+    out[:] = sampler.base_values
     if scalar and blocks:
         z = np.concatenate([zb for zb, _ in blocks])[lo:hi]
-        for name, values in zip(scalar, _invert_columns(sampler.inverses, z)):
-            if "min" in parameters.columns and "max" in parameters.columns:  # draws kept inside the domain
-                values = np.clip(values, parameters.at[name, "min"], parameters.at[name, "max"])
-            out[:, position[name]] = values
-    for g, (names, _) in enumerate(groups.values()):
+        for j, values in enumerate(_invert_columns(sampler.inverses, z)):
+            bounds = sampler.bounds[j]
+            out[:, sampler.scalar_positions[j]] = values if bounds is None else np.clip(values, *bounds)
+    for g, positions in enumerate(sampler.group_positions):
         if blocks:
-            shares = np.concatenate([sb[g] for _, sb in blocks])[lo:hi]
-            out[:, [position[p] for p in names]] = shares
+            out[:, positions] = np.concatenate([sb[g] for _, sb in blocks])[lo:hi]
     return pd.DataFrame(out, index=pd.RangeIndex(start, start + n, name="iteration"), columns=parameters.index)
 
 

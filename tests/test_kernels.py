@@ -40,6 +40,21 @@ def test_numba_equals_numpy_reference_on_psa_draws(default_inputs, draws, monkey
     assert np.array_equal(compiled.curve_rule_bound, reference.curve_rule_bound)
 
 
+@pytest.mark.parametrize("effect_model", ["single_rr", "window_rrs", "family_rr"])
+def test_compiled_entry_probabilities_equal_numpy_reference(default_inputs, draws, effect_model):
+    """The compiled first-entry probabilities (every after-effect assumption and 'no effect' drawn) agree with
+    cumulative_entry_curves → hazards_from_curve to rounding; the running-maximum flags are identical."""
+    spec = dataclasses.replace(build_spec(default_inputs), effect_model=effect_model)
+    values, _ = model.link_cumulative_risks(draws, spec)
+    p = model.to_model_units(values, spec)
+    args = (p, spec, 216, draws["structure:after_effect"].to_numpy(), draws["structure:no_effect"].to_numpy())
+    compiled, bound_c = model.first_entry_probabilities(*args, kernel="numba")
+    reference, bound_r = model.first_entry_probabilities(*args, kernel="numpy")
+    assert compiled.shape == reference.shape == (len(spec.strategies), len(draws), 216)
+    np.testing.assert_allclose(compiled, reference, rtol=1e-12, atol=1e-14)  # 1 − s₁/s₀ cancels: absolute rounding
+    assert np.array_equal(bound_c, bound_r)
+
+
 def test_model_asks_only_for_totals_computed_in_the_loop(default_inputs, draws, monkeypatch):
     monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")
     spec = build_spec(default_inputs)
