@@ -34,104 +34,139 @@ _WARNED = False
 LANES = 64  # iterations run side by side in one block (long enough for the compiler to vectorise the lane loops)
 
 
+@_jit(inline="always")
+def _chain_step(first, ring, off, seg_len, r, pw, stay, agg, a0, flow, lanes_flow, n_seg):  # pragma: no cover
+    """Advance one chain of tunnels (care or return) from row r−1 to row r, in place.
+
+    Segment j (``agg[a0 + j]``: its occupancy) holds ``seg_len[j]`` tunnels with one stay probability
+    ``stay[j]``, so tunnel m of the segment at row r holds ``entry_j(r − m) · stay[j]^m``. ``ring``
+    keeps each segment's last ``seg_len[j]`` entries (offset ``off[j]``); the slot of row r holds
+    ``entry_j(r − seg_len[j])``, which sat in the segment's last tunnel at row r−1 (times ``pw[j]`` =
+    stay^(len−1)). The chain's last segment is the absorbing-tunnel ("+") state with a self-loop.
+    ``first`` ``(LANES,)``: what enters the first tunnel at row r."""
+    for j in range(LANES):
+        flow[j] = first[j]
+    for g in range(n_seg - 1):
+        slot = off[g] + r % seg_len[g]
+        for j in range(LANES):
+            last = ring[slot, j] * pw[g, j]
+            lanes_flow[j] = last * stay[g, j]
+            agg[a0 + g, j] = flow[j] + stay[g, j] * (agg[a0 + g, j] - last)
+            ring[slot, j] = flow[j]
+            flow[j] = lanes_flow[j]
+    g = n_seg - 1
+    for j in range(LANES):
+        agg[a0 + g, j] = flow[j] + agg[a0 + g, j] * stay[g, j]
+
+
 @_jit(parallel=True, nogil=True)
-def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, ser_idx, ser_w, series_kind,
-                          stream_kind, stream_w, snap_ptr, snap_q, snap_s, snap_a, tail_ptr, tail_q, tail_a, tail_w,
-                          out, full):  # pragma: no cover - compiled
+def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len, return_len, ser_ptr, ser_idx, ser_w,
+                          series_kind, stream_kind, stream_w, snap_ptr, snap_q, snap_s, snap_a, tail_ptr, tail_q, tail_a,
+                          tail_w, out, full):  # pragma: no cover - compiled
     """One pass of the family-states model with its reward totals.
 
-    Shapes: entry ``(K, N, T)``; reunify/permanence ``(N, C)``; reentry ``(N, R)``;
-    ser_* CSR ``(A, S)``: a state reward's values per state, or a move reward's values per
-    move (series_kind 0 / 1); stream_w ``(Σ, T+1)`` row weights of each discount stream
-    (stream_kind 0: state rewards, 1: move rewards); out ``(Q, K, N)``; full ``(A, K, N, T+1)``
-    or empty.
+    The care and return tunnels are run as *segments*: runs of tunnels with the same exit
+    probabilities for every iteration (and the same reward values), so a tunnel's occupancy is
+    an earlier entry times a power of the segment's stay probability and a segment's
+    occupancy follows a sliding sum (see :func:`_chain_step`): O(segments), not O(tunnels),
+    per month. Occupancies ``agg``: 0 home, 1..Jc care segments (last: the 24+ tunnel),
+    then Jr return segments (last: 12+), then left care.
 
-    Each row r, every reward's value ``v_a = ser[a] · y_r`` (y: the states, or the cycle's
-    moves) is computed once; a stream accumulates ``X[σ, a] = Σ_r stream_w[σ, r] · v_a``. A
-    snapshot event (q, σ, a) at row e adds ``X[σ, a]`` as accumulated over rows < e; a tail
-    event (q, a, w) at row r adds ``w × v_a``. States: 0 home, 1..C care tunnels,
-    C+1..C+R return tunnels, C+R+1 left care.
+    Shapes: initial ``(A,)`` over ``agg`` (a segment's mass in its first tunnel); entry ``(K, N, T)``;
+    reunify/permanence ``(N, Jc)`` and reentry ``(N, Jr)`` per segment; care_len ``(Jc,)``,
+    return_len ``(Jr,)`` tunnels per segment; ser_* CSR ``(A_series, A)``: a state reward's value
+    per ``agg`` entry, or a move reward's value per move (series_kind 0 / 1); stream_w ``(Σ, T+1)``
+    row weights of each discount stream (stream_kind 0: state rewards, 1: move rewards); out
+    ``(Q, K, N)``; full ``(A_series, K, N, T+1)`` or empty.
 
-    :data:`LANES` iterations of one strategy run side by side, one per SIMD lane (every
+    Each row r, every reward's value ``v_a`` is computed once; a stream accumulates
+    ``X[σ, a] = Σ_r stream_w[σ, r] · v_a``. A snapshot event (q, σ, a) at row e adds ``X[σ, a]``
+    as accumulated over rows < e; a tail event (q, a, w) at row r adds ``w × v_a``.
+
+    :data:`LANES` iterations of one strategy run side by side, one per lane (every scratch
     array's last axis): each lane does exactly the operations a lone iteration would, so
-    results do not depend on which lane, block, thread or chunk an iteration falls in.
-    Blocks of lanes are shared between threads."""
+    results do not depend on which lane, block, thread or chunk an iteration falls in."""
     n_strategies, n_iter, n_cycles = entry.shape
-    n_care, n_return = reunify.shape[1], reentry.shape[1]
-    n_states = 2 + n_care + n_return
+    jc, jr = reunify.shape[1], reentry.shape[1]
+    n_agg = 2 + jc + jr
     n_series = ser_ptr.shape[0] - 1
     n_streams, n_queries = stream_kind.shape[0], out.shape[0]
     write_full = full.shape[0] > 0
-    back0 = 1 + n_care
-    left = n_states - 1
+    c0, r0, left = 1, 1 + jc, n_agg - 1
+    off_c = np.zeros(jc, dtype=np.int64)
+    off_r = np.zeros(jr, dtype=np.int64)
+    for g in range(1, jc):
+        off_c[g] = off_c[g - 1] + care_len[g - 1]
+    for g in range(1, jr):
+        off_r[g] = off_r[g - 1] + return_len[g - 1]
     n_blocks = (n_iter + LANES - 1) // LANES
     for block in prange(n_strategies * n_blocks):
         k = block // n_blocks
         n0 = (block % n_blocks) * LANES
         lanes = min(LANES, n_iter - n0)
-        x = np.zeros((n_states, LANES))
+        agg = np.zeros((n_agg, LANES))
+        ru = np.zeros((jc, LANES))
+        pm = np.zeros((jc, LANES))
+        stay_c = np.ones((jc, LANES))
+        pw_c = np.ones((jc, LANES))
+        re = np.zeros((jr, LANES))
+        stay_r = np.ones((jr, LANES))
+        pw_r = np.ones((jr, LANES))
+        ring_c = np.zeros((off_c[jc - 1] + care_len[jc - 1], LANES))
+        ring_r = np.zeros((off_r[jr - 1] + return_len[jr - 1], LANES))
         mv = np.zeros((4, LANES))  # moves of the cycle just run
-        ent = np.zeros(LANES)
-        ru = np.zeros((n_care, LANES))
-        pm = np.zeros((n_care, LANES))
-        stay_care = np.ones((n_care, LANES))
-        re = np.zeros((n_return, LANES))
-        stay_home = np.ones((n_return, LANES))
         acc = np.zeros((n_streams, n_series, LANES))
         qacc = np.zeros((n_queries, LANES))
         v = np.zeros((n_series, LANES))
-        m0 = np.zeros(LANES)
-        m1 = np.zeros(LANES)
-        m2 = np.zeros(LANES)
-        m3 = np.zeros(LANES)
+        ent = np.zeros(LANES)
+        first = np.zeros(LANES)
+        flow = np.zeros(LANES)
+        spare = np.zeros(LANES)
         for j in range(lanes):
             n = n0 + j
-            for i in range(n_care):
-                ru[i, j] = reunify[n, i]
-                pm[i, j] = permanence[n, i]
-                stay_care[i, j] = 1.0 - ru[i, j] - pm[i, j]
-            for i in range(n_return):
-                re[i, j] = reentry[n, i]
-                stay_home[i, j] = 1.0 - re[i, j]
-        for i in range(n_states):
+            for g in range(jc):
+                ru[g, j] = reunify[n, g]
+                pm[g, j] = permanence[n, g]
+                stay_c[g, j] = 1.0 - ru[g, j] - pm[g, j]
+                for m in range(care_len[g] - 1):
+                    pw_c[g, j] *= stay_c[g, j]
+            for g in range(jr):
+                re[g, j] = reentry[n, g]
+                stay_r[g, j] = 1.0 - re[g, j]
+                for m in range(return_len[g] - 1):
+                    pw_r[g, j] *= stay_r[g, j]
+        for a in range(n_agg):
             for j in range(LANES):
-                x[i, j] = initial[i]
+                agg[a, j] = initial[a]
+        for g in range(jc - 1):  # row 0's entries (a segment's initial mass is in its first tunnel)
+            for j in range(LANES):
+                ring_c[off_c[g], j] = initial[c0 + g]
+        for g in range(jr - 1):
+            for j in range(LANES):
+                ring_r[off_r[g], j] = initial[r0 + g]
         for r in range(n_cycles + 1):
             if r > 0:
                 for j in range(lanes):
                     ent[j] = entry[k, n0 + j, r - 1]
                 for j in range(LANES):
-                    m0[j] = x[0, j] * ent[j]
-                    m1[j] = 0.0
-                    m2[j] = 0.0
-                    m3[j] = 0.0
-                for i in range(n_return):
+                    mv[0, j] = agg[0, j] * ent[j]
+                    mv[1, j] = 0.0
+                    mv[2, j] = 0.0
+                    mv[3, j] = 0.0
+                for g in range(jr):
                     for j in range(LANES):
-                        m1[j] += x[back0 + i, j] * re[i, j]
-                for i in range(n_care):
+                        mv[1, j] += agg[r0 + g, j] * re[g, j]
+                for g in range(jc):
                     for j in range(LANES):
-                        m2[j] += x[1 + i, j] * ru[i, j]
-                        m3[j] += x[1 + i, j] * pm[i, j]
-                # shift the tunnels in place, from the last one down
+                        mv[2, j] += agg[c0 + g, j] * ru[g, j]
+                        mv[3, j] += agg[c0 + g, j] * pm[g, j]
                 for j in range(LANES):
-                    x[left, j] = x[left, j] + m3[j]
-                    x[left - 1, j] = x[left - 2, j] * stay_home[n_return - 2, j] + x[left - 1, j] * stay_home[n_return - 1, j]
-                for i in range(n_return - 2, 0, -1):
-                    for j in range(LANES):
-                        x[back0 + i, j] = x[back0 + i - 1, j] * stay_home[i - 1, j]
+                    first[j] = mv[0, j] + mv[1, j]
+                _chain_step(first, ring_c, off_c, care_len, r, pw_c, stay_c, agg, c0, flow, spare, jc)
+                _chain_step(mv[2], ring_r, off_r, return_len, r, pw_r, stay_r, agg, r0, flow, spare, jr)
                 for j in range(LANES):
-                    x[back0, j] = m2[j]
-                    x[n_care, j] = x[n_care - 1, j] * stay_care[n_care - 2, j] + x[n_care, j] * stay_care[n_care - 1, j]
-                for i in range(n_care - 2, 0, -1):
-                    for j in range(LANES):
-                        x[1 + i, j] = x[i, j] * stay_care[i - 1, j]
-                for j in range(LANES):
-                    x[1, j] = m0[j] + m1[j]
-                    x[0, j] = x[0, j] - m0[j]
-                    mv[0, j] = m0[j]
-                    mv[1, j] = m1[j]
-                    mv[2, j] = m2[j]
-                    mv[3, j] = m3[j]
+                    agg[left, j] = agg[left, j] + mv[3, j]
+                    agg[0, j] = agg[0, j] - mv[0, j]
             for e in range(snap_ptr[r], snap_ptr[r + 1]):
                 q, s, a = snap_q[e], snap_s[e], snap_a[e]
                 for j in range(LANES):
@@ -143,7 +178,7 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, ser_ptr, 
                     for p in range(ser_ptr[a], ser_ptr[a + 1]):
                         wp, ip = ser_w[p], ser_idx[p]
                         for j in range(LANES):
-                            v[a, j] += wp * x[ip, j]
+                            v[a, j] += wp * agg[ip, j]
                 else:
                     for p in range(ser_ptr[a], ser_ptr[a + 1]):
                         wp, ip = ser_w[p], ser_idx[p]

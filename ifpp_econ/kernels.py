@@ -121,20 +121,59 @@ def _csr(rows: list[list[tuple]], dtypes) -> tuple:
     return (ptr,) + tuple(np.array([e[f] for e in flat], dtype=dt) for f, dt in enumerate(dtypes))
 
 
+class _Segments:
+    """The family states grouped for the compiled kernel: home, runs of care tunnels, runs of return
+    tunnels, left care (``agg`` entries, in that order).
+
+    A run ("segment") is a maximal sequence of tunnels with the same exit probabilities in every
+    iteration and the same value in every state reward; the last tunnel of each chain (24+, 12+)
+    is a segment of its own. ``representative[a]``: a state of entry a (its first). ``ok`` is False
+    when the initial distribution puts mass beyond a segment's first tunnel (the kernel assumes it
+    does not; the caller then uses the numpy reference).
+    """
+
+    def __init__(self, transitions, rewards: dict[str, Reward], initial: np.ndarray):
+        n_care, n_return = transitions.reunify.shape[1], transitions.reentry.shape[1]
+        values = np.array([r.state_values for r in rewards.values() if r.state_values is not None]).reshape(-1, len(initial))
+
+        def runs(probabilities, first_state: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+            change = np.zeros(n, dtype=bool)
+            change[[0, n - 1]] = True
+            for arr in probabilities:
+                change[1:] |= np.any(arr[:, 1:] != arr[:, :-1], axis=0)
+            block = values[:, first_state : first_state + n]
+            change[1:] |= np.any(block[:, 1:] != block[:, :-1], axis=0)
+            starts = np.flatnonzero(change)
+            return starts, np.diff(np.r_[starts, n]).astype(np.int64)
+
+        care_starts, self.care_len = runs((transitions.reunify, transitions.permanence), 1, n_care)
+        return_starts, self.return_len = runs((transitions.reentry,), 1 + n_care, n_return)
+        self.reunify = np.ascontiguousarray(transitions.reunify[:, care_starts])
+        self.permanence = np.ascontiguousarray(transitions.permanence[:, care_starts])
+        self.reentry = np.ascontiguousarray(transitions.reentry[:, return_starts])
+        left = len(initial) - 1
+        self.representative = np.r_[0, 1 + care_starts, 1 + n_care + return_starts, left]
+        members = [np.arange(s, s + n) for s, n in zip(self.representative[1:-1], np.r_[self.care_len, self.return_len])]
+        self.initial = np.array([initial[0], *(initial[m].sum() for m in members), initial[left]], dtype=float)
+        plus = {len(self.care_len) - 1, len(members) - 1}  # the 24+ and 12+ tunnels may hold any mass
+        self.ok = all(g in plus or not np.any(initial[m[1:]] != 0) for g, m in enumerate(members))
+
+
 class _Plan:
     """The reward series, discount streams and per-row events that produce the announced totals."""
 
-    def __init__(self, n_cycles: int, rewards: dict[str, Reward], conventions: Conventions, n_states: int,
+    def __init__(self, n_cycles: int, rewards: dict[str, Reward], conventions: Conventions, segments: _Segments,
                  horizons, rates, rows):
         self.n_cycles = T = n_cycles
         self.state_names = [k for k, r in rewards.items() if r.state_values is not None]
         self.move_names = [k for k, r in rewards.items() if r.transition_values is not None]
         self.series = {name: a for a, name in enumerate(self.state_names + self.move_names)}
-        dense = np.zeros((len(self.series), n_states))
+        self.segments = segments
+        dense = np.zeros((len(self.series), len(segments.representative)))
         self.series_kind = np.zeros(len(self.series), dtype=np.int64)
         for name, a in self.series.items():
             if name in self.state_names:
-                dense[a] = rewards[name].state_values
+                dense[a] = np.asarray(rewards[name].state_values)[segments.representative]
             else:
                 dense[a, :4] = np.asarray(rewards[name].transition_values, float).reshape(4)
                 self.series_kind[a] = 1
@@ -181,12 +220,12 @@ class _Plan:
         self.snap = _csr(snaps, (np.int64, np.int64, np.int64))
         self.tail = _csr(tails, (np.int64, np.int64, float))
 
-    def run(self, initial: np.ndarray, transitions, out: np.ndarray, full: np.ndarray) -> None:
-        tr = transitions
+    def run(self, transitions, out: np.ndarray, full: np.ndarray) -> None:
+        g = self.segments
         compiled("family_states_kernel")(
-            np.ascontiguousarray(initial, dtype=float), np.ascontiguousarray(tr.entry), np.ascontiguousarray(tr.reunify),
-            np.ascontiguousarray(tr.permanence), np.ascontiguousarray(tr.reentry), *self.series_csr, self.series_kind,
-            self.stream_kind, self.stream_w, *self.snap, *self.tail, out, full)
+            g.initial, np.ascontiguousarray(transitions.entry), g.reunify, g.permanence, g.reentry, g.care_len,
+            g.return_len, *self.series_csr, self.series_kind, self.stream_kind, self.stream_w, *self.snap, *self.tail,
+            out, full)
 
 
 class _Rows:
@@ -247,9 +286,9 @@ class FamilyStatesResult:
         """Every reward's per-row values ``(K, N, T+1)`` (move rewards: 0 at row 0), by a second kernel pass."""
         plan = self._plan
         full = np.empty((len(plan.series),) + self.batch_shape + (self.n_cycles + 1,))
-        empty = _Plan(self.n_cycles, {k: self.rewards[k] for k in plan.series}, self.conventions, len(self._initial),
+        empty = _Plan(self.n_cycles, {k: self.rewards[k] for k in plan.series}, self.conventions, plan.segments,
                       (), (), ())
-        empty.run(self._initial, self._transitions, np.empty((0,) + self.batch_shape), full)
+        empty.run(self._transitions, np.empty((0,) + self.batch_shape), full)
         self.full_passes += 1
         return {name: full[a] for name, a in plan.series.items()}
 
@@ -282,7 +321,10 @@ def simulate_family_states(initial: np.ndarray, transitions, n_cycles: int, rewa
     initial = np.asarray(initial, dtype=float)
     if np.any(initial < -1e-9) or abs(initial.sum() - 1) > 1e-9:
         raise ValueError("initial distribution must be non-negative and sum to 1")
-    plan = _Plan(n_cycles, rewards, conventions, len(initial), horizons, rates, rows)
+    segments = _Segments(transitions, rewards, initial)
+    if not segments.ok:
+        return simulate(initial, transitions, n_cycles, rewards, conventions, keep_trace=keep_trace)
+    plan = _Plan(n_cycles, rewards, conventions, segments, horizons, rates, rows)
     out = np.empty((len(plan.queries),) + batch)
-    plan.run(initial, transitions, out, np.empty((0, 0, 0, 0)))
+    plan.run(transitions, out, np.empty((0, 0, 0, 0)))
     return FamilyStatesResult(plan, transitions, initial, conventions, rewards, out)
