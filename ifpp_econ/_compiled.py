@@ -61,7 +61,7 @@ def _chain_step(first, ring, off, seg_len, r, pw, stay, agg, a0, flow, lanes_flo
 
 @_jit(parallel=True, nogil=True)
 def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len, return_len, ser_ptr, ser_idx, ser_w,
-                          series_kind, stream_kind, stream_w, snap_ptr, snap_q, snap_s, snap_a, tail_ptr, tail_q, tail_a,
+                          series_kind, stream_series, stream_w, snap_ptr, snap_q, snap_s, snap_a, tail_ptr, tail_q, tail_a,
                           tail_w, out, full):  # pragma: no cover - compiled
     """One pass of the family-states model with its reward totals.
 
@@ -76,7 +76,7 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len,
     reunify/permanence ``(N, Jc)`` and reentry ``(N, Jr)`` per segment; care_len ``(Jc,)``,
     return_len ``(Jr,)`` tunnels per segment; ser_* CSR ``(A_series, A)``: a state reward's value
     per ``agg`` entry, or a move reward's value per move (series_kind 0 / 1); stream_w ``(Σ, T+1)``
-    row weights of each discount stream (stream_kind 0: state rewards, 1: move rewards); out
+    row weights of each discount stream; stream_series ``(Σ, A_series)``: 1 where the stream sums that reward; out
     ``(Q, K, N)``; full ``(A_series, K, N, T+1)`` or empty.
 
     Each row r, every reward's value ``v_a`` is computed once; a stream accumulates
@@ -90,7 +90,7 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len,
     jc, jr = reunify.shape[1], reentry.shape[1]
     n_agg = 2 + jc + jr
     n_series = ser_ptr.shape[0] - 1
-    n_streams, n_queries = stream_kind.shape[0], out.shape[0]
+    n_streams, n_queries = stream_w.shape[0], out.shape[0]
     write_full = full.shape[0] > 0
     c0, r0, left = 1, 1 + jc, n_agg - 1
     off_c = np.zeros(jc, dtype=np.int64)
@@ -188,7 +188,7 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len,
                 w = stream_w[s, r]
                 if w != 0.0:
                     for a in range(n_series):
-                        if series_kind[a] == stream_kind[s]:
+                        if stream_series[s, a]:
                             for j in range(LANES):
                                 acc[s, a, j] += w * v[a, j]
             for e in range(tail_ptr[r], tail_ptr[r + 1]):

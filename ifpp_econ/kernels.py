@@ -164,6 +164,7 @@ class _Plan:
 
     def __init__(self, n_cycles: int, rewards: dict[str, Reward], conventions: Conventions, segments: _Segments,
                  horizons, rates, rows):
+        """``rates``: discount rates for every reward's totals, or a mapping reward name → its rates."""
         self.n_cycles = T = n_cycles
         self.state_names = [k for k, r in rewards.items() if r.state_values is not None]
         self.move_names = [k for k, r in rewards.items() if r.transition_values is not None]
@@ -194,13 +195,15 @@ class _Plan:
         snaps = [[] for _ in range(T + 2)]
         tails = [[] for _ in range(T + 1)]
         self.queries: dict[tuple, int] = {}
+        members = []  # (stream, series) pairs accumulated in the loop
         for name, a in self.series.items():
             kind = int(self.series_kind[a])
-            for rate in sorted({float(r) for r in rates}):
+            for rate in sorted({float(r) for r in (rates.get(name, ()) if isinstance(rates, dict) else rates)}):
                 if (kind, rate) not in streams:
                     streams[kind, rate] = len(stream_w)
                     stream_w.append(weights(kind, T, rate))
                 s = streams[kind, rate]
+                members.append((s, a))
                 for h in sorted({int(h) for h in horizons if 1 <= int(h) <= T}):
                     w = weights(kind, h, rate)
                     differ = np.flatnonzero(w != stream_w[s])
@@ -215,8 +218,10 @@ class _Plan:
             for r in sorted({int(r) for r in rows if 0 <= int(r) <= T}):
                 q = self.queries.setdefault(("row", name, r), len(self.queries))
                 tails[r].append((q, self.series[name], 1.0))
-        self.stream_kind = np.array([kind for kind, _ in streams], dtype=np.int64)
         self.stream_w = np.array(stream_w).reshape(len(stream_w), T + 1)
+        self.stream_series = np.zeros((len(stream_w), len(self.series)), dtype=np.int64)
+        for s, a in members:
+            self.stream_series[s, a] = 1
         self.snap = _csr(snaps, (np.int64, np.int64, np.int64))
         self.tail = _csr(tails, (np.int64, np.int64, float))
 
@@ -224,7 +229,7 @@ class _Plan:
         g = self.segments
         compiled("family_states_kernel")(
             g.initial, np.ascontiguousarray(transitions.entry), g.reunify, g.permanence, g.reentry, g.care_len,
-            g.return_len, *self.series_csr, self.series_kind, self.stream_kind, self.stream_w, *self.snap, *self.tail,
+            g.return_len, *self.series_csr, self.series_kind, self.stream_series, self.stream_w, *self.snap, *self.tail,
             out, full)
 
 
@@ -311,7 +316,8 @@ def simulate_family_states(initial: np.ndarray, transitions, n_cycles: int, rewa
     """Run the family-states model (a :class:`~ifpp_econ.model.FamilyStatesTransitions`) for ``n_cycles``.
 
     ``horizons`` (cycles) × ``rates`` (per year) are the totals computed in the loop for
-    every reward, ``rows`` the trace rows whose state-reward values are kept. Returns a
+    every reward (``rates`` may map each reward's name to its own rates: fewer sums in the loop),
+    ``rows`` the trace rows whose state-reward values are kept. Returns a
     :class:`FamilyStatesResult` (numba) or the engine's :class:`CohortResult` (numpy,
     or whenever a trace is kept or a reward is not a plain per-state / per-move vector).
     """

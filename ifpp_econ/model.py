@@ -517,9 +517,11 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
     transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry, entry_checked=True)
     support = np.unique(np.round(p["case_support_months"]).astype(int))  # totals the costing asks for, computed in the loop
     totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in support if m > 0 for h in horizons}
+    rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
+    rates = {"at_home": (rc,), "return_support": (rc,), "in_care": (rc, ro), "care_entries": (rc, ro),
+             "reunifications": (rc,), "left_care": (rc,), "first_entries": (ro, 0.0)}  # the totals run_model reads
     result = simulate_family_states(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace,
-                                    horizons=sorted(totals_at), rates=(spec.discount_rate_costs, spec.discount_rate_outcomes, 0.0),
-                                    rows=range(0, n_cycles + 1, 12))
+                                    horizons=sorted(totals_at), rates=rates, rows=range(0, n_cycles + 1, 12))
 
     per_child = 1.0 / cpf
     zero = np.zeros(n)
