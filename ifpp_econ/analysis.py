@@ -9,6 +9,8 @@ the incremental NMB against the comparator is ``λ × placements avoided + savin
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -182,3 +184,19 @@ def summarise(samples: np.ndarray, level: float = 0.95) -> dict[str, float]:
     """Mean and central interval of a 1-D sample."""
     lo, hi = np.quantile(samples, [(1 - level) / 2, 1 - (1 - level) / 2])
     return {"mean": float(np.mean(samples)), "lower": float(lo), "upper": float(hi)}
+
+
+def summarise_many(samples: dict, level: float = 0.95) -> dict:
+    """:func:`summarise` of every 1-D sample in ``samples`` (key → array), threads side by side.
+
+    Selecting the quantiles of a million values takes ~20 ms and numpy releases the GIL while it
+    does, so the many summaries of a large PSA use every worker; each result is exactly the serial one.
+    """
+    from .kernels import workers
+
+    keys = list(samples)
+    threads = min(workers(), len(keys))
+    if threads <= 1 or sum(np.size(samples[k]) for k in keys) < 200_000:
+        return {k: summarise(samples[k], level) for k in keys}
+    with ThreadPoolExecutor(threads) as pool:
+        return dict(zip(keys, pool.map(lambda k: summarise(samples[k], level), keys)))

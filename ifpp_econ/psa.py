@@ -169,13 +169,12 @@ class PSAResult:
     @functools.cached_property
     def _summaries(self) -> dict[str, dict[str, dict[str, float]]]:
         """Mean and 95% interval per strategy and outcome (computed once: sorting a million values is not free)."""
-        out = {}
-        for k, name in enumerate(self.strategies):
-            out[name] = {}
-            for outcome, values in self.outcomes.items():
-                v = values[k][np.isfinite(values[k])]
-                if len(v):
-                    out[name][outcome] = analysis.summarise(v)
+        samples = {(name, outcome): values[k][np.isfinite(values[k])]
+                   for k, name in enumerate(self.strategies) for outcome, values in self.outcomes.items()}
+        summaries = analysis.summarise_many({key: v for key, v in samples.items() if len(v)})
+        out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in self.strategies}
+        for (name, outcome), summary in summaries.items():
+            out[name][outcome] = summary
         return out
 
     def strategy_summary(self) -> pd.DataFrame:
@@ -184,8 +183,9 @@ class PSAResult:
 
     @functools.cached_property
     def _incremental_summaries(self) -> dict[str, dict[str, dict[str, float]]]:
-        return {name: {metric: analysis.summarise(values) for metric, values in metrics.items()}
-                for name, metrics in self.incremental().items()}
+        summaries = analysis.summarise_many({(name, metric): values for name, metrics in self.incremental().items()
+                                             for metric, values in metrics.items()})
+        return {name: {metric: summaries[name, metric] for metric in metrics} for name, metrics in self.incremental().items()}
 
     def incremental_summary(self) -> pd.DataFrame:
         rows = []
@@ -244,11 +244,11 @@ class PSAResult:
         """Per age band: mean and 95% interval of per-child savings and placements avoided (discounted and not)."""
         k = self.strategies.index(strategy or next(s for s in self.strategies if s != self.comparator))
         c = self.strategies.index(self.comparator)
-        return {band: {"per_child_savings": analysis.summarise(o["cost"][c] - o["cost"][k]),
-                       "placements_avoided_per_child": analysis.summarise(o["first_placements"][c] - o["first_placements"][k]),
-                       "placements_avoided_per_child_undiscounted": analysis.summarise(
-                           o["first_placements_undiscounted"][c] - o["first_placements_undiscounted"][k])}
-                for band, o in self.by_band.items()}
+        metrics = {"per_child_savings": "cost", "placements_avoided_per_child": "first_placements",
+                   "placements_avoided_per_child_undiscounted": "first_placements_undiscounted"}
+        summaries = analysis.summarise_many({(band, m): o[key][c] - o[key][k] for band, o in self.by_band.items()
+                                             for m, key in metrics.items()})
+        return {band: {m: summaries[band, m] for m in metrics} for band in self.by_band}
 
 def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int = 2_048,
             keep_draws: bool | int = False, progress=None, structural: str | None = None,
