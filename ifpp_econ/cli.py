@@ -197,8 +197,8 @@ def run(workbook, out, force, as_json):
 @main.command(epilog=EPILOG)
 @workbook_argument
 @psa_options
-@click.option("--chunk-size", type=click.IntRange(1, 1_000_000), default=2_048, show_default=True,
-              help="Iterations evaluated at once; results do not depend on it.")
+@click.option("--chunk-size", type=click.IntRange(1, 1_000_000), default=None,
+              help="Iterations evaluated at once (default: automatic, 1,024-8,192); results do not depend on it.")
 @output_options
 @json_option
 @click.option("--save-iterations", is_flag=True, help="Also save every iteration's draws and results (large for big runs).")
@@ -229,7 +229,7 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
         t = time.perf_counter()
         extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
         folder.time("writing_seconds", time.perf_counter() - t)
-        dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": chunk_size,
+        dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": result.chunk_size,
                                                "structural": structural or inputs.settings.get("psa_structural")})
     emit(as_json, {**result.to_json(), **extra, "conventions": conventions, "warnings": warnings},
          format_psa(result, conventions), dest,

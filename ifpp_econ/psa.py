@@ -158,6 +158,7 @@ class PSAResult:
     distributions: str = ""  # one line on how the effect was drawn
     after_effect: str = "effect_stops"  # the assumption used when not model-averaged
     after_effect_savings: dict[str, float] = field(default_factory=dict)  # base-case per-child savings, each assumption
+    chunk_size: int = 0  # iterations per chunk used (results do not depend on it)
 
     def incremental(self) -> dict[str, dict[str, np.ndarray]]:
         return self._incremental
@@ -250,7 +251,15 @@ class PSAResult:
                                              for m, key in metrics.items()})
         return {band: {m: summaries[band, m] for m in metrics} for band in self.by_band}
 
-def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int = 2_048,
+def auto_chunk_size(n: int, workers: int) -> int:
+    """Iterations per chunk: at least 4 chunks per worker for balance, whole sampling blocks
+    (:data:`~ifpp_econ.sampling.BLOCK`), between 1,024 and 8,192 (per-chunk costs amortised, buffers
+    of a few tens of MB per worker). Results do not depend on it."""
+    per = -(-n // (4 * max(workers, 1)))
+    return int(min(max(-(-per // BLOCK) * BLOCK, BLOCK), 8 * BLOCK))
+
+
+def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int | None = None,
             keep_draws: bool | int = False, progress=None, structural: str | None = None,
             workers: int | None = None) -> PSAResult:
     """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
@@ -258,7 +267,8 @@ def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: i
     ``keep_draws``: True keeps every iteration's draws; an integer keeps the first that many
     (enough for EVPPI without holding a million rows). ``progress(done, total)`` is called
     after each chunk when given. ``workers``: threads for the compiled model and the
-    sampling pool (default: every available core); results do not depend on it.
+    sampling pool (default: every available core); results do not depend on it, nor on
+    ``chunk_size`` (default: :func:`auto_chunk_size`).
     """
     n = int(inputs.settings["psa_iterations"] if n is None else n)
     seed = int(inputs.settings["psa_seed"] if seed is None else seed)
@@ -266,6 +276,7 @@ def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: i
         raise ValueError("the number of iterations must be at least 1")
     previous = kernels.set_workers(workers)
     try:
+        chunk_size = int(chunk_size or auto_chunk_size(n, kernels.workers()))
         return _run_psa(inputs, n, seed, chunk_size, keep_draws, progress, structural)
     finally:
         kernels.set_workers(previous)
@@ -356,6 +367,7 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         distributions=effect_distribution_note(inputs),
         after_effect=spec.after_effect,
         after_effect_savings=_after_effect_savings(inputs),
+        chunk_size=chunk_size,
     )
 
 
