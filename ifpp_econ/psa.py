@@ -12,6 +12,7 @@ independent of chunking.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import functools
@@ -170,9 +171,8 @@ class PSAResult:
     @functools.cached_property
     def _summaries(self) -> dict[str, dict[str, dict[str, float]]]:
         """Mean and 95% interval per strategy and outcome (computed once: sorting a million values is not free)."""
-        samples = {(name, outcome): values[k][np.isfinite(values[k])]
-                   for k, name in enumerate(self.strategies) for outcome, values in self.outcomes.items()}
-        summaries = analysis.summarise_many({key: v for key, v in samples.items() if len(v)})
+        summaries = analysis.summarise_many({(name, outcome): values[k] for k, name in enumerate(self.strategies)
+                                             for outcome, values in self.outcomes.items()}, finite_only=True)
         out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in self.strategies}
         for (name, outcome), summary in summaries.items():
             out[name][outcome] = summary
@@ -253,10 +253,10 @@ class PSAResult:
 
 def auto_chunk_size(n: int, workers: int) -> int:
     """Iterations per chunk: at least 4 chunks per worker for balance, whole sampling blocks
-    (:data:`~ifpp_econ.sampling.BLOCK`), between 1,024 and 8,192 (per-chunk costs amortised, buffers
-    of a few tens of MB per worker). Results do not depend on it."""
+    (:data:`~ifpp_econ.sampling.BLOCK`), between 1,024 and 4,096 (per-chunk costs amortised, about
+    35 MB of buffers per chunk in flight). Results do not depend on it."""
     per = -(-n // (4 * max(workers, 1)))
-    return int(min(max(-(-per // BLOCK) * BLOCK, BLOCK), 8 * BLOCK))
+    return int(min(max(-(-per // BLOCK) * BLOCK, BLOCK), 4 * BLOCK))
 
 
 def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int | None = None,
@@ -318,7 +318,7 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         if threads > 1 and len(starts) > 1:  # whole chunks side by side, one thread each; taken in order
             pool = ThreadPoolExecutor(threads, thread_name_prefix="psa-chunk")
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on Ctrl-C: finish running chunks only
-            done = pool.map(in_own_thread, starts)
+            done = _in_order(pool, in_own_thread, starts, ahead=threads + 1)
         else:  # one chunk at a time, each using every worker (compiled loop, sampling pool)
             done = map(chunk, starts)
         for start, draws, results, seconds in done:
@@ -369,6 +369,18 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         after_effect_savings=_after_effect_savings(inputs),
         chunk_size=chunk_size,
     )
+
+
+def _in_order(pool: ThreadPoolExecutor, func, items, ahead: int):
+    """``func(item)`` for each item, run in ``pool`` and yielded in order, with at most ``ahead`` submitted
+    but not yet taken (``pool.map`` would submit every chunk at once and hold every finished one: memory)."""
+    pending: collections.deque = collections.deque()
+    for item in items:
+        pending.append(pool.submit(func, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _after_effect_savings(inputs) -> dict[str, float]:
