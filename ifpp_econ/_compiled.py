@@ -218,52 +218,71 @@ def entry_hazards_kernel(log_s, log_after, factor, rr, no_effect, after_effect, 
     risk after 24 months, as a monthly probability); factor ``(N,)`` child ÷ family risk; rr ``(N, T+1)``
     (any strides); no_effect ``(N,)`` bool; after_effect ``(N,)`` codes 0 effect stops, 1 gap persists,
     2 catch-up; duration ``(N,)`` whole months in 0..T; receives_ifpp ``(K,)`` bool; out: entry
-    ``(K, N, T)``, bound ``(N,)`` (the IFPP curve needed its running maximum)."""
-    n_strategies, n_iter, n_cycles = entry.shape
-    for n in prange(n_iter):
+    ``(K, N, T)``, bound ``(N,)`` (the IFPP curve needed its running maximum). Blocks of :data:`LANES`
+    iterations are shared between threads, each block allocating its scratch curves once."""
+    n_iter, n_cycles = entry.shape[1], entry.shape[2]
+    n_blocks = (n_iter + LANES - 1) // LANES
+    for block in prange(n_blocks):
         usual = np.empty(n_cycles + 1)
         ifpp = np.empty(n_cycles + 1)
-        la = log_after[n]
-        top = 0.0
-        for t in range(n_cycles + 1):
-            within = min(t, 24)
-            i = 0 if within < 3 else 1 if within < 6 else 2 if within < 12 else 3
-            lo = 0 if i == 0 else 3 if i == 1 else 6 if i == 2 else 12
-            hi = 3 if i == 0 else 6 if i == 1 else 12 if i == 2 else 24
-            lam = (within - lo) / (hi - lo)
-            log_surv = log_s[n, i] * (1 - lam) + log_s[n, i + 1] * lam
-            log_surv = log_surv + la * max(t - 24, 0)
-            top = max(top, -np.expm1(log_surv))
-            usual[t] = top * factor[n]
-        d = duration[n]
-        ud = usual[d]
-        rd = 1.0 if no_effect[n] else rr[n, d]
-        td = min(rd * ud, 1.0 - 1e-12)
-        code = after_effect[n]
-        top = 0.0
-        hit = False
-        for t in range(n_cycles + 1):
-            u = usual[t]
-            if t <= d:
-                r = 1.0 if no_effect[n] else rr[n, t]
-                c = min(r * u, 1.0 - 1e-12)
-            elif code == 0:
-                c = 1.0 - (1.0 - td) * (1.0 - u) / (1.0 - ud)
-            elif code == 1:
-                c = u - (ud - td)
-            else:
-                fading = min(max(1.0 - (t - d) / max(catch_up_months, 1e-9), 0.0), 1.0)
-                c = u - (ud - td) * fading
-            c = min(max(c, 0.0), 1.0 - 1e-12)
-            if top > c + 1e-12:
-                hit = True
-            top = max(top, c)
-            ifpp[t] = top
-        bound[n] = hit
-        for k in range(n_strategies):
-            curve = ifpp if receives_ifpp[k] else usual
-            for t in range(n_cycles):
-                entry[k, n, t] = 1.0 - (1.0 - curve[t + 1]) / (1.0 - curve[t])
+        for n in range(block * LANES, min((block + 1) * LANES, n_iter)):
+            _usual_care_curve(log_s[n], log_after[n], factor[n], usual)
+            bound[n] = _ifpp_curve(usual, rr[n], no_effect[n], after_effect[n], duration[n], catch_up_months, ifpp)
+            for k in range(entry.shape[0]):
+                curve = ifpp if receives_ifpp[k] else usual
+                for t in range(n_cycles):
+                    entry[k, n, t] = 1.0 - (1.0 - curve[t + 1]) / (1.0 - curve[t])
+
+
+@_jit(inline="always")
+def _usual_care_curve(log_s, log_after, factor, usual):  # pragma: no cover - compiled
+    """A child's cumulative risk of a first placement under usual care, ``usual`` ``(T+1,)``: the family's
+    curve × ``factor``. The family's log survival is linear between the 0/3/6/12/24-month knots (then
+    falls by ``log_after`` a month), so from each knot's exact value the survival S is stepped by a
+    constant monthly factor q and the risk gathers S·(1 − q): one exp per stretch instead of one per
+    month, no cancellation (within ~1e-14 relative of −expm1 of the interpolated log survival)."""
+    surv = risk = 0.0
+    q = h = 0.0
+    for t in range(usual.shape[0]):
+        if t == 0 or t == 3 or t == 6 or t == 12 or t == 24:  # a knot: restart from its exact value
+            i = 0 if t == 0 else 1 if t == 3 else 2 if t == 6 else 3 if t == 12 else 4
+            surv = np.exp(log_s[i])
+            risk = -np.expm1(log_s[i])
+            slope = log_after if i == 4 else (log_s[i + 1] - log_s[i]) / (3.0 if i < 2 else 6.0 if i == 2 else 12.0)
+            q = np.exp(slope)
+            h = -np.expm1(slope)
+        else:
+            risk = risk + surv * h
+            surv = surv * q
+        usual[t] = risk * factor
+        if t > 0 and usual[t] < usual[t - 1]:  # knots out of order by rounding: non-decreasing, as the reference
+            usual[t] = usual[t - 1]
+
+
+@_jit(inline="always")
+def _ifpp_curve(usual, rr, no_effect, code, d, catch_up_months, ifpp):  # pragma: no cover - compiled
+    """IFPP's cumulative risk ``ifpp`` ``(T+1,)`` from usual care's (see ``cumulative_entry_curves``);
+    returns True when its running maximum had to act."""
+    ud = usual[d]
+    td = min((1.0 if no_effect else rr[d]) * ud, 1.0 - 1e-12)
+    top = 0.0
+    hit = False
+    for t in range(usual.shape[0]):
+        u = usual[t]
+        if t <= d:
+            c = min((1.0 if no_effect else rr[t]) * u, 1.0 - 1e-12)
+        elif code == 0:
+            c = 1.0 - (1.0 - td) * (1.0 - u) / (1.0 - ud)
+        elif code == 1:
+            c = u - (ud - td)
+        else:
+            c = u - (ud - td) * min(max(1.0 - (t - d) / max(catch_up_months, 1e-9), 0.0), 1.0)
+        c = min(max(c, 0.0), 1.0 - 1e-12)
+        if top > c + 1e-12:
+            hit = True
+        top = max(top, c)
+        ifpp[t] = top
+    return hit
 
 
 @_jit(parallel=True, nogil=True)
