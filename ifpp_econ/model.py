@@ -163,17 +163,22 @@ def link_cumulative_risks(values: pd.DataFrame, spec: ModelSpec) -> tuple[pd.Dat
     """
     if not set(RISK_KNOT_NAMES) <= set(values.columns):
         return values, np.zeros(len(values), dtype=bool)
-    out = values.copy()
+    knots = {name: values[name].to_numpy(float) for name in RISK_KNOT_NAMES}
     if spec.risk_12m_base:
-        ratio = out["risk_12m"].to_numpy(float) / spec.risk_12m_base
+        ratio = knots["risk_12m"] / spec.risk_12m_base
         if np.any(ratio != 1.0):
             for name in spec.linked_risks:
-                out[name] = np.minimum(out[name].to_numpy(float) * ratio, 1.0 - 1e-9)
-    curve = out[list(RISK_KNOT_NAMES)].to_numpy(float)
+                knots[name] = np.minimum(knots[name] * ratio, 1.0 - 1e-9)
+    curve = np.stack([knots[name] for name in RISK_KNOT_NAMES], axis=1)
     ordered = np.maximum.accumulate(curve, axis=1)
     reordered = np.any(ordered > curve, axis=1)
-    if reordered.any():
-        out[list(RISK_KNOT_NAMES)] = ordered
+    changed = {name: ordered[:, j] for j, name in enumerate(RISK_KNOT_NAMES)
+               if not np.array_equal(ordered[:, j], values[name].to_numpy(float))}
+    if not changed:
+        return values, reordered
+    out = values.copy(deep=False)  # copy-on-write: only the changed columns are new
+    for name, column in changed.items():
+        out[name] = column
     return out, reordered
 
 
