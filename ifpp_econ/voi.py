@@ -13,9 +13,10 @@ estimate's Monte Carlo standard error.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
-from scipy.interpolate import BSpline
 
 DEFAULT_GROUPS = {
     "effectiveness": ("rr_",  "effect_duration_months"),
@@ -37,7 +38,34 @@ def spline_basis(x: np.ndarray, n_knots: int = 6, degree: int = 3) -> np.ndarray
         return np.ones((len(x), 1))
     inner = np.unique(np.quantile(x, np.linspace(0, 1, n_knots)[1:-1]))
     knots = np.r_[[lo] * (degree + 1), inner, [hi] * (degree + 1)]
-    return BSpline.design_matrix(np.clip(x, lo, hi), knots, degree).toarray()
+    return bspline_design(np.clip(x, lo, hi), knots, degree)
+
+
+def bspline_design(x: np.ndarray, knots: np.ndarray, degree: int) -> np.ndarray:
+    """B-spline basis values ``(N, len(knots) − degree − 1)`` at ``x`` (inside the knots' span), by de Boor's
+    recurrence on the ``degree + 1`` functions that are non-zero at each point, vectorised over points.
+    The same values as ``scipy.interpolate.BSpline.design_matrix`` (to rounding), without its
+    sparse-matrix detour and per-call checks (a large share of EVPPI's time)."""
+    n_basis = len(knots) - degree - 1
+    span = np.clip(np.searchsorted(knots, x, side="right") - 1, degree, n_basis - 1)  # knots[span] <= x < knots[span+1]
+    values = np.zeros((degree + 1, len(x)))
+    values[0] = 1.0
+    left = np.empty((degree + 1, len(x)))
+    right = np.empty((degree + 1, len(x)))
+    for j in range(1, degree + 1):
+        left[j] = x - knots[span + 1 - j]
+        right[j] = knots[span + j] - x
+        saved = np.zeros(len(x))
+        for r in range(j):
+            temp = values[r] / (right[r + 1] + left[j - r])
+            values[r] = saved + right[r + 1] * temp
+            saved = left[j - r] * temp
+        values[j] = saved
+    out = np.zeros((len(x), n_basis))
+    rows = np.arange(len(x))
+    for r in range(degree + 1):
+        out[rows, span - degree + r] = values[r]
+    return out
 
 
 def design_matrix(theta: np.ndarray) -> np.ndarray:
@@ -69,8 +97,11 @@ class Projection:
     """
 
     def __init__(self, design: np.ndarray, rcond: float = 1e-12):
-        self.x = np.asarray(design, dtype=float)
-        gram = self.x.T @ self.x
+        from scipy.linalg.blas import dsyrk
+
+        self.x = np.ascontiguousarray(design, dtype=float)
+        upper = dsyrk(1.0, self.x.T)  # XᵀX (upper triangle; half the work of a general product)
+        gram = np.triu(upper) + np.triu(upper, 1).T
         eigval, eigvec = np.linalg.eigh(gram)
         keep = eigval > rcond * max(eigval.max(initial=0.0), 0.0)
         self.gram_pinv = (eigvec[:, keep] / eigval[keep]) @ eigvec[:, keep].T  # (p, p)
@@ -150,17 +181,24 @@ def evppi_table(draws: pd.DataFrame, nb: np.ndarray, groups: dict | None = None,
     varying = [c for c in draws.columns if np.ptp(draws[c].to_numpy(float)) > 0]
     total = evpi(nb)
     rng = np.random.default_rng(seed)
-    rows = []
     items = [(c, [c]) for c in varying] if singles else []
     for name, prefixes in (groups or DEFAULT_GROUPS).items():
         cols = [c for c in group_columns(draws.columns, prefixes) if c in varying]
         if cols:
             items.append((f"group: {name}", cols))
-    for name, cols in items:
-        est = evppi(draws[cols].to_numpy(float), nb, null_rows=rng.permutation(n))
-        rows.append({"parameter": name, "parameters": ", ".join(cols), "n_parameters": len(cols),
-                     "evppi_per_child": est["evppi"], "evppi_se": est["se"], "r_squared": est["r_squared"],
-                     "permuted_null": est["permuted_null"], "evpi_per_child": total, "iterations": n})
+    nulls = [rng.permutation(n) for _ in items]  # drawn in order: the same permutations however the fits are run
+
+    def one(i: int) -> dict:
+        name, cols = items[i]
+        est = evppi(draws[cols].to_numpy(float), nb, null_rows=nulls[i])
+        return {"parameter": name, "parameters": ", ".join(cols), "n_parameters": len(cols),
+                "evppi_per_child": est["evppi"], "evppi_se": est["se"], "r_squared": est["r_squared"],
+                "permuted_null": est["permuted_null"], "evpi_per_child": total, "iterations": n}
+
+    from .kernels import workers  # fits side by side (numpy and BLAS release the GIL)
+
+    with ThreadPoolExecutor(max(1, min(workers(), len(items)))) as pool:
+        rows = list(pool.map(one, range(len(items))))
     return pd.DataFrame(rows).sort_values("evppi_per_child", ascending=False, kind="stable").reset_index(drop=True)
 
 
