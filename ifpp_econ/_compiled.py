@@ -31,7 +31,7 @@ def _jit(**options):
 
 
 _WARNED = False
-LANES = 64  # iterations run side by side in one block (long enough for the compiler to vectorise the lane loops)
+LANES = 128  # iterations run side by side in one block (long enough for the compiler to vectorise the lane loops)
 
 
 @_jit(inline="always")
@@ -171,19 +171,16 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len,
                 q, s, a = snap_q[e], snap_s[e], snap_a[e]
                 for j in range(LANES):
                     qacc[q, j] += acc[s, a, j]
-            for a in range(n_series):
+            for a in range(n_series):  # every series has at least one entry (see _Plan)
+                y = agg if series_kind[a] == 0 else mv
+                p0 = ser_ptr[a]
+                wp, ip = ser_w[p0], ser_idx[p0]
                 for j in range(LANES):
-                    v[a, j] = 0.0
-                if series_kind[a] == 0:
-                    for p in range(ser_ptr[a], ser_ptr[a + 1]):
-                        wp, ip = ser_w[p], ser_idx[p]
-                        for j in range(LANES):
-                            v[a, j] += wp * agg[ip, j]
-                else:
-                    for p in range(ser_ptr[a], ser_ptr[a + 1]):
-                        wp, ip = ser_w[p], ser_idx[p]
-                        for j in range(LANES):
-                            v[a, j] += wp * mv[ip, j]
+                    v[a, j] = wp * y[ip, j]
+                for p in range(p0 + 1, ser_ptr[a + 1]):
+                    wp, ip = ser_w[p], ser_idx[p]
+                    for j in range(LANES):
+                        v[a, j] += wp * y[ip, j]
             for s in range(n_streams):
                 w = stream_w[s, r]
                 if w != 0.0:

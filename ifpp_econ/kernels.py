@@ -178,7 +178,10 @@ class _Plan:
             else:
                 dense[a, :4] = np.asarray(rewards[name].transition_values, float).reshape(4)
                 self.series_kind[a] = 1
-        self.series_csr = _csr([[(i, row[i]) for i in np.flatnonzero(row)] for row in dense], (np.int64, float))
+        # every series gets at least one entry (a zero weight on entry 0 for an all-zero reward): the kernel's first
+        # multiply then sets the value, with no separate pass to clear it
+        self.series_csr = _csr([[(i, row[i]) for i in np.flatnonzero(row)] or [(0, 0.0)] for row in dense],
+                               (np.int64, float))
 
         def weights(kind: int, h: int, rate: float) -> np.ndarray:
             """Row weights ``(T+1,)`` for a horizon, exactly as the engine's ``CohortResult.total``."""
