@@ -157,13 +157,42 @@ class PSAAccumulator:
         self.max_nmb_sum = np.zeros(len(self.wtp))
 
     def add(self, outcomes: dict[str, np.ndarray]) -> None:
-        nmb = net_benefit(outcomes, self.wtp)  # (W, K, n)
-        best = nmb.argmax(axis=1)  # (W, n)
-        for k in range(len(self.strategies)):
-            self.best_counts[:, k] += (best == k).sum(axis=1)
-        self.nmb_sum += nmb.sum(axis=2)
-        self.max_nmb_sum += nmb.max(axis=1).sum(axis=1)
-        self.n += nmb.shape[2]
+        """Add a block of iterations (outcomes ``(K, n)``)."""
+        self._merge(self._block_sums(outcomes))
+
+    def add_blocks(self, blocks: list[dict[str, np.ndarray]]) -> None:
+        """Add several blocks, their sums computed side by side in threads (numpy releases the GIL) and
+        added in order: exactly the sums of :meth:`add` called block by block."""
+        from .kernels import workers
+
+        threads = min(workers(), len(blocks))
+        if threads <= 1:
+            sums = [self._block_sums(b) for b in blocks]
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                sums = list(pool.map(self._block_sums, blocks))
+        for block in sums:
+            self._merge(block)
+
+    def _block_sums(self, outcomes: dict[str, np.ndarray]) -> tuple:
+        """Counts and sums of one block, one willingness to pay at a time (temporaries ``(K, n)``, not ``(W, K, n)``)."""
+        cost, placements = outcomes["cost"], outcomes["first_placements"]
+        counts, nmb_sum, max_sum = np.zeros_like(self.best_counts), np.zeros_like(self.nmb_sum), np.zeros_like(self.max_nmb_sum)
+        for w, wtp in enumerate(self.wtp):
+            nmb = -cost - wtp * placements  # (K, n), as net_benefit
+            best = nmb.argmax(axis=0)
+            for k in range(len(self.strategies)):
+                counts[w, k] = np.count_nonzero(best == k)
+            nmb_sum[w] = nmb.sum(axis=1)
+            max_sum[w] = nmb.max(axis=0).sum()
+        return counts, nmb_sum, max_sum, cost.shape[1]
+
+    def _merge(self, sums: tuple) -> None:
+        counts, nmb_sum, max_sum, n = sums
+        self.best_counts += counts
+        self.nmb_sum += nmb_sum
+        self.max_nmb_sum += max_sum
+        self.n += n
 
     def ceac(self) -> pd.DataFrame:
         """Probability each strategy has the highest NMB at each λ ("probability most cost-effective")."""
