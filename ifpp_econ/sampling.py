@@ -297,6 +297,13 @@ def _inverse_cdf(dist):
     from scipy import special
 
     name = dist.dist.name
+    if name in ("norm", "lognorm"):  # closed forms: F⁻¹(Φ(z)) is linear in z, or exp of a linear function of z
+        shape = float(dist.args[0]) if name == "lognorm" else 1.0
+        loc = float(dist.kwds.get("loc", dist.args[0] if name == "norm" and dist.args else 0.0))
+        scale = float(dist.kwds.get("scale", dist.args[1] if name == "norm" and len(dist.args) > 1 else 1.0))
+        if name == "norm":
+            return lambda z: loc + scale * np.clip(z, -Z_CLIP, Z_CLIP)
+        return lambda z: loc + scale * np.exp(shape * np.clip(z, -Z_CLIP, Z_CLIP))
     table = _inverse_table(name, tuple(map(float, dist.args)), tuple(sorted(dist.kwds.items()))) \
         if name in ("beta", "gamma") else None
     if table is None:
@@ -398,8 +405,9 @@ def _sample(sampler: Sampler, n: int, seed: int, start: int) -> pd.DataFrame:
     blocks = [_block(seed, b, len(scalar), corr_cols, chol, groups) for b in range(first, stop)]
     lo, hi = start - first * BLOCK, start - first * BLOCK + n
 
-    out = np.empty((n, len(parameters)), order="F")  # column by column: contiguous writes, and pandas' own layout
-    out[:] = sampler.base_values
+    columns = np.empty((len(parameters), n))  # one row per parameter: contiguous writes, and pandas' own layout
+    columns[:] = sampler.base_values[:, None]
+    out = columns.T
     if scalar and blocks:
         z = np.concatenate([zb for zb, _ in blocks])[lo:hi]
         for j, values in enumerate(_invert_columns(sampler.inverses, z)):
