@@ -142,8 +142,9 @@ def to_model_units(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarra
     costs stay per family here (children per family is itself uncertain).
     """
     out = {}
-    for name in values.columns:
-        v = values[name].to_numpy(dtype=float)
+    table = values.to_numpy(dtype=float)  # (N, P): one view of the draws' single block (no per-column lookups)
+    for j, name in enumerate(values.columns):
+        v = table[:, j]
         unit = spec.units.get(name)
         if unit is not None:  # salaries (GBP/year) and hourly rates (GBP/hour) keep their unit
             v = units.to_model_units(v, unit)
