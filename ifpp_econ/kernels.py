@@ -84,11 +84,15 @@ def single_thread():
         _LOCAL.workers = previous
 
 
-def compiled(name: str):
-    """The compiled kernel ``name`` for :func:`workers` threads (numba's pool sized to match)."""
+PARALLEL_MIN_ITERATIONS = 1_024  # below this a batch runs on one thread: starting numba's pool costs more than it saves
+
+
+def compiled(name: str, iterations: int | None = None):
+    """The compiled kernel ``name`` for :func:`workers` threads (numba's pool sized to match); its serial twin
+    (the same numbers) for a batch of fewer than :data:`PARALLEL_MIN_ITERATIONS` ``iterations``."""
     from . import _compiled
 
-    threads = workers()
+    threads = workers() if iterations is None or iterations >= PARALLEL_MIN_ITERATIONS else 1
     if threads > 1:
         numba = _numba()
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -230,7 +234,7 @@ class _Plan:
 
     def run(self, transitions, out: np.ndarray, full: np.ndarray) -> None:
         g = self.segments
-        compiled("family_states_kernel")(
+        compiled("family_states_kernel", transitions.entry.shape[0] * transitions.entry.shape[1])(
             g.initial, np.ascontiguousarray(transitions.entry), g.reunify, g.permanence, g.reentry, g.care_len,
             g.return_len, *self.series_csr, self.series_kind, self.stream_series, self.stream_w, *self.snap, *self.tail,
             out, full)

@@ -308,7 +308,7 @@ def first_entry_probabilities(p: dict[str, np.ndarray], spec: ModelSpec, n_cycle
         after_effect = np.full(n, AFTER_EFFECTS.index(spec.after_effect))
     duration = np.clip(np.round(p["effect_duration_months"]).astype(np.int64), 0, n_cycles)
     entry, bound = np.empty((len(receives), n, n_cycles)), np.empty(n, dtype=bool)
-    kernels.compiled("entry_hazards_kernel")(
+    kernels.compiled("entry_hazards_kernel", n)(
         np.ascontiguousarray(log_s), np.log1p(-p["annual_risk_after_24m"]), np.ascontiguousarray(factor, dtype=float),
         rr, no_effect, np.asarray(after_effect, dtype=np.int64), duration, float(spec.catch_up_months), receives,
         entry, bound)
