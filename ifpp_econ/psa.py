@@ -282,11 +282,44 @@ def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: i
         kernels.set_workers(previous)
 
 
+@dataclass(frozen=True)
+class ChunkPlan:
+    """What every chunk of a PSA shares (built once per workbook): the inputs, the model spec, the
+    sampler (distributions and inverse-CDF tables) and the structural-uncertainty setting."""
+
+    inputs: object
+    spec: object
+    sampler: Sampler
+    structural: str | None = None
+
+
+def plan_chunks(inputs, structural: str | None = None) -> ChunkPlan:
+    """A :class:`ChunkPlan` for ``inputs`` (``structural``: as :func:`run_psa`)."""
+    return ChunkPlan(inputs, build_spec(inputs), Sampler(predictive_parameters(inputs), inputs.correlations), structural)
+
+
+def run_chunk(plan: ChunkPlan, seed: int, start: int, size: int, seconds: list | None = None):
+    """Draws ``(size, P)`` and model results ``(K, size)`` of iterations ``[start, start + size)``.
+
+    A pure function of (workbook, seed, start, size): iteration i's numbers do not depend on how the
+    iterations are cut into chunks, so chunks may be run anywhere — threads here, a process pool or a
+    cluster (Dask, Ray) — and placed by iteration number. ``seconds``: a list to which the sampling
+    wall time, the model's wall time and the model's thread CPU time are appended.
+    """
+    t0 = time.perf_counter()
+    draws = draw(plan.inputs, size, seed, start, plan.structural, plan.sampler)
+    t1, c1 = time.perf_counter(), time.thread_time()
+    results = run_model(draws, plan.spec)
+    if seconds is not None:
+        seconds += [t1 - t0, time.perf_counter() - t1, time.thread_time() - c1]
+    return draws, results
+
+
 def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int, progress,
              structural: str | None) -> PSAResult:
     keep = n if keep_draws is True else int(keep_draws or 0)
-    sampler = Sampler(predictive_parameters(inputs), inputs.correlations)  # distributions built once per run
-    spec = build_spec(inputs)
+    plan = plan_chunks(inputs, structural)  # distributions built once per run
+    spec = plan.spec
     wtp = wtp_grid(inputs.settings)
     acc = analysis.PSAAccumulator(spec.strategy_names, spec.comparator, wtp)
     kept: dict[str, np.ndarray] | None = None
@@ -300,12 +333,9 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
 
     def chunk(start: int):
         """Draws and model results of iterations [start, start + chunk_size); seconds per phase."""
-        m = min(chunk_size, n - start)
-        t0 = time.perf_counter()
-        draws = draw(inputs, m, seed, start, structural, sampler)
-        t1, c1 = time.perf_counter(), time.thread_time()
-        results = run_model(draws, spec)
-        return start, draws, results, (t1 - t0, time.perf_counter() - t1, time.thread_time() - c1)
+        seconds: list[float] = []
+        draws, results = run_chunk(plan, seed, start, min(chunk_size, n - start), seconds)
+        return start, draws, results, seconds
 
     def in_own_thread(start: int):
         with kernels.single_thread():

@@ -110,3 +110,18 @@ def test_hiv_psa_agrees_with_briggs_exercise_4_7():
         # published from 1,000 runs: compare within the Monte Carlo error of both
         se = np.sqrt(ours.var() / len(ours) + ours.var() / 1000)
         assert abs(ours.mean() - published) < 3 * se
+
+
+def test_chunks_run_anywhere_give_the_psa_numbers(default_inputs):
+    """run_chunk is a pure function of (workbook, seed, start, size): chunks cut differently and run in any order
+    (as a process pool or a cluster would) and placed by iteration number reproduce run_psa bit for bit."""
+    from ifpp_econ.psa import plan_chunks, run_chunk
+
+    whole = run_psa(default_inputs, 2500, seed=8)
+    plan = plan_chunks(default_inputs)
+    cost = np.empty_like(whole.outcomes["cost"])
+    for start, size in [(1700, 800), (0, 300), (300, 1400)]:
+        draws, results = run_chunk(plan, 8, start, size)
+        assert list(draws.index) == list(range(start, start + size))
+        cost[:, start : start + size] = results.outcomes["cost"]
+    assert np.array_equal(cost, whole.outcomes["cost"])
