@@ -60,9 +60,10 @@ def _chain_step(first, ring, off, seg_len, r, pw, stay, agg, a0, flow, lanes_flo
 
 
 @_jit(parallel=True, nogil=True)
-def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len, return_len, ser_ptr, ser_idx, ser_w,
-                          series_kind, stream_series, stream_w, snap_ptr, snap_q, snap_s, snap_a, tail_ptr, tail_q, tail_a,
-                          tail_w, out, full):  # pragma: no cover - compiled
+def family_states_kernel(initial, log_s, log_after, factor, rr, no_effect, after_effect, duration, catch_up_months,
+                          receives_ifpp, bound, reunify, permanence, reentry, care_len, return_len, ser_ptr, ser_idx,
+                          ser_w, series_kind, stream_series, stream_w, snap_ptr, snap_q, snap_s, snap_a, tail_ptr, tail_q,
+                          tail_a, tail_w, out, full):  # pragma: no cover - compiled
     """One pass of the family-states model with its reward totals.
 
     The care and return tunnels are run as *segments*: runs of tunnels with the same exit
@@ -72,7 +73,12 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len,
     per month. Occupancies ``agg``: 0 home, 1..Jc care segments (last: the 24+ tunnel),
     then Jr return segments (last: 12+), then left care.
 
-    Shapes: initial ``(A,)`` over ``agg`` (a segment's mass in its first tunnel); entry ``(K, N, T)``;
+    First entries: each strategy's cumulative risk curve is computed as the rows go, exactly as
+    :func:`entry_hazards_kernel` computes it (log_s … receives_ifpp: its arguments, see there;
+    ``bound`` ``(N,)`` gets its running-maximum flags), and a row's first-entry probability is
+    1 − (1 − c_r) / (1 − c_{r−1}): no ``(K, N, T)`` array is made.
+
+    Shapes: initial ``(A,)`` over ``agg`` (a segment's mass in its first tunnel);
     reunify/permanence ``(N, Jc)`` and reentry ``(N, Jr)`` per segment; care_len ``(Jc,)``,
     return_len ``(Jr,)`` tunnels per segment; ser_* CSR ``(A_series, A)``: a state reward's value
     per ``agg`` entry, or a move reward's value per move (series_kind 0 / 1); stream_w ``(Σ, T+1)``
@@ -86,7 +92,11 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len,
     :data:`LANES` iterations of one strategy run side by side, one per lane (every scratch
     array's last axis): each lane does exactly the operations a lone iteration would, so
     results do not depend on which lane, block, thread or chunk an iteration falls in."""
-    n_strategies, n_iter, n_cycles = entry.shape
+    n_strategies, n_iter, n_cycles = receives_ifpp.shape[0], factor.shape[0], stream_w.shape[1] - 1
+    bound_k = -1  # the first strategy receiving IFPP reports the running-maximum flags
+    for k in range(n_strategies - 1, -1, -1):
+        if receives_ifpp[k]:
+            bound_k = k
     jc, jr = reunify.shape[1], reentry.shape[1]
     n_agg = 2 + jc + jr
     n_series = ser_ptr.shape[0] - 1
@@ -118,12 +128,22 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len,
         acc = np.zeros((n_streams, n_series, LANES))
         qacc = np.zeros((n_queries, LANES))
         v = np.zeros((n_series, LANES))
+        cs = np.zeros((_CURVE_ROWS, LANES))  # entry-curve state per lane (see _curve_row)
+        fac = np.zeros(LANES)
+        dur = np.zeros(LANES, dtype=np.int64)
+        code = np.zeros(LANES, dtype=np.int64)
+        noeff = np.zeros(LANES, dtype=np.bool_)
+        ifpp = receives_ifpp[k]
         ent = np.zeros(LANES)
         first = np.zeros(LANES)
         flow = np.zeros(LANES)
         spare = np.zeros(LANES)
         for j in range(lanes):
             n = n0 + j
+            fac[j] = factor[n]
+            dur[j] = duration[n]
+            code[j] = after_effect[n]
+            noeff[j] = no_effect[n]
             for g in range(jc):
                 ru[g, j] = reunify[n, g]
                 pm[g, j] = permanence[n, g]
@@ -145,9 +165,10 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len,
             for j in range(LANES):
                 ring_r[off_r[g], j] = initial[r0 + g]
         for r in range(n_cycles + 1):
+            _curve_row(r, n0, lanes, ifpp, log_s, log_after, rr, catch_up_months, cs, fac, dur, code, noeff)
             if r > 0:
-                for j in range(lanes):
-                    ent[j] = entry[k, n0 + j, r - 1]
+                for j in range(LANES):
+                    ent[j] = 1.0 - (1.0 - cs[_C, j]) / (1.0 - cs[_C_PREV, j])
                 for j in range(LANES):
                     mv[0, j] = agg[0, j] * ent[j]
                     mv[1, j] = 0.0
@@ -203,6 +224,61 @@ def family_states_kernel(initial, entry, reunify, permanence, reentry, care_len,
         for q in range(n_queries):
             for j in range(lanes):
                 out[q, k, n0 + j] = qacc[q, j]
+        if k == bound_k:
+            for j in range(lanes):
+                bound[n0 + j] = cs[_HIT, j] != 0.0
+
+
+_SURV, _RISK, _Q, _H, _USUAL, _C, _C_PREV, _TOP, _UD, _TD, _HIT = range(11)
+_CURVE_ROWS = 11
+
+
+@_jit(inline="always")
+def _curve_row(r, n0, lanes, ifpp, log_s, log_after, rr, catch_up_months, cs, fac, dur, code, noeff):  # pragma: no cover
+    """Advance the lanes' cumulative first-entry risk to row r: ``cs[_C]`` ← the strategy's curve at r (usual
+    care's, or IFPP's), ``cs[_C_PREV]`` ← its value at r − 1. The same arithmetic as
+    :func:`_usual_care_curve` and :func:`_ifpp_curve`, one row at a time (the running maxima carried)."""
+    for j in range(LANES):
+        cs[_C_PREV, j] = cs[_C, j]
+    if r == 0 or r == 3 or r == 6 or r == 12 or r == 24:  # a knot: restart from its exact value (libm: per lane)
+        i = 0 if r == 0 else 1 if r == 3 else 2 if r == 6 else 3 if r == 12 else 4
+        for j in range(lanes):
+            ls = log_s[n0 + j, i]
+            cs[_SURV, j] = np.exp(ls)
+            cs[_RISK, j] = -np.expm1(ls)
+            slope = log_after[n0 + j] if i == 4 else (log_s[n0 + j, i + 1] - ls) / (3.0 if i < 2 else 6.0 if i == 2 else 12.0)
+            cs[_Q, j] = np.exp(slope)
+            cs[_H, j] = -np.expm1(slope)
+    else:
+        for j in range(LANES):
+            cs[_RISK, j] = cs[_RISK, j] + cs[_SURV, j] * cs[_H, j]
+            cs[_SURV, j] = cs[_SURV, j] * cs[_Q, j]
+    for j in range(LANES):
+        u = cs[_RISK, j] * fac[j]
+        if r > 0 and u < cs[_USUAL, j]:
+            u = cs[_USUAL, j]
+        cs[_USUAL, j] = u
+        cs[_C, j] = u
+    if ifpp:
+        for j in range(lanes):
+            u = cs[_USUAL, j]
+            d = dur[j]
+            if r <= d:
+                c = min((1.0 if noeff[j] else rr[n0 + j, r]) * u, 1.0 - 1e-12)
+                if r == d:
+                    cs[_UD, j] = u
+                    cs[_TD, j] = c
+            elif code[j] == 0:
+                c = 1.0 - (1.0 - cs[_TD, j]) * (1.0 - u) / (1.0 - cs[_UD, j])
+            elif code[j] == 1:
+                c = u - (cs[_UD, j] - cs[_TD, j])
+            else:
+                c = u - (cs[_UD, j] - cs[_TD, j]) * min(max(1.0 - (r - d) / max(catch_up_months, 1e-9), 0.0), 1.0)
+            c = min(max(c, 0.0), 1.0 - 1e-12)
+            if cs[_TOP, j] > c + 1e-12:
+                cs[_HIT, j] = 1.0
+            cs[_TOP, j] = max(cs[_TOP, j], c)
+            cs[_C, j] = cs[_TOP, j]
 
 
 @_jit(parallel=True, nogil=True)

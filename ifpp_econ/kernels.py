@@ -234,8 +234,9 @@ class _Plan:
 
     def run(self, transitions, out: np.ndarray, full: np.ndarray) -> None:
         g = self.segments
-        compiled("family_states_kernel", transitions.entry.shape[0] * transitions.entry.shape[1])(
-            g.initial, np.ascontiguousarray(transitions.entry), g.reunify, g.permanence, g.reentry, g.care_len,
+        k, n = transitions.batch_shape
+        compiled("family_states_kernel", k * n)(
+            g.initial, *transitions.curves.arrays(), g.reunify, g.permanence, g.reentry, g.care_len,
             g.return_len, *self.series_csr, self.series_kind, self.stream_series, self.stream_w, *self.snap, *self.tail,
             out, full)
 
@@ -329,7 +330,7 @@ def simulate_family_states(initial: np.ndarray, transitions, n_cycles: int, rewa
     or whenever a trace is kept or a reward is not a plain per-state / per-move vector).
     """
     batch = tuple(transitions.batch_shape)
-    if keep_trace or not _supported(rewards) or choose_kernel(kernel) == "numpy":
+    if keep_trace or not _supported(rewards) or choose_kernel(kernel) == "numpy" or transitions.curves is None:
         return simulate(initial, transitions, n_cycles, rewards, conventions, keep_trace=keep_trace)
     initial = np.asarray(initial, dtype=float)
     if np.any(initial < -1e-9) or abs(initial.sum() - 1) > 1e-9:

@@ -285,6 +285,61 @@ def cumulative_entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles:
     return usual, monotone, bound
 
 
+@dataclass(frozen=True)
+class EntryCurves:
+    """What fixes every strategy's cumulative first-entry risk, per iteration, in the compiled kernels' terms
+    (the inputs of :func:`cumulative_entry_curves` after units, links and checks).
+
+    log_s ``(N, 5)`` log family survival at the 0/3/6/12/24-month knots; log_after ``(N,)`` its monthly
+    fall after 24 months; factor ``(N,)`` child ÷ family risk; rr ``(N, T+1)`` (any strides); no_effect
+    ``(N,)`` bool; after_effect ``(N,)`` codes (0 effect stops, 1 gap persists, 2 catch-up); duration
+    ``(N,)`` whole months; receives_ifpp ``(K,)`` bool. ``bound`` ``(N,)`` is filled by the kernel that
+    uses them: the iterations where IFPP's curve needed its running maximum.
+    """
+
+    log_s: np.ndarray
+    log_after: np.ndarray
+    factor: np.ndarray
+    rr: np.ndarray
+    no_effect: np.ndarray
+    after_effect: np.ndarray
+    duration: np.ndarray
+    catch_up_months: float
+    receives_ifpp: np.ndarray
+    bound: np.ndarray
+
+    def arrays(self) -> tuple:
+        """The kernels' arguments, in order (``bound`` last)."""
+        return (self.log_s, self.log_after, self.factor, self.rr, self.no_effect, self.after_effect, self.duration,
+                self.catch_up_months, self.receives_ifpp, self.bound)
+
+    def hazards(self) -> np.ndarray:
+        """Monthly first-entry probabilities ``(K, N, T)`` (and ``bound``), by the compiled entry kernel."""
+        entry = np.empty((len(self.receives_ifpp), len(self.factor), self.rr.shape[1] - 1))
+        args = self.arrays()
+        kernels.compiled("entry_hazards_kernel", len(self.factor))(*args[:-1], entry, self.bound)
+        return entry
+
+
+def entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int, after_effect: np.ndarray | None = None,
+                 no_effect: np.ndarray | None = None) -> EntryCurves:
+    """:class:`EntryCurves` for model-unit values ``p`` (arguments as :func:`cumulative_entry_curves`)."""
+    n = len(p["rr_12m"])
+    if after_effect is None:
+        after_effect = np.full(n, AFTER_EFFECTS.index(spec.after_effect))
+    return EntryCurves(
+        log_s=np.ascontiguousarray(_log_survival_at_knots(p)),
+        log_after=np.log1p(-p["annual_risk_after_24m"]),
+        factor=np.ascontiguousarray(child_risk_factor(p)[0], dtype=float),
+        rr=relative_risk_curve(p, spec, np.arange(n_cycles + 1)),
+        no_effect=np.zeros(n, dtype=bool) if no_effect is None else np.asarray(no_effect, dtype=bool),
+        after_effect=np.asarray(after_effect, dtype=np.int64),
+        duration=np.clip(np.round(p["effect_duration_months"]).astype(np.int64), 0, n_cycles),
+        catch_up_months=float(spec.catch_up_months),
+        receives_ifpp=np.array([s.receives_ifpp for s in spec.strategies]),
+        bound=np.zeros(n, dtype=bool))
+
+
 def first_entry_probabilities(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int,
                               after_effect: np.ndarray | None = None, no_effect: np.ndarray | None = None,
                               kernel: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -295,24 +350,12 @@ def first_entry_probabilities(p: dict[str, np.ndarray], spec: ModelSpec, n_cycle
     arithmetic runs in one loop per iteration, with no ``(N, T)`` temporaries; it agrees with
     this numpy reference to rounding.
     """
-    receives = np.array([s.receives_ifpp for s in spec.strategies])
     if kernels.choose_kernel(kernel) == "numpy":
+        receives = [s.receives_ifpp for s in spec.strategies]
         usual, ifpp, bound = cumulative_entry_curves(p, spec, n_cycles, after_effect, no_effect)
         return hazards_from_curve(np.stack([ifpp if r else usual for r in receives])), bound
-    n = len(p["rr_12m"])
-    log_s = _log_survival_at_knots(p)
-    factor, _ = child_risk_factor(p)
-    rr = relative_risk_curve(p, spec, np.arange(n_cycles + 1))
-    no_effect = np.zeros(n, dtype=bool) if no_effect is None else np.asarray(no_effect, dtype=bool)
-    if after_effect is None:
-        after_effect = np.full(n, AFTER_EFFECTS.index(spec.after_effect))
-    duration = np.clip(np.round(p["effect_duration_months"]).astype(np.int64), 0, n_cycles)
-    entry, bound = np.empty((len(receives), n, n_cycles)), np.empty(n, dtype=bool)
-    kernels.compiled("entry_hazards_kernel", n)(
-        np.ascontiguousarray(log_s), np.log1p(-p["annual_risk_after_24m"]), np.ascontiguousarray(factor, dtype=float),
-        rr, no_effect, np.asarray(after_effect, dtype=np.int64), duration, float(spec.catch_up_months), receives,
-        entry, bound)
-    return entry, bound
+    curves = entry_curves(p, spec, n_cycles, after_effect, no_effect)
+    return curves.hazards(), curves.bound
 
 
 def hazards_from_curve(cumulative: np.ndarray) -> np.ndarray:
@@ -333,17 +376,31 @@ class FamilyStatesTransitions:
     move_shape = (len(MOVES),)
     state_first = True  # the engine passes x as (S, K, N): tunnel shifts are contiguous slices
 
-    def __init__(self, entry: np.ndarray, reunify: np.ndarray, permanence: np.ndarray, reentry: np.ndarray,
-                 entry_checked: bool = False):
+    def __init__(self, entry: np.ndarray | None, reunify: np.ndarray, permanence: np.ndarray, reentry: np.ndarray,
+                 entry_checked: bool = False, curves: EntryCurves | None = None):
         """``entry_checked``: the caller guarantees ``entry`` lies in [0, 1] (it comes from a non-decreasing
-        cumulative curve below 1), so only the ``(N, tunnels)`` care probabilities are checked."""
-        self.entry, self.reunify, self.permanence, self.reentry = entry, reunify, permanence, reentry
-        self.batch_shape = entry.shape[:-1]
+        cumulative curve below 1), so only the ``(N, tunnels)`` care probabilities are checked. ``curves``:
+        instead of ``entry``, what fixes it; the compiled kernel then computes it as it goes, and
+        :attr:`entry` is made only if asked for."""
+        if (entry is None) == (curves is None):
+            raise ValueError("give the first-entry probabilities or their curves, not both")
+        self._entry, self.curves = entry, curves
+        self.reunify, self.permanence, self.reentry = reunify, permanence, reentry
+        self.batch_shape = entry.shape[:-1] if entry is not None else (len(curves.receives_ifpp), len(curves.factor))
         checks = [("reunification", reunify), ("other permanence", permanence), ("re-entry", reentry),
-                  ("staying in care", 1.0 - reunify - permanence)] + ([] if entry_checked else [("first entry", entry)])
+                  ("staying in care", 1.0 - reunify - permanence)]
+        if entry is not None and not entry_checked:
+            checks.append(("first entry", entry))
         for name, arr in checks:
             if not np.all(np.isfinite(arr)) or np.any(arr < -1e-12) or np.any(arr > 1 + 1e-12):
                 raise TransitionError(f"{name} probabilities outside [0, 1]")
+
+    @property
+    def entry(self) -> np.ndarray:
+        """First-entry probabilities ``(K, N, T)`` (made from :attr:`curves` on first use)."""
+        if self._entry is None:
+            self._entry = self.curves.hazards()
+        return self._entry
 
     @cached_property
     def _state_first(self) -> tuple[np.ndarray, ...]:
@@ -493,9 +550,13 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
     if np.any(cpf <= 0):
         raise ModelError("children_per_family must be positive")
 
-    kernel = "numpy" if keep_trace else None  # a kept trace is the numpy reference's (and needs no compiler)
-    entry, bound = first_entry_probabilities(p, spec, n_cycles, _structure(values, "after_effect"),
-                                             _structure(values, "no_effect"), kernel)
+    after_effect, no_effect = _structure(values, "after_effect"), _structure(values, "no_effect")
+    if keep_trace or kernels.choose_kernel() == "numpy":  # a kept trace is the numpy reference's (and needs no compiler)
+        entry, bound = first_entry_probabilities(p, spec, n_cycles, after_effect, no_effect, "numpy")
+        curves = None
+    else:  # the compiled kernel computes the entries as it goes, and the running-maximum flags into curves.bound
+        entry, curves = None, entry_curves(p, spec, n_cycles, after_effect, no_effect)
+        bound = curves.bound
     _, capped = child_risk_factor(p)
 
     reunify = _care_probability(p, "reunify", CARE_BANDS)[:, CARE_BAND_OF_TUNNEL]
@@ -520,7 +581,7 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
         "care_entries": Reward(transition_values=np.array([1.0, 1.0, 0, 0])),
         "reunifications": Reward(transition_values=np.array([0, 0, 1.0, 0])),
     }
-    transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry, entry_checked=True)
+    transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry, entry_checked=True, curves=curves)
     support = np.unique(np.round(p["case_support_months"]).astype(int))  # totals the costing asks for, computed in the loop
     totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in support if m > 0 for h in horizons}
     rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
