@@ -221,12 +221,13 @@ def summarise_many(samples: dict, level: float = 0.95, finite_only: bool = False
     Selecting the quantiles of a million values takes ~20 ms and numpy releases the GIL while it
     does, so the many summaries of a large PSA use every worker; each result is exactly the serial one.
     ``finite_only``: summarise each sample's finite values, leaving out samples with none (filtered
-    one sample at a time, so no second copy of every sample is held).
+    one sample at a time, so no second copy of every sample is held). A sample may be given as a
+    function returning it, so that derived samples are made one at a time too.
     """
     from .kernels import workers
 
     def one(key):
-        v = samples[key]
+        v = samples[key]() if callable(samples[key]) else samples[key]
         if finite_only:
             v = v[np.isfinite(v)]
             if not len(v):
@@ -235,7 +236,7 @@ def summarise_many(samples: dict, level: float = 0.95, finite_only: bool = False
 
     keys = list(samples)
     threads = min(workers(), len(keys))
-    if threads <= 1 or sum(np.size(samples[k]) for k in keys) < 200_000:
+    if threads <= 1 or sum(1_000_000 if callable(samples[k]) else np.size(samples[k]) for k in keys) < 200_000:
         results = [one(k) for k in keys]
     else:
         with ThreadPoolExecutor(threads) as pool:

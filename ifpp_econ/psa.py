@@ -247,7 +247,10 @@ class PSAResult:
         c = self.strategies.index(self.comparator)
         metrics = {"per_child_savings": "cost", "placements_avoided_per_child": "first_placements",
                    "placements_avoided_per_child_undiscounted": "first_placements_undiscounted"}
-        summaries = analysis.summarise_many({(band, m): o[key][c] - o[key][k] for band, o in self.by_band.items()
+        def difference(o: dict, key: str):
+            return lambda: o[key][c] - o[key][k]  # made when summarised: one band's difference at a time
+
+        summaries = analysis.summarise_many({(band, m): difference(o, key) for band, o in self.by_band.items()
                                              for m, key in metrics.items()})
         return {band: {m: summaries[band, m] for m in metrics} for band in self.by_band}
 
