@@ -132,9 +132,9 @@ def run_base_case(inputs) -> BaseCase:
     values = base_values(inputs)
     results = run_model(values, spec, keep_trace=True)
     savings = {}
-    for assumption in AFTER_EFFECTS:
+    for assumption in AFTER_EFFECTS:  # one iteration each: the numpy reference, no compiler to load
         res = results if assumption == spec.after_effect else run_model(values, dataclasses.replace(
-            spec, after_effect=assumption))
+            spec, after_effect=assumption), kernel="numpy")
         inc = analysis.incremental(res.outcomes, res.strategies, res.comparator, 0.0)
         savings[assumption] = {name: float(v["per_child_savings"][0]) for name, v in inc.items()}
     return BaseCase(spec, results, float(inputs.settings["wtp_default"]),

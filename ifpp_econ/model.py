@@ -540,7 +540,7 @@ def _care_probability(p: dict[str, np.ndarray], kind: str, bands: tuple[str, ...
     return -np.expm1(np.log1p(-np.minimum(base, 1.0 - 1e-15)) * m[:, None])
 
 
-def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohort:
+def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: str | None = None) -> _Cohort:
     values, reordered = link_cumulative_risks(values, spec)
     p = to_model_units(values, spec)
     n = len(values)
@@ -551,7 +551,7 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
         raise ModelError("children_per_family must be positive")
 
     after_effect, no_effect = _structure(values, "after_effect"), _structure(values, "no_effect")
-    if keep_trace or kernels.choose_kernel() == "numpy":  # a kept trace is the numpy reference's (and needs no compiler)
+    if keep_trace or kernels.choose_kernel(kernel) == "numpy":  # a kept trace is the numpy reference's (no compiler)
         entry, bound = first_entry_probabilities(p, spec, n_cycles, after_effect, no_effect, "numpy")
         curves = None
     else:  # the compiled kernel computes the entries as it goes, and the running-maximum flags into curves.bound
@@ -588,7 +588,7 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool) -> _Cohor
     rates = {"at_home": (rc,), "return_support": (rc,), "in_care": (rc, ro), "care_entries": (rc, ro),
              "reunifications": (rc,), "left_care": (rc,), "first_entries": (ro, 0.0)}  # the totals run_model reads
     result = simulate_family_states(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace,
-                                    horizons=sorted(totals_at), rates=rates, rows=range(0, n_cycles + 1, 12))
+                                    horizons=sorted(totals_at), rates=rates, rows=range(0, n_cycles + 1, 12), kernel=kernel)
 
     per_child = 1.0 / cpf
     zero = np.zeros(n)
@@ -650,14 +650,15 @@ def _band_costs(totals: dict[str, np.ndarray], band: int, units: dict[str, np.nd
     }
 
 
-def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False) -> ModelResults:
+def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, kernel: str | None = None) -> ModelResults:
     """Evaluate every strategy for every row of ``values`` (iterations × parameters, workbook units).
 
     Outcomes are per child, weighted over the age bands by their shares; ``by_band`` holds each band's own
     per-child results. ``cost`` counts the payers of ``spec.perspective``; ``cost_local_authority`` and
-    ``cost_public_sector`` give both perspectives.
+    ``cost_public_sector`` give both perspectives. ``kernel``: as :func:`ifpp_econ.kernels.choose_kernel`
+    (a few iterations run as fast on the numpy reference, without importing the compiler).
     """
-    c = _simulate(values, spec, keep_trace)
+    c = _simulate(values, spec, keep_trace, kernel)
     result, horizons, shares = c.result, c.horizons, c.shares
     ro = spec.discount_rate_outcomes
     bands = [b.name for b in spec.age_bands]

@@ -17,7 +17,7 @@ def _usual_care_cohort(inputs) -> tuple[float, float]:
     """Usual care, undiscounted, each age band to 18: months in care per care entry, and the share of exits from
     care (reunification, other permanence, or still in care at 18) that are returns home."""
     spec = build_spec(inputs)
-    c = _simulate(base_values(inputs), spec, keep_trace=False)
+    c = _simulate(base_values(inputs), spec, keep_trace=False, kernel="numpy")  # one iteration: the numpy reference
     k, res = spec.comparator_index, c.result
     months = entries = reunified = left = still = 0.0
     for b, h in enumerate(c.horizons):
