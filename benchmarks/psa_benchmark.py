@@ -3,10 +3,11 @@
 Prints:
   (a) `ifpp-econ psa -n N` on the default workbook, each in a fresh process, for
       N = 10,000 / 100,000 / 1,000,000: wall time, CPU % (user + system over wall), peak
-      resident memory, time per iteration, and the split sampling + model (chunks run side
-      by side, so their wall time is one phase, with its CPU %; thread-seconds of each part) /
-      EVPPI / writing incl. charts (from the run's manifest);
+      resident memory, time per iteration, and the split start-up / sampling + model (chunks
+      run side by side, so their wall time is one phase, with its CPU %; the model's CPU per
+      iteration) / EVPPI / writing incl. charts (from the run's manifest);
   (b) `ifpp-econ run` end to end (the deterministic base case);
+  (d) `ifpp-econ report -n 10000` end to end;
   (c) the Briggs Exercise 4.7 HIV PSA (Chancellor 1997) through the documented engine API
       (`simulate` with `cycle_index`, `check=False`, `keep_trace=False`) at 1,000,000
       samples in chunks: time per sample, and the ratio to heemod 1.0.2's measured 21 ms
@@ -84,11 +85,12 @@ def main() -> None:
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     run_cli(["psa", "-n", "2000", "--no-evppi"])  # warm the numba cache and the file cache
     psa: dict[int, list[dict]] = {n: [] for n in sizes}
-    base, hiv = [], []
+    base, hiv, report = [], [], []
     for _ in range(args.repeats):
         for n in sizes:
             psa[n].append(run_cli(["psa", "-n", str(n), "--seed", "7", *extra]))
         base.append(run_cli(["run"]))
+        report.append(run_cli(["report", "-n", "10000", *extra]))
         if args.hiv_samples:
             hiv.append(hiv_psa_per_sample(args.hiv_samples, chunk=50_000))
 
@@ -100,13 +102,18 @@ def main() -> None:
               f"CPU {summary([100 * r['cpu'] / r['wall'] for r in runs], '{:.0f}%')}, "
               f"peak {summary([r['peak_mb'] for r in runs], '{:,.0f} MB')}, "
               f"{summary([1e6 * r['wall'] / n for r in runs], '{:.1f} µs')}/iteration")
-        print(f"    split: sampling + model {summary([x['chunks_seconds'] for x in t], '{:.2f} s')} wall "
-              f"(CPU {summary(phase_cpu, '{:.0f}%')}; thread-seconds: sampling "
-              f"{summary([x['sampling_seconds'] for x in t], '{:.2f}')}, model {summary([x['model_seconds'] for x in t], '{:.2f}')}), "
-              f"EVPPI {summary([x.get('evppi_seconds', 0.0) for x in t], '{:.2f} s')}, "
-              f"writing {summary(writing, '{:.2f} s')}, "
+        print(f"    split: start-up {summary([r['wall'] - x['total_seconds'] for r, x in zip(runs, t)], '{:.2f} s')}; "
+              f"sampling + model {summary([x['chunks_seconds'] for x in t], '{:.2f} s')} wall "
+              f"(CPU {summary(phase_cpu, '{:.0f}%')}; model CPU "
+              f"{summary([1e6 * x['model_cpu_seconds'] / n for x in t], '{:.1f} µs')}/iteration, sampling "
+              f"{summary([x['sampling_seconds'] for x in t], '{:.2f}')} thread-seconds); "
+              f"EVPPI {summary([x.get('evppi_seconds', 0.0) for x in t], '{:.2f} s')}; "
+              f"writing {summary(writing, '{:.2f} s')}; "
               f"total in-process {summary([x['total_seconds'] for x in t], '{:.2f} s')}")
     print(f"(b) ifpp-econ run: wall {summary([r['wall'] for r in base], '{:.2f} s')}")
+    print(f"(d) ifpp-econ report -n 10000: wall {summary([r['wall'] for r in report], '{:.2f} s')}, "
+          f"CPU {summary([100 * r['cpu'] / r['wall'] for r in report], '{:.0f}%')} (CPU of the report process and its "
+          f"workers), peak {summary([r['peak_mb'] for r in report], '{:,.0f} MB')}")
     if hiv:
         wall = [w for w, _ in hiv]
         cpu = [c for _, c in hiv]
