@@ -7,7 +7,7 @@ found — replace with local data.
 """
 from __future__ import annotations
 
-from .sampling import DISTRIBUTIONS
+from .distributions import DISTRIBUTIONS
 from .units import COST_UNITS, UNITS
 
 SHEETS = ("README", "Settings", "Parameters", "Strategies", "Age bands", "Placement mix", "Scenarios",

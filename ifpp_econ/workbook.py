@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import schema, units
+from . import distributions, schema, units
+from .distributions import MARGINALS, SamplingError, arity, check_distributions, correlation_cholesky
 from .exceptions import InputError
-from .sampling import MARGINALS, SamplingError, check_distributions
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
@@ -776,8 +776,7 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
             c.add(_cell(sheet, rec["_row"], "low"), "give both low and high, or neither (then the DSA uses the "
                                                     "distribution's 2.5th/97.5th percentiles)")
         if ok and dist in MARGINALS:
-            need_a = dist not in ("fixed",)
-            need_b = dist in ("beta_alpha_beta", "beta_events_n", "lognormal_ci", "lognormal_log", "uniform", "triangular", "pert")
+            need_a, need_b = arity(dist) >= 1, arity(dist) == 2
             typed_a, typed_b = (rec.get(col) not in (None, "") for col in ("param_a", "param_b"))  # bad text: reported
             if (need_a and a is None and not typed_a) or (need_b and b is None and not typed_b):
                 c.add(_cell(sheet, rec["_row"], "param_a"), f"{dist} needs param_a" + (" and param_b" if need_b else ""))
@@ -1194,20 +1193,20 @@ def _in_range(value: float, unit: str) -> bool:
 def share_outside(dist: str, value: float, a, b, unit: str) -> float | None:
     """Share of the distribution's probability outside the parameter's allowed range (1.0 if not computable);
     None when its draws cannot be computed at all (arguments so extreme that scipy overflows)."""
+    lo, hi, _ = schema.value_range(unit)
+    return distributions.share_outside(dist, value, a, b, lo, hi, sampler_check=_sampleable)
+
+
+def _sampleable(spec: tuple) -> bool:
+    """The sampler's own check (imports scipy.stats), for the few arguments :func:`distributions.computable`
+    cannot decide."""
     from scipy import stats
 
     from .sampling import sampleable
 
-    a, b = (math.nan if x is None else x for x in (a, b))
-    name, args, kwargs = MARGINALS[dist]("", value, a, b)
-    lo, hi, _ = schema.value_range(unit)
+    name, args, kwargs = spec
     with np.errstate(all="ignore"):
-        frozen = getattr(stats, name)(*args, **kwargs)
-        if not sampleable(frozen):
-            return None
-        outside = (float(frozen.cdf(lo)) if lo > -math.inf else 0.0) + (float(frozen.sf(hi)) if hi < math.inf else 0.0)
-        spread = float(frozen.ppf(0.975) - frozen.ppf(0.025))
-    return min(outside, 1.0) if math.isfinite(outside) and math.isfinite(spread) else 1.0
+        return sampleable(getattr(stats, name)(*args, **kwargs))
 
 
 def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -> None:
@@ -1363,8 +1362,6 @@ def _check_scenario_effects(sheet: _Sheet, rows: list[dict], params: list[dict],
 
 def _check_correlation_matrix(sheet: _Sheet, rows: list[dict], sampled: list[str], c: _Collector) -> None:
     """The correlations together must form a usable (positive definite) matrix, each pair given once."""
-    from .sampling import correlation_cholesky
-
     seen: dict[tuple, dict] = {}
     for r in rows:
         key = tuple(sorted((r["parameter_1"], r["parameter_2"])))
