@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from test_engine_hiv import COUNTS, HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, STATE_COSTS, ZIDOVUDINE
+from hiv_model import COUNTS, HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, STATE_COSTS, ZIDOVUDINE
 
 from ifpp_econ.deterministic import run_base_case
 from ifpp_econ.engine import Reward, cycle_weights, simulate
