@@ -25,6 +25,7 @@ import pandas as pd
 from . import distributions, schema, units
 from .distributions import MARGINALS, SamplingError, arity, check_distributions, correlation_cholesky
 from .exceptions import InputError
+from .inputs import Inputs, Settings
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
@@ -41,20 +42,6 @@ class WorkbookError(InputError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
-
-
-@dataclass(frozen=True)
-class Inputs:
-    path: Path
-    sha256: str
-    settings: dict
-    parameters: pd.DataFrame
-    strategies: pd.DataFrame
-    age_bands: pd.DataFrame
-    scenarios: pd.DataFrame
-    correlations: pd.DataFrame
-    inflation: pd.Series
-    warnings: tuple[str, ...] = ()  # things a user should know that do not stop a run (file: Sheet!Cell: message)
 
 
 # ---------------------------------------------------------------------------------------
@@ -943,6 +930,7 @@ def read_workbook(path: str | Path) -> Inputs:
     correlations = _read_correlations(sheets.get("Correlations"), params, c, unreadable)
     if c.problems:
         raise WorkbookError(c.problems)
+    Settings.from_mapping(settings)  # every setting read: the typed view holds
 
     table = pd.DataFrame(all_params).drop(columns=["price_cell", "_row"], errors="ignore").set_index("name")
     table["min"], table["max"] = zip(*(domain(unit) for unit in table["unit"]))  # draws are clipped to these
