@@ -75,44 +75,57 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
         if not _check_formula_text(sheet, rec, "value", c):
             continue
         raw = rec.get("value")
-        if kind.startswith(("int", "number")):
-            v = _value(sheet, rec, "value", c, allowed=allowed)
-            if v is None:
-                continue
-            _, lo, hi = kind.split(":")
-            if not float(lo) <= v <= float(hi) or (kind.startswith("int") and v != int(v)):
-                c.add(where, f"found {v:g}; allowed: {allowed}")
-                continue
-            found[name] = int(v) if kind.startswith("int") else v
-        elif kind.startswith("choice:"):
-            vocab = schema.VOCABULARIES[kind.split(":")[1]]
-            text = _text(sheet, rec, "value")
-            if text not in vocab:
-                c.add(where, f"found {_show(text)}; allowed: {', '.join(vocab)}")
-                continue
-            found[name] = text
-        elif kind == "year":
-            text = _text(sheet, rec, "value")
-            try:
-                units.year_start(text)
-            except units.UnitsError:
-                c.add(where, f"found {_show(text)}; allowed: {allowed}")
-                continue
-            found[name] = text
-        elif kind == "list":
+        if kind == "list":
             found[name] = [t.strip() for t in str(raw or "").split(",") if t.strip()]
+        elif kind == "text" and not _text(sheet, rec, "value"):
+            c.add(where, f"empty; allowed: {allowed}")
         else:
-            text = _text(sheet, rec, "value")
-            if not text:
-                c.add(where, f"empty; allowed: {allowed}")
-                continue
-            found[name] = text
+            ok, v = _setting_value(sheet, rec, kind, allowed, c)
+            if ok:
+                found[name] = int(v) if kind.startswith("int") else v
     for name, default, *_ in schema.SETTINGS:
         if name not in found and not any(_text(sheet, r, "setting") == name for r in sheet.rows):
             c.add(f"{sheet.name}", f"setting {name} is missing (default {default})")
     if {"wtp_min", "wtp_max"} <= found.keys() and found["wtp_max"] <= found["wtp_min"]:
         c.add(_setting_cell(sheet, "wtp_max"), f"wtp_max ({found['wtp_max']:g}) must be greater than wtp_min ({found['wtp_min']:g})")
     return found
+
+
+# ---------------------------------------------------------------------------------------
+# The value checks, driven by the schema's tables: a setting's kind (schema.SETTINGS) and a
+# parameter's unit (schema.value_range). Settings, parameters, one-way ranges and scenario
+# overrides are all checked by these two.
+# ---------------------------------------------------------------------------------------
+def _setting_value(sheet: _Sheet, rec: dict, kind: str, allowed: str, c: _Collector, label: str = "") -> tuple[bool, object]:
+    """(ok, value) of a row's ``value`` cell for a setting of ``kind`` (``int:lo:hi``, ``number:lo:hi``,
+    ``choice:<vocabulary>``, ``year``; any other kind is text); a problem is added to ``c``. ``label``
+    follows the found value in the message (e.g. " for wtp_max" in a scenario)."""
+    where = _cell(sheet, rec["_row"], "value")
+    if kind.startswith(("int", "number")):
+        v = _value(sheet, rec, "value", c, allowed=allowed)
+        if v is None:
+            return False, None
+        _, lo, hi = kind.split(":")
+        if not float(lo) <= v <= float(hi) or (kind.startswith("int") and v != int(v)):
+            c.add(where, f"found {v:g}{label}; allowed: {allowed}")
+            return False, None
+        return True, v
+    text = _text(sheet, rec, "value")
+    if kind.startswith("choice:") and text not in schema.VOCABULARIES[kind.split(":")[1]]:
+        c.add(where, f"found {_show(text)}; allowed: {', '.join(schema.VOCABULARIES[kind.split(':')[1]])}")
+        return False, None
+    if kind == "year":
+        try:
+            units.year_start(text)
+        except units.UnitsError:
+            c.add(where, f"found {_show(text)}; allowed: {allowed}")
+            return False, None
+    return True, text
+
+
+def _unit_problem(value: float, unit: str) -> str | None:
+    """None if ``value`` is in the range of ``unit``; else what is allowed ("allowed for <unit>: ≥ 0 …")."""
+    return None if _in_range(value, unit) else f"allowed for {unit}: {_range_text(unit)}"
 
 
 def _setting_cell(sheet: _Sheet, name: str) -> str:
@@ -179,10 +192,9 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
         high = _value(sheet, rec, "high", c, required=False)
         if value is None:
             continue
-        lo, hi, inclusive = schema.value_range(unit)
-        if not ((lo <= value if inclusive else lo < value) and value <= hi):
-            c.add(_cell(sheet, rec["_row"], "value"),
-                  f"found {value:g}; allowed for {unit}: {'≥' if inclusive else '>'} {lo:g}" + (f" and ≤ {hi:g}" if hi < math.inf else ""))
+        problem = _unit_problem(value, unit)
+        if problem:
+            c.add(_cell(sheet, rec["_row"], "value"), f"found {value:g}; {problem}")
             ok = False
         if low is not None and high is not None and low > high:
             c.add(_cell(sheet, rec["_row"], "low"), f"low {low:g} is above high {high:g}; swap them")
@@ -493,34 +505,15 @@ def _read_scenarios(sheet: _Sheet, params: list[dict], names: set[str], settings
             value = _value(sheet, rec, "value", c)
             if value is None:
                 continue
-            unit = by_name[target]["unit"] if target in by_name else None
-            if unit is not None:
-                lo, hi, inclusive = schema.value_range(unit)
-                if not ((lo <= value if inclusive else lo < value) and value <= hi):
-                    c.add(value_cell, f"found {value:g} for {target}; allowed for {unit}: "
-                                      f"{'≥' if inclusive else '>'} {lo:g}" + (f" and ≤ {hi:g}" if hi < math.inf else ""))
-                    continue
+            problem = _unit_problem(value, by_name[target]["unit"]) if target in by_name else None
+            if problem:
+                c.add(value_cell, f"found {value:g} for {target}; {problem}")
+                continue
         elif target in known_settings:
             _, _, kind, allowed, _ = known_settings[target]
-            if kind.startswith(("int", "number")):
-                value = _value(sheet, rec, "value", c, allowed=allowed)
-                if value is None:
-                    continue
-                _, lo, hi = kind.split(":")
-                if not float(lo) <= value <= float(hi) or (kind.startswith("int") and value != int(value)):
-                    c.add(value_cell, f"found {value:g} for {target}; allowed: {allowed}")
-                    continue
-            else:
-                value = _text(sheet, rec, "value")
-                if kind.startswith("choice:") and value not in schema.VOCABULARIES[kind.split(":")[1]]:
-                    c.add(value_cell, f"found {_show(value)}; allowed: {', '.join(schema.VOCABULARIES[kind.split(':')[1]])}")
-                    continue
-                if kind == "year":
-                    try:
-                        units.year_start(value)
-                    except units.UnitsError:
-                        c.add(value_cell, f"found {_show(value)}; allowed: {allowed}")
-                        continue
+            ok, value = _setting_value(sheet, rec, kind, allowed, c, f" for {target}")
+            if not ok:
+                continue
         elif target.startswith("strategy_cost_method:") and target.split(":", 1)[1] in strategy_names:
             value = _text(sheet, rec, "value")
             if value not in schema.COST_METHODS:
@@ -648,8 +641,9 @@ def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -
                                               "below 1")
             if col == "value":
                 continue
-            if not _in_range(v, unit):
-                c.add(_cell(sheet, row, col), f"found {v:g} for {name}'s {col}; allowed for {unit}: {_range_text(unit)}")
+            problem = _unit_problem(v, unit)
+            if problem:
+                c.add(_cell(sheet, row, col), f"found {v:g} for {name}'s {col}; {problem}")
             elif name in WHOLE_MONTHS and v != int(v):
                 c.add(_cell(sheet, row, col), f"found {v:g}; allowed: a whole number of months")
         if name in STRUCTURAL:
