@@ -262,6 +262,7 @@ def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_labe
     z = grid.set_index([x, y])[outcome].unstack().loc[xs, ys].to_numpy().T
     lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
     fig, ax = plt.subplots(figsize=(6.6, 4.9))
+    norm: Normalize
     if lo < 0 < hi:
         cmap, norm = "PuOr", TwoSlopeNorm(0.0, lo, hi)  # colour-blind-safe diverging: orange < 0 < purple
     else:

@@ -15,6 +15,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -275,9 +276,10 @@ def _table(name: str, values: dict[int, list], fvalues: dict[int, list], c: _Col
     """A sheet's records keyed by header name; headers are found by name in the first rows."""
     expected = schema.COLUMNS[name]
     header_row = _find_header(name, values)
-    header = [_header_key(v) for v in values.get(header_row, [])]
+    header = [_header_key(v) for v in (values.get(header_row, []) if header_row is not None else [])]
     at = header_row or 1
-    columns, first_cell = {}, {}
+    columns: dict[str, int] = {}
+    first_cell: dict[str, int] = {}
     for j, h in enumerate(header, start=1):
         if h not in expected:
             continue
@@ -297,15 +299,15 @@ def _table(name: str, values: dict[int, list], fvalues: dict[int, list], c: _Col
         if col in columns or col in optional:
             continue
         near = {j: v for j, v in unmatched.items() if difflib.get_close_matches(col, [_header_key(v)], n=1, cutoff=0.6)}
-        j = min(near) if near else (expected.index(col) + 1 if expected.index(col) + 1 in unmatched else None)
+        at_col = min(near) if near else (expected.index(col) + 1 if expected.index(col) + 1 in unmatched else None)
         listed = f"the sheet's headers are {', '.join(expected)}"
-        if j is not None and near:
-            c.add(f"{name}!{_letter(j)}{at}", f"found the header {_show(unmatched[j])}; expected {col!r} — did you mean "
+        if at_col is not None and near:
+            c.add(f"{name}!{_letter(at_col)}{at}", f"found the header {_show(unmatched[at_col])}; expected {col!r} — did you mean "
                                               f"{col!r}? ({listed})")
-            unmatched.pop(j)
-        elif j is not None:
-            c.add(f"{name}!{_letter(j)}{at}", f"found the header {_show(unmatched[j])}; expected {col!r} ({listed})")
-            unmatched.pop(j)
+            unmatched.pop(at_col)
+        elif at_col is not None:
+            c.add(f"{name}!{_letter(at_col)}{at}", f"found the header {_show(unmatched[at_col])}; expected {col!r} ({listed})")
+            unmatched.pop(at_col)
         else:
             found = ", ".join(repr(h) for h in header if h) or "none"
             c.add(f"{name}!{at}:{at}", f"missing the column {col!r}; found the headers {found} ({listed})")
@@ -317,7 +319,7 @@ def _table(name: str, values: dict[int, list], fvalues: dict[int, list], c: _Col
         row, frow = values.get(i, []), fvalues.get(i, [])
         if not _holds_data(row) and not any(isinstance(f, str) and f.startswith("=") for f in frow):
             continue  # blank row: skipped
-        record = {"_row": i}
+        record: dict[str, Any] = {"_row": i}
         for col, j in columns.items():
             v = row[j - 1] if j - 1 < len(row) else None
             f = frow[j - 1] if j - 1 < len(frow) else None

@@ -338,7 +338,7 @@ def _residential_heavy(band: str = "11-17") -> dict[str, float]:
     return {t: round(res if t == "residential" else s * (1 - res) / rest, 6) for t, s in shares.items()}
 
 
-SCENARIOS = (
+SCENARIOS: tuple[dict, ...] = (
     *({"scenario": "No effect", "target": rr, "value": 1.0,
        "notes": "Al et al. 2012; Westat 2001: no difference in placement"} for rr in ("rr_3m", "rr_6m", "rr_12m", "rr_24m")),
     {"scenario": "Time-varying RRs", "target": "effect_model", "value": "window_rrs", "notes": "Bezeczky 2020 windows"},

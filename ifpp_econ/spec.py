@@ -7,7 +7,9 @@ costing) by returning modified inputs, so a scenario is exactly "the workbook, e
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,7 +167,7 @@ def scenario_names(inputs) -> list[str]:
     return list(dict.fromkeys(inputs.scenarios["scenario"])) if len(inputs.scenarios) else []
 
 
-def apply_overrides(inputs, overrides: dict[str, object]):
+def apply_overrides(inputs, overrides: Mapping[str, Any]):
     """Inputs with ``target → value`` overrides applied (parameters, settings, ``mix:``/``age_share:`` rows,
     ``strategy_cost_method:<strategy>``)."""
     params = inputs.parameters.copy()
@@ -176,9 +178,9 @@ def apply_overrides(inputs, overrides: dict[str, object]):
             name = target.split(":", 1)[1]
             strategies.loc[strategies["strategy"] == name, "cost_method"] = str(value)
         elif target in params.index:
-            if target == "risk_12m":
+            if target == "risk_12m":  # the whole usual-care curve moves, as in the PSA and DSA (model.link_cumulative_risks)
                 from .model import link_cumulative_risks
-  # the whole usual-care curve moves, as in the PSA and DSA (model.link_cumulative_risks)
+
                 linked, _ = link_cumulative_risks(pd.DataFrame([{**params["value"].to_dict(), target: float(value)}]),
                                                   build_spec(dataclasses.replace(inputs, parameters=params)))
                 for name in LINKED_RISKS:

@@ -13,7 +13,9 @@ import difflib
 import hashlib
 import math
 import re
+from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,7 +63,7 @@ class WorkbookError(InputError):
 
 def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
     known = {s[0]: s for s in schema.SETTINGS}
-    found = {}
+    found: dict[str, Any] = {}
     for rec in sheet.rows:
         name = _text(sheet, rec, "setting")
         if name not in known:
@@ -96,7 +98,7 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
 # parameter's unit (schema.value_range). Settings, parameters, one-way ranges and scenario
 # overrides are all checked by these two.
 # ---------------------------------------------------------------------------------------
-def _setting_value(sheet: _Sheet, rec: dict, kind: str, allowed: str, c: _Collector, label: str = "") -> tuple[bool, object]:
+def _setting_value(sheet: _Sheet, rec: dict, kind: str, allowed: str, c: _Collector, label: str = "") -> tuple[bool, Any]:
     """(ok, value) of a row's ``value`` cell for a setting of ``kind`` (``int:lo:hi``, ``number:lo:hi``,
     ``choice:<vocabulary>``, ``year``; any other kind is text); a problem is added to ``c``. ``label``
     follows the found value in the message (e.g. " for wtp_max" in a scenario)."""
@@ -150,7 +152,7 @@ def _new_key(sheet: _Sheet, rec: dict, column: str, known, noun: str, listed: st
 
 def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
     known = {p["name"]: p for p in schema.PARAMETERS}
-    seen = {}
+    seen: dict[str, int] = {}
     out = []
     for rec in sheet.rows:
         name = _new_key(sheet, rec, "name", known, "parameter", "the model uses", seen, c)
@@ -302,7 +304,8 @@ def _read_placement_mix(sheet: _Sheet, bands: list[str], effective_n: float, c: 
     for h, j in sheet.columns.items():
         if h not in fixed_cols and h not in band_cols.values():
             c.add(f"{sheet.name}!{_letter(j)}1", f"column {_show(h)} is not an age band; bands: {', '.join(bands)}")
-    params, seen = [], {}
+    params: list[dict] = []
+    seen: dict[str, int] = {}
     for rec in sheet.rows:
         ptype = _new_key(sheet, rec, "placement_type", schema.PLACEMENT_TYPES, "placement type", "allowed", seen, c)
         if ptype is None:
@@ -543,7 +546,7 @@ def _read_scenarios(sheet: _Sheet, params: list[dict], names: set[str], settings
     return [{k: v for k, v in r.items() if k != "_row"} for r in out]
 
 
-def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector, unreadable: set[str] = frozenset()
+def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector, unreadable: AbstractSet[str] = frozenset()
                        ) -> list[dict]:
     if sheet is None:
         return []
@@ -680,7 +683,7 @@ def _check_dirichlet_counts(shares: list[dict], sheets: dict[str, _Sheet], c: _C
     for p in shares:
         if p["distribution"] == "dirichlet" and p["param_a"] is not None and p["param_a"] < MIN_DIRICHLET_COUNT:
             name, ref = p["cell"].split("!")
-            where = _cell(sheets[name], int(re.search(r"(\d+)$", ref).group(1)), "dirichlet_count")
+            where = _cell(sheets[name], int(re.findall(r"\d+$", ref)[0]), "dirichlet_count")
             c.add(where, f"found {p['param_a']:g}; allowed: a Dirichlet count of at least {MIN_DIRICHLET_COUNT:g} "
                          "(or none, for fixed shares)")
 
