@@ -1,6 +1,7 @@
 """The published HIV model (Chancellor 1997; Briggs et al. 2006 Ex. 2.5): data and a runner shared by the engine,
 kernel and PSA tests (a support module, not a test file)."""
 import numpy as np
+import pandas as pd
 
 from ifpp_econ.engine import Conventions, Reward, simulate
 
@@ -49,3 +50,20 @@ def run_hiv(**kw):
         "life_years": Reward(state_values=np.array([1.0, 1.0, 1.0, 0.0]), discount_rate=0.0),
     }
     return simulate(np.array([1.0, 0, 0, 0]), p, N_CYCLES, rewards, HIV_CONVENTIONS, time_varying=True)
+
+
+def psa_parameters() -> pd.DataFrame:
+    """The PSA's parameter table (Briggs Exercise 4.7): Dirichlet rows of the transition counts, lognormal RR
+    (log-SD from the 95% CI 0.365–0.710), gamma state costs with SD = mean; drug costs fixed."""
+    rows = []
+    for i, frm in enumerate("ABC"):
+        for j, to in enumerate("ABCD"):
+            if COUNTS[i, j] > 0:
+                rows.append({"name": f"p_{frm}{to}", "value": COUNTS[i, j] / COUNTS[i].sum(), "distribution": "dirichlet",
+                             "param_a": COUNTS[i].sum(), "param_b": np.nan, "group": frm})
+    rows.append({"name": "rr", "value": 0.509, "distribution": "lognormal_log", "param_a": np.log(0.509),
+                 "param_b": (np.log(0.710) - np.log(0.365)) / 3.92, "group": ""})
+    for s, cost in zip("ABC", STATE_COSTS[:3]):
+        rows.append({"name": f"c_{s}", "value": cost, "distribution": "gamma_mean_se", "param_a": cost,
+                     "param_b": np.nan, "group": ""})
+    return pd.DataFrame(rows).set_index("name")
