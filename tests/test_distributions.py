@@ -12,6 +12,8 @@ from ifpp_econ import distributions
 from ifpp_econ.distributions import MARGINALS, Marginal, SamplingError, share_outside
 from ifpp_econ.sampling import sampleable
 
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # Boost warns about the extreme arguments tried
+
 VALUES = [0.001, 0.3, 0.999, 5, 5000, 1e9]
 ARGS = [-1, 0, 1e-320, 1e-300, 1e-12, 0.1, 0.5, 2, 30, 1e6, 1e300, math.inf, math.nan]
 POINTS = [-1, 0, 1e-300, 0.001, 0.3, 1, 1.5, 5000, 1e6, math.inf, -math.inf]
