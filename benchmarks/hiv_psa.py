@@ -8,34 +8,20 @@ two cycles (``total("alive", horizon=2)``), which is the published model's cost 
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
-import pandas as pd
 
 from ifpp_econ.engine import Conventions, Reward, cycle_weights, simulate
 from ifpp_econ.sampling import Sampler
 
-COUNTS = np.array([[1251, 350, 116, 17], [0, 731, 512, 15], [0, 0, 1312, 437], [0, 0, 0, 1]], dtype=float)
-STATE_COSTS = np.array([2756.0, 3052.0, 9007.0, 0.0])
-ZIDOVUDINE, LAMIVUDINE = 2278.0, 2086.50
-N_CYCLES = 20
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from hiv_model import LAMIVUDINE, N_CYCLES, ZIDOVUDINE, psa_parameters  # noqa: E402  (the tests' HIV model data)
+
 CONVENTIONS = Conventions(counting="end", cycle_years=1.0)
 ALIVE = np.array([1.0, 1.0, 1.0, 0.0])
 CYCLE_INDEX = np.r_[0, 0, np.ones(N_CYCLES - 2, dtype=np.int64)]  # combination effect in cycles 1–2
-
-
-def parameters() -> pd.DataFrame:
-    rows = []
-    for i, frm in enumerate("ABC"):
-        for j, to in enumerate("ABCD"):
-            if COUNTS[i, j] > 0:
-                rows.append({"name": f"p_{frm}{to}", "value": COUNTS[i, j] / COUNTS[i].sum(), "distribution": "dirichlet",
-                             "param_a": COUNTS[i].sum(), "param_b": np.nan, "group": frm})
-    rows.append({"name": "rr", "value": 0.509, "distribution": "lognormal_log", "param_a": np.log(0.509),
-                 "param_b": (np.log(0.710) - np.log(0.365)) / 3.92, "group": ""})
-    for s, cost in zip("ABC", STATE_COSTS[:3]):
-        rows.append({"name": f"c_{s}", "value": cost, "distribution": "gamma_mean_se", "param_a": cost,
-                     "param_b": np.nan, "group": ""})
-    return pd.DataFrame(rows).set_index("name")
 
 
 _SAMPLER = None
@@ -44,7 +30,7 @@ _SAMPLER = None
 def hiv_psa_inputs(n: int, seed: int, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(transitions ``(n, 2, 2, 4, 4)``: per strategy the cycle-1–2 and later matrices; state costs ``(n, 1, 4)``)."""
     global _SAMPLER
-    _SAMPLER = _SAMPLER or Sampler(parameters())
+    _SAMPLER = _SAMPLER or Sampler(psa_parameters())
     d = _SAMPLER.sample(n, seed, start)
     mono = np.zeros((n, 4, 4))
     for i, frm in enumerate("ABC"):

@@ -15,7 +15,7 @@ The cohort engine (``ie.simulate``, ``ie.Conventions``, ``ie.Reward``) runs any 
 __version__ = "0.1.0"
 
 _API = {
-    "read_workbook": "workbook", "write_template": "workbook", "WorkbookError": "workbook", "Inputs": "workbook",
+    "read_workbook": "workbook", "write_template": "template", "WorkbookError": "workbook", "Inputs": "inputs", "Settings": "inputs",
     "run_base_case": "deterministic", "run_psa": "psa", "run_dsa": "dsa", "budget_impact": "budget",
     "operational_validation": "validation", "build_report": "report", "calibrate_workbook": "calibration_output",
     "simulate": "engine", "Conventions": "engine", "Reward": "engine", "Edges": "engine",

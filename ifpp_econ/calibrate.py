@@ -81,7 +81,7 @@ class Calibration:
 
 
 def _window(cleaned: Cleaned, window) -> tuple[pd.Timestamp, pd.Timestamp, list[str]]:
-    notes = []
+    notes: list[str] = []
     if window is None:
         first_year = cleaned.years[max(0, len(cleaned.years) - 5)]
         return pd.Timestamp(f"{first_year - 1}-04-01"), cleaned.data_end, notes

@@ -7,19 +7,17 @@ derived from a fixed salt, so the same chart gives the same SVG bytes.
 """
 from __future__ import annotations
 
+import functools
 import textwrap
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 from cycler import cycler
+from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.ticker import FuncFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import Normalize, TwoSlopeNorm  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from . import presentation  # noqa: E402
+from . import presentation
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -37,7 +35,22 @@ STYLE = {
     "xtick.labelsize": 8,
     "ytick.labelsize": 8,
 }
-matplotlib.rcParams.update(STYLE)
+
+
+def style():
+    """The charts' style as a context (``with style(): fig.savefig(...)``): drawing and saving use it, and the
+    caller's matplotlib settings (backend included) are left alone."""
+    return plt.rc_context(STYLE)
+
+
+def styled(func):
+    """Run a chart function inside :func:`style`."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with style():
+            return func(*args, **kwargs)
+    return wrapper
+
 MINUS = presentation.MINUS
 LAMBDA_NOTE = "λ = willingness to pay per placement avoided"
 
@@ -77,6 +90,7 @@ def _finish(fig, ax, title: str, xlabel: str, ylabel: str, xfmt=None, yfmt=None,
     return fig
 
 
+@styled
 def trace_chart(trace: pd.DataFrame, conventions: str = "") -> plt.Figure:
     """State occupancy over time (months since referral), one panel per state group, a line per strategy."""
     groups = [g for g in GROUP_LABELS if g in trace.columns]
@@ -104,6 +118,7 @@ def _padded(lo: float, hi: float, pad: float = 0.06) -> tuple[float, float]:
     return lo - pad * span, hi + pad * span
 
 
+@styled
 def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: float, strategy: str, comparator: str,
              max_points: int = 5000) -> plt.Figure:
     """Incremental cost per child against placements avoided per child (axes fitted to the data, origin shown)."""
@@ -133,6 +148,7 @@ def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: 
     return fig
 
 
+@styled
 def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
     """Probability each strategy is most cost-effective over λ, with the frontier marked."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -147,6 +163,7 @@ def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
                    "Willingness to pay per placement avoided (λ)", "Probability most cost-effective", GBP, PCT)
 
 
+@styled
 def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
     """EVPI per child (left axis) and for the local authority's population (right axis) over λ."""
     if not (evpi["evpi_per_child"] > 0).any():
@@ -171,6 +188,7 @@ def evpi_chart(evpi: pd.DataFrame) -> plt.Figure:
                    "EVPI per child", GBP, GBP)
 
 
+@styled
 def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure:
     """Running mean and running 95% interval of per-child savings against iterations."""
     n = len(savings)
@@ -193,6 +211,7 @@ def _money_label(label: str) -> tuple[str, bool]:
     return label.replace("(GBP)", "(£)").replace("GBP", "£"), money
 
 
+@styled
 def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int = 15,
                   units: dict[str, str] | None = None) -> plt.Figure:
     """Horizontal bars from the outcome at each parameter's low to its high value, sorted by swing.
@@ -233,6 +252,7 @@ def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int
     return fig
 
 
+@styled
 def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_label: str,
                   labels: dict[str, str] | None = None) -> plt.Figure:
     """Heatmap of the outcome over two parameters, diverging at zero (purple above, orange below), break-even contour."""
@@ -242,6 +262,7 @@ def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_labe
     z = grid.set_index([x, y])[outcome].unstack().loc[xs, ys].to_numpy().T
     lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
     fig, ax = plt.subplots(figsize=(6.6, 4.9))
+    norm: Normalize
     if lo < 0 < hi:
         cmap, norm = "PuOr", TwoSlopeNorm(0.0, lo, hi)  # colour-blind-safe diverging: orange < 0 < purple
     else:
@@ -262,6 +283,7 @@ def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_labe
     return fig
 
 
+@styled
 def evppi_chart(table: pd.DataFrame, wtp: float, top: int = 20, labels: dict[str, str] | None = None) -> plt.Figure:
     """Ranked EVPPI per child (single parameters and groups) at one willingness to pay."""
     labels = labels or {}
@@ -304,6 +326,7 @@ def evppi_chart(table: pd.DataFrame, wtp: float, top: int = 20, labels: dict[str
     return fig
 
 
+@styled
 def budget_chart(table: pd.DataFrame, strategy: str, comparator: str) -> plt.Figure:
     """Stacked bars by year: extra programme spend (below 0) and costs avoided by category (above 0), net lines."""
     fig, ax = plt.subplots(figsize=(7.2, 4.4))

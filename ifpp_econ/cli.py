@@ -171,6 +171,9 @@ def main() -> None:
     Start with `ifpp-econ psa` (bundled default workbook) or `ifpp-econ template my.xlsx`
     to get a workbook to edit.
     """
+    import os
+
+    os.environ.setdefault("MPLBACKEND", "Agg")  # charts are files: no window (set before matplotlib is imported)
 
 
 @main.command(epilog=EPILOG)

@@ -20,9 +20,17 @@ import numpy as np
 import pandas as pd
 
 from . import kernels, units
-from .engine import Conventions, Reward, TransitionError
-from .exceptions import InputError
+from .engine import Reward, TransitionError
 from .kernels import simulate_family_states
+from .spec import (  # noqa: F401 - defined with the spec; re-exported here for existing imports
+    AFTER_EFFECTS,
+    LINKED_RISKS,
+    PERSPECTIVE_PAYERS,
+    AgeBand,
+    ModelError,
+    ModelSpec,
+    Strategy,
+)
 
 CARE_TUNNELS = 24  # months 0..23, then 24+
 RETURN_TUNNELS = 12  # months 0..11, then 12+
@@ -49,89 +57,7 @@ RETURN_BAND_OF_TUNNEL = np.searchsorted([3, 12], np.arange(RETURN_TUNNELS + 1), 
 RISK_KNOTS = np.array([0, 3, 6, 12, 24])
 RR_NAMES = ("rr_3m", "rr_6m", "rr_12m", "rr_24m")
 PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "secure", "semi_independent", "with_parents", "other")
-AFTER_EFFECTS = ("effect_stops", "gap_persists", "catch_up")  # codes 0, 1, 2 in the structure:after_effect column
-PERSPECTIVE_PAYERS = {"local_authority": ("LA",), "public_sector": ("LA", "HMCTS")}
 RISK_KNOT_NAMES = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
-LINKED_RISKS = ("risk_3m", "risk_6m", "risk_24m")
-
-
-class ModelError(InputError, ValueError):
-    """Parameter values the model cannot use (message says which and why)."""
-
-
-@dataclass(frozen=True)
-class Strategy:
-    name: str
-    receives_ifpp: bool
-    cost_method: str = "none"  # none | per_family | bottom_up
-    cost_multiplier: float = 1.0
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class AgeBand:
-    name: str
-    age_at_referral_years: float
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything but the parameter values: strategies, bands, settings, units."""
-
-    strategies: tuple[Strategy, ...]
-    age_bands: tuple[AgeBand, ...]
-    comparator: str
-    units: dict[str, str]  # parameter name -> workbook unit
-    price_factors: dict[str, float]  # parameter name -> uplift to the analysis price year
-    discount_rate_costs: float = 0.035
-    discount_rate_outcomes: float = 0.035
-    counting: str = "half-cycle"
-    horizon_years: float = 18.0
-    effect_model: str = "single_rr"  # single_rr | window_rrs | family_rr
-    after_effect: str = "effect_stops"  # effect_stops | gap_persists | catch_up
-    catch_up_months: float = 12.0
-    price_year: str = ""
-    perspective: str = "local_authority"  # local_authority | public_sector
-    payers: dict[str, str] = field(default_factory=dict)  # cost parameter -> LA | HMCTS (default LA)
-    risk_12m_base: float | None = None  # the workbook's 12-month risk: linked knots move in proportion to risk_12m / this
-    linked_risks: tuple[str, ...] = ()  # knots that move with risk_12m (those without a distribution of their own)
-    conventions: Conventions = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "conventions", Conventions(counting=self.counting, cycle_years=1.0 / 12.0))
-        names = [s.name for s in self.strategies]
-        if len(self.strategies) < 2 or len(set(names)) != len(names):
-            raise ModelError("need at least two strategies with unique names")
-        if self.comparator not in names:
-            raise ModelError(f"comparator {self.comparator!r} is not one of the strategies {names}")
-        if self.after_effect not in AFTER_EFFECTS:
-            raise ModelError(f"after_effect must be one of {', '.join(AFTER_EFFECTS)}, got {self.after_effect!r}")
-        if self.perspective not in PERSPECTIVE_PAYERS:
-            raise ModelError(f"perspective must be one of {', '.join(PERSPECTIVE_PAYERS)}, got {self.perspective!r}")
-
-    @property
-    def strategy_names(self) -> list[str]:
-        return [s.name for s in self.strategies]
-
-    @property
-    def comparator_index(self) -> int:
-        return self.strategy_names.index(self.comparator)
-
-    def band_horizons(self) -> np.ndarray:
-        """Cycles (months) each age band is followed: to age 18, capped by the horizon setting."""
-        to_18 = np.array([round((18.0 - b.age_at_referral_years) * 12) for b in self.age_bands])
-        return np.maximum(np.minimum(to_18, round(self.horizon_years * 12)), 1).astype(int)
-
-    def describe_conventions(self) -> str:
-        return (
-            f"monthly cycles; within-cycle correction: {self.counting}; discount rates "
-            f"{self.discount_rate_costs:.2%} (costs), {self.discount_rate_outcomes:.2%} (outcomes) a year, "
-            f"factor (1+r)^-(months/12) from referral; one-off costs at the end of the cycle in which they occur; "
-            f"intervention cost at referral, undiscounted; child risk = family risk × children placed per family "
-            f"placement ÷ children per family; effect model {self.effect_model}, after the effect "
-            f"{self.after_effect}; {self.perspective.replace('_', ' ')} perspective; costs in {self.price_year} GBP "
-            f"per child"
-        )
 
 
 def to_model_units(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]:

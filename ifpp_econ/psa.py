@@ -19,12 +19,13 @@ import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import analysis, kernels
-from .model import AFTER_EFFECTS, OUTCOME_LABELS, run_model
+from .model import AFTER_EFFECTS, OUTCOME_LABELS, ModelSpec, run_model
 from .sampling import BLOCK, CI95_WIDTH, Sampler
 from .spec import build_spec
 
@@ -290,8 +291,8 @@ class ChunkPlan:
     """What every chunk of a PSA shares (built once per workbook): the inputs, the model spec, the
     sampler (distributions and inverse-CDF tables) and the structural-uncertainty setting."""
 
-    inputs: object
-    spec: object
+    inputs: Any  # workbook inputs (parameters, settings, correlations)
+    spec: ModelSpec
     sampler: Sampler
     structural: str | None = None
 

@@ -57,7 +57,8 @@ def svg(fig, title: str = "", desc: str = "") -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with charts.style():
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
@@ -67,6 +68,7 @@ def svg(fig, title: str = "", desc: str = "") -> str:
             + (f"<desc>{html.escape(desc)}</desc>" if desc else "") + text[end:])
 
 
+@charts.styled
 def model_diagram() -> "charts.plt.Figure":
     """The state-transition diagram of the family-states model."""
     plt = charts.plt

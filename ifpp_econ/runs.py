@@ -196,8 +196,10 @@ class RunFolder:
         """Save a matplotlib figure as PNG and SVG, then close it."""
         import matplotlib.pyplot as plt
 
+        from .charts import style
+
         for ext in ("png", "svg"):
-            with plt.rc_context({"text.parse_math": False}):  # labels from the workbook are plain text
+            with style():  # the charts' style (labels from the workbook are plain text; fixed SVG ids)
                 fig.savefig(self.path / f"{name}.{ext}", dpi=150 if ext == "png" else None, bbox_inches="tight",
                             metadata={"Date": None} if ext == "svg" else None)
             self.files.append(f"{name}.{ext}")

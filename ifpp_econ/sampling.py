@@ -24,229 +24,24 @@ import functools
 import numpy as np
 import pandas as pd
 
-from .exceptions import InputError
+from .distributions import (  # noqa: F401 - the marginals' home; re-exported for existing imports
+    CI95_WIDTH,
+    DISTRIBUTIONS,
+    MARGINALS,
+    U_CLIP,
+    Z_CLIP,
+    SamplingError,
+    check_distributions,
+    correlation_cholesky,
+    dirichlet_groups,
+    make_distributions,
+    percentile_range,
+)
 
 BLOCK = 1024
-U_CLIP = 1e-12
-Z_CLIP = 7.034483825301131  # −Φ⁻¹(1e-12): clipping z to ±Z_CLIP is clipping U to [1e-12, 1 − 1e-12]
 TABLE_INTERVALS = 2048
 TABLE_TOL = 1e-10  # largest midpoint error of a table, as a fraction of the interquartile range
-CI95_WIDTH = 3.919927969080108  # 2 × 1.959963984540054 (the "3.92" of a 95% CI), so the CI is reproduced exactly
 PARALLEL_MIN = 20_000  # ppf work (iterations × columns) below which threads are not worth starting
-
-
-class SamplingError(InputError, ValueError):
-    """A distribution, Dirichlet group or correlation that cannot be sampled (the message names it)."""
-
-
-def _num(row, key) -> float:
-    v = row.get(key)
-    return float(v) if v is not None and pd.notna(v) else float("nan")
-
-
-# Each marginal checks its arguments and returns (scipy.stats name, args, kwargs); scipy is
-# imported only when distributions are built, so validating a workbook stays fast.
-def _beta(name, value, a, b):
-    if not (a > 0 and b > 0):
-        raise SamplingError(f"{name}: beta needs alpha > 0 and beta > 0 (got {a:g}, {b:g})")
-    return "beta", (a, b), {}
-
-
-def _beta_mean_se(name, value, a, b):
-    if not 0 < value < 1:
-        raise SamplingError(f"{name}: beta mean must be strictly between 0 and 1 (got {value:g})")
-    if not (a > 0 and a * a < value * (1 - value)):
-        raise SamplingError(f"{name}: beta SE must be positive and SE² < mean × (1 − mean) = "
-                            f"{value * (1 - value):.4g} (got SE {a:g})")
-    k = value * (1 - value) / (a * a) - 1
-    return _beta(name, value, value * k, (1 - value) * k)
-
-
-def _beta_events_n(name, value, a, b):
-    if not (b > 0 and 0 < a < b):
-        raise SamplingError(f"{name}: beta events/n needs 0 < events < n (got {a:g}, {b:g})")
-    return _beta(name, value, a, b - a)
-
-
-def _gamma(name, value, a, b):
-    if not (value > 0 and a > 0):
-        raise SamplingError(f"{name}: gamma needs a positive mean and SE (got {value:g}, {a:g})")
-    return "gamma", ((value / a) ** 2,), {"scale": a * a / value}
-
-
-def _gamma_sepct(name, value, a, b):
-    if not (value > 0 and 0 < a <= 10):
-        raise SamplingError(f"{name}: gamma with SE as a share of the value needs a positive value and a share above 0 "
-                            f"and at most 10 (1000%) (got value {value:g}, share {a:g})")
-    return _gamma(name, value, a * value, b)
-
-
-def _lognormal_ci(name, value, a, b):
-    if not (0 < a < value < b):
-        raise SamplingError(f"{name}: lognormal 95% CI needs 0 < lower < value < upper (got {a:g}, {value:g}, {b:g})")
-    return "lognorm", ((np.log(b) - np.log(a)) / CI95_WIDTH,), {"scale": value}
-
-
-def _lognormal_log(name, value, a, b):
-    if not (b > 0 and np.isfinite(a)):
-        raise SamplingError(f"{name}: lognormal needs a finite log-mean and a positive log-SE (got {a:g}, {b:g})")
-    with np.errstate(over="ignore"):  # an enormous log-mean gives scale inf: the reader rejects it as out of range
-        return "lognorm", (b,), {"scale": np.exp(a)}
-
-
-def _normal(name, value, a, b):
-    if not (a > 0 and np.isfinite(value)):
-        raise SamplingError(f"{name}: normal needs a finite mean and a positive SE (got {value:g}, {a:g})")
-    return "norm", (value, a), {}
-
-
-def _uniform(name, value, a, b):
-    if not a < b:
-        raise SamplingError(f"{name}: uniform needs min < max (got {a:g}, {b:g})")
-    return "uniform", (a, b - a), {}
-
-
-def _bounded(name, value, a, b, kind):
-    if not (a < b and a <= value <= b):
-        raise SamplingError(f"{name}: {kind} needs min < max and min ≤ value ≤ max (got {a:g}, {value:g}, {b:g})")
-
-
-def _triangular(name, value, a, b):
-    _bounded(name, value, a, b, "triangular")
-    return "triang", ((value - a) / (b - a),), {"loc": a, "scale": b - a}
-
-
-def _pert(name, value, a, b):
-    _bounded(name, value, a, b, "PERT")
-    return "beta", (1 + 4 * (value - a) / (b - a), 1 + 4 * (b - value) / (b - a)), {"loc": a, "scale": b - a}
-
-
-MARGINALS = {
-    "beta_mean_se": _beta_mean_se,
-    "beta_alpha_beta": _beta,
-    "beta_events_n": _beta_events_n,
-    "gamma_mean_se": _gamma,
-    "gamma_mean_sepct": _gamma_sepct,
-    "lognormal_ci": _lognormal_ci,
-    "lognormal_log": _lognormal_log,
-    "normal_mean_se": _normal,
-    "uniform": _uniform,
-    "triangular": _triangular,
-    "pert": _pert,
-}
-DISTRIBUTIONS = ("fixed", "dirichlet", *MARGINALS)  # order matters to schema.py (dirichlet second)
-
-
-def _dist_name(row) -> str:
-    return str(row.get("distribution", "fixed")).strip()
-
-
-def check_distributions(parameters: pd.DataFrame) -> dict[str, tuple]:
-    """Validate every non-fixed scalar parameter; returns name → (scipy name, args, kwargs).
-
-    Raises :class:`SamplingError` naming every parameter whose distribution is unusable.
-    """
-    out, problems = {}, []
-    for name, row in parameters.iterrows():
-        dist = _dist_name(row)
-        if dist in ("fixed", "dirichlet"):
-            continue
-        if dist not in MARGINALS:
-            problems.append(f"{name}: unknown distribution {dist!r}; allowed: {', '.join(DISTRIBUTIONS)}")
-            continue
-        try:
-            out[name] = MARGINALS[dist](name, _num(row, "value"), _num(row, "param_a"), _num(row, "param_b"))
-        except SamplingError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise SamplingError("; ".join(problems))
-    return out
-
-
-def make_distributions(parameters: pd.DataFrame) -> dict[str, object]:
-    """Validated frozen scipy distributions for every non-fixed scalar parameter (fixed and Dirichlet rows excluded)."""
-    from scipy import stats
-
-    return {name: getattr(stats, dist)(*args, **kwargs)
-            for name, (dist, args, kwargs) in check_distributions(parameters).items()}
-
-
-def _has_group(group) -> bool:
-    return group is not None and not (isinstance(group, float) and np.isnan(group)) and str(group).strip() != ""
-
-
-def dirichlet_groups(parameters: pd.DataFrame) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Group → (member names, Dirichlet concentrations ``(m,)``) for Dirichlet rows, in order of first appearance.
-
-    The shares (``value``) are the Dirichlet mean and ``param_a`` is the group's effective sample size n,
-    so member i has concentration n × share_i (a share of 0 stays 0). A group whose rows are all
-    ``fixed`` is not listed (it stays fixed); a group mixing ``dirichlet`` with other distributions is an
-    error, as its shares could not sum to 1.
-    """
-    groups: dict[str, tuple[list[str], list[float]]] = {}
-    for name, row in parameters.iterrows():
-        if _dist_name(row) != "dirichlet":
-            continue
-        if not _has_group(row.get("group")):
-            raise SamplingError(f"{name}: a dirichlet parameter needs a group")
-        n_eff, share = _num(row, "param_a"), _num(row, "value")
-        if not n_eff > 0:
-            raise SamplingError(f"{name}: Dirichlet effective sample size must be positive (got {n_eff:g})")
-        if not 0 <= share <= 1:
-            raise SamplingError(f"{name}: a Dirichlet share must lie between 0 and 1 (got {share:g})")
-        names, counts = groups.setdefault(str(row["group"]).strip(), ([], []))
-        names.append(name)
-        counts.append(n_eff * share)
-    for name, row in parameters.iterrows():
-        group = row.get("group")
-        if _has_group(group) and str(group).strip() in groups and _dist_name(row) != "dirichlet":
-            raise SamplingError(f"{name}: group {str(group).strip()!r} mixes dirichlet and {_dist_name(row)!r} rows; "
-                                "give every share of a group the same distribution")
-    for g, (names, counts) in groups.items():
-        if not sum(counts) > 0:
-            raise SamplingError(f"group {g!r}: the shares sum to 0")
-    return {g: (names, np.array(counts)) for g, (names, counts) in groups.items()}
-
-
-def correlation_cholesky(names: list[str], correlations: pd.DataFrame | None) -> tuple[list[str], np.ndarray | None]:
-    """Parameters named in ``correlations`` (in ``names`` order) and the lower Cholesky factor ``(k, k)``
-    of their normal-copula correlation matrix; ``([], None)`` without correlations.
-
-    ``names`` are the sampled scalar parameters. Rank (Spearman) correlations ρ are
-    converted to normal correlations r = 2·sin(πρ/6), so the achieved rank correlation is ρ.
-    """
-    if correlations is None or len(correlations) == 0:
-        return [], None
-    missing = {"parameter_1", "parameter_2", "rank_correlation"} - set(correlations.columns)
-    if missing:
-        raise SamplingError(f"correlations need the columns parameter_1, parameter_2, rank_correlation "
-                            f"(missing {', '.join(sorted(missing))})")
-    known = set(map(str, names))
-    pairs: dict[tuple[str, str], float] = {}
-    for _, row in correlations.iterrows():
-        a, b, rho = str(row["parameter_1"]).strip(), str(row["parameter_2"]).strip(), float(row["rank_correlation"])
-        for p in (a, b):
-            if p not in known:
-                raise SamplingError(f"correlation {a} ~ {b}: {p!r} is not a sampled scalar parameter "
-                                    "(unknown, fixed or Dirichlet parameters cannot be correlated)")
-        if a == b or not -1 < rho < 1:
-            raise SamplingError(f"correlation {a} ~ {b}: needs two different parameters and −1 < ρ < 1 (got {rho:g})")
-        key = tuple(sorted((a, b)))
-        if key in pairs and pairs[key] != rho:
-            raise SamplingError(f"correlation {a} ~ {b}: given twice with different values ({pairs[key]:g}, {rho:g})")
-        pairs[key] = rho
-    involved = {p for key in pairs for p in key}
-    subset = [n for n in names if str(n) in involved]
-    index = {str(n): i for i, n in enumerate(subset)}
-    r = np.eye(len(subset))
-    for (a, b), rho in pairs.items():
-        r[index[a], index[b]] = r[index[b], index[a]] = 2 * np.sin(np.pi * rho / 6)
-    try:
-        return subset, np.linalg.cholesky(r)
-    except np.linalg.LinAlgError:
-        smallest = np.linalg.eigvalsh(r).min()
-        raise SamplingError(f"the correlation matrix of {', '.join(map(str, subset))} is not positive definite "
-                            f"(smallest eigenvalue {smallest:.3g}); loosen some of their correlations") from None
 
 
 def _workers(jobs: int, work: int) -> int:
@@ -417,20 +212,3 @@ def _sample(sampler: Sampler, n: int, seed: int, start: int) -> pd.DataFrame:
         if blocks:
             out[:, positions] = np.concatenate([sb[g] for _, sb in blocks])[lo:hi]
     return pd.DataFrame(out, index=pd.RangeIndex(start, start + n, name="iteration"), columns=parameters.index)
-
-
-def percentile_range(parameters: pd.DataFrame, q=(0.025, 0.975)) -> pd.DataFrame:
-    """Quantiles ``q`` of each parameter's marginal: DataFrame ``(P, len(q))``, columns ``q0.025`` etc.
-
-    Dirichlet share i of a group with counts c: Beta(c_i, C − c_i). NaN for fixed
-    parameters (and one-member Dirichlet groups, whose share is always 1).
-    """
-    from scipy import stats
-
-    dists = make_distributions(parameters)
-    for names, counts in dirichlet_groups(parameters).values():
-        if len(names) > 1:
-            dists.update({p: stats.beta(c, counts.sum() - c) for p, c in zip(names, counts) if 0 < c < counts.sum()})
-    q = np.asarray(q, dtype=float)
-    rows = {name: dists[name].ppf(q) if name in dists else np.full(len(q), np.nan) for name in parameters.index}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=[f"q{x:g}" for x in q])

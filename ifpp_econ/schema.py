@@ -7,7 +7,8 @@ found — replace with local data.
 """
 from __future__ import annotations
 
-from .sampling import DISTRIBUTIONS
+from .distributions import DISTRIBUTIONS
+from .inputs import AFTER_EFFECTS, CORRECTIONS, EFFECT_MODELS, PERSPECTIVES, PSA_STRUCTURAL  # noqa: F401
 from .units import COST_UNITS, UNITS
 
 SHEETS = ("README", "Settings", "Parameters", "Strategies", "Age bands", "Placement mix", "Scenarios",
@@ -37,13 +38,10 @@ INPUT_COLUMNS = {
 }
 STATUSES = ("F", "D", "E", "F/D", "D/F", "L")
 PAYERS = ("LA", "HMCTS")  # local authority children's services; HM Courts & Tribunals Service
-PERSPECTIVES = {"local_authority": ("LA",), "public_sector": ("LA", "HMCTS")}
+
 YES_NO = ("yes", "no")
 COST_METHODS = ("none", "per_family", "bottom_up")
-CORRECTIONS = ("none-start", "none-end", "half-cycle", "simpson")
-EFFECT_MODELS = ("single_rr", "window_rrs", "family_rr")
-AFTER_EFFECT = ("effect_stops", "gap_persists", "catch_up")
-PSA_STRUCTURAL = ("none", "model_averaged")
+AFTER_EFFECT = AFTER_EFFECTS
 VOCABULARIES = {
     "distribution": DISTRIBUTIONS[:1] + DISTRIBUTIONS[2:],  # dirichlet is set on the share sheets, not here
     "unit": UNITS,
@@ -340,7 +338,7 @@ def _residential_heavy(band: str = "11-17") -> dict[str, float]:
     return {t: round(res if t == "residential" else s * (1 - res) / rest, 6) for t, s in shares.items()}
 
 
-SCENARIOS = (
+SCENARIOS: tuple[dict, ...] = (
     *({"scenario": "No effect", "target": rr, "value": 1.0,
        "notes": "Al et al. 2012; Westat 2001: no difference in placement"} for rr in ("rr_3m", "rr_6m", "rr_12m", "rr_24m")),
     {"scenario": "Time-varying RRs", "target": "effect_model", "value": "window_rrs", "notes": "Bezeczky 2020 windows"},

@@ -1,4 +1,5 @@
-"""From validated workbook inputs to what the model needs: a spec and base-case values.
+"""What the model needs besides parameter values (:class:`ModelSpec`, :class:`Strategy`, :class:`AgeBand`), and
+how validated workbook inputs become one: a spec and base-case values.
 
 Also applies named scenarios (overrides of parameters, settings, shares or a strategy's
 costing) by returning modified inputs, so a scenario is exactly "the workbook, edited".
@@ -6,11 +7,101 @@ costing) by returning modified inputs, so a scenario is exactly "the workbook, e
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import units
-from .model import LINKED_RISKS, AgeBand, ModelSpec, Strategy, link_cumulative_risks
+from .engine import Conventions
+from .exceptions import InputError
+from .inputs import AFTER_EFFECTS, PERSPECTIVES
+
+PERSPECTIVE_PAYERS = PERSPECTIVES  # perspective → the payers whose costs it counts
+LINKED_RISKS = ("risk_3m", "risk_6m", "risk_24m")
+
+
+class ModelError(InputError, ValueError):
+    """Parameter values the model cannot use (message says which and why)."""
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    receives_ifpp: bool
+    cost_method: str = "none"  # none | per_family | bottom_up
+    cost_multiplier: float = 1.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    name: str
+    age_at_referral_years: float
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything but the parameter values: strategies, bands, settings, units."""
+
+    strategies: tuple[Strategy, ...]
+    age_bands: tuple[AgeBand, ...]
+    comparator: str
+    units: dict[str, str]  # parameter name -> workbook unit
+    price_factors: dict[str, float]  # parameter name -> uplift to the analysis price year
+    discount_rate_costs: float = 0.035
+    discount_rate_outcomes: float = 0.035
+    counting: str = "half-cycle"
+    horizon_years: float = 18.0
+    effect_model: str = "single_rr"  # single_rr | window_rrs | family_rr
+    after_effect: str = "effect_stops"  # effect_stops | gap_persists | catch_up
+    catch_up_months: float = 12.0
+    price_year: str = ""
+    perspective: str = "local_authority"  # local_authority | public_sector
+    payers: dict[str, str] = field(default_factory=dict)  # cost parameter -> LA | HMCTS (default LA)
+    risk_12m_base: float | None = None  # the workbook's 12-month risk: linked knots move in proportion to risk_12m / this
+    linked_risks: tuple[str, ...] = ()  # knots that move with risk_12m (those without a distribution of their own)
+    conventions: Conventions = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "conventions", Conventions(counting=self.counting, cycle_years=1.0 / 12.0))
+        names = [s.name for s in self.strategies]
+        if len(self.strategies) < 2 or len(set(names)) != len(names):
+            raise ModelError("need at least two strategies with unique names")
+        if self.comparator not in names:
+            raise ModelError(f"comparator {self.comparator!r} is not one of the strategies {names}")
+        if self.after_effect not in AFTER_EFFECTS:
+            raise ModelError(f"after_effect must be one of {', '.join(AFTER_EFFECTS)}, got {self.after_effect!r}")
+        if self.perspective not in PERSPECTIVE_PAYERS:
+            raise ModelError(f"perspective must be one of {', '.join(PERSPECTIVE_PAYERS)}, got {self.perspective!r}")
+
+    @property
+    def strategy_names(self) -> list[str]:
+        return [s.name for s in self.strategies]
+
+    @property
+    def comparator_index(self) -> int:
+        return self.strategy_names.index(self.comparator)
+
+    def band_horizons(self) -> np.ndarray:
+        """Cycles (months) each age band is followed: to age 18, capped by the horizon setting."""
+        to_18 = np.array([round((18.0 - b.age_at_referral_years) * 12) for b in self.age_bands])
+        return np.maximum(np.minimum(to_18, round(self.horizon_years * 12)), 1).astype(int)
+
+    def describe_conventions(self) -> str:
+        return (
+            f"monthly cycles; within-cycle correction: {self.counting}; discount rates "
+            f"{self.discount_rate_costs:.2%} (costs), {self.discount_rate_outcomes:.2%} (outcomes) a year, "
+            f"factor (1+r)^-(months/12) from referral; one-off costs at the end of the cycle in which they occur; "
+            f"intervention cost at referral, undiscounted; child risk = family risk × children placed per family "
+            f"placement ÷ children per family; effect model {self.effect_model}, after the effect "
+            f"{self.after_effect}; {self.perspective.replace('_', ' ')} perspective; costs in {self.price_year} GBP "
+            f"per child"
+        )
+
+
 
 
 def _yes(value) -> bool:
@@ -76,7 +167,7 @@ def scenario_names(inputs) -> list[str]:
     return list(dict.fromkeys(inputs.scenarios["scenario"])) if len(inputs.scenarios) else []
 
 
-def apply_overrides(inputs, overrides: dict[str, object]):
+def apply_overrides(inputs, overrides: Mapping[str, Any]):
     """Inputs with ``target → value`` overrides applied (parameters, settings, ``mix:``/``age_share:`` rows,
     ``strategy_cost_method:<strategy>``)."""
     params = inputs.parameters.copy()
@@ -88,6 +179,8 @@ def apply_overrides(inputs, overrides: dict[str, object]):
             strategies.loc[strategies["strategy"] == name, "cost_method"] = str(value)
         elif target in params.index:
             if target == "risk_12m":  # the whole usual-care curve moves, as in the PSA and DSA (model.link_cumulative_risks)
+                from .model import link_cumulative_risks
+
                 linked, _ = link_cumulative_risks(pd.DataFrame([{**params["value"].to_dict(), target: float(value)}]),
                                                   build_spec(dataclasses.replace(inputs, parameters=params)))
                 for name in LINKED_RISKS:

@@ -195,7 +195,7 @@ def read_returns(episode_paths, header_paths=(), uasc_paths=()) -> Returns:
     episode_paths = [p for p, k in kinds.items() if k == "episodes"]
     if not episode_paths:
         problems.append("no 903 Episodes file among the files given (an Episodes file has a DECOM column)")
-    frames = []
+    frames: list[pd.DataFrame] = []
     for path in episode_paths:
         try:
             df = read_table(path, EPISODE_COLUMNS, "Episodes")

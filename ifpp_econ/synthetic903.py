@@ -356,7 +356,7 @@ def write_returns(synth: Synthetic, folder: str | Path, style: str = "dfe") -> d
     and ISO dates. Returns ``{"episodes": [...], "header": [...], "uasc": [...]}``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    out = {"episodes": [], "header": [], "uasc": []}
+    out: dict[str, list] = {"episodes": [], "header": [], "uasc": []}
     years = sorted(synth.episodes)
     if style == "pooled":
         for table, data in (("episodes", synth.episodes), ("header", synth.header), ("uasc", synth.uasc)):

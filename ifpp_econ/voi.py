@@ -79,8 +79,8 @@ def design_matrix(theta: np.ndarray) -> np.ndarray:
         basis = spline_basis(z[:, j], n_knots=6 if z.shape[1] == 1 else 4)
         columns.append(basis[:, 1:])  # drop one column: the intercept is already there
     if 1 < z.shape[1] <= 12:
-        i, j = np.triu_indices(z.shape[1], k=1)
-        columns.append(z[:, i] * z[:, j])
+        rows, cols = np.triu_indices(z.shape[1], k=1)
+        columns.append(z[:, rows] * z[:, cols])
     return np.hstack(columns)
 
 

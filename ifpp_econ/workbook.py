@@ -1,4 +1,5 @@
-"""Parameter workbooks: writing the template, reading and validating a user's workbook.
+"""Parameter workbooks: reading and validating a user's workbook (the template writer is in
+:mod:`ifpp_econ.template`, the safe file loader in :mod:`ifpp_econ.loader`; both re-exported here).
 
 The reader never writes to the input. It reports every problem it finds in one pass,
 each as ``<file>: <Sheet>!<Cell>: <what was found>; <what is allowed>``, and returns
@@ -8,31 +9,48 @@ age bands, scenarios, correlations and inflation.
 """
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import hashlib
-import io
 import math
-import os
 import re
-import zipfile
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import schema, units
+from . import distributions, schema, units
+from .distributions import MARGINALS, SamplingError, arity, check_distributions, correlation_cholesky
 from .exceptions import InputError
-from .sampling import MARGINALS, SamplingError, check_distributions
-
-MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
-MAX_ROWS = 2000
-MAX_TEXT = 5000
-MAX_COLUMNS = 200  # cells further right are ignored
-HEADER_SEARCH_ROWS = 10  # a table's header row is looked for among its first data rows
-FIXED_TIME = dt.datetime(2024, 1, 1)
+from .inputs import Inputs, Settings
+from .loader import (  # noqa: F401 - the file loader; re-exported
+    HEADER_SEARCH_ROWS,
+    MAX_COLUMNS,
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    MAX_TEXT,
+    MAX_UNZIPPED_BYTES,
+    _cell,
+    _check_formula_text,
+    _Collector,
+    _letter,
+    _load_sheets,
+    _precheck,
+    _Sheet,
+    _show,
+    _text,
+    _value,
+    parse_number,
+)
+from .template import (  # noqa: F401 - the template writer; re-exported
+    FIXED_TIME,
+    README_TEXT,
+    _fixed_zip_times,
+    sheet_columns,
+    template_tables,
+    write_template,
+)
 
 
 class WorkbookError(InputError):
@@ -43,603 +61,9 @@ class WorkbookError(InputError):
         super().__init__("\n".join(self.problems))
 
 
-@dataclass(frozen=True)
-class Inputs:
-    path: Path
-    sha256: str
-    settings: dict
-    parameters: pd.DataFrame
-    strategies: pd.DataFrame
-    age_bands: pd.DataFrame
-    scenarios: pd.DataFrame
-    correlations: pd.DataFrame
-    inflation: pd.Series
-    warnings: tuple[str, ...] = ()  # things a user should know that do not stop a run (file: Sheet!Cell: message)
-
-
-# ---------------------------------------------------------------------------------------
-# Writing
-# ---------------------------------------------------------------------------------------
-def template_tables(preset: str | None = "default") -> dict[str, list[dict]]:
-    """The rows of every table sheet for a preset."""
-    changes = schema.preset_changes(preset or "default")
-    params = [dict(r) for r in schema.PARAMETERS]
-    for r in params:
-        r.update(changes["parameters"].get(r["name"], {}))
-    strategies = [dict(r) for r in schema.STRATEGIES]
-    for r in strategies:
-        r.update(changes["strategies"].get(r["strategy"], {}))
-    settings = [{"setting": n, "value": v, "allowed": allowed, "notes": notes} for n, v, _, allowed, notes in schema.SETTINGS]
-    return {
-        "Settings": settings,
-        "Parameters": params,
-        "Strategies": strategies,
-        "Age bands": [dict(r) for r in schema.AGE_BANDS],
-        "Placement mix": [dict(r) for r in schema.PLACEMENT_MIX],
-        "Scenarios": [dict(r) for r in schema.SCENARIOS],
-        "Correlations": [dict(r) for r in schema.CORRELATIONS],
-        "Inflation": [{"financial_year": y, "annual_change": c, "source": s} for y, c, s in schema.INFLATION],
-    }
-
-
-README_TEXT = [
-    "ifpp-econ parameter workbook",
-    "",
-    "Edit only the yellow cells, save, and rerun (ifpp-econ validate / run / psa). The tool only reads this file.",
-    "Errors name the sheet and cell, what was found and what is allowed.",
-    "",
-    "Sheets:",
-    "Settings — analysis price year, horizon, discount rates, within-cycle correction, effect model, PSA iterations and "
-    "seed, willingness-to-pay grid, LA referrals per year, comparator.",
-    "Parameters — one row per parameter: value, unit, price year, PSA distribution and its arguments, one-way low/high, "
-    "source, status and notes.",
-    "Strategies — the options compared (at least two); receives_ifpp yes/no; cost_method none, per_family "
-    "(ifpp_cost_per_family) or bottom_up (team_fte × cost_per_fte ÷ families_per_team_year); cost_multiplier.",
-    "Age bands — age at referral and share of children; each band is followed to age 18 (PSA spread: Settings "
-    "age_mix_effective_n).",
-    "Placement mix — for children entering care: one column per age band (headed with the band's name) with the share "
-    "of entrants in each placement type; each column sums to 1. PSA spread: Settings placement_mix_effective_n "
-    "(Dirichlet with the shares as its mean).",
-    "Scenarios — named overrides: target is a parameter name, a setting, mix:<band>:<type>, age_share:<band> or "
-    "strategy_cost_method:<strategy>.",
-    "Correlations — optional rank correlations between sampled parameters (Gaussian copula).",
-    "Inflation — annual change in prices by financial year, used to uplift each cost from its price year.",
-    "",
-    "Numbers may be typed as 0.35, 35%, £1,200 or 1 200. Type numbers rather than formulas; a formula is read only "
-    "from its saved value. Add strategies, scenarios, correlations or inflation years as new rows; blank rows are "
-    "skipped. Low, high and the distribution arguments are in the row's unit; costs are uplifted from their "
-    "price_year to the analysis price year with the Inflation sheet.",
-    "",
-    "Units: costs GBP/<week|month|year|episode>/<child|family> (per-family costs are divided by children_per_family); "
-    "GBP/year (salary per FTE); GBP/hour; probability (cumulative); probability/month; probability/year; rate/year; "
-    "relative risk; months; years; FTE; families/year; children; share.",
-    "",
-    "Distributions (value = base case; a = param_a, b = param_b; low/high = one-way range, blank = the "
-    "distribution's 2.5th/97.5th percentiles): fixed; beta_mean_se (a = SE); beta_alpha_beta (a = α, b = β); beta_events_n "
-    "(a = events, b = n); gamma_mean_se (a = SE); lognormal_ci (value = point estimate, a/b = 95% CI); lognormal_log "
-    "(a = log-mean, b = log-SE); normal_mean_se (a = SE); uniform (a = min, b = max); triangular and pert (a = min, "
-    "b = max, mode = value); gamma_mean_sepct (a = SE as a share of the value, e.g. 25%: the spread follows an edited "
-    "value). Shares use a Dirichlet whose mean is the shares, spread set in Settings.",
-    "",
-    "Payer: LA (local authority children's services) or HMCTS (courts). The perspective setting decides which costs "
-    "count: local_authority (LA only, the base case) or public_sector (LA and HMCTS).",
-    "",
-    "Status: F = figure reported by the source; D = derived from reported figures; E = estimate where no source was "
-    "found — replace with local data; L = local data (e.g. from ifpp-econ calibrate).",
-]
-
-
-def write_template(path: str | Path, preset: str | None = None, force: bool = False) -> Path:
-    """Write the default (or a preset's: ``option2``, ``ifss``) workbook to ``path``.
-
-    Refuses to overwrite an existing file unless ``force`` (:class:`FileExistsError`).
-    Workbook properties carry a fixed date, so the cell content depends only on the schema.
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} already exists; choose another name or use --force to replace it")
-    if path.suffix.lower() != ".xlsx":
-        raise ValueError(f"{path}: the workbook must be an .xlsx file")
-    tables = template_tables(preset or "default")
-    wb = Workbook()
-    wb.properties.creator = "ifpp-econ"
-    wb.properties.created = FIXED_TIME
-    wb.properties.modified = FIXED_TIME
-    header_fill = PatternFill("solid", fgColor="1F4E78")
-    input_fill = PatternFill("solid", fgColor="FFF2CC")
-    readme = wb.active
-    readme.title = "README"
-    for line in README_TEXT:
-        readme.append([line])
-    readme["A1"].font = Font(bold=True, size=14)
-    readme.column_dimensions["A"].width = 140
-    for row in readme.iter_rows():
-        row[0].alignment = Alignment(wrap_text=True, vertical="top")
-
-    list_ref = {vocab: f"=Lists!${get_column_letter(j)}$2:${get_column_letter(j)}${len(values) + 1}"
-                for j, (vocab, values) in enumerate(schema.VOCABULARIES.items(), start=1)}
-
-    for sheet in schema.SHEETS[1:]:
-        ws = wb.create_sheet(sheet)
-        cols = sheet_columns(sheet, [r["band"] for r in tables["Age bands"]])
-        ws.append(list(cols))
-        for cell in ws[1]:
-            cell.font = Font(bold=True, color="FFFFFF")
-            cell.fill = header_fill
-        for row in tables[sheet]:
-            ws.append([row.get(c) for c in cols])
-        ws.freeze_panes = "B2"
-        n_rows = max(len(tables[sheet]) + 1, 2)
-        last = n_rows + 50  # room for rows a user adds
-        for j, col in enumerate(cols, start=1):
-            letter = get_column_letter(j)
-            width = max(len(col), *(len(str(r.get(col) or "")) for r in tables[sheet])) if tables[sheet] else len(col)
-            ws.column_dimensions[letter].width = min(max(width + 2, 10), 60)
-            if col in schema.INPUT_COLUMNS.get(sheet, ()) or (sheet == "Placement mix" and col not in cols[:2] + ("notes",)):
-                for i in range(2, last + 1):
-                    ws.cell(i, j).fill = input_fill
-            vocab = col if col in schema.VOCABULARIES else None
-            if vocab:
-                dv = DataValidation(type="list", formula1=list_ref[vocab], allow_blank=True, showErrorMessage=True,
-                                    errorStyle="stop", errorTitle="Not an allowed value")
-                dv.error = f"Choose one of the allowed values for {col} from the list"
-                dv.add(f"{letter}2:{letter}{last}")
-                ws.add_data_validation(dv)
-        if sheet == "Settings":
-            for i, (name, *_rest) in enumerate(schema.SETTINGS, start=2):
-                if name in schema.VOCABULARIES:
-                    dv = DataValidation(type="list", formula1=list_ref[name], allow_blank=False, showErrorMessage=True,
-                                        errorStyle="stop", errorTitle="Not an allowed value")
-                    dv.error = f"Choose one of the allowed values for {name} from the list"
-                    dv.add(f"B{i}")
-                    ws.add_data_validation(dv)
-            ws.column_dimensions["B"].width = 28
-    _number_formats(wb["Parameters"], tables["Parameters"])
-    _key_inputs_sheet(wb, tables)
-    lists = wb.create_sheet("Lists")  # hidden, last: the drop-down vocabularies
-    for j, (vocab, values) in enumerate(schema.VOCABULARIES.items(), start=1):
-        lists.cell(1, j, vocab)
-        for i, v in enumerate(values, start=2):
-            lists.cell(i, j, v)
-    lists.sheet_state = "hidden"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")  # a failed write leaves nothing behind
-    try:
-        partial.write_bytes(_fixed_zip_times(buffer.getvalue()))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
-
-
-def _number_formats(ws, rows: list[dict]) -> None:
-    """Value, low and high cells shown in each row's unit: £ with thousands separators, probabilities as %."""
-    cols = schema.COLUMNS["Parameters"]
-    for i, row in enumerate(rows, start=2):
-        unit = str(row.get("unit") or "")
-        fmt = ('"£"#,##0' if unit.startswith("GBP") else "0.00%" if unit.startswith("probability") or unit == "share"
-               else None)
-        if fmt:
-            for col in ("value", "low", "high"):
-                ws.cell(i, cols.index(col) + 1).number_format = fmt
-
-
-def _key_inputs_sheet(wb, tables: dict) -> None:
-    """A sheet (second, after README) listing the inputs a finance lead changes first, each with its current value
-    and a link to the yellow cell to edit. Only a guide: the tool reads the cells it links to."""
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.hyperlink import Hyperlink
-
-    ws = wb.create_sheet("Key inputs", 1)
-    ws.append(["Key inputs: change these first (click a cell reference to go to the yellow cell), save, rerun."])
-    ws["A1"].font = Font(bold=True, size=12)
-    ws.append(["input", "current value", "edit it at"])
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    for what, sheet, key, col in schema.KEY_INPUTS:
-        names = [str(r.get(schema.COLUMNS[sheet][0])) for r in tables[sheet]]
-        if key not in names:
-            continue
-        columns = sheet_columns(sheet, [r["band"] for r in tables["Age bands"]])
-        col = columns[2] if sheet == "Placement mix" else col  # the first age band's shares
-        row = tables[sheet][names.index(key)]
-        ref = f"{get_column_letter(columns.index(col) + 1)}{names.index(key) + 2}"
-        target = f"'{sheet}'!{ref}"
-        ws.append([what, f"={target}", f"{sheet}!{ref}"])
-        unit = str(row.get("unit") or ("share" if sheet == "Placement mix" else ""))
-        if col == "value" or sheet == "Placement mix":
-            ws.cell(ws.max_row, 2).number_format = ('"£"#,##0' if unit.startswith("GBP") else "0.0%"
-                                                    if unit.startswith("probability") or unit == "share" else "General")
-        link = ws.cell(ws.max_row, 3)
-        link.hyperlink = Hyperlink(ref=link.coordinate, location=target)  # a link inside the workbook
-        link.font = Font(color="0563C1", underline="single")
-    ws.column_dimensions["A"].width = 70
-    ws.column_dimensions["B"].width = 18
-    ws.column_dimensions["C"].width = 24
-
-
-def sheet_columns(sheet: str, bands: list[str]) -> tuple[str, ...]:
-    """A sheet's columns; the Placement mix sheet has one share column per age band before its notes."""
-    cols = schema.COLUMNS[sheet]
-    return cols[:-1] + tuple(bands) + cols[-1:] if sheet == "Placement mix" else cols
-
-
-def _fixed_zip_times(data: bytes) -> bytes:
-    """The same zip with every entry dated FIXED_TIME, so equal content gives equal bytes."""
-    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
-                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, content)
-            dst.writestr(fixed, content)
-    return out.getvalue()
-
-
-# ---------------------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------------------
-NUMBER_PATTERN = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-THOUSANDS_PATTERN = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")  # 1,200 or 12,000,000.5
-
-
-def parse_number(value) -> float:
-    """A number from a cell: numbers, or text such as "35%", "£1,200", "1 200", "1.2e3".
-
-    A comma is read only as a thousands separator in a clear grouping (``1,200``,
-    ``12,000,000``); any other comma (``400,50``, ``1,5``) may be a decimal comma, so the
-    text is refused with both readings.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"found TRUE/FALSE ({value})")
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        v = float(value)
-    elif isinstance(value, str):
-        text = value.strip().replace("£", "").replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
-        percent = text.endswith("%")
-        text = text.rstrip("%")
-        if "," in text:
-            plain = text.replace(",", "")
-            if not THOUSANDS_PATTERN.match(text) and NUMBER_PATTERN.match(plain) and text.count(",") == 1 \
-                    and "." not in text and NUMBER_PATTERN.match(text.replace(",", ".")):
-                unit = "%" if percent else ""
-                raise ValueError(f"found {_show(value)}: a decimal comma or a thousands separator? It reads as "
-                                 f"{text.replace(',', '.')}{unit} or as {plain}{unit}; type it with a decimal point "
-                                 f"(e.g. {text.replace(',', '.')}{unit}) or without the comma")
-            if not THOUSANDS_PATTERN.match(text):
-                raise ValueError(f"found text {_show(value)} (commas only separate thousands, as in 1,200)")
-            text = plain
-        if not NUMBER_PATTERN.match(text):
-            raise ValueError(f"found text {_show(value)}")
-        v = float(text) / (100.0 if percent else 1.0)
-    elif isinstance(value, (dt.datetime, dt.date)):
-        raise ValueError(f"found a date ({value})")
-    else:
-        raise ValueError(f"found {type(value).__name__}")
-    if not math.isfinite(v):
-        raise ValueError(f"found {v} (not a finite number)")
-    return v
-
-
-def _show(value) -> str:
-    text = str(value)
-    return repr(text if len(text) <= 60 else text[:57] + "...")
-
-
-class _Collector:
-    def __init__(self, path: Path):
-        self.path = path
-        self.problems: list[str] = []
-        self.warnings: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.problems.append(f"{self.path.name}: {where}: {message}" if where else f"{self.path.name}: {message}")
-
-    def warn(self, where: str, message: str) -> None:
-        self.warnings.append(f"{self.path.name}: {where}: {message}")
-
-
-@dataclass
-class _Sheet:
-    name: str
-    rows: list[dict]  # column -> value, plus "_row"
-    columns: dict[str, int]  # column name -> 1-based index
-    formulas: set[tuple[int, int]]  # (row, col) of formula cells without a cached value
-    complete: bool = True  # every required column was found
-
-
-def _cell(sheet: _Sheet, row: int, column: str) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return f"{sheet.name}!{get_column_letter(sheet.columns[column])}{row}"
-
-
-def _precheck(path: Path, c: _Collector) -> bool:
-    if not path.exists():
-        c.add("", "file not found")
-        return False
-    if path.is_dir():
-        c.add("", "is a folder, not a workbook")
-        return False
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        c.add("", f"expected an Excel workbook ending in .xlsx; found a {path.suffix or 'file without an extension'} "
-                  "(save it from Excel or LibreOffice as Excel Workbook (.xlsx))")
-        return False
-    size = path.stat().st_size
-    if size == 0:
-        c.add("", "the file is empty; expected an Excel .xlsx workbook")
-        return False
-    if size > MAX_FILE_BYTES:
-        c.add("", f"the file is {size / 1e6:.0f} MB; a parameter workbook should be well under {MAX_FILE_BYTES // 2**20} MB")
-        return False
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        c.add("", "this is an encrypted (password-protected) workbook or an old .xls file; save it as an unprotected "
-                  "Excel Workbook (.xlsx)")
-        return False
-    if not zipfile.is_zipfile(path):
-        c.add("", "not an Excel .xlsx workbook (it may be a CSV, a text file or a damaged download); "
-                  "open it in Excel or LibreOffice and save as Excel Workbook (.xlsx)")
-        return False
-    try:
-        with zipfile.ZipFile(path) as z:
-            infos = z.infolist()
-            total = sum(i.file_size for i in infos)
-            bomb = any(i.file_size > 10 * 2**20 and i.file_size > 1000 * max(i.compress_size, 1) for i in infos)
-            if total > MAX_UNZIPPED_BYTES or bomb:
-                c.add("", f"the workbook unpacks to {total / 1e6:,.0f} MB, far more than a parameter workbook needs; "
-                          "refusing to read it")
-                return False
-            if "xl/workbook.xml" not in z.namelist():
-                c.add("", "a zip file but not an Excel workbook (no xl/workbook.xml); save it as .xlsx")
-                return False
-            bad = z.testzip()
-            if bad:
-                c.add("", f"the file is damaged (entry {bad} is corrupt); save it again from Excel or LibreOffice")
-                return False
-            for sheet, ref in _merged_input_cells(z):
-                c.add(f"{sheet}!{ref}", "merged cells in a table; unmerge them so each value has its own cell")
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        c.add("", f"the file is damaged or truncated ({exc}); save it again from Excel or LibreOffice")
-        return False
-    return True
-
-
-def _merged_input_cells(z: zipfile.ZipFile) -> list[tuple[str, str]]:
-    """(sheet, range) of merged cells in the table sheets (read from the workbook's XML, safely parsed)."""
-    from defusedxml import ElementTree
-
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-          "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
-    try:
-        book = ElementTree.fromstring(z.read("xl/workbook.xml"))
-        rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-    except (KeyError, ElementTree.ParseError):
-        return []
-    targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("p:Relationship", ns)}
-    found = []
-    for sheet in book.findall("m:sheets/m:sheet", ns):
-        name = sheet.get("name")
-        if name not in schema.SHEETS[1:]:
-            continue
-        target = targets.get(sheet.get(f"{{{ns['r']}}}id"), "").lstrip("/")
-        path = target if target.startswith("xl/") else f"xl/{target}"
-        try:
-            with z.open(path) as fh:
-                head = fh.read(MAX_UNZIPPED_BYTES)
-        except KeyError:
-            continue
-        found += [(name, ref) for ref in re.findall(rb'<(?:\w+:)?mergeCell ref="([A-Z0-9:]+)"', head)]
-    return [(n, r.decode()) for n, r in found]
-
-
-def _load_sheets(path: Path, c: _Collector) -> dict[str, _Sheet] | None:
-    import warnings
-
-    from openpyxl import load_workbook
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            values_wb = load_workbook(path, read_only=True, data_only=True)
-            formula_wb = load_workbook(path, read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many types for damaged files
-        c.add("", f"cannot be read as an Excel workbook ({type(exc).__name__}: {str(exc)[:200]}); "
-                  "save it again as Excel Workbook (.xlsx)")
-        return None
-    sheets = {}
-    try:
-        missing = [s for s in schema.SHEETS[1:] if s not in values_wb.sheetnames]
-        for s in missing:
-            optional = s == "Correlations"
-            if not optional:
-                c.add(s, f"sheet missing; the workbook needs the sheets {', '.join(schema.SHEETS[1:])} "
-                         "(write a fresh one with ifpp-econ template)")
-        for name in schema.SHEETS[1:]:
-            if name not in values_wb.sheetnames:
-                continue
-            values, formulas = _data_rows(values_wb[name]), _data_rows(formula_wb[name])
-            if values is None or formulas is None:
-                c.add(name, f"the sheet has more than {MAX_ROWS:,} rows holding data; at most {MAX_ROWS:,} are allowed")
-                continue
-            sheets[name] = _table(name, values, formulas, c)
-    except Exception as exc:  # sheets are parsed lazily: damaged XML surfaces here
-        c.add("", f"cannot be read as an Excel workbook ({type(exc).__name__}: {str(exc)[:200]}); "
-                  "save it again as Excel Workbook (.xlsx)")
-        return None
-    finally:
-        values_wb.close()
-        formula_wb.close()
-    return sheets
-
-
-def _holds_data(row) -> bool:
-    return any(v is not None and not (isinstance(v, str) and not v.strip()) for v in row)
-
-
-def _data_rows(ws) -> dict[int, list] | None:
-    """Row number → cell values of the rows that hold data (None if more than :data:`MAX_ROWS`).
-
-    Counts rows by their content, not by the sheet's ``<dimension>`` (which may be under- or
-    overstated) nor by empty or formatting-only row records (LibreOffice writes one at row
-    1,048,576 after rows are deleted). Reads the row records themselves with openpyxl's
-    sheet parser, so a gap of a million rows costs nothing; the unpacked-size guard bounds
-    the work. Cells beyond column :data:`MAX_COLUMNS` are ignored.
-    """
-    from openpyxl.worksheet._reader import WorkSheetParser
-
-    book = ws.parent
-    rows = {}
-    with ws._get_source() as src:
-        parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
-                                 date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
-        for i, cells in parser.parse():
-            cells = [cell for cell in cells if cell["column"] <= MAX_COLUMNS]
-            row = [None] * max((cell["column"] for cell in cells), default=0)
-            for cell in cells:
-                row[cell["column"] - 1] = cell["value"]
-            if _holds_data(row):
-                rows[i] = row
-                if len(rows) > MAX_ROWS:
-                    return None
-    return rows
-
-
-def _header_key(value) -> str:
-    return str(value).strip().lower() if value is not None else ""
-
-
-def _find_header(name: str, values: dict[int, list]) -> int | None:
-    """The row holding the most of the sheet's expected headers, among its first data rows (ties: the first)."""
-    expected = set(schema.COLUMNS[name])
-    best, best_row = 0, None
-    for i in sorted(values)[:HEADER_SEARCH_ROWS]:
-        hits = len(expected & {_header_key(v) for v in values[i]})
-        if hits > best:
-            best, best_row = hits, i
-    return best_row if best_row is not None else (min(values) if values else None)
-
-
-def _table(name: str, values: dict[int, list], fvalues: dict[int, list], c: _Collector) -> _Sheet:
-    """A sheet's records keyed by header name; headers are found by name in the first rows."""
-    expected = schema.COLUMNS[name]
-    header_row = _find_header(name, values)
-    header = [_header_key(v) for v in values.get(header_row, [])]
-    at = header_row or 1
-    columns, first_cell = {}, {}
-    for j, h in enumerate(header, start=1):
-        if h not in expected:
-            continue
-        if h in columns:
-            c.add(f"{name}!{_letter(first_cell[h])}{at} and {name}!{_letter(j)}{at}",
-                  f"two columns headed {h!r}; keep one (rename or delete the other)")
-            continue
-        columns[h], first_cell[h] = j, j
-    optional = ("notes", "source", "label", "allowed", "description", "payer")
-    unmatched = {j: values[header_row][j - 1] for j, h in enumerate(header, start=1)
-                 if h and h not in expected} if header_row else {}
-    if name == "Placement mix":  # plus one share column per age band, headed with the band's name
-        for j in list(unmatched):
-            columns.setdefault(header[j - 1], j)
-        unmatched = {}
-    for col in expected:
-        if col in columns or col in optional:
-            continue
-        near = {j: v for j, v in unmatched.items() if difflib.get_close_matches(col, [_header_key(v)], n=1, cutoff=0.6)}
-        j = min(near) if near else (expected.index(col) + 1 if expected.index(col) + 1 in unmatched else None)
-        listed = f"the sheet's headers are {', '.join(expected)}"
-        if j is not None and near:
-            c.add(f"{name}!{_letter(j)}{at}", f"found the header {_show(unmatched[j])}; expected {col!r} — did you mean "
-                                              f"{col!r}? ({listed})")
-            unmatched.pop(j)
-        elif j is not None:
-            c.add(f"{name}!{_letter(j)}{at}", f"found the header {_show(unmatched[j])}; expected {col!r} ({listed})")
-            unmatched.pop(j)
-        else:
-            found = ", ".join(repr(h) for h in header if h) or "none"
-            c.add(f"{name}!{at}:{at}", f"missing the column {col!r}; found the headers {found} ({listed})")
-    formulas = set()
-    rows = []
-    for i in sorted(set(values) | set(fvalues)):
-        if header_row is not None and i <= header_row:
-            continue  # the header, and any title above it
-        row, frow = values.get(i, []), fvalues.get(i, [])
-        if not _holds_data(row) and not any(isinstance(f, str) and f.startswith("=") for f in frow):
-            continue  # blank row: skipped
-        record = {"_row": i}
-        for col, j in columns.items():
-            v = row[j - 1] if j - 1 < len(row) else None
-            f = frow[j - 1] if j - 1 < len(frow) else None
-            if v is None and isinstance(f, str) and f.startswith("="):
-                formulas.add((i, j))
-            if isinstance(v, str):
-                if len(v) > MAX_TEXT:
-                    c.add(f"{name}!{_letter(j)}{i}", f"text of {len(v):,} characters; at most {MAX_TEXT:,} allowed")
-                    v = v[:MAX_TEXT]
-                v = v.strip() if col not in ("notes", "source", "description", "label") else v
-            record[col] = v
-        rows.append(record)
-    required = [col for col in expected if col not in optional]
-    return _Sheet(name, rows, columns, formulas, complete=all(col in columns for col in required))
-
-
-def _letter(j: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(j)
-
-
-def _value(sheet: _Sheet, rec: dict, col: str, c: _Collector, required: bool = True, allowed: str = "a number"):
-    """A parsed number from one cell (None if blank and optional); problems go to ``c``."""
-    if col not in sheet.columns:
-        return None
-    where = _cell(sheet, rec["_row"], col)
-    if (rec["_row"], sheet.columns[col]) in sheet.formulas:
-        c.add(where, "formula without a saved value (the file was written by a program and never opened in Excel); "
-                     "open and save it in Excel or LibreOffice, or type the number")
-        return None
-    v = rec.get(col)
-    if v is None or (isinstance(v, str) and not v.strip()):
-        if required:
-            c.add(where, f"empty; expected {allowed}")
-        return None
-    try:
-        return parse_number(v)
-    except ValueError as exc:
-        c.add(where, f"{exc}; expected {allowed}")
-        return None
-
-
-def _text(sheet: _Sheet, rec: dict, col: str) -> str:
-    v = rec.get(col)
-    return "" if v is None else str(v).strip()
-
-
-def _check_formula_text(sheet: _Sheet, rec: dict, col: str, c: _Collector) -> bool:
-    if col in sheet.columns and (rec["_row"], sheet.columns[col]) in sheet.formulas:
-        c.add(_cell(sheet, rec["_row"], col), "formula without a saved value; open and save the file in Excel or "
-                                              "LibreOffice, or type the value")
-        return False
-    return True
-
-
 def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
     known = {s[0]: s for s in schema.SETTINGS}
-    found = {}
+    found: dict[str, Any] = {}
     for rec in sheet.rows:
         name = _text(sheet, rec, "setting")
         if name not in known:
@@ -653,44 +77,57 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
         if not _check_formula_text(sheet, rec, "value", c):
             continue
         raw = rec.get("value")
-        if kind.startswith(("int", "number")):
-            v = _value(sheet, rec, "value", c, allowed=allowed)
-            if v is None:
-                continue
-            _, lo, hi = kind.split(":")
-            if not float(lo) <= v <= float(hi) or (kind.startswith("int") and v != int(v)):
-                c.add(where, f"found {v:g}; allowed: {allowed}")
-                continue
-            found[name] = int(v) if kind.startswith("int") else v
-        elif kind.startswith("choice:"):
-            vocab = schema.VOCABULARIES[kind.split(":")[1]]
-            text = _text(sheet, rec, "value")
-            if text not in vocab:
-                c.add(where, f"found {_show(text)}; allowed: {', '.join(vocab)}")
-                continue
-            found[name] = text
-        elif kind == "year":
-            text = _text(sheet, rec, "value")
-            try:
-                units.year_start(text)
-            except units.UnitsError:
-                c.add(where, f"found {_show(text)}; allowed: {allowed}")
-                continue
-            found[name] = text
-        elif kind == "list":
+        if kind == "list":
             found[name] = [t.strip() for t in str(raw or "").split(",") if t.strip()]
+        elif kind == "text" and not _text(sheet, rec, "value"):
+            c.add(where, f"empty; allowed: {allowed}")
         else:
-            text = _text(sheet, rec, "value")
-            if not text:
-                c.add(where, f"empty; allowed: {allowed}")
-                continue
-            found[name] = text
+            ok, v = _setting_value(sheet, rec, kind, allowed, c)
+            if ok:
+                found[name] = int(v) if kind.startswith("int") else v
     for name, default, *_ in schema.SETTINGS:
         if name not in found and not any(_text(sheet, r, "setting") == name for r in sheet.rows):
             c.add(f"{sheet.name}", f"setting {name} is missing (default {default})")
     if {"wtp_min", "wtp_max"} <= found.keys() and found["wtp_max"] <= found["wtp_min"]:
         c.add(_setting_cell(sheet, "wtp_max"), f"wtp_max ({found['wtp_max']:g}) must be greater than wtp_min ({found['wtp_min']:g})")
     return found
+
+
+# ---------------------------------------------------------------------------------------
+# The value checks, driven by the schema's tables: a setting's kind (schema.SETTINGS) and a
+# parameter's unit (schema.value_range). Settings, parameters, one-way ranges and scenario
+# overrides are all checked by these two.
+# ---------------------------------------------------------------------------------------
+def _setting_value(sheet: _Sheet, rec: dict, kind: str, allowed: str, c: _Collector, label: str = "") -> tuple[bool, Any]:
+    """(ok, value) of a row's ``value`` cell for a setting of ``kind`` (``int:lo:hi``, ``number:lo:hi``,
+    ``choice:<vocabulary>``, ``year``; any other kind is text); a problem is added to ``c``. ``label``
+    follows the found value in the message (e.g. " for wtp_max" in a scenario)."""
+    where = _cell(sheet, rec["_row"], "value")
+    if kind.startswith(("int", "number")):
+        v = _value(sheet, rec, "value", c, allowed=allowed)
+        if v is None:
+            return False, None
+        _, lo, hi = kind.split(":")
+        if not float(lo) <= v <= float(hi) or (kind.startswith("int") and v != int(v)):
+            c.add(where, f"found {v:g}{label}; allowed: {allowed}")
+            return False, None
+        return True, v
+    text = _text(sheet, rec, "value")
+    if kind.startswith("choice:") and text not in schema.VOCABULARIES[kind.split(":")[1]]:
+        c.add(where, f"found {_show(text)}; allowed: {', '.join(schema.VOCABULARIES[kind.split(':')[1]])}")
+        return False, None
+    if kind == "year":
+        try:
+            units.year_start(text)
+        except units.UnitsError:
+            c.add(where, f"found {_show(text)}; allowed: {allowed}")
+            return False, None
+    return True, text
+
+
+def _unit_problem(value: float, unit: str) -> str | None:
+    """None if ``value`` is in the range of ``unit``; else what is allowed ("allowed for <unit>: ≥ 0 …")."""
+    return None if _in_range(value, unit) else f"allowed for {unit}: {_range_text(unit)}"
 
 
 def _setting_cell(sheet: _Sheet, name: str) -> str:
@@ -715,7 +152,7 @@ def _new_key(sheet: _Sheet, rec: dict, column: str, known, noun: str, listed: st
 
 def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
     known = {p["name"]: p for p in schema.PARAMETERS}
-    seen = {}
+    seen: dict[str, int] = {}
     out = []
     for rec in sheet.rows:
         name = _new_key(sheet, rec, "name", known, "parameter", "the model uses", seen, c)
@@ -757,10 +194,9 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
         high = _value(sheet, rec, "high", c, required=False)
         if value is None:
             continue
-        lo, hi, inclusive = schema.value_range(unit)
-        if not ((lo <= value if inclusive else lo < value) and value <= hi):
-            c.add(_cell(sheet, rec["_row"], "value"),
-                  f"found {value:g}; allowed for {unit}: {'≥' if inclusive else '>'} {lo:g}" + (f" and ≤ {hi:g}" if hi < math.inf else ""))
+        problem = _unit_problem(value, unit)
+        if problem:
+            c.add(_cell(sheet, rec["_row"], "value"), f"found {value:g}; {problem}")
             ok = False
         if low is not None and high is not None and low > high:
             c.add(_cell(sheet, rec["_row"], "low"), f"low {low:g} is above high {high:g}; swap them")
@@ -776,8 +212,7 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
             c.add(_cell(sheet, rec["_row"], "low"), "give both low and high, or neither (then the DSA uses the "
                                                     "distribution's 2.5th/97.5th percentiles)")
         if ok and dist in MARGINALS:
-            need_a = dist not in ("fixed",)
-            need_b = dist in ("beta_alpha_beta", "beta_events_n", "lognormal_ci", "lognormal_log", "uniform", "triangular", "pert")
+            need_a, need_b = arity(dist) >= 1, arity(dist) == 2
             typed_a, typed_b = (rec.get(col) not in (None, "") for col in ("param_a", "param_b"))  # bad text: reported
             if (need_a and a is None and not typed_a) or (need_b and b is None and not typed_b):
                 c.add(_cell(sheet, rec["_row"], "param_a"), f"{dist} needs param_a" + (" and param_b" if need_b else ""))
@@ -869,7 +304,8 @@ def _read_placement_mix(sheet: _Sheet, bands: list[str], effective_n: float, c: 
     for h, j in sheet.columns.items():
         if h not in fixed_cols and h not in band_cols.values():
             c.add(f"{sheet.name}!{_letter(j)}1", f"column {_show(h)} is not an age band; bands: {', '.join(bands)}")
-    params, seen = [], {}
+    params: list[dict] = []
+    seen: dict[str, int] = {}
     for rec in sheet.rows:
         ptype = _new_key(sheet, rec, "placement_type", schema.PLACEMENT_TYPES, "placement type", "allowed", seen, c)
         if ptype is None:
@@ -944,6 +380,7 @@ def read_workbook(path: str | Path) -> Inputs:
     correlations = _read_correlations(sheets.get("Correlations"), params, c, unreadable)
     if c.problems:
         raise WorkbookError(c.problems)
+    Settings.from_mapping(settings)  # every setting read: the typed view holds
 
     table = pd.DataFrame(all_params).drop(columns=["price_cell", "_row"], errors="ignore").set_index("name")
     table["min"], table["max"] = zip(*(domain(unit) for unit in table["unit"]))  # draws are clipped to these
@@ -1071,34 +508,15 @@ def _read_scenarios(sheet: _Sheet, params: list[dict], names: set[str], settings
             value = _value(sheet, rec, "value", c)
             if value is None:
                 continue
-            unit = by_name[target]["unit"] if target in by_name else None
-            if unit is not None:
-                lo, hi, inclusive = schema.value_range(unit)
-                if not ((lo <= value if inclusive else lo < value) and value <= hi):
-                    c.add(value_cell, f"found {value:g} for {target}; allowed for {unit}: "
-                                      f"{'≥' if inclusive else '>'} {lo:g}" + (f" and ≤ {hi:g}" if hi < math.inf else ""))
-                    continue
+            problem = _unit_problem(value, by_name[target]["unit"]) if target in by_name else None
+            if problem:
+                c.add(value_cell, f"found {value:g} for {target}; {problem}")
+                continue
         elif target in known_settings:
             _, _, kind, allowed, _ = known_settings[target]
-            if kind.startswith(("int", "number")):
-                value = _value(sheet, rec, "value", c, allowed=allowed)
-                if value is None:
-                    continue
-                _, lo, hi = kind.split(":")
-                if not float(lo) <= value <= float(hi) or (kind.startswith("int") and value != int(value)):
-                    c.add(value_cell, f"found {value:g} for {target}; allowed: {allowed}")
-                    continue
-            else:
-                value = _text(sheet, rec, "value")
-                if kind.startswith("choice:") and value not in schema.VOCABULARIES[kind.split(":")[1]]:
-                    c.add(value_cell, f"found {_show(value)}; allowed: {', '.join(schema.VOCABULARIES[kind.split(':')[1]])}")
-                    continue
-                if kind == "year":
-                    try:
-                        units.year_start(value)
-                    except units.UnitsError:
-                        c.add(value_cell, f"found {_show(value)}; allowed: {allowed}")
-                        continue
+            ok, value = _setting_value(sheet, rec, kind, allowed, c, f" for {target}")
+            if not ok:
+                continue
         elif target.startswith("strategy_cost_method:") and target.split(":", 1)[1] in strategy_names:
             value = _text(sheet, rec, "value")
             if value not in schema.COST_METHODS:
@@ -1128,7 +546,7 @@ def _read_scenarios(sheet: _Sheet, params: list[dict], names: set[str], settings
     return [{k: v for k, v in r.items() if k != "_row"} for r in out]
 
 
-def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector, unreadable: set[str] = frozenset()
+def _read_correlations(sheet: _Sheet | None, params: list[dict], c: _Collector, unreadable: AbstractSet[str] = frozenset()
                        ) -> list[dict]:
     if sheet is None:
         return []
@@ -1194,20 +612,20 @@ def _in_range(value: float, unit: str) -> bool:
 def share_outside(dist: str, value: float, a, b, unit: str) -> float | None:
     """Share of the distribution's probability outside the parameter's allowed range (1.0 if not computable);
     None when its draws cannot be computed at all (arguments so extreme that scipy overflows)."""
+    lo, hi, _ = schema.value_range(unit)
+    return distributions.share_outside(dist, value, a, b, lo, hi, sampler_check=_sampleable)
+
+
+def _sampleable(spec: tuple) -> bool:
+    """The sampler's own check (imports scipy.stats), for the few arguments :func:`distributions.computable`
+    cannot decide."""
     from scipy import stats
 
     from .sampling import sampleable
 
-    a, b = (math.nan if x is None else x for x in (a, b))
-    name, args, kwargs = MARGINALS[dist]("", value, a, b)
-    lo, hi, _ = schema.value_range(unit)
+    name, args, kwargs = spec
     with np.errstate(all="ignore"):
-        frozen = getattr(stats, name)(*args, **kwargs)
-        if not sampleable(frozen):
-            return None
-        outside = (float(frozen.cdf(lo)) if lo > -math.inf else 0.0) + (float(frozen.sf(hi)) if hi < math.inf else 0.0)
-        spread = float(frozen.ppf(0.975) - frozen.ppf(0.025))
-    return min(outside, 1.0) if math.isfinite(outside) and math.isfinite(spread) else 1.0
+        return sampleable(getattr(stats, name)(*args, **kwargs))
 
 
 def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -> None:
@@ -1226,8 +644,9 @@ def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -
                                               "below 1")
             if col == "value":
                 continue
-            if not _in_range(v, unit):
-                c.add(_cell(sheet, row, col), f"found {v:g} for {name}'s {col}; allowed for {unit}: {_range_text(unit)}")
+            problem = _unit_problem(v, unit)
+            if problem:
+                c.add(_cell(sheet, row, col), f"found {v:g} for {name}'s {col}; {problem}")
             elif name in WHOLE_MONTHS and v != int(v):
                 c.add(_cell(sheet, row, col), f"found {v:g}; allowed: a whole number of months")
         if name in STRUCTURAL:
@@ -1264,7 +683,7 @@ def _check_dirichlet_counts(shares: list[dict], sheets: dict[str, _Sheet], c: _C
     for p in shares:
         if p["distribution"] == "dirichlet" and p["param_a"] is not None and p["param_a"] < MIN_DIRICHLET_COUNT:
             name, ref = p["cell"].split("!")
-            where = _cell(sheets[name], int(re.search(r"(\d+)$", ref).group(1)), "dirichlet_count")
+            where = _cell(sheets[name], int(re.findall(r"\d+$", ref)[0]), "dirichlet_count")
             c.add(where, f"found {p['param_a']:g}; allowed: a Dirichlet count of at least {MIN_DIRICHLET_COUNT:g} "
                          "(or none, for fixed shares)")
 
@@ -1363,8 +782,6 @@ def _check_scenario_effects(sheet: _Sheet, rows: list[dict], params: list[dict],
 
 def _check_correlation_matrix(sheet: _Sheet, rows: list[dict], sampled: list[str], c: _Collector) -> None:
     """The correlations together must form a usable (positive definite) matrix, each pair given once."""
-    from .sampling import correlation_cholesky
-
     seen: dict[tuple, dict] = {}
     for r in rows:
         key = tuple(sorted((r["parameter_1"], r["parameter_2"])))

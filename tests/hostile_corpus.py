@@ -34,6 +34,16 @@ def _set(sheet: str, cell: str, value):
     return edit
 
 
+# The corpus's cases by file name (what build_corpus returns), so tests can be parametrized by case.
+CASE_NAMES = (
+    "wrong_extension.txt", "empty.xlsx", "truncated.xlsx", "old_format.xls", "csv_renamed.xlsx", "encrypted.xlsx",
+    "random_bytes.xlsx", "zip_bomb.xlsx", "too_many_rows.xlsx", "missing_sheet.xlsx", "renamed_column.xlsx",
+    "merged_cells.xlsx", "text_in_number.xlsx", "nan.xlsx", "inf.xlsx", "negative_cost.xlsx",
+    "probability_above_1.xlsx", "shares_not_one.xlsx", "beta_infeasible_se.xlsx", "duplicate_names.xlsx",
+    "unknown_distribution.xlsx", "formula_no_value.xlsx", "huge_text.xlsx", "unicode_name.xlsx",
+)
+
+
 def build_corpus(folder: Path) -> dict[str, tuple[Path, list[str]]]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

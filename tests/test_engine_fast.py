@@ -1,7 +1,7 @@
 """Engine fast options: distinct matrices by cycle index, the compiled dense loop, cheap checks, trace auto."""
 import numpy as np
 import pytest
-from test_engine_hiv import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, hiv_inputs, run_hiv
+from hiv_model import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, hiv_inputs, run_hiv
 
 from ifpp_econ import engine, kernels
 from ifpp_econ.engine import Reward, TransitionError, check_transitions, simulate

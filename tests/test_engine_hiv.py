@@ -1,54 +1,9 @@
 """The engine reproduces the published HIV model (Chancellor 1997; Briggs et al. 2006 Ex. 2.5)."""
 import numpy as np
 import pytest
+from hiv_model import HIV_CONVENTIONS, N_CYCLES, hiv_inputs, run_hiv
 
-from ifpp_econ.engine import Conventions, Edges, Reward, simulate
-
-COUNTS = np.array([
-    [1251, 350, 116, 17],
-    [0, 731, 512, 15],
-    [0, 0, 1312, 437],
-    [0, 0, 0, 1],
-], dtype=float)
-STATE_COSTS = np.array([2756.0, 3052.0, 9007.0, 0.0])
-ZIDOVUDINE, LAMIVUDINE = 2278.0, 2086.50
-N_CYCLES = 20
-# Values for year t use the state distribution after t transitions; year t discounted by 1.06^-t.
-HIV_CONVENTIONS = Conventions(counting="end", cycle_years=1.0)
-
-
-def mono_matrix() -> np.ndarray:
-    return COUNTS / COUNTS.sum(axis=1, keepdims=True)
-
-
-def combination_matrix(mono: np.ndarray, rr: float) -> np.ndarray:
-    combo = mono * rr
-    np.fill_diagonal(combo, 0.0)
-    combo[np.arange(4), np.arange(4)] = 1.0 - combo.sum(axis=1)
-    return combo
-
-
-def hiv_inputs(rr=0.509, mono=None):
-    """(transitions (2, T, 4, 4), cost values (2, T+1, 4)) for monotherapy and combination."""
-    mono = mono_matrix() if mono is None else mono
-    combo = combination_matrix(mono, rr)
-    p = np.empty((2, N_CYCLES, 4, 4))
-    p[0] = mono
-    p[1] = mono
-    p[1, :2] = combo
-    alive = np.array([1.0, 1.0, 1.0, 0.0])
-    costs = np.broadcast_to(STATE_COSTS + ZIDOVUDINE * alive, (2, N_CYCLES + 1, 4)).copy()
-    costs[1, 1:3] += LAMIVUDINE * alive  # years 1 and 2 = trace rows 1 and 2
-    return p, costs
-
-
-def run_hiv(**kw):
-    p, costs = hiv_inputs(**kw)
-    rewards = {
-        "cost": Reward(state_values=costs, discount_rate=0.06, varies_by_cycle=True),
-        "life_years": Reward(state_values=np.array([1.0, 1.0, 1.0, 0.0]), discount_rate=0.0),
-    }
-    return simulate(np.array([1.0, 0, 0, 0]), p, N_CYCLES, rewards, HIV_CONVENTIONS, time_varying=True)
+from ifpp_econ.engine import Edges, Reward, simulate
 
 
 def test_published_costs_life_years_and_icer():

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from test_engine_hiv import COUNTS, HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, STATE_COSTS, ZIDOVUDINE
+from hiv_model import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, ZIDOVUDINE, psa_parameters
 
 from ifpp_econ.deterministic import run_base_case
 from ifpp_econ.engine import Reward, cycle_weights, simulate
@@ -67,18 +67,7 @@ def test_psa_mean_near_deterministic(default_inputs):
 
 
 def hiv_psa(n, seed):
-    rows = []
-    for i, frm in enumerate("ABC"):
-        for j, to in enumerate("ABCD"):
-            if COUNTS[i, j] > 0:
-                rows.append({"name": f"p_{frm}{to}", "value": COUNTS[i, j] / COUNTS[i].sum(), "distribution": "dirichlet",
-                             "param_a": COUNTS[i].sum(), "param_b": np.nan, "group": frm})
-    rows.append({"name": "rr", "value": 0.509, "distribution": "lognormal_log", "param_a": np.log(0.509),
-                 "param_b": (np.log(0.710) - np.log(0.365)) / 3.92, "group": ""})
-    for s, cost in zip("ABC", STATE_COSTS[:3]):
-        rows.append({"name": f"c_{s}", "value": cost, "distribution": "gamma_mean_se", "param_a": cost, "param_b": np.nan,
-                     "group": ""})
-    d = sample(pd.DataFrame(rows).set_index("name"), n, seed=seed)
+    d = sample(psa_parameters(), n, seed=seed)
     mono = np.zeros((n, 4, 4))
     for i, frm in enumerate("ABC"):
         for j, to in enumerate("ABCD"):
