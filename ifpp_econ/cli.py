@@ -185,7 +185,7 @@ def run(workbook, out, force, as_json):
     from .runs import RunFolder
 
     inputs = load_inputs(workbook)
-    with RunFolder("run", out, force, protect=[inputs.path]) as folder:
+    with RunFolder("run", out, force, protect=[inputs.path], charts=True) as folder:
         t = time.perf_counter()
         base = run_base_case(inputs)
         folder.time("model_seconds", time.perf_counter() - t)
@@ -220,7 +220,7 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(n)  # printed in the summary, or carried in the JSON
-    with RunFolder("psa", out, force, protect=[inputs.path]) as folder:
+    with RunFolder("psa", out, force, protect=[inputs.path], charts=True) as folder:
         spec = build_spec(inputs)
         conventions = spec.describe_conventions()
         keep = True if save_iterations else (0 if no_evppi else 20_000)
@@ -255,7 +255,7 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 
     inputs = load_inputs(workbook)
     spec = build_spec(inputs)
-    with RunFolder("dsa", out, force, protect=[inputs.path]) as folder:
+    with RunFolder("dsa", out, force, protect=[inputs.path], charts=True) as folder:
         t = time.perf_counter()
         summary = write_dsa(folder, run_dsa(inputs, outcome, wtp), inputs, top)
         folder.time("analysis_seconds", time.perf_counter() - t)
@@ -287,7 +287,7 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     spec = build_spec(inputs)
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(iterations) if iterations else []
-    with RunFolder("budget", out, force, protect=[inputs.path]) as folder:
+    with RunFolder("budget", out, force, protect=[inputs.path], charts=True) as folder:
         summary = write_budget(folder, inputs, years, referrals, iterations, seed)
         dest = folder.commit(inputs, settings={"years": summary["years"], "referrals": summary["families_per_year"],
                                                "iterations": iterations, "seed": seed})
@@ -313,7 +313,7 @@ def report(workbook, iterations, seed, out, force, as_json):
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(n, echo=not as_json)
     stages = Stages(7)
-    with RunFolder("report", out, force, protect=[inputs.path]) as folder:
+    with RunFolder("report", out, force, protect=[inputs.path], charts=True) as folder:
         summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
         stages("results.xlsx and manifest")
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}).resolve()

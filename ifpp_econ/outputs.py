@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from . import charts, presentation
+from . import presentation
 from .runs import RunFolder
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
         run.table(name, table)
     run.table("operational_validation", operational_validation(inputs))
     run.table("parameters", parameters_table(inputs))
-    run.figure("cohort_trace", charts.trace_chart(trace, base.spec.describe_conventions()))
+    run.chart("cohort_trace", "charts.trace_chart", trace, base.spec.describe_conventions())
     run.manifest["conventions"] = base.spec.describe_conventions()
     run.headline += headline_base_case(base)
 
@@ -275,21 +275,20 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
         run.time("evppi_seconds", time.perf_counter() - started)
         run.table("evppi", table)
         labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
-        run.figure("evppi", charts.evppi_chart(table, result.wtp_default, labels=labels))
+        run.chart("evppi", "charts.evppi_chart", table, result.wtp_default, labels=labels)
         extra["evppi"] = [{k: r[k] for k in ("parameter", "evppi_per_child", "r_squared")} for r in table.to_dict("records")]
     run.table("parameters", parameters_table(inputs))
     inc = result.incremental()
     for name, metrics in inc.items():
-        suffix = "" if len(inc) == 1 else "_" + "".join(ch if ch.isalnum() else "_" for ch in name)
-        run.figure(f"ce_plane{suffix}", charts.ce_plane(metrics["placements_avoided_per_child"], -metrics["per_child_savings"],
-                                                       result.wtp_default, name, result.comparator))
+        run.chart(ce_plane_chart_name(name, len(inc)), "charts.ce_plane", metrics["placements_avoided_per_child"],
+                  -metrics["per_child_savings"], result.wtp_default, name, result.comparator)
     run.table("ce_plane", ce_plane_points(inc))
     if len(result.strategies) > 2:
         run.table("psa_frontier", psa_frontier(result))
     main = inc[next(iter(inc))]
-    run.figure("ceac", charts.ceac_chart(ceac, result.strategies))
-    run.figure("evpi", charts.evpi_chart(evpi))
-    run.figure("convergence", charts.convergence_chart(main["per_child_savings"]))
+    run.chart("ceac", "charts.ceac_chart", ceac, list(result.strategies))
+    run.chart("evpi", "charts.evpi_chart", evpi)
+    run.chart("convergence", "charts.convergence_chart", main["per_child_savings"])
     if save_iterations:
         frame = pd.DataFrame({f"{o}[{s}]": result.outcomes[o][k] for o in result.outcomes for k, s in enumerate(result.strategies)})
         if result.draws is not None:
@@ -314,6 +313,11 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     return extra
 
 
+def ce_plane_chart_name(strategy: str, comparisons: int) -> str:
+    """The file name (without extension) of a comparison's CE plane chart."""
+    return "ce_plane" if comparisons == 1 else "ce_plane_" + "".join(ch if ch.isalnum() else "_" for ch in strategy)
+
+
 def ce_plane_points(incremental: dict[str, dict[str, np.ndarray]], max_points: int = 1000) -> pd.DataFrame:
     """The first ``max_points`` PSA iterations of each comparison: placements avoided and incremental cost per child."""
     frames = []
@@ -333,11 +337,11 @@ def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dic
     units = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
     labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
     run.table("tornado", result.tornado)
-    run.figure("tornado", charts.tornado_chart(result.tornado, result.base_outcome, label, top, units=units))
+    run.chart("tornado", "charts.tornado_chart", result.tornado, result.base_outcome, label, top, units=units)
     run.table("thresholds", result.thresholds)
     x, y = result.two_way_pair
     run.table("two_way", result.two_way)
-    run.figure("two_way", charts.two_way_chart(result.two_way, x, y, result.outcome, label, labels))
+    run.chart("two_way", "charts.two_way_chart", result.two_way, x, y, result.outcome, label, labels)
     run.table("scenarios", result.scenarios)
     run.table("parameters", parameters_table(inputs))
     note = ("Shares (placement mix by age band, age bands) vary one at a time with the other shares of their group "
@@ -418,7 +422,7 @@ def write_budget(run: RunFolder, inputs, years: int | None, families: float | No
                           "net_saving": {"lower": float(table["cumulative_lower"].iloc[-1]),
                                          "upper": float(table["cumulative_upper"].iloc[-1])}}
     run.table("budget_by_year", table)
-    run.figure("budget_by_year", charts.budget_chart(table, strategy, base.comparator))
+    run.chart("budget_by_year", "charts.budget_chart", table, strategy, base.comparator)
     run.table("parameters", parameters_table(inputs))
     run.manifest["budget"] = {"basis": "undiscounted cash; referrals spread evenly over each year's months; "
                                        "years are 12-month periods from the programme start"}

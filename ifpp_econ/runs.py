@@ -118,7 +118,7 @@ class RunFolder:
     """
 
     def __init__(self, command: str, out: str | Path | None = None, force: bool = False, root: str | Path = "outputs",
-                 protect=()):
+                 protect=(), charts: bool = False):
         self.command = command
         self.started = time.perf_counter()
         self.created = dt.datetime.now().astimezone()
@@ -147,6 +147,9 @@ class RunFolder:
             os.chmod(self.path, 0o777 & ~_umask())  # mkdtemp makes it owner-only
         except OSError as exc:
             raise cannot_write(self.destination, _reason(exc)) from None
+        self._charts = None
+        if charts:  # start the chart worker now, so matplotlib loads while the model runs
+            self._renderer()
 
     def _check_destination(self, protect: list[Path]) -> None:
         dest = self.destination
@@ -203,6 +206,27 @@ class RunFolder:
             self.files.append(f"{name}.{ext}")
         plt.close(fig)
 
+    def _renderer(self):
+        if self._charts is None:
+            from .render import ChartRenderer
+
+            self._charts = ChartRenderer(self.path)
+        return self._charts
+
+    def chart(self, name: str, function: str, *args, **kwargs) -> None:
+        """Queue chart ``name`` (PNG and SVG), drawn by ``function`` (e.g. ``"charts.ce_plane"``) from ``args``
+        in the chart worker (:mod:`ifpp_econ.render`)."""
+        self._renderer().draw(name, function, *args, **kwargs)
+        self.files += [f"{name}.png", f"{name}.svg"]
+
+    def inline_chart(self, name: str, function: str, *args, **kwargs) -> None:
+        """Queue a chart that is only inlined (its SVG text, from :meth:`svg`), not saved as a file."""
+        self._renderer().draw(name, function, *args, _save=False, **kwargs)
+
+    def svg(self, name: str) -> str:
+        """The SVG text of a chart queued with :meth:`chart` (waits for it)."""
+        return self._renderer().svg(name)
+
     def array(self, name: str, data: dict[str, np.ndarray]) -> None:
         np.savez_compressed(self.path / f"{name}.npz", **data)
         self.files.append(f"{name}.npz")
@@ -217,6 +241,8 @@ class RunFolder:
         ``settings``: what this run used (seed, iterations, command options); the workbook's
         own settings are recorded separately as defaults.
         """
+        if self._charts is not None:
+            self._charts.wait()  # every chart file written before the folder is published
         if self.tables:
             from .presentation import data_dictionary
 
@@ -275,6 +301,9 @@ class RunFolder:
         else:
             os.rename(self.path, dest)
         self.destination = dest
+        if self._charts is not None:
+            self._charts.close()
+            self._charts = None
         return dest
 
     def discard(self) -> None:
@@ -284,6 +313,9 @@ class RunFolder:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self._charts is not None:
+            self._charts.close(cancel=exc_type is not None)  # the running chart finishes before the folder goes
+            self._charts = None
         if self.path.exists() and self.path.name.startswith("."):
             self.discard()  # not committed: leave nothing half-written behind
         if isinstance(exc, OSError):  # read-only, full disk, removed folder…: the user's to fix

@@ -1,0 +1,134 @@
+"""Charts rendered once each, as PNG and SVG, in a worker process while the main process computes.
+
+A chart is a small job: the name of a drawing function (``charts.ce_plane``, ``report.model_diagram``…)
+and its arguments, which are summaries or short arrays. :class:`ChartRenderer` sends each job to one
+forked worker process (so matplotlib is imported and charts are drawn on the second core while the
+model runs) and keeps the SVG text it returns, which the HTML report inlines — nothing is drawn twice
+and nothing is read back from the run folder. Rendering is deterministic, so the files are the same
+whether a worker is used or not (``IFPP_ECON_CHART_WORKER=0`` draws in the main process).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from concurrent.futures import Future
+from pathlib import Path
+
+FORMATS = ("png", "svg")
+
+
+def render(folder: str | Path | None, name: str, function: str, args: tuple = (), kwargs: dict | None = None,
+           formats: tuple[str, ...] = FORMATS) -> str:
+    """Draw ``function(*args, **kwargs)`` (``"module.name"`` inside ifpp_econ) and save it as ``folder/name.png``
+    and ``.svg``; returns the SVG text."""
+    import io
+
+    import matplotlib
+
+    if os.environ.get("MPLBACKEND") is None and matplotlib.get_backend().lower() not in ("agg", "svg", "pdf"):
+        matplotlib.use("Agg")  # a renderer never opens a window
+    import matplotlib.pyplot as plt
+
+    module, attr = function.rsplit(".", 1)
+    fig = getattr(importlib.import_module(f"ifpp_econ.{module}"), attr)(*args, **(kwargs or {}))
+    text = ""
+    try:
+        with plt.rc_context({"text.parse_math": False}):  # labels from the workbook are plain text
+            for ext in formats:
+                if ext == "svg":
+                    buffer = io.StringIO()
+                    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+                    text = buffer.getvalue()
+                    if folder is not None:
+                        (Path(folder) / f"{name}.svg").write_text(text, encoding="utf-8")
+                elif folder is not None:
+                    fig.savefig(Path(folder) / f"{name}.{ext}", dpi=150, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return text
+
+
+def _warm_up() -> None:
+    """Import the drawing code in the worker while the main process reads the workbook and runs the model."""
+    import matplotlib
+
+    if os.environ.get("MPLBACKEND") is None:
+        matplotlib.use("Agg")
+    importlib.import_module("ifpp_econ.charts")
+
+
+def _use_worker() -> bool:
+    if os.environ.get("IFPP_ECON_CHART_WORKER", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return (os.cpu_count() or 1) > 1 and hasattr(os, "fork")
+
+
+class ChartRenderer:
+    """Renders a run's charts in one worker process (or in this process when ``parallel`` is false)."""
+
+    def __init__(self, folder: Path, parallel: bool | None = None):
+        self.folder = folder
+        self.results: dict[str, Future] = {}
+        self._jobs: dict[str, tuple] = {}
+        self._pool = None
+        if parallel is None:
+            parallel = _use_worker()
+        if parallel:
+            try:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+                self._pool.submit(_warm_up)  # forks now, before the model starts its threads
+            except (OSError, ValueError, ImportError):
+                self._pool = None
+
+    def draw(self, name: str, function: str, *args, _save: bool = True, **kwargs) -> None:
+        """Queue chart ``name`` (files ``name.png`` and ``name.svg`` unless ``_save`` is false)."""
+        folder = self.folder if _save else None
+        self._jobs[name] = (folder, function, args, kwargs)
+        if self._pool is not None:
+            try:
+                self.results[name] = self._pool.submit(render, folder, name, function, args, kwargs)
+                return
+            except RuntimeError:  # the worker died: draw here instead
+                self._pool = None
+        done: Future = Future()
+        try:
+            done.set_result(render(folder, name, function, args, kwargs))
+        except BaseException as exc:  # re-raised by svg()/wait()
+            done.set_exception(exc)
+        self.results[name] = done
+
+    def svg(self, name: str) -> str:
+        """The SVG text of chart ``name`` (waits for it)."""
+        return self._result(name)
+
+    def _result(self, name: str) -> str:
+        from concurrent.futures.process import BrokenProcessPool
+
+        future = self.results[name]
+        try:
+            return future.result()
+        except BrokenProcessPool:  # the worker was killed: draw it again here
+            self._pool = None
+            return self._redraw(name)
+
+    def _redraw(self, name: str) -> str:
+        folder, function, args, kwargs = self._jobs[name]
+        text = render(folder, name, function, args, kwargs)
+        done: Future = Future()
+        done.set_result(text)
+        self.results[name] = done
+        return text
+
+    def wait(self) -> None:
+        """Wait for every queued chart (their files are then in the folder); raises a drawing error."""
+        for name in list(self.results):
+            self._result(name)
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the worker (after the chart it is drawing; ``cancel``: drop the queued ones)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+            self._pool = None
