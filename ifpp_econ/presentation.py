@@ -342,16 +342,22 @@ def cell_columns(df: pd.DataFrame, table: str | None = None, context: dict | Non
     units = context.get("units", {})
     if table == "parameters" and "unit" in df.columns and "name" in df.columns:
         units = {**units, **dict(zip(df["name"].astype(str), df["unit"].astype(str)))}
-    for _, r in df.iterrows():
+    at = {c: j for j, c in enumerate(df.columns)}
+    plain = [base[c] for c in df.columns]
+    keyed = key in at or pkey in at
+    for r in (df.values if keyed else range(len(df))):  # the values iterrows() would give; only keys are read
+        if not keyed:
+            rows.append(plain)
+            continue
         cols = dict(base)
-        if key in df.columns:
-            name = str(r[key])
+        if key in at:
+            name = str(r[at[key]])
             measure = COLUMNS["prob_cost_saving"] if name.startswith("prob") else column(name)
             for c in valued:
                 if c in cols:
                     cols[c] = Column(cols[c].label, measure.unit, measure.kind, measure.decimals, measure.dash)
-        if pkey in df.columns and str(r[pkey]) in units:
-            u = unit_column(units[str(r[pkey])])
+        if pkey in at and str(r[at[pkey]]) in units:
+            u = unit_column(units[str(r[at[pkey]])])
             for c in pvalued:
                 if c in cols:
                     cols[c] = Column(cols[c].label, "", u.kind, u.decimals, cols[c].dash)
@@ -366,12 +372,13 @@ def display_table(df: pd.DataFrame, table: str | None = None, context: dict | No
     key = ROW_KEYED.get(table or "", (None,))[0]
     headers = [c.header for c in table_columns(df, table, context).values()]
     texts, notes = [], {}
-    for i, (_, r) in enumerate(df.iterrows()):
+    for i, r in enumerate(df.values):  # the values iterrows() would give (one common dtype per row)
         row = []
         for j, c in enumerate(df.columns):
-            text = format_value(r[c], cols[i][j])
-            if c == key and str(r[c]) in COLUMNS:  # a measure's machine name → its label
-                text = COLUMNS[str(r[c])].label
+            v = r[j]
+            text = format_value(v, cols[i][j])
+            if c == key and str(v) in COLUMNS:  # a measure's machine name → its label
+                text = COLUMNS[str(v)].label
             if text == DASH:
                 notes.setdefault(headers[j], cols[i][j].dash)
             row.append(text)
