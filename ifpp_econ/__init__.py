@@ -16,11 +16,12 @@ __version__ = "0.1.0"
 
 _API = {
     "read_workbook": "workbook", "write_template": "workbook", "WorkbookError": "workbook", "Inputs": "workbook",
-    "run_base_case": "deterministic", "run_psa": "psa", "run_dsa": "dsa", "budget_impact": "budget",
+    "run_base_case": "deterministic", "run_psa": "psa", "run_dsa": "dsa", "run_budget": "budget", "run_voi": "voi",
+    "budget_impact": "budget",
     "operational_validation": "validation", "build_report": "report", "calibrate_workbook": "calibration_output",
     "simulate": "engine", "Conventions": "engine", "Reward": "engine", "Edges": "engine",
 }
-__all__ = [*_API, "run_budget", "default_workbook", "__version__"]
+__all__ = [*_API, "default_workbook", "__version__"]
 
 
 def default_workbook():
@@ -29,13 +30,6 @@ def default_workbook():
     from pathlib import Path
 
     return Path(str(files("ifpp_econ") / "data" / "default.xlsx"))
-
-
-def run_budget(inputs, years: int | None = None, families_per_year: float | None = None):
-    """Budget impact for one local authority (base case; years and referrals default to the workbook's)."""
-    from .budget import budget_impact
-
-    return budget_impact(inputs, years, families_per_year)
 
 
 def __getattr__(name: str):

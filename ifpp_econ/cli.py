@@ -215,6 +215,7 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     from .psa import run_psa
     from .runs import RunFolder
     from .spec import build_spec
+    from .voi import run_voi
 
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
@@ -227,7 +228,8 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
         result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"),
                          structural=structural, workers=workers)
         t = time.perf_counter()
-        extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
+        voi = run_voi(result, evppi=not no_evppi)
+        extra = write_psa(folder, result, inputs, conventions, save_iterations, voi)
         folder.time("writing_seconds", time.perf_counter() - t)
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": chunk_size,
                                                "structural": structural or inputs.settings.get("psa_structural")})
@@ -279,6 +281,7 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 @guarded
 def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     """Budget impact for one local authority: undiscounted spend and savings by year, payback, ROI."""
+    from .budget import run_budget
     from .outputs import format_budget, write_budget
     from .runs import RunFolder
     from .spec import build_spec
@@ -288,7 +291,7 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(iterations) if iterations else []
     with RunFolder("budget", out, force, protect=[inputs.path], charts=True) as folder:
-        summary = write_budget(folder, inputs, years, referrals, iterations, seed)
+        summary = write_budget(folder, run_budget(inputs, years, referrals, iterations=iterations, seed=seed), inputs)
         dest = folder.commit(inputs, settings={"years": summary["years"], "referrals": summary["families_per_year"],
                                                "iterations": iterations, "seed": seed})
     conventions = spec.describe_conventions()

@@ -13,16 +13,15 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-from . import analysis, schema
+from . import analysis, declarations, schema
 from .model import run_model
 from .sampling import percentile_range
 from .spec import apply_scenario, base_values, build_spec, scenario_names
 
-OUTCOMES = {"savings": "per_child_savings", "nmb": "incremental_nmb", "placements": "placements_avoided_per_child"}
-OUTCOME_LABELS = {"savings": "Per-child savings (GBP)", "nmb": "Incremental NMB per child (GBP)",
-                  "placements": "Placements avoided per child"}
-DEFAULT_THRESHOLDS = ("ifpp_cost_per_family", "rr_12m", "risk_12m", "cost_residential", "effect_duration_months")
-KNOTS = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
+OUTCOMES = declarations.DSA_OUTCOMES
+OUTCOME_LABELS = declarations.DSA_OUTCOME_LABELS
+DEFAULT_THRESHOLDS = declarations.THRESHOLD_PARAMETERS
+KNOTS = declarations.RISK_KNOTS
 
 
 class Evaluator:
@@ -179,7 +178,8 @@ def threshold(evaluator: Evaluator, name: str, grid_points: int = 41) -> dict:
             "note": note}
 
 
-def two_way(evaluator: Evaluator, x_name: str = "risk_12m", y_name: str = "rr_12m", points: int = 21) -> pd.DataFrame:
+def two_way(evaluator: Evaluator, x_name: str = declarations.TWO_WAY_PAIR[0], y_name: str = declarations.TWO_WAY_PAIR[1],
+            points: int = 21) -> pd.DataFrame:
     """Outcome over a grid of two parameters (each between its one-way low and high)."""
     ranges = one_way_ranges(evaluator.inputs).set_index("parameter")
     xs = np.linspace(ranges.loc[x_name, "low"], ranges.loc[x_name, "high"], points)
@@ -252,7 +252,7 @@ class DSAResult:
 
 
 def run_dsa(inputs, outcome: str = "savings", wtp: float | None = None, threshold_parameters=None,
-            two_way_pair: tuple[str, str] = ("risk_12m", "rr_12m")) -> DSAResult:
+            two_way_pair: tuple[str, str] = declarations.TWO_WAY_PAIR) -> DSAResult:
     """Tornado, break-even thresholds, two-way grid and scenarios; thresholds default to the workbook's
     ``threshold_parameters`` setting."""
     evaluator = Evaluator(inputs, outcome, wtp)

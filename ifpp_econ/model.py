@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import units
+from . import declarations, units
 from .engine import Conventions, Reward, TransitionError
 from .exceptions import InputError
 from .kernels import simulate_family_states
@@ -47,7 +47,7 @@ RETURN_BANDS = ("0_3m", "3_12m", "12m_plus")
 RETURN_BAND_OF_TUNNEL = np.searchsorted([3, 12], np.arange(RETURN_TUNNELS + 1), side="right")
 RISK_KNOTS = np.array([0, 3, 6, 12, 24])
 RR_NAMES = ("rr_3m", "rr_6m", "rr_12m", "rr_24m")
-PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "secure", "semi_independent", "with_parents", "other")
+PLACEMENT_TYPES = declarations.PLACEMENT_TYPES
 AFTER_EFFECTS = ("effect_stops", "gap_persists", "catch_up")  # codes 0, 1, 2 in the structure:after_effect column
 PERSPECTIVE_PAYERS = {"local_authority": ("LA",), "public_sector": ("LA", "HMCTS")}
 RISK_KNOT_NAMES = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")

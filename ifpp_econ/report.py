@@ -292,8 +292,10 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
 
     from . import dsa, outputs
     from .analysis import summarise
+    from .budget import run_budget
     from .deterministic import run_base_case
     from .psa import run_psa
+    from .voi import run_voi
 
     tell = stage or (lambda message: None)
     clock = {"name": None, "start": time.perf_counter()}
@@ -312,17 +314,18 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     outputs.write_base_case(run, base, inputs)
     conventions = base.spec.describe_conventions()
     stage(f"PSA sampling and model, {n:,} iterations")
-    psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress)
+    psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress, base=base)
     stage("PSA tables, EVPI/EVPPI and charts")
-    outputs.write_psa(run, psa, inputs, conventions)
+    voi = run_voi(psa)  # EVPI and EVPPI, computed once
+    outputs.write_psa(run, psa, inputs, conventions, voi=voi)
     stage("model-averaged PSA (structural uncertainty)")
-    averaged = run_psa(inputs, n, seed, structural="model_averaged")  # beside the default, never instead of it
+    averaged = run_psa(inputs, n, seed, structural="model_averaged", base=base)  # beside the default, never instead
     validation_table = run.tables["operational_validation"]
     stage("one-way, break-even, two-way and scenario analyses")
     dsa_result = dsa.run_dsa(inputs)  # the workbook's threshold_parameters
     dsa_summary = outputs.write_dsa(run, dsa_result, inputs)
     stage("budget impact")
-    budget_summary = outputs.write_budget(run, inputs, None, None, min(n, 1000), seed)
+    budget_summary = outputs.write_budget(run, run_budget(inputs, psa=psa, iterations=min(n, 1000), seed=seed), inputs)
     stage("report.html")
 
     comparator = base.results.comparator
@@ -407,7 +410,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
          + chart(run.svg("two_way"), "Two-way sensitivity", two_way_caption(dsa_result, labels))),
         ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
                                               context)),
-        ("voi", "Value of information", voi_html(run, tables, labels)),
+        ("voi", "Value of information", voi_html(run, voi, labels)),
         ("budget", "Budget impact", budget_html(run, tables["budget_by_year"], budget_summary, price_year)),
         ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
          "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). "
@@ -447,11 +450,12 @@ def headline_plain(comparator: str, strategy: str, main: dict, s: dict, budget: 
     return text + "."
 
 
-def voi_html(run, tables: dict, labels: dict) -> str:
+def voi_html(run, voi, labels: dict) -> str:
+    """EVPI and EVPPI charts and the top of the EVPPI table, from the run's VOI result."""
     parts = [chart(run.svg("evpi"), "Expected value of perfect information",
                    "EVPI per child and for the local authority's population, by willingness to pay.")]
-    if "evppi" in tables:
-        ev = tables["evppi"]
+    if voi.evppi is not None:
+        ev = voi.evppi
         parts.append(chart(run.svg("evppi"), "Expected value of partial perfect information",
                            "EVPPI by parameter and parameter group (regression method, Strong et al. 2014)."))
         if (ev["evppi_per_child"] > 0).any():
