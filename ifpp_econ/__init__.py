@@ -3,10 +3,12 @@
 The public API (``import ifpp_econ as ie``), loaded on first use so that the command line starts fast::
 
     inputs = ie.read_workbook("my.xlsx")        # or ie.default_workbook()
-    base = ie.run_base_case(inputs)            # deterministic; .to_json(), .strategy_table(), .incremental()
-    psa = ie.run_psa(inputs)                   # n and seed from the workbook unless given
-    dsa = ie.run_dsa(inputs)                   # tornado, thresholds, two-way grid, scenarios
-    budget = ie.run_budget(inputs)             # budget impact by year
+    base = ie.run_base_case(inputs)            # BaseCase: .summary(), .incremental(), .to_json(), .trace_table()
+    psa = ie.run_psa(inputs)                   # PSAResult: n and seed from the workbook unless given; .ceac(),
+                                               #   .evpi(population=True), .evppi(), .samples()
+    voi = ie.run_voi(psa)                      # VOIResult: EVPI per child and population, EVPPI
+    dsa = ie.run_dsa(inputs)                   # DSAResult: tornado, thresholds, two-way grid, scenarios
+    budget = ie.run_budget(inputs, psa=psa)    # BudgetResult: by year, both perspectives, PSA intervals
     ie.calibrate_workbook(["episodes.csv"], out="local.xlsx")  # local care dynamics from SSDA903 returns
 
 The cohort engine (``ie.simulate``, ``ie.Conventions``, ``ie.Reward``) runs any Markov cohort model.

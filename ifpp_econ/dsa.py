@@ -230,6 +230,10 @@ class DSAResult:
     two_way_pair: tuple[str, str]
     scenarios: pd.DataFrame
 
+    def incremental(self) -> pd.DataFrame:
+        """Incremental results (per child) of the base case and every named scenario, one row each."""
+        return self.scenarios.copy()
+
     def summary(self) -> pd.DataFrame:
         """The tornado as a tidy table: one row per parameter and end of its range."""
         t = self.tornado
