@@ -42,11 +42,13 @@ class Evaluator:
 
     def rows(self, changes: list[dict[str, float]]) -> pd.DataFrame:
         """The base row repeated, with each dict of changes applied to its own row (shares rescaled)."""
-        table = pd.concat([self.base] * len(changes), ignore_index=True)
+        columns = list(self.base.columns)
+        at = {c: j for j, c in enumerate(columns)}
+        table = np.repeat(self.base.to_numpy(float), len(changes), axis=0)
         for i, change in enumerate(changes):
             for name, value in change.items():
-                set_value(table, i, name, value)
-        return table
+                _set_value(table[i], at, columns, name, value)
+        return pd.DataFrame(table, columns=columns)
 
 
 def share_group(name: str) -> str | None:
@@ -67,6 +69,18 @@ def set_value(table: pd.DataFrame, row: int, name: str, value: float) -> None:
     scale = (1.0 - value) / rest.sum() if rest.sum() > 0 else 0.0
     table.loc[row, others] = rest * scale
     table.loc[row, name] = value
+
+
+def _set_value(row: np.ndarray, at: dict[str, int], columns: list[str], name: str, value: float) -> None:
+    """:func:`set_value` on one row of a float array (same arithmetic, without pandas indexing)."""
+    prefix = share_group(name)
+    if prefix is not None:
+        others = [at[c] for c in columns if c.startswith(prefix) and c != name]
+        rest = row[others]
+        total = rest.sum()
+        scale = (1.0 - value) / total if total > 0 else 0.0
+        row[others] = rest * scale
+    row[at[name]] = value
 
 
 def one_way_ranges(inputs) -> pd.DataFrame:
