@@ -316,7 +316,7 @@ def report(workbook, iterations, seed, out, force, as_json):
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(n, echo=not as_json)
     stages = Stages(7)
-    with RunFolder("report", out, force, protect=[inputs.path], charts=True) as folder:
+    with RunFolder("report", out, force, protect=[inputs.path], charts=True, workers=2) as folder:
         summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
         stages("results.xlsx and manifest")
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}).resolve()

@@ -29,8 +29,7 @@ def render(folder: str | Path | None, name: str, function: str, args: tuple = ()
         matplotlib.use("Agg")  # a renderer never opens a window
     import matplotlib.pyplot as plt
 
-    module, attr = function.rsplit(".", 1)
-    fig = getattr(importlib.import_module(f"ifpp_econ.{module}"), attr)(*args, **(kwargs or {}))
+    fig = _resolve(function)(*args, **(kwargs or {}))
     text = ""
     try:
         with plt.rc_context({"text.parse_math": False}):  # labels from the workbook are plain text
@@ -46,6 +45,21 @@ def render(folder: str | Path | None, name: str, function: str, args: tuple = ()
     finally:
         plt.close(fig)
     return text
+
+
+def _resolve(function: str):
+    module, attr = function.rsplit(".", 1)
+    return getattr(importlib.import_module(f"ifpp_econ.{module}"), attr)
+
+
+def call(function: str, args: tuple = (), kwargs: dict | None = None):
+    """``function(*args, **kwargs)`` (``"module.name"`` inside ifpp_econ) with the compiled kernels on one thread
+    (a worker was forked from a process whose thread pools it must not use; results are the same on any number
+    of threads)."""
+    from . import kernels
+
+    with kernels.single_thread():
+        return _resolve(function)(*args, **(kwargs or {}))
 
 
 def _warm_up() -> None:
@@ -64,9 +78,10 @@ def _use_worker() -> bool:
 
 
 class ChartRenderer:
-    """Renders a run's charts in one worker process (or in this process when ``parallel`` is false)."""
+    """Renders a run's charts in ``workers`` worker processes (or in this process when ``parallel`` is false);
+    :meth:`submit` runs other work there too (e.g. the DSA while the PSA runs here)."""
 
-    def __init__(self, folder: Path, parallel: bool | None = None):
+    def __init__(self, folder: Path, parallel: bool | None = None, workers: int = 1):
         self.folder = folder
         self.results: dict[str, Future] = {}
         self._jobs: dict[str, tuple] = {}
@@ -78,7 +93,8 @@ class ChartRenderer:
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor
 
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+                self._pool = ProcessPoolExecutor(max_workers=max(1, workers),
+                                                 mp_context=multiprocessing.get_context("fork"))
                 self._pool.submit(_warm_up)  # forks now, before the model starts its threads
             except (OSError, ValueError, ImportError):
                 self._pool = None
@@ -99,6 +115,20 @@ class ChartRenderer:
         except BaseException as exc:  # re-raised by svg()/wait()
             done.set_exception(exc)
         self.results[name] = done
+
+    def submit(self, function: str, *args, **kwargs) -> Future:
+        """Run ``function`` (``"module.name"``) in a worker; in this process, at once, without one."""
+        if self._pool is not None:
+            try:
+                return self._pool.submit(call, function, args, kwargs)
+            except RuntimeError:
+                self._pool = None
+        done: Future = Future()
+        try:
+            done.set_result(_resolve(function)(*args, **kwargs))
+        except Exception as exc:  # re-raised by result()
+            done.set_exception(exc)
+        return done
 
     def svg(self, name: str) -> str:
         """The SVG text of chart ``name`` (waits for it)."""

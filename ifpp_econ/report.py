@@ -290,9 +290,8 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     """
     import time
 
-    from . import dsa, outputs
+    from . import outputs
     from .analysis import summarise
-    from .budget import run_budget
     from .deterministic import run_base_case
     from .psa import run_psa
     from .voi import run_voi
@@ -308,9 +307,14 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
         if message:
             tell(message)
 
+    # The analyses that do not need the PSA run in the run's worker processes while this one runs the PSA
+    # (computed here, in turn, when there are none); each gives the same numbers wherever it runs.
     stage("base case")
+    dsa_future = run.background("dsa.run_dsa", inputs)  # the workbook's threshold_parameters
+    budget_future = run.background("budget.run_budget", inputs, iterations=min(n, 1000), seed=seed)
     run.inline_chart("model_diagram", "report.model_diagram")
     base = run_base_case(inputs)
+    averaged_future = run.background("psa.run_psa", inputs, n, seed, structural="model_averaged", base=base)
     outputs.write_base_case(run, base, inputs)
     conventions = base.spec.describe_conventions()
     stage(f"PSA sampling and model, {n:,} iterations")
@@ -319,13 +323,12 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     voi = run_voi(psa)  # EVPI and EVPPI, computed once
     outputs.write_psa(run, psa, inputs, conventions, voi=voi)
     stage("model-averaged PSA (structural uncertainty)")
-    averaged = run_psa(inputs, n, seed, structural="model_averaged", base=base)  # beside the default, never instead
+    averaged = averaged_future.result()  # beside the default, never instead of it
     validation_table = run.tables["operational_validation"]
     stage("one-way, break-even, two-way and scenario analyses")
-    dsa_result = dsa.run_dsa(inputs)  # the workbook's threshold_parameters
-    dsa_summary = outputs.write_dsa(run, dsa_result, inputs)
+    dsa_summary = outputs.write_dsa(run, dsa_future.result(), inputs)
     stage("budget impact")
-    budget_summary = outputs.write_budget(run, run_budget(inputs, psa=psa, iterations=min(n, 1000), seed=seed), inputs)
+    budget_summary = outputs.write_budget(run, budget_future.result(), inputs)
     stage("report.html")
 
     comparator = base.results.comparator
@@ -407,7 +410,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
          + f"<p class=note>{html.escape(dsa_summary['note'])}</p>"),
         ("thresholds", "Break-even thresholds",
          table_html(tables["thresholds"][["parameter", "base", "threshold", "note"]], "thresholds", context)
-         + chart(run.svg("two_way"), "Two-way sensitivity", two_way_caption(dsa_result, labels))),
+         + chart(run.svg("two_way"), "Two-way sensitivity", two_way_caption(dsa_future.result(), labels))),
         ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
                                               context)),
         ("voi", "Value of information", voi_html(run, voi, labels)),

@@ -118,7 +118,7 @@ class RunFolder:
     """
 
     def __init__(self, command: str, out: str | Path | None = None, force: bool = False, root: str | Path = "outputs",
-                 protect=(), charts: bool = False):
+                 protect=(), charts: bool = False, workers: int = 1):
         self.command = command
         self.started = time.perf_counter()
         self.created = dt.datetime.now().astimezone()
@@ -148,6 +148,7 @@ class RunFolder:
         except OSError as exc:
             raise cannot_write(self.destination, _reason(exc)) from None
         self._charts = None
+        self._workers = workers
         if charts:  # start the chart worker now, so matplotlib loads while the model runs
             self._renderer()
 
@@ -210,8 +211,13 @@ class RunFolder:
         if self._charts is None:
             from .render import ChartRenderer
 
-            self._charts = ChartRenderer(self.path)
+            self._charts = ChartRenderer(self.path, workers=self._workers)
         return self._charts
+
+    def background(self, function: str, *args, **kwargs):
+        """Run ``function`` (e.g. ``"dsa.run_dsa"``) in a chart worker while this process goes on; returns a
+        future (computed here at once when there is no worker). Results are the same either way."""
+        return self._renderer().submit(function, *args, **kwargs)
 
     def chart(self, name: str, function: str, *args, **kwargs) -> None:
         """Queue chart ``name`` (PNG and SVG), drawn by ``function`` (e.g. ``"charts.ce_plane"``) from ``args``
