@@ -329,6 +329,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     dsa_summary = outputs.write_dsa(run, dsa_future.result(), inputs)
     stage("budget impact")
     budget_summary = outputs.write_budget(run, budget_future.result(), inputs)
+    run.start_results(inputs, {"iterations": n, "seed": seed})  # results.xlsx in a worker while the HTML is built
     stage("report.html")
 
     comparator = base.results.comparator

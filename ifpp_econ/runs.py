@@ -149,8 +149,37 @@ class RunFolder:
             raise cannot_write(self.destination, _reason(exc)) from None
         self._charts = None
         self._workers = workers
+        self._results: tuple | None = None  # (what it was written from, future) of results.xlsx started early
         if charts:  # start the chart worker now, so matplotlib loads while the model runs
             self._renderer()
+
+    def _results_job(self, inputs, settings) -> tuple:
+        from .presentation import data_dictionary
+
+        dsa = self.manifest.get("dsa", {})
+        context = {"dsa_outcome": dsa.get("outcome", "savings"), "dsa_base_outcome": dsa.get("base_outcome")}
+        if inputs is not None:
+            context["units"] = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
+        summary = self.manifest_summary(inputs, settings)
+        key = json.dumps([sorted(self.tables), [len(t) for t in self.tables.values()], summary, context],
+                         default=_json_default)
+        return key, data_dictionary(self.tables), summary, context
+
+    def _write_results(self, job: tuple, writer, background: bool = False) -> None:
+        key, dictionary, summary, context = job
+        dictionary.to_csv(self.path / "data_dictionary.csv", index=False)
+        self.files += ["data_dictionary.csv", "results.xlsx"]
+        if background:
+            self._results = (key, self.background("xlsx.write_results_xlsx", self.path / "results.xlsx",
+                                                  dict(self.tables), summary, context))
+        else:
+            writer(self.path / "results.xlsx", self.tables, summary, context)
+
+    def start_results(self, inputs=None, settings: dict | None = None) -> None:
+        """Start writing data_dictionary.csv and results.xlsx now (in a worker, while this process builds
+        the report); :meth:`commit` waits for it, or writes them again if the tables or settings changed."""
+        if self.tables:
+            self._write_results(self._results_job(inputs, settings), write_results_xlsx, background=True)
 
     def _check_destination(self, protect: list[Path]) -> None:
         dest = self.destination
@@ -247,20 +276,17 @@ class RunFolder:
         ``settings``: what this run used (seed, iterations, command options); the workbook's
         own settings are recorded separately as defaults.
         """
+        if self.tables:
+            job = self._results_job(inputs, settings)
+            if self._results is not None and (self._results[0] != job or xlsx_writer is not None):
+                self._results[1].result()  # an earlier start is out of date: let it finish, then write again
+                self._results = None
+            if self._results is None:
+                self._write_results(job, xlsx_writer or write_results_xlsx)
+            else:
+                self._results[1].result()
         if self._charts is not None:
             self._charts.wait()  # every chart file written before the folder is published
-        if self.tables:
-            from .presentation import data_dictionary
-
-            data_dictionary(self.tables).to_csv(self.path / "data_dictionary.csv", index=False)
-            self.files.append("data_dictionary.csv")
-            writer = xlsx_writer or write_results_xlsx
-            dsa = self.manifest.get("dsa", {})
-            context = {"dsa_outcome": dsa.get("outcome", "savings"), "dsa_base_outcome": dsa.get("base_outcome")}
-            if inputs is not None:
-                context["units"] = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
-            writer(self.path / "results.xlsx", self.tables, self.manifest_summary(inputs, settings), context)
-            self.files.append("results.xlsx")
         self.timings["total_seconds"] = round(time.perf_counter() - self.started, 4)
         manifest = {
             "tool": "ifpp-econ",
