@@ -194,14 +194,15 @@ def _money_label(label: str) -> tuple[str, bool]:
 
 
 def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int = 15,
-                  units: dict[str, str] | None = None) -> plt.Figure:
+                  units: dict[str, str] | None = None, money: bool | None = None) -> plt.Figure:
     """Horizontal bars from the outcome at each parameter's low to its high value, sorted by swing.
 
     Bars are drawn from the base case to each end (so a bar crossing zero is shown as it is);
     each bar end is labelled with the parameter value that produced it, in the parameter's
     unit (``units``: name → workbook unit); parameters beyond ``top`` are summarised in the title.
+    ``money``: whether the outcome is in £ (declared by the caller; read from the label when not given).
     """
-    label, money = _money_label(outcome_label)
+    label, money = _money_label(outcome_label) if money is None else (outcome_label, money)
     fmt_out = (lambda v: presentation.gbp(v)) if money else (lambda v: presentation.number(v, 4))
     units = units or {}
     shown = table.head(top).iloc[::-1]
@@ -234,9 +235,9 @@ def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int
 
 
 def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_label: str,
-                  labels: dict[str, str] | None = None) -> plt.Figure:
+                  labels: dict[str, str] | None = None, money: bool | None = None) -> plt.Figure:
     """Heatmap of the outcome over two parameters, diverging at zero (purple above, orange below), break-even contour."""
-    label, money = _money_label(outcome_label)
+    label, money = _money_label(outcome_label) if money is None else (outcome_label, money)
     labels = labels or {}
     xs, ys = np.unique(grid[x]), np.unique(grid[y])
     z = grid.set_index([x, y])[outcome].unstack().loc[xs, ys].to_numpy().T

@@ -12,8 +12,9 @@ PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "secure", "semi
 
 # DSA outcomes: option name → incremental result (first non-comparator strategy vs the comparator), and label.
 DSA_OUTCOMES = {"savings": "per_child_savings", "nmb": "incremental_nmb", "placements": "placements_avoided_per_child"}
-DSA_OUTCOME_LABELS = {"savings": "Per-child savings (GBP)", "nmb": "Incremental NMB per child (GBP)",
+DSA_OUTCOME_LABELS = {"savings": "Per-child savings (£)", "nmb": "Incremental NMB per child (£)",
                       "placements": "Placements avoided per child"}
+DSA_OUTCOME_MONEY = {"savings": True, "nmb": True, "placements": False}  # drawn with £ axes
 
 # Break-even thresholds searched unless the workbook's threshold_parameters setting names others.
 THRESHOLD_PARAMETERS = ("ifpp_cost_per_family", "rr_12m", "risk_12m", "cost_residential", "effect_duration_months")

@@ -323,11 +323,13 @@ def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dic
     units = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
     labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
     run.table("tornado", result.tornado)
-    run.chart("tornado", "charts.tornado_chart", result.tornado, result.base_outcome, label, top, units=units)
+    money = declarations.DSA_OUTCOME_MONEY[result.outcome]
+    run.chart("tornado", "charts.tornado_chart", result.tornado, result.base_outcome, label, top, units=units,
+              money=money)
     run.table("thresholds", result.thresholds)
     x, y = result.two_way_pair
     run.table("two_way", result.two_way)
-    run.chart("two_way", "charts.two_way_chart", result.two_way, x, y, result.outcome, label, labels)
+    run.chart("two_way", "charts.two_way_chart", result.two_way, x, y, result.outcome, label, labels, money=money)
     run.table("scenarios", result.scenarios)
     run.table("parameters", parameters_table(inputs))
     note = ("Shares (placement mix by age band, age bands) vary one at a time with the other shares of their group "
