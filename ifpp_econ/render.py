@@ -71,6 +71,30 @@ def _warm_up() -> None:
     importlib.import_module("ifpp_econ.charts")
 
 
+def _follow_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the run's process ends, even by SIGKILL (no orphans)."""
+    import signal
+    import threading
+    import time
+
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it stops the workers
+
+    def watch() -> None:  # elsewhere: poll
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    if os.getppid() != parent:
+        os._exit(0)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _use_worker() -> bool:
     if os.environ.get("IFPP_ECON_CHART_WORKER", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
@@ -94,7 +118,8 @@ class ChartRenderer:
                 from concurrent.futures import ProcessPoolExecutor
 
                 self._pool = ProcessPoolExecutor(max_workers=max(1, workers),
-                                                 mp_context=multiprocessing.get_context("fork"))
+                                                 mp_context=multiprocessing.get_context("fork"),
+                                                 initializer=_follow_parent, initargs=(os.getpid(),))
                 self._pool.submit(_warm_up)  # forks now, before the model starts its threads
             except (OSError, ValueError, ImportError):
                 self._pool = None
@@ -158,7 +183,11 @@ class ChartRenderer:
             self._result(name)
 
     def close(self, cancel: bool = False) -> None:
-        """Stop the worker (after the chart it is drawing; ``cancel``: drop the queued ones)."""
+        """Stop the workers: after their queued work, or (``cancel``: the run was interrupted or failed, its
+        folder is about to be removed) at once, dropping what they were doing."""
         if self._pool is not None:
+            if cancel:
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    process.kill()
             self._pool.shutdown(wait=True, cancel_futures=cancel)
             self._pool = None

@@ -346,7 +346,7 @@ class RunFolder:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._charts is not None:
-            self._charts.close(cancel=exc_type is not None)  # the running chart finishes before the folder goes
+            self._charts.close(cancel=exc_type is not None)  # interrupted or failed: the workers stop at once
             self._charts = None
         if self.path.exists() and self.path.name.startswith("."):
             self.discard()  # not committed: leave nothing half-written behind
