@@ -105,14 +105,17 @@ def _padded(lo: float, hi: float, pad: float = 0.06) -> tuple[float, float]:
 
 
 def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: float, strategy: str, comparator: str,
-             max_points: int = 5000) -> plt.Figure:
-    """Incremental cost per child against placements avoided per child (axes fitted to the data, origin shown)."""
+             max_points: int = 5000, mean: tuple[float, float] | None = None) -> plt.Figure:
+    """Incremental cost per child against placements avoided per child (axes fitted to the data, origin shown).
+
+    ``mean``: the mean of all iterations when the arrays are already a subsample (:func:`ifpp_econ.outputs.ce_plane_sample`)."""
     fig, ax = plt.subplots(figsize=(8.2, 4.6))
     n = len(placements_avoided)
     idx = np.linspace(0, n - 1, min(n, max_points)).astype(int)
     x, y = placements_avoided[idx], incremental_cost[idx]
     ax.scatter(x, y, s=4, alpha=0.35, color=BLUE, label=f"PSA iterations ({len(idx):,} shown)", rasterized=False)
-    ax.scatter([placements_avoided.mean()], [incremental_cost.mean()], color=VERMILION, s=45, zorder=3,
+    mx, my = (placements_avoided.mean(), incremental_cost.mean()) if mean is None else mean
+    ax.scatter([mx], [my], color=VERMILION, s=45, zorder=3,
                edgecolor="white", label="Mean")
     xlim = _padded(min(0.0, np.nanmin(x)), max(0.0, np.nanmax(x)))
     ylim = _padded(min(0.0, np.nanmin(y)), max(0.0, np.nanmax(y)))

@@ -270,8 +270,9 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     run.table("parameters", parameters_table(inputs))
     inc = result.incremental()
     for name, metrics in inc.items():
-        run.chart(ce_plane_chart_name(name, len(inc)), "charts.ce_plane", metrics["placements_avoided_per_child"],
-                  -metrics["per_child_savings"], result.wtp_default, name, result.comparator)
+        points = ce_plane_sample(metrics["placements_avoided_per_child"], -metrics["per_child_savings"])
+        run.chart(ce_plane_chart_name(name, len(inc)), "charts.ce_plane", points["placements_avoided"],
+                  points["incremental_cost"], result.wtp_default, name, result.comparator, mean=points["mean"])
     run.table("ce_plane", ce_plane_points(inc))
     if len(result.strategies) > 2:
         run.table("psa_frontier", psa_frontier(result))
@@ -297,6 +298,14 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
                                                                "structural": result.structural or {"sampled": False}}})
     run.timings.update(result.timings)
     return extra
+
+
+def ce_plane_sample(placements_avoided: np.ndarray, incremental_cost: np.ndarray, max_points: int = 5000) -> dict:
+    """What :func:`ifpp_econ.charts.ce_plane` draws, from any number of iterations: the evenly spaced points it shows and the mean."""
+    n = len(placements_avoided)
+    idx = np.linspace(0, n - 1, min(n, max_points)).astype(int)
+    return {"placements_avoided": placements_avoided[idx], "incremental_cost": incremental_cost[idx],
+            "mean": (placements_avoided.mean(), incremental_cost.mean())}
 
 
 def ce_plane_chart_name(strategy: str, comparisons: int) -> str:
