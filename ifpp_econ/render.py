@@ -95,6 +95,15 @@ def _follow_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _worker():
+    """One forked worker process that dies with this one."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_follow_parent, initargs=(os.getpid(),))
+
+
 def _use_worker() -> bool:
     if os.environ.get("IFPP_ECON_CHART_WORKER", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
@@ -102,27 +111,26 @@ def _use_worker() -> bool:
 
 
 class ChartRenderer:
-    """Renders a run's charts in ``workers`` worker processes (or in this process when ``parallel`` is false);
-    :meth:`submit` runs other work there too (e.g. the DSA while the PSA runs here)."""
+    """Renders a run's charts in a worker process (or in this process when ``parallel`` is false); with
+    ``workers`` = 2, :meth:`submit` runs other work (e.g. the DSA while the PSA runs here) in a second worker,
+    which never imports matplotlib; with one worker, in the chart worker."""
 
     def __init__(self, folder: Path, parallel: bool | None = None, workers: int = 1):
         self.folder = folder
         self.results: dict[str, Future] = {}
         self._jobs: dict[str, tuple] = {}
-        self._pool = None
+        self._pool = self._compute = None
         if parallel is None:
             parallel = _use_worker()
         if parallel:
             try:
-                import multiprocessing
-                from concurrent.futures import ProcessPoolExecutor
-
-                self._pool = ProcessPoolExecutor(max_workers=max(1, workers),
-                                                 mp_context=multiprocessing.get_context("fork"),
-                                                 initializer=_follow_parent, initargs=(os.getpid(),))
+                self._pool = _worker()
                 self._pool.submit(_warm_up)  # forks now, before the model starts its threads
+                if workers > 1:
+                    self._compute = _worker()
+                    self._compute.submit(int)  # forks now too
             except (OSError, ValueError, ImportError):
-                self._pool = None
+                self.close(cancel=True)
 
     def draw(self, name: str, function: str, *args, _save: bool = True, **kwargs) -> None:
         """Queue chart ``name`` (files ``name.png`` and ``name.svg`` unless ``_save`` is false)."""
@@ -143,11 +151,12 @@ class ChartRenderer:
 
     def submit(self, function: str, *args, **kwargs) -> Future:
         """Run ``function`` (``"module.name"``) in a worker; in this process, at once, without one."""
-        if self._pool is not None:
+        pool = self._compute or self._pool
+        if pool is not None:
             try:
-                return self._pool.submit(call, function, args, kwargs)
-            except RuntimeError:
-                self._pool = None
+                return pool.submit(call, function, args, kwargs)
+            except RuntimeError:  # a worker died: go on here
+                self._compute = None
         done: Future = Future()
         try:
             done.set_result(_resolve(function)(*args, **kwargs))
@@ -185,9 +194,11 @@ class ChartRenderer:
     def close(self, cancel: bool = False) -> None:
         """Stop the workers: after their queued work, or (``cancel``: the run was interrupted or failed, its
         folder is about to be removed) at once, dropping what they were doing."""
-        if self._pool is not None:
+        for pool in (self._pool, self._compute):
+            if pool is None:
+                continue
             if cancel:
-                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
                     process.kill()
-            self._pool.shutdown(wait=True, cancel_futures=cancel)
-            self._pool = None
+            pool.shutdown(wait=True, cancel_futures=cancel)
+        self._pool = self._compute = None
