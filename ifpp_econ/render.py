@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -23,10 +24,6 @@ def render(folder: str | Path | None, name: str, function: str, args: tuple = ()
     and ``.svg``; returns the SVG text."""
     import io
 
-    import matplotlib
-
-    if os.environ.get("MPLBACKEND") is None and matplotlib.get_backend().lower() not in ("agg", "svg", "pdf"):
-        matplotlib.use("Agg")  # a renderer never opens a window
     import matplotlib.pyplot as plt
 
     fig = _resolve(function)(*args, **(kwargs or {}))
@@ -64,10 +61,6 @@ def call(function: str, args: tuple = (), kwargs: dict | None = None):
 
 def _warm_up() -> None:
     """Import the drawing code in the worker while the main process reads the workbook and runs the model."""
-    import matplotlib
-
-    if os.environ.get("MPLBACKEND") is None:
-        matplotlib.use("Agg")
     importlib.import_module("ifpp_econ.charts")
 
 
@@ -84,6 +77,10 @@ def _follow_parent(parent: int) -> None:
     except (OSError, AttributeError):
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it stops the workers
+    if "matplotlib" in sys.modules:  # a worker draws into files only, whatever backend its parent uses
+        sys.modules["matplotlib"].use("Agg", force=True)
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
 
     def watch() -> None:  # elsewhere: poll
         while os.getppid() == parent:
@@ -145,7 +142,7 @@ class ChartRenderer:
         done: Future = Future()
         try:
             done.set_result(render(folder, name, function, args, kwargs))
-        except BaseException as exc:  # re-raised by svg()/wait()
+        except Exception as exc:  # re-raised by svg()/wait()
             done.set_exception(exc)
         self.results[name] = done
 
