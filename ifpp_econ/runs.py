@@ -278,7 +278,7 @@ class RunFolder:
         """
         if self.tables:
             job = self._results_job(inputs, settings)
-            if self._results is not None and (self._results[0] != job or xlsx_writer is not None):
+            if self._results is not None and (self._results[0] != job[0] or xlsx_writer is not None):
                 self._results[1].result()  # an earlier start is out of date: let it finish, then write again
                 self._results = None
             if self._results is None:

@@ -137,3 +137,21 @@ def test_charts_are_the_same_with_or_without_the_worker(tmp_path):
         assert (folder / "ceac.png").stat().st_size > 0
     assert out[False] == out[True] and "<svg" in out[True]
     assert (tmp_path / "False" / "ceac.png").read_bytes() == (tmp_path / "True" / "ceac.png").read_bytes()
+
+
+def test_results_xlsx_started_early_is_written_once(default_inputs, tmp_path, monkeypatch):
+    from ifpp_econ import runs
+
+    calls = []
+    real = runs.RunFolder._write_results
+    monkeypatch.setattr(runs.RunFolder, "_write_results", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    run = runs.RunFolder("run", root=tmp_path)
+    run.table("base_case", ie.run_base_case(default_inputs).strategy_table())
+    run.start_results(default_inputs, {"seed": 1})
+    dest = run.commit(default_inputs, settings={"seed": 1})
+    assert len(calls) == 1 and (dest / "results.xlsx").stat().st_size > 0
+    run = runs.RunFolder("run", root=tmp_path)
+    run.table("base_case", ie.run_base_case(default_inputs).strategy_table())
+    run.start_results(default_inputs, {"seed": 1})
+    run.commit(default_inputs, settings={"seed": 2})  # settings changed since: written again
+    assert len(calls) == 3
