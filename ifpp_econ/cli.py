@@ -316,6 +316,9 @@ def report(workbook, iterations, seed, out, force, as_json):
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(n, echo=not as_json)
     stages = Stages(7)
+    from .kernels import choose_kernel
+
+    choose_kernel()  # import the compiled kernels' JIT once, here, before the workers are forked (they share it)
     with RunFolder("report", out, force, protect=[inputs.path], charts=True, workers=2) as folder:
         summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
         stages("results.xlsx and manifest")
