@@ -3,10 +3,12 @@
 The public API (``import ifpp_econ as ie``), loaded on first use so that the command line starts fast::
 
     inputs = ie.read_workbook("my.xlsx")        # or ie.default_workbook()
-    base = ie.run_base_case(inputs)            # deterministic; .to_json(), .strategy_table(), .incremental()
-    psa = ie.run_psa(inputs)                   # n and seed from the workbook unless given
-    dsa = ie.run_dsa(inputs)                   # tornado, thresholds, two-way grid, scenarios
-    budget = ie.run_budget(inputs)             # budget impact by year
+    base = ie.run_base_case(inputs)            # BaseCase: .summary(), .incremental(), .to_json(), .trace_table()
+    psa = ie.run_psa(inputs)                   # PSAResult: n and seed from the workbook unless given; .ceac(),
+                                               #   .evpi(population=True), .evppi(), .samples()
+    voi = ie.run_voi(psa)                      # VOIResult: EVPI per child and population, EVPPI
+    dsa = ie.run_dsa(inputs)                   # DSAResult: tornado, thresholds, two-way grid, scenarios
+    budget = ie.run_budget(inputs, psa=psa)    # BudgetResult: by year, both perspectives, PSA intervals
     ie.calibrate_workbook(["episodes.csv"], out="local.xlsx")  # local care dynamics from SSDA903 returns
 
 The cohort engine (``ie.simulate``, ``ie.Conventions``, ``ie.Reward``) runs any Markov cohort model.
@@ -16,11 +18,12 @@ __version__ = "0.1.0"
 
 _API = {
     "read_workbook": "workbook", "write_template": "template", "WorkbookError": "workbook", "Inputs": "inputs", "Settings": "inputs",
-    "run_base_case": "deterministic", "run_psa": "psa", "run_dsa": "dsa", "budget_impact": "budget",
+    "run_base_case": "deterministic", "run_psa": "psa", "run_dsa": "dsa", "run_budget": "budget", "run_voi": "voi",
+    "budget_impact": "budget",
     "operational_validation": "validation", "build_report": "report", "calibrate_workbook": "calibration_output",
     "simulate": "engine", "Conventions": "engine", "Reward": "engine", "Edges": "engine",
 }
-__all__ = [*_API, "run_budget", "default_workbook", "__version__"]
+__all__ = [*_API, "default_workbook", "__version__"]
 
 
 def default_workbook():
@@ -29,13 +32,6 @@ def default_workbook():
     from pathlib import Path
 
     return Path(str(files("ifpp_econ") / "data" / "default.xlsx"))
-
-
-def run_budget(inputs, years: int | None = None, families_per_year: float | None = None):
-    """Budget impact for one local authority (base case; years and referrals default to the workbook's)."""
-    from .budget import budget_impact
-
-    return budget_impact(inputs, years, families_per_year)
 
 
 def __getattr__(name: str):

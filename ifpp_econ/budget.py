@@ -123,3 +123,103 @@ def budget_impact(inputs, years: int | None = None, families_per_year: float | N
     referring = (np.arange(1, years + 1) <= referral_years).astype(float)  # (years,)
     children = 12.0 * children_per_month[:, None] * referring[None, :]
     return BudgetImpact(spec.strategy_names, spec.comparator, referral_years, families, by_year, children)
+
+
+PERSPECTIVES = ("local_authority", "public_sector")
+INTERVAL_ITERATIONS = 1000  # PSA iterations for the budget's intervals unless told
+
+
+@dataclass
+class BudgetResult:
+    """Budget impact for one local authority (undiscounted cash by year), with PSA intervals when sampled.
+
+    ``table()``: one row per year (spend and costs avoided by category and strategy, net and
+    cumulative net saving, net saving by perspective, children referred, placements avoided and,
+    with a PSA, 2.5th/97.5th percentiles and the probability of a cumulative saving);
+    ``summary()``: the same as a long tidy table (year, measure, value); ``incremental()``: the
+    headline (spend, costs avoided, net saving, payback year, ROI); ``to_json()``: all of it.
+    """
+
+    strategy: str
+    comparator: str
+    families_per_year: float
+    children_per_year: float
+    referral_years: int
+    perspective: str
+    base: BudgetImpact
+    by_year: pd.DataFrame
+    psa: dict | None = None  # iterations, seed and the cumulative net saving's interval, when sampled
+
+    def table(self) -> pd.DataFrame:
+        return self.by_year.copy()
+
+    def incremental(self) -> dict:
+        """Totals over the budget's years for the strategy against the comparator."""
+        return self.base.headline()
+
+    def summary(self) -> pd.DataFrame:
+        keep = [c for c in self.by_year.columns if ":" not in c and c != "year"]
+        long = self.by_year.melt(id_vars="year", value_vars=keep, var_name="measure", value_name="value")
+        return long.assign(strategy=self.strategy, comparator=self.comparator)[
+            ["strategy", "comparator", "year", "measure", "value"]]
+
+    def to_json(self) -> dict:
+        out = {"strategy": self.strategy, "comparator": self.comparator, "families_per_year": self.families_per_year,
+               "children_per_year": self.children_per_year, "referral_years": self.referral_years,
+               **self.base.headline()}
+        if self.psa is not None:
+            out["psa"] = dict(self.psa)
+        out["by_year"] = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+                          for r in self.by_year[[c for c in self.by_year.columns if ":" not in c]].to_dict("records")]
+        return out
+
+    def __repr__(self) -> str:
+        h = self.base.headline()
+        interval = (f" (95% interval {self.psa['net_saving']['lower']:,.0f} to {self.psa['net_saving']['upper']:,.0f})"
+                    if self.psa else "")
+        return (f"BudgetResult({self.strategy} vs {self.comparator}, {self.families_per_year:,.0f} families a year: "
+                f"cumulative net saving {h['net_saving']:,.0f}{interval} over {h['years']} years; payback "
+                f"{'year ' + str(h['payback_year']) if h['payback_year'] else 'not within the period'})")
+
+
+def run_budget(inputs, years: int | None = None, families_per_year: float | None = None, psa=None,
+               iterations: int | None = None, seed: int | None = None) -> BudgetResult:
+    """Budget impact by year (base case, both perspectives) with PSA intervals for each year's net saving.
+
+    Intervals come from ``iterations`` PSA iterations (default 1,000; 0 for none) drawn with ``seed``
+    (default: the workbook's); a :class:`~ifpp_econ.psa.PSAResult` ``psa`` that kept those iterations'
+    draws (same seed and sampling) is reused instead of drawing them again — the draws are the same.
+    """
+    from .psa import draw, structural_weights
+    from .spec import apply_overrides
+
+    seed = int(inputs.settings["psa_seed"]) if seed is None else int(seed)
+    if iterations is None:
+        iterations = min(psa.iterations, INTERVAL_ITERATIONS) if psa is not None else INTERVAL_ITERATIONS
+    base = budget_impact(inputs, years, families_per_year)
+    strategy = next(s for s in base.strategies if s != base.comparator)
+    table = base.table()
+    perspective = str(inputs.settings["perspective"])
+    for name in PERSPECTIVES:  # net saving by perspective (the chosen one is the table)
+        other = base if name == perspective else budget_impact(apply_overrides(inputs, {"perspective": name}), years,
+                                                                 families_per_year)
+        table[f"net_saving_{name}"] = other.table()["net_saving"].to_numpy()
+    children = base.families_per_year * float(inputs.parameters.loc["children_per_family", "value"])
+    summary_psa = None
+    if iterations > 0:
+        reusable = (psa is not None and psa.seed == seed and psa.draws is not None and len(psa.draws) >= iterations
+                    and (psa.structural is None) == (structural_weights(inputs) is None))
+        draws = psa.draws.iloc[:iterations] if reusable else draw(inputs, iterations, seed)
+        sampled = budget_impact(inputs, years, families_per_year, values=draws)
+        net = sampled.net(sampled.strategies.index(strategy))  # (N, years)
+        cumulative = np.cumsum(net, axis=1)
+        table["net_saving_lower"] = np.quantile(net, 0.025, axis=0)
+        table["net_saving_upper"] = np.quantile(net, 0.975, axis=0)
+        table["cumulative_lower"] = np.quantile(cumulative, 0.025, axis=0)
+        table["cumulative_upper"] = np.quantile(cumulative, 0.975, axis=0)
+        table["prob_cumulative_saving"] = (cumulative > 0).mean(axis=0)
+        summary_psa = {"iterations": iterations, "seed": seed,
+                       "net_saving": {"lower": float(table["cumulative_lower"].iloc[-1]),
+                                      "upper": float(table["cumulative_upper"].iloc[-1])}}
+    return BudgetResult(strategy, base.comparator, base.families_per_year, children, base.referral_years, perspective,
+                        base, table, summary_psa)

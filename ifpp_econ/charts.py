@@ -120,14 +120,17 @@ def _padded(lo: float, hi: float, pad: float = 0.06) -> tuple[float, float]:
 
 @styled
 def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: float, strategy: str, comparator: str,
-             max_points: int = 5000) -> plt.Figure:
-    """Incremental cost per child against placements avoided per child (axes fitted to the data, origin shown)."""
+             max_points: int = 5000, mean: tuple[float, float] | None = None) -> plt.Figure:
+    """Incremental cost per child against placements avoided per child (axes fitted to the data, origin shown).
+
+    ``mean``: the mean of all iterations when the arrays are already a subsample (:func:`ifpp_econ.outputs.ce_plane_sample`)."""
     fig, ax = plt.subplots(figsize=(8.2, 4.6))
     n = len(placements_avoided)
     idx = np.linspace(0, n - 1, min(n, max_points)).astype(int)
     x, y = placements_avoided[idx], incremental_cost[idx]
     ax.scatter(x, y, s=4, alpha=0.35, color=BLUE, label=f"PSA iterations ({len(idx):,} shown)", rasterized=False)
-    ax.scatter([placements_avoided.mean()], [incremental_cost.mean()], color=VERMILION, s=45, zorder=3,
+    mx, my = (placements_avoided.mean(), incremental_cost.mean()) if mean is None else mean
+    ax.scatter([mx], [my], color=VERMILION, s=45, zorder=3,
                edgecolor="white", label="Mean")
     xlim = _padded(min(0.0, np.nanmin(x)), max(0.0, np.nanmax(x)))
     ylim = _padded(min(0.0, np.nanmin(y)), max(0.0, np.nanmax(y)))
@@ -213,14 +216,15 @@ def _money_label(label: str) -> tuple[str, bool]:
 
 @styled
 def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int = 15,
-                  units: dict[str, str] | None = None) -> plt.Figure:
+                  units: dict[str, str] | None = None, money: bool | None = None) -> plt.Figure:
     """Horizontal bars from the outcome at each parameter's low to its high value, sorted by swing.
 
     Bars are drawn from the base case to each end (so a bar crossing zero is shown as it is);
     each bar end is labelled with the parameter value that produced it, in the parameter's
     unit (``units``: name → workbook unit); parameters beyond ``top`` are summarised in the title.
+    ``money``: whether the outcome is in £ (declared by the caller; read from the label when not given).
     """
-    label, money = _money_label(outcome_label)
+    label, money = _money_label(outcome_label) if money is None else (outcome_label, money)
     fmt_out = (lambda v: presentation.gbp(v)) if money else (lambda v: presentation.number(v, 4))
     units = units or {}
     shown = table.head(top).iloc[::-1]
@@ -254,9 +258,9 @@ def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int
 
 @styled
 def two_way_chart(grid: pd.DataFrame, x: str, y: str, outcome: str, outcome_label: str,
-                  labels: dict[str, str] | None = None) -> plt.Figure:
+                  labels: dict[str, str] | None = None, money: bool | None = None) -> plt.Figure:
     """Heatmap of the outcome over two parameters, diverging at zero (purple above, orange below), break-even contour."""
-    label, money = _money_label(outcome_label)
+    label, money = _money_label(outcome_label) if money is None else (outcome_label, money)
     labels = labels or {}
     xs, ys = np.unique(grid[x]), np.unique(grid[y])
     z = grid.set_index([x, y])[outcome].unstack().loc[xs, ys].to_numpy().T

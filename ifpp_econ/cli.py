@@ -188,7 +188,7 @@ def run(workbook, out, force, as_json):
     from .runs import RunFolder
 
     inputs = load_inputs(workbook)
-    with RunFolder("run", out, force, protect=[inputs.path]) as folder:
+    with RunFolder("run", out, force, protect=[inputs.path], charts=True) as folder:
         t = time.perf_counter()
         base = run_base_case(inputs)
         folder.time("model_seconds", time.perf_counter() - t)
@@ -218,19 +218,21 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     from .psa import run_psa
     from .runs import RunFolder
     from .spec import build_spec
+    from .voi import run_voi
 
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(n)  # printed in the summary, or carried in the JSON
-    with RunFolder("psa", out, force, protect=[inputs.path]) as folder:
+    with RunFolder("psa", out, force, protect=[inputs.path], charts=True) as folder:
         spec = build_spec(inputs)
         conventions = spec.describe_conventions()
         keep = True if save_iterations else (0 if no_evppi else 20_000)
         result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"),
                          structural=structural, workers=workers)
         t = time.perf_counter()
-        extra = write_psa(folder, result, inputs, conventions, save_iterations, not no_evppi)
+        voi = run_voi(result, evppi=not no_evppi)
+        extra = write_psa(folder, result, inputs, conventions, save_iterations, voi)
         folder.time("writing_seconds", time.perf_counter() - t)
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": result.chunk_size,
                                                "structural": structural or inputs.settings.get("psa_structural")})
@@ -258,7 +260,7 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 
     inputs = load_inputs(workbook)
     spec = build_spec(inputs)
-    with RunFolder("dsa", out, force, protect=[inputs.path]) as folder:
+    with RunFolder("dsa", out, force, protect=[inputs.path], charts=True) as folder:
         t = time.perf_counter()
         summary = write_dsa(folder, run_dsa(inputs, outcome, wtp), inputs, top)
         folder.time("analysis_seconds", time.perf_counter() - t)
@@ -282,6 +284,7 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 @guarded
 def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     """Budget impact for one local authority: undiscounted spend and savings by year, payback, ROI."""
+    from .budget import run_budget
     from .outputs import format_budget, write_budget
     from .runs import RunFolder
     from .spec import build_spec
@@ -290,8 +293,8 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     spec = build_spec(inputs)
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(iterations) if iterations else []
-    with RunFolder("budget", out, force, protect=[inputs.path]) as folder:
-        summary = write_budget(folder, inputs, years, referrals, iterations, seed)
+    with RunFolder("budget", out, force, protect=[inputs.path], charts=True) as folder:
+        summary = write_budget(folder, run_budget(inputs, years, referrals, iterations=iterations, seed=seed), inputs)
         dest = folder.commit(inputs, settings={"years": summary["years"], "referrals": summary["families_per_year"],
                                                "iterations": iterations, "seed": seed})
     conventions = spec.describe_conventions()
@@ -316,7 +319,10 @@ def report(workbook, iterations, seed, out, force, as_json):
     seed = int(inputs.settings["psa_seed"]) if seed is None else seed
     warnings = warn_small(n, echo=not as_json)
     stages = Stages(7)
-    with RunFolder("report", out, force, protect=[inputs.path]) as folder:
+    from .kernels import choose_kernel
+
+    choose_kernel()  # import the compiled kernels' JIT once, here, before the workers are forked (they share it)
+    with RunFolder("report", out, force, protect=[inputs.path], charts=True, workers=2) as folder:
         summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
         stages("results.xlsx and manifest")
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}).resolve()

@@ -22,12 +22,34 @@ class BaseCase:
     children_per_family: float = 1.0
     after_effect_savings: dict[str, dict[str, float]] = field(default_factory=dict)  # assumption -> strategy -> savings
 
+    def __repr__(self) -> str:
+        inc = self.incremental()
+        name = next(iter(inc), None)
+        if name is None:
+            return f"BaseCase({', '.join(self.results.strategies)})"
+        v = inc[name]
+        return (f"BaseCase({name} vs {self.results.comparator}: savings per child {v['per_child_savings']:,.0f}, "
+                f"placements avoided per child {v['placements_avoided_per_child']:.4f}; {self.spec.price_year} prices)")
+
+    def summary(self) -> pd.DataFrame:
+        """Long tidy table: one row per strategy and outcome (``versus`` empty), then per comparison and
+        incremental measure (``versus`` the comparator); columns strategy, versus, measure, value."""
+        table = self.strategy_table()
+        rows = [{"strategy": r["strategy"], "versus": "", "measure": c, "value": float(r[c])}
+                for r in table.to_dict("records") for c in table.columns if c != "strategy"]
+        for name, v in self.incremental().items():
+            rows += [{"strategy": name, "versus": self.results.comparator, "measure": k, "value": x}
+                     for k, x in v.items() if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        return pd.DataFrame(rows)
+
     def strategy_table(self) -> pd.DataFrame:
         """Per strategy: costs, placements, months in care, share living at home."""
         df = self.results.table(0)
         return df.reset_index()
 
     def incremental(self) -> dict[str, dict[str, float]]:
+        """Each strategy against the comparator: savings, placements and months avoided, NMB, dominance, cost
+        per placement avoided and the decision ratios (per child unless the name says otherwise)."""
         inc = analysis.incremental(self.results.outcomes, self.results.strategies, self.results.comparator, self.wtp)
         out = {}
         for name, values in inc.items():

@@ -13,16 +13,15 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
-from . import analysis, schema
+from . import analysis, declarations, schema
 from .model import run_model
 from .sampling import percentile_range
 from .spec import apply_scenario, base_values, build_spec, scenario_names
 
-OUTCOMES = {"savings": "per_child_savings", "nmb": "incremental_nmb", "placements": "placements_avoided_per_child"}
-OUTCOME_LABELS = {"savings": "Per-child savings (GBP)", "nmb": "Incremental NMB per child (GBP)",
-                  "placements": "Placements avoided per child"}
-DEFAULT_THRESHOLDS = ("ifpp_cost_per_family", "rr_12m", "risk_12m", "cost_residential", "effect_duration_months")
-KNOTS = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
+OUTCOMES = declarations.DSA_OUTCOMES
+OUTCOME_LABELS = declarations.DSA_OUTCOME_LABELS
+DEFAULT_THRESHOLDS = declarations.THRESHOLD_PARAMETERS
+KNOTS = declarations.RISK_KNOTS
 
 
 class Evaluator:
@@ -43,11 +42,13 @@ class Evaluator:
 
     def rows(self, changes: list[dict[str, float]]) -> pd.DataFrame:
         """The base row repeated, with each dict of changes applied to its own row (shares rescaled)."""
-        table = pd.concat([self.base] * len(changes), ignore_index=True)
+        columns = list(self.base.columns)
+        at = {c: j for j, c in enumerate(columns)}
+        table = np.repeat(self.base.to_numpy(float), len(changes), axis=0)
         for i, change in enumerate(changes):
             for name, value in change.items():
-                set_value(table, i, name, value)
-        return table
+                _set_value(table[i], at, columns, name, value)
+        return pd.DataFrame(table, columns=columns)
 
 
 def share_group(name: str) -> str | None:
@@ -68,6 +69,18 @@ def set_value(table: pd.DataFrame, row: int, name: str, value: float) -> None:
     scale = (1.0 - value) / rest.sum() if rest.sum() > 0 else 0.0
     table.loc[row, others] = rest * scale
     table.loc[row, name] = value
+
+
+def _set_value(row: np.ndarray, at: dict[str, int], columns: list[str], name: str, value: float) -> None:
+    """:func:`set_value` on one row of a float array (same arithmetic, without pandas indexing)."""
+    prefix = share_group(name)
+    if prefix is not None:
+        others = [at[c] for c in columns if c.startswith(prefix) and c != name]
+        rest = row[others]
+        total = rest.sum()
+        scale = (1.0 - value) / total if total > 0 else 0.0
+        row[others] = rest * scale
+    row[at[name]] = value
 
 
 def one_way_ranges(inputs) -> pd.DataFrame:
@@ -179,7 +192,8 @@ def threshold(evaluator: Evaluator, name: str, grid_points: int = 41) -> dict:
             "note": note}
 
 
-def two_way(evaluator: Evaluator, x_name: str = "risk_12m", y_name: str = "rr_12m", points: int = 21) -> pd.DataFrame:
+def two_way(evaluator: Evaluator, x_name: str = declarations.TWO_WAY_PAIR[0], y_name: str = declarations.TWO_WAY_PAIR[1],
+            points: int = 21) -> pd.DataFrame:
     """Outcome over a grid of two parameters (each between its one-way low and high)."""
     ranges = one_way_ranges(evaluator.inputs).set_index("parameter")
     xs = np.linspace(ranges.loc[x_name, "low"], ranges.loc[x_name, "high"], points)
@@ -230,6 +244,10 @@ class DSAResult:
     two_way_pair: tuple[str, str]
     scenarios: pd.DataFrame
 
+    def incremental(self) -> pd.DataFrame:
+        """Incremental results (per child) of the base case and every named scenario, one row each."""
+        return self.scenarios.copy()
+
     def summary(self) -> pd.DataFrame:
         """The tornado as a tidy table: one row per parameter and end of its range."""
         t = self.tornado
@@ -252,7 +270,7 @@ class DSAResult:
 
 
 def run_dsa(inputs, outcome: str = "savings", wtp: float | None = None, threshold_parameters=None,
-            two_way_pair: tuple[str, str] = ("risk_12m", "rr_12m")) -> DSAResult:
+            two_way_pair: tuple[str, str] = declarations.TWO_WAY_PAIR) -> DSAResult:
     """Tornado, break-even thresholds, two-way grid and scenarios; thresholds default to the workbook's
     ``threshold_parameters`` setting."""
     evaluator = Evaluator(inputs, outcome, wtp)

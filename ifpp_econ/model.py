@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from . import kernels, units
+from . import declarations, kernels, units
 from .engine import Reward, TransitionError
 from .kernels import simulate_family_states
 from .spec import (  # noqa: F401 - defined with the spec; re-exported here for existing imports
@@ -56,7 +56,7 @@ RETURN_BANDS = ("0_3m", "3_12m", "12m_plus")
 RETURN_BAND_OF_TUNNEL = np.searchsorted([3, 12], np.arange(RETURN_TUNNELS + 1), side="right")
 RISK_KNOTS = np.array([0, 3, 6, 12, 24])
 RR_NAMES = ("rr_3m", "rr_6m", "rr_12m", "rr_24m")
-PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "secure", "semi_independent", "with_parents", "other")
+PLACEMENT_TYPES = declarations.PLACEMENT_TYPES
 RISK_KNOT_NAMES = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
 
 

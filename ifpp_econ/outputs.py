@@ -1,19 +1,20 @@
 """Turning analysis results into tables, charts and printed summaries in a run folder."""
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from . import charts, presentation
+from . import declarations, presentation
 from .runs import RunFolder
 
 if TYPE_CHECKING:
+    from .budget import BudgetResult
     from .deterministic import BaseCase
     from .dsa import DSAResult
     from .psa import PSAResult
+    from .voi import VOIResult
 
 
 def _gbp(v: float | None) -> str:
@@ -91,10 +92,8 @@ def format_base_case(base: "BaseCase") -> str:
     return "\n".join(lines)
 
 
-AFTER_EFFECT_LABELS = {"effect_stops": "Effect stops (usual care's hazard after the effect)",
-                       "gap_persists": "Gap persists to age 18 (upper bound)",
-                       "catch_up": "Catch-up over catch_up_months (pure delay)"}
-PERSPECTIVE_LABELS = {"local_authority": "Local authority", "public_sector": "Public sector (adds HMCTS)"}
+AFTER_EFFECT_LABELS = declarations.AFTER_EFFECT_LABELS
+PERSPECTIVE_LABELS = declarations.PERSPECTIVE_LABELS
 
 
 def _opt(v, fmt) -> str:
@@ -172,7 +171,7 @@ def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
         run.table(name, table)
     run.table("operational_validation", operational_validation(inputs))
     run.table("parameters", parameters_table(inputs))
-    run.figure("cohort_trace", charts.trace_chart(trace, base.spec.describe_conventions()))
+    run.chart("cohort_trace", "charts.trace_chart", trace, base.spec.describe_conventions())
     run.manifest["conventions"] = base.spec.describe_conventions()
     run.headline += headline_base_case(base)
 
@@ -252,50 +251,37 @@ def structural_text(result: "PSAResult") -> str:
 
 
 def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, save_iterations: bool = False,
-              evppi: bool = True) -> dict:
-    """PSA tables and charts into a run folder; returns extra JSON (EVPPI, population EVPI)."""
-    from . import voi
-
+              voi: "VOIResult | None" = None) -> dict:
+    """A PSA result's tables and charts (and its value of information, when given) into a run folder; nothing is
+    computed here. Returns extra JSON (EVPPI)."""
     extra = {}
     run.table("psa_strategies", result.strategy_summary())
     run.table("psa_incremental", result.incremental_summary())
-    ceac = result.accumulator.ceac()
+    ceac = result.ceac()
     run.table("ceac", ceac)
-    evpi = result.accumulator.evpi()
-    settings = inputs.settings
-    children_per_year = float(settings["la_referrals_per_year"]) * float(inputs.parameters.loc["children_per_family", "value"])
-    decision_years = int(settings.get("decision_years", 10))
-    evpi["evpi_population"] = voi.population_evpi(evpi["evpi_per_child"].to_numpy(), children_per_year, decision_years,
-                                                  float(settings["discount_rate_costs"]))
-    evpi["population_basis"] = f"{children_per_year:,.1f} children a year for {decision_years} years, discounted"
+    evpi = voi.evpi if voi is not None else result.evpi()
     run.table("evpi", evpi)
-    if evppi and result.draws is not None and len(result.draws) >= 200:
-        started = time.perf_counter()
-        table = voi.evppi_table(result.draws, result.net_benefit())
-        run.time("evppi_seconds", time.perf_counter() - started)
-        run.table("evppi", table)
+    if voi is not None and voi.evppi is not None:
+        run.time("evppi_seconds", voi.seconds)
+        run.table("evppi", voi.evppi)
         labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
-        run.figure("evppi", charts.evppi_chart(table, result.wtp_default, labels=labels))
-        extra["evppi"] = [{k: r[k] for k in ("parameter", "evppi_per_child", "r_squared")} for r in table.to_dict("records")]
+        run.chart("evppi", "charts.evppi_chart", voi.evppi, result.wtp_default, labels=labels)
+        extra["evppi"] = voi.to_json()["evppi"]
     run.table("parameters", parameters_table(inputs))
     inc = result.incremental()
     for name, metrics in inc.items():
-        suffix = "" if len(inc) == 1 else "_" + "".join(ch if ch.isalnum() else "_" for ch in name)
-        run.figure(f"ce_plane{suffix}", charts.ce_plane(metrics["placements_avoided_per_child"], -metrics["per_child_savings"],
-                                                       result.wtp_default, name, result.comparator))
+        points = ce_plane_sample(metrics["placements_avoided_per_child"], -metrics["per_child_savings"])
+        run.chart(ce_plane_chart_name(name, len(inc)), "charts.ce_plane", points["placements_avoided"],
+                  points["incremental_cost"], result.wtp_default, name, result.comparator, mean=points["mean"])
     run.table("ce_plane", ce_plane_points(inc))
     if len(result.strategies) > 2:
         run.table("psa_frontier", psa_frontier(result))
     main = inc[next(iter(inc))]
-    run.figure("ceac", charts.ceac_chart(ceac, result.strategies))
-    run.figure("evpi", charts.evpi_chart(evpi))
-    run.figure("convergence", charts.convergence_chart(main["per_child_savings"]))
+    run.chart("ceac", "charts.ceac_chart", ceac, list(result.strategies))
+    run.chart("evpi", "charts.evpi_chart", evpi)
+    run.chart("convergence", "charts.convergence_chart", main["per_child_savings"])
     if save_iterations:
-        frame = pd.DataFrame({f"{o}[{s}]": result.outcomes[o][k] for o in result.outcomes for k, s in enumerate(result.strategies)})
-        if result.draws is not None:
-            frame = pd.concat([result.draws.reset_index(drop=True).add_prefix("draw:"), frame], axis=1)
-        frame.index.name = "iteration"
-        frame.to_csv(run.path / "iterations.csv.gz")
+        result.samples(draws=True).to_csv(run.path / "iterations.csv.gz")
         run.files.append("iterations.csv.gz")
     data = result.to_json()
     s = data["per_child_savings"]
@@ -312,6 +298,19 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
                                                                "structural": result.structural or {"sampled": False}}})
     run.timings.update(result.timings)
     return extra
+
+
+def ce_plane_sample(placements_avoided: np.ndarray, incremental_cost: np.ndarray, max_points: int = 5000) -> dict:
+    """What :func:`ifpp_econ.charts.ce_plane` draws, from any number of iterations: the evenly spaced points it shows and the mean."""
+    n = len(placements_avoided)
+    idx = np.linspace(0, n - 1, min(n, max_points)).astype(int)
+    return {"placements_avoided": placements_avoided[idx], "incremental_cost": incremental_cost[idx],
+            "mean": (placements_avoided.mean(), incremental_cost.mean())}
+
+
+def ce_plane_chart_name(strategy: str, comparisons: int) -> str:
+    """The file name (without extension) of a comparison's CE plane chart."""
+    return "ce_plane" if comparisons == 1 else "ce_plane_" + "".join(ch if ch.isalnum() else "_" for ch in strategy)
 
 
 def ce_plane_points(incremental: dict[str, dict[str, np.ndarray]], max_points: int = 1000) -> pd.DataFrame:
@@ -333,11 +332,13 @@ def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dic
     units = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
     labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
     run.table("tornado", result.tornado)
-    run.figure("tornado", charts.tornado_chart(result.tornado, result.base_outcome, label, top, units=units))
+    money = declarations.DSA_OUTCOME_MONEY[result.outcome]
+    run.chart("tornado", "charts.tornado_chart", result.tornado, result.base_outcome, label, top, units=units,
+              money=money)
     run.table("thresholds", result.thresholds)
     x, y = result.two_way_pair
     run.table("two_way", result.two_way)
-    run.figure("two_way", charts.two_way_chart(result.two_way, x, y, result.outcome, label, labels))
+    run.chart("two_way", "charts.two_way_chart", result.two_way, x, y, result.outcome, label, labels, money=money)
     run.table("scenarios", result.scenarios)
     run.table("parameters", parameters_table(inputs))
     note = ("Shares (placement mix by age band, age bands) vary one at a time with the other shares of their group "
@@ -388,43 +389,15 @@ def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:
     return "\n".join(lines)
 
 
-def write_budget(run: RunFolder, inputs, years: int | None, families: float | None, iterations: int, seed: int) -> dict:
-    """Budget impact tables and chart; with ``iterations`` > 0 a PSA interval for each year's net saving."""
-    from .budget import budget_impact
-    from .psa import draw
-    from .spec import apply_overrides
-
-    base = budget_impact(inputs, years, families)
-    strategy = next(s for s in base.strategies if s != base.comparator)
-    table = base.table()
-    for perspective in ("local_authority", "public_sector"):  # net saving by perspective (the chosen one is the table)
-        other = base if perspective == inputs.settings["perspective"] else budget_impact(
-            apply_overrides(inputs, {"perspective": perspective}), years, families)
-        table[f"net_saving_{perspective}"] = other.table()["net_saving"].to_numpy()
-    children = base.families_per_year * float(inputs.parameters.loc["children_per_family", "value"])
-    summary = {"strategy": strategy, "comparator": base.comparator, "families_per_year": base.families_per_year,
-               "children_per_year": children, "referral_years": base.referral_years, **base.headline()}
-    if iterations > 0:
-        draws = draw(inputs, iterations, seed)
-        psa = budget_impact(inputs, years, families, values=draws)
-        net = psa.net(psa.strategies.index(strategy))  # (N, years)
-        cumulative = np.cumsum(net, axis=1)
-        table["net_saving_lower"] = np.quantile(net, 0.025, axis=0)
-        table["net_saving_upper"] = np.quantile(net, 0.975, axis=0)
-        table["cumulative_lower"] = np.quantile(cumulative, 0.025, axis=0)
-        table["cumulative_upper"] = np.quantile(cumulative, 0.975, axis=0)
-        table["prob_cumulative_saving"] = (cumulative > 0).mean(axis=0)
-        summary["psa"] = {"iterations": iterations, "seed": seed,
-                          "net_saving": {"lower": float(table["cumulative_lower"].iloc[-1]),
-                                         "upper": float(table["cumulative_upper"].iloc[-1])}}
+def write_budget(run: RunFolder, result: "BudgetResult", inputs) -> dict:
+    """A budget result's table and chart into a run folder (nothing computed here); returns its JSON summary."""
+    table = result.table()
     run.table("budget_by_year", table)
-    run.figure("budget_by_year", charts.budget_chart(table, strategy, base.comparator))
+    run.chart("budget_by_year", "charts.budget_chart", table, result.strategy, result.comparator)
     run.table("parameters", parameters_table(inputs))
     run.manifest["budget"] = {"basis": "undiscounted cash; referrals spread evenly over each year's months; "
                                        "years are 12-month periods from the programme start"}
-    summary["by_year"] = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
-                          for r in table[[c for c in table.columns if ":" not in c]].to_dict("records")]
-    return summary
+    return result.to_json()
 
 
 def format_budget(summary: dict, conventions: str = "", price_year: str = "") -> str:

@@ -1,9 +1,10 @@
 """The presentation vocabulary, declared once: a label, unit and number format for every output column.
 
 Used by the HTML report, the results.xlsx sheets and the console. CSV files keep the
-machine names; ``data_dictionary`` lists them with their labels and units. A column not
-declared here still renders: its kind is guessed from its name (``cost``, ``saving``,
-``prob`` …) and its label is the name with spaces.
+machine names; ``data_dictionary`` lists them with their labels and units. Columns are never
+guessed from their names: a column not declared here (a strategy's name in the CEAC, a
+budget category) takes its table's declared kind and unit (:data:`TABLES`), and its own
+name as the label.
 
 Kinds: ``year`` (a price or financial year, no separator), ``gbp`` (£ with thousands separators, whole pounds),
 ``gbp2`` (£ to the penny, for
@@ -54,6 +55,7 @@ COLUMNS: dict[str, Column] = {
     "range_source": _c("Range from", kind="text"), "metric": _c("Measure", kind="text"),
     "outcome": _c("Outcome", kind="text"), "optimal_strategy": _c("Optimal strategy", kind="text"),
     "population_basis": _c("Population basis", kind="text"),
+    "moves": _c("Parameters moved", kind="text"), "costing": _c("Costing", kind="text"),
     # costs (discounted, per child unless stated)
     "cost": _c("Total cost per child", "£", "gbp"), "cost_per_family": _c("Total cost per family", "£", "gbp"),
     "cost_intervention": _c("IFPP programme cost per child", "£", "gbp"),
@@ -73,6 +75,8 @@ COLUMNS: dict[str, Column] = {
     "wtp": _c("Willingness to pay per placement avoided", "£", "gbp"),
     "evpi_per_child": _c("EVPI per child", "£", "gbp2"), "evppi_per_child": _c("EVPPI per child", "£", "gbp2"),
     "permuted_null": _c("EVPPI with shuffled parameter (noise floor)", "£", "gbp2"),
+    "evppi_se": _c("Standard error of EVPPI per child", "£", "gbp2"),
+    "programme_cost_per_child": _c("Programme cost per child", "£", "gbp"),
     "evpi_population": _c("EVPI for the local authority", "£", "gbp"),
     "programme_spend": _c("Extra programme spend", "£", "gbp"), "costs_avoided": _c("Costs avoided", "£", "gbp"),
     "net_saving": _c("Net saving", "£", "gbp"), "cumulative_net_saving": _c("Cumulative net saving", "£", "gbp"),
@@ -151,6 +155,7 @@ COLUMNS: dict[str, Column] = {
 
 # Table-level vocabulary: a label per table (sheet names, ≤ 31 characters) and the kind of
 # columns not declared above (e.g. one column per strategy in the CEAC).
+# table → (sheet label, kind of its undeclared columns); the unit of a kind is in KIND_UNITS
 TABLES: dict[str, tuple[str, str | None]] = {
     "base_case": ("Base case", None), "incremental": ("Incremental", None), "frontier": ("Frontier", None),
     "cohort_trace": ("Cohort trace", "pct"), "parameters": ("Parameters", None),
@@ -182,24 +187,21 @@ def humanise(name: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
-def guess(name: str, default_kind: str | None = None) -> Column:
-    """The presentation of a column not declared in :data:`COLUMNS`."""
-    n = str(name).lower()
-    if ":" in n or any(w in n for w in ("cost", "saving", "spend", "nmb", "gbp", "evpi")):
-        return Column(humanise(name), "£", "gbp")
-    if "prob" in n:
-        return Column(humanise(name), "", "prob")
-    if "share" in n:
-        return Column(humanise(name), "", "pct")
-    return Column(humanise(name), "", default_kind or "number")
+KIND_UNITS = {"gbp": "£", "gbp2": "£"}
+
+
+def undeclared(name: str, kind: str | None = None) -> Column:
+    """The presentation of a column not in :data:`COLUMNS`: its table's kind (number by default), never a
+    guess from the name."""
+    kind = kind or "number"
+    return Column(humanise(name), KIND_UNITS.get(kind, ""), kind)
 
 
 def column(name: str, table: str | None = None) -> Column:
-    """The declared (or guessed) presentation of ``name``; ``table`` sets the default for undeclared columns."""
+    """The declared presentation of ``name``; ``table`` declares the kind of undeclared columns."""
     if name in COLUMNS:
         return COLUMNS[name]
-    default = TABLES.get(table or "", (None, None))[1]
-    return guess(name, default)
+    return undeclared(name, TABLES.get(table or "", (None, None))[1])
 
 
 def unit_column(unit: str) -> Column:
@@ -342,16 +344,22 @@ def cell_columns(df: pd.DataFrame, table: str | None = None, context: dict | Non
     units = context.get("units", {})
     if table == "parameters" and "unit" in df.columns and "name" in df.columns:
         units = {**units, **dict(zip(df["name"].astype(str), df["unit"].astype(str)))}
-    for _, r in df.iterrows():
+    at = {c: j for j, c in enumerate(df.columns)}
+    plain = [base[c] for c in df.columns]
+    keyed = key in at or pkey in at
+    for r in (df.values if keyed else range(len(df))):  # the values iterrows() would give; only keys are read
+        if not keyed:
+            rows.append(plain)
+            continue
         cols = dict(base)
-        if key in df.columns:
-            name = str(r[key])
+        if key in at:
+            name = str(r[at[key]])
             measure = COLUMNS["prob_cost_saving"] if name.startswith("prob") else column(name)
             for c in valued:
                 if c in cols:
                     cols[c] = Column(cols[c].label, measure.unit, measure.kind, measure.decimals, measure.dash)
-        if pkey in df.columns and str(r[pkey]) in units:
-            u = unit_column(units[str(r[pkey])])
+        if pkey in at and str(r[at[pkey]]) in units:
+            u = unit_column(units[str(r[at[pkey]])])
             for c in pvalued:
                 if c in cols:
                     cols[c] = Column(cols[c].label, "", u.kind, u.decimals, cols[c].dash)
@@ -366,12 +374,13 @@ def display_table(df: pd.DataFrame, table: str | None = None, context: dict | No
     key = ROW_KEYED.get(table or "", (None,))[0]
     headers = [c.header for c in table_columns(df, table, context).values()]
     texts, notes = [], {}
-    for i, (_, r) in enumerate(df.iterrows()):
+    for i, r in enumerate(df.values):  # the values iterrows() would give (one common dtype per row)
         row = []
         for j, c in enumerate(df.columns):
-            text = format_value(r[c], cols[i][j])
-            if c == key and str(r[c]) in COLUMNS:  # a measure's machine name → its label
-                text = COLUMNS[str(r[c])].label
+            v = r[j]
+            text = format_value(v, cols[i][j])
+            if c == key and str(v) in COLUMNS:  # a measure's machine name → its label
+                text = COLUMNS[str(v)].label
             if text == DASH:
                 notes.setdefault(headers[j], cols[i][j].dash)
             row.append(text)

@@ -161,6 +161,78 @@ class PSAResult:
     after_effect: str = "effect_stops"  # the assumption used when not model-averaged
     after_effect_savings: dict[str, float] = field(default_factory=dict)  # base-case per-child savings, each assumption
     chunk_size: int = 0  # iterations per chunk used (results do not depend on it)
+    population: dict | None = None  # the LA's population for EVPI: children_per_year, years, discount_rate
+    _voi_cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        inc = self.incremental()
+        name = next(iter(inc), None)
+        if name is None:
+            return f"PSAResult({self.iterations:,} iterations, seed {self.seed})"
+        s = self._incremental_summaries[name]["per_child_savings"]
+        return (f"PSAResult({self.iterations:,} iterations, seed {self.seed}; {name} vs {self.comparator}: savings per "
+                f"child mean {s['mean']:,.0f} (95% interval {s['lower']:,.0f} to {s['upper']:,.0f}); probability "
+                f"cost-saving {float(np.mean(inc[name]['per_child_savings'] > 0)):.1%})")
+
+    def summary(self) -> pd.DataFrame:
+        """Long tidy table: per strategy and outcome, then per comparison and measure — mean, 2.5th and 97.5th
+        percentiles (columns strategy, versus, measure, label, mean, lower, upper, note)."""
+        per = self.strategy_summary().rename(columns={"outcome": "measure"}).assign(versus="")
+        inc = self.incremental_summary().rename(columns={"metric": "measure", "comparator": "versus"})
+        inc["label"] = inc["measure"]
+        out = pd.concat([per, inc], ignore_index=True)
+        if "note" not in out.columns:
+            out["note"] = ""
+        return out[["strategy", "versus", "measure", "label", "mean", "lower", "upper", "note"]]
+
+    def samples(self, draws: bool = False) -> pd.DataFrame:
+        """Every iteration as a row: each outcome per strategy (``cost[IFPP]`` …) and, with ``draws``, the
+        parameter draws that were kept (``draw:<name>``)."""
+        frame = pd.DataFrame({f"{o}[{s}]": self.outcomes[o][k] for o in self.outcomes
+                              for k, s in enumerate(self.strategies)})
+        if draws and self.draws is not None:
+            frame = pd.concat([self.draws.reset_index(drop=True).add_prefix("draw:"), frame], axis=1)
+        frame.index.name = "iteration"
+        return frame
+
+    def ceac(self) -> pd.DataFrame:
+        """Probability each strategy is most cost-effective, one row per willingness to pay (``wtp``), with the
+        optimal strategy (highest expected NMB) and the probability on the frontier."""
+        return self.accumulator.ceac()
+
+    def evpi(self, population: bool | float = False) -> pd.DataFrame:
+        """EVPI per child by willingness to pay; ``population=True`` adds ``evpi_population`` for the workbook's
+        local authority (children referred a year for ``decision_years``, discounted), a number uses that many
+        children a year instead."""
+        from . import voi
+
+        table = self.accumulator.evpi()
+        if population is False or population is None:
+            return table
+        basis = dict(self.population or {})
+        if population is not True:
+            basis["children_per_year"] = float(population)
+        if "children_per_year" not in basis:
+            raise ValueError("no population: pass the number of children referred a year")
+        years, rate = int(basis.get("years", 10)), float(basis.get("discount_rate", 0.0))
+        table["evpi_population"] = voi.population_evpi(table["evpi_per_child"].to_numpy(), basis["children_per_year"],
+                                                       years, rate)
+        table["population_basis"] = f"{basis['children_per_year']:,.1f} children a year for {years} years, discounted"
+        return table
+
+    def evppi(self, wtp: float | None = None, groups: dict | None = None, singles: bool = True) -> pd.DataFrame:
+        """EVPPI per child of each uncertain parameter and parameter group (regression on the kept draws; at
+        ``wtp``, default the workbook's; groups default to the model's :data:`ifpp_econ.declarations.EVPPI_GROUPS`).
+        Computed once per set of arguments."""
+        from . import declarations, voi
+
+        if self.draws is None:
+            raise ValueError("EVPPI needs the PSA's draws: run_psa(..., keep_draws=True or a number)")
+        groups = declarations.EVPPI_GROUPS if groups is None else groups
+        key = ("evppi", wtp, tuple((k, tuple(v)) for k, v in groups.items()), singles)
+        if key not in self._voi_cache:
+            self._voi_cache[key] = voi.evppi_table(self.draws, self.net_benefit(wtp), groups, singles)
+        return self._voi_cache[key].copy()
 
     def incremental(self) -> dict[str, dict[str, np.ndarray]]:
         return self._incremental
@@ -265,14 +337,15 @@ def auto_chunk_size(n: int, workers: int) -> int:
 
 def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int | None = None,
             keep_draws: bool | int = False, progress=None, structural: str | None = None,
-            workers: int | None = None) -> PSAResult:
+            workers: int | None = None, base=None) -> PSAResult:
     """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
 
     ``keep_draws``: True keeps every iteration's draws; an integer keeps the first that many
     (enough for EVPPI without holding a million rows). ``progress(done, total)`` is called
     after each chunk when given. ``workers``: threads for the compiled model and the
     sampling pool (default: every available core); results do not depend on it, nor on
-    ``chunk_size`` (default: :func:`auto_chunk_size`).
+    ``chunk_size`` (default: :func:`auto_chunk_size`). ``base``: the workbook's
+    :class:`~ifpp_econ.deterministic.BaseCase` when already run (its after-effect savings are reused).
     """
     n = int(inputs.settings["psa_iterations"] if n is None else n)
     seed = int(inputs.settings["psa_seed"] if seed is None else seed)
@@ -281,9 +354,19 @@ def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: i
     previous = kernels.set_workers(workers)
     try:
         chunk_size = int(chunk_size or auto_chunk_size(n, kernels.workers()))
-        return _run_psa(inputs, n, seed, chunk_size, keep_draws, progress, structural)
+        result = _run_psa(inputs, n, seed, chunk_size, keep_draws, progress, structural, base)
     finally:
         kernels.set_workers(previous)
+    result.population = population_basis(inputs)
+    return result
+
+
+def population_basis(inputs) -> dict:
+    """The local authority's population for EVPI: children referred a year, decision years, discount rate."""
+    s = inputs.settings
+    return {"children_per_year": float(s["la_referrals_per_year"])
+            * float(inputs.parameters.loc["children_per_family", "value"]),
+            "years": int(s.get("decision_years", 10)), "discount_rate": float(s["discount_rate_costs"])}
 
 
 @dataclass(frozen=True)
@@ -320,7 +403,7 @@ def run_chunk(plan: ChunkPlan, seed: int, start: int, size: int, seconds: list |
 
 
 def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int, progress,
-             structural: str | None) -> PSAResult:
+             structural: str | None, base=None) -> PSAResult:
     keep = n if keep_draws is True else int(keep_draws or 0)
     plan = plan_chunks(inputs, structural)  # distributions built once per run
     spec = plan.spec
@@ -401,7 +484,7 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         structural=None if weights is None else {"weights": weights, "iterations_drawn": chosen},
         distributions=effect_distribution_note(inputs),
         after_effect=spec.after_effect,
-        after_effect_savings=_after_effect_savings(inputs),
+        after_effect_savings=_after_effect_savings(inputs, base),
         chunk_size=chunk_size,
     )
 
@@ -418,10 +501,10 @@ def _in_order(pool: ThreadPoolExecutor, func, items, ahead: int):
         yield pending.popleft().result()
 
 
-def _after_effect_savings(inputs) -> dict[str, float]:
+def _after_effect_savings(inputs, base=None) -> dict[str, float]:
     from .deterministic import run_base_case
 
-    data = run_base_case(inputs).to_json()
+    data = (base or run_base_case(inputs)).to_json()
     return {k: v["per_child_savings"] for k, v in data["scenarios_after_effect"].items()}
 
 

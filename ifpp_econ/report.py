@@ -7,11 +7,12 @@ value); every inline SVG carries a ``<title>`` and ``<desc>`` for screen readers
 from __future__ import annotations
 
 import html
-import io
 
 import pandas as pd
 
-from . import __version__, charts, presentation, schema
+from . import __version__, presentation, schema
+
+LAMBDA_NOTE = "λ = willingness to pay per placement avoided"  # as LAMBDA_NOTE, without importing matplotlib
 
 # (item, topic, what the item asks, section id in this report)
 CHEERS_2022 = [
@@ -52,26 +53,21 @@ CHEERS_2022 = [
 ]
 
 
-def svg(fig, title: str = "", desc: str = "") -> str:
-    """A matplotlib figure as inline SVG markup with ``<title>``/``<desc>`` (closes the figure)."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.StringIO()
-    with charts.style():
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buffer.getvalue()
-    text = text[text.index("<svg"):]
+def svg(markup: str, title: str = "", desc: str = "") -> str:
+    """A chart's SVG text (as :mod:`ifpp_econ.render` saved it) made inline, with ``<title>``/``<desc>``."""
+    text = markup[markup.index("<svg"):]
     end = text.index(">") + 1
     label = html.escape(title or "chart")
     return (text[:end - 1] + f' role="img" aria-label="{label}">' + f"<title>{label}</title>"
             + (f"<desc>{html.escape(desc)}</desc>" if desc else "") + text[end:])
 
 
-@charts.styled
-def model_diagram() -> "charts.plt.Figure":
-    """The state-transition diagram of the family-states model."""
-    plt = charts.plt
+def model_diagram():
+    """The state-transition diagram of the family-states model (a matplotlib figure)."""
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
     fig, ax = plt.subplots(figsize=(8.4, 3.9))
     box = dict(boxstyle="round,pad=0.55", fc="#eaf2fb", ec=charts.BLUE, lw=1.2)
     nodes = {"home": (0.11, 0.5, "At home\n(never placed)"), "care": (0.47, 0.5, "In care\n(tunnels 0–23 months, 24+)"),
@@ -218,8 +214,9 @@ def render(sections: list[tuple[str, str, str]], title: str, lead: str = "") -> 
             f"<p class=note>ifpp-econ {__version__}</p>{lead}<nav><ol>{toc}</ol></nav>{body}</body></html>")
 
 
-def chart(fig, title: str, caption: str, tall: bool = False) -> str:
-    return (f'<figure class="chart{" tall" if tall else ""}">{svg(fig, title, caption)}<figcaption>{html.escape(caption)}</figcaption>'
+def chart(markup: str, title: str, caption: str, tall: bool = False) -> str:
+    """A figure block around a chart's SVG text."""
+    return (f'<figure class="chart{" tall" if tall else ""}">{svg(markup, title, caption)}<figcaption>{html.escape(caption)}</figcaption>'
             f"</figure>")
 
 
@@ -293,11 +290,11 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     """
     import time
 
-    from . import dsa, outputs
+    from . import outputs
     from .analysis import summarise
     from .deterministic import run_base_case
     from .psa import run_psa
-    from .validation import operational_validation
+    from .voi import run_voi
 
     tell = stage or (lambda message: None)
     clock = {"name": None, "start": time.perf_counter()}
@@ -310,21 +307,29 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
         if message:
             tell(message)
 
+    # The analyses that do not need the PSA run in the run's worker processes while this one runs the PSA
+    # (computed here, in turn, when there are none); each gives the same numbers wherever it runs.
     stage("base case")
+    dsa_future = run.background("dsa.run_dsa", inputs)  # the workbook's threshold_parameters
+    budget_future = run.background("budget.run_budget", inputs, iterations=min(n, 1000), seed=seed)
+    run.inline_chart("model_diagram", "report.model_diagram")
     base = run_base_case(inputs)
+    averaged_future = run.background("psa.run_psa", inputs, n, seed, structural="model_averaged", base=base)
     outputs.write_base_case(run, base, inputs)
     conventions = base.spec.describe_conventions()
     stage(f"PSA sampling and model, {n:,} iterations")
-    psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress)
+    psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress, base=base)
     stage("PSA tables, EVPI/EVPPI and charts")
-    outputs.write_psa(run, psa, inputs, conventions)
+    voi = run_voi(psa)  # EVPI and EVPPI, computed once
+    outputs.write_psa(run, psa, inputs, conventions, voi=voi)
     stage("model-averaged PSA (structural uncertainty)")
-    averaged = run_psa(inputs, n, seed, structural="model_averaged")  # beside the default, never instead of it
-    validation_table = operational_validation(inputs)
+    averaged = averaged_future.result()  # beside the default, never instead of it
+    validation_table = run.tables["operational_validation"]
     stage("one-way, break-even, two-way and scenario analyses")
-    dsa_summary = outputs.write_dsa(run, dsa.run_dsa(inputs), inputs)  # the workbook's threshold_parameters
+    dsa_summary = outputs.write_dsa(run, dsa_future.result(), inputs)
     stage("budget impact")
-    budget_summary = outputs.write_budget(run, inputs, None, None, min(n, 1000), seed)
+    budget_summary = outputs.write_budget(run, budget_future.result(), inputs)
+    run.start_results(inputs, {"iterations": n, "seed": seed})  # results.xlsx in a worker while the HTML is built
     stage("report.html")
 
     comparator = base.results.comparator
@@ -365,7 +370,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
         ("summary", "Summary", "<p>The headline figures are at the top of this report. " + html.escape(
             headline_base_text(base)) + "</p>"),
         ("decision", "Decision problem", decision),
-        ("model", "Model", chart(model_diagram(), "Model diagram", "Family states and monthly transitions.")
+        ("model", "Model", chart(run.svg("model_diagram"), "Model diagram", "Family states and monthly transitions.")
          + "<p>A cohort state-transition model with monthly cycles. Usual care's first-entry hazard is calibrated to "
            "the workbook's cumulative risks at 3, 6, 12 and 24 months; IFPP applies the relative risk to the "
            "cumulative risk; time-in-care and time-since-return tunnels carry exit and re-entry probabilities by "
@@ -386,37 +391,31 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
          "model (AdViSHE); sources in results.xlsx.</p>"
          + table_html(validation_table[["measure", "observed", "model", "difference", "reason"]],
                       "operational_validation", context, widths=[24, 8, 8, 9, 51])),
-        ("trace", "Cohort trace", chart(charts.trace_chart(base.trace_table()), "Cohort trace",
+        ("trace", "Cohort trace", chart(run.svg("cohort_trace"), "Cohort trace",
                                         "Share of children in each state over time, by strategy.")),
         ("psa", "Probabilistic sensitivity analysis",
          table_html(tables["psa_incremental"].drop(columns=["comparator"]), "psa_incremental", context,
                     caption=f"Against {comparator}: PSA mean and 95% interval")
-         + chart(charts.ce_plane(psa.incremental()[strategy]["placements_avoided_per_child"],
-                                 -psa.incremental()[strategy]["per_child_savings"], psa.wtp_default, strategy,
-                                 comparator), "Cost-effectiveness plane",
-                 f"Each dot is one PSA iteration; {charts.LAMBDA_NOTE}.")
+         + chart(run.svg(outputs.ce_plane_chart_name(strategy, len(inc))), "Cost-effectiveness plane",
+                 f"Each dot is one PSA iteration; {LAMBDA_NOTE}.")
          + "<div class=cols>"
-         + chart(charts.ceac_chart(tables["ceac"], psa.strategies), "Cost-effectiveness acceptability curve",
-                 f"Probability most cost-effective by willingness to pay ({charts.LAMBDA_NOTE}).")
-         + chart(charts.convergence_chart(psa.incremental()[strategy]["per_child_savings"]), "Convergence of the PSA",
+         + chart(run.svg("ceac"), "Cost-effectiveness acceptability curve",
+                 f"Probability most cost-effective by willingness to pay ({LAMBDA_NOTE}).")
+         + chart(run.svg("convergence"), "Convergence of the PSA",
                  "Running mean and 95% interval of savings per child.") + "</div>"
          + f"<p class=note>{html.escape(_rules_text(psa.rule_counts, psa.iterations))}</p>"
          + f"<p>{html.escape(psa.distributions)}.</p>" + averaged_html(averaged)),
         ("tornado", "One-way sensitivity (tornado)",
-         chart(charts.tornado_chart(tables["tornado"], dsa_summary["base_outcome"], dsa.OUTCOME_LABELS["savings"],
-                                    units=units), "Tornado diagram",
+         chart(run.svg("tornado"), "Tornado diagram",
                "Savings per child with each parameter at its low and high value (values at the bar ends).", tall=True)
          + f"<p class=note>{html.escape(dsa_summary['note'])}</p>"),
         ("thresholds", "Break-even thresholds",
          table_html(tables["thresholds"][["parameter", "base", "threshold", "note"]], "thresholds", context)
-         + chart(charts.two_way_chart(tables["two_way"], "risk_12m", "rr_12m", "savings",
-                                      dsa.OUTCOME_LABELS["savings"], labels), "Two-way sensitivity",
-                 "Savings per child over the 12-month usual-care risk and the 12-month relative risk.")),
+         + chart(run.svg("two_way"), "Two-way sensitivity", two_way_caption(dsa_future.result(), labels))),
         ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
                                               context)),
-        ("voi", "Value of information", voi_html(tables, psa.wtp_default, labels)),
-        ("budget", "Budget impact", budget_html(tables["budget_by_year"], budget_summary, strategy, comparator,
-                                                price_year)),
+        ("voi", "Value of information", voi_html(run, voi, labels)),
+        ("budget", "Budget impact", budget_html(run, tables["budget_by_year"], budget_summary, price_year)),
         ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
          "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). "
          "Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
@@ -455,13 +454,13 @@ def headline_plain(comparator: str, strategy: str, main: dict, s: dict, budget: 
     return text + "."
 
 
-def voi_html(tables: dict, wtp: float, labels: dict) -> str:
-    evpi = tables["evpi"]
-    parts = [chart(charts.evpi_chart(evpi), "Expected value of perfect information",
+def voi_html(run, voi, labels: dict) -> str:
+    """EVPI and EVPPI charts and the top of the EVPPI table, from the run's VOI result."""
+    parts = [chart(run.svg("evpi"), "Expected value of perfect information",
                    "EVPI per child and for the local authority's population, by willingness to pay.")]
-    if "evppi" in tables:
-        ev = tables["evppi"]
-        parts.append(chart(charts.evppi_chart(ev, wtp, labels=labels), "Expected value of partial perfect information",
+    if voi.evppi is not None:
+        ev = voi.evppi
+        parts.append(chart(run.svg("evppi"), "Expected value of partial perfect information",
                            "EVPPI by parameter and parameter group (regression method, Strong et al. 2014)."))
         if (ev["evppi_per_child"] > 0).any():
             top = ev.head(12).copy()
@@ -471,7 +470,7 @@ def voi_html(tables: dict, wtp: float, labels: dict) -> str:
     return "".join(parts)
 
 
-def budget_html(table: pd.DataFrame, summary: dict, strategy: str, comparator: str, price_year: str) -> str:
+def budget_html(run, table: pd.DataFrame, summary: dict, price_year: str) -> str:
     if summary.get("families_per_year", 0) <= 0:
         return "<p>No families referred (referrals = 0): nothing is spent on the programme and nothing is saved.</p>"
     cols = [c for c in ("year", "children_referred", "placements_avoided", "programme_spend", "costs_avoided",
@@ -481,9 +480,17 @@ def budget_html(table: pd.DataFrame, summary: dict, strategy: str, comparator: s
     return (table_html(table[cols], "budget_by_year", caption=f"{summary['families_per_year']:,.0f} families "
                        f"({summary.get('children_per_year', 0):,.0f} children) referred a year; undiscounted cash at "
                        f"{price_year} prices")
-            + chart(charts.budget_chart(table, strategy, comparator), "Budget impact by year",
+            + chart(run.svg("budget_by_year"), "Budget impact by year",
                     "Extra programme spend and costs avoided by year, with the net and cumulative net saving.")
             + f"<p>Payback: {'year ' + str(payback) if payback else 'not within the period'}.</p>")
+
+
+def two_way_caption(result, labels: dict) -> str:
+    """What the two-way chart shows, from the DSA result's pair and outcome."""
+    from .dsa import OUTCOME_LABELS
+
+    x, y = result.two_way_pair
+    return (f"{OUTCOME_LABELS[result.outcome]} over {labels.get(x, x)} (x) and {labels.get(y, y)} (y).")
 
 
 def cheers_html() -> str:

@@ -118,7 +118,7 @@ class RunFolder:
     """
 
     def __init__(self, command: str, out: str | Path | None = None, force: bool = False, root: str | Path = "outputs",
-                 protect=()):
+                 protect=(), charts: bool = False, workers: int = 1):
         self.command = command
         self.started = time.perf_counter()
         self.created = dt.datetime.now().astimezone()
@@ -147,6 +147,39 @@ class RunFolder:
             os.chmod(self.path, 0o777 & ~_umask())  # mkdtemp makes it owner-only
         except OSError as exc:
             raise cannot_write(self.destination, _reason(exc)) from None
+        self._charts = None
+        self._workers = workers
+        self._results: tuple | None = None  # (what it was written from, future) of results.xlsx started early
+        if charts:  # start the chart worker now, so matplotlib loads while the model runs
+            self._renderer()
+
+    def _results_job(self, inputs, settings) -> tuple:
+        from .presentation import data_dictionary
+
+        dsa = self.manifest.get("dsa", {})
+        context = {"dsa_outcome": dsa.get("outcome", "savings"), "dsa_base_outcome": dsa.get("base_outcome")}
+        if inputs is not None:
+            context["units"] = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
+        summary = self.manifest_summary(inputs, settings)
+        key = json.dumps([sorted(self.tables), [len(t) for t in self.tables.values()], summary, context],
+                         default=_json_default)
+        return key, data_dictionary(self.tables), summary, context
+
+    def _write_results(self, job: tuple, writer, background: bool = False) -> None:
+        key, dictionary, summary, context = job
+        dictionary.to_csv(self.path / "data_dictionary.csv", index=False)
+        self.files += ["data_dictionary.csv", "results.xlsx"]
+        if background:
+            self._results = (key, self.background("xlsx.write_results_xlsx", self.path / "results.xlsx",
+                                                  dict(self.tables), summary, context))
+        else:
+            writer(self.path / "results.xlsx", self.tables, summary, context)
+
+    def start_results(self, inputs=None, settings: dict | None = None) -> None:
+        """Start writing data_dictionary.csv and results.xlsx now (in a worker, while this process builds
+        the report); :meth:`commit` waits for it, or writes them again if the tables or settings changed."""
+        if self.tables:
+            self._write_results(self._results_job(inputs, settings), write_results_xlsx, background=True)
 
     def _check_destination(self, protect: list[Path]) -> None:
         dest = self.destination
@@ -205,6 +238,32 @@ class RunFolder:
             self.files.append(f"{name}.{ext}")
         plt.close(fig)
 
+    def _renderer(self):
+        if self._charts is None:
+            from .render import ChartRenderer
+
+            self._charts = ChartRenderer(self.path, workers=self._workers)
+        return self._charts
+
+    def background(self, function: str, *args, **kwargs):
+        """Run ``function`` (e.g. ``"dsa.run_dsa"``) in a chart worker while this process goes on; returns a
+        future (computed here at once when there is no worker). Results are the same either way."""
+        return self._renderer().submit(function, *args, **kwargs)
+
+    def chart(self, name: str, function: str, *args, **kwargs) -> None:
+        """Queue chart ``name`` (PNG and SVG), drawn by ``function`` (e.g. ``"charts.ce_plane"``) from ``args``
+        in the chart worker (:mod:`ifpp_econ.render`)."""
+        self._renderer().draw(name, function, *args, **kwargs)
+        self.files += [f"{name}.png", f"{name}.svg"]
+
+    def inline_chart(self, name: str, function: str, *args, **kwargs) -> None:
+        """Queue a chart that is only inlined (its SVG text, from :meth:`svg`), not saved as a file."""
+        self._renderer().draw(name, function, *args, _save=False, **kwargs)
+
+    def svg(self, name: str) -> str:
+        """The SVG text of a chart queued with :meth:`chart` (waits for it)."""
+        return self._renderer().svg(name)
+
     def array(self, name: str, data: dict[str, np.ndarray]) -> None:
         np.savez_compressed(self.path / f"{name}.npz", **data)
         self.files.append(f"{name}.npz")
@@ -220,17 +279,16 @@ class RunFolder:
         own settings are recorded separately as defaults.
         """
         if self.tables:
-            from .presentation import data_dictionary
-
-            data_dictionary(self.tables).to_csv(self.path / "data_dictionary.csv", index=False)
-            self.files.append("data_dictionary.csv")
-            writer = xlsx_writer or write_results_xlsx
-            dsa = self.manifest.get("dsa", {})
-            context = {"dsa_outcome": dsa.get("outcome", "savings"), "dsa_base_outcome": dsa.get("base_outcome")}
-            if inputs is not None:
-                context["units"] = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
-            writer(self.path / "results.xlsx", self.tables, self.manifest_summary(inputs, settings), context)
-            self.files.append("results.xlsx")
+            job = self._results_job(inputs, settings)
+            if self._results is not None and (self._results[0] != job[0] or xlsx_writer is not None):
+                self._results[1].result()  # an earlier start is out of date: let it finish, then write again
+                self._results = None
+            if self._results is None:
+                self._write_results(job, xlsx_writer or write_results_xlsx)
+            else:
+                self._results[1].result()
+        if self._charts is not None:
+            self._charts.wait()  # every chart file written before the folder is published
         self.timings["total_seconds"] = round(time.perf_counter() - self.started, 4)
         manifest = {
             "tool": "ifpp-econ",
@@ -277,6 +335,9 @@ class RunFolder:
         else:
             os.rename(self.path, dest)
         self.destination = dest
+        if self._charts is not None:
+            self._charts.close()
+            self._charts = None
         return dest
 
     def discard(self) -> None:
@@ -286,6 +347,9 @@ class RunFolder:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self._charts is not None:
+            self._charts.close(cancel=exc_type is not None)  # interrupted or failed: the workers stop at once
+            self._charts = None
         if self.path.exists() and self.path.name.startswith("."):
             self.discard()  # not committed: leave nothing half-written behind
         if isinstance(exc, OSError):  # read-only, full disk, removed folder…: the user's to fix

@@ -7,6 +7,7 @@ found — replace with local data.
 """
 from __future__ import annotations
 
+from . import declarations
 from .distributions import DISTRIBUTIONS
 from .inputs import AFTER_EFFECTS, CORRECTIONS, EFFECT_MODELS, PERSPECTIVES, PSA_STRUCTURAL  # noqa: F401
 from .units import COST_UNITS, UNITS
@@ -310,7 +311,7 @@ AGE_BANDS = (
     {"band": "5-10", "age_at_referral_years": 7.5, "share": 0.30, "notes": "E"},
     {"band": "11-17", "age_at_referral_years": 13.0, "share": 0.40, "notes": "E"},
 )
-PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "secure", "semi_independent", "with_parents", "other")
+PLACEMENT_TYPES = declarations.PLACEMENT_TYPES
 # Entrants' placement mix by age band (evidence.md, revisions; E until local data replace it): type → share per band.
 ENTRANT_MIX = {
     "0-4": (0.30, 0.35, 0.20, 0.00, 0.00, 0.00, 0.12, 0.03),

@@ -20,11 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import declarations
+
 EPISODE_COLUMNS = ("CHILD", "DECOM", "RNE", "LS", "PLACE", "DEC", "REC")
 HEADER_COLUMNS = ("CHILD", "DOB")
 UASC_COLUMNS = ("CHILD",)
 CODE_COLUMNS = ("RNE", "LS", "PLACE", "PLACE_PROVIDER", "REC", "CIN", "SEX")
-PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "secure", "semi_independent", "with_parents", "other")
+PLACEMENT_TYPES = declarations.PLACEMENT_TYPES
 MAX_LISTED = 10  # problems of one kind listed before "… and N more"
 
 # PLACE → model placement type (U4–U6 depend on PLACE_PROVIDER; T0–T4 take the surrounding placement).

@@ -18,17 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-DEFAULT_GROUPS = {
-    "effectiveness": ("rr_",  "effect_duration_months"),
-    "usual-care risk": ("risk_", "annual_risk_after_24m"),
-    "care dynamics": ("reunify_", "permanence_", "reentry_"),
-    "placement costs": ("cost_kinship", "cost_la_foster", "cost_ifa", "cost_residential", "cost_with_parents",
-                        "cost_other", "mix:"),
-    "programme cost": ("ifpp_cost_per_family", "team_fte", "cost_per_fte", "families_per_team_year", "children_per_family"),
-    "proceedings and support costs": ("court_cost_proceedings", "la_legal_cost_proceedings", "share_entries_with_proceedings",
-                                      "reunification_support_cost", "case_support_cost"),
-}
-
 
 def spline_basis(x: np.ndarray, n_knots: int = 6, degree: int = 3) -> np.ndarray:
     """Cubic B-spline basis ``(N, n_knots + degree - 1)`` with interior knots at quantiles of ``x``."""
@@ -172,7 +161,9 @@ def evppi_table(draws: pd.DataFrame, nb: np.ndarray, groups: dict | None = None,
                 max_iterations: int = 20_000, seed: int = 0) -> pd.DataFrame:
     """EVPPI per child for single uncertain parameters and for parameter groups.
 
-    ``draws``: PSA draws ``(N, P)``; ``nb``: net benefit ``(K, N)`` at one willingness to pay.
+    ``draws``: PSA draws ``(N, P)``; ``nb``: net benefit ``(K, N)`` at one willingness to pay;
+    ``groups``: group name → parameter names or prefixes (the model declares its own, e.g.
+    :data:`ifpp_econ.declarations.EVPPI_GROUPS`).
     At most ``max_iterations`` iterations are used (the first ones; the fit's cost grows with N).
     """
     n = min(len(draws), max_iterations)
@@ -182,7 +173,7 @@ def evppi_table(draws: pd.DataFrame, nb: np.ndarray, groups: dict | None = None,
     total = evpi(nb)
     rng = np.random.default_rng(seed)
     items = [(c, [c]) for c in varying] if singles else []
-    for name, prefixes in (groups or DEFAULT_GROUPS).items():
+    for name, prefixes in (groups or {}).items():
         cols = [c for c in group_columns(draws.columns, prefixes) if c in varying]
         if cols:
             items.append((f"group: {name}", cols))
@@ -206,3 +197,67 @@ def population_evpi(evpi_per_child: np.ndarray, children_per_year: float, years:
     """EVPI for the LA's population: per-child EVPI × children referred over the decision's years, discounted."""
     factors = (1 + discount_rate) ** -np.arange(years)
     return np.asarray(evpi_per_child) * children_per_year * factors.sum()
+
+
+class VOIResult:
+    """Value of information from one PSA: EVPI per child and for the population, and EVPPI.
+
+    ``evpi``: one row per willingness to pay (``wtp``, ``evpi_per_child``, ``evpi_population``,
+    ``population_basis``); ``evppi``: one row per parameter and group at the workbook's λ
+    (``evppi_per_child``, its standard error, R², the permuted null), or None when the draws
+    were not kept. ``summary()`` is both as one long tidy table.
+    """
+
+    def __init__(self, wtp: float, evpi: pd.DataFrame, evppi: pd.DataFrame | None, seconds: float = 0.0):
+        self.wtp, self.evpi, self.evppi, self.seconds = wtp, evpi, evppi, seconds
+
+    def incremental(self) -> dict:
+        """The value of resolving all uncertainty, and the largest single item's share of it, at λ."""
+        at = self.evpi.loc[(self.evpi["wtp"] - self.wtp).abs().idxmin()]
+        out = {"wtp": self.wtp, "evpi_per_child": float(at["evpi_per_child"])}
+        if "evpi_population" in self.evpi:
+            out["evpi_population"] = float(at["evpi_population"])
+        if self.evppi is not None and len(self.evppi):
+            top = self.evppi.iloc[0]
+            out["largest_evppi"] = {"parameter": str(top["parameter"]), "evppi_per_child": float(top["evppi_per_child"])}
+        return out
+
+    def summary(self) -> pd.DataFrame:
+        rows = [{"measure": "evpi_per_child", "item": "all parameters", "wtp": float(w), "value": float(v)}
+                for w, v in zip(self.evpi["wtp"], self.evpi["evpi_per_child"])]
+        if "evpi_population" in self.evpi:
+            rows += [{"measure": "evpi_population", "item": "all parameters", "wtp": float(w), "value": float(v)}
+                     for w, v in zip(self.evpi["wtp"], self.evpi["evpi_population"])]
+        if self.evppi is not None:
+            rows += [{"measure": "evppi_per_child", "item": str(r["parameter"]), "wtp": self.wtp,
+                      "value": float(r["evppi_per_child"])} for r in self.evppi.to_dict("records")]
+        return pd.DataFrame(rows)
+
+    def to_json(self) -> dict:
+        out = {"wtp": self.wtp, "evpi": self.evpi.to_dict("records")}
+        if self.evppi is not None:
+            out["evppi"] = [{k: r[k] for k in ("parameter", "evppi_per_child", "r_squared")}
+                            for r in self.evppi.to_dict("records")]
+        return out
+
+    def __repr__(self) -> str:
+        i = self.incremental()
+        top = i.get("largest_evppi")
+        return (f"VOIResult(λ = {self.wtp:,.0f}: EVPI per child {i['evpi_per_child']:,.2f}"
+                + (f", population {i['evpi_population']:,.0f}" if "evpi_population" in i else "")
+                + (f"; largest EVPPI {top['parameter']} {top['evppi_per_child']:,.2f}" if top else "") + ")")
+
+
+MIN_EVPPI_ITERATIONS = 200  # fewer kept draws than this: no EVPPI (the regressions would overfit)
+
+
+def run_voi(psa, population: bool | float = True, evppi: bool = True, groups: dict | None = None) -> VOIResult:
+    """EVPI (per child and, with ``population``, for the local authority) and EVPPI from a PSA result
+    (``psa.evpi()`` and ``psa.evppi()``, each computed once); EVPPI needs at least 200 kept draws."""
+    import time
+
+    started = time.perf_counter()
+    table = None
+    if evppi and psa.draws is not None and len(psa.draws) >= MIN_EVPPI_ITERATIONS:
+        table = psa.evppi(groups=groups)
+    return VOIResult(psa.wtp_default, psa.evpi(population=population), table, time.perf_counter() - started)

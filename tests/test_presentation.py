@@ -28,12 +28,14 @@ def test_missing_values_are_a_dash_with_a_footnote():
     assert len(notes) == 1 and "dominates" in notes[0]
 
 
-def test_unknown_columns_still_render():
+def test_unknown_columns_still_render_and_are_never_guessed_from_their_names():
     df = pd.DataFrame({"new_cost_measure": [1234.6], "new_share_of_x": [0.25], "brand_new": [0.000123],
                        "flag": ["yes"]})
     headers, texts, cols, _ = P.display_table(df, "some_new_table")
-    assert headers[0] == "New cost measure (£)" and texts[0][:3] == ["£1,235", "25.0%", "0.000123"]
+    assert headers[0] == "New cost measure" and texts[0][:3] == ["1,235", "0.25", "0.000123"]  # plain numbers
     assert cols[0][3].kind == "text"
+    budget = pd.DataFrame({"Placements: IFPP": [1234.6]})  # a table that declares its undeclared columns' kind
+    assert P.display_table(budget, "budget_by_year")[:2] == (["Placements: IFPP (£)"], [["£1,235"]])
     assert all(P.excel_format(c, v) != "General" for c, v in zip(cols[0], df.iloc[0]))
 
 

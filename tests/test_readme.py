@@ -85,3 +85,6 @@ def test_python_api_example_runs():
     assert namespace["headline"]["after_effect"] == "effect_stops"
     assert len(namespace["dsa"].tornado) > 10 and len(namespace["budget"].table()) == 5
     assert namespace["psa"].iterations == 500
+    assert len(namespace["psa"].samples()) == 500 and "evpi_population" in namespace["evpi"]
+    assert namespace["voi"].evppi is not None and len(namespace["evppi"]) > 10
+    assert "cumulative_lower" in namespace["budget"].table() and namespace["budget"].psa["iterations"] == 500

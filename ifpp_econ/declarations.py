@@ -1,0 +1,46 @@
+"""What the IFPP model declares, in one place: its outcomes, placement types, DSA defaults and EVPPI groups.
+
+The generic layers take these as arguments (as dampack's ``calculate_icers(cost, effect,
+strategies)`` and voi's ``pars`` do): :func:`ifpp_econ.voi.evppi_table` is given ``groups``,
+:func:`ifpp_econ.dsa.run_dsa` its outcome names, threshold parameters and two-way pair; the
+defaults below are what the IFPP model passes. A leaf module: it imports nothing of the package.
+"""
+from __future__ import annotations
+
+# Placement types of children entering care (costs ``cost_<type>``, mix rows ``mix:<band>:<type>``).
+PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "secure", "semi_independent", "with_parents", "other")
+
+# DSA outcomes: option name → incremental result (first non-comparator strategy vs the comparator), and label.
+DSA_OUTCOMES = {"savings": "per_child_savings", "nmb": "incremental_nmb", "placements": "placements_avoided_per_child"}
+DSA_OUTCOME_LABELS = {"savings": "Per-child savings (£)", "nmb": "Incremental NMB per child (£)",
+                      "placements": "Placements avoided per child"}
+DSA_OUTCOME_MONEY = {"savings": True, "nmb": True, "placements": False}  # drawn with £ axes
+
+# Break-even thresholds searched unless the workbook's threshold_parameters setting names others.
+THRESHOLD_PARAMETERS = ("ifpp_cost_per_family", "rr_12m", "risk_12m", "cost_residential", "effect_duration_months")
+
+# The two-way sensitivity grid: 12-month usual-care risk (x) by 12-month relative risk (y).
+TWO_WAY_PAIR = ("risk_12m", "rr_12m")
+
+# The usual-care cumulative-risk knots (kept ordered in the DSA; risk_12m anchors the curve).
+RISK_KNOTS = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
+
+# EVPPI parameter groups: group name → parameter names or prefixes (ending "_" or ":").
+EVPPI_GROUPS = {
+    "effectiveness": ("rr_", "effect_duration_months"),
+    "usual-care risk": ("risk_", "annual_risk_after_24m"),
+    "care dynamics": ("reunify_", "permanence_", "reentry_"),
+    "placement costs": ("cost_kinship", "cost_la_foster", "cost_ifa", "cost_residential", "cost_with_parents",
+                        "cost_other", "mix:"),
+    "programme cost": ("ifpp_cost_per_family", "team_fte", "cost_per_fte", "families_per_team_year",
+                       "children_per_family"),
+    "proceedings and support costs": ("court_cost_proceedings", "la_legal_cost_proceedings",
+                                      "share_entries_with_proceedings", "reunification_support_cost",
+                                      "case_support_cost"),
+}
+
+# After-effect assumptions (labels shown beside each other) and perspectives of the cost.
+AFTER_EFFECT_LABELS = {"effect_stops": "Effect stops (usual care's hazard after the effect)",
+                       "gap_persists": "Gap persists to age 18 (upper bound)",
+                       "catch_up": "Catch-up over catch_up_months (pure delay)"}
+PERSPECTIVE_LABELS = {"local_authority": "Local authority", "public_sector": "Public sector (adds HMCTS)"}

@@ -1,0 +1,203 @@
+"""Charts rendered once each, as PNG and SVG, in a worker process while the main process computes.
+
+A chart is a small job: the name of a drawing function (``charts.ce_plane``, ``report.model_diagram``…)
+and its arguments, which are summaries or short arrays. :class:`ChartRenderer` sends each job to one
+forked worker process (so matplotlib is imported and charts are drawn on the second core while the
+model runs) and keeps the SVG text it returns, which the HTML report inlines — nothing is drawn twice
+and nothing is read back from the run folder. Rendering is deterministic, so the files are the same
+whether a worker is used or not (``IFPP_ECON_CHART_WORKER=0`` draws in the main process).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from concurrent.futures import Future
+from pathlib import Path
+
+FORMATS = ("png", "svg")
+
+
+def render(folder: str | Path | None, name: str, function: str, args: tuple = (), kwargs: dict | None = None,
+           formats: tuple[str, ...] = FORMATS) -> str:
+    """Draw ``function(*args, **kwargs)`` (``"module.name"`` inside ifpp_econ) and save it as ``folder/name.png``
+    and ``.svg``; returns the SVG text."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from . import charts
+
+    text = ""
+    with charts.style(), plt.rc_context({"text.parse_math": False}):  # the house style when drawing and saving
+        fig = _resolve(function)(*args, **(kwargs or {}))        # (SVG ids, minus signs); workbook labels are plain text
+        try:
+            for ext in formats:
+                if ext == "svg":
+                    buffer = io.StringIO()
+                    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+                    text = buffer.getvalue()
+                    if folder is not None:
+                        (Path(folder) / f"{name}.svg").write_text(text, encoding="utf-8")
+                elif folder is not None:
+                    fig.savefig(Path(folder) / f"{name}.{ext}", dpi=150, bbox_inches="tight")
+        finally:
+            plt.close(fig)
+    return text
+
+
+def _resolve(function: str):
+    module, attr = function.rsplit(".", 1)
+    return getattr(importlib.import_module(f"ifpp_econ.{module}"), attr)
+
+
+def call(function: str, args: tuple = (), kwargs: dict | None = None):
+    """``function(*args, **kwargs)`` (``"module.name"`` inside ifpp_econ) with the compiled kernels on one thread
+    (a worker was forked from a process whose thread pools it must not use; results are the same on any number
+    of threads)."""
+    from . import kernels
+
+    with kernels.single_thread():
+        return _resolve(function)(*args, **(kwargs or {}))
+
+
+def _warm_up() -> None:
+    """Import the drawing code in the worker while the main process reads the workbook and runs the model."""
+    importlib.import_module("ifpp_econ.charts")
+
+
+def _follow_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the run's process ends, even by SIGKILL (no orphans)."""
+    import signal
+    import threading
+    import time
+
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it stops the workers
+    if "matplotlib" in sys.modules:  # a worker draws into files only, whatever backend its parent uses
+        sys.modules["matplotlib"].use("Agg", force=True)
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
+
+    def watch() -> None:  # elsewhere: poll
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    if os.getppid() != parent:
+        os._exit(0)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _worker():
+    """One forked worker process that dies with this one."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_follow_parent, initargs=(os.getpid(),))
+
+
+def _use_worker() -> bool:
+    if os.environ.get("IFPP_ECON_CHART_WORKER", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return (os.cpu_count() or 1) > 1 and hasattr(os, "fork")
+
+
+class ChartRenderer:
+    """Renders a run's charts in a worker process (or in this process when ``parallel`` is false); with
+    ``workers`` = 2, :meth:`submit` runs other work (e.g. the DSA while the PSA runs here) in a second worker,
+    which never imports matplotlib; with one worker, in the chart worker."""
+
+    def __init__(self, folder: Path, parallel: bool | None = None, workers: int = 1):
+        self.folder = folder
+        self.results: dict[str, Future] = {}
+        self._jobs: dict[str, tuple] = {}
+        self._pool = self._compute = None
+        if parallel is None:
+            parallel = _use_worker()
+        if parallel:
+            try:
+                self._pool = _worker()
+                self._pool.submit(_warm_up)  # forks now, before the model starts its threads
+                if workers > 1:
+                    self._compute = _worker()
+                    self._compute.submit(int)  # forks now too
+            except (OSError, ValueError, ImportError):
+                self.close(cancel=True)
+
+    def draw(self, name: str, function: str, *args, _save: bool = True, **kwargs) -> None:
+        """Queue chart ``name`` (files ``name.png`` and ``name.svg`` unless ``_save`` is false)."""
+        folder = self.folder if _save else None
+        self._jobs[name] = (folder, function, args, kwargs)
+        if self._pool is not None:
+            try:
+                self.results[name] = self._pool.submit(render, folder, name, function, args, kwargs)
+                return
+            except RuntimeError:  # the worker died: draw here instead
+                self._pool = None
+        done: Future = Future()
+        try:
+            done.set_result(render(folder, name, function, args, kwargs))
+        except Exception as exc:  # re-raised by svg()/wait()
+            done.set_exception(exc)
+        self.results[name] = done
+
+    def submit(self, function: str, *args, **kwargs) -> Future:
+        """Run ``function`` (``"module.name"``) in a worker; in this process, at once, without one."""
+        pool = self._compute or self._pool
+        if pool is not None:
+            try:
+                return pool.submit(call, function, args, kwargs)
+            except RuntimeError:  # a worker died: go on here
+                self._compute = None
+        done: Future = Future()
+        try:
+            done.set_result(_resolve(function)(*args, **kwargs))
+        except Exception as exc:  # re-raised by result()
+            done.set_exception(exc)
+        return done
+
+    def svg(self, name: str) -> str:
+        """The SVG text of chart ``name`` (waits for it)."""
+        return self._result(name)
+
+    def _result(self, name: str) -> str:
+        from concurrent.futures.process import BrokenProcessPool
+
+        future = self.results[name]
+        try:
+            return future.result()
+        except BrokenProcessPool:  # the worker was killed: draw it again here
+            self._pool = None
+            return self._redraw(name)
+
+    def _redraw(self, name: str) -> str:
+        folder, function, args, kwargs = self._jobs[name]
+        text = render(folder, name, function, args, kwargs)
+        done: Future = Future()
+        done.set_result(text)
+        self.results[name] = done
+        return text
+
+    def wait(self) -> None:
+        """Wait for every queued chart (their files are then in the folder); raises a drawing error."""
+        for name in list(self.results):
+            self._result(name)
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers: after their queued work, or (``cancel``: the run was interrupted or failed, its
+        folder is about to be removed) at once, dropping what they were doing."""
+        for pool in (self._pool, self._compute):
+            if pool is None:
+                continue
+            if cancel:
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.kill()
+            pool.shutdown(wait=True, cancel_futures=cancel)
+        self._pool = self._compute = None
