@@ -30,10 +30,12 @@ from .distributions import (  # noqa: F401 - the marginals' home; re-exported fo
     MARGINALS,
     U_CLIP,
     Z_CLIP,
+    Frozen,
     SamplingError,
     check_distributions,
     correlation_cholesky,
     dirichlet_groups,
+    frozen_distributions,
     make_distributions,
     percentile_range,
 )
@@ -72,9 +74,7 @@ def _hermite(x: np.ndarray, slope: np.ndarray, z: np.ndarray) -> np.ndarray:
 def _inverse_table(dist_name: str, args: tuple, kwargs: tuple) -> tuple[np.ndarray, np.ndarray, tuple] | None:
     """(node values, node slopes dx/dz, support) of z ↦ F⁻¹(Φ(z)) on ``[−Z_CLIP, Z_CLIP]``, or None
     when interpolation would not reproduce scipy to :data:`TABLE_TOL` (then ``ppf`` is used)."""
-    from scipy import stats
-
-    dist = getattr(stats, dist_name)(*args, **dict(kwargs))
+    dist = Frozen(dist_name, args, dict(kwargs))
     z = np.linspace(-Z_CLIP, Z_CLIP, TABLE_INTERVALS + 1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         x = _exact_inverse(dist, z)
@@ -88,7 +88,7 @@ def _inverse_table(dist_name: str, args: tuple, kwargs: tuple) -> tuple[np.ndarr
 
 
 def _inverse_cdf(dist):
-    """Vectorised z ↦ F⁻¹(Φ(clip(z))) for one frozen scipy distribution."""
+    """Vectorised z ↦ F⁻¹(Φ(clip(z))) for one frozen distribution (scipy.stats' or a :class:`Frozen`)."""
     from scipy import special
 
     name = dist.dist.name
@@ -158,7 +158,7 @@ class Sampler:
 
     def __init__(self, parameters: pd.DataFrame, correlations: pd.DataFrame | None = None):
         self.parameters = parameters
-        self.dists = make_distributions(parameters)
+        self.dists = frozen_distributions(parameters)  # scipy.stats' arithmetic without importing it
         self.groups = dirichlet_groups(parameters)
         self.scalar = list(self.dists)
         correlated, self.chol = correlation_cholesky(self.scalar, correlations)

@@ -617,15 +617,12 @@ def share_outside(dist: str, value: float, a, b, unit: str) -> float | None:
 
 
 def _sampleable(spec: tuple) -> bool:
-    """The sampler's own check (imports scipy.stats), for the few arguments :func:`distributions.computable`
-    cannot decide."""
-    from scipy import stats
-
+    """The sampler's own check, for the few arguments :func:`distributions.computable` cannot decide."""
     from .sampling import sampleable
 
     name, args, kwargs = spec
     with np.errstate(all="ignore"):
-        return sampleable(getattr(stats, name)(*args, **kwargs))
+        return sampleable(distributions.Frozen(name, args, kwargs))
 
 
 def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -> None:

@@ -107,3 +107,21 @@ def test_distributions_is_a_leaf():
             "print(sorted(m for m in sys.modules if m.startswith('ifpp_econ.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['ifpp_econ.distributions', 'ifpp_econ.exceptions']"
+
+
+@pytest.mark.parametrize("name, args, kwds", [
+    ("beta", (7.5, 17.5), {}), ("beta", (0.3, 4.0), {}), ("beta", (2.0, 3.0), {"loc": 1.0, "scale": 2.0}),
+    ("gamma", (16.0,), {"scale": 100.0}), ("gamma", (0.4,), {"scale": 3.0}), ("triang", (0.6,), {"loc": 1.0, "scale": 1.9}),
+    ("uniform", (0.2, 0.5), {}), ("lognorm", (0.3,), {"scale": 0.7}), ("norm", (3.0, 2.0), {})])
+def test_frozen_is_scipy_stats_without_importing_it(name, args, kwds):
+    """The sampler's Frozen gives scipy.stats' own values (the same scipy.special calls), bit for bit."""
+    from ifpp_econ.distributions import Frozen
+
+    q = np.r_[1e-12, np.random.default_rng(0).random(500), 1 - 1e-12]
+    reference, ours = getattr(stats, name)(*args, **kwds), Frozen(name, args, kwds)
+    for method in ("ppf", "isf"):
+        assert np.array_equal(getattr(reference, method)(q), getattr(ours, method)(q)), method
+    if name in ("beta", "gamma"):
+        x = reference.ppf(q[1:-1])
+        assert np.array_equal(reference.pdf(x), ours.pdf(x))
+    assert tuple(map(float, reference.support())) == ours.support()
