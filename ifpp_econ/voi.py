@@ -214,7 +214,7 @@ class VOIResult:
     def incremental(self) -> dict:
         """The value of resolving all uncertainty, and the largest single item's share of it, at λ."""
         at = self.evpi.loc[(self.evpi["wtp"] - self.wtp).abs().idxmin()]
-        out = {"wtp": self.wtp, "evpi_per_child": float(at["evpi_per_child"])}
+        out: dict[str, object] = {"wtp": self.wtp, "evpi_per_child": float(at["evpi_per_child"])}
         if "evpi_population" in self.evpi:
             out["evpi_population"] = float(at["evpi_population"])
         if self.evppi is not None and len(self.evppi):
