@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .model import CASH_CATEGORIES, monthly_cash
+from .model import CASH_CATEGORIES, monthly_cash, sum_arrays
 from .spec import base_values, build_spec
 
 CATEGORY_LABELS = {
@@ -72,6 +72,7 @@ class BudgetImpact:
         df["net_saving"] = net
         df["cumulative_net_saving"] = np.cumsum(net)
         if "first_placements" in self.by_year:  # counts, undiscounted
+            assert self.children_by_year is not None, "budget_impact gives the children referred with the placements"
             df["children_referred"] = self.children_by_year[iteration]
             df["placements_avoided"] = (self.by_year["first_placements"][c, iteration]
                                         - self.by_year["first_placements"][k, iteration])
@@ -80,7 +81,7 @@ class BudgetImpact:
     def net(self, k: int) -> np.ndarray:
         """Net saving per year ``(N, years)``: comparator total minus strategy total."""
         c = self.strategies.index(self.comparator)
-        total = sum(self.by_year[cat] for cat in CASH_CATEGORIES)
+        total = sum_arrays(self.by_year[cat] for cat in CASH_CATEGORIES)
         return total[c] - total[k]
 
     def headline(self, strategy: str | None = None, iteration: int = 0) -> dict:

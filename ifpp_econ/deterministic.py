@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,13 +48,14 @@ class BaseCase:
         df = self.results.table(0)
         return df.reset_index()
 
-    def incremental(self) -> dict[str, dict[str, float]]:
+    def incremental(self) -> dict[str, dict[str, Any]]:
         """Each strategy against the comparator: savings, placements and months avoided, NMB, dominance, cost
         per placement avoided and the decision ratios (per child unless the name says otherwise)."""
         inc = analysis.incremental(self.results.outcomes, self.results.strategies, self.results.comparator, self.wtp)
         out = {}
         for name, values in inc.items():
-            v = {k: float(a[0]) for k, a in values.items()}
+            # floats, with the dominance label (str) and ratios that are None where not meaningful
+            v: dict[str, Any] = {k: float(a[0]) for k, a in values.items()}
             v["dominance"] = analysis.dominance_label(v["per_child_savings"], v["placements_avoided_per_child"], strategy=name)
             v["cost_per_placement_avoided"] = analysis.cost_per_placement_avoided(
                 v["per_child_savings"], v["placements_avoided_per_child"])
@@ -76,6 +78,7 @@ class BaseCase:
     def trace_table(self) -> pd.DataFrame:
         """Share of the cohort in each state group by month, per strategy (long format)."""
         trace = self.results.trace  # (K, 1, T+1, S)
+        assert trace is not None, "the base case keeps its trace"
         frames = []
         for k, name in enumerate(self.results.strategies):
             data = {g: trace[k, 0][:, idx].sum(axis=-1) if isinstance(idx, slice) else trace[k, 0][:, idx]
@@ -90,6 +93,7 @@ class BaseCase:
         """Per age band (sub-cohort followed to 18): its share and per-child incremental results."""
         r = self.results
         k, c = r.strategies.index(strategy), r.strategies.index(r.comparator)
+        assert r.band_shares is not None, "run_model gives the band shares"
         return {band: {"share": float(r.band_shares[b, 0]),
                        "per_child_savings": float(o["cost"][c, 0] - o["cost"][k, 0]),
                        "placements_avoided_per_child": float(o["first_placements"][c, 0] - o["first_placements"][k, 0]),

@@ -126,7 +126,7 @@ class Tornado:
 def one_way(evaluator: Evaluator) -> Tornado:
     """Every parameter at its low and high value, all other parameters at base."""
     ranges = one_way_ranges(evaluator.inputs)
-    changes = [{}]
+    changes: list[dict[str, float]] = [{}]
     for _, r in ranges.iterrows():
         changes += [{r["parameter"]: r["low"]}, {r["parameter"]: r["high"]}]
     out = evaluator(evaluator.rows(changes))

@@ -35,10 +35,13 @@ Conventions (:class:`Conventions`), all explicit:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 COUNTING_METHODS = ("start", "end", "half-cycle", "simpson")
 
@@ -84,6 +87,10 @@ class Edges:
     source: np.ndarray
     target: np.ndarray
     n_states: int
+    # derived in __post_init__: the edges sorted by target, where each target's run starts, and those targets
+    _order: np.ndarray = field(init=False, repr=False, compare=False)
+    _starts: np.ndarray = field(init=False, repr=False, compare=False)
+    _targets: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         source = np.asarray(self.source, dtype=np.intp)
@@ -296,7 +303,7 @@ class DenseTransitions:
     treatment effect for the first two cycles is ``M = 2`` matrices, not ``T``.
     """
 
-    def __init__(self, p: np.ndarray, time_varying: bool = False, check: bool = True, atol: float = 1e-9,
+    def __init__(self, p: ArrayLike, time_varying: bool = False, check: bool = True, atol: float = 1e-9,
                  cycle_index: np.ndarray | None = None):
         self.p = np.asarray(p, dtype=float)
         self.time_varying = time_varying or cycle_index is not None
@@ -306,7 +313,7 @@ class DenseTransitions:
         if check:
             check_transitions(self.p, None, atol)
         self.n_states = self.p.shape[-1]
-        self.move_shape = (self.n_states, self.n_states)
+        self.move_shape: tuple[int, ...] = (self.n_states, self.n_states)
         self.batch_shape = self.p.shape[:-core]
         self.cycle_index = None
         if cycle_index is not None:
@@ -330,14 +337,14 @@ class DenseTransitions:
 class SparseTransitions:
     """Listed moves only: probabilities ``(..., E)`` or ``(..., T, E)``; moves are ``(E,)``."""
 
-    def __init__(self, edges: Edges, p: np.ndarray, time_varying: bool = False, check: bool = True, atol: float = 1e-9):
+    def __init__(self, edges: Edges, p: ArrayLike, time_varying: bool = False, check: bool = True, atol: float = 1e-9):
         self.edges = edges
         self.p = np.asarray(p, dtype=float)
         self.time_varying = time_varying
         if check:
             check_transitions(self.p, edges, atol)
         self.n_states = edges.n_states
-        self.move_shape = (len(edges.source),)
+        self.move_shape: tuple[int, ...] = (len(edges.source),)
         self.batch_shape = self.p.shape[: -2 if time_varying else -1]
         self.n_cycles = self.p.shape[-2] if time_varying else None
 
@@ -382,8 +389,8 @@ def _simulate_dense_compiled(x: np.ndarray, model: DenseTransitions, n_cycles: i
                              values["batch"], values["row"], outs["plain"], outs["batch"], outs["row"], trace)
     row_values = {name: outs[kind][a].reshape(batch + (n_cycles + 1,))
                   for kind, members in groups.items() for a, (name, _) in enumerate(members)}
-    trace = trace.reshape(batch + (n_cycles + 1, n_states)) if keep_trace else None
-    return CohortResult(n_cycles, conventions, dict(rewards), row_values, {}, trace)
+    kept = trace.reshape(batch + (n_cycles + 1, n_states)) if keep_trace else None
+    return CohortResult(n_cycles, conventions, dict(rewards), row_values, {}, kept)
 
 
 def simulate(
@@ -419,16 +426,19 @@ def simulate(
     """
     conventions = conventions or Conventions()
     rewards = rewards or {}
+    model: TransitionModel
     if isinstance(transitions, np.ndarray) or np.isscalar(transitions) or isinstance(transitions, list):
         if edges is None:
-            transitions = DenseTransitions(transitions, time_varying, check, atol, cycle_index)
+            model = DenseTransitions(transitions, time_varying, check, atol, cycle_index)
         else:
             if cycle_index is not None:
                 raise ValueError("cycle_index is supported for dense transitions only")
-            transitions = SparseTransitions(edges, transitions, time_varying, check, atol)
-    model = transitions
-    if getattr(model, "n_cycles", None) not in (None, n_cycles):
-        raise ValueError(f"time-varying transitions have {model.n_cycles} cycles, expected {n_cycles}")
+            model = SparseTransitions(edges, transitions, time_varying, check, atol)
+    else:
+        model = transitions
+    model_cycles = getattr(model, "n_cycles", None)
+    if model_cycles not in (None, n_cycles):
+        raise ValueError(f"time-varying transitions have {model_cycles} cycles, expected {n_cycles}")
     x = np.asarray(initial, dtype=float)
     if check and (np.any(x < -atol) or np.any(np.abs(x.sum(-1) - 1) > atol)):
         raise TransitionError("initial distribution must be non-negative and sum to 1")

@@ -198,9 +198,9 @@ class _Plan:
             return w
 
         streams: dict[tuple[int, float], int] = {}
-        stream_w = []
-        snaps = [[] for _ in range(T + 2)]
-        tails = [[] for _ in range(T + 1)]
+        stream_w: list[np.ndarray] = []
+        snaps: list[list[tuple[int, int, int]]] = [[] for _ in range(T + 2)]  # (query, stream, series)
+        tails: list[list[tuple[int, int, float]]] = [[] for _ in range(T + 1)]  # (query, series, weight)
         self.queries: dict[tuple, int] = {}
         members = []  # (stream, series) pairs accumulated in the loop
         for name, a in self.series.items():
@@ -313,8 +313,11 @@ class FamilyStatesResult:
 
 
 def _supported(rewards: dict[str, Reward]) -> bool:
+    def vector(v: np.ndarray | float | None) -> bool:
+        return v is not None and np.ndim(v) == 1
+
     return all(not r.varies_by_cycle and (r.state_values is None) != (r.transition_values is None)
-               and np.ndim(r.state_values if r.state_values is not None else r.transition_values) == 1
+               and (vector(r.state_values) or vector(r.transition_values))  # the one given is a vector
                for r in rewards.values())
 
 

@@ -13,6 +13,7 @@ row per iteration, and returns arrays ``(strategies, iterations)``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import declarations, kernels, units
-from .engine import Reward, TransitionError
+from .engine import CohortResult, Reward, TransitionError
 from .kernels import simulate_family_states
 from .spec import (  # noqa: F401 - defined with the spec; re-exported here for existing imports
     AFTER_EFFECTS,
@@ -48,6 +49,14 @@ CARE = slice(1, 2 + CARE_TUNNELS)
 RETURNED = slice(CARE.stop, CARE.stop + RETURN_TUNNELS + 1)
 LEFT = N_STATES - 1
 MOVES = ("first_entry", "reentry", "reunification", "other_permanence")
+
+
+def sum_arrays(arrays: Iterable[np.ndarray]) -> np.ndarray:
+    """``sum(arrays)``, typed as an array: the builtin's ``0`` start is returned only for no arrays, an error here."""
+    total = sum(arrays)
+    if isinstance(total, int):
+        raise ValueError("no arrays to add")
+    return total
 
 # Band of each care tunnel (0-6, 6-12, 12-24, 24+ months) and return tunnel (0-3, 3-12, 12+).
 CARE_BANDS = ("0_6m", "6_12m", "12_24m", "24m_plus")
@@ -312,7 +321,11 @@ class FamilyStatesTransitions:
             raise ValueError("give the first-entry probabilities or their curves, not both")
         self._entry, self.curves = entry, curves
         self.reunify, self.permanence, self.reentry = reunify, permanence, reentry
-        self.batch_shape = entry.shape[:-1] if entry is not None else (len(curves.receives_ifpp), len(curves.factor))
+        if entry is not None:
+            self.batch_shape = entry.shape[:-1]
+        else:
+            assert curves is not None  # checked above: exactly one is given
+            self.batch_shape = (len(curves.receives_ifpp), len(curves.factor))
         checks = [("reunification", reunify), ("other permanence", permanence), ("re-entry", reentry),
                   ("staying in care", 1.0 - reunify - permanence)]
         if entry is not None and not entry_checked:
@@ -325,6 +338,7 @@ class FamilyStatesTransitions:
     def entry(self) -> np.ndarray:
         """First-entry probabilities ``(K, N, T)`` (made from :attr:`curves` on first use)."""
         if self._entry is None:
+            assert self.curves is not None  # __init__ was given one or the other
             self._entry = self.curves.hazards()
         return self._entry
 
@@ -433,7 +447,7 @@ class _Cohort:
     """One simulation of every strategy and iteration, with the unit costs to value it."""
 
     spec: ModelSpec
-    result: object  # engine CohortResult
+    result: CohortResult
     horizons: np.ndarray  # (B,) cycles per age band
     shares: np.ndarray  # (B, N) age-band shares
     support_months: np.ndarray  # (N,) months of case support at home after referral
@@ -447,8 +461,8 @@ class _Cohort:
 
     def units(self, payers) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Unit costs and programme cost counted by a set of payers."""
-        units = {k: sum(self.units_by_payer[p][k] for p in payers) for k in self.units_by_payer["LA"]}
-        return units, sum(self.programme[p] for p in payers)
+        units = {k: sum_arrays(self.units_by_payer[p][k] for p in payers) for k in self.units_by_payer["LA"]}
+        return units, sum_arrays(self.programme[p] for p in payers)
 
 
 def _structure(values: pd.DataFrame, name: str) -> np.ndarray | None:
@@ -595,7 +609,7 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
         for b, name in enumerate(bands):
             costs = _band_costs(totals[b], b, units, programme)
             band = by_band.setdefault(name, {})
-            band[f"cost_{perspective}"] = sum(costs.values())
+            band[f"cost_{perspective}"] = sum_arrays(costs.values())
             if perspective == spec.perspective:
                 band.update(costs)
                 band["cost"] = band[f"cost_{perspective}"]

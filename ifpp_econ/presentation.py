@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    Number = float | np.number[Any, Any]  # what the formatters take: Python and numpy numbers
 
 MINUS = "\u2212"
 DASH = "—"
@@ -240,12 +244,12 @@ def _significant_decimals(v: float, digits: int = 4) -> int:
     return int(min(8, max(0, digits - 1 - math.floor(math.log10(abs(v))))))
 
 
-def _pence(v: float) -> int:
+def _pence(v: Number) -> int:
     """Decimals for an amount of money: pence only below £100 and when there are any."""
-    return 2 if abs(v) < 100 and round(float(v), 2) != round(float(v)) else 0
+    return 2 if -100 < v < 100 and round(float(v), 2) != round(float(v)) else 0
 
 
-def gbp(v: float, decimals: int = 0) -> str:
+def gbp(v: Number, decimals: int = 0) -> str:
     """£ with thousands separators and a Unicode minus: −£1,234."""
     if _is_missing(v):
         return DASH
@@ -253,7 +257,7 @@ def gbp(v: float, decimals: int = 0) -> str:
     return MINUS + text if v < 0 and text.strip("£0.,") else text
 
 
-def number(v: float, decimals: int | None = None) -> str:
+def number(v: Number, decimals: int | None = None) -> str:
     """Thousands separators, fixed ``decimals`` (or four significant digits), never an exponent."""
     if _is_missing(v):
         return DASH
@@ -265,7 +269,7 @@ def number(v: float, decimals: int | None = None) -> str:
     return MINUS + text if v < 0 and text.strip("0.,") else text
 
 
-def probability(p: float) -> str:
+def probability(p: Number) -> str:
     """An estimated probability: "< 0.1%" and "> 99.9%" at the ends, never 0.0% or 100.0%."""
     if _is_missing(p):
         return DASH
@@ -287,7 +291,7 @@ def format_value(v, col: Column) -> str:
     if col.kind == "gbp":
         return gbp(v, _pence(v) if col.decimals is None else col.decimals)
     if col.kind == "gbp2":
-        return gbp(v, 2 if abs(v) < 1000 else 0)
+        return gbp(v, 2 if -1000 < v < 1000 else 0)
     if col.kind == "pct":
         return number(100 * v, 1 if col.decimals is None else col.decimals) + "%"
     if col.kind == "prob":
@@ -312,10 +316,10 @@ def excel_format(col: Column, v=None) -> str:
         return "@"
     if col.kind == "year":
         return "0"
-    d = col.decimals
-    if d is None:
-        d = (0 if float(v).is_integer() else _significant_decimals(float(v))) if _is_number(v) else 2
-    return "#,##0" + ("." + "0" * d if d else "")
+    places = col.decimals
+    if places is None:
+        places = (0 if float(v).is_integer() else _significant_decimals(float(v))) if _is_number(v) else 2
+    return "#,##0" + ("." + "0" * places if places else "")
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -347,10 +351,9 @@ def cell_columns(df: pd.DataFrame, table: str | None = None, context: dict | Non
     at = {c: j for j, c in enumerate(df.columns)}
     plain = [base[c] for c in df.columns]
     keyed = key in at or pkey in at
-    for r in (df.values if keyed else range(len(df))):  # the values iterrows() would give; only keys are read
-        if not keyed:
-            rows.append(plain)
-            continue
+    if not keyed:
+        return [plain for _ in range(len(df))]
+    for r in df.values:  # the values iterrows() would give; only keys are read
         cols = dict(base)
         if key in at:
             name = str(r[at[key]])
@@ -373,7 +376,8 @@ def display_table(df: pd.DataFrame, table: str | None = None, context: dict | No
     cols = cell_columns(df, table, context)
     key = ROW_KEYED.get(table or "", (None,))[0]
     headers = [c.header for c in table_columns(df, table, context).values()]
-    texts, notes = [], {}
+    texts: list[list[str]] = []
+    notes: dict[str, str] = {}
     for i, r in enumerate(df.values):  # the values iterrows() would give (one common dtype per row)
         row = []
         for j, c in enumerate(df.columns):

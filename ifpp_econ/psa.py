@@ -465,6 +465,7 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
                 progress(start + m, n)
     timings["chunks_seconds"] = time.perf_counter() - wall  # sampling + model, wall clock
     timings["chunks_cpu_seconds"] = time.process_time() - cpu  # the same, CPU of all threads
+    assert kept is not None, "run_psa checks for at least one iteration"
     # fixed blocks: sums do not depend on the chunk size
     acc.add_blocks([{k: kept[k][..., start : start + SUMMARY_BLOCK] for k in ("cost", "first_placements")}
                     for start in range(0, n, SUMMARY_BLOCK)])

@@ -117,8 +117,8 @@ def table_html(df: pd.DataFrame, table: str | None = None, context: dict | None 
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     foot = "".join(f"<p class=foot>{html.escape(n)}</p>" for n in notes)
     if widths:
-        cols = "".join(f'<col style="width:{w:g}%">' for w in widths)
-        return (f"<table class=fixed>{cap}<colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>"
+        colgroup = "".join(f'<col style="width:{w:g}%">' for w in widths)
+        return (f"<table class=fixed>{cap}<colgroup>{colgroup}</colgroup><thead><tr>{head}</tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table>{foot}")
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}"
 
@@ -297,19 +297,21 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     from .voi import run_voi
 
     tell = stage or (lambda message: None)
-    clock = {"name": None, "start": time.perf_counter()}
+    clock_name: str | None = None  # the stage being timed, and when it started
+    clock_start = time.perf_counter()
 
-    def stage(message: str) -> None:  # tell the caller, and time each stage into the manifest
+    def begin(message: str) -> None:  # tell the caller, and time each stage into the manifest
+        nonlocal clock_name, clock_start
         now = time.perf_counter()
-        if clock["name"]:
-            run.timings[f"report: {clock['name']}"] = round(now - clock["start"], 3)
-        clock.update(name=message.split(",")[0], start=now)
+        if clock_name:
+            run.timings[f"report: {clock_name}"] = round(now - clock_start, 3)
+        clock_name, clock_start = message.split(",")[0], now
         if message:
             tell(message)
 
     # The analyses that do not need the PSA run in the run's worker processes while this one runs the PSA
     # (computed here, in turn, when there are none); each gives the same numbers wherever it runs.
-    stage("base case")
+    begin("base case")
     dsa_future = run.background("dsa.run_dsa", inputs)  # the workbook's threshold_parameters
     budget_future = run.background("budget.run_budget", inputs, iterations=min(n, 1000), seed=seed)
     run.inline_chart("model_diagram", "report.model_diagram")
@@ -317,20 +319,20 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     averaged_future = run.background("psa.run_psa", inputs, n, seed, structural="model_averaged", base=base)
     outputs.write_base_case(run, base, inputs)
     conventions = base.spec.describe_conventions()
-    stage(f"PSA sampling and model, {n:,} iterations")
+    begin(f"PSA sampling and model, {n:,} iterations")
     psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress, base=base)
-    stage("PSA tables, EVPI/EVPPI and charts")
+    begin("PSA tables, EVPI/EVPPI and charts")
     voi = run_voi(psa)  # EVPI and EVPPI, computed once
     outputs.write_psa(run, psa, inputs, conventions, voi=voi)
-    stage("model-averaged PSA (structural uncertainty)")
+    begin("model-averaged PSA (structural uncertainty)")
     averaged = averaged_future.result()  # beside the default, never instead of it
     validation_table = run.tables["operational_validation"]
-    stage("one-way, break-even, two-way and scenario analyses")
+    begin("one-way, break-even, two-way and scenario analyses")
     dsa_summary = outputs.write_dsa(run, dsa_future.result(), inputs)
-    stage("budget impact")
+    begin("budget impact")
     budget_summary = outputs.write_budget(run, budget_future.result(), inputs)
     run.start_results(inputs, {"iterations": n, "seed": seed})  # results.xlsx in a worker while the HTML is built
-    stage("report.html")
+    begin("report.html")
 
     comparator = base.results.comparator
     inc = base.incremental()
@@ -428,7 +430,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}", lead)
     (run.path / "report.html").write_text(text, encoding="utf-8")
     run.files.append("report.html")
-    stage("")  # closes the last stage's timing
+    begin("")  # closes the last stage's timing
     s = summarise(psa.incremental()[strategy]["per_child_savings"])
     run.manifest["report"] = {"headline": headline_plain(comparator, strategy, main, s, budget_summary)}
     return {"per_child_savings": main["per_child_savings"], "psa_per_child_savings": s, "report": "report.html",

@@ -265,7 +265,8 @@ class RunFolder:
         return self._renderer().svg(name)
 
     def array(self, name: str, data: dict[str, np.ndarray]) -> None:
-        np.savez_compressed(self.path / f"{name}.npz", **data)
+        # mypy matches **data against the keyword allow_pickle: bool; the keys here are array names
+        np.savez_compressed(self.path / f"{name}.npz", **data)  # type: ignore[arg-type]
         self.files.append(f"{name}.npz")
 
     def time(self, label: str, seconds: float) -> None:

@@ -179,7 +179,8 @@ KEY_MEASURES = ("per_child_savings", "per_family_savings", "placements_avoided_p
                 "care_months_avoided_per_child", "incremental_nmb", "cost_per_placement_avoided")
 
 
-def key_figures(tables: dict[str, pd.DataFrame]) -> list[tuple[str, list[str], list[tuple[str, list, object]]]]:
+def key_figures(tables: dict[str, pd.DataFrame]
+                ) -> list[tuple[str, list[str], list[tuple[str, list, presentation.Column]]]]:
     """Blocks of numbers for the Summary sheet: base-case incremental results and PSA means with intervals."""
     blocks = []
     if "incremental" in tables:
