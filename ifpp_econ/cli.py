@@ -183,17 +183,22 @@ def main() -> None:
 @guarded
 def run(workbook, out, force, as_json):
     """Deterministic base case: costs, placements, months in care, incremental results and the cohort trace."""
+    from . import render
     from .deterministic import run_base_case
     from .outputs import format_base_case, write_base_case
     from .runs import RunFolder
 
-    inputs = load_inputs(workbook)
-    with RunFolder("run", out, force, protect=[inputs.path], charts=True) as folder:
-        t = time.perf_counter()
-        base = run_base_case(inputs)
-        folder.time("model_seconds", time.perf_counter() - t)
-        write_base_case(folder, base, inputs)
-        dest = folder.commit(inputs, settings={})
+    render.prestart()  # the chart worker loads matplotlib while the workbook is read
+    try:
+        inputs = load_inputs(workbook)
+        with RunFolder("run", out, force, protect=[inputs.path], charts=True) as folder:
+            t = time.perf_counter()
+            base = run_base_case(inputs)
+            folder.time("model_seconds", time.perf_counter() - t)
+            write_base_case(folder, base, inputs)
+            dest = folder.commit(inputs, settings={})
+    finally:
+        render.discard_prestarted()
     emit(as_json, base.to_json(), format_base_case(base), dest, base.spec.price_year)
 
 

@@ -109,6 +109,28 @@ def _use_worker() -> bool:
     return (os.cpu_count() or 1) > 1 and hasattr(os, "fork")
 
 
+_PRESTARTED: list = []  # a chart worker forked before its run folder exists (see prestart)
+
+
+def prestart() -> None:
+    """Fork the chart worker now, so it imports the drawing code while this process reads the workbook; the
+    next :class:`ChartRenderer` adopts it. Pair with :func:`discard_prestarted` (a run that failed before
+    making its folder leaves no worker behind)."""
+    if _use_worker() and not _PRESTARTED:
+        try:
+            pool = _worker()
+            pool.submit(_warm_up)
+        except (OSError, ValueError, ImportError):
+            return
+        _PRESTARTED.append(pool)
+
+
+def discard_prestarted() -> None:
+    """Stop a prestarted worker that no run adopted."""
+    while _PRESTARTED:
+        _PRESTARTED.pop().shutdown(wait=False, cancel_futures=True)
+
+
 class ChartRenderer:
     """Renders a run's charts in a worker process (or in this process when ``parallel`` is false); with
     ``workers`` = 2, :meth:`submit` runs other work (e.g. the DSA while the PSA runs here) in a second worker,
@@ -123,8 +145,11 @@ class ChartRenderer:
             parallel = _use_worker()
         if parallel:
             try:
-                self._pool = _worker()
-                self._pool.submit(_warm_up)  # forks now, before the model starts its threads
+                if _PRESTARTED:  # forked earlier, already importing the drawing code
+                    self._pool = _PRESTARTED.pop()
+                else:
+                    self._pool = _worker()
+                    self._pool.submit(_warm_up)  # forks now, before the model starts its threads
                 if workers > 1:
                     self._compute = _worker()
                     self._compute.submit(int)  # forks now too
