@@ -195,12 +195,21 @@ class ChartRenderer:
     def _result(self, name: str) -> str:
         from concurrent.futures.process import BrokenProcessPool
 
+        if not self.results[name].done():
+            self._help()  # may draw this chart too (its future is then replaced)
         future = self.results[name]
         try:
             return future.result()
         except BrokenProcessPool:  # the worker was killed: draw it again here
             self._pool = None
             return self._redraw(name)
+
+    def _help(self) -> None:
+        """While this process would wait, draw here the queued charts the worker has not started (the newest
+        first, so the two do not meet): the same files and text, on the idle core."""
+        for name in reversed(list(self.results)):
+            if self.results[name].cancel():
+                self._redraw(name)
 
     def _redraw(self, name: str) -> str:
         folder, function, args, kwargs = self._jobs[name]
