@@ -268,14 +268,21 @@ def _anchor(ws, df: pd.DataFrame) -> str:
     return f"{get_column_letter(len(df.columns) + 2)}2"
 
 
-def _ceac(ws, df: pd.DataFrame) -> None:
-    from openpyxl.chart import Reference, ScatterChart, Series
+def _scatter(title: str, x_title: str, y_title: str):
+    """An openpyxl scatter chart in the workbook's style, titled."""
+    from openpyxl.chart import ScatterChart
 
     chart = ScatterChart()
-    chart.title = "Probability most cost-effective (CEAC)"
-    chart.style = 13
-    chart.x_axis.title = "Willingness to pay per placement avoided (£)"
-    chart.y_axis.title = "Probability most cost-effective"
+    chart.title, chart.style = title, 13
+    chart.x_axis.title, chart.y_axis.title = x_title, y_title
+    return chart
+
+
+def _ceac(ws, df: pd.DataFrame) -> None:
+    from openpyxl.chart import Reference, Series
+
+    chart = _scatter("Probability most cost-effective (CEAC)", "Willingness to pay per placement avoided (£)",
+                     "Probability most cost-effective")
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
     chart.y_axis.majorUnit = 0.2
     chart.y_axis.number_format = "0%"
@@ -366,13 +373,10 @@ def _base_outcome(df: pd.DataFrame, known: float | None) -> float | None:
 
 
 def _ce_plane(ws, df: pd.DataFrame) -> None:
-    from openpyxl.chart import Reference, ScatterChart, Series
+    from openpyxl.chart import Reference, Series
 
-    chart = ScatterChart()
-    chart.title = "Cost-effectiveness plane (PSA iterations)"
-    chart.style = 13
-    chart.x_axis.title = "Placements avoided per child"
-    chart.y_axis.title = "Incremental cost per child (£; below 0 = saving)"
+    chart = _scatter("Cost-effectiveness plane (PSA iterations)", "Placements avoided per child",
+                     "Incremental cost per child (£; below 0 = saving)")
     chart.y_axis.number_format = '"£"#,##0'
     chart.x_axis.number_format = "0.00"
     chart.x_axis.tickLblPos = "low"  # labels below the plot, not along the y = 0 line
