@@ -185,6 +185,16 @@ def kind_of(path: str | Path) -> str:
     return "episodes" if "DECOM" in cols else "uasc" if "DUC" in cols else "header" if "DOB" in cols else "unknown"
 
 
+
+def _readable(paths, columns, kind: str, problems: list[str]):
+    """``(path, table)`` for each of ``paths`` that reads as a 903 ``kind`` file; the problems of those that do
+    not are added to ``problems``."""
+    for path in paths:
+        try:
+            yield path, read_table(path, columns, kind)
+        except Ssda903Error as exc:
+            problems += exc.problems
+
 def read_returns(episode_paths, header_paths=(), uasc_paths=()) -> Returns:
     """Read and parse every file; raises :class:`Ssda903Error` listing every problem found.
 
@@ -198,12 +208,7 @@ def read_returns(episode_paths, header_paths=(), uasc_paths=()) -> Returns:
     if not episode_paths:
         problems.append("no 903 Episodes file among the files given (an Episodes file has a DECOM column)")
     frames: list[pd.DataFrame] = []
-    for path in episode_paths:
-        try:
-            df = read_table(path, EPISODE_COLUMNS, "Episodes")
-        except Ssda903Error as exc:
-            problems += exc.problems
-            continue
+    for path, df in _readable(episode_paths, EPISODE_COLUMNS, "Episodes", problems):
         df["DECOM_D"] = parse_dates(df["DECOM"])
         df["DEC_D"] = parse_dates(df["DEC"])
         problems += _date_problems(df, "DECOM", df["DECOM_D"], "DD/MM/YYYY or YYYY-MM-DD")
@@ -235,21 +240,12 @@ def read_returns(episode_paths, header_paths=(), uasc_paths=()) -> Returns:
         df["_year"] = year.astype(int)
         df["_order"] = len(frames)
         frames.append(df)
-    headers, uascs = [], []
-    for path in header_paths:
-        try:
-            h = read_table(path, HEADER_COLUMNS, "Header")
-        except Ssda903Error as exc:
-            problems += exc.problems
-            continue
+    headers = []
+    for _, h in _readable(header_paths, HEADER_COLUMNS, "Header", problems):
         h["DOB_D"] = parse_dates(h["DOB"], allow_month=True)
         problems += _date_problems(h, "DOB", h["DOB_D"], "DD/MM/YYYY, YYYY-MM-DD, or month MM/YYYY")
         headers.append(h)
-    for path in uasc_paths:
-        try:
-            uascs.append(read_table(path, UASC_COLUMNS, "UASC"))
-        except Ssda903Error as exc:
-            problems += exc.problems
+    uascs = [u for _, u in _readable(uasc_paths, UASC_COLUMNS, "UASC", problems)]
     if problems:
         raise Ssda903Error(problems)
     episodes = pd.concat(frames, ignore_index=True)
