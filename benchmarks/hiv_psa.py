@@ -17,7 +17,7 @@ from ifpp_econ.engine import Conventions, Reward, cycle_weights, simulate
 from ifpp_econ.sampling import Sampler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from hiv_model import LAMIVUDINE, N_CYCLES, ZIDOVUDINE, psa_parameters  # noqa: E402  (the tests' HIV model data)
+from hiv_model import LAMIVUDINE, N_CYCLES, ZIDOVUDINE, psa_matrices, psa_parameters  # noqa: E402  (the tests' HIV model data)
 
 CONVENTIONS = Conventions(counting="end", cycle_years=1.0)
 ALIVE = np.array([1.0, 1.0, 1.0, 0.0])
@@ -32,16 +32,7 @@ def hiv_psa_inputs(n: int, seed: int, start: int = 0) -> tuple[np.ndarray, np.nd
     global _SAMPLER
     _SAMPLER = _SAMPLER or Sampler(psa_parameters())
     d = _SAMPLER.sample(n, seed, start)
-    mono = np.zeros((n, 4, 4))
-    for i, frm in enumerate("ABC"):
-        for j, to in enumerate("ABCD"):
-            if f"p_{frm}{to}" in d:
-                mono[:, i, j] = d[f"p_{frm}{to}"]
-    mono[:, 3, 3] = 1.0
-    combo = mono * d["rr"].to_numpy()[:, None, None]
-    diag = np.arange(4)
-    combo[:, diag, diag] = 0.0
-    combo[:, diag, diag] = 1.0 - combo.sum(-1)
+    mono, combo = psa_matrices(d)
     p = np.empty((n, 2, 2, 4, 4))
     p[:, 0, 0] = p[:, 0, 1] = p[:, 1, 1] = mono
     p[:, 1, 0] = combo

@@ -67,3 +67,20 @@ def psa_parameters() -> pd.DataFrame:
         rows.append({"name": f"c_{s}", "value": cost, "distribution": "gamma_mean_se", "param_a": cost,
                      "param_b": np.nan, "group": ""})
     return pd.DataFrame(rows).set_index("name")
+
+
+def psa_matrices(draws: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per PSA draw, the monotherapy and combination transition matrices ``(n, 4, 4)`` (the combination's moves
+    are monotherapy's × the drawn RR, its diagonal what is left)."""
+    n = len(draws)
+    mono = np.zeros((n, 4, 4))
+    for i, frm in enumerate("ABC"):
+        for j, to in enumerate("ABCD"):
+            if f"p_{frm}{to}" in draws:
+                mono[:, i, j] = draws[f"p_{frm}{to}"]
+    mono[:, 3, 3] = 1.0
+    combo = mono * draws["rr"].to_numpy()[:, None, None]
+    diag = np.arange(4)
+    combo[:, diag, diag] = 0.0
+    combo[:, diag, diag] = 1.0 - combo.sum(-1)
+    return mono, combo

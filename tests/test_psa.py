@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from hiv_model import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, ZIDOVUDINE, psa_parameters
+from hiv_model import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, ZIDOVUDINE, psa_matrices, psa_parameters
 
 from ifpp_econ.deterministic import run_base_case
 from ifpp_econ.engine import Reward, cycle_weights, simulate
@@ -68,16 +68,7 @@ def test_psa_mean_near_deterministic(default_inputs):
 
 def hiv_psa(n, seed):
     d = sample(psa_parameters(), n, seed=seed)
-    mono = np.zeros((n, 4, 4))
-    for i, frm in enumerate("ABC"):
-        for j, to in enumerate("ABCD"):
-            if f"p_{frm}{to}" in d:
-                mono[:, i, j] = d[f"p_{frm}{to}"]
-    mono[:, 3, 3] = 1
-    combo = mono * d["rr"].to_numpy()[:, None, None]
-    diag = np.arange(4)
-    combo[:, diag, diag] = 0
-    combo[:, diag, diag] = 1 - combo.sum(-1)
+    mono, combo = psa_matrices(d)
     p = np.empty((n, 2, N_CYCLES, 4, 4))
     p[:, 0] = mono[:, None]
     p[:, 1] = mono[:, None]
