@@ -93,10 +93,7 @@ def family_states_kernel(initial, log_s, log_after, factor, rr, no_effect, after
     array's last axis): each lane does exactly the operations a lone iteration would, so
     results do not depend on which lane, block, thread or chunk an iteration falls in."""
     n_strategies, n_iter, n_cycles = receives_ifpp.shape[0], factor.shape[0], stream_w.shape[1] - 1
-    bound_k = -1  # the first strategy receiving IFPP reports the running-maximum flags
-    for k in range(n_strategies - 1, -1, -1):
-        if receives_ifpp[k]:
-            bound_k = k
+    bound_k = _first_ifpp(receives_ifpp)
     jc, jr = reunify.shape[1], reentry.shape[1]
     n_agg = 2 + jc + jr
     n_series = ser_ptr.shape[0] - 1
@@ -138,12 +135,9 @@ def family_states_kernel(initial, log_s, log_after, factor, rr, no_effect, after
         first = np.zeros(LANES)
         flow = np.zeros(LANES)
         spare = np.zeros(LANES)
+        _load_curve_lanes(n0, lanes, factor, duration, after_effect, no_effect, fac, dur, code, noeff)
         for j in range(lanes):
             n = n0 + j
-            fac[j] = factor[n]
-            dur[j] = duration[n]
-            code[j] = after_effect[n]
-            noeff[j] = no_effect[n]
             for g in range(jc):
                 ru[g, j] = reunify[n, g]
                 pm[g, j] = permanence[n, g]
@@ -229,6 +223,25 @@ def family_states_kernel(initial, log_s, log_after, factor, rr, no_effect, after
                 bound[n0 + j] = cs[_HIT, j] != 0.0
 
 
+@_jit(inline="always")
+def _first_ifpp(receives_ifpp):  # pragma: no cover - compiled
+    """The first strategy receiving IFPP (it reports the running-maximum flags), or −1."""
+    for k in range(receives_ifpp.shape[0]):
+        if receives_ifpp[k]:
+            return k
+    return -1
+
+
+@_jit(inline="always")
+def _load_curve_lanes(n0, lanes, factor, duration, after_effect, no_effect, fac, dur, code, noeff):  # pragma: no cover
+    """Copy iterations n0 … n0 + lanes − 1's entry-curve parameters into the lanes."""
+    for j in range(lanes):
+        fac[j] = factor[n0 + j]
+        dur[j] = duration[n0 + j]
+        code[j] = after_effect[n0 + j]
+        noeff[j] = no_effect[n0 + j]
+
+
 _SURV, _RISK, _Q, _H, _USUAL, _C, _C_PREV, _TOP, _UD, _TD, _HIT = range(11)
 _CURVE_ROWS = 11
 
@@ -236,8 +249,14 @@ _CURVE_ROWS = 11
 @_jit(inline="always")
 def _curve_row(r, n0, lanes, ifpp, log_s, log_after, rr, catch_up_months, cs, fac, dur, code, noeff):  # pragma: no cover
     """Advance the lanes' cumulative first-entry risk to row r: ``cs[_C]`` ← the strategy's curve at r (usual
-    care's, or IFPP's), ``cs[_C_PREV]`` ← its value at r − 1. The same arithmetic as
-    :func:`_usual_care_curve` and :func:`_ifpp_curve`, one row at a time (the running maxima carried)."""
+    care's, or IFPP's), ``cs[_C_PREV]`` ← its value at r − 1, with the running maxima carried.
+
+    Usual care: the family's log survival is linear between the 0/3/6/12/24-month knots (then falls by
+    ``log_after`` a month), so from each knot's exact value the survival S is stepped by a constant monthly
+    factor q and the risk gathers S·(1 − q): one exp per stretch, no cancellation (within ~1e-14 relative
+    of −expm1 of the interpolated log survival); a child's risk is the family's × ``fac``. IFPP: as
+    ``model.cumulative_entry_curves`` (RR up to the duration, then by ``code`` the effect stops, the gap
+    persists or it closes over ``catch_up_months``), clipped below 1 and made non-decreasing."""
     for j in range(LANES):
         cs[_C_PREV, j] = cs[_C, j]
     if r == 0 or r == 3 or r == 6 or r == 12 or r == 24:  # a knot: restart from its exact value (libm: per lane)
@@ -292,70 +311,28 @@ def entry_hazards_kernel(log_s, log_after, factor, rr, no_effect, after_effect, 
     (any strides); no_effect ``(N,)`` bool; after_effect ``(N,)`` codes 0 effect stops, 1 gap persists,
     2 catch-up; duration ``(N,)`` whole months in 0..T; receives_ifpp ``(K,)`` bool; out: entry
     ``(K, N, T)``, bound ``(N,)`` (the IFPP curve needed its running maximum). Blocks of :data:`LANES`
-    iterations are shared between threads, each block allocating its scratch curves once."""
-    n_iter, n_cycles = entry.shape[1], entry.shape[2]
+    iterations of one strategy are shared between threads; each block runs :func:`_curve_row` row by row."""
+    n_strategies, n_iter, n_cycles = entry.shape
+    bound_k = _first_ifpp(receives_ifpp)
     n_blocks = (n_iter + LANES - 1) // LANES
-    for block in prange(n_blocks):
-        usual = np.empty(n_cycles + 1)
-        ifpp = np.empty(n_cycles + 1)
-        for n in range(block * LANES, min((block + 1) * LANES, n_iter)):
-            _usual_care_curve(log_s[n], log_after[n], factor[n], usual)
-            bound[n] = _ifpp_curve(usual, rr[n], no_effect[n], after_effect[n], duration[n], catch_up_months, ifpp)
-            for k in range(entry.shape[0]):
-                curve = ifpp if receives_ifpp[k] else usual
-                for t in range(n_cycles):
-                    entry[k, n, t] = 1.0 - (1.0 - curve[t + 1]) / (1.0 - curve[t])
-
-
-@_jit(inline="always")
-def _usual_care_curve(log_s, log_after, factor, usual):  # pragma: no cover - compiled
-    """A child's cumulative risk of a first placement under usual care, ``usual`` ``(T+1,)``: the family's
-    curve × ``factor``. The family's log survival is linear between the 0/3/6/12/24-month knots (then
-    falls by ``log_after`` a month), so from each knot's exact value the survival S is stepped by a
-    constant monthly factor q and the risk gathers S·(1 − q): one exp per stretch instead of one per
-    month, no cancellation (within ~1e-14 relative of −expm1 of the interpolated log survival)."""
-    surv = risk = 0.0
-    q = h = 0.0
-    for t in range(usual.shape[0]):
-        if t == 0 or t == 3 or t == 6 or t == 12 or t == 24:  # a knot: restart from its exact value
-            i = 0 if t == 0 else 1 if t == 3 else 2 if t == 6 else 3 if t == 12 else 4
-            surv = np.exp(log_s[i])
-            risk = -np.expm1(log_s[i])
-            slope = log_after if i == 4 else (log_s[i + 1] - log_s[i]) / (3.0 if i < 2 else 6.0 if i == 2 else 12.0)
-            q = np.exp(slope)
-            h = -np.expm1(slope)
-        else:
-            risk = risk + surv * h
-            surv = surv * q
-        usual[t] = risk * factor
-        if t > 0 and usual[t] < usual[t - 1]:  # knots out of order by rounding: non-decreasing, as the reference
-            usual[t] = usual[t - 1]
-
-
-@_jit(inline="always")
-def _ifpp_curve(usual, rr, no_effect, code, d, catch_up_months, ifpp):  # pragma: no cover - compiled
-    """IFPP's cumulative risk ``ifpp`` ``(T+1,)`` from usual care's (see ``cumulative_entry_curves``);
-    returns True when its running maximum had to act."""
-    ud = usual[d]
-    td = min((1.0 if no_effect else rr[d]) * ud, 1.0 - 1e-12)
-    top = 0.0
-    hit = False
-    for t in range(usual.shape[0]):
-        u = usual[t]
-        if t <= d:
-            c = min((1.0 if no_effect else rr[t]) * u, 1.0 - 1e-12)
-        elif code == 0:
-            c = 1.0 - (1.0 - td) * (1.0 - u) / (1.0 - ud)
-        elif code == 1:
-            c = u - (ud - td)
-        else:
-            c = u - (ud - td) * min(max(1.0 - (t - d) / max(catch_up_months, 1e-9), 0.0), 1.0)
-        c = min(max(c, 0.0), 1.0 - 1e-12)
-        if top > c + 1e-12:
-            hit = True
-        top = max(top, c)
-        ifpp[t] = top
-    return hit
+    for block in prange(n_strategies * n_blocks):
+        k = block // n_blocks
+        n0 = (block % n_blocks) * LANES
+        lanes = min(LANES, n_iter - n0)
+        cs = np.zeros((_CURVE_ROWS, LANES))
+        fac = np.zeros(LANES)
+        dur = np.zeros(LANES, dtype=np.int64)
+        code = np.zeros(LANES, dtype=np.int64)
+        noeff = np.zeros(LANES, dtype=np.bool_)
+        _load_curve_lanes(n0, lanes, factor, duration, after_effect, no_effect, fac, dur, code, noeff)
+        for r in range(n_cycles + 1):
+            _curve_row(r, n0, lanes, receives_ifpp[k], log_s, log_after, rr, catch_up_months, cs, fac, dur, code, noeff)
+            if r > 0:
+                for j in range(lanes):
+                    entry[k, n0 + j, r - 1] = 1.0 - (1.0 - cs[_C, j]) / (1.0 - cs[_C_PREV, j])
+        if k == bound_k:
+            for j in range(lanes):
+                bound[n0 + j] = cs[_HIT, j] != 0.0
 
 
 @_jit(parallel=True, nogil=True)
