@@ -24,7 +24,8 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 BLUE, ORANGE, GREEN, PINK, SKY, VERMILION = OKABE_ITO[:6]
 STYLE = {
     "svg.hashsalt": "ifpp-econ",  # deterministic clip-path and glyph ids
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",  # SVG text as text: selectable, editable in a board paper, and cheap to write
+    "figure.dpi": 150,  # the PNG resolution: laying out and drawing measure text once, at the size saved
     "text.parse_math": False,  # "$" in workbook text is a dollar sign, never mathtext
     "axes.unicode_minus": True,
     "axes.prop_cycle": cycler(color=OKABE_ITO),
@@ -94,7 +95,10 @@ def _finish(fig, ax, title: str, xlabel: str, ylabel: str, xfmt=None, yfmt=None,
 def trace_chart(trace: pd.DataFrame, conventions: str = "") -> plt.Figure:
     """State occupancy over time (months since referral), one panel per state group, a line per strategy."""
     groups = [g for g in GROUP_LABELS if g in trace.columns]
-    fig, axes = plt.subplots(1, len(groups), figsize=(2.6 * len(groups), 3.2), sharex=True, sharey=True)
+    note = wrap("Conventions: " + conventions, 150) if conventions else ""
+    below = (note.count("\n") + 1) * 6.5 * 1.25 / 72 + 0.08 if note else 0.0  # inches under the legend for the note
+    height = 3.2 + below
+    fig, axes = plt.subplots(1, len(groups), figsize=(2.6 * len(groups), height), sharex=True, sharey=True)
     for ax, g in zip(np.atleast_1d(axes), groups):
         for name, df in trace.groupby("strategy", sort=False):
             ax.plot(df["month"] / 12, df[g], label=name, lw=1.8)
@@ -106,10 +110,11 @@ def trace_chart(trace: pd.DataFrame, conventions: str = "") -> plt.Figure:
     np.atleast_1d(axes)[0].set_ylabel("Share of children")
     handles, names = np.atleast_1d(axes)[0].get_legend_handles_labels()
     fig.suptitle("Cohort trace by strategy", fontsize=11)
-    fig.legend(handles, names, loc="lower center", ncol=len(names), bbox_to_anchor=(0.5, -0.01), frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    if conventions:
-        fig.text(0.01, -0.01, wrap("Conventions: " + conventions, 150), fontsize=6.5, va="top")
+    fig.legend(handles, names, loc="lower center", ncol=len(names), bbox_to_anchor=(0.5, (below - 0.03) / height),
+               frameon=False)
+    fig.tight_layout(rect=(0, (below + 0.19) / height, 1, 1))
+    if note:  # inside the figure, so the drawing is never cut or redrawn to fit
+        fig.text(0.01, 0.02 / height, note, fontsize=6.5, va="bottom")
     return fig
 
 

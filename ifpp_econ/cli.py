@@ -171,9 +171,14 @@ def main() -> None:
     Start with `ifpp-econ psa` (bundled default workbook) or `ifpp-econ template my.xlsx`
     to get a workbook to edit.
     """
+    import atexit
+    import gc
     import os
 
     os.environ.setdefault("MPLBACKEND", "Agg")  # charts are files: no window (set before matplotlib is imported)
+    # At exit, skip the final garbage collection of everything loaded (numba, matplotlib, pandas: about 0.5 s):
+    # every output file is written and closed by then, and the operating system frees the memory.
+    atexit.register(gc.freeze)
 
 
 @main.command(epilog=EPILOG)
@@ -316,21 +321,26 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
 @guarded
 def report(workbook, iterations, seed, out, force, as_json):
     """Everything (base case, PSA, DSA, VOI, budget) in one self-contained report.html and results.xlsx."""
+    from . import render
     from .report import build_report
     from .runs import RunFolder
 
-    inputs = load_inputs(workbook)
-    n = iterations or int(inputs.settings["psa_iterations"])
-    seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-    warnings = warn_small(n, echo=not as_json)
-    stages = Stages(7)
-    from .kernels import choose_kernel
+    render.prestart()  # the chart worker loads matplotlib while the workbook is read
+    try:
+        inputs = load_inputs(workbook)
+        n = iterations or int(inputs.settings["psa_iterations"])
+        seed = int(inputs.settings["psa_seed"]) if seed is None else seed
+        warnings = warn_small(n, echo=not as_json)
+        stages = Stages(7)
+        from .model import load_kernels
 
-    choose_kernel()  # import the compiled kernels' JIT once, here, before the workers are forked (they share it)
-    with RunFolder("report", out, force, protect=[inputs.path], charts=True, workers=2) as folder:
-        summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
-        stages("results.xlsx and manifest")
-        dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}).resolve()
+        load_kernels(inputs)  # once, here, before the compute worker is forked (it inherits them)
+        with RunFolder("report", out, force, protect=[inputs.path], charts=True, workers=2) as folder:
+            summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
+            stages("results.xlsx and manifest")
+            dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}).resolve()
+    finally:
+        render.discard_prestarted()
     stages.done()
     paths = {"report": str(dest / summary["report"]), "results": str(dest / "results.xlsx")}
     if as_json:

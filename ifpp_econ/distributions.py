@@ -8,8 +8,8 @@ Each marginal checks its arguments and returns ``(scipy.stats name, args, kwargs
 workbook never imports :mod:`scipy.stats` (≈1 s): :class:`Marginal` evaluates the CDF, survival
 function and inverse CDF of those six scipy families with the same :mod:`scipy.special`
 functions and the same loc/scale arithmetic scipy.stats uses, so its answers are scipy's
-(tested to 1e-12). :func:`make_distributions` and :func:`percentile_range` build scipy.stats
-objects for the PSA and DSA, importing scipy.stats only when called.
+(tested to 1e-12); :class:`Frozen` does the same for the sampler's and the DSA's percentiles.
+:func:`make_distributions` builds scipy.stats objects, importing scipy.stats only when called.
 
 This module imports nothing from the package but :mod:`ifpp_econ.exceptions`.
 """
@@ -476,12 +476,10 @@ def percentile_range(parameters: pd.DataFrame, q: Iterable[float] = (0.025, 0.97
     Dirichlet share i of a group with counts c: Beta(c_i, C − c_i). NaN for fixed
     parameters (and one-member Dirichlet groups, whose share is always 1).
     """
-    from scipy import stats
-
-    dists = make_distributions(parameters)
+    dists = frozen_distributions(parameters)  # scipy.stats' arithmetic, without importing it
     for names, counts in dirichlet_groups(parameters).values():
         if len(names) > 1:
-            dists.update({p: stats.beta(c, counts.sum() - c) for p, c in zip(names, counts) if 0 < c < counts.sum()})
+            dists.update({p: Frozen("beta", (c, counts.sum() - c)) for p, c in zip(names, counts) if 0 < c < counts.sum()})
     qs = np.asarray(q, dtype=float)
     rows = {name: dists[name].ppf(qs) if name in dists else np.full(len(qs), np.nan) for name in parameters.index}
     return pd.DataFrame.from_dict(rows, orient="index", columns=[f"q{x:g}" for x in qs])

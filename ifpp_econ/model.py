@@ -686,3 +686,15 @@ def monthly_cash(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]
     programme[..., 0] = prog
     # not cash: first placements per child by month (undiscounted), for placements avoided by budget year
     return {"cost_intervention": programme, **cash, "first_placements": fv["first_entries"] * alive}
+
+
+def load_kernels(inputs) -> None:
+    """Load the compiled kernels now (from numba's cache; about 0.4 s the first time in a process, as numba sets
+    itself up) by running the base case on them, then their parallel twins (no thread is started): processes
+    forked afterwards inherit them ready. Nothing is computed that is kept; without numba, nothing is done."""
+    if kernels.choose_kernel() != "numba":
+        return
+    from .spec import base_values, build_spec
+
+    run_model(base_values(inputs), build_spec(inputs))
+    kernels.load_parallel_twins()

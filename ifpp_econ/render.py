@@ -16,33 +16,60 @@ from concurrent.futures import Future
 from pathlib import Path
 
 FORMATS = ("png", "svg")
+PNG_DPI = 150  # PNG resolution, dots per inch
 
 
 def render(folder: str | Path | None, name: str, function: str, args: tuple = (), kwargs: dict | None = None,
            formats: tuple[str, ...] = FORMATS) -> str:
     """Draw ``function(*args, **kwargs)`` (``"module.name"`` inside ifpp_econ) and save it as ``folder/name.png``
     and ``.svg``; returns the SVG text."""
-    import io
-
     import matplotlib.pyplot as plt
 
     from . import charts
 
-    text = ""
     with charts.style(), plt.rc_context({"text.parse_math": False}):  # the house style when drawing and saving
         fig = _resolve(function)(*args, **(kwargs or {}))        # (SVG ids, minus signs); workbook labels are plain text
         try:
-            for ext in formats:
-                if ext == "svg":
-                    buffer = io.StringIO()
-                    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-                    text = buffer.getvalue()
-                    if folder is not None:
-                        (Path(folder) / f"{name}.svg").write_text(text, encoding="utf-8")
-                elif folder is not None:
-                    fig.savefig(Path(folder) / f"{name}.{ext}", dpi=150, bbox_inches="tight")
+            return save(fig, folder, name, formats)
         finally:
             plt.close(fig)
+
+
+def save(fig, folder: str | Path | None, name: str, formats: tuple[str, ...] = FORMATS) -> str:
+    """Save ``fig`` as ``folder/name.png`` (150 dpi) and ``.svg``, cropped to the tight bounding box of what is
+    drawn (as ``bbox_inches="tight"``); returns the SVG text (written to no file when ``folder`` is None).
+
+    The figure is laid out and drawn once, by Agg: the PNG is that drawing, cropped, and the SVG reuses its
+    bounding box, so the SVG backend draws once more and nothing is measured twice (``savefig`` with
+    ``bbox_inches="tight"`` lays each format out twice).
+    """
+    import io
+
+    import matplotlib as mpl
+    import numpy as np
+    from matplotlib.image import imsave
+
+    dpi = PNG_DPI
+    fig.set_dpi(dpi)  # the figure's own dpi, so layout and drawing measure text with one renderer
+    fig.canvas.draw()  # runs any layout engine, then draws every artist at its final place
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(mpl.rcParams["savefig.pad_inches"])  # inches
+    fig.set_layout_engine(None)  # laid out: saving must not lay it out again
+    if folder is not None and "png" in formats:
+        drawn = np.asarray(fig.canvas.buffer_rgba())
+        rows, columns = drawn.shape[:2]
+        left, right = int(np.floor(bbox.x0 * dpi)), int(np.ceil(bbox.x1 * dpi))
+        top, bottom = int(np.floor(rows - bbox.y1 * dpi)), int(np.ceil(rows - bbox.y0 * dpi))  # pixel rows
+        if left >= 0 and top >= 0 and right <= columns and bottom <= rows:  # all of it is on the canvas: crop
+            imsave(Path(folder) / f"{name}.png", drawn[top:bottom, left:right], format="png", dpi=dpi)
+        else:  # something is drawn beyond the figure's edge: draw again on a canvas the size of the box
+            fig.savefig(Path(folder) / f"{name}.png", dpi=dpi, bbox_inches=bbox)
+    text = ""
+    if "svg" in formats:
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", bbox_inches=bbox, metadata={"Date": None})
+        text = buffer.getvalue()
+        if folder is not None:
+            (Path(folder) / f"{name}.svg").write_text(text, encoding="utf-8")
     return text
 
 

@@ -230,12 +230,11 @@ class RunFolder:
         import matplotlib.pyplot as plt
 
         from .charts import style
+        from .render import save
 
-        for ext in ("png", "svg"):
-            with style():  # the charts' style (labels from the workbook are plain text; fixed SVG ids)
-                fig.savefig(self.path / f"{name}.{ext}", dpi=150 if ext == "png" else None, bbox_inches="tight",
-                            metadata={"Date": None} if ext == "svg" else None)
-            self.files.append(f"{name}.{ext}")
+        with style():  # the charts' style (labels from the workbook are plain text; fixed SVG ids)
+            save(fig, self.path, name)
+        self.files += [f"{name}.png", f"{name}.svg"]
         plt.close(fig)
 
     def _renderer(self):
