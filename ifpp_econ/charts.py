@@ -157,6 +157,18 @@ def ce_plane(placements_avoided: np.ndarray, incremental_cost: np.ndarray, wtp: 
 
 
 @styled
+def warm_up() -> plt.Figure:
+    """A small chart with every kind of text the charts use (title, labels, £ and % ticks, legend, a bar label);
+    drawn once by a chart worker before the run's charts, so that loading fonts is not charged to them."""
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1], label="λ −£1k")
+    ax.barh([0.5], [0.5], color=ORANGE)
+    ax.text(0.5, 0.5, "0.5", fontsize=6.5)
+    fig.suptitle("warm-up", fontsize=11)
+    return _finish(fig, ax, "Warm-up", "x", "y", GBP, PCT)
+
+
+@styled
 def ceac_chart(ceac: pd.DataFrame, strategies: list[str]) -> plt.Figure:
     """Probability each strategy is most cost-effective over λ, with the frontier marked."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

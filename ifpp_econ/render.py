@@ -89,8 +89,9 @@ def call(function: str, args: tuple = (), kwargs: dict | None = None):
 
 
 def _warm_up() -> None:
-    """Import the drawing code in the worker while the main process reads the workbook and runs the model."""
-    importlib.import_module("ifpp_econ.charts")
+    """In the worker, while the main process reads the workbook and runs the model: import the drawing code and
+    draw one small chart (fonts loaded, caches filled), so that the run's first chart costs no more than the rest."""
+    render(None, "warm-up", "charts.warm_up")
 
 
 def _follow_parent(parent: int) -> None:
@@ -161,12 +162,22 @@ def discard_prestarted() -> None:
 class ChartRenderer:
     """Renders a run's charts in a worker process (or in this process when ``parallel`` is false); with
     ``workers`` = 2, :meth:`submit` runs other work (e.g. the DSA while the PSA runs here) in a second worker,
-    which never imports matplotlib; with one worker, in the chart worker."""
+    which never imports matplotlib; with one worker, in the chart worker.
+
+    Charts wait in a queue here and go to the worker one at a time, when it is free, so that whichever of the
+    worker and this process is idle draws the next one (:meth:`svg`, :meth:`wait` and :meth:`result` draw
+    queued charts here rather than wait idle)."""
 
     def __init__(self, folder: Path, parallel: bool | None = None, workers: int = 1):
+        import threading
+        from collections import deque
+
         self.folder = folder
         self.results: dict[str, Future] = {}
         self._jobs: dict[str, tuple] = {}
+        self._queued: deque[str] = deque()  # charts not yet started, oldest first
+        self._busy = False  # the chart worker is drawing one
+        self._lock = threading.Lock()  # the queue is also served from the worker's completion callbacks
         self._pool = self._compute = None
         if parallel is None:
             parallel = _use_worker()
@@ -185,20 +196,66 @@ class ChartRenderer:
 
     def draw(self, name: str, function: str, *args, _save: bool = True, **kwargs) -> None:
         """Queue chart ``name`` (files ``name.png`` and ``name.svg`` unless ``_save`` is false)."""
-        folder = self.folder if _save else None
-        self._jobs[name] = (folder, function, args, kwargs)
-        if self._pool is not None:
-            try:
-                self.results[name] = self._pool.submit(render, folder, name, function, args, kwargs)
+        self._jobs[name] = (self.folder if _save else None, function, args, kwargs)
+        self.results[name] = Future()
+        if self._pool is None:
+            self._draw_here(name)
+            return
+        with self._lock:
+            self._queued.append(name)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Send the oldest queued chart to the worker if it is free."""
+        with self._lock:
+            if self._busy or not self._queued or self._pool is None:
                 return
-            except RuntimeError:  # the worker died: draw here instead
-                self._pool = None
-        done: Future = Future()
+            name = self._queued.popleft()
+            self._busy = True
+        folder, function, args, kwargs = self._jobs[name]
         try:
-            done.set_result(render(folder, name, function, args, kwargs))
+            job = self._pool.submit(render, folder, name, function, args, kwargs)
+        except RuntimeError:  # the worker died: this process draws what is left
+            self._lost(name)
+            return
+        job.add_done_callback(lambda job, name=name: self._finished(name, job))
+
+    def _finished(self, name: str, job: Future) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        exc = job.exception()
+        if isinstance(exc, BrokenProcessPool):  # the worker was killed: this process draws what is left
+            self._lost(name)
+            return
+        if exc is None:
+            self.results[name].set_result(job.result())
+        else:  # re-raised by svg()/wait()
+            self.results[name].set_exception(exc)
+        with self._lock:
+            self._busy = False
+        self._dispatch()
+
+    def _lost(self, name: str) -> None:
+        with self._lock:
+            self._pool, self._busy = None, False
+            self._queued.appendleft(name)
+
+    def _draw_here(self, name: str) -> None:
+        folder, function, args, kwargs = self._jobs[name]
+        try:
+            self.results[name].set_result(render(folder, name, function, args, kwargs))
         except Exception as exc:  # re-raised by svg()/wait()
-            done.set_exception(exc)
-        self.results[name] = done
+            self.results[name].set_exception(exc)
+
+    def _help(self) -> bool:
+        """Draw here the newest queued chart (the worker takes the oldest, so the two do not meet); False when
+        none is queued."""
+        with self._lock:
+            if not self._queued:
+                return False
+            name = self._queued.pop()
+        self._draw_here(name)
+        return True
 
     def submit(self, function: str, *args, **kwargs) -> Future:
         """Run ``function`` (``"module.name"``) in a worker; in this process, at once, without one."""
@@ -215,45 +272,27 @@ class ChartRenderer:
             done.set_exception(exc)
         return done
 
+    def result(self, future: Future):
+        """``future.result()`` (of :meth:`submit`), drawing queued charts here while it is not done."""
+        while not future.done() and self._help():
+            pass
+        return future.result()
+
     def svg(self, name: str) -> str:
-        """The SVG text of chart ``name`` (waits for it)."""
-        return self._result(name)
-
-    def _result(self, name: str) -> str:
-        from concurrent.futures.process import BrokenProcessPool
-
-        if not self.results[name].done():
-            self._help()  # may draw this chart too (its future is then replaced)
-        future = self.results[name]
-        try:
-            return future.result()
-        except BrokenProcessPool:  # the worker was killed: draw it again here
-            self._pool = None
-            return self._redraw(name)
-
-    def _help(self) -> None:
-        """While this process would wait, draw here the queued charts the worker has not started (the newest
-        first, so the two do not meet): the same files and text, on the idle core."""
-        for name in reversed(list(self.results)):
-            if self.results[name].cancel():
-                self._redraw(name)
-
-    def _redraw(self, name: str) -> str:
-        folder, function, args, kwargs = self._jobs[name]
-        text = render(folder, name, function, args, kwargs)
-        done: Future = Future()
-        done.set_result(text)
-        self.results[name] = done
-        return text
+        """The SVG text of chart ``name`` (waits for it, drawing queued charts meanwhile)."""
+        return self.result(self.results[name])
 
     def wait(self) -> None:
         """Wait for every queued chart (their files are then in the folder); raises a drawing error."""
         for name in list(self.results):
-            self._result(name)
+            self.svg(name)
 
     def close(self, cancel: bool = False) -> None:
         """Stop the workers: after their queued work, or (``cancel``: the run was interrupted or failed, its
         folder is about to be removed) at once, dropping what they were doing."""
+        if cancel:
+            with self._lock:
+                self._queued.clear()
         for pool in (self._pool, self._compute):
             if pool is None:
                 continue

@@ -155,3 +155,22 @@ def test_results_xlsx_started_early_is_written_once(default_inputs, tmp_path, mo
     run.start_results(default_inputs, {"seed": 1})
     run.commit(default_inputs, settings={"seed": 2})  # settings changed since: written again
     assert len(calls) == 3
+
+
+def test_charts_are_drawn_here_when_the_chart_worker_dies(tmp_path):
+    """A killed chart worker loses nothing: the charts it had not finished are drawn in this process."""
+    import time
+
+    from ifpp_econ.render import ChartRenderer
+
+    charts = ChartRenderer(tmp_path, parallel=True)
+    assert charts._pool is not None
+    for process in list(charts._pool._processes.values()):
+        process.kill()
+    time.sleep(0.2)
+    for name in ("one", "two", "three"):
+        charts.draw(name, "charts.warm_up")
+    charts.wait()
+    charts.close()
+    assert all((tmp_path / f"{name}.{ext}").stat().st_size > 0 for name in ("one", "two", "three") for ext in ("png", "svg"))
+    assert "<svg" in charts.svg("two")
