@@ -159,25 +159,95 @@ def discard_prestarted() -> None:
         _PRESTARTED.pop().shutdown(wait=False, cancel_futures=True)
 
 
+class _Job:
+    """``function(*args)`` (picklable: :func:`render` or :func:`call`) and the future of its result."""
+
+    def __init__(self, function, args: tuple):
+        self.function, self.args = function, args
+        self.future: Future = Future()
+
+    def run_here(self) -> None:
+        try:
+            self.future.set_result(self.function(*self.args))
+        except Exception as exc:  # re-raised by the future's result()
+            self.future.set_exception(exc)
+
+
+class _Lane:
+    """A worker process fed one job at a time from a queue here, so that a job it has not started can still be
+    taken back and run by the main process (a process pool would have moved it into the worker's own queue)."""
+
+    def __init__(self, pool):
+        import threading
+        from collections import deque
+
+        self.pool = pool
+        self.queue: deque[_Job] = deque()  # not yet started, oldest first
+        self.busy = False
+        self.lock = threading.Lock()  # also used from the pool's completion callbacks
+
+    def put(self, job: _Job) -> None:
+        with self.lock:
+            self.queue.append(job)
+        self._next()
+
+    def _next(self) -> None:
+        with self.lock:
+            if self.busy or not self.queue or self.pool is None:
+                return
+            job = self.queue.popleft()
+            self.busy = True
+        try:
+            running = self.pool.submit(job.function, *job.args)
+        except RuntimeError:  # the worker died: the main process runs what is left
+            self._lost(job)
+            return
+        running.add_done_callback(lambda running: self._done(job, running))
+
+    def _done(self, job: _Job, running: Future) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        exc = running.exception()
+        if isinstance(exc, BrokenProcessPool):  # the worker was killed: the main process runs what is left
+            self._lost(job)
+            return
+        if exc is None:
+            job.future.set_result(running.result())
+        else:
+            job.future.set_exception(exc)
+        with self.lock:
+            self.busy = False
+        self._next()
+
+    def _lost(self, job: _Job) -> None:
+        with self.lock:
+            self.pool, self.busy = None, False
+            self.queue.appendleft(job)
+
+    def take(self, job: _Job | None = None) -> _Job | None:
+        """Take back ``job`` if it has not started, or (None) the newest job not started; None if there is none."""
+        with self.lock:
+            if job is None:
+                return self.queue.pop() if self.queue else None
+            if job in self.queue:
+                self.queue.remove(job)
+                return job
+            return None
+
+
 class ChartRenderer:
     """Renders a run's charts in a worker process (or in this process when ``parallel`` is false); with
     ``workers`` = 2, :meth:`submit` runs other work (e.g. the DSA while the PSA runs here) in a second worker,
     which never imports matplotlib; with one worker, in the chart worker.
 
-    Charts wait in a queue here and go to the worker one at a time, when it is free, so that whichever of the
-    worker and this process is idle draws the next one (:meth:`svg`, :meth:`wait` and :meth:`result` draw
-    queued charts here rather than wait idle)."""
+    Jobs wait in a queue here and go to their worker one at a time, when it is free. Waiting for a job that has
+    not started, this process runs it; waiting for a chart, it draws the newest queued charts meanwhile (the
+    worker takes the oldest), so neither process waits idle while the other has work queued."""
 
     def __init__(self, folder: Path, parallel: bool | None = None, workers: int = 1):
-        import threading
-        from collections import deque
-
         self.folder = folder
         self.results: dict[str, Future] = {}
-        self._jobs: dict[str, tuple] = {}
-        self._queued: deque[str] = deque()  # charts not yet started, oldest first
-        self._busy = False  # the chart worker is drawing one
-        self._lock = threading.Lock()  # the queue is also served from the worker's completion callbacks
+        self._jobs: dict[int, _Job] = {}  # id(future) → its job
         self._pool = self._compute = None
         if parallel is None:
             parallel = _use_worker()
@@ -193,94 +263,43 @@ class ChartRenderer:
                     self._compute.submit(int)  # forks now too
             except (OSError, ValueError, ImportError):
                 self.close(cancel=True)
+        self._charts = _Lane(self._pool)
+        self._other = _Lane(self._compute) if self._compute is not None else self._charts
+
+    def _queue(self, lane: _Lane, job: _Job) -> Future:
+        self._jobs[id(job.future)] = job
+        if lane.pool is None:
+            job.run_here()
+        else:
+            lane.put(job)
+        return job.future
 
     def draw(self, name: str, function: str, *args, _save: bool = True, **kwargs) -> None:
         """Queue chart ``name`` (files ``name.png`` and ``name.svg`` unless ``_save`` is false)."""
-        self._jobs[name] = (self.folder if _save else None, function, args, kwargs)
-        self.results[name] = Future()
-        if self._pool is None:
-            self._draw_here(name)
-            return
-        with self._lock:
-            self._queued.append(name)
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        """Send the oldest queued chart to the worker if it is free."""
-        with self._lock:
-            if self._busy or not self._queued or self._pool is None:
-                return
-            name = self._queued.popleft()
-            self._busy = True
-        folder, function, args, kwargs = self._jobs[name]
-        try:
-            job = self._pool.submit(render, folder, name, function, args, kwargs)
-        except RuntimeError:  # the worker died: this process draws what is left
-            self._lost(name)
-            return
-        job.add_done_callback(lambda job, name=name: self._finished(name, job))
-
-    def _finished(self, name: str, job: Future) -> None:
-        from concurrent.futures.process import BrokenProcessPool
-
-        exc = job.exception()
-        if isinstance(exc, BrokenProcessPool):  # the worker was killed: this process draws what is left
-            self._lost(name)
-            return
-        if exc is None:
-            self.results[name].set_result(job.result())
-        else:  # re-raised by svg()/wait()
-            self.results[name].set_exception(exc)
-        with self._lock:
-            self._busy = False
-        self._dispatch()
-
-    def _lost(self, name: str) -> None:
-        with self._lock:
-            self._pool, self._busy = None, False
-            self._queued.appendleft(name)
-
-    def _draw_here(self, name: str) -> None:
-        folder, function, args, kwargs = self._jobs[name]
-        try:
-            self.results[name].set_result(render(folder, name, function, args, kwargs))
-        except Exception as exc:  # re-raised by svg()/wait()
-            self.results[name].set_exception(exc)
-
-    def _help(self) -> bool:
-        """Draw here the newest queued chart (the worker takes the oldest, so the two do not meet); False when
-        none is queued."""
-        with self._lock:
-            if not self._queued:
-                return False
-            name = self._queued.pop()
-        self._draw_here(name)
-        return True
+        job = _Job(render, (self.folder if _save else None, name, function, args, kwargs))
+        self.results[name] = self._queue(self._charts, job)
 
     def submit(self, function: str, *args, **kwargs) -> Future:
-        """Run ``function`` (``"module.name"``) in a worker; in this process, at once, without one."""
-        pool = self._compute or self._pool
-        if pool is not None:
-            try:
-                return pool.submit(call, function, args, kwargs)
-            except RuntimeError:  # a worker died: go on here
-                self._compute = None
-        done: Future = Future()
-        try:
-            done.set_result(_resolve(function)(*args, **kwargs))
-        except Exception as exc:  # re-raised by result()
-            done.set_exception(exc)
-        return done
+        """Run ``function`` (``"module.name"``) in a worker (in this process, at once, without one); the future's
+        result is best had from :meth:`result`."""
+        return self._queue(self._other, _Job(call, (function, args, kwargs)))
 
     def result(self, future: Future):
-        """``future.result()`` (of :meth:`submit`), drawing queued charts here while it is not done."""
-        while not future.done() and self._help():
-            pass
+        """``future.result()`` of a :meth:`submit` job; run here if no worker has started it."""
+        job = self._jobs.get(id(future))
+        if job is not None and not future.done() and self._other.take(job) is not None:
+            job.run_here()
         return future.result()
 
     def svg(self, name: str) -> str:
-        """The SVG text of chart ``name`` (waits for it, drawing queued charts meanwhile)."""
-        return self.result(self.results[name])
+        """The SVG text of chart ``name`` (waits for it, drawing the newest queued charts meanwhile)."""
+        future = self.results[name]
+        while not future.done():
+            job = self._charts.take()
+            if job is None:
+                break
+            job.run_here()
+        return future.result()
 
     def wait(self) -> None:
         """Wait for every queued chart (their files are then in the folder); raises a drawing error."""
@@ -290,9 +309,11 @@ class ChartRenderer:
     def close(self, cancel: bool = False) -> None:
         """Stop the workers: after their queued work, or (``cancel``: the run was interrupted or failed, its
         folder is about to be removed) at once, dropping what they were doing."""
-        if cancel:
-            with self._lock:
-                self._queued.clear()
+        for lane in {id(lane): lane for lane in (getattr(self, "_charts", None), getattr(self, "_other", None))
+                     if lane is not None}.values():
+            if cancel:
+                with lane.lock:
+                    lane.queue.clear()
         for pool in (self._pool, self._compute):
             if pool is None:
                 continue

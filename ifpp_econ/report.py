@@ -325,12 +325,12 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
     voi = run_voi(psa)  # EVPI and EVPPI, computed once
     outputs.write_psa(run, psa, inputs, conventions, voi=voi)
     begin("model-averaged PSA (structural uncertainty)")
-    averaged = averaged_future.result()  # beside the default, never instead of it
+    averaged = run.result(averaged_future)  # beside the default, never instead of it
     validation_table = run.tables["operational_validation"]
     begin("one-way, break-even, two-way and scenario analyses")
-    dsa_summary = outputs.write_dsa(run, dsa_future.result(), inputs)
+    dsa_summary = outputs.write_dsa(run, run.result(dsa_future), inputs)
     begin("budget impact")
-    budget_summary = outputs.write_budget(run, budget_future.result(), inputs)
+    budget_summary = outputs.write_budget(run, run.result(budget_future), inputs)
     run.start_results(inputs, {"iterations": n, "seed": seed})  # results.xlsx in a worker while the HTML is built
     begin("report.html")
 
@@ -413,7 +413,7 @@ def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> d
          + f"<p class=note>{html.escape(dsa_summary['note'])}</p>"),
         ("thresholds", "Break-even thresholds",
          table_html(tables["thresholds"][["parameter", "base", "threshold", "note"]], "thresholds", context)
-         + chart(run.svg("two_way"), "Two-way sensitivity", two_way_caption(dsa_future.result(), labels))),
+         + chart(run.svg("two_way"), "Two-way sensitivity", two_way_caption(run.result(dsa_future), labels))),
         ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
                                               context)),
         ("voi", "Value of information", voi_html(run, voi, labels)),

@@ -249,6 +249,10 @@ class RunFolder:
         future (computed here at once when there is no worker). Results are the same either way."""
         return self._renderer().submit(function, *args, **kwargs)
 
+    def result(self, future):
+        """The result of a :meth:`background` future (computed here if no worker has started it yet)."""
+        return self._renderer().result(future)
+
     def chart(self, name: str, function: str, *args, **kwargs) -> None:
         """Queue chart ``name`` (PNG and SVG), drawn by ``function`` (e.g. ``"charts.ce_plane"``) from ``args``
         in the chart worker (:mod:`ifpp_econ.render`)."""
@@ -281,12 +285,12 @@ class RunFolder:
         if self.tables:
             job = self._results_job(inputs, settings)
             if self._results is not None and (self._results[0] != job[0] or xlsx_writer is not None):
-                self._results[1].result()  # an earlier start is out of date: let it finish, then write again
+                self.result(self._results[1])  # an earlier start is out of date: let it finish, then write again
                 self._results = None
             if self._results is None:
                 self._write_results(job, xlsx_writer or write_results_xlsx)
             else:
-                self._results[1].result()
+                self.result(self._results[1])
         if self._charts is not None:
             self._charts.wait()  # every chart file written before the folder is published
         self.timings["total_seconds"] = round(time.perf_counter() - self.started, 4)
