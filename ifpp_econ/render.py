@@ -294,6 +294,11 @@ class ChartRenderer:
             job.run_here()
         return future.result()
 
+    @property
+    def workers(self) -> int:
+        """Worker processes running beside this one."""
+        return sum(pool is not None for pool in (self._pool, self._compute))
+
     def svg(self, name: str) -> str:
         """The SVG text of chart ``name`` (waits for it, drawing the newest queued charts meanwhile)."""
         future = self.results[name]

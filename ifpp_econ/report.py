@@ -282,12 +282,31 @@ def headline_html(comparator: str, strategy: str, main: dict, psa_json: dict, bu
     return "<div class=headline>" + "".join(f"<p>{line}</p>" for line in lines) + "</div>"
 
 
+ONE_THREAD_BELOW = 100_000  # PSA iterations under which, beside two workers, the report computes on one thread
+
+
 def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> dict:
     """Run base case, PSA, DSA, VOI and budget impact; write every table/chart to ``run`` and ``report.html``.
 
     ``progress(done, total)`` follows the PSA iterations; ``stage(message)`` is told when each
     stage starts (base case, PSA, tables and EVPPI, DSA, budget, report).
+
+    With two workers (charts; DSA, budget and results.xlsx) busy beside it and fewer than
+    :data:`ONE_THREAD_BELOW` iterations, this process computes on one thread: a second one would only
+    compete with the workers for the two cores (measured: slower). Results do not depend on it.
     """
+    from . import kernels
+
+    if n >= ONE_THREAD_BELOW or run.workers < 2:
+        return _build_report(inputs, n, seed, run, progress, stage)
+    previous = kernels.set_workers(1)
+    try:
+        return _build_report(inputs, n, seed, run, progress, stage)
+    finally:
+        kernels.set_workers(previous)
+
+
+def _build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> dict:
     import time
 
     from . import outputs

@@ -244,6 +244,11 @@ class RunFolder:
             self._charts = ChartRenderer(self.path, workers=self._workers)
         return self._charts
 
+    @property
+    def workers(self) -> int:
+        """Worker processes running beside this one (charts, background jobs)."""
+        return self._renderer().workers
+
     def background(self, function: str, *args, **kwargs):
         """Run ``function`` (e.g. ``"dsa.run_dsa"``) in a chart worker while this process goes on; returns a
         future (computed here at once when there is no worker). Results are the same either way."""
