@@ -392,7 +392,6 @@ def _serial(kernel):
     return _jit(nogil=True)(twin)
 
 
-KERNELS = ("family_states_kernel", "entry_hazards_kernel", "dense_cohort")  # each with a serial twin
 family_states_kernel_serial = _serial(family_states_kernel)
 entry_hazards_kernel_serial = _serial(entry_hazards_kernel)
 dense_cohort_serial = _serial(dense_cohort)

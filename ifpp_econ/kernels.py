@@ -99,17 +99,6 @@ def compiled(name: str, iterations: int | None = None):
     return _compiled.compiled(name, threads)
 
 
-def load_parallel_twins() -> None:
-    """Load each parallel kernel for the argument types its serial twin has been called with (from numba's
-    cache: no compiling, and no thread is started), so that processes forked afterwards inherit them loaded."""
-    from . import _compiled
-
-    for name in _compiled.KERNELS:
-        parallel = _compiled.compiled(name, 2)
-        for signature in _compiled.compiled(name, 1).signatures:
-            parallel.compile(signature)
-
-
 def choose_kernel(kernel: str | None = None) -> str:
     """Resolve ``kernel`` (argument, else ``IFPP_ECON_KERNEL``, else ``"auto"``) to ``"numba"`` or ``"numpy"``.
 

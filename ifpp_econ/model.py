@@ -689,12 +689,12 @@ def monthly_cash(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]
 
 
 def load_kernels(inputs) -> None:
-    """Load the compiled kernels now (from numba's cache; about 0.4 s the first time in a process, as numba sets
-    itself up) by running the base case on them, then their parallel twins (no thread is started): processes
-    forked afterwards inherit them ready. Nothing is computed that is kept; without numba, nothing is done."""
+    """Load the compiled kernel that runs batches on one thread now (from numba's cache; about 0.4 s the first time
+    in a process, as numba sets itself up) by running the base case on it, so that processes forked afterwards
+    inherit it ready (the report's compute worker runs on one thread). Nothing computed is kept; without numba,
+    nothing is done."""
     if kernels.choose_kernel() != "numba":
         return
     from .spec import base_values, build_spec
 
     run_model(base_values(inputs), build_spec(inputs))
-    kernels.load_parallel_twins()
