@@ -1,0 +1,54 @@
+"""Chart files and the queue of worker jobs (ifpp_econ.render)."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ifpp_econ import render  # noqa: E402
+
+
+def test_png_is_cropped_to_what_is_drawn_and_svg_text_is_text(tmp_path):
+    from ifpp_econ import charts
+
+    with charts.style():  # the house style, as render() and RunFolder.figure save in
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([0, 1], [0, 1])
+        ax.set_title("Savings per child (£)")
+        fig.tight_layout()
+        svg = render.save(fig, tmp_path, "inside")
+    plt.close(fig)
+    width, height = Image.open(tmp_path / "inside.png").size
+    assert 0.9 * 4 * render.PNG_DPI < width <= 4 * render.PNG_DPI  # the figure's margin trimmed to the pad
+    assert 0.9 * 3 * render.PNG_DPI < height <= 3 * render.PNG_DPI
+    assert "Savings per child (£)" in svg and "<text" in svg  # selectable text, not glyph outlines
+    assert (tmp_path / "inside.svg").read_text(encoding="utf-8") == svg
+
+
+def test_text_beyond_the_figure_edge_is_kept_in_the_png(tmp_path):
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=render.PNG_DPI)
+    ax.plot([0, 1], [0, 1])
+    fig.text(0.01, -0.3, "a note below the figure", va="top")
+    render.save(fig, tmp_path, "beyond")
+    plt.close(fig)
+    _, height = Image.open(tmp_path / "beyond.png").size
+    assert height > 3.2 * render.PNG_DPI  # the canvas grew to hold the note instead of cutting it off
+    pixels = np.asarray(Image.open(tmp_path / "beyond.png").convert("L"))
+    assert pixels[-int(0.3 * render.PNG_DPI):].min() < 128  # dark text in the bottom band
+
+
+def test_a_background_job_no_worker_has_started_is_run_here(tmp_path, default_inputs):
+    from ifpp_econ.spec import base_values
+
+    charts = render.ChartRenderer(tmp_path, parallel=True, workers=2)
+    try:
+        charts._other.busy = True  # the compute worker is busy: the job stays queued here
+        future = charts.submit("spec.base_values", default_inputs)
+        assert not future.done()
+        assert charts.result(future).equals(base_values(default_inputs))  # taken back and run in this process
+        assert not charts._other.queue
+    finally:
+        charts._other.busy = False
+        charts.close()
