@@ -334,7 +334,7 @@ def report(workbook, iterations, seed, out, force, as_json):
         stages = Stages(7)
         from .model import load_kernels
 
-        load_kernels(inputs)  # once, here, before the compute worker is forked (it inherits them)
+        load_kernels(inputs)  # once, here, before the compute worker is forked (it inherits the loaded kernel)
         with RunFolder("report", out, force, protect=[inputs.path], charts=True, workers=2) as folder:
             summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
             stages("results.xlsx and manifest")
