@@ -193,8 +193,7 @@ def run(workbook, out, force, as_json):
     from .outputs import format_base_case, write_base_case
     from .runs import RunFolder
 
-    render.prestart()  # the chart worker loads matplotlib while the workbook is read
-    try:
+    with render.prestarted():  # the chart worker loads matplotlib while the workbook is read
         inputs = load_inputs(workbook)
         with RunFolder("run", out, force, protect=[inputs.path], charts=True) as folder:
             t = time.perf_counter()
@@ -202,8 +201,6 @@ def run(workbook, out, force, as_json):
             folder.time("model_seconds", time.perf_counter() - t)
             write_base_case(folder, base, inputs)
             dest = folder.commit(inputs, settings={})
-    finally:
-        render.discard_prestarted()
     emit(as_json, base.to_json(), format_base_case(base), dest, base.spec.price_year)
 
 
@@ -322,25 +319,21 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
 def report(workbook, iterations, seed, out, force, as_json):
     """Everything (base case, PSA, DSA, VOI, budget) in one self-contained report.html and results.xlsx."""
     from . import render
+    from .model import load_kernels
     from .report import build_report
     from .runs import RunFolder
 
-    render.prestart()  # the chart worker loads matplotlib while the workbook is read
-    try:
+    with render.prestarted():  # the chart worker loads matplotlib while the workbook is read
         inputs = load_inputs(workbook)
         n = iterations or int(inputs.settings["psa_iterations"])
         seed = int(inputs.settings["psa_seed"]) if seed is None else seed
         warnings = warn_small(n, echo=not as_json)
         stages = Stages(7)
-        from .model import load_kernels
-
         load_kernels(inputs)  # once, here, before the compute worker is forked (it inherits the loaded kernel)
         with RunFolder("report", out, force, protect=[inputs.path], charts=True, workers=2) as folder:
             summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
             stages("results.xlsx and manifest")
             dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}).resolve()
-    finally:
-        render.discard_prestarted()
     stages.done()
     paths = {"report": str(dest / summary["report"]), "results": str(dest / "results.xlsx")}
     if as_json:

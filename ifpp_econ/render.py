@@ -10,6 +10,7 @@ are the same whoever draws them (``IFPP_ECON_CHART_WORKER=0`` draws everything i
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -162,6 +163,17 @@ def discard_prestarted() -> None:
         _PRESTARTED.pop().shutdown(wait=False, cancel_futures=True)
 
 
+@contextlib.contextmanager
+def prestarted():
+    """``with prestarted():`` :func:`prestart` on entry, :func:`discard_prestarted` on exit: the chart worker loads
+    matplotlib while the block reads the workbook, and is left behind by no failure."""
+    prestart()
+    try:
+        yield
+    finally:
+        discard_prestarted()
+
+
 class _Job:
     """``function(*args)`` (picklable: :func:`render` or :func:`call`) and the future of its result."""
 
@@ -229,14 +241,16 @@ class _Lane:
             self.pool, self.busy = None, False
             self.queue.appendleft(job)
 
-    def take(self, job: _Job | None = None) -> _Job | None:
-        """Take back ``job`` if it has not started, or (None) the newest job not started; None if there is none."""
+    def take(self, future: Future | None = None) -> _Job | None:
+        """Take back the job of ``future`` if it has not started, or (None) the newest job not started; None if
+        there is none."""
         with self.lock:
-            if job is None:
+            if future is None:
                 return self.queue.pop() if self.queue else None
-            if job in self.queue:
-                self.queue.remove(job)
-                return job
+            for job in self.queue:
+                if job.future is future:
+                    self.queue.remove(job)
+                    return job
             return None
 
 
@@ -252,7 +266,6 @@ class ChartRenderer:
     def __init__(self, folder: Path, parallel: bool | None = None, workers: int = 1):
         self.folder = folder
         self.results: dict[str, Future] = {}
-        self._jobs: dict[int, _Job] = {}  # id(future) → its job
         self._pool = self._compute = None
         if parallel is None:
             parallel = _use_worker()
@@ -272,7 +285,6 @@ class ChartRenderer:
         self._other = _Lane(self._compute) if self._compute is not None else self._charts
 
     def _queue(self, lane: _Lane, job: _Job) -> Future:
-        self._jobs[id(job.future)] = job
         if lane.pool is None:
             job.run_here()
         else:
@@ -291,8 +303,8 @@ class ChartRenderer:
 
     def result(self, future: Future):
         """``future.result()`` of a :meth:`submit` job; run here if no worker has started it."""
-        job = self._jobs.get(id(future))
-        if job is not None and not future.done() and self._other.take(job) is not None:
+        job = None if future.done() else self._other.take(future)
+        if job is not None:
             job.run_here()
         return future.result()
 
@@ -319,9 +331,8 @@ class ChartRenderer:
     def close(self, cancel: bool = False) -> None:
         """Stop the workers: after their queued work, or (``cancel``: the run was interrupted or failed, its
         folder is about to be removed) at once, dropping what they were doing."""
-        for lane in {id(lane): lane for lane in (getattr(self, "_charts", None), getattr(self, "_other", None))
-                     if lane is not None}.values():
-            if cancel:
+        for lane in (getattr(self, "_charts", None), getattr(self, "_other", None)):  # none yet if __init__ failed
+            if cancel and lane is not None:
                 with lane.lock:
                     lane.queue.clear()
         for pool in (self._pool, self._compute):
