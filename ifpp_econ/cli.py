@@ -221,7 +221,7 @@ def run(workbook, out, force, as_json):
 @guarded
 def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural, workers):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
-    from .outputs import format_psa, write_psa
+    from .outputs import format_psa, queue_psa_charts, write_psa
     from .psa import run_psa
     from .runs import RunFolder
     from .spec import build_spec
@@ -238,6 +238,7 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
         result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"),
                          structural=structural, workers=workers)
         t = time.perf_counter()
+        queue_psa_charts(folder, result)  # drawn while EVPPI is computed
         voi = run_voi(result, evppi=not no_evppi)
         extra = write_psa(folder, result, inputs, conventions, save_iterations, voi)
         folder.time("writing_seconds", time.perf_counter() - t)

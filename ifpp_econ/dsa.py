@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from . import analysis, declarations, schema
 from .model import run_model
@@ -174,6 +173,8 @@ def threshold(evaluator: Evaluator, name: str, grid_points: int = 41) -> dict:
     if len(crossings) == 0:
         return {"parameter": name, "base": base_value, "threshold": None, "search_from": a, "search_to": b,
                 "note": f"no break-even within [{a:,.10g}, {b:,.10g}]"}
+    from scipy.optimize import brentq  # here: a report's main process imports this module but never solves
+
     # the crossing nearest the base value
     i = crossings[np.argmin(np.abs(xs[crossings] - base_value))]
     f = lambda x: float(evaluator(evaluator.rows([{name: x}]))[0])  # noqa: E731

@@ -250,10 +250,24 @@ def structural_text(result: "PSAResult") -> str:
             + f"; no effect probability {w['no_effect']:.2f} ({drawn['no_effect']:,} iterations)")
 
 
+def queue_psa_charts(run: RunFolder, result: "PSAResult") -> None:
+    """Queue the PSA's charts that need no value of information (the CE plane of each comparison, the CEAC, the
+    convergence of the mean), so that the chart worker draws them while EVPPI is computed. Call it before
+    :func:`write_psa`, which writes the tables and the EVPI and EVPPI charts."""
+    inc = result.incremental()
+    for name, metrics in inc.items():
+        points = ce_plane_sample(metrics["placements_avoided_per_child"], -metrics["per_child_savings"])
+        run.chart(ce_plane_chart_name(name, len(inc)), "charts.ce_plane", points["placements_avoided"],
+                  points["incremental_cost"], result.wtp_default, name, result.comparator, mean=points["mean"])
+    run.chart("ceac", "charts.ceac_chart", result.ceac(), list(result.strategies))
+    run.chart("convergence", "charts.convergence_chart", inc[next(iter(inc))]["per_child_savings"])
+
+
 def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, save_iterations: bool = False,
               voi: "VOIResult | None" = None) -> dict:
-    """A PSA result's tables and charts (and its value of information, when given) into a run folder; nothing is
-    computed here. Returns extra JSON (EVPPI)."""
+    """A PSA result's tables, and its EVPI and EVPPI charts (its value of information, when given), into a run
+    folder; nothing is computed here. Its other charts are queued by :func:`queue_psa_charts`, called first.
+    Returns extra JSON (EVPPI)."""
     extra = {}
     run.table("psa_strategies", result.strategy_summary())
     run.table("psa_incremental", result.incremental_summary())
@@ -268,18 +282,10 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
         run.chart("evppi", "charts.evppi_chart", voi.evppi, result.wtp_default, labels=labels)
         extra["evppi"] = voi.to_json()["evppi"]
     run.table("parameters", parameters_table(inputs))
-    inc = result.incremental()
-    for name, metrics in inc.items():
-        points = ce_plane_sample(metrics["placements_avoided_per_child"], -metrics["per_child_savings"])
-        run.chart(ce_plane_chart_name(name, len(inc)), "charts.ce_plane", points["placements_avoided"],
-                  points["incremental_cost"], result.wtp_default, name, result.comparator, mean=points["mean"])
-    run.table("ce_plane", ce_plane_points(inc))
+    run.table("ce_plane", ce_plane_points(result.incremental()))
     if len(result.strategies) > 2:
         run.table("psa_frontier", psa_frontier(result))
-    main = inc[next(iter(inc))]
-    run.chart("ceac", "charts.ceac_chart", ceac, list(result.strategies))
     run.chart("evpi", "charts.evpi_chart", evpi)
-    run.chart("convergence", "charts.convergence_chart", main["per_child_savings"])
     if save_iterations:
         result.samples(draws=True).to_csv(run.path / "iterations.csv.gz")
         run.files.append("iterations.csv.gz")

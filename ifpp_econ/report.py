@@ -341,6 +341,7 @@ def _build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> 
     begin(f"PSA sampling and model, {n:,} iterations")
     psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress, base=base)
     begin("PSA tables, EVPI/EVPPI and charts")
+    outputs.queue_psa_charts(run, psa)  # drawn while EVPPI is computed
     voi = run_voi(psa)  # EVPI and EVPPI, computed once
     outputs.write_psa(run, psa, inputs, conventions, voi=voi)
     begin("model-averaged PSA (structural uncertainty)")
