@@ -247,15 +247,16 @@ def tornado_chart(table: pd.DataFrame, base: float, outcome_label: str, top: int
     shown = table.head(top).iloc[::-1]
     rest = table.iloc[top:]
     fig, ax = plt.subplots(figsize=(8.6, 0.46 * len(shown) + 1.9))
+    rows = np.arange(len(shown))
+    ax.barh(rows, shown["outcome_high"] - base, left=base, color=BLUE, label="Parameter at its high value")
+    ax.barh(rows, shown["outcome_low"] - base, left=base, color=ORANGE, label="Parameter at its low value")
     for i, (_, r) in enumerate(shown.iterrows()):
         lo_out, hi_out = r["outcome_low"], r["outcome_high"]
-        ax.barh(i, hi_out - base, left=base, color=BLUE, label="Parameter at its high value" if i == 0 else None)
-        ax.barh(i, lo_out - base, left=base, color=ORANGE, label="Parameter at its low value" if i == 0 else None)
         col = presentation.unit_column(units.get(str(r["parameter"]), ""))
         for value, out in ((r["low"], lo_out), (r["high"], hi_out)):
             ax.annotate(presentation.format_value(value, col), (out, i), xytext=(3 if out >= base else -3, 0),
                         textcoords="offset points", ha="left" if out >= base else "right", va="center", fontsize=7)
-    ax.set_yticks(range(len(shown)))
+    ax.set_yticks(rows)
     ax.set_yticklabels([wrap(r["label"] if isinstance(r.get("label"), str) and r["label"] else r["parameter"], 44)
                         for _, r in shown.iterrows()], fontsize=7.5)
     ax.axvline(base, color="black", lw=1, label=f"Base case: {fmt_out(base)}")
