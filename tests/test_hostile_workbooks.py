@@ -73,8 +73,11 @@ def test_bug_gives_exit_1_and_a_saved_traceback(monkeypatch, tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_large_psa_leaves_nothing_and_rerun_succeeds(tmp_path, sig):
     env = {**os.environ, "MPLBACKEND": "Agg"}
+    # Ctrl-C as in a terminal: a background job of a non-interactive shell (nohup, `cmd &` in a script) inherits
+    # SIGINT ignored, and Python then leaves it ignored, as it should
     proc = subprocess.Popen([sys.executable, "-m", "ifpp_econ", "psa", "-n", "1000000"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     outputs = tmp_path / "outputs"
     deadline = time.time() + 60
     while time.time() < deadline and not (outputs.exists() and list(outputs.glob(".*partial*"))):
