@@ -81,6 +81,12 @@ def test_psa_json(runner):
     assert 0 <= data["prob_cost_saving"] <= 1
     assert set(data["ceac"]) == {"Usual care", "IFPP"}
     assert {"wtp", "probability"} == set(data["ceac"]["IFPP"][0])
+    # every chart of a PSA, those queued before EVPPI (queue_psa_charts) and after it (write_psa), in files and manifest
+    folder = Path(data["output_folder"])
+    listed = json.loads((folder / "manifest.json").read_text())["files"]
+    for chart in ("ce_plane", "ceac", "convergence", "evpi", "evppi"):
+        for ext in ("png", "svg"):
+            assert (folder / f"{chart}.{ext}").stat().st_size > 0 and f"{chart}.{ext}" in listed, (chart, ext)
 
 
 def test_psa_same_seed_same_numbers_whatever_chunk_size(runner):
