@@ -20,12 +20,12 @@ from pathlib import Path
 
 def stages(paths: dict, out: Path) -> dict[str, float]:
     """Seconds of each stage when run in this process (read, clean, estimate, write)."""
-    from ifpp_econ.calibrate import Options, estimate
-    from ifpp_econ.calibration_output import write_report, write_workbook
-    from ifpp_econ.cli import default_workbook
-    from ifpp_econ.runs import RunFolder
-    from ifpp_econ.ssda903 import clean, read_returns
-    from ifpp_econ.workbook import read_workbook
+    from ifpp_econ import default_workbook
+    from ifpp_econ.inputs.reader import read_workbook
+    from ifpp_econ.local_data.care_dynamics import Options, estimate
+    from ifpp_econ.local_data.ssda903 import clean, read_returns
+    from ifpp_econ.outputs.calibration import write_report, write_workbook
+    from ifpp_econ.outputs.run_folder import RunFolder
 
     times = {}
     t = time.perf_counter()
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    from ifpp_econ.synthetic903 import SyntheticConfig, simulate, write_returns
+    from ifpp_econ.testing.synthetic903 import SyntheticConfig, simulate, write_returns
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ifpp_econ.analyses.sampling import Sampler
 from ifpp_econ.engine import Conventions, Reward, cycle_weights, simulate
-from ifpp_econ.sampling import Sampler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from hiv_model import LAMIVUDINE, N_CYCLES, ZIDOVUDINE, psa_matrices, psa_parameters  # noqa: E402  (the tests' HIV model data)

@@ -81,7 +81,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     extra = ["--workers", str(args.workers)] if args.workers else []
 
-    from ifpp_econ.kernels import available_cores
+    from ifpp_econ.engine.threads import available_cores
     print(f"{os.cpu_count()} CPUs ({available_cores()} available), Python {sys.version.split()[0]}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     run_cli(["psa", "-n", "2000", "--no-evppi"])  # warm the numba cache, the bytecode and the file cache

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from ifpp_econ.workbook import WorkbookError, read_workbook, write_template
+from ifpp_econ.exceptions import WorkbookError
+from ifpp_econ.inputs.reader import read_workbook
+from ifpp_econ.inputs.template import write_template
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from hostile_corpus import as_libreoffice_saves, rewrite_sheets  # noqa: E402  (the tests' own workbook rewriter)

@@ -17,10 +17,12 @@ The cohort engine (``ie.simulate``, ``ie.Conventions``, ``ie.Reward``) runs any 
 __version__ = "0.1.0"
 
 _API = {
-    "read_workbook": "workbook", "write_template": "template", "WorkbookError": "workbook", "Inputs": "inputs", "Settings": "inputs",
-    "run_base_case": "deterministic", "run_psa": "psa", "run_dsa": "dsa", "run_budget": "budget", "run_voi": "voi",
-    "budget_impact": "budget",
-    "operational_validation": "validation", "build_report": "report", "calibrate_workbook": "calibration_output",
+    "read_workbook": "inputs.reader", "write_template": "inputs.template", "Inputs": "inputs.container",
+    "Settings": "inputs.container", "WorkbookError": "exceptions", "IfppError": "exceptions",
+    "run_base_case": "analyses.deterministic", "run_psa": "analyses.psa", "run_dsa": "analyses.dsa",
+    "run_budget": "analyses.budget", "run_voi": "analyses.voi", "budget_impact": "analyses.budget",
+    "operational_validation": "analyses.validation", "build_report": "outputs.report",
+    "calibrate_workbook": "outputs.calibration",
     "simulate": "engine", "Conventions": "engine", "Reward": "engine", "Edges": "engine",
 }
 __all__ = [*_API, "default_workbook", "__version__"]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .exceptions import InputError, OutputError
+from . import __version__, default_workbook
+from .exceptions import InputError, LocalDataError, OptionError, OutputError, WorkbookError
 
 WORKBOOK_HELP = "Parameter workbook (.xlsx); the bundled default workbook when omitted."
 EXIT_CODES = ("Exit codes: 0 success; 2 a problem with the input (workbook, options, output folder), explained "
@@ -28,35 +28,28 @@ UNITS = {"money": "GBP (£) at the analysis price year; per-child results discou
          "placements": "placements (first entries to care) per child"}
 
 
-class InputProblem(InputError):
-    """Bad input that the user can fix: printed, exit code 2."""
-
 MAX_ITERATIONS = 10_000_000  # the workbook's psa_iterations limit too
 MAX_SEED = 2**32 - 1
 
 
-def default_workbook() -> Path:
-    from importlib.resources import files
-
-    return Path(str(files("ifpp_econ") / "data" / "default.xlsx"))
-
-
 def load_inputs(workbook: str | None):
-    """Read and validate a workbook, turning every workbook problem into :class:`InputProblem`."""
-    from .workbook import WorkbookError, read_workbook
+    """Read and validate a workbook (the bundled default when None); its warnings are printed on stderr.
+
+    Raises :class:`WorkbookError` listing every problem, or :class:`OptionError` when the file cannot be read."""
+    from .inputs.reader import read_workbook
 
     path = Path(workbook) if workbook else default_workbook()
     try:
         inputs = read_workbook(path)
-        for warning in inputs.warnings:
-            click.echo(f"warning: {warning}", err=True)
-        return inputs
     except OSError as exc:  # e.g. no permission to read it
-        raise InputProblem(f"{path}: cannot read the file: {(exc.strerror or str(exc)).lower()}") from None
+        raise OptionError(f"{path}: cannot read the file: {(exc.strerror or str(exc)).lower()}") from None
     except WorkbookError as exc:
         count = len(exc.problems)
-        raise InputProblem("\n".join(exc.problems) + (f"\n({count} problems; the workbook was not changed)" if count > 1
-                                                         else "")) from None
+        raise WorkbookError(exc.problems + ([f"({count} problems; the workbook was not changed)"] if count > 1 else [])
+                            ) from None
+    for warning in inputs.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return inputs
 
 
 def _terminate(signum, frame):
@@ -153,7 +146,7 @@ def emit(as_json: bool, data: dict, text: str, dest, price_year: str | None = No
 
 def warn_small(iterations: int, echo: bool = False) -> list[str]:
     """The warning for a PSA too small for its intervals to be trusted (for the JSON), on stderr if ``echo``."""
-    from .presentation import small_sample_warning
+    from .outputs.presentation import small_sample_warning
 
     message = small_sample_warning(iterations)
     if message and echo:
@@ -188,10 +181,10 @@ def main() -> None:
 @guarded
 def run(workbook, out, force, as_json):
     """Deterministic base case: costs, placements, months in care, incremental results and the cohort trace."""
-    from . import render
-    from .deterministic import run_base_case
-    from .outputs import format_base_case, write_base_case
-    from .runs import RunFolder
+    from .analyses.deterministic import run_base_case
+    from .outputs import render
+    from .outputs.run_folder import RunFolder
+    from .outputs.writers import format_base_case, write_base_case
 
     with render.prestarted():  # the chart worker loads matplotlib while the workbook is read
         inputs = load_inputs(workbook)
@@ -221,11 +214,11 @@ def run(workbook, out, force, as_json):
 @guarded
 def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural, workers):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
-    from .outputs import format_psa, queue_psa_charts, write_psa
-    from .psa import run_psa
-    from .runs import RunFolder
-    from .spec import build_spec
-    from .voi import run_voi
+    from .analyses.psa import run_psa
+    from .analyses.voi import run_voi
+    from .model.spec import build_spec
+    from .outputs.run_folder import RunFolder
+    from .outputs.writers import format_psa, queue_psa_charts, write_psa
 
     inputs = load_inputs(workbook)
     n = iterations or int(inputs.settings["psa_iterations"])
@@ -261,10 +254,10 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
 @guarded
 def dsa(workbook, outcome, wtp, top, out, force, as_json):
     """Deterministic sensitivity: tornado, break-even thresholds, two-way grid and scenarios."""
-    from .dsa import run_dsa
-    from .outputs import format_dsa, write_dsa
-    from .runs import RunFolder
-    from .spec import build_spec
+    from .analyses.dsa import run_dsa
+    from .model.spec import build_spec
+    from .outputs.run_folder import RunFolder
+    from .outputs.writers import format_dsa, write_dsa
 
     inputs = load_inputs(workbook)
     spec = build_spec(inputs)
@@ -292,10 +285,10 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 @guarded
 def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     """Budget impact for one local authority: undiscounted spend and savings by year, payback, ROI."""
-    from .budget import run_budget
-    from .outputs import format_budget, write_budget
-    from .runs import RunFolder
-    from .spec import build_spec
+    from .analyses.budget import run_budget
+    from .model.spec import build_spec
+    from .outputs.run_folder import RunFolder
+    from .outputs.writers import format_budget, write_budget
 
     inputs = load_inputs(workbook)
     spec = build_spec(inputs)
@@ -319,10 +312,10 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
 @guarded
 def report(workbook, iterations, seed, out, force, as_json):
     """Everything (base case, PSA, DSA, VOI, budget) in one self-contained report.html and results.xlsx."""
-    from . import render
-    from .model import load_kernels
-    from .report import build_report
-    from .runs import RunFolder
+    from .model.family_states import load_kernels
+    from .outputs import render
+    from .outputs.report import build_report
+    from .outputs.run_folder import RunFolder
 
     with render.prestarted():  # the chart worker loads matplotlib while the workbook is read
         inputs = load_inputs(workbook)
@@ -368,12 +361,12 @@ class Stages:
 @guarded
 def template(path, preset, force):
     """Write an editable parameter workbook (every value with its source) to PATH."""
-    from .workbook import write_template
+    from .inputs.template import write_template
 
     try:
         written = write_template(path, preset=preset, force=force)
     except (FileExistsError, ValueError) as exc:
-        raise InputProblem(str(exc)) from None
+        raise OptionError(str(exc)) from None
     except OSError as exc:  # read-only folder, full disk, a folder of that name…
         raise OutputError(f"cannot write to {path}: {(exc.strerror or str(exc)).lower()}; choose another path") from None
     click.echo(f"Wrote {written} ({preset} preset). Edit the yellow cells, then: ifpp-econ validate {written}")
@@ -440,26 +433,25 @@ def calibrate(episodes, headers, uascs, window, workbook, out, force, include_ua
     """
     import pandas as pd
 
-    from .calibrate import Options
-    from .calibration_output import calibrate_workbook, format_summary
-    from .ssda903 import Ssda903Error, parse_dates
-    from .workbook import WorkbookError
+    from .local_data.care_dynamics import Options
+    from .local_data.ssda903 import parse_dates
+    from .outputs.calibration import calibrate_workbook, format_summary
 
     dates = None
     if window:
         dates = parse_dates(pd.Series(list(window), dtype=str))
         if dates.isna().any():
-            raise InputProblem(f"--window {' '.join(window)}: expected two dates (YYYY-MM-DD or DD/MM/YYYY)")
+            raise OptionError(f"--window {' '.join(window)}: expected two dates (YYYY-MM-DD or DD/MM/YYYY)")
     options = Options(window=None if dates is None else (dates[0], dates[1]), exclude_youth_justice=exclude_youth_justice,
                       cin=tuple(c.strip().upper() for c in (cin or "").split(",") if c.strip()), e13=e13,
                       other_exits=other_exits, shrink_months=shrink, bootstrap=bootstrap, seed=seed)
     try:
         data = calibrate_workbook(episodes, headers, uascs, workbook or default_workbook(), out, force, options,
                                   include_uasc)
-    except Ssda903Error as exc:
-        raise InputProblem("\n".join(exc.problems) + "\n(nothing was written)") from None
+    except LocalDataError as exc:
+        raise OptionError("\n".join(exc.problems) + "\n(nothing was written)") from None
     except WorkbookError as exc:
-        raise InputProblem("\n".join(exc.problems)) from None
+        raise OptionError("\n".join(exc.problems)) from None
     for line in data["warnings"]:
         click.echo(f"warning: {line}", err=True)
     emit(as_json, data, format_summary(data), Path(data["report"]).parent)

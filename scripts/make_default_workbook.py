@@ -1,7 +1,7 @@
 """Regenerate the bundled default workbook and its editable copy in parameters/ (same code as `ifpp-econ template`)."""
 from pathlib import Path
 
-from ifpp_econ.workbook import write_template
+from ifpp_econ.inputs.template import write_template
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from mutations import check_commands, mutated_workbook  # noqa: E402
 
-from ifpp_econ.workbook import write_template  # noqa: E402
+from ifpp_econ.inputs.template import write_template
 
 
 def main(n: int, seed: int, log: Path | None, only: list[int] | None = None, start: int = 0) -> int:

@@ -13,5 +13,5 @@ def default_workbook_path():
 
 @pytest.fixture(scope="session")
 def default_inputs(default_workbook_path):
-    from ifpp_econ.workbook import read_workbook
+    from ifpp_econ.inputs.reader import read_workbook
     return read_workbook(default_workbook_path)

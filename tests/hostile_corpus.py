@@ -12,8 +12,8 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from ifpp_econ import schema
-from ifpp_econ.workbook import write_template
+from ifpp_econ.inputs import schema
+from ifpp_econ.inputs.template import write_template
 
 
 def _row(name: str) -> int:

@@ -21,8 +21,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from ifpp_econ import schema
 from ifpp_econ.cli import main
+from ifpp_econ.inputs import schema
 
 TABLES = [s for s in schema.SHEETS if s not in ("README",)]
 PARAMETER_NAMES = [p["name"] for p in schema.PARAMETERS]

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from ifpp_econ import schema
-from ifpp_econ.calibrate import DAYS_PER_MONTH, Options, estimate
 from ifpp_econ.cli import main
-from ifpp_econ.ssda903 import Ssda903Error, clean, parse_dates, read_returns
-from ifpp_econ.synthetic903 import SyntheticConfig, simulate, write_returns
+from ifpp_econ.exceptions import LocalDataError
+from ifpp_econ.inputs import schema
+from ifpp_econ.local_data.care_dynamics import Options, estimate
+from ifpp_econ.local_data.ssda903 import DAYS_PER_MONTH, clean, parse_dates, read_returns
+from ifpp_econ.testing.synthetic903 import SyntheticConfig, simulate, write_returns
 
 BANDS = ["0-4", "5-10", "11-17"]
 DEFAULTS = {p["name"]: p["value"] for p in schema.PARAMETERS}
@@ -322,7 +323,7 @@ def test_calibrate_help():
 
 def test_reader_names_a_file_that_is_not_a_903_table(tmp_path):
     (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(Ssda903Error, match="notes.csv: not a 903 Episodes"):
+    with pytest.raises(LocalDataError, match="notes.csv: not a 903 Episodes"):
         read_returns([tmp_path / "notes.csv"])
 
 
@@ -330,7 +331,7 @@ def test_a_pooled_file_without_year_is_refused(tmp_path):
     (tmp_path / "pooled.csv").write_text("CHILD,DECOM,RNE,LS,PLACE,DEC,REC\nA,01/04/2019,S,C2,U1,01/05/2019,E4A\n"
                                          "A,01/04/2021,S,C2,U1,01/05/2021,E4A\n")
     (tmp_path / "header.csv").write_text("CHILD,DOB\nA,01/01/2010\n")
-    with pytest.raises(Ssda903Error, match="pooled.csv: episodes end in collection years 2020–2022 but there is no YEAR"):
+    with pytest.raises(LocalDataError, match="pooled.csv: episodes end in collection years 2020–2022 but there is no YEAR"):
         read_returns([tmp_path / "pooled.csv", tmp_path / "header.csv"])
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ifpp_econ import distributions
-from ifpp_econ.distributions import MARGINALS, Marginal, SamplingError, share_outside
-from ifpp_econ.sampling import sampleable
+from ifpp_econ.exceptions import SamplingError
+from ifpp_econ.inputs import distributions
+from ifpp_econ.inputs.distributions import MARGINALS, Marginal, share_outside
+from ifpp_econ.inputs.inversion import sampleable
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # Boost warns about the extreme arguments tried
 
@@ -103,10 +104,10 @@ def test_reading_a_workbook_does_not_import_scipy_stats():
 
 
 def test_distributions_is_a_leaf():
-    code = ("import sys; import ifpp_econ.distributions; "
+    code = ("import sys; import ifpp_econ.inputs.distributions; "
             "print(sorted(m for m in sys.modules if m.startswith('ifpp_econ.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['ifpp_econ.distributions', 'ifpp_econ.exceptions']"
+    assert out.strip() == "['ifpp_econ.exceptions', 'ifpp_econ.inputs', 'ifpp_econ.inputs.distributions']"
 
 
 @pytest.mark.parametrize("name, args, kwds", [
@@ -115,7 +116,7 @@ def test_distributions_is_a_leaf():
     ("uniform", (0.2, 0.5), {}), ("lognorm", (0.3,), {"scale": 0.7}), ("norm", (3.0, 2.0), {})])
 def test_frozen_is_scipy_stats_without_importing_it(name, args, kwds):
     """The sampler's Frozen gives scipy.stats' own values (the same scipy.special calls), bit for bit."""
-    from ifpp_econ.distributions import Frozen
+    from ifpp_econ.inputs.distributions import Frozen
 
     q = np.r_[1e-12, np.random.default_rng(0).random(500), 1 - 1e-12]
     reference, ours = getattr(stats, name)(*args, **kwds), Frozen(name, args, kwds)

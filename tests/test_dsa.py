@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from ifpp_econ import dsa
-from ifpp_econ.deterministic import run_base_case
-from ifpp_econ.spec import apply_overrides, apply_scenario
+from ifpp_econ.analyses import dsa
+from ifpp_econ.analyses.deterministic import run_base_case
+from ifpp_econ.model.scenarios import apply_overrides, apply_scenario
 
 
 def test_parameter_outside_the_model_has_zero_swing(default_inputs):
@@ -35,7 +35,7 @@ def test_every_tornado_bar_changes_only_the_parameters_it_names(default_inputs):
     ev = dsa.Evaluator(default_inputs)
     ranges = dsa.one_way_ranges(default_inputs)
     base = ev.base.iloc[0]
-    from ifpp_econ.model import link_cumulative_risks
+    from ifpp_econ.model.entry import link_cumulative_risks
     for _, r in ranges.iterrows():
         for value in (r["low"], r["high"]):
             row, _ = link_cumulative_risks(ev.rows([{r["parameter"]: value}]), ev.spec)  # what the model evaluates

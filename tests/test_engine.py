@@ -2,16 +2,7 @@
 import numpy as np
 import pytest
 
-from ifpp_econ.engine import (
-    Conventions,
-    Edges,
-    Reward,
-    TransitionError,
-    check_transitions,
-    cycle_weights,
-    discount_factors,
-    simulate,
-)
+from ifpp_econ.engine import Conventions, Edges, Reward, TransitionError, check_transitions, cycle_weights, discount_factors, simulate
 
 
 def random_transitions(rng, shape, n_states):

@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 from hiv_model import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, hiv_inputs, run_hiv
 
-from ifpp_econ import engine, kernels
-from ifpp_econ.engine import Reward, TransitionError, check_transitions, simulate
+from ifpp_econ.engine import Reward, TransitionError, check_transitions, cohort, simulate, threads
 
-numba_only = pytest.mark.skipif(kernels.choose_kernel("auto") != "numba", reason="numba not importable")
+numba_only = pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")
 
 
 def batch_of_hiv(n=64, seed=0):
@@ -49,7 +48,7 @@ def test_compiled_dense_loop_equals_numpy_reference():
 
 
 def test_published_hiv_results_with_either_kernel(monkeypatch):
-    for kernel in ("numpy", "numba") if kernels.choose_kernel("auto") == "numba" else ("numpy",):
+    for kernel in ("numpy", "numba") if threads.choose_kernel("auto") == "numba" else ("numpy",):
         monkeypatch.setenv("IFPP_ECON_KERNEL", kernel)
         totals = run_hiv().totals()
         assert totals["cost"][0] == pytest.approx(44663.4535637, rel=1e-9)
@@ -66,7 +65,7 @@ def test_check_sees_every_value_of_broadcast_arrays():
     nan = np.array([[np.nan, 0.1], [0.0, 1.0]])
     with pytest.raises(TransitionError, match="NaN"):
         check_transitions(np.broadcast_to(nan, (3, 2, 2)))
-    assert engine._distinct(good).shape == (1, 1, 2, 2)
+    assert cohort._distinct(good).shape == (1, 1, 2, 2)
 
 
 def test_cycle_index_validated():
@@ -78,6 +77,6 @@ def test_cycle_index_validated():
 def test_trace_kept_by_default_only_when_small(monkeypatch):
     p = np.array([[0.9, 0.1], [0.0, 1.0]])
     assert simulate(np.array([1.0, 0]), p, 5).trace is not None
-    monkeypatch.setattr(engine, "TRACE_AUTO_BYTES", 95)  # the trace needs 6 × 2 × 8 = 96 bytes
+    monkeypatch.setattr(cohort, "TRACE_AUTO_BYTES", 95)  # the trace needs 6 × 2 × 8 = 96 bytes
     assert simulate(np.array([1.0, 0]), p, 5).trace is None
     assert simulate(np.array([1.0, 0]), p, 5, keep_trace=True).trace.shape == (6, 2)

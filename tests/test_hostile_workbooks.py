@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from hostile_corpus import CASE_NAMES, blank_rows_workbook, build_corpus
 
 from ifpp_econ.cli import main
-from ifpp_econ.workbook import read_workbook
+from ifpp_econ.inputs import schema
+from ifpp_econ.inputs.reader import read_workbook
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +51,11 @@ def test_every_hostile_workbook_is_rejected_cleanly(corpus, tmp_path, monkeypatc
 
 def test_blank_rows_in_the_middle_lose_nothing(tmp_path):
     inputs = read_workbook(blank_rows_workbook(tmp_path))
-    from ifpp_econ import schema
     assert set(p["name"] for p in schema.PARAMETERS) <= set(inputs.parameters.index)
 
 
 def test_bug_gives_exit_1_and_a_saved_traceback(monkeypatch, tmp_path):
-    import ifpp_econ.deterministic as det
+    import ifpp_econ.analyses.deterministic as det
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("simulated bug")

@@ -5,12 +5,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ifpp_econ import kernels, model
-from ifpp_econ.model import monthly_cash, run_model
-from ifpp_econ.psa import draw, run_psa
-from ifpp_econ.spec import apply_overrides, build_spec
+from ifpp_econ.analyses.psa import draw, run_psa
+from ifpp_econ.engine import threads
+from ifpp_econ.model import entry, family_states, kernels
+from ifpp_econ.model.family_states import monthly_cash, run_model
+from ifpp_econ.model.scenarios import apply_overrides
+from ifpp_econ.model.spec import build_spec
 
-pytestmark = pytest.mark.skipif(kernels.choose_kernel("auto") != "numba", reason="numba not importable")
+pytestmark = pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +47,11 @@ def test_compiled_entry_probabilities_equal_numpy_reference(default_inputs, draw
     """The compiled first-entry probabilities (every after-effect assumption and 'no effect' drawn) agree with
     cumulative_entry_curves → hazards_from_curve to rounding; the running-maximum flags are identical."""
     spec = dataclasses.replace(build_spec(default_inputs), effect_model=effect_model)
-    values, _ = model.link_cumulative_risks(draws, spec)
-    p = model.to_model_units(values, spec)
+    values, _ = entry.link_cumulative_risks(draws, spec)
+    p = family_states.to_model_units(values, spec)
     args = (p, spec, 216, draws["structure:after_effect"].to_numpy(), draws["structure:no_effect"].to_numpy())
-    compiled, bound_c = model.first_entry_probabilities(*args, kernel="numba")
-    reference, bound_r = model.first_entry_probabilities(*args, kernel="numpy")
+    compiled, bound_c = entry.first_entry_probabilities(*args, kernel="numba")
+    reference, bound_r = entry.first_entry_probabilities(*args, kernel="numpy")
     assert compiled.shape == reference.shape == (len(spec.strategies), len(draws), 216)
     np.testing.assert_allclose(compiled, reference, rtol=1e-12, atol=1e-14)  # 1 − s₁/s₀ cancels: absolute rounding
     assert np.array_equal(bound_c, bound_r)
@@ -58,7 +60,7 @@ def test_compiled_entry_probabilities_equal_numpy_reference(default_inputs, draw
 def test_model_asks_only_for_totals_computed_in_the_loop(default_inputs, draws, monkeypatch):
     monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")
     spec = build_spec(default_inputs)
-    cohort = model._simulate(draws, spec, keep_trace=False)
+    cohort = family_states._simulate(draws, spec, keep_trace=False)
     assert isinstance(cohort.result, kernels.FamilyStatesResult)
     run_model(draws, spec)  # the same announcements as run_model's costing
     original = kernels.FamilyStatesResult._full_values
@@ -75,9 +77,9 @@ def test_model_asks_only_for_totals_computed_in_the_loop(default_inputs, draws, 
 def test_unannounced_totals_and_rows_fall_back_to_a_full_pass(default_inputs, draws, monkeypatch):
     spec = build_spec(default_inputs)
     monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")
-    compiled = model._simulate(draws.iloc[:200], spec, keep_trace=False).result
+    compiled = family_states._simulate(draws.iloc[:200], spec, keep_trace=False).result
     monkeypatch.setenv("IFPP_ECON_KERNEL", "numpy")
-    reference = model._simulate(draws.iloc[:200], spec, keep_trace=False).result
+    reference = family_states._simulate(draws.iloc[:200], spec, keep_trace=False).result
     for name, horizon, rate in (("in_care", 37, 0.0), ("care_entries", 5, 0.06), ("left_care", None, None)):
         np.testing.assert_allclose(compiled.total(name, horizon, rate), reference.total(name, horizon, rate), rtol=1e-12)
     assert compiled.full_passes == 1
@@ -108,10 +110,10 @@ def test_bit_identical_for_any_workers_and_chunk_size(default_inputs, monkeypatc
 
 def test_kernel_choice(monkeypatch):
     monkeypatch.setenv("IFPP_ECON_KERNEL", "numpy")
-    assert kernels.choose_kernel() == "numpy"
-    assert kernels.choose_kernel("numba") == "numba"
+    assert threads.choose_kernel() == "numpy"
+    assert threads.choose_kernel("numba") == "numba"
     monkeypatch.setenv("IFPP_ECON_KERNEL", "fortran")
     with pytest.raises(ValueError, match="IFPP_ECON_KERNEL"):
-        kernels.choose_kernel()
+        threads.choose_kernel()
     with pytest.raises(ValueError, match="at least 1"):
-        kernels.set_workers(0)
+        threads.set_workers(0)

@@ -5,20 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ifpp_econ.deterministic import run_base_case
+from ifpp_econ.analyses.deterministic import run_base_case
 from ifpp_econ.engine import Reward, simulate
-from ifpp_econ.model import (
-    CARE,
-    HOME,
-    N_STATES,
-    PLACEMENT_TYPES,
-    FamilyStatesTransitions,
-    cumulative_entry_curves,
-    hazards_from_curve,
-    run_model,
-    to_model_units,
-)
-from ifpp_econ.spec import apply_overrides, base_values, build_spec
+from ifpp_econ.inputs import units
+from ifpp_econ.model.entry import cumulative_entry_curves, hazards_from_curve
+from ifpp_econ.model.family_states import PLACEMENT_TYPES, run_model, to_model_units
+from ifpp_econ.model.scenarios import apply_overrides
+from ifpp_econ.model.spec import base_values, build_spec
+from ifpp_econ.model.states import CARE, HOME, N_STATES, FamilyStatesTransitions
 
 
 def run(inputs, **overrides):
@@ -104,7 +98,7 @@ def test_age_band_results_weight_back_to_the_total(default_inputs):
 
 def test_risk_12m_gives_one_answer_by_every_path(default_inputs):
     """A scenario, the DSA evaluator (a PSA-style row) and an edited workbook agree at the same values."""
-    from ifpp_econ.dsa import Evaluator
+    from ifpp_econ.analyses.dsa import Evaluator
     scenario = run_base_case(apply_overrides(default_inputs, {"risk_12m": 0.36})).to_json()["per_child_savings"]
     evaluator = Evaluator(default_inputs)
     dsa = float(evaluator(evaluator.rows([{"risk_12m": 0.36}]))[0])
@@ -173,7 +167,6 @@ def test_costs_scale_linearly_with_unit_costs(default_inputs):
 
 
 def test_price_year_change_uplifts_by_index_ratio(default_inputs):
-    from ifpp_econ import units
     public = apply_overrides(default_inputs, {"perspective": "public_sector"})  # the court cost is paid by HMCTS
     base, _ = run(public)
     params = public.parameters.copy()

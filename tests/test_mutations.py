@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mutations import check_commands, mutated_workbook
 
-from ifpp_econ.workbook import write_template
+from ifpp_econ.inputs.template import write_template
 
 EXAMPLES = int(os.environ.get("IFPP_MUTATIONS", "10"))
 

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from ifpp_econ.cli import main
-from ifpp_econ.runs import OutputError, RunFolder
+from ifpp_econ.exceptions import OutputError
+from ifpp_econ.outputs.run_folder import RunFolder
 
 
 @pytest.fixture

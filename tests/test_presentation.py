@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ifpp_econ import presentation as P
+from ifpp_econ.outputs import presentation as P
 
 
 def test_money_percent_and_numbers_never_use_exponents():
@@ -67,7 +67,7 @@ def test_small_psa_warning(n, warned):
 
 
 def test_charts_never_read_workbook_text_as_mathtext_and_use_one_minus_sign():
-    from ifpp_econ import charts
+    from ifpp_econ.outputs import charts
 
     table = pd.DataFrame({"parameter": ["a", "b"], "label": ["Cost $5,000 $x^2$ per family", "Plain"],
                           "low": [1.0, 2.0], "high": [3.0, 4.0], "outcome_low": [-100.0, 50.0],

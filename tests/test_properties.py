@@ -5,9 +5,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ifpp_econ.model import Strategy, cumulative_entry_curves, hazards_from_curve, run_model, to_model_units
-from ifpp_econ.schema import PLACEMENT_TYPES, mix_name
-from ifpp_econ.spec import base_values, build_spec
+from ifpp_econ.inputs.schema import PLACEMENT_TYPES, mix_name
+from ifpp_econ.model.entry import cumulative_entry_curves, hazards_from_curve
+from ifpp_econ.model.family_states import run_model, to_model_units
+from ifpp_econ.model.spec import Strategy, base_values, build_spec
 
 prob = st.floats(0.0, 0.3, allow_nan=False)
 risk = st.floats(0.001, 0.95, allow_nan=False)

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from hiv_model import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, ZIDOVUDINE, psa_matrices, psa_parameters
 
-from ifpp_econ.deterministic import run_base_case
+from ifpp_econ.analyses.deterministic import run_base_case
+from ifpp_econ.analyses.psa import run_psa, wtp_grid
+from ifpp_econ.analyses.sampling import sample
 from ifpp_econ.engine import Reward, cycle_weights, simulate
-from ifpp_econ.psa import run_psa, wtp_grid
-from ifpp_econ.sampling import sample
-from ifpp_econ.spec import apply_overrides
+from ifpp_econ.model.scenarios import apply_overrides
 
 
 def all_fixed(inputs):
@@ -95,7 +95,7 @@ def test_hiv_psa_agrees_with_briggs_exercise_4_7():
 def test_chunks_run_anywhere_give_the_psa_numbers(default_inputs):
     """run_chunk is a pure function of (workbook, seed, start, size): chunks cut differently and run in any order
     (as a process pool or a cluster would) and placed by iteration number reproduce run_psa bit for bit."""
-    from ifpp_econ.psa import plan_chunks, run_chunk
+    from ifpp_econ.analyses.psa import plan_chunks, run_chunk
 
     whole = run_psa(default_inputs, 2500, seed=8)
     plan = plan_chunks(default_inputs)
@@ -112,7 +112,7 @@ def test_psa_does_not_import_scipy_stats():
     import subprocess
     import sys
 
-    code = ("import sys, ifpp_econ as ie; from ifpp_econ import psa; "
+    code = ("import sys, ifpp_econ as ie; from ifpp_econ.analyses import psa; "
             "r = psa.run_psa(ie.read_workbook(ie.default_workbook()), n=300, keep_draws=300); r.to_json(); r.evppi(); "
             "print('scipy.stats' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

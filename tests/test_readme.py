@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+from ifpp_econ.analyses import validation
+
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
@@ -40,10 +42,9 @@ def gbp(v):
 
 def test_default_result_figures_are_the_tools_own(default_inputs):
     """Every figure of "Default result and external figures" and "Operational validation" is reproduced."""
-    from ifpp_econ import validation
-    from ifpp_econ.deterministic import run_base_case
-    from ifpp_econ.psa import run_psa
-    from ifpp_econ.spec import apply_overrides
+    from ifpp_econ.analyses.deterministic import run_base_case
+    from ifpp_econ.analyses.psa import run_psa
+    from ifpp_econ.model.scenarios import apply_overrides
 
     section = README.split("### Default result and external figures", 1)[1].split("\n## ", 1)[0]
     b = run_base_case(default_inputs).to_json()

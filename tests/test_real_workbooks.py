@@ -8,9 +8,13 @@ from click.testing import CliRunner
 from hostile_corpus import libreoffice_style_workbook, understated_dimension_workbook
 from openpyxl import load_workbook
 
-from ifpp_econ import schema
 from ifpp_econ.cli import main
-from ifpp_econ.workbook import WorkbookError, parse_number, read_workbook, write_template
+from ifpp_econ.exceptions import WorkbookError
+from ifpp_econ.inputs import schema
+from ifpp_econ.inputs.loader import parse_number
+from ifpp_econ.inputs.reader import read_workbook
+from ifpp_econ.inputs.template import write_template
+from ifpp_econ.outputs import charts
 
 
 @pytest.fixture
@@ -147,7 +151,7 @@ def test_distribution_outside_the_domain(template, name, value, dist, a, b, shar
 
 
 def test_tiny_tail_outside_is_accepted_and_clipped(template):
-    from ifpp_econ.sampling import sample
+    from ifpp_econ.analyses.sampling import sample
 
     r = row_of("reunify_0_6m")  # normal(0.04, 0.012): 0.04% below 0
     edit(template, ("Parameters", f"F{r}", "normal_mean_se"), ("Parameters", f"G{r}", 0.012))
@@ -227,8 +231,7 @@ def test_chart_text_from_the_workbook_is_drawn_literally(tmp_path, name):
     import numpy as np
     import pandas as pd
 
-    from ifpp_econ import charts
-    from ifpp_econ.runs import RunFolder
+    from ifpp_econ.outputs.run_folder import RunFolder
 
     ceac = pd.DataFrame({"wtp": [0.0, 1e4], name: [0.2, 0.6], "Usual care": [0.8, 0.4],
                          "frontier_probability": [0.8, 0.6]})

@@ -7,11 +7,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ifpp_econ import render  # noqa: E402
+from ifpp_econ.outputs import charts, render
 
 
 def test_png_is_cropped_to_what_is_drawn_and_svg_text_is_text(tmp_path):
-    from ifpp_econ import charts
 
     with charts.style():  # the house style, as render() and RunFolder.figure save in
         fig, ax = plt.subplots(figsize=(4, 3))
@@ -40,12 +39,12 @@ def test_text_beyond_the_figure_edge_is_kept_in_the_png(tmp_path):
 
 
 def test_a_background_job_no_worker_has_started_is_run_here(tmp_path, default_inputs):
-    from ifpp_econ.spec import base_values
+    from ifpp_econ.model.spec import base_values
 
     charts = render.ChartRenderer(tmp_path, parallel=True, workers=2)
     try:
         charts._other.busy = True  # the compute worker is busy: the job stays queued here
-        future = charts.submit("spec.base_values", default_inputs)
+        future = charts.submit(base_values, default_inputs)
         assert not future.done()
         assert charts.result(future).equals(base_values(default_inputs))  # taken back and run in this process
         assert not charts._other.queue

@@ -9,8 +9,8 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import range_boundaries
 
-from ifpp_econ.report import build_report
-from ifpp_econ.runs import RunFolder
+from ifpp_econ.outputs.report import build_report
+from ifpp_econ.outputs.run_folder import RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +226,7 @@ def test_identical_report_runs_give_identical_files(report_folder, tmp_path, def
 
 
 def test_cheers_checklist_points_at_sections_that_exist(report_folder):
-    from ifpp_econ.report import CHEERS_2022
+    from ifpp_econ.outputs.report import CHEERS_2022
 
     html = (report_folder / "report.html").read_text()
     ids = set(re.findall(r'id="([^"]+)"', html))

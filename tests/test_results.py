@@ -7,6 +7,9 @@ import pandas as pd
 import pytest
 
 import ifpp_econ as ie
+from ifpp_econ import declarations
+from ifpp_econ.analyses import dsa, voi
+from ifpp_econ.outputs import presentation, run_folder
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,6 @@ def test_population_evpi_and_ceac_without_a_run_folder(default_inputs, psa):
 
 
 def test_evppi_is_computed_once_per_argument_set(default_inputs, monkeypatch):
-    from ifpp_econ import voi
 
     calls = []
     real = voi.evppi_table
@@ -77,9 +79,8 @@ def test_budget_intervals_from_python_reuse_the_psa_draws(default_inputs, psa):
 
 
 def test_report_computes_evppi_once_and_reads_nothing_back(default_inputs, tmp_path, monkeypatch):
-    from ifpp_econ import voi
-    from ifpp_econ.report import build_report
-    from ifpp_econ.runs import RunFolder
+    from ifpp_econ.outputs.report import build_report
+    from ifpp_econ.outputs.run_folder import RunFolder
 
     calls = []
     real = voi.evppi_table
@@ -98,7 +99,6 @@ def test_report_computes_evppi_once_and_reads_nothing_back(default_inputs, tmp_p
     assert len(calls) == 1
     # every column of every table is declared once (presentation.COLUMNS), or is a name its table declares the
     # kind of (a strategy in the CEAC, a budget category, a parameter of the two-way grid): nothing is guessed
-    from ifpp_econ import presentation
 
     for table, df in run.tables.items():
         undeclared = [c for c in df.columns if c not in presentation.COLUMNS]
@@ -108,7 +108,6 @@ def test_report_computes_evppi_once_and_reads_nothing_back(default_inputs, tmp_p
 
 
 def test_generic_layers_take_the_model_s_names(default_inputs):
-    from ifpp_econ import declarations, dsa, voi
 
     rng = np.random.default_rng(0)
     draws = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
@@ -122,7 +121,7 @@ def test_generic_layers_take_the_model_s_names(default_inputs):
 
 
 def test_charts_are_the_same_with_or_without_the_worker(tmp_path):
-    from ifpp_econ.render import ChartRenderer
+    from ifpp_econ.outputs.render import ChartRenderer
 
     ceac = pd.DataFrame({"wtp": [0.0, 1e4, 2e4], "A": [0.2, 0.5, 0.7], "B": [0.8, 0.5, 0.3]})
     out = {}
@@ -130,7 +129,7 @@ def test_charts_are_the_same_with_or_without_the_worker(tmp_path):
         folder = tmp_path / str(parallel)
         folder.mkdir()
         charts = ChartRenderer(folder, parallel=parallel)
-        charts.draw("ceac", "charts.ceac_chart", ceac, ["A", "B"])
+        charts.draw("ceac", "ceac", ceac, ["A", "B"])
         out[parallel] = charts.svg("ceac")
         charts.wait()
         charts.close()
@@ -140,17 +139,16 @@ def test_charts_are_the_same_with_or_without_the_worker(tmp_path):
 
 
 def test_results_xlsx_started_early_is_written_once(default_inputs, tmp_path, monkeypatch):
-    from ifpp_econ import runs
 
     calls = []
-    real = runs.RunFolder._write_results
-    monkeypatch.setattr(runs.RunFolder, "_write_results", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
-    run = runs.RunFolder("run", root=tmp_path)
+    real = run_folder.RunFolder._write_results
+    monkeypatch.setattr(run_folder.RunFolder, "_write_results", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    run = run_folder.RunFolder("run", root=tmp_path)
     run.table("base_case", ie.run_base_case(default_inputs).strategy_table())
     run.start_results(default_inputs, {"seed": 1})
     dest = run.commit(default_inputs, settings={"seed": 1})
     assert len(calls) == 1 and (dest / "results.xlsx").stat().st_size > 0
-    run = runs.RunFolder("run", root=tmp_path)
+    run = run_folder.RunFolder("run", root=tmp_path)
     run.table("base_case", ie.run_base_case(default_inputs).strategy_table())
     run.start_results(default_inputs, {"seed": 1})
     run.commit(default_inputs, settings={"seed": 2})  # settings changed since: written again
@@ -161,7 +159,7 @@ def test_charts_are_drawn_here_when_the_chart_worker_dies(tmp_path):
     """A killed chart worker loses nothing: the charts it had not finished are drawn in this process."""
     import time
 
-    from ifpp_econ.render import ChartRenderer
+    from ifpp_econ.outputs.render import ChartRenderer
 
     charts = ChartRenderer(tmp_path, parallel=True)
     assert charts._pool is not None
@@ -169,7 +167,7 @@ def test_charts_are_drawn_here_when_the_chart_worker_dies(tmp_path):
         process.kill()
     time.sleep(0.2)
     for name in ("one", "two", "three"):
-        charts.draw(name, "charts.warm_up")
+        charts.draw(name, "warm_up")
     charts.wait()
     charts.close()
     assert all((tmp_path / f"{name}.{ext}").stat().st_size > 0 for name in ("one", "two", "three") for ext in ("png", "svg"))

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from ifpp_econ.runs import OutputError, RunFolder, safe_text
+from ifpp_econ.exceptions import OutputError
+from ifpp_econ.outputs.run_folder import RunFolder, safe_text
 
 
 def test_commit_publishes_complete_folder_with_manifest(tmp_path):

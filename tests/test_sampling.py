@@ -4,8 +4,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ifpp_econ import sampling
-from ifpp_econ.sampling import SamplingError, percentile_range, sample
+from ifpp_econ.analyses.sampling import sample
+from ifpp_econ.exceptions import SamplingError
+from ifpp_econ.inputs import distributions, inversion
+from ifpp_econ.inputs.distributions import percentile_range
 
 N = 200_000
 
@@ -69,14 +71,14 @@ def test_tabulated_inverse_matches_scipy_ppf():
     for dist in (stats.beta(30, 70), stats.beta(3, 400), stats.beta(0.5, 0.5), stats.gamma(16, scale=300),
                  stats.gamma(0.8, scale=2), stats.beta(7 / 3, 11 / 3, loc=1, scale=3), stats.lognorm(0.1, scale=0.6)):
         iqr = dist.ppf(0.75) - dist.ppf(0.25)
-        got = sampling._inverse_cdf(dist)(z)
+        got = inversion.inverse_cdf(dist)(z)
         body = np.abs(z) < 5  # beyond that scipy's own ppf of a rounded U near 1 is the less accurate one
         assert np.abs(got - dist.ppf(u))[body].max() < 1e-9 * iqr, dist.args
         if dist.dist.name in ("beta", "gamma"):  # tabulated: also accurate in the far upper tail
-            exact = sampling._exact_inverse(dist, np.clip(z, -sampling.Z_CLIP, sampling.Z_CLIP))
+            exact = inversion._exact_inverse(dist, np.clip(z, -distributions.Z_CLIP, distributions.Z_CLIP))
             assert np.abs(got - exact).max() < 1e-9 * iqr, dist.args
         assert np.all(np.diff(got[:4001]) >= 0)
-    assert sampling._inverse_table("beta", (0.1, 5.0), ()) is None  # too curved in the tail: scipy ppf is used
+    assert inversion._inverse_table("beta", (0.1, 5.0), ()) is None  # too curved in the tail: scipy ppf is used
 
 
 def test_correlating_two_parameters_leaves_the_others_unchanged():

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ifpp_econ.deterministic import run_base_case
-from ifpp_econ.psa import draw, predictive_parameters, run_psa, structural_draws
-from ifpp_econ.sampling import sample
-from ifpp_econ.spec import apply_overrides
+from ifpp_econ.analyses.deterministic import run_base_case
+from ifpp_econ.analyses.psa import draw, predictive_parameters, run_psa, structural_draws
+from ifpp_econ.analyses.sampling import sample
+from ifpp_econ.model.scenarios import apply_overrides
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ifpp_econ import units
+from ifpp_econ import exceptions
+from ifpp_econ.inputs import units
 
 INFLATION = pd.Series({"2015/16": 0.0040, "2016/17": 0.0209, "2017/18": 0.0124, "2018/19": 0.0160, "2019/20": 0.0214,
                        "2020/21": 0.0249, "2021/22": 0.0258, "2022/23": 0.0732, "2023/24": 0.0431})
@@ -20,7 +21,7 @@ def test_probability_and_rate_conversions():
     assert 1 - (1 - monthly) ** 12 == pytest.approx(0.04, rel=1e-12)
     assert units.to_model_units(0.3, "rate/year") == pytest.approx(1 - np.exp(-0.3 / 12))
     np.testing.assert_allclose(units.to_model_units(np.array([0.01, 0.02]), "probability/month"), [0.01, 0.02])
-    with pytest.raises(units.UnitsError):
+    with pytest.raises(exceptions.UnitsError):
         units.to_model_units(1.0, "furlongs")
 
 
@@ -32,11 +33,11 @@ def test_uplift_is_the_product_of_index_changes():
 
 
 def test_missing_year_and_bad_year():
-    with pytest.raises(units.UnitsError, match="2014/15"):
+    with pytest.raises(exceptions.UnitsError, match="2014/15"):
         units.uplift_factor("2013/14", "2023/24", INFLATION)
-    with pytest.raises(units.UnitsError, match="financial year"):
+    with pytest.raises(exceptions.UnitsError, match="financial year"):
         units.year_start("2023-24")
-    with pytest.raises(units.UnitsError):
+    with pytest.raises(exceptions.UnitsError):
         units.year_start("2023/25")
 
 

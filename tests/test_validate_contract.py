@@ -4,7 +4,7 @@ import pytest
 from hostile_corpus import CASE_NAMES, _edited, _row, build_corpus
 from mutations import check_commands
 
-from ifpp_econ import schema
+from ifpp_econ.inputs import schema
 
 SETTING_ROW = {name: i for i, (name, *_rest) in enumerate(schema.SETTINGS, start=2)}
 PARAM_COL = {c: chr(ord("A") + i) for i, c in enumerate(schema.COLUMNS["Parameters"])}

@@ -5,11 +5,12 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from ifpp_econ import voi
-from ifpp_econ.analysis import PSAAccumulator, frontier
-from ifpp_econ.budget import budget_impact
-from ifpp_econ.model import run_model
-from ifpp_econ.spec import apply_overrides, base_values, build_spec
+from ifpp_econ.analyses import voi
+from ifpp_econ.analyses.budget import budget_impact
+from ifpp_econ.analyses.comparison import PSAAccumulator, frontier
+from ifpp_econ.model.family_states import run_model
+from ifpp_econ.model.scenarios import apply_overrides
+from ifpp_econ.model.spec import base_values, build_spec
 
 
 def linear_case(n=40_000, seed=1, c=0.5, a=2.0, b=1.0):
@@ -105,8 +106,8 @@ def test_shared_qr_evppi_equals_a_direct_least_squares_fit():
 
 
 def test_budget_shows_children_referred_and_placements_avoided_by_year(default_inputs):
-    from ifpp_econ.deterministic import run_base_case
-    from ifpp_econ.spec import apply_overrides
+    from ifpp_econ.analyses.deterministic import run_base_case
+    from ifpp_econ.model.scenarios import apply_overrides
 
     table = budget_impact(default_inputs, years=5).table()
     cpf = float(default_inputs.parameters.loc["children_per_family", "value"])

@@ -7,8 +7,11 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from ifpp_econ import schema
-from ifpp_econ.workbook import WorkbookError, parse_number, read_workbook, write_template
+from ifpp_econ.exceptions import WorkbookError
+from ifpp_econ.inputs import schema
+from ifpp_econ.inputs.loader import parse_number
+from ifpp_econ.inputs.reader import read_workbook
+from ifpp_econ.inputs.template import write_template
 
 
 def cell_values(path):

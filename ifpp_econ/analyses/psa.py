@@ -1,0 +1,523 @@
+"""Probabilistic sensitivity analysis, streamed in chunks.
+
+Iteration i's parameter draws depend only on (seed, i), and the model treats each
+iteration independently (no BLAS reductions across the batch), so results are
+identical, bit for bit, whatever the chunk size and the number of workers. With several
+workers, whole chunks run side by side in threads (numpy, scipy's special functions and
+the compiled model release the GIL), one thread per chunk, and are collected in order.
+Per-iteration outcomes are kept (8 bytes per outcome per strategy per iteration: about
+0.25 GB for a million iterations) for intervals, the CE plane, convergence and EVPPI;
+CEAC and EVPI sums are accumulated over fixed blocks of iterations so they too are
+independent of chunking.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import copy
+import functools
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..engine import threads
+from ..inputs.container import AFTER_EFFECTS
+from ..inputs.distributions import CI95_WIDTH
+from ..model.family_states import OUTCOME_LABELS, run_model
+from ..model.spec import ModelSpec, build_spec
+from . import comparison
+from .sampling import BLOCK, Sampler
+
+SUMMARY_BLOCK = 65_536
+
+
+def wtp_grid(settings: dict) -> np.ndarray:
+    """Willingness-to-pay grid (GBP per placement avoided) from the workbook settings."""
+    lo, hi, step = float(settings["wtp_min"]), float(settings["wtp_max"]), float(settings["wtp_step"])
+    grid = np.arange(lo, hi + step / 2, step) if step > 0 else np.array([lo])
+    return np.union1d(grid, [float(settings["wtp_default"])])
+
+
+RR_UNIT = "relative risk"
+STRUCTURAL_STREAM = 1  # SeedSequence([seed, block, 1]): the structural draws' own stream, apart from the parameters'
+
+
+def predictive_parameters(inputs) -> pd.DataFrame:
+    """The parameter table the PSA samples: every relative risk drawn for a *new setting*.
+
+    A lognormal RR with pooled-mean log-SE σ becomes lognormal with log-SD √(σ² + τ²), τ =
+    ``rr_between_study_sd`` (0 keeps the pooled-mean distribution). The base value stays the median.
+    """
+    params = inputs.parameters
+    tau = float(params.loc["rr_between_study_sd", "value"]) if "rr_between_study_sd" in params.index else 0.0
+    if tau == 0:
+        return params
+    out = params.copy()
+    for name, row in params.iterrows():
+        if str(row["unit"]) != RR_UNIT:
+            continue
+        dist, value, a, b = str(row["distribution"]), float(row["value"]), row["param_a"], row["param_b"]
+        if dist == "lognormal_ci":
+            mu, sd = np.log(value), (np.log(b) - np.log(a)) / CI95_WIDTH
+        elif dist == "lognormal_log":
+            mu, sd = float(a), float(b)
+        else:  # fixed (the user chose no uncertainty) or another family: left as entered
+            continue
+        out.loc[name, ["distribution", "param_a", "param_b"]] = ["lognormal_log", mu, float(np.hypot(sd, tau))]
+    return out
+
+
+WINDOW_RR_CORRELATION = 0.85  # one meta-analysis: the 3/6/24-month RRs share the 12-month RR's draw (evidence.md)
+WINDOW_RRS = ("rr_3m", "rr_6m", "rr_24m")
+
+
+def tie_window_rrs(draws: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The window RRs as one common draw plus deviations: on the log scale each window's standardised draw
+    becomes √ρ·z₁₂ + √(1 − ρ)·z_w, with z₁₂ the 12-month RR's, so the windows move together (normal correlation
+    ρ = :data:`WINDOW_RR_CORRELATION` between windows, √ρ with the 12-month RR) and keep their own marginals.
+    Element-wise, so chunking cannot change it; skipped unless the RRs are lognormal."""
+    def log_params(name):
+        row = table.loc[name] if name in table.index else None
+        if row is None or str(row["distribution"]) not in ("lognormal_ci", "lognormal_log"):
+            return None
+        if str(row["distribution"]) == "lognormal_log":
+            return float(row["param_a"]), float(row["param_b"])
+        return float(np.log(row["value"])), float((np.log(row["param_b"]) - np.log(row["param_a"])) / CI95_WIDTH)
+
+    anchor = log_params("rr_12m")
+    if anchor is None or "rr_12m" not in draws.columns:
+        return draws
+    z12 = (np.log(draws["rr_12m"].to_numpy(float)) - anchor[0]) / anchor[1]
+    a, b = np.sqrt(WINDOW_RR_CORRELATION), np.sqrt(1.0 - WINDOW_RR_CORRELATION)
+    out = draws.copy()
+    for name in WINDOW_RRS:
+        params = log_params(name)
+        if params is None or name not in draws.columns:
+            continue
+        mu, sd = params
+        z = (np.log(draws[name].to_numpy(float)) - mu) / sd
+        out[name] = np.exp(mu + sd * (a * z12 + b * z))
+    return out
+
+
+def structural_weights(inputs, structural: str | None = None) -> dict[str, float] | None:
+    """After-effect weights (summing to 1) and the 'no effect' probability for a model-averaged PSA, else None."""
+    s = inputs.settings
+    if (structural or s.get("psa_structural", "none")) != "model_averaged":
+        return None
+    raw = {name: float(s.get(f"weight_{name}", 0.0)) for name in AFTER_EFFECTS}
+    total = sum(raw.values())
+    if total <= 0:
+        raise ValueError("model-averaged PSA: the after-effect weights sum to 0; give at least one a positive weight")
+    return {**{k: v / total for k, v in raw.items()}, "no_effect": float(s.get("weight_no_effect", 0.0))}
+
+
+def structural_draws(weights: dict[str, float], n: int, seed: int, start: int = 0) -> pd.DataFrame:
+    """Per-iteration structural choices ``(n, 2)``: ``structure:after_effect`` code and ``structure:no_effect``.
+
+    Drawn from their own stream per block of iterations (as the parameters are), so iteration i's
+    choice depends only on (seed, i), whatever the chunking.
+    """
+    first, stop = start // BLOCK, -(-(start + n) // BLOCK)
+    u = np.concatenate([np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), b, STRUCTURAL_STREAM])))
+                        .random((BLOCK, 2)) for b in range(first, stop)])[start - first * BLOCK:][:n]
+    edges = np.cumsum([weights[name] for name in AFTER_EFFECTS])
+    code = np.minimum(np.searchsorted(edges, u[:, 0], side="right"), len(AFTER_EFFECTS) - 1)
+    return pd.DataFrame({"structure:after_effect": code, "structure:no_effect": (u[:, 1] < weights["no_effect"]).astype(int)},
+                        index=pd.RangeIndex(start, start + n, name="iteration"))
+
+
+def draw(inputs, n: int, seed: int, start: int = 0, structural: str | None = None,
+         sampler: Sampler | None = None) -> pd.DataFrame:
+    """Parameter draws for iterations ``[start, start + n)`` (predictive RRs; structural columns when model-averaged).
+
+    ``sampler``: a :class:`Sampler` of :func:`predictive_parameters` built once for many chunks.
+    """
+    sampler = sampler or Sampler(predictive_parameters(inputs), inputs.correlations)
+    draws = tie_window_rrs(sampler.sample(n, seed, start=start), sampler.parameters)
+    weights = structural_weights(inputs, structural)
+    if weights is not None:
+        draws = pd.concat([draws, structural_draws(weights, n, seed, start)], axis=1)
+    return draws
+
+
+@dataclass
+class PSAResult:
+    strategies: list[str]
+    comparator: str
+    iterations: int
+    seed: int
+    wtp: np.ndarray
+    wtp_default: float
+    outcomes: dict[str, np.ndarray]  # (K, N) per outcome
+    accumulator: comparison.PSAAccumulator
+    rule_counts: dict[str, int]
+    draws: pd.DataFrame | None = None  # (N, P) when kept
+    timings: dict[str, float] = field(default_factory=dict)
+    by_band: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # band -> outcome -> (K, N)
+    structural: dict | None = None  # weights of a model-averaged PSA and how often each choice was drawn
+    distributions: str = ""  # one line on how the effect was drawn
+    after_effect: str = "effect_stops"  # the assumption used when not model-averaged
+    after_effect_savings: dict[str, float] = field(default_factory=dict)  # base-case per-child savings, each assumption
+    chunk_size: int = 0  # iterations per chunk used (results do not depend on it)
+    population: dict | None = None  # the LA's population for EVPI: children_per_year, years, discount_rate
+    _voi_cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        inc = self.incremental()
+        name = next(iter(inc), None)
+        if name is None:
+            return f"PSAResult({self.iterations:,} iterations, seed {self.seed})"
+        s = self._incremental_summaries[name]["per_child_savings"]
+        return (f"PSAResult({self.iterations:,} iterations, seed {self.seed}; {name} vs {self.comparator}: savings per "
+                f"child mean {s['mean']:,.0f} (95% interval {s['lower']:,.0f} to {s['upper']:,.0f}); probability "
+                f"cost-saving {float(np.mean(inc[name]['per_child_savings'] > 0)):.1%})")
+
+    def summary(self) -> pd.DataFrame:
+        """Long tidy table: per strategy and outcome, then per comparison and measure — mean, 2.5th and 97.5th
+        percentiles (columns strategy, versus, measure, label, mean, lower, upper, note)."""
+        per = self.strategy_summary().rename(columns={"outcome": "measure"}).assign(versus="")
+        inc = self.incremental_summary().rename(columns={"metric": "measure", "comparator": "versus"})
+        inc["label"] = inc["measure"]
+        out = pd.concat([per, inc], ignore_index=True)
+        if "note" not in out.columns:
+            out["note"] = ""
+        return out[["strategy", "versus", "measure", "label", "mean", "lower", "upper", "note"]]
+
+    def samples(self, draws: bool = False) -> pd.DataFrame:
+        """Every iteration as a row: each outcome per strategy (``cost[IFPP]`` …) and, with ``draws``, the
+        parameter draws that were kept (``draw:<name>``)."""
+        frame = pd.DataFrame({f"{o}[{s}]": self.outcomes[o][k] for o in self.outcomes
+                              for k, s in enumerate(self.strategies)})
+        if draws and self.draws is not None:
+            frame = pd.concat([self.draws.reset_index(drop=True).add_prefix("draw:"), frame], axis=1)
+        frame.index.name = "iteration"
+        return frame
+
+    def ceac(self) -> pd.DataFrame:
+        """Probability each strategy is most cost-effective, one row per willingness to pay (``wtp``), with the
+        optimal strategy (highest expected NMB) and the probability on the frontier."""
+        return self.accumulator.ceac()
+
+    def evpi(self, population: bool | float = False) -> pd.DataFrame:
+        """EVPI per child by willingness to pay; ``population=True`` adds ``evpi_population`` for the workbook's
+        local authority (children referred a year for ``decision_years``, discounted), a number uses that many
+        children a year instead."""
+        from . import voi
+
+        table = self.accumulator.evpi()
+        if population is False or population is None:
+            return table
+        basis = dict(self.population or {})
+        if population is not True:
+            basis["children_per_year"] = float(population)
+        if "children_per_year" not in basis:
+            raise ValueError("no population: pass the number of children referred a year")
+        years, rate = int(basis.get("years", 10)), float(basis.get("discount_rate", 0.0))
+        table["evpi_population"] = voi.population_evpi(table["evpi_per_child"].to_numpy(), basis["children_per_year"],
+                                                       years, rate)
+        table["population_basis"] = f"{basis['children_per_year']:,.1f} children a year for {years} years, discounted"
+        return table
+
+    def evppi(self, wtp: float | None = None, groups: dict | None = None, singles: bool = True) -> pd.DataFrame:
+        """EVPPI per child of each uncertain parameter and parameter group (regression on the kept draws; at
+        ``wtp``, default the workbook's; groups default to the model's :data:`ifpp_econ.declarations.EVPPI_GROUPS`).
+        Computed once per set of arguments."""
+        from .. import declarations
+        from . import voi
+
+        if self.draws is None:
+            raise ValueError("EVPPI needs the PSA's draws: run_psa(..., keep_draws=True or a number)")
+        groups = declarations.EVPPI_GROUPS if groups is None else groups
+        key = ("evppi", wtp, tuple((k, tuple(v)) for k, v in groups.items()), singles)
+        if key not in self._voi_cache:
+            self._voi_cache[key] = voi.evppi_table(self.draws, self.net_benefit(wtp), groups, singles)
+        return self._voi_cache[key].copy()
+
+    def incremental(self) -> dict[str, dict[str, np.ndarray]]:
+        return self._incremental
+
+    @functools.cached_property
+    def _incremental(self) -> dict[str, dict[str, np.ndarray]]:
+        return comparison.incremental(self.outcomes, self.strategies, self.comparator, self.wtp_default)
+
+    @functools.cached_property
+    def _summaries(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Mean and 95% interval per strategy and outcome (computed once: sorting a million values is not free)."""
+        summaries = comparison.summarise_many({(name, outcome): values[k] for k, name in enumerate(self.strategies)
+                                             for outcome, values in self.outcomes.items()}, finite_only=True)
+        out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in self.strategies}
+        for (name, outcome), summary in summaries.items():
+            out[name][outcome] = summary
+        return out
+
+    def strategy_summary(self) -> pd.DataFrame:
+        return pd.DataFrame([{"strategy": name, "outcome": outcome, "label": OUTCOME_LABELS.get(outcome, outcome), **s}
+                             for name, by_outcome in self._summaries.items() for outcome, s in by_outcome.items()])
+
+    @functools.cached_property
+    def _incremental_summaries(self) -> dict[str, dict[str, dict[str, float]]]:
+        summaries = comparison.summarise_many({(name, metric): values for name, metrics in self.incremental().items()
+                                             for metric, values in metrics.items()})
+        return {name: {metric: summaries[name, metric] for metric in metrics} for name, metrics in self.incremental().items()}
+
+    def incremental_summary(self) -> pd.DataFrame:
+        rows = []
+        for name, metrics in self.incremental().items():
+            for metric in metrics:
+                rows.append({"strategy": name, "comparator": self.comparator, "metric": metric,
+                             **self._incremental_summaries[name][metric]})
+            savings, avoided = metrics["per_child_savings"], metrics["placements_avoided_per_child"]
+            rows.append({"strategy": name, "comparator": self.comparator, "metric": "prob_cost_saving",
+                         "mean": float(np.mean(savings > 0)), "lower": np.nan, "upper": np.nan})
+            label = comparison.dominance_label(savings.mean(), avoided.mean(), strategy=name)
+            ratio = comparison.cost_per_placement_avoided(savings.mean(), avoided.mean())
+            rows.append({"strategy": name, "comparator": self.comparator, "metric": "cost_per_placement_avoided (ratio of means)",
+                         "mean": np.nan if ratio is None else ratio, "lower": np.nan, "upper": np.nan, "note": label})
+        return pd.DataFrame(rows)
+
+    def net_benefit(self, wtp: float | None = None) -> np.ndarray:
+        """NMB ``(K, N)`` at ``wtp`` (default: the workbook's)."""
+        w = self.wtp_default if wtp is None else wtp
+        return comparison.net_benefit(self.outcomes, np.array([w]))[0]
+
+    def to_json(self) -> dict:
+        return copy.deepcopy(self._json)
+
+    @functools.cached_property
+    def _json(self) -> dict:
+        inc = self.incremental()
+        main_name = next(iter(inc))
+        main = inc[main_name]
+        summaries = self._incremental_summaries[main_name]
+        ceac = self.accumulator.ceac()
+        return {
+            "iterations": self.iterations,
+            "seed": self.seed,
+            "comparator": self.comparator,
+            "strategy": main_name,
+            **{m: summaries[m] for m in ("per_child_savings", "per_family_savings", "placements_avoided_per_child",
+                                         "care_months_avoided_per_child")},
+            "incremental_nmb": {"wtp": self.wtp_default, **summaries["incremental_nmb"]},
+            "prob_cost_saving": float(np.mean(main["per_child_savings"] > 0)),
+            "ceac": {name: [{"wtp": float(w), "probability": float(p)} for w, p in zip(ceac["wtp"], ceac[name])]
+                     for name in self.strategies},
+            "evpi_per_child": [{"wtp": float(w), "evpi": float(e)} for w, e in
+                               zip(self.accumulator.evpi()["wtp"], self.accumulator.evpi()["evpi_per_child"])],
+            "rule_counts": self.rule_counts,
+            "strategies": self._summaries,
+            "by_age_band": self.by_band_summary(main_name),
+            "structural": self.structural or {"sampled": False},
+            "effect_distribution": self.distributions,
+            "after_effect": "model_averaged" if self.structural else self.after_effect,
+            "scenarios_after_effect": {k: {"per_child_savings": v, "default": k == self.after_effect}
+                                       for k, v in self.after_effect_savings.items()},
+        }
+
+    def by_band_summary(self, strategy: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
+        """Per age band: mean and 95% interval of per-child savings and placements avoided (discounted and not)."""
+        k = self.strategies.index(strategy or next(s for s in self.strategies if s != self.comparator))
+        c = self.strategies.index(self.comparator)
+        metrics = {"per_child_savings": "cost", "placements_avoided_per_child": "first_placements",
+                   "placements_avoided_per_child_undiscounted": "first_placements_undiscounted"}
+        def difference(o: dict, key: str):
+            return lambda: o[key][c] - o[key][k]  # made when summarised: one band's difference at a time
+
+        summaries = comparison.summarise_many({(band, m): difference(o, key) for band, o in self.by_band.items()
+                                             for m, key in metrics.items()})
+        return {band: {m: summaries[band, m] for m in metrics} for band in self.by_band}
+
+def auto_chunk_size(n: int, workers: int) -> int:
+    """Iterations per chunk: at least 4 chunks per worker for balance, whole sampling blocks
+    (:data:`~ifpp_econ.sampling.BLOCK`), between 1,024 and 4,096 (per-chunk costs amortised, about
+    35 MB of buffers per chunk in flight). Results do not depend on it."""
+    per = -(-n // (4 * max(workers, 1)))
+    return int(min(max(-(-per // BLOCK) * BLOCK, BLOCK), 4 * BLOCK))
+
+
+def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int | None = None,
+            keep_draws: bool | int = False, progress=None, structural: str | None = None,
+            workers: int | None = None, base=None) -> PSAResult:
+    """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
+
+    ``keep_draws``: True keeps every iteration's draws; an integer keeps the first that many
+    (enough for EVPPI without holding a million rows). ``progress(done, total)`` is called
+    after each chunk when given. ``workers``: threads for the compiled model and the
+    sampling pool (default: every available core); results do not depend on it, nor on
+    ``chunk_size`` (default: :func:`auto_chunk_size`). ``base``: the workbook's
+    :class:`~ifpp_econ.deterministic.BaseCase` when already run (its after-effect savings are reused).
+    """
+    n = int(inputs.settings["psa_iterations"] if n is None else n)
+    seed = int(inputs.settings["psa_seed"] if seed is None else seed)
+    if n < 1:
+        raise ValueError("the number of iterations must be at least 1")
+    previous = threads.set_workers(workers)
+    try:
+        chunk_size = int(chunk_size or auto_chunk_size(n, threads.workers()))
+        result = _run_psa(inputs, n, seed, chunk_size, keep_draws, progress, structural, base)
+    finally:
+        threads.set_workers(previous)
+    result.population = population_basis(inputs)
+    return result
+
+
+def population_basis(inputs) -> dict:
+    """The local authority's population for EVPI: children referred a year, decision years, discount rate."""
+    s = inputs.settings
+    return {"children_per_year": float(s["la_referrals_per_year"])
+            * float(inputs.parameters.loc["children_per_family", "value"]),
+            "years": int(s.get("decision_years", 10)), "discount_rate": float(s["discount_rate_costs"])}
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """What every chunk of a PSA shares (built once per workbook): the inputs, the model spec, the
+    sampler (distributions and inverse-CDF tables) and the structural-uncertainty setting."""
+
+    inputs: Any  # workbook inputs (parameters, settings, correlations)
+    spec: ModelSpec
+    sampler: Sampler
+    structural: str | None = None
+
+
+def plan_chunks(inputs, structural: str | None = None) -> ChunkPlan:
+    """A :class:`ChunkPlan` for ``inputs`` (``structural``: as :func:`run_psa`)."""
+    return ChunkPlan(inputs, build_spec(inputs), Sampler(predictive_parameters(inputs), inputs.correlations), structural)
+
+
+def run_chunk(plan: ChunkPlan, seed: int, start: int, size: int, seconds: list | None = None):
+    """Draws ``(size, P)`` and model results ``(K, size)`` of iterations ``[start, start + size)``.
+
+    A pure function of (workbook, seed, start, size): iteration i's numbers do not depend on how the
+    iterations are cut into chunks, so chunks may be run anywhere — threads here, a process pool or a
+    cluster (Dask, Ray) — and placed by iteration number. ``seconds``: a list to which the sampling
+    wall time, the model's wall time and the model's thread CPU time are appended.
+    """
+    t0 = time.perf_counter()
+    draws = draw(plan.inputs, size, seed, start, plan.structural, plan.sampler)
+    t1, c1 = time.perf_counter(), time.thread_time()
+    results = run_model(draws, plan.spec)
+    if seconds is not None:
+        seconds += [t1 - t0, time.perf_counter() - t1, time.thread_time() - c1]
+    return draws, results
+
+
+def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int, progress,
+             structural: str | None, base=None) -> PSAResult:
+    keep = n if keep_draws is True else int(keep_draws or 0)
+    plan = plan_chunks(inputs, structural)  # distributions built once per run
+    spec = plan.spec
+    wtp = wtp_grid(inputs.settings)
+    acc = comparison.PSAAccumulator(spec.strategy_names, spec.comparator, wtp)
+    kept: dict[str, np.ndarray] | None = None
+    draws_kept = []
+    counts = {"risk_curve_reordered": 0, "ifpp_curve_running_max": 0, "care_exits_rescaled": 0,
+              "child_risk_capped": 0}
+    weights = structural_weights(inputs, structural)
+    chosen = {name: 0 for name in AFTER_EFFECTS} | {"no_effect": 0}
+    bands: dict[str, dict[str, np.ndarray]] = {}
+    timings = {"sampling_seconds": 0.0, "model_seconds": 0.0, "model_cpu_seconds": 0.0}
+
+    def chunk(start: int):
+        """Draws and model results of iterations [start, start + chunk_size); seconds per phase."""
+        seconds: list[float] = []
+        draws, results = run_chunk(plan, seed, start, min(chunk_size, n - start), seconds)
+        return start, draws, results, seconds
+
+    def in_own_thread(start: int):
+        with threads.single_thread():
+            return chunk(start)
+
+    starts = range(0, n, chunk_size)
+    n_threads = threads.workers()
+    wall, cpu = time.perf_counter(), time.process_time()
+    with contextlib.ExitStack() as stack:
+        if n_threads > 1 and len(starts) > 1:  # whole chunks side by side, one thread each; taken in order
+            pool = ThreadPoolExecutor(n_threads, thread_name_prefix="psa-chunk")
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on Ctrl-C: finish running chunks only
+            done = _in_order(pool, in_own_thread, starts, ahead=n_threads + 1)
+        else:  # one chunk at a time, each using every worker (compiled loop, sampling pool)
+            done = map(chunk, starts)
+        for start, draws, results, seconds in done:
+            m = len(draws)
+            for key, value in zip(("sampling_seconds", "model_seconds", "model_cpu_seconds"), seconds):
+                timings[key] += value
+            if kept is None:
+                kept = {k: np.empty(v.shape[:-1] + (n,)) for k, v in results.outcomes.items()}
+            for k, v in results.outcomes.items():
+                kept[k][..., start : start + m] = v
+            for band, outcomes in results.by_band.items():
+                for k in ("cost", "first_placements", "first_placements_undiscounted"):
+                    bands.setdefault(band, {}).setdefault(k, np.empty(outcomes[k].shape[:-1] + (n,)))[
+                        ..., start : start + m] = outcomes[k]
+            if weights is not None:
+                codes = draws["structure:after_effect"].to_numpy()
+                for i, name in enumerate(AFTER_EFFECTS):
+                    chosen[name] += int((codes == i).sum())
+                chosen["no_effect"] += int(draws["structure:no_effect"].sum())
+            counts["risk_curve_reordered"] += int(results.risk_curve_reordered.sum())
+            counts["child_risk_capped"] += int(results.child_risk_capped.sum())
+            counts["ifpp_curve_running_max"] += int(results.curve_rule_bound.sum())
+            counts["care_exits_rescaled"] += int(results.exits_rescaled.sum())
+            if start < keep:
+                draws_kept.append(draws.iloc[: keep - start])
+            if progress is not None:
+                progress(start + m, n)
+    timings["chunks_seconds"] = time.perf_counter() - wall  # sampling + model, wall clock
+    timings["chunks_cpu_seconds"] = time.process_time() - cpu  # the same, CPU of all threads
+    assert kept is not None, "run_psa checks for at least one iteration"
+    # fixed blocks: sums do not depend on the chunk size
+    acc.add_blocks([{k: kept[k][..., start : start + SUMMARY_BLOCK] for k in ("cost", "first_placements")}
+                    for start in range(0, n, SUMMARY_BLOCK)])
+    return PSAResult(
+        strategies=spec.strategy_names,
+        comparator=spec.comparator,
+        iterations=n,
+        seed=seed,
+        wtp=wtp,
+        wtp_default=float(inputs.settings["wtp_default"]),
+        outcomes=kept,
+        accumulator=acc,
+        rule_counts=counts,
+        draws=pd.concat(draws_kept) if draws_kept else None,
+        timings={k: round(v, 4) for k, v in timings.items()},
+        by_band=bands,
+        structural=None if weights is None else {"weights": weights, "iterations_drawn": chosen},
+        distributions=effect_distribution_note(inputs),
+        after_effect=spec.after_effect,
+        after_effect_savings=_after_effect_savings(inputs, base),
+        chunk_size=chunk_size,
+    )
+
+
+def _in_order(pool: ThreadPoolExecutor, func, items, ahead: int):
+    """``func(item)`` for each item, run in ``pool`` and yielded in order, with at most ``ahead`` submitted
+    but not yet taken (``pool.map`` would submit every chunk at once and hold every finished one: memory)."""
+    pending: collections.deque = collections.deque()
+    for item in items:
+        pending.append(pool.submit(func, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _after_effect_savings(inputs, base=None) -> dict[str, float]:
+    from .deterministic import run_base_case
+
+    data = (base or run_base_case(inputs)).to_json()
+    return {k: v["per_child_savings"] for k, v in data["scenarios_after_effect"].items()}
+
+
+def effect_distribution_note(inputs) -> str:
+    """How the PSA draws the effect, in one line (echoed in every PSA output)."""
+    params = inputs.parameters
+    tau = float(params.loc["rr_between_study_sd", "value"]) if "rr_between_study_sd" in params.index else 0.0
+    if tau == 0:
+        return "RR drawn for the pooled mean (rr_between_study_sd = 0)"
+    return (f"RR drawn for a new setting: log RR ~ N(ln RR, √(SE² + τ²)), τ = {tau:g} between-study SD "
+            f"(rr_between_study_sd); window RRs share the 12-month draw (correlation {WINDOW_RR_CORRELATION:g})")

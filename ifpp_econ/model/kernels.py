@@ -1,0 +1,271 @@
+"""Compiled inner loop for the family-states model: monthly step and reward totals in one pass.
+
+:func:`simulate_family_states` returns an object with the surface the model uses from
+the engine's :class:`~ifpp_econ.engine.CohortResult` (``total``, ``row_values``,
+``flow_values``, ``trace``). With the numba kernel each iteration's 40 states stay in
+L1: the step and the discounted totals the caller announced (``horizons`` × ``rates``,
+state-reward values at ``rows``) are computed in one loop, and nothing of size
+``(K, N, T)`` is allocated. Any other
+total or row is answered from full per-row values, computed on first use by a second
+pass of the same kernel (correct, just slower; ``full_passes`` counts them).
+
+Kernels (``kernel=`` argument, else the ``IFPP_ECON_KERNEL`` environment variable):
+
+* ``"numba"`` — the compiled loop in :mod:`ifpp_econ._compiled` (blocks of iterations
+  shared between :func:`workers` threads, or its serial twin for one thread;
+  ``cache=True``: compiled once per install, then loaded in a fraction of a second;
+  numba is imported only when it runs);
+* ``"numpy"`` — the engine's vectorised :func:`~ifpp_econ.engine.simulate`, the reference;
+* ``"auto"`` (default) — numba when it imports, else numpy.
+
+Reproducibility: every iteration is computed by the same sequence of floating-point
+operations whatever block, thread or chunk it falls in (no reductions across
+iterations, no fast-math), so results are bit-identical for any number of threads and
+any chunk size. They agree with the numpy reference to rounding (≈1e-15 relative).
+Keeping a trace (the deterministic base case) always uses the numpy reference.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from ..engine import CohortResult, Conventions, Reward, cycle_weights, discount_factors, simulate
+from ..engine.threads import choose_kernel, threads_for
+
+
+def compiled(name: str, iterations: int | None = None):
+    """The family-states kernel ``name`` of :mod:`._compiled` for a batch of ``iterations`` (parallel, or its serial
+    twin on one thread; see :func:`ifpp_econ.engine.threads.threads_for`)."""
+    from . import _compiled
+
+    return _compiled.compiled(name, threads_for(iterations))
+
+def _csr(rows: list[list[tuple]], dtypes) -> tuple:
+    """Events grouped by row → (pointer ``(rows+1,)``, one array per field)."""
+    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(r) for r in rows])
+    flat = [e for r in rows for e in r]
+    return (ptr,) + tuple(np.array([e[f] for e in flat], dtype=dt) for f, dt in enumerate(dtypes))
+
+
+class _Segments:
+    """The family states grouped for the compiled kernel: home, runs of care tunnels, runs of return
+    tunnels, left care (``agg`` entries, in that order).
+
+    A run ("segment") is a maximal sequence of tunnels with the same exit probabilities in every
+    iteration and the same value in every state reward; the last tunnel of each chain (24+, 12+)
+    is a segment of its own. ``representative[a]``: a state of entry a (its first). ``ok`` is False
+    when the initial distribution puts mass beyond a segment's first tunnel (the kernel assumes it
+    does not; the caller then uses the numpy reference).
+    """
+
+    def __init__(self, transitions, rewards: dict[str, Reward], initial: np.ndarray):
+        n_care, n_return = transitions.reunify.shape[1], transitions.reentry.shape[1]
+        values = np.array([r.state_values for r in rewards.values() if r.state_values is not None]).reshape(-1, len(initial))
+
+        def runs(probabilities, first_state: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+            change = np.zeros(n, dtype=bool)
+            change[[0, n - 1]] = True
+            for arr in probabilities:
+                change[1:] |= np.any(arr[:, 1:] != arr[:, :-1], axis=0)
+            block = values[:, first_state : first_state + n]
+            change[1:] |= np.any(block[:, 1:] != block[:, :-1], axis=0)
+            starts = np.flatnonzero(change)
+            return starts, np.diff(np.r_[starts, n]).astype(np.int64)
+
+        care_starts, self.care_len = runs((transitions.reunify, transitions.permanence), 1, n_care)
+        return_starts, self.return_len = runs((transitions.reentry,), 1 + n_care, n_return)
+        self.reunify = np.ascontiguousarray(transitions.reunify[:, care_starts])
+        self.permanence = np.ascontiguousarray(transitions.permanence[:, care_starts])
+        self.reentry = np.ascontiguousarray(transitions.reentry[:, return_starts])
+        left = len(initial) - 1
+        self.representative = np.r_[0, 1 + care_starts, 1 + n_care + return_starts, left]
+        members = [np.arange(s, s + n) for s, n in zip(self.representative[1:-1], np.r_[self.care_len, self.return_len])]
+        self.initial = np.array([initial[0], *(initial[m].sum() for m in members), initial[left]], dtype=float)
+        plus = {len(self.care_len) - 1, len(members) - 1}  # the 24+ and 12+ tunnels may hold any mass
+        self.ok = all(g in plus or not np.any(initial[m[1:]] != 0) for g, m in enumerate(members))
+
+
+class _Plan:
+    """The reward series, discount streams and per-row events that produce the announced totals."""
+
+    def __init__(self, n_cycles: int, rewards: dict[str, Reward], conventions: Conventions, segments: _Segments,
+                 horizons, rates, rows):
+        """``rates``: discount rates for every reward's totals, or a mapping reward name → its rates."""
+        self.n_cycles = T = n_cycles
+        self.state_names = [k for k, r in rewards.items() if r.state_values is not None]
+        self.move_names = [k for k, r in rewards.items() if r.transition_values is not None]
+        self.series = {name: a for a, name in enumerate(self.state_names + self.move_names)}
+        self.segments = segments
+        dense = np.zeros((len(self.series), len(segments.representative)))
+        self.series_kind = np.zeros(len(self.series), dtype=np.int64)
+        for name, a in self.series.items():
+            if name in self.state_names:
+                dense[a] = np.asarray(rewards[name].state_values)[segments.representative]
+            else:
+                dense[a, :4] = np.asarray(rewards[name].transition_values, float).reshape(4)
+                self.series_kind[a] = 1
+        # every series gets at least one entry (a zero weight on entry 0 for an all-zero reward): the kernel's first
+        # multiply then sets the value, with no separate pass to clear it
+        self.series_csr = _csr([[(i, row[i]) for i in np.flatnonzero(row)] or [(0, 0.0)] for row in dense],
+                               (np.int64, float))
+
+        def weights(kind: int, h: int, rate: float) -> np.ndarray:
+            """Row weights ``(T+1,)`` for a horizon, exactly as the engine's ``CohortResult.total``."""
+            w = np.zeros(T + 1)
+            disc = discount_factors(h, rate, conventions)
+            if kind == 0:
+                w[: h + 1] = cycle_weights(h, conventions.counting) * disc
+            else:
+                w[1 : h + 1] = disc[1:] if conventions.transition_timing == "end" else disc[:-1]
+            return w
+
+        streams: dict[tuple[int, float], int] = {}
+        stream_w: list[np.ndarray] = []
+        snaps: list[list[tuple[int, int, int]]] = [[] for _ in range(T + 2)]  # (query, stream, series)
+        tails: list[list[tuple[int, int, float]]] = [[] for _ in range(T + 1)]  # (query, series, weight)
+        self.queries: dict[tuple, int] = {}
+        members = []  # (stream, series) pairs accumulated in the loop
+        for name, a in self.series.items():
+            kind = int(self.series_kind[a])
+            for rate in sorted({float(r) for r in (rates.get(name, ()) if isinstance(rates, dict) else rates)}):
+                if (kind, rate) not in streams:
+                    streams[kind, rate] = len(stream_w)
+                    stream_w.append(weights(kind, T, rate))
+                s = streams[kind, rate]
+                members.append((s, a))
+                for h in sorted({int(h) for h in horizons if 1 <= int(h) <= T}):
+                    w = weights(kind, h, rate)
+                    differ = np.flatnonzero(w != stream_w[s])
+                    e = int(differ[0]) if len(differ) else T + 1  # rows < e use the stream's own weights
+                    q = self.queries.setdefault(("total", name, h, rate), len(self.queries))
+                    if e > 0:
+                        snaps[e].append((q, s, a))
+                    for r in range(e, h + 1):
+                        if w[r] != 0.0:
+                            tails[r].append((q, a, w[r]))
+        for name in self.state_names:
+            for r in sorted({int(r) for r in rows if 0 <= int(r) <= T}):
+                q = self.queries.setdefault(("row", name, r), len(self.queries))
+                tails[r].append((q, self.series[name], 1.0))
+        self.stream_w = np.array(stream_w).reshape(len(stream_w), T + 1)
+        self.stream_series = np.zeros((len(stream_w), len(self.series)), dtype=np.int64)
+        for s, a in members:
+            self.stream_series[s, a] = 1
+        self.snap = _csr(snaps, (np.int64, np.int64, np.int64))
+        self.tail = _csr(tails, (np.int64, np.int64, float))
+
+    def run(self, transitions, out: np.ndarray, full: np.ndarray) -> None:
+        g = self.segments
+        k, n = transitions.batch_shape
+        compiled("family_states_kernel", k * n)(
+            g.initial, *transitions.curves.arrays(), g.reunify, g.permanence, g.reentry, g.care_len,
+            g.return_len, *self.series_csr, self.series_kind, self.stream_series, self.stream_w, *self.snap, *self.tail,
+            out, full)
+
+
+class _Rows:
+    """``row_values[name]`` / ``flow_values[name]`` of a :class:`FamilyStatesResult`: ``[..., r]`` for an
+    announced row is answered directly; anything else materialises the full ``(K, N, rows)`` array."""
+
+    def __init__(self, result: "FamilyStatesResult", name: str, flows: bool):
+        self._result, self._name, self._flows = result, name, flows
+
+    def full(self) -> np.ndarray:
+        values = self._result._full_values[self._name]
+        return values[..., 1:] if self._flows else values
+
+    def __getitem__(self, key):
+        if (not self._flows and isinstance(key, tuple) and len(key) == 2 and key[0] is Ellipsis
+                and isinstance(key[1], (int, np.integer))):
+            q = self._result._plan.queries.get(("row", self._name, int(key[1])))
+            if q is not None:
+                return self._result._out[q].copy()
+        return self.full()[key]
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.full(), dtype=dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._result.batch_shape + (self._result.n_cycles + (0 if self._flows else 1),)
+
+
+class FamilyStatesResult:
+    """Totals from the compiled kernel, with the :class:`~ifpp_econ.engine.CohortResult` surface."""
+
+    trace = None
+
+    def __init__(self, plan: _Plan, transitions, initial: np.ndarray, conventions: Conventions,
+                 rewards: dict[str, Reward], out: np.ndarray):
+        self._plan, self._transitions, self._initial = plan, transitions, initial
+        self.n_cycles, self.conventions, self.rewards, self._out = plan.n_cycles, conventions, dict(rewards), out
+        self.batch_shape = tuple(out.shape[1:])
+        self.full_passes = 0
+        self.row_values = {k: _Rows(self, k, False) for k in plan.state_names}
+        self.flow_values = {k: _Rows(self, k, True) for k in plan.move_names}
+
+    def total(self, name: str, horizon: int | None = None, discount_rate: float | None = None) -> np.ndarray:
+        """As :meth:`CohortResult.total`: discounted, counted total over cycles ``1..horizon`` → ``(K, N)``."""
+        horizon = self.n_cycles if horizon is None else int(horizon)
+        rate = self.rewards[name].discount_rate if discount_rate is None else discount_rate
+        q = self._plan.queries.get(("total", name, horizon, float(rate)))
+        if q is not None:
+            return self._out[q].copy()
+        return self._full_result().total(name, horizon, rate)
+
+    def totals(self, horizon: int | None = None) -> dict[str, np.ndarray]:
+        return {name: self.total(name, horizon) for name in self.rewards}
+
+    @cached_property
+    def _full_values(self) -> dict[str, np.ndarray]:
+        """Every reward's per-row values ``(K, N, T+1)`` (move rewards: 0 at row 0), by a second kernel pass."""
+        plan = self._plan
+        full = np.empty((len(plan.series),) + self.batch_shape + (self.n_cycles + 1,))
+        empty = _Plan(self.n_cycles, {k: self.rewards[k] for k in plan.series}, self.conventions, plan.segments,
+                      (), (), ())
+        empty.run(self._transitions, np.empty((0,) + self.batch_shape), full)
+        self.full_passes += 1
+        return {name: full[a] for name, a in plan.series.items()}
+
+    def _full_result(self) -> CohortResult:
+        values = self._full_values
+        return CohortResult(self.n_cycles, self.conventions, self.rewards,
+                            {k: values[k] for k in self._plan.state_names},
+                            {k: values[k][..., 1:] for k in self._plan.move_names})
+
+
+def _supported(rewards: dict[str, Reward]) -> bool:
+    def vector(v: np.ndarray | float | None) -> bool:
+        return v is not None and np.ndim(v) == 1
+
+    return all(not r.varies_by_cycle and (r.state_values is None) != (r.transition_values is None)
+               and (vector(r.state_values) or vector(r.transition_values))  # the one given is a vector
+               for r in rewards.values())
+
+
+def simulate_family_states(initial: np.ndarray, transitions, n_cycles: int, rewards: dict[str, Reward],
+                           conventions: Conventions, keep_trace: bool = False, horizons=(), rates=(), rows=(),
+                           kernel: str | None = None):
+    """Run the family-states model (a :class:`~ifpp_econ.model.FamilyStatesTransitions`) for ``n_cycles``.
+
+    ``horizons`` (cycles) × ``rates`` (per year) are the totals computed in the loop for
+    every reward (``rates`` may map each reward's name to its own rates: fewer sums in the loop),
+    ``rows`` the trace rows whose state-reward values are kept. Returns a
+    :class:`FamilyStatesResult` (numba) or the engine's :class:`CohortResult` (numpy,
+    or whenever a trace is kept or a reward is not a plain per-state / per-move vector).
+    """
+    batch = tuple(transitions.batch_shape)
+    if keep_trace or not _supported(rewards) or choose_kernel(kernel) == "numpy" or transitions.curves is None:
+        return simulate(initial, transitions, n_cycles, rewards, conventions, keep_trace=keep_trace)
+    initial = np.asarray(initial, dtype=float)
+    if np.any(initial < -1e-9) or abs(initial.sum() - 1) > 1e-9:
+        raise ValueError("initial distribution must be non-negative and sum to 1")
+    segments = _Segments(transitions, rewards, initial)
+    if not segments.ok:
+        return simulate(initial, transitions, n_cycles, rewards, conventions, keep_trace=keep_trace)
+    plan = _Plan(n_cycles, rewards, conventions, segments, horizons, rates, rows)
+    out = np.empty((len(plan.queries),) + batch)
+    plan.run(transitions, out, np.empty((0, 0, 0, 0)))
+    return FamilyStatesResult(plan, transitions, initial, conventions, rewards, out)

@@ -1,0 +1,153 @@
+"""What the model needs besides parameter values (:class:`ModelSpec`, :class:`Strategy`, :class:`AgeBand`), and
+how validated workbook inputs become one: a spec and base-case values (scenarios are in :mod:`.scenarios`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..engine import Conventions
+from ..exceptions import ModelError
+from ..inputs import units
+from ..inputs.container import AFTER_EFFECTS, PERSPECTIVES
+
+PERSPECTIVE_PAYERS = PERSPECTIVES  # perspective → the payers whose costs it counts
+
+
+LINKED_RISKS = ("risk_3m", "risk_6m", "risk_24m")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    receives_ifpp: bool
+    cost_method: str = "none"  # none | per_family | bottom_up
+    cost_multiplier: float = 1.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    name: str
+    age_at_referral_years: float
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything but the parameter values: strategies, bands, settings, units."""
+
+    strategies: tuple[Strategy, ...]
+    age_bands: tuple[AgeBand, ...]
+    comparator: str
+    units: dict[str, str]  # parameter name -> workbook unit
+    price_factors: dict[str, float]  # parameter name -> uplift to the analysis price year
+    discount_rate_costs: float = 0.035
+    discount_rate_outcomes: float = 0.035
+    counting: str = "half-cycle"
+    horizon_years: float = 18.0
+    effect_model: str = "single_rr"  # single_rr | window_rrs | family_rr
+    after_effect: str = "effect_stops"  # effect_stops | gap_persists | catch_up
+    catch_up_months: float = 12.0
+    price_year: str = ""
+    perspective: str = "local_authority"  # local_authority | public_sector
+    payers: dict[str, str] = field(default_factory=dict)  # cost parameter -> LA | HMCTS (default LA)
+    risk_12m_base: float | None = None  # the workbook's 12-month risk: linked knots move in proportion to risk_12m / this
+    linked_risks: tuple[str, ...] = ()  # knots that move with risk_12m (those without a distribution of their own)
+    conventions: Conventions = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "conventions", Conventions(counting=self.counting, cycle_years=1.0 / 12.0))
+        names = [s.name for s in self.strategies]
+        if len(self.strategies) < 2 or len(set(names)) != len(names):
+            raise ModelError("need at least two strategies with unique names")
+        if self.comparator not in names:
+            raise ModelError(f"comparator {self.comparator!r} is not one of the strategies {names}")
+        if self.after_effect not in AFTER_EFFECTS:
+            raise ModelError(f"after_effect must be one of {', '.join(AFTER_EFFECTS)}, got {self.after_effect!r}")
+        if self.perspective not in PERSPECTIVE_PAYERS:
+            raise ModelError(f"perspective must be one of {', '.join(PERSPECTIVE_PAYERS)}, got {self.perspective!r}")
+
+    @property
+    def strategy_names(self) -> list[str]:
+        return [s.name for s in self.strategies]
+
+    @property
+    def comparator_index(self) -> int:
+        return self.strategy_names.index(self.comparator)
+
+    def band_horizons(self) -> np.ndarray:
+        """Cycles (months) each age band is followed: to age 18, capped by the horizon setting."""
+        to_18 = np.array([round((18.0 - b.age_at_referral_years) * 12) for b in self.age_bands])
+        return np.maximum(np.minimum(to_18, round(self.horizon_years * 12)), 1).astype(int)
+
+    def describe_conventions(self) -> str:
+        return (
+            f"monthly cycles; within-cycle correction: {self.counting}; discount rates "
+            f"{self.discount_rate_costs:.2%} (costs), {self.discount_rate_outcomes:.2%} (outcomes) a year, "
+            f"factor (1+r)^-(months/12) from referral; one-off costs at the end of the cycle in which they occur; "
+            f"intervention cost at referral, undiscounted; child risk = family risk × children placed per family "
+            f"placement ÷ children per family; effect model {self.effect_model}, after the effect "
+            f"{self.after_effect}; {self.perspective.replace('_', ' ')} perspective; costs in {self.price_year} GBP "
+            f"per child"
+        )
+
+
+def _yes(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "y", "true", "1")
+    return bool(value)
+
+
+def build_spec(inputs) -> ModelSpec:
+    """A :class:`ModelSpec` from workbook :class:`~ifpp_econ.workbook.Inputs`."""
+    s = inputs.settings
+    params = inputs.parameters
+    analysis_year = str(s["analysis_price_year"])
+    price_factors = {}
+    for name, row in params.iterrows():
+        unit = str(row["unit"])
+        py = row.get("price_year")
+        if unit.startswith("GBP") and isinstance(py, str) and py.strip():
+            price_factors[name] = units.uplift_factor(py.strip(), analysis_year, inputs.inflation)
+    strategies = tuple(
+        Strategy(
+            name=str(r["strategy"]),
+            receives_ifpp=_yes(r["receives_ifpp"]),
+            cost_method=str(r.get("cost_method") or "none"),
+            cost_multiplier=float(r.get("cost_multiplier") if pd.notna(r.get("cost_multiplier")) else 1.0),
+            description=str(r.get("description") or ""),
+        )
+        for _, r in inputs.strategies.iterrows()
+    )
+    bands = tuple(AgeBand(str(r["band"]), float(r["age_at_referral_years"])) for _, r in inputs.age_bands.iterrows())
+    return ModelSpec(
+        strategies=strategies,
+        age_bands=bands,
+        comparator=str(s["comparator"]),
+        units={name: str(u) for name, u in params["unit"].items()},
+        price_factors=price_factors,
+        discount_rate_costs=float(s["discount_rate_costs"]),
+        discount_rate_outcomes=float(s["discount_rate_outcomes"]),
+        counting=COUNTING_BY_SETTING[str(s["within_cycle_correction"])],
+        horizon_years=float(s["horizon_years"]),
+        effect_model=str(s["effect_model"]),
+        after_effect=str(s["after_effect"]),
+        catch_up_months=float(s["catch_up_months"]),
+        price_year=analysis_year,
+        perspective=str(s.get("perspective", "local_authority")),
+        payers={name: str(py) for name, py in params.get("payer", pd.Series(dtype=object)).items()
+                if isinstance(py, str) and py},
+        risk_12m_base=float(params.loc["risk_12m", "value"]) if "risk_12m" in params.index else None,
+        linked_risks=tuple(n for n in LINKED_RISKS if n in params.index and str(params.loc[n, "distribution"]) == "fixed"),
+    )
+
+
+# Workbook setting → engine counting method.
+COUNTING_BY_SETTING = {"none-start": "start", "none-end": "end", "half-cycle": "half-cycle", "simpson": "simpson"}
+
+
+def base_values(inputs) -> pd.DataFrame:
+    """The base case as a one-row table of parameter values (workbook units)."""
+    return pd.DataFrame([inputs.parameters["value"].astype(float).to_dict()])

@@ -1,0 +1,501 @@
+"""A self-contained HTML report: every analysis, charts inline as SVG, no network requests.
+
+Printable on A4 (``@page``); every table formatted through :mod:`ifpp_econ.presentation`
+(numbers right-aligned and never split across lines, "—" with a footnote for a missing
+value); every inline SVG carries a ``<title>`` and ``<desc>`` for screen readers.
+"""
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from .. import __version__
+from ..inputs import schema
+from . import presentation, writers
+
+LAMBDA_NOTE = "λ = willingness to pay per placement avoided"  # as LAMBDA_NOTE, without importing matplotlib
+
+# (item, topic, what the item asks, section id in this report)
+CHEERS_2022 = [
+    ("1", "Title", "Identify the study as an economic evaluation and name the interventions compared.", "title"),
+    ("2", "Abstract", "Summarise context, methods (perspective, horizon), results and conclusions.", "summary"),
+    ("3", "Background and objectives", "Give the context and the decision the study informs.", "decision"),
+    ("4", "Health economic analysis plan", "Say whether an analysis plan was written and where it is.", "conventions"),
+    ("5", "Study population", "Describe the population and its characteristics.", "decision"),
+    ("6", "Setting and location", "Describe the setting and place the decision applies to.", "decision"),
+    ("7", "Comparators", "Describe the interventions or strategies compared and why.", "decision"),
+    ("8", "Perspective", "State the perspective(s) adopted and why.", "decision"),
+    ("9", "Time horizon", "State the time horizon and why it is appropriate.", "decision"),
+    ("10", "Discount rate", "Report the discount rate(s) and why they were chosen.", "conventions"),
+    ("11", "Selection of outcomes", "Describe the outcomes used as benefits and why.", "decision"),
+    ("12", "Measurement of outcomes", "Describe how outcomes were measured.", "parameters"),
+    ("13", "Valuation of outcomes", "Describe how outcomes were valued.", "psa"),
+    ("14", "Measurement and valuation of resources and costs", "Describe how costs were measured and valued.",
+     "parameters"),
+    ("15", "Currency, price date and conversion", "Report the currency, price year and any conversion.", "conventions"),
+    ("16", "Rationale and description of model", "Describe the model, its structure and why it was chosen.", "model"),
+    ("17", "Analytics and assumptions", "Describe how data were analysed and the model's assumptions.", "conventions"),
+    ("18", "Characterising heterogeneity", "Describe methods for subgroups and heterogeneity.", "scenarios"),
+    ("19", "Characterising distributional effects", "Describe how effects on different groups were assessed.",
+     "not assessed"),
+    ("20", "Characterising uncertainty", "Describe methods to characterise sources of uncertainty.", "psa"),
+    ("21", "Approach to engagement with patients and others affected", "Describe engagement with those affected.",
+     "not applicable to a tool run"),
+    ("22", "Study parameters", "Report all parameter values, ranges, references and distributions.", "parameters"),
+    ("23", "Summary of main results", "Report mean costs and outcomes and the summary measures.", "base-case"),
+    ("24", "Effect of uncertainty", "Describe how uncertainty about parameters and assumptions affects findings.",
+     "tornado"),
+    ("25", "Effect of engagement with patients and others affected", "Report any difference engagement made.",
+     "not applicable to a tool run"),
+    ("26", "Study findings, limitations, generalisability and current knowledge",
+     "Discuss findings, limitations and generalisability.", "parameters"),
+    ("27", "Source of funding", "Describe how the study was funded.", "state in the submission"),
+    ("28", "Conflicts of interest", "Report authors' conflicts of interest.", "state in the submission"),
+]
+
+
+def svg(markup: str, title: str = "", desc: str = "") -> str:
+    """A chart's SVG text (as :mod:`ifpp_econ.render` saved it) made inline, with ``<title>``/``<desc>``."""
+    text = markup[markup.index("<svg"):]
+    end = text.index(">") + 1
+    label = html.escape(title or "chart")
+    return (text[:end - 1] + f' role="img" aria-label="{label}">' + f"<title>{label}</title>"
+            + (f"<desc>{html.escape(desc)}</desc>" if desc else "") + text[end:])
+
+
+def table_html(df: pd.DataFrame, table: str | None = None, context: dict | None = None,
+               flag_estimates: bool = False, caption: str = "", widths: list[float] | None = None) -> str:
+    """An HTML table through the presentation vocabulary: human headers, formatted numbers, footnotes for "—".
+
+    ``widths``: column widths in % for a fixed layout (long text then wraps inside its column).
+    """
+    headers, texts, cols, notes = presentation.display_table(df, table, context)
+    numeric = [[c.kind != "text" for c in row] for row in cols] or [[False] * len(headers)]
+    head = "".join(f'<th{" class=n" if all(r[j] for r in numeric) else ""}>{html.escape(h)}</th>'
+                   for j, h in enumerate(headers))
+    rows = []
+    statuses = df["status"].astype(str).tolist() if "status" in df.columns else [""] * len(df)
+    for i, row in enumerate(texts):
+        cells = "".join(f'<td class={"n" if numeric[i][j] else "t"}>{html.escape(t)}</td>' for j, t in enumerate(row))
+        status = statuses[i].strip().upper() if flag_estimates else ""
+        cls = ' class="estimate"' if status.startswith("E") else ' class="local"' if status == "L" else ""
+        rows.append(f"<tr{cls}>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    foot = "".join(f"<p class=foot>{html.escape(n)}</p>" for n in notes)
+    if widths:
+        colgroup = "".join(f'<col style="width:{w:g}%">' for w in widths)
+        return (f"<table class=fixed>{cap}<colgroup>{colgroup}</colgroup><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>{foot}")
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}"
+
+
+STYLE = """
+@page{size:A4;margin:13mm 12mm 14mm}
+body{font-family:Georgia,'DejaVu Serif',serif;max-width:980px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.55em;margin:.2em 0}h2{font-size:1.2em;border-bottom:2px solid #0072B2;padding-bottom:.15em;margin:1.4em 0 .5em;
+break-after:avoid}
+table{border-collapse:collapse;font-size:.76em;margin:.5em 0;width:100%}caption{text-align:left;font-weight:bold;padding:.2em 0}
+th,td{border:1px solid #ccc;padding:2px 5px;vertical-align:top;text-align:left}th{background:#eaf2fb}
+th.n{text-align:right}td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.t{overflow-wrap:break-word}
+tr{break-inside:avoid}table.fixed{table-layout:fixed;font-size:.66em}table.fixed td.t{overflow-wrap:anywhere}
+table.measures{width:auto;min-width:60%}table.measures tbody th{font-weight:normal;background:#f7f9fc}
+tr.estimate td{background:#fff4e0}tr.local td{background:#e6f2e6}
+figure.chart{margin:.5em 0;break-inside:avoid}.chart svg{max-width:100%;height:auto;display:block}
+.note,.foot,figcaption{font-size:.82em;color:#555}.foot{margin:.1em 0}
+.headline{background:#f5f9ff;border-left:4px solid #0072B2;padding:.5em 1em;margin:.5em 0}
+.headline p{margin:.3em 0}.cols{display:flex;flex-wrap:wrap;gap:0 1em}.cols>figure{flex:1 1 420px}
+nav ol{columns:2;font-size:.85em;margin:.3em 0}
+@media print{body{max-width:none;margin:0;padding:0;font-size:9.5pt}.chart svg{max-height:105mm;width:auto;margin:auto}
+.tall svg{max-height:170mm}
+nav{display:none}a{color:inherit;text-decoration:none}.cols>figure{flex:1 1 45%}}
+"""
+
+
+PERSPECTIVE_COSTS = ["cost_local_authority", "cost_public_sector"]  # shown in "Savings by perspective"
+DECISION_KEYS = ["programme_cost_per_placement_avoided", "net_saving_per_placement_avoided",
+                 "children_referred_per_placement_avoided", "families_referred_per_placement_avoided",
+                 "max_affordable_cost_per_family", "programme_cost_per_child"]  # shown in "Decision ratios"
+
+
+def scalar_parameters(inputs) -> pd.DataFrame:
+    """The parameter table without the share rows (the placement and age mixes are shown as their own tables)."""
+
+    table = writers.parameters_table(inputs)
+    table = table[~table["name"].str.startswith(("mix:", "age_share:"))].copy()
+    repeated = table["source"].astype(str).eq(table["source"].astype(str).shift()) & table["source"].astype(str).ne("")
+    table.loc[repeated, "source"] = "as above"  # long sources shared by consecutive rows are printed once
+    return table
+
+
+def shares_html(inputs, context: dict) -> str:
+    """The entrant placement mix (type × age band) and the age-band shares, as the workbook shows them."""
+    p = inputs.parameters
+    bands = list(inputs.age_bands["band"])
+    mix = pd.DataFrame({"placement type": schema.PLACEMENT_TYPES,
+                        **{f"share_{b}": [p.loc[schema.mix_name(b, t), "value"] for t in schema.PLACEMENT_TYPES]
+                           for b in bands}})
+    mix.columns = ["placement type", *(f"{b} share" for b in bands)]
+    ages = inputs.age_bands[["band", "age_at_referral_years", "share"]]
+    n_mix, n_age = (inputs.settings.get(k, 0) for k in ("placement_mix_effective_n", "age_mix_effective_n"))
+    return ("<div class=cols><div>" + table_html(mix, "placement_mix", context, caption="Placement mix of children "
+            f"entering care, by age band (PSA: Dirichlet, effective n {n_mix:g})") + "</div><div>"
+            + table_html(ages, "age_bands", context, caption="Age at referral (PSA: "
+                         + (f"Dirichlet, effective n {n_age:g})" if n_age else "fixed)")) + "</div></div>")
+
+
+def decision_html(tables: dict, context: dict) -> str:
+    """The commissioner's ratios, the three after-effect assumptions, perspectives and age bands, side by side."""
+    t = tables
+    return ("<div class=cols><div>"
+            + table_html(t["decision_ratios"], "decision_ratios", context,
+                         caption="Decision ratios (placements counted undiscounted)")
+            + table_html(t["after_effect_scenarios"][["label", "per_child_savings", "default"]], "after_effect_scenarios",
+                         context, caption="Savings per child by assumption after the effect")
+            + "</div><div>"
+            + table_html(t["by_perspective"], "by_perspective", context, caption="Savings by perspective")
+            + table_html(t["by_age_band"][["age_band", "share", "per_child_savings", "placements_avoided_per_child"]],
+                         "by_age_band", context, caption="By age band at referral (each followed to 18)")
+            + "</div></div>")
+
+
+def averaged_html(averaged) -> str:
+    """One paragraph on the model-averaged PSA (after-effect assumption and 'no effect' drawn per iteration)."""
+
+    data = averaged.to_json()
+    s = data["per_child_savings"]
+    return ("<p>Model-averaged PSA (structural uncertainty: " + html.escape(writers.structural_text(averaged))
+            + f"): savings per child mean {presentation.gbp(s['mean'])} (95% interval {presentation.gbp(s['lower'])} to "
+            f"{presentation.gbp(s['upper'])}); probability cost-saving "
+            f"{presentation.probability(data['prob_cost_saving'])}.</p>")
+
+
+def render(sections: list[tuple[str, str, str]], title: str, lead: str = "") -> str:
+    """The HTML document: title, ``lead`` (headline block), contents and ``sections`` (id, heading, html)."""
+    body = "".join(f'<section id="{sid}"><h2>{html.escape(h)}</h2>{content}</section>' for sid, h, content in sections)
+    toc = "".join(f'<li><a href="#{sid}">{html.escape(h)}</a></li>' for sid, h, _ in sections)
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1 id=\"title\">{html.escape(title)}</h1>"
+            f"<p class=note>ifpp-econ {__version__}</p>{lead}<nav><ol>{toc}</ol></nav>{body}</body></html>")
+
+
+def chart(markup: str, title: str, caption: str, tall: bool = False) -> str:
+    """A figure block around a chart's SVG text."""
+    return (f'<figure class="chart{" tall" if tall else ""}">{svg(markup, title, caption)}<figcaption>{html.escape(caption)}</figcaption>'
+            f"</figure>")
+
+
+def measures_html(df: pd.DataFrame, table: str, key: str = "strategy", caption: str = "") -> str:
+    """A wide per-strategy table turned on its side: one row per measure, one column per strategy."""
+    _, texts, cols, notes = presentation.display_table(df, table)
+    names = [str(v) for v in df[key]]
+    head = "<th>Measure</th>" + "".join(f"<th class=n>{html.escape(n)}</th>" for n in names)
+    rows = []
+    for j, c in enumerate(df.columns):
+        if c == key:
+            continue
+        cells = "".join(f'<td class={"n" if cols[i][j].kind != "text" else "t"}>{html.escape(texts[i][j])}</td>'
+                        for i in range(len(names)))
+        rows.append(f"<tr><th class=t>{html.escape(presentation.column(str(c), table).header)}</th>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    foot = "".join(f"<p class=foot>{html.escape(n)}</p>" for n in notes)
+    return f"<table class=measures>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}"
+
+
+def _rules_text(counts: dict, n: int) -> str:
+    """Rule counts as a sentence: which sampling rules bound, in how many iterations."""
+    used = [f"{k.replace('_', ' ')} in {v:,} of {n:,} iterations" for k, v in counts.items() if v]
+    return ("Rules that bound in sampling: " + "; ".join(used) + ".") if used else \
+        "No sampling rule bound: every draw was used as sampled."
+
+
+def _interval(s: dict, fmt) -> str:
+    return f"{fmt(s['mean'])} (95% interval {fmt(s['lower'])} to {fmt(s['upper'])})"
+
+
+def headline_html(comparator: str, strategy: str, main: dict, psa_json: dict, budget: dict, n: int, seed: int,
+                  price_year: str) -> str:
+    """The figures a board asks for first, each with its PSA interval."""
+    g, num = presentation.gbp, presentation.number
+    s, p = psa_json["per_child_savings"], psa_json["placements_avoided_per_child"]
+    ratio = main["cost_per_placement_avoided"]
+    verb = "saves" if main["per_child_savings"] >= 0 else "costs"
+    lines = [
+        f"Compared with <b>{html.escape(comparator)}</b>, <b>{html.escape(strategy)}</b> {verb} "
+        f"<b>{g(abs(main['per_child_savings']))} per child</b> in the base case "
+        f"({g(abs(main['per_family_savings']))} per family); PSA mean {_interval(s, g)}.",
+        f"Placements avoided per child: <b>{num(main['placements_avoided_per_child'], 3)}</b> (PSA mean "
+        f"{num(p['mean'], 3)}, 95% interval {num(p['lower'], 3)} to {num(p['upper'], 3)}); months in care avoided "
+        "per child: "
+        f"{num(main['care_months_avoided_per_child'], 1)}.",
+        "Cost per placement avoided: " + (html.escape(main["dominance"]) if ratio is None else f"<b>{g(ratio)}</b>")
+        + f". Probability cost-saving: <b>{presentation.probability(psa_json['prob_cost_saving'])}</b>.",
+    ]
+    if budget.get("families_per_year", 0) > 0:
+        interval = budget.get("psa", {}).get("net_saving")
+        lines.append(
+            f"Budget impact for {budget['families_per_year']:,.0f} families referred a year: cumulative net saving "
+            f"<b>{g(budget['net_saving'])}</b> over {budget['years']} years"
+            + (f" (95% interval {g(interval['lower'])} to {g(interval['upper'])})" if interval else "")
+            + "; payback " + (f"in year {budget['payback_year']}" if budget["payback_year"] else "not within the period")
+            + " (undiscounted cash).")
+    lines.append(f"<span class=note>{n:,} PSA iterations, seed {seed}; {price_year} prices; per-child results "
+                 f"discounted. Intervals are the 2.5th–97.5th percentiles of the PSA.</span>")
+    warn = presentation.small_sample_warning(n)
+    if warn:
+        lines.append(f"<b>{html.escape(warn)}</b>")
+    return "<div class=headline>" + "".join(f"<p>{line}</p>" for line in lines) + "</div>"
+
+
+ONE_THREAD_BELOW = 100_000  # PSA iterations under which, beside two workers, the report computes on one thread
+
+
+def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> dict:
+    """Run base case, PSA, DSA, VOI and budget impact; write every table/chart to ``run`` and ``report.html``.
+
+    ``progress(done, total)`` follows the PSA iterations; ``stage(message)`` is told when each
+    stage starts (base case, PSA, tables and EVPPI, DSA, budget, report).
+
+    With two workers (charts; DSA, budget and results.xlsx) busy beside it and fewer than
+    :data:`ONE_THREAD_BELOW` iterations, this process computes on one thread: a second one would only
+    compete with the workers for the two cores (measured: slower). Results do not depend on it.
+    """
+    from ..engine import threads
+
+    if n >= ONE_THREAD_BELOW or run.workers < 2:
+        return _build_report(inputs, n, seed, run, progress, stage)
+    previous = threads.set_workers(1)
+    try:
+        return _build_report(inputs, n, seed, run, progress, stage)
+    finally:
+        threads.set_workers(previous)
+
+
+def _build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> dict:
+    import time
+
+    from ..analyses.budget import run_budget
+    from ..analyses.comparison import summarise
+    from ..analyses.deterministic import run_base_case
+    from ..analyses.dsa import run_dsa
+    from ..analyses.psa import run_psa
+    from ..analyses.voi import run_voi
+
+    tell = stage or (lambda message: None)
+    clock_name: str | None = None  # the stage being timed, and when it started
+    clock_start = time.perf_counter()
+
+    def begin(message: str) -> None:  # tell the caller, and time each stage into the manifest
+        nonlocal clock_name, clock_start
+        now = time.perf_counter()
+        if clock_name:
+            run.timings[f"report: {clock_name}"] = round(now - clock_start, 3)
+        clock_name, clock_start = message.split(",")[0], now
+        if message:
+            tell(message)
+
+    # The analyses that do not need the PSA run in the run's worker processes while this one runs the PSA
+    # (computed here, in turn, when there are none); each gives the same numbers wherever it runs.
+    begin("base case")
+    dsa_future = run.background(run_dsa, inputs)  # the workbook's threshold_parameters
+    budget_future = run.background(run_budget, inputs, iterations=min(n, 1000), seed=seed)
+    run.inline_chart("model_diagram", "model_diagram")
+    base = run_base_case(inputs)
+    averaged_future = run.background(run_psa, inputs, n, seed, structural="model_averaged", base=base)
+    writers.write_base_case(run, base, inputs)
+    conventions = base.spec.describe_conventions()
+    begin(f"PSA sampling and model, {n:,} iterations")
+    psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress, base=base)
+    begin("PSA tables, EVPI/EVPPI and charts")
+    writers.queue_psa_charts(run, psa)  # drawn while EVPPI is computed
+    voi = run_voi(psa)  # EVPI and EVPPI, computed once
+    writers.write_psa(run, psa, inputs, conventions, voi=voi)
+    begin("model-averaged PSA (structural uncertainty)")
+    averaged = run.result(averaged_future)  # beside the default, never instead of it
+    validation_table = run.tables["operational_validation"]
+    begin("one-way, break-even, two-way and scenario analyses")
+    dsa_summary = writers.write_dsa(run, run.result(dsa_future), inputs)
+    begin("budget impact")
+    budget_summary = writers.write_budget(run, run.result(budget_future), inputs)
+    run.start_results(inputs, {"iterations": n, "seed": seed})  # results.xlsx in a worker while the HTML is built
+    begin("report.html")
+
+    comparator = base.results.comparator
+    inc = base.incremental()
+    strategy, main = next(iter(inc.items()))
+    psa_json = psa.to_json()
+    params = inputs.parameters
+    units = {str(k): str(v) for k, v in params["unit"].items()}
+    labels = {str(k): str(v) for k, v in params["label"].items()}
+    context = {"units": units, "dsa_outcome": "savings"}
+    settings = inputs.settings
+    price_year = base.spec.price_year
+    lead = headline_html(comparator, strategy, main, psa_json, budget_summary, n, seed, price_year)
+    tables = run.tables
+
+    strategies = pd.DataFrame([{"strategy": st.name, "receives IFPP": "yes" if st.receives_ifpp else "no",
+                                "costing": st.cost_method, "description": st.description} for st in base.spec.strategies])
+    horizon = float(settings["horizon_years"])
+    decision = (
+        "<p>Intensive Family Preservation Programmes are short, intensive, home-based crisis services for families "
+        "where a child is at imminent risk of entering care. The question: compared with usual care, what does IFPP "
+        "cost per placement avoided, how much does it save per child, and how sure are we?</p><ul>"
+        "<li><b>Population:</b> children at imminent risk of entering care, referred with their families; age at "
+        "referral by age band (Parameters and the workbook's Age bands sheet).</li>"
+        "<li><b>Setting:</b> local-authority children's social care in the UK (England and Wales).</li>"
+        "<li><b>Perspective:</b> the local authority (children's social care costs: programme, placements, care "
+        "proceedings, reunification and case support, permanence allowances), the budget that pays for IFPP and "
+        "for the placements it avoids.</li>"
+        f"<li><b>Time horizon:</b> {'to age 18' if horizon >= 18 else f'{horizon:g} years, capped at age 18'} "
+        "(each age band followed until it leaves children's services), so that every avoided or delayed "
+        "placement is counted.</li>"
+        "<li><b>Outcomes:</b> placements avoided and months in care avoided per child, savings per child and per "
+        "family, cost per placement avoided, net monetary benefit at a willingness to pay per placement avoided "
+        f"(λ = £{float(settings['wtp_default']):,.0f}).</li>"
+        f"<li><b>Comparators</b> (comparator: {html.escape(comparator)}):</li></ul>"
+        + table_html(strategies))
+    sections = [
+        ("summary", "Summary", "<p>The headline figures are at the top of this report. " + html.escape(
+            headline_base_text(base)) + "</p>"),
+        ("decision", "Decision problem", decision),
+        ("model", "Model", chart(run.svg("model_diagram"), "Model diagram", "Family states and monthly transitions.")
+         + "<p>A cohort state-transition model with monthly cycles. Usual care's first-entry hazard is calibrated to "
+           "the workbook's cumulative risks at 3, 6, 12 and 24 months; IFPP applies the relative risk to the "
+           "cumulative risk; time-in-care and time-since-return tunnels carry exit and re-entry probabilities by "
+           "band.</p>"),
+        ("conventions", "Conventions", f"<p>{html.escape(conventions)}.</p><p>Currency: pounds sterling at "
+         f"{html.escape(price_year)} prices (costs from other years uplifted with the workbook's inflation index). "
+         f"PSA: {n:,} iterations, seed {seed}. No separate analysis plan: the analyses are those listed in this "
+         f"report, run with the settings recorded in manifest.json.</p><p class=note>Workbook: "
+         f"{html.escape(str(inputs.path.resolve()))} (SHA-256 {inputs.sha256}).</p>"),
+        ("base-case", "Base case", measures_html(tables["base_case"].drop(columns=PERSPECTIVE_COSTS, errors="ignore"),
+                                                 "base_case", caption=f"Per strategy, discounted, {price_year} prices")
+         + measures_html(tables["incremental"].drop(columns=["comparator", *DECISION_KEYS], errors="ignore"),
+                         "incremental", caption=f"Against {comparator} (decision ratios below)")
+         + (table_html(tables["frontier"], "frontier", context, caption="Efficiency frontier")
+            if "frontier" in tables else "")),
+        ("decision-ratios", "Decision ratios and assumptions", decision_html(tables, context)),
+        ("validation", "Operational validation", "<p>Model outputs against observed figures not used to build the "
+         "model (AdViSHE); sources in results.xlsx.</p>"
+         + table_html(validation_table[["measure", "observed", "model", "difference", "reason"]],
+                      "operational_validation", context, widths=[24, 8, 8, 9, 51])),
+        ("trace", "Cohort trace", chart(run.svg("cohort_trace"), "Cohort trace",
+                                        "Share of children in each state over time, by strategy.")),
+        ("psa", "Probabilistic sensitivity analysis",
+         table_html(tables["psa_incremental"].drop(columns=["comparator"]), "psa_incremental", context,
+                    caption=f"Against {comparator}: PSA mean and 95% interval")
+         + chart(run.svg(writers.ce_plane_chart_name(strategy, len(inc))), "Cost-effectiveness plane",
+                 f"Each dot is one PSA iteration; {LAMBDA_NOTE}.")
+         + "<div class=cols>"
+         + chart(run.svg("ceac"), "Cost-effectiveness acceptability curve",
+                 f"Probability most cost-effective by willingness to pay ({LAMBDA_NOTE}).")
+         + chart(run.svg("convergence"), "Convergence of the PSA",
+                 "Running mean and 95% interval of savings per child.") + "</div>"
+         + f"<p class=note>{html.escape(_rules_text(psa.rule_counts, psa.iterations))}</p>"
+         + f"<p>{html.escape(psa.distributions)}.</p>" + averaged_html(averaged)),
+        ("tornado", "One-way sensitivity (tornado)",
+         chart(run.svg("tornado"), "Tornado diagram",
+               "Savings per child with each parameter at its low and high value (values at the bar ends).", tall=True)
+         + f"<p class=note>{html.escape(dsa_summary['note'])}</p>"),
+        ("thresholds", "Break-even thresholds",
+         table_html(tables["thresholds"][["parameter", "base", "threshold", "note"]], "thresholds", context)
+         + chart(run.svg("two_way"), "Two-way sensitivity", two_way_caption(run.result(dsa_future), labels))),
+        ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
+                                              context)),
+        ("voi", "Value of information", voi_html(run, voi, labels)),
+        ("budget", "Budget impact", budget_html(run, tables["budget_by_year"], budget_summary, price_year)),
+        ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
+         "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). "
+         "Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
+         + table_html(scalar_parameters(inputs)[["name", "label", "value", "unit", "distribution", "low", "high",
+                                                 "source", "status"]], "parameters", context,
+                      flag_estimates=True, widths=[13, 18, 7, 10, 10.5, 6, 6, 23.5, 6])
+         + shares_html(inputs, context)),
+        ("cheers", "CHEERS 2022 checklist", cheers_html()),
+    ]
+    text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}", lead)
+    (run.path / "report.html").write_text(text, encoding="utf-8")
+    run.files.append("report.html")
+    begin("")  # closes the last stage's timing
+    s = summarise(psa.incremental()[strategy]["per_child_savings"])
+    run.manifest["report"] = {"headline": headline_plain(comparator, strategy, main, s, budget_summary)}
+    return {"per_child_savings": main["per_child_savings"], "psa_per_child_savings": s, "report": "report.html",
+            "headline": run.manifest["report"]["headline"], "price_year": price_year}
+
+
+def headline_base_text(base) -> str:
+    from .writers import headline_base_case
+
+    return " ".join(sentence for _, sentence in headline_base_case(base)[2:])
+
+
+def headline_plain(comparator: str, strategy: str, main: dict, s: dict, budget: dict) -> str:
+    """One line for the console: base-case and PSA savings per child, and the budget's cumulative net saving."""
+    g = presentation.gbp
+    ratio = main["cost_per_placement_avoided"]
+    text = (f"{strategy} vs {comparator}: savings per child {g(main['per_child_savings'])} (PSA mean {g(s['mean'])}, "
+            f"95% interval {g(s['lower'])} to {g(s['upper'])}); placements avoided per child "
+            f"{presentation.number(main['placements_avoided_per_child'], 3)}; cost per placement avoided: "
+            + (main["dominance"] if ratio is None else g(ratio)))
+    if budget.get("families_per_year", 0) > 0:
+        text += f"; budget: cumulative net saving {g(budget['net_saving'])} over {budget['years']} years"
+    return text + "."
+
+
+def voi_html(run, voi, labels: dict) -> str:
+    """EVPI and EVPPI charts and the top of the EVPPI table, from the run's VOI result."""
+    parts = [chart(run.svg("evpi"), "Expected value of perfect information",
+                   "EVPI per child and for the local authority's population, by willingness to pay.")]
+    if voi.evppi is not None:
+        ev = voi.evppi
+        parts.append(chart(run.svg("evppi"), "Expected value of partial perfect information",
+                           "EVPPI by parameter and parameter group (regression method, Strong et al. 2014)."))
+        if (ev["evppi_per_child"] > 0).any():
+            top = ev.head(12).copy()
+            top["parameter"] = [labels.get(p, p) for p in top["parameter"]]
+            parts.append(table_html(top[["parameter", "evppi_per_child", "r_squared", "permuted_null"]], "evppi",
+                                    caption=f"Top {len(top)} of {len(ev)} (all in results.xlsx)"))
+    return "".join(parts)
+
+
+def budget_html(run, table: pd.DataFrame, summary: dict, price_year: str) -> str:
+    if summary.get("families_per_year", 0) <= 0:
+        return "<p>No families referred (referrals = 0): nothing is spent on the programme and nothing is saved.</p>"
+    cols = [c for c in ("year", "children_referred", "placements_avoided", "programme_spend", "costs_avoided",
+                        "net_saving", "cumulative_net_saving",
+                        "cumulative_lower", "cumulative_upper", "prob_cumulative_saving") if c in table.columns]
+    payback = summary["payback_year"]
+    return (table_html(table[cols], "budget_by_year", caption=f"{summary['families_per_year']:,.0f} families "
+                       f"({summary.get('children_per_year', 0):,.0f} children) referred a year; undiscounted cash at "
+                       f"{price_year} prices")
+            + chart(run.svg("budget_by_year"), "Budget impact by year",
+                    "Extra programme spend and costs avoided by year, with the net and cumulative net saving.")
+            + f"<p>Payback: {'year ' + str(payback) if payback else 'not within the period'}.</p>")
+
+
+def two_way_caption(result, labels: dict) -> str:
+    """What the two-way chart shows, from the DSA result's pair and outcome."""
+    from ..analyses.dsa import OUTCOME_LABELS
+
+    x, y = result.two_way_pair
+    return (f"{OUTCOME_LABELS[result.outcome]} over {labels.get(x, x)} (x) and {labels.get(y, y)} (y).")
+
+
+def cheers_html() -> str:
+    """The CHEERS 2022 items, what each asks, and a link to the section that answers it."""
+    rows = []
+    for item, topic, asks, where in CHEERS_2022:
+        target = next((h for sid, h in SECTION_TITLES if sid == where), None)
+        link = f'<a href="#{where}">{html.escape(target)}</a>' if target else html.escape(where.capitalize())
+        rows.append(f"<tr><td class=n>{item}</td><td class=t>{html.escape(topic)}</td><td class=t>{html.escape(asks)}"
+                    f"</td><td class=t>{link}</td></tr>")
+    return ("<table><thead><tr><th class=n>Item</th><th>Topic</th><th>What the item asks</th><th>Where in this report"
+            "</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+SECTION_TITLES = [("title", "Title"), ("summary", "Summary"), ("decision", "Decision problem"), ("model", "Model"),
+                  ("conventions", "Conventions"), ("base-case", "Base case"), ("trace", "Cohort trace"),
+                  ("psa", "Probabilistic sensitivity analysis"), ("tornado", "One-way sensitivity (tornado)"),
+                  ("thresholds", "Break-even thresholds"), ("scenarios", "Scenarios"),
+                  ("voi", "Value of information"), ("budget", "Budget impact"), ("parameters", "Parameters"),
+                  ("cheers", "CHEERS 2022 checklist")]

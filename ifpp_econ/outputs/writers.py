@@ -1,0 +1,438 @@
+"""Turning analysis results into tables, charts and printed summaries in a run folder."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .. import declarations
+from . import presentation
+from .run_folder import RunFolder
+
+if TYPE_CHECKING:
+    from ..analyses.budget import BudgetResult
+    from ..analyses.deterministic import BaseCase
+    from ..analyses.dsa import DSAResult
+    from ..analyses.psa import PSAResult
+    from ..analyses.voi import VOIResult
+
+
+def _gbp(v: float | None) -> str:
+    """£ text for the console ("n/a" for a missing value)."""
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return presentation.gbp(v)
+
+
+def conventions_line(conventions: str) -> str:
+    return "Conventions: " + conventions
+
+
+def _frontier_lines(frontier: pd.DataFrame, comparator: str) -> list[str]:
+    """Full incremental analysis (N > 2 strategies): expected cost and placements, status, ICER on the frontier."""
+    lines = ["Incremental analysis of all strategies (efficiency frontier; 'dominant'/'dominated' in the comparisons "
+             f"above are against {comparator} only):",
+             f"  {'Strategy':24}{'Cost per child':>16}{'Placements':>12}  {'Status':22}{'£ per placement avoided':>24}"]
+    for _, r in frontier.iterrows():
+        icer = r["icer_per_placement_avoided"]
+        lines.append(f"  {str(r['strategy']):24}{_gbp(r['expected_cost']):>16}{r['expected_placements']:>12.4f}  "
+                     f"{str(r['status']):22}{(_gbp(icer) if np.isfinite(icer) else '—'):>24}")
+    return lines
+
+
+def parameters_table(inputs) -> pd.DataFrame:
+    """The parameters used, with sources and status, for every output folder."""
+    cols = ["label", "value", "unit", "price_year", "distribution", "param_a", "param_b", "low", "high", "source", "status", "notes"]
+    df = inputs.parameters.reindex(columns=cols).reset_index()
+    return df.rename(columns={"index": "name"})
+
+
+def format_base_case(base: "BaseCase") -> str:
+    """A plain-text base-case table for the terminal: a per-child block, a per-family block, the comparisons."""
+    table = base.strategy_table().set_index("strategy")
+    pct = lambda v: f"{v:.1%}" if np.isfinite(v) else "n/a"  # noqa: E731
+    per_child = [
+        ("Discounted cost", "cost", _gbp),
+        ("  of which IFPP programme", "cost_intervention", _gbp),
+        ("  of which placements", "cost_placements", _gbp),
+        ("First placements", "first_placements", lambda v: f"{v:.4f}"),
+        ("All care entries", "care_entries", lambda v: f"{v:.4f}"),
+        ("Months in care", "care_months", lambda v: f"{v:.2f}"),
+        ("Living at home at 1 year", "living_at_home_1y", pct),
+        ("Living at home at 2 years", "living_at_home_2y", pct),
+        ("Living at home at 5 years", "living_at_home_5y", pct),
+    ]
+    names = list(table.index)
+    width = max(14, *(len(n) + 2 for n in names))
+    header = f"{'':32}" + "".join(f"{n:>{width}}" for n in names)
+    lines = [f"Base case ({base.spec.price_year} prices; costs and outcomes discounted)", "", "Per child", header]
+    for label, key, fmt in per_child:
+        lines.append(f"{label:32}" + "".join(f"{fmt(table.loc[n, key]):>{width}}" for n in names))
+    lines += ["", "Per family", header,
+              f"{'Discounted cost':32}" + "".join(f"{_gbp(table.loc[n, 'cost_per_family']):>{width}}" for n in names),
+              ""]
+    row = lambda label, text: f"    {label:40}{text:>14}"  # noqa: E731
+    for name, v in base.incremental().items():
+        ratio = v["cost_per_placement_avoided"]
+        lines += [
+            f"{name} vs {base.results.comparator}:",
+            "  Per child",
+            row("Savings", _gbp(v["per_child_savings"])),
+            row("Placements avoided", f"{v['placements_avoided_per_child']:.4f}"),
+            row("Months in care avoided", f"{v['care_months_avoided_per_child']:.2f}"),
+            row(f"NMB at £{base.wtp:,.0f} per placement avoided", _gbp(v["incremental_nmb"])),
+            "  Per family",
+            row("Savings", _gbp(v["per_family_savings"])),
+            f"  Cost per placement avoided: {v['dominance'] if ratio is None else _gbp(ratio)}",
+        ]
+    lines += decision_lines(base)
+    if len(base.results.strategies) > 2:
+        lines += [""] + _frontier_lines(base.frontier_table(), base.results.comparator)
+    lines += ["", conventions_line(base.spec.describe_conventions())]
+    return "\n".join(lines)
+
+
+AFTER_EFFECT_LABELS = declarations.AFTER_EFFECT_LABELS
+PERSPECTIVE_LABELS = declarations.PERSPECTIVE_LABELS
+
+
+def _opt(v, fmt) -> str:
+    return "—" if v is None else fmt(v)
+
+
+def decision_lines(base: "BaseCase") -> list[str]:
+    """The ratios a commissioner needs, the three after-effect assumptions, perspectives and age bands."""
+    data = base.to_json()
+    name = next(iter(base.incremental()))
+    lines = ["", f"Decision ratios, {name} vs {base.results.comparator} (placements counted undiscounted):",
+             f"  Programme cost per placement avoided   {_opt(data['programme_cost_per_placement_avoided'], _gbp)}",
+             f"  Net saving per placement avoided       {_opt(data['net_saving_per_placement_avoided'], _gbp)}",
+             f"  Children referred per placement avoided {_opt(data['children_referred_per_placement_avoided'], lambda v: f'{v:.1f}')}"
+             f" ({_opt(data['families_referred_per_placement_avoided'], lambda v: f'{v:.1f}')} families)",
+             f"  Maximum affordable cost per family     {_opt(data['max_affordable_cost_per_family'], _gbp)} (break-even)",
+             "", "Per-child savings by assumption after the effect (evidence covers 24 months):"]
+    for key, v in data["scenarios_after_effect"].items():
+        lines.append(f"  {AFTER_EFFECT_LABELS[key]:52} {_gbp(v['per_child_savings']):>10}" + ("  ← base case" if v["default"] else ""))
+    lines += ["", "Savings by perspective:"]
+    for key, v in data["by_perspective"].items():
+        mark = "  ← chosen" if key == data["perspective"] else ""
+        lines.append(f"  {PERSPECTIVE_LABELS[key]:28} {_gbp(v['per_child_savings']):>10} per child "
+                     f"{_gbp(v['per_family_savings']):>10} per family{mark}")
+    lines += ["", "By age band at referral (each followed to age 18):",
+              f"  {'band':8} {'share':>6} {'savings per child':>18} {'placements avoided (disc.)':>27}"]
+    for band, v in data["by_age_band"].items():
+        lines.append(f"  {band:8} {v['share']:>6.0%} {_gbp(v['per_child_savings']):>18} "
+                     f"{v['placements_avoided_per_child']:>27.4f}")
+    return lines
+
+
+def base_case_tables(base: "BaseCase") -> dict[str, pd.DataFrame]:
+    """The decision tables of a base case: after-effect assumptions, perspectives, age bands, decision ratios."""
+    data = base.to_json()
+    return {
+        "after_effect_scenarios": pd.DataFrame([{"assumption": k, "label": AFTER_EFFECT_LABELS[k],
+                                                 "per_child_savings": v["per_child_savings"],
+                                                 "default": "base case" if v["default"] else ""}
+                                                for k, v in data["scenarios_after_effect"].items()]),
+        "by_perspective": pd.DataFrame([{"perspective": PERSPECTIVE_LABELS[k], **v}
+                                        for k, v in data["by_perspective"].items()]),
+        "by_age_band": pd.DataFrame([{"age_band": k, **v} for k, v in data["by_age_band"].items()]),
+        "decision_ratios": pd.DataFrame([{"measure": k, "value": data[k]} for k in (
+            "programme_cost_per_placement_avoided", "net_saving_per_placement_avoided",
+            "children_referred_per_placement_avoided", "families_referred_per_placement_avoided",
+            "max_affordable_cost_per_family", "placements_avoided_per_child_undiscounted")]),
+    }
+
+
+def headline_base_case(base: "BaseCase") -> list[tuple[str, str]]:
+    """Headline sentences for the Summary sheet."""
+    rows = [("Strategies", ", ".join(base.results.strategies) + f" (comparator: {base.results.comparator})"),
+            ("Price year", f"{base.spec.price_year} GBP, per child unless stated")]
+    for name, v in base.incremental().items():
+        ratio = v["dominance"] if v["cost_per_placement_avoided"] is None else _gbp(v["cost_per_placement_avoided"])
+        rows.append((f"{name} vs {base.results.comparator}",
+                     f"{name} {'saves' if v['per_child_savings'] >= 0 else 'costs'} {_gbp(abs(v['per_child_savings']))} "
+                     f"per child ({_gbp(abs(v['per_family_savings']))} per family) and avoids "
+                     f"{v['placements_avoided_per_child']:.3f} placements and {v['care_months_avoided_per_child']:.1f} "
+                     f"months in care per child; cost per placement avoided: {ratio}."))
+    return rows
+
+
+def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
+    run.table("base_case", base.strategy_table())
+    run.table("incremental", base.incremental_table())
+    if len(base.results.strategies) > 2:
+        run.table("frontier", base.frontier_table())
+    trace = base.trace_table()
+    run.table("cohort_trace", trace)
+    from ..analyses.validation import operational_validation
+
+    for name, table in base_case_tables(base).items():
+        run.table(name, table)
+    run.table("operational_validation", operational_validation(inputs))
+    run.table("parameters", parameters_table(inputs))
+    run.chart("cohort_trace", "trace", trace, base.spec.describe_conventions())
+    run.manifest["conventions"] = base.spec.describe_conventions()
+    run.headline += headline_base_case(base)
+
+
+def format_psa(result: "PSAResult", conventions: str = "") -> str:
+    """PSA summary for the terminal: every strategy against the comparator, with 95% intervals."""
+    data = result.to_json()
+    summary = result.incremental_summary()
+    lines = [f"PSA: {result.iterations:,} iterations, seed {result.seed}; per child unless stated; "
+             "mean (2.5th to 97.5th percentile)"]
+    warning = presentation.small_sample_warning(result.iterations)
+    if warning:
+        lines.append(warning)
+    rows = [("per_child_savings", "Savings per child", _gbp), ("per_family_savings", "Savings per family", _gbp),
+            ("placements_avoided_per_child", "Placements avoided", lambda v: f"{v:.4f}".replace("-", presentation.MINUS)),
+            ("care_months_avoided_per_child", "Months in care avoided", lambda v: f"{v:.2f}".replace("-", presentation.MINUS)),
+            ("incremental_nmb", f"NMB at £{result.wtp_default:,.0f}/placement", _gbp)]
+    for name, df in summary.groupby("strategy", sort=False):
+        by = df.set_index("metric")
+        lines.append(f"{name} vs {result.comparator}:")
+        for metric, label, fmt in rows:
+            if metric in by.index:
+                r = by.loc[metric]
+                lines.append(f"  {label:30} {fmt(r['mean']):>12}  ({fmt(r['lower'])} to {fmt(r['upper'])})")
+        lines.append(f"  {'Probability cost-saving':30} {presentation.probability(by.loc['prob_cost_saving', 'mean']):>12}")
+        ratio = by.loc["cost_per_placement_avoided (ratio of means)"]
+        lines.append(f"  {'Cost per placement avoided':30} "
+                     + (_gbp(ratio["mean"]) if np.isfinite(ratio["mean"]) else str(ratio.get("note", "n/a"))))
+    if len(result.strategies) > 2:
+        lines += _frontier_lines(psa_frontier(result), result.comparator)
+    lines += [f"  Effect: {result.distributions}", *after_effect_lines(result),
+              "  Structural uncertainty: " + structural_text(result),
+              f"  By age band, {data['strategy']} (per-child savings, 95% interval):",
+              *(f"    {band:8} {_gbp(v['per_child_savings']['mean']):>10}  ({_gbp(v['per_child_savings']['lower'])} to "
+                f"{_gbp(v['per_child_savings']['upper'])})" for band, v in data["by_age_band"].items())]
+    lines.append(rules_sentence(data["rule_counts"], result.iterations))
+    if conventions:
+        lines.append(conventions_line(conventions))
+    return "\n".join(lines)
+
+
+def psa_frontier(result: "PSAResult") -> pd.DataFrame:
+    """The efficiency frontier on the PSA means of cost and first placements per child."""
+    from ..analyses.comparison import frontier
+
+    means = result.strategy_summary().set_index(["strategy", "outcome"])["mean"]
+    costs = np.array([means[(s, "cost")] for s in result.strategies])
+    placements = np.array([means[(s, "first_placements")] for s in result.strategies])
+    return frontier(costs, placements, list(result.strategies))
+
+
+def rules_sentence(counts: dict, iterations: int) -> str:
+    """Which sampling rules bound (e.g. a risk curve reordered), in how many iterations."""
+    used = [f"{k.replace('_', ' ')} in {v:,} of {iterations:,} iterations" for k, v in counts.items() if v]
+    return ("Rules that bound in sampling: " + "; ".join(used) + ".") if used else \
+        "Rules that bound in sampling: none (every draw used as sampled)."
+
+
+def after_effect_lines(result: "PSAResult") -> list[str]:
+    """The three after-effect assumptions side by side (deterministic, at base values), the PSA's one marked."""
+    if not result.after_effect_savings:
+        return []
+    chosen = "model-averaged" if result.structural else result.after_effect
+    lines = ["  After the effect (base-case values; the PSA above uses "
+             + (chosen.replace("_", " ") if chosen != "model-averaged" else "a model-averaged mix") + "):"]
+    for key, savings in result.after_effect_savings.items():
+        lines.append(f"    {AFTER_EFFECT_LABELS[key]:52} {_gbp(savings):>10}" + ("  ← PSA" if key == chosen else ""))
+    return lines
+
+
+def structural_text(result: "PSAResult") -> str:
+    if not result.structural:
+        return "none sampled (one after-effect assumption; set psa_structural = model_averaged or --structural)"
+    w, drawn = result.structural["weights"], result.structural["iterations_drawn"]
+    return ("model-averaged: " + ", ".join(f"{k} weight {w[k]:.2f} ({drawn[k]:,} iterations)" for k in AFTER_EFFECT_LABELS)
+            + f"; no effect probability {w['no_effect']:.2f} ({drawn['no_effect']:,} iterations)")
+
+
+def queue_psa_charts(run: RunFolder, result: "PSAResult") -> None:
+    """Queue the PSA's charts that need no value of information (the CE plane of each comparison, the CEAC, the
+    convergence of the mean), so that the chart worker draws them while EVPPI is computed. Call it before
+    :func:`write_psa`, which writes the tables and the EVPI and EVPPI charts."""
+    inc = result.incremental()
+    for name, metrics in inc.items():
+        points = ce_plane_sample(metrics["placements_avoided_per_child"], -metrics["per_child_savings"])
+        run.chart(ce_plane_chart_name(name, len(inc)), "ce_plane", points["placements_avoided"],
+                  points["incremental_cost"], result.wtp_default, name, result.comparator, mean=points["mean"])
+    run.chart("ceac", "ceac", result.ceac(), list(result.strategies))
+    run.chart("convergence", "convergence", inc[next(iter(inc))]["per_child_savings"])
+
+
+def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, save_iterations: bool = False,
+              voi: "VOIResult | None" = None) -> dict:
+    """A PSA result's tables, and its EVPI and EVPPI charts (its value of information, when given), into a run
+    folder; nothing is computed here. Its other charts are queued by :func:`queue_psa_charts`, called first.
+    Returns extra JSON (EVPPI)."""
+    extra = {}
+    run.table("psa_strategies", result.strategy_summary())
+    run.table("psa_incremental", result.incremental_summary())
+    ceac = result.ceac()
+    run.table("ceac", ceac)
+    evpi = voi.evpi if voi is not None else result.evpi()
+    run.table("evpi", evpi)
+    if voi is not None and voi.evppi is not None:
+        run.time("evppi_seconds", voi.seconds)
+        run.table("evppi", voi.evppi)
+        labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
+        run.chart("evppi", "evppi", voi.evppi, result.wtp_default, labels=labels)
+        extra["evppi"] = voi.to_json()["evppi"]
+    run.table("parameters", parameters_table(inputs))
+    run.table("ce_plane", ce_plane_points(result.incremental()))
+    if len(result.strategies) > 2:
+        run.table("psa_frontier", psa_frontier(result))
+    run.chart("evpi", "evpi", evpi)
+    if save_iterations:
+        result.samples(draws=True).to_csv(run.path / "iterations.csv.gz")
+        run.files.append("iterations.csv.gz")
+    data = result.to_json()
+    s = data["per_child_savings"]
+    run.headline.append(("PSA", f"{result.iterations:,} iterations (seed {result.seed}): per-child savings "
+                                f"{_gbp(s['mean'])} (95% interval {_gbp(s['lower'])} to {_gbp(s['upper'])}); "
+                                f"probability cost-saving {presentation.probability(data['prob_cost_saving'])}; "
+                                f"{result.distributions}; structural uncertainty: {structural_text(result)}."))
+    run.table("psa_by_age_band", pd.DataFrame([{"age_band": band, "metric": metric, **v}
+                                               for band, metrics in data["by_age_band"].items()
+                                               for metric, v in metrics.items()]))
+    run.manifest.update({"conventions": conventions, "psa": {"iterations": result.iterations, "seed": result.seed,
+                                                               "rule_counts": result.rule_counts,
+                                                               "effect_distribution": result.distributions,
+                                                               "structural": result.structural or {"sampled": False}}})
+    run.timings.update(result.timings)
+    return extra
+
+
+def ce_plane_sample(placements_avoided: np.ndarray, incremental_cost: np.ndarray, max_points: int = 5000) -> dict:
+    """What :func:`ifpp_econ.charts.ce_plane` draws, from any number of iterations: the evenly spaced points it shows and the mean."""
+    n = len(placements_avoided)
+    idx = np.linspace(0, n - 1, min(n, max_points)).astype(int)
+    return {"placements_avoided": placements_avoided[idx], "incremental_cost": incremental_cost[idx],
+            "mean": (placements_avoided.mean(), incremental_cost.mean())}
+
+
+def ce_plane_chart_name(strategy: str, comparisons: int) -> str:
+    """The file name (without extension) of a comparison's CE plane chart."""
+    return "ce_plane" if comparisons == 1 else "ce_plane_" + "".join(ch if ch.isalnum() else "_" for ch in strategy)
+
+
+def ce_plane_points(incremental: dict[str, dict[str, np.ndarray]], max_points: int = 1000) -> pd.DataFrame:
+    """The first ``max_points`` PSA iterations of each comparison: placements avoided and incremental cost per child."""
+    frames = []
+    for name, m in incremental.items():
+        n = min(len(m["per_child_savings"]), max_points)
+        frames.append(pd.DataFrame({"strategy": name, "iteration": np.arange(1, n + 1),
+                                    "placements_avoided_per_child": m["placements_avoided_per_child"][:n],
+                                    "incremental_cost_per_child": -m["per_child_savings"][:n]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dict:
+    """A DSA result's tables and charts into a run folder (nothing computed here); returns its JSON summary."""
+    from ..analyses import dsa
+
+    label = dsa.OUTCOME_LABELS[result.outcome]
+    units = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
+    labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
+    run.table("tornado", result.tornado)
+    money = declarations.DSA_OUTCOME_MONEY[result.outcome]
+    run.chart("tornado", "tornado", result.tornado, result.base_outcome, label, top, units=units,
+              money=money)
+    run.table("thresholds", result.thresholds)
+    x, y = result.two_way_pair
+    run.table("two_way", result.two_way)
+    run.chart("two_way", "two_way", result.two_way, x, y, result.outcome, label, labels, money=money)
+    run.table("scenarios", result.scenarios)
+    run.table("parameters", parameters_table(inputs))
+    note = ("Shares (placement mix by age band, age bands) vary one at a time with the other shares of their group "
+            "rescaled to keep the sum at 1; risk_12m scales the whole usual-care curve (the 3/6/24-month risks in "
+            "proportion), and the 3/6/24-month risks vary only between their neighbours.")
+    run.manifest["dsa"] = {"outcome": result.outcome, "wtp": result.wtp, "base_outcome": result.base_outcome,
+                           "note": note}
+    data = result.to_json()
+    keep = ["parameter", "label", "low", "high", "outcome_low", "outcome_high", "swing", "range_source", "moves"]
+    data["tornado"] = [{k: r[k] for k in keep if k in r} for r in data["tornado"]]
+    return {**data, "note": note, "units": {r: units.get(r) for r in result.tornado["parameter"]}}
+
+
+def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:
+    """One-way, thresholds and scenarios for the terminal, with human labels and £."""
+    unit, kind, decimals = presentation.DSA_OUTCOMES.get(summary["outcome"], ("", "number", 4))
+    out = presentation.Column("", unit, kind, decimals)
+    fmt_out = lambda v: presentation.format_value(v, out)  # noqa: E731
+    label = presentation.COLUMNS[summary["outcome"]].label
+    units = summary.get("units", {})
+    value = lambda name, v: presentation.format_value(v, presentation.unit_column(units.get(name) or ""))  # noqa: E731
+    lines = [f"One-way sensitivity: {label}, base case {fmt_out(summary['base_outcome'])}"
+             + (f" (NMB at £{summary['wtp']:,.0f} per placement avoided)" if summary["outcome"] == "nmb" else ""),
+             f"  {'Parameter':46} {'low value → outcome':>30}   {'high value → outcome':>30}"]
+    for r in summary["tornado"][:top]:
+        name = str(r.get("label") or r["parameter"])
+        if len(name) > 46:  # a long label on its own line (never cut)
+            lines.append(f"  {name}")
+            name = ""
+        lines.append(f"  {name:46} {value(r['parameter'], r['low']):>12} → {fmt_out(r['outcome_low']):>14}   "
+                     f"{value(r['parameter'], r['high']):>12} → {fmt_out(r['outcome_high']):>14}")
+    labels = {r["parameter"]: r.get("label") or r["parameter"] for r in summary["tornado"]}
+    lines.append(f"Break-even thresholds (the value at which {label.lower()} is zero):")
+    for r in summary["thresholds"]:
+        name = r["parameter"]
+        found = (f"break-even at {value(name, r['threshold'])}" if r["threshold"] is not None else
+                 f"no break-even between {value(name, r['search_from'])} and {value(name, r['search_to'])}")
+        lines.append(f"  {labels.get(name, name)} ({name}): base {value(name, r['base'])}; {found}")
+    lines.append("Scenarios (per child):")
+    for r in summary["scenarios"]:
+        ratio = r.get("cost_per_placement_avoided")
+        lines.append(f"  {r['scenario']:28} savings {_gbp(r['per_child_savings']):>10}   placements avoided "
+                     f"{r['placements_avoided_per_child']:.4f}   "
+                     + (f"cost per placement avoided {_gbp(ratio)}" if ratio is not None else r["dominance"]))
+    lines.append(summary["note"])
+    if conventions:
+        lines.append(conventions_line(conventions))
+    return "\n".join(lines)
+
+
+def write_budget(run: RunFolder, result: "BudgetResult", inputs) -> dict:
+    """A budget result's table and chart into a run folder (nothing computed here); returns its JSON summary."""
+    table = result.table()
+    run.table("budget_by_year", table)
+    run.chart("budget_by_year", "budget", table, result.strategy, result.comparator)
+    run.table("parameters", parameters_table(inputs))
+    run.manifest["budget"] = {"basis": "undiscounted cash; referrals spread evenly over each year's months; "
+                                       "years are 12-month periods from the programme start"}
+    return result.to_json()
+
+
+def format_budget(summary: dict, conventions: str = "", price_year: str = "") -> str:
+    """Budget impact by year for the terminal (undiscounted cash at the analysis year's prices)."""
+    base = f"undiscounted cash{f', {price_year} prices' if price_year else ''}"
+    lines = [f"Budget impact: {summary['strategy']} vs {summary['comparator']}, "
+             f"{summary['families_per_year']:,.0f} families ({summary.get('children_per_year', 0):,.0f} children) "
+             f"referred a year ({base})"]
+    if summary["families_per_year"] <= 0:
+        lines.append("No families referred: nothing is spent on the programme and nothing is saved.")
+    else:
+        lines.append(f"{'Year':>6} {'Children':>9} {'Placements avoided':>19} {'Programme spend':>16} {'Costs avoided':>15} "
+                     f"{'Net saving':>12} {'Cumulative':>12}")
+        for r in summary["by_year"]:
+            lines.append(f"{r['year']:>6} {r.get('children_referred', 0):>9,.0f} {r.get('placements_avoided', 0):>19.2f} "
+                         f"{_gbp(r['programme_spend']):>16} {_gbp(r['costs_avoided']):>15} "
+                         f"{_gbp(r['net_saving']):>12} {_gbp(r['cumulative_net_saving']):>12}")
+        lines.append("Placements avoided: children not placed that year (undiscounted count).")
+        roi = summary["return_on_investment"]
+        lines.append(f"Payback year: {summary['payback_year'] or 'not within the period'}; return on investment: "
+                     + ("n/a" if roi is None else f"{roi:.0%}"))
+        if "psa" in summary:
+            p = summary["psa"]
+            lines.append(f"Cumulative net saving 95% interval ({p['iterations']:,} iterations): "
+                         f"{_gbp(p['net_saving']['lower'])} to {_gbp(p['net_saving']['upper'])}")
+            warning = presentation.small_sample_warning(p["iterations"])
+            if warning:
+                lines.append(warning)
+    if conventions:
+        lines.append(conventions_line(conventions))
+    return "\n".join(lines)
