@@ -413,9 +413,59 @@ def model_diagram():
     return fig
 
 
+def evsi_chart(result) -> plt.Figure:
+    """EVSI, trial cost and ENBS for the population against families per arm (log scale, £ axis), with the optimal n
+    marked and the EVPPI of the informed parameters as EVSI's ceiling; without a population, EVSI per child. Bands:
+    ±1.96 bootstrap standard errors. In the house style (Okabe–Ito palette, £ ticks, Unicode minus)."""
+    from matplotlib.ticker import LogLocator, NullLocator
+
+    from ..analyses import voi
+    from ..analyses.evsi import optimal_sample_size
+
+    with style():
+        n = result.sample_sizes
+        fig, ax = plt.subplots(figsize=(7.2, 5.4))
+        table = result.enbs_table()
+        p = result.population
+        if table is None or p is None:
+            value, se = result.evsi_per_child, result.evsi_se
+            ceiling = result.evppi_informed_per_child
+            ylabel, title = "GBP per child", "Expected value of sample information per child"
+        else:
+            value, se = table["population_evsi"].to_numpy(), table["population_evsi_se"].to_numpy()
+            ceiling = float(voi.population_evpi(np.array(result.evppi_informed_per_child), p["children_per_year"], p["years"],
+                                                p["discount_rate"]))
+            ylabel = wrap(f"GBP for the population ({float(p['children_per_year']):,.1f} children a year for "
+                                 f"{int(p['years'])} years, discounted)", 50)
+            title = "Value of a trial of IFPP: EVSI and expected net benefit of sampling (ENBS)"
+        label = "EVSI" if table is None else "EVSI (population)"
+        ax.plot(n, value, color=GREEN, marker="o", label=f"{label}, ±1.96 SE")
+        ax.fill_between(n, value - 1.96 * se, value + 1.96 * se, color=GREEN, alpha=0.2, lw=0)
+        ax.axhline(ceiling, color="grey", ls=":", label="EVPPI of the parameters the trial informs (EVSI's limit)")
+        if table is not None:
+            ax.plot(n, table["trial_cost"], color=VERMILION, ls="--", label="Trial cost")
+            ax.plot(n, table["enbs"], color=BLUE, marker="o", lw=2, label="ENBS = EVSI − trial cost, ±1.96 SE")
+            ax.fill_between(n, table["enbs"] - 1.96 * se, table["enbs"] + 1.96 * se, color=BLUE, alpha=0.15, lw=0)
+            ax.axhline(0, color="black", lw=0.7)
+            best, gain = optimal_sample_size(table)
+            ax.axvline(best, color=BLUE, ls=":", lw=1)
+            ax.scatter([best], [gain], s=80, color=BLUE, edgecolor="white", zorder=4,
+                       label=f"Optimal n = {best:,} per arm (ENBS {_gbp_tick(gain)}"
+                             + ("" if gain > 0 else ": no trial on this grid is worth its cost") + ")")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.set_xlim(n.min() / 1.25, n.max() * 1.25)
+        _finish(fig, ax, wrap(title, 60), "Families per arm (log scale)", ylabel, yfmt=GBP, legend=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
+        fig.tight_layout()
+        return fig
+
+
 # What a chart spec's ``kind`` names: the drawing function (see :mod:`.render`).
 DRAWERS = {
     "trace": trace_chart, "ce_plane": ce_plane, "ceac": ceac_chart, "evpi": evpi_chart, "convergence": convergence_chart,
     "tornado": tornado_chart, "two_way": two_way_chart, "evppi": evppi_chart, "budget": budget_chart,
-    "model_diagram": model_diagram, "warm_up": warm_up,
+    "model_diagram": model_diagram, "evsi": evsi_chart, "warm_up": warm_up,
 }
