@@ -351,7 +351,7 @@ def read_cin(paths, today: pd.Timestamp | None = None) -> CinTables:
                         "has_plans": meta["has_plans"], "has_pre_proceedings": meta["has_pre_proceedings"],
                         "rows": meta["rows"], "plan_column": meta["plan_column"]})
     if problems:
-        raise CinError(problems)
+        raise CinError(list(dict.fromkeys(problems)))
     ret = pd.DataFrame(returns)
     dup_years = ret["year"][ret["year"].duplicated()].unique()
     for y in dup_years:
@@ -420,6 +420,9 @@ def _normalise(name: str, df: pd.DataFrame, path: Path, fmt: str, lines, today: 
     for col in [c for c in df.columns if c in DATE_ITEMS]:
         text = df[col]
         parsed = parse_dates(text, allow_month=col == "PersonBirthDate")
+        if col == "CINreferralDate" and name != "referrals":  # the referral's own date: checked once, in referrals
+            df[col] = parsed
+            continue
         bad = parsed.isna() & (text != "")
         element = ("CINdetails/" if col == "CINreferralDate" and name != "referrals" else _ELEMENT[name]) + col
         if bad.any():
