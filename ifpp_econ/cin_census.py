@@ -175,27 +175,40 @@ def _read_xml(path: Path) -> tuple[dict[str, pd.DataFrame], dict]:
     meta = {"ReferenceDate": _txt(root, "Header/CollectionDetails/ReferenceDate"),
             "Year": _txt(root, "Header/CollectionDetails/Year"), "LA": _txt(root, "Header/Source/LEA")}
     children, refs, s47s, cpps, pps = [], [], [], [], []
-    for i, child in enumerate(root.iter("Child")):
-        ids = child.find("ChildIdentifiers")
-        ids = ids if ids is not None else child
-        cid = _txt(ids, "LAchildID")
-        factors = {(f.text or "").strip() for f in child.iterfind("CINdetails/Assessments/FactorsIdentifiedAtAssessment/"
-                                                                    "AssessmentFactors")}
-        children.append((i, cid, _txt(ids, "UPN"), _txt(ids, "PersonBirthDate"), _txt(ids, "ExpectedPersonBirthDate"),
-                         _txt(ids, "Sex") or _txt(ids, "GenderCurrent"), _txt(ids, "PersonDeathDate"),
-                         "9A" if "9A" in factors else ""))
-        for det in child.iterfind("CINdetails"):
-            ref = _txt(det, "CINreferralDate")
-            refs.append((i, cid, ref, _txt(det, "ReferralSource"), _txt(det, "PrimaryNeedCode"),
-                         _txt(det, "CINclosureDate"), _txt(det, "ReasonForClosure"), _txt(det, "DateOfInitialCPC"),
-                         _txt(det, "ReferralNFA")))
-            for s in det.iterfind("Section47"):
-                s47s.append((i, cid, ref, _txt(s, "S47ActualStartDate"), _txt(s, "InitialCPCtarget"),
-                             _txt(s, "DateOfInitialCPC"), _txt(s, "ICPCnotRequired")))
-            for p in det.iterfind("ChildProtectionPlans"):
-                cpps.append((i, cid, ref, *(_txt(p, t) for t in CPP_ITEMS)))
-            for p in det.iterfind("PreProceedingsandFGDM"):
-                pps.append((i, cid, ref, *(_txt(p, t) for t in PP_ITEMS)))
+    s47_tags, pp_tags = ("S47ActualStartDate", *S47_ITEMS[1:]), PP_ITEMS
+    for i, child in enumerate(root.iter("Child")):  # one pass over each child's elements (no path lookups)
+        ident: dict = {}
+        nine_a = ""
+        dets = []
+        for part in child:
+            if part.tag == "ChildIdentifiers":
+                ident = {c.tag: c.text for c in part}
+            elif part.tag == "CINdetails":
+                dets.append(part)
+        cid = ident.get("LAchildID") or ""
+        for det in dets:
+            d: dict = {}
+            mine_s47, mine_cpp, mine_pp = [], [], []
+            for c in det:
+                tag = c.tag
+                if tag == "Section47":
+                    mine_s47.append({e.tag: e.text for e in c})
+                elif tag == "ChildProtectionPlans":
+                    mine_cpp.append({e.tag: e.text for e in c})
+                elif tag == "PreProceedingsandFGDM":
+                    mine_pp.append({e.tag: e.text for e in c})
+                elif tag == "Assessments":
+                    if any((f.text or "").strip() == "9A" for f in c.iterfind("FactorsIdentifiedAtAssessment/AssessmentFactors")):
+                        nine_a = "9A"
+                else:
+                    d[tag] = c.text
+            ref = d.get("CINreferralDate")
+            refs.append((i, cid, *(d.get(t) for t in REFERRAL_ITEMS)))
+            s47s += [(i, cid, ref, *(x.get(t) for t in s47_tags)) for x in mine_s47]
+            cpps += [(i, cid, ref, *(x.get(t) for t in CPP_ITEMS)) for x in mine_cpp]
+            pps += [(i, cid, ref, *(x.get(t) for t in pp_tags)) for x in mine_pp]
+        children.append((i, cid, ident.get("UPN"), ident.get("PersonBirthDate"), ident.get("ExpectedPersonBirthDate"),
+                         ident.get("Sex") or ident.get("GenderCurrent"), ident.get("PersonDeathDate"), nine_a))
     tables = {
         "children": pd.DataFrame(children, columns=["_row", "LAchildID", "UPN", "PersonBirthDate", "ExpectedPersonBirthDate",
                                                     "Sex", "PersonDeathDate", "AssessmentFactors"]),
@@ -204,6 +217,10 @@ def _read_xml(path: Path) -> tuple[dict[str, pd.DataFrame], dict]:
         "cpp": pd.DataFrame(cpps, columns=["_row", "LAchildID", "CINreferralDate", *CPP_ITEMS]),
         "pre_proceedings": pd.DataFrame(pps, columns=["_row", "LAchildID", "CINreferralDate", *PP_ITEMS]),
     }
+    for df in tables.values():
+        for col in df.columns[1:]:
+            codes, uniques = pd.factorize(df[col].fillna(""), use_na_sentinel=False)
+            df[col] = np.array([str(u).strip() for u in uniques], dtype=object)[codes] if len(codes) else df[col]
     meta["has_plans"] = bool(len(cpps))
     meta["has_pre_proceedings"] = root.find(".//PreProceedingsandFGDM") is not None
     meta["rows"] = len(children)
@@ -393,6 +410,13 @@ def read_cin(paths, today: pd.Timestamp | None = None) -> CinTables:
                      conflict_table, warnings)
 
 
+def _parse_unique(text: pd.Series, allow_month: bool = False) -> pd.Series:
+    """:func:`~ifpp_econ.ssda903.parse_dates` of each distinct text once (returns repeat the same dates)."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
+    parsed = parse_dates(pd.Series(uniques, dtype=object), allow_month=allow_month).to_numpy()
+    return pd.Series(parsed[codes] if len(codes) else np.array([], dtype="datetime64[ns]"), index=text.index)
+
+
 def _where(df: pd.DataFrame, mask, path: Path, fmt: str, lines, column: str, element: str) -> list[str]:
     """``file: row R, column C`` (CSV) or ``file: line L, Child N (LAchildID X), element E`` (XML) of each masked row."""
     rows = df.loc[mask, "_row"].to_numpy()
@@ -419,7 +443,7 @@ def _normalise(name: str, df: pd.DataFrame, path: Path, fmt: str, lines, today: 
     df["_file"] = path.name
     for col in [c for c in df.columns if c in DATE_ITEMS]:
         text = df[col]
-        parsed = parse_dates(text, allow_month=col == "PersonBirthDate")
+        parsed = _parse_unique(text, allow_month=col == "PersonBirthDate")
         if col == "CINreferralDate" and name != "referrals":  # the referral's own date: checked once, in referrals
             df[col] = parsed
             continue
@@ -479,8 +503,8 @@ def _deduplicate(name: str, df: pd.DataFrame, counts: dict[str, int], conflicts:
     if clash.any() and name != "children":
         counts[f"{name}: different rows with the same key within one return (last kept)"] = int(clash.sum())
     if name == "children":  # a flat CSV writes the identifiers on each row; keep the fullest
-        filled = df[content].notna() & (df[content].astype(str) != "")
-        df = df.assign(_filled=filled.sum(axis=1)).sort_values([*key, "_year", "_order", "_filled"], kind="stable")
+        filled = df[["PersonBirthDate", "ExpectedPersonBirthDate", "PersonDeathDate"]].notna().sum(axis=1) + (df["Sex"] != "")
+        df = df.assign(_filled=filled).sort_values([*key, "_year", "_order", "_filled"], kind="stable")
         df = df.drop(columns="_filled").reset_index(drop=True)
     df = df[~df.duplicated([*key, "_year", "_order"], keep="last")].reset_index(drop=True)
     later = df.duplicated(key, keep="last")  # rows superseded by a later return
