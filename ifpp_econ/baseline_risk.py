@@ -67,7 +67,8 @@ class Link:
 class BaselineEstimate:
     """Everything estimated.
 
-    ``estimates``: one row per parameter of :data:`PARAMETERS` — value, se, low, high (``level`` interval),
+    ``estimates``: one row per parameter of :data:`PARAMETERS` — value (what to write: the workbook's value when
+    withheld), estimate (the local estimate), se, low, high (``level`` interval),
     events, n_at_risk (families still followed at the horizon), horizon_days, distribution, param_a, param_b,
     status, source, withheld (bool), reason, default. ``curve``: months 0..max (int), cif, low, high (bootstrap
     percentiles), cif_competing, at_risk and events (cumulative) on the day ``round(months × 365.25/12)``.
@@ -336,6 +337,7 @@ def _index_events(kind: str, cin: CinTables, cohort_list: pd.DataFrame | None, w
         key = p["PPStartDate"].dt.strftime("%Y%m%d") + "|" + p["LBPSentDate"].dt.strftime("%Y%m%d").fillna("")
         ev = pd.DataFrame({"LAchildID": p["LAchildID"], "date": p["PPStartDate"], "key": key, "FamilyID": ""})
     else:
+        assert cohort_list is not None
         lst = cohort_list
         ref = cin.referrals[["LAchildID", "CINreferralDate"]].sort_values("CINreferralDate").dropna()
         merged = pd.merge_asof(lst.reset_index().sort_values("index_date"), ref, left_on="index_date",
@@ -541,9 +543,7 @@ def estimate_baseline(cin: CinTables, cleaned: Cleaned, cohort: str = "cpp_start
     warnings += _order_withheld(est)
     warnings += [f"{r.parameter} withheld ({r.reason}): the workbook's value {r.default:g} is kept"
                  for r in est[est["withheld"]].itertuples()]
-    k, cpf = est.set_index("parameter").loc[["children_placed_per_family_placement", "children_per_family"], "value"]
-    if k > cpf:
-        warnings.append(f"children placed per family placement ({k:.2f}) exceeds children per family ({cpf:.2f})")
+    warnings += _psa_checks(est)
     return BaselineEstimate(est, curve, fam.reset_index().rename(columns={"FamilyID": "family"}), clusters, counts,
                             lk.rate, cohort, (w0, w1), data_end, family_source, warnings)
 
@@ -574,7 +574,8 @@ def _estimates(fam: pd.DataFrame, bootstrap: int, seed: int, level: float, min_e
         ok = draws[np.isfinite(draws)]
         if len(ok) < 20:
             return np.nan, np.nan, np.nan
-        return float(np.std(ok, ddof=1)), *map(float, np.quantile(ok, [alpha, 1 - alpha]))
+        lo, hi = np.quantile(ok, [alpha, 1 - alpha])
+        return float(np.std(ok, ddof=1)), float(lo), float(hi)
 
     for name, h in HORIZONS.items():
         p = float(cif_at(t, cif1, h))
@@ -641,6 +642,26 @@ def _param_row(name, value, se, lo, hi, events, at_risk, horizon, family, min_ev
     elif np.isfinite(se) and se > 0 and value > 0:
         row.update(distribution="gamma_mean_se", param_a=se)
     return row
+
+
+def _psa_checks(est: pd.DataFrame) -> list[str]:
+    """Notes where the PSA distributions of k and children per family put noticeable mass below 1 child, or k's mean
+    exceeds children per family (the model caps the child risk at the family risk then)."""
+    from scipy import stats
+
+    notes = []
+    rows = est.set_index("parameter")
+    for name in ("children_placed_per_family_placement", "children_per_family"):
+        r = rows.loc[name]
+        if r["distribution"] == "gamma_mean_se" and not r["withheld"]:
+            below = float(stats.gamma.cdf(1.0, (r["value"] / r["param_a"]) ** 2, scale=r["param_a"] ** 2 / r["value"]))
+            if below > 0.001:
+                notes.append(f"{name}: its gamma (mean {r['value']:.3g}, SE {r['param_a']:.3g}) puts {below:.1%} of draws "
+                             "below 1 child")
+    k, cpf = rows.loc["children_placed_per_family_placement", "value"], rows.loc["children_per_family", "value"]
+    if k > cpf:
+        notes.append(f"children placed per family placement ({k:.2f}) exceeds children per family ({cpf:.2f})")
+    return notes
 
 
 def _order_withheld(est: pd.DataFrame) -> list[str]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -172,7 +173,7 @@ def _read_xml(path: Path) -> tuple[dict[str, pd.DataFrame], dict]:
         found = f"root <{root.tag}>" + (f", Collection {collection!r}" if collection else ", no Header/CollectionDetails")
         raise CinError([f"{path}: not a CIN census return: expected <Message> with Header/CollectionDetails/Collection "
                         f"= CIN; found {found}"])
-    meta = {"ReferenceDate": _txt(root, "Header/CollectionDetails/ReferenceDate"),
+    meta: dict[str, Any] = {"ReferenceDate": _txt(root, "Header/CollectionDetails/ReferenceDate"),
             "Year": _txt(root, "Header/CollectionDetails/Year"), "LA": _txt(root, "Header/Source/LEA")}
     children, refs, s47s, cpps, pps = [], [], [], [], []
     s47_tags, pp_tags = ("S47ActualStartDate", *S47_ITEMS[1:]), PP_ITEMS
@@ -272,7 +273,7 @@ def _read_csv(path: Path) -> tuple[dict[str, pd.DataFrame], dict]:
     tables = {"children": children, "referrals": referrals, "s47": s47,
               "cpp": take(("CINreferralDate", *CPP_ITEMS), need="CPPstartDate"),
               "pre_proceedings": take(("CINreferralDate", *PP_ITEMS), need="PPStartDate")}
-    meta = {"ReferenceDate": "", "Year": "", "LA": ""}
+    meta: dict[str, Any] = {"ReferenceDate": "", "Year": "", "LA": ""}
     if "ReferenceDate" in df.columns:
         vals = df["ReferenceDate"][df["ReferenceDate"] != ""].unique()
         meta["ReferenceDate"] = vals[0] if len(vals) else ""
@@ -458,6 +459,11 @@ def _normalise(name: str, df: pd.DataFrame, path: Path, fmt: str, lines, today: 
                 problems += _listed([f"{w}: {d:%d/%m/%Y} is in the future (today is {today:%d/%m/%Y})"
                                      for w, d in zip(_where(df, future, path, fmt, lines, col, element), parsed[future])])
         df[col] = parsed
+    required = {"cpp": "CPPstartDate", "s47": "S47ActualStartDate", "pre_proceedings": "PPStartDate"}.get(name)
+    if required and fmt == "xml":  # a CSV row without the date is not a record of that kind
+        empty = df[required].isna()
+        problems += _listed([f"{w}: empty; every {_ELEMENT[name].split('/')[-2]} element needs its {required}"
+                             for w in _where(df, empty, path, fmt, lines, required, _ELEMENT[name] + required)])
     if name == "cpp":
         backwards = df["CPPendDate"] < df["CPPstartDate"]
         problems += _listed([f"{w}: the plan ends ({e:%d/%m/%Y}) before it starts (CPPstartDate {s:%d/%m/%Y})"
