@@ -70,7 +70,8 @@ class LinkedSynthetic:
     ``children``: LAchildID, family (FamilyID or ''), dob, sex, kind; ``referrals``, ``s47``, ``cpp``, ``pp``: one row per
     record with day columns (NaN = none); ``episodes``: 903 episodes (CHILD, decom, dec, RNE, LS, PLACE, REC, CIN);
     ``uasc``: UASC identifiers; ``families``: the cohort families' latent times (days since t₀): t0, size, T
-    (first entry, uncensored), C (last 18th birthday), R (transfer), observed; ``truth``: parameter → value.
+    (first entry, uncensored), C (last 18th birthday), R (transfer; inf if none), observed, and the follow-up the
+    estimator should see: time (days) and status (0 censored, 1 entry, 2 competing); ``truth``: parameter → value.
     """
     config: LinkedConfig
     children: pd.DataFrame
@@ -427,7 +428,9 @@ def simulate_linked(config: LinkedConfig | None = None, seed: int = 0) -> Linked
     cpp = pd.concat(cpps, ignore_index=True)
     pp = pd.concat(pps, ignore_index=True) if pps else pd.DataFrame(columns=["rid", "start", "lbp"])
 
+    status = np.where(observed, 1, np.where(C < np.fmin(R, end), 2, 0))  # a transfer or the data end on the day wins
     families = pd.DataFrame({"family": fam_ids, "t0": t0, "size": sizes, "T": T, "C": C, "R": R, "observed": observed,
+                             "time": np.where(observed, T, np.fmin(np.fmin(C, R), end)), "status": status,
                              "k_expected": k_exp, "counted_for_k": counted, "in_window": in_window})
     truth = _truth(families[in_window], cfg)
     return LinkedSynthetic(cfg, children, referrals, s47, cpp, pp, episodes, list(u_id), families, truth, years)

@@ -108,6 +108,19 @@ def test_estimates_recover_a_truth_far_from_the_workbook(linked):
     assert curve["cif"].is_monotonic_increasing
 
 
+def test_every_family_gets_its_simulated_follow_up_from_the_files(linked):
+    synth, _, _, est, _ = linked
+    truth = synth.families[synth.families["in_window"]].set_index("family")
+    got = est.families.set_index("family")
+    assert sorted(got.index) == sorted(truth.index)
+    got = got.loc[truth.index]
+    assert (got["t0"] == pd.Timestamp("1970-01-01") + pd.to_timedelta(truth["t0"], unit="D")).all()
+    assert (got["size"].to_numpy() == truth["size"].to_numpy()).all()
+    assert (got["time"].to_numpy() == truth["time"].to_numpy()).all()
+    assert (got["status"].to_numpy() == truth["status"].to_numpy()).all()
+    assert set(truth["status"]) == {0, 1, 2}
+
+
 def test_xml_and_csv_inputs_give_identical_results(linked):
     _, _, _, from_xml, from_csv = linked
     pd.testing.assert_frame_equal(from_xml.estimates.drop(columns="source"), from_csv.estimates.drop(columns="source"))
@@ -458,3 +471,98 @@ def test_bad_families_and_cohort_list_files(hand):
     with pytest.raises(CinError) as err:
         _run(hand, cohort=f"list:{lst}", families=None)
     assert f"{lst}: row 3, column referral_date: found 'June 2021'; expected a date" in _problems(err)
+
+
+# ---------------------------------------------------------------------------------------
+# The calibrate command
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_linked(tmp_path_factory):
+    synth = simulate_linked(LinkedConfig(families_per_year=150, years=4), seed=3)
+    return synth, synth.write(tmp_path_factory.mktemp("small") / "in", "xml")
+
+
+def _paths(files, *kinds):
+    return [str(p) for k in kinds for p in files[k]]
+
+
+def test_calibrate_writes_the_local_baseline_into_the_workbook_copy(small_linked, tmp_path):
+    from click.testing import CliRunner
+    from openpyxl import load_workbook
+
+    from ifpp_econ.cli import main
+
+    _, files = small_linked
+    out = tmp_path / "local.xlsx"
+    args = ["calibrate", *_paths(files, "episodes", "header", "uasc", "cin"), "--families", str(files["families"][0]),
+            "--out", str(out), "--bootstrap", "0", "--baseline-bootstrap", "300", "--json"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    import json
+
+    data = json.loads(res.stdout)
+    base = {r["parameter"]: r for r in data["baseline"]["estimates"]}
+    assert data["baseline"]["cohort"] == "cpp_start" and data["baseline"]["family_source"] == "families file"
+    ws = load_workbook(out, data_only=True)["Parameters"]
+    head = {c.value: c.column for c in ws[1]}
+    rows = {ws.cell(r, head["name"]).value: r for r in range(2, ws.max_row + 1)}
+
+    def cell(name, col):
+        return ws.cell(rows[name], head[col]).value
+
+    for name in [*RISKS, "children_placed_per_family_placement", "children_per_family"]:
+        assert not base[name]["withheld"]
+        assert cell(name, "status") == "L" and cell(name, "value") == pytest.approx(base[name]["value"], abs=1e-6)
+        assert "cin_2022.xml" in cell(name, "source") and "cohort cpp_start" in cell(name, "source")
+        assert "families.csv" in cell(name, "source") and "01/04/2021–31/03/2025" in cell(name, "source")
+    assert cell("risk_12m", "distribution") == "beta_alpha_beta"
+    assert cell("risk_12m", "param_a") == pytest.approx(base["risk_12m"]["param_a"], rel=1e-5)
+    assert cell("risk_3m", "distribution") == "fixed"  # moves with risk_12m in the PSA
+    assert cell("children_per_family", "distribution") == "gamma_mean_se"
+    after = base["annual_risk_after_24m"]
+    assert after["withheld"] and cell("annual_risk_after_24m", "value") == DEFAULTS["annual_risk_after_24m"]
+    assert cell("annual_risk_after_24m", "status") != "L"
+    sc = pd.read_excel(out, sheet_name="Scenarios")
+    every = sc[sc["scenario"] == "Every child of a placed family placed"]
+    assert every["value"].astype(float).iloc[0] == pytest.approx(base["children_per_family"]["value"], abs=1e-4)
+    folder = tmp_path / "local_calibration"
+    for name in ("baseline_estimates.csv", "baseline_curve.csv", "baseline_counts.csv", "baseline_cif.png"):
+        assert (folder / name).exists(), name
+    assert "Usual-care baseline from the CIN census (cohort cpp_start)" in (folder / "report.html").read_text()
+    runner = CliRunner()
+    for more in (["validate", str(out)], ["psa", str(out), "-n", "200", "--no-evppi", "--out", str(tmp_path / "psa")]):
+        res = runner.invoke(main, more)
+        assert res.exit_code == 0, res.output
+
+
+def test_calibrate_recognises_cin_files_among_the_episodes_and_reports_bad_cin_input(small_linked, tmp_path):
+    from click.testing import CliRunner
+
+    from ifpp_econ.cli import main
+
+    _, files = small_linked
+    args = ["calibrate", *_paths(files, "episodes", "header", "uasc", "cin"), "--bootstrap", "0", "--baseline-bootstrap", "0"]
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a.xlsx"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"family_source": "proxy"' in res.stdout and PROXY_CAVEAT in res.stderr
+    res = CliRunner().invoke(main, [*args, "--cohort", "everyone", "--out", str(tmp_path / "b.xlsx")])
+    assert res.exit_code == 2 and "unknown cohort" in res.output and not (tmp_path / "b.xlsx").exists()
+
+
+def test_the_old_cin_codes_option_is_a_deprecated_alias_of_need(small_linked, tmp_path):
+    from click.testing import CliRunner
+
+    from ifpp_econ.cli import main
+
+    _, files = small_linked
+    base = ["calibrate", *_paths(files, "episodes", "header", "uasc"), "--bootstrap", "0"]
+    old = CliRunner().invoke(main, [*base, "--cin", "N1,N4", "--out", str(tmp_path / "old.xlsx"), "--json"])
+    new = CliRunner().invoke(main, [*base, "--need", "N1,N4", "--out", str(tmp_path / "new.xlsx"), "--json"])
+    assert old.exit_code == 0 and new.exit_code == 0, old.output + new.output
+    assert "--cin N1,N4 is deprecated as a category-of-need filter: use --need N1,N4" in old.stderr
+    assert "deprecated" not in new.stderr
+    import json
+
+    a, b = json.loads(old.stdout), json.loads(new.stdout)
+    assert a["counts"] == b["counts"] and "baseline" not in a
+    assert any("category of need is not N1, N4" in k for k in a["counts"])
