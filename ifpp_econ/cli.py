@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 import tempfile
 import time
@@ -395,6 +396,23 @@ def validate(workbook):
                f"perspective {s['perspective']}; {estimates} rows still estimates (status E)")
 
 
+NEED_CODES = re.compile(r"N\d(,N\d)*", re.IGNORECASE)
+
+
+def need_codes(need: str | None, cin_files: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """Split ``--cin`` values into CIN files and the deprecated need-code filter (``--cin N1,N4`` when no such file
+    exists), with a warning; returns (need codes text, CIN files)."""
+    files, codes = [], [need] if need else []
+    for value in cin_files:
+        if NEED_CODES.fullmatch(value.strip()) and not Path(value).exists():
+            click.echo(f"warning: --cin {value} is deprecated as a category-of-need filter: use --need {value} "
+                       "(--cin now takes CIN census files)", err=True)
+            codes.append(value)
+        else:
+            files.append(value)
+    return (",".join(codes) or None), files
+
+
 @main.command()
 @click.argument("episodes", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--header", "headers", multiple=True, type=click.Path(dir_okay=False),
@@ -409,7 +427,20 @@ def validate(workbook):
 @click.option("--force", is_flag=True, help="Replace an existing --out workbook and report folder.")
 @click.option("--include-uasc", is_flag=True, help="Keep unaccompanied asylum-seeking children.")
 @click.option("--exclude-youth-justice", is_flag=True, help="Drop periods wholly on legal statuses J1–J3.")
-@click.option("--cin", help="Keep periods whose first category of need is one of these codes, e.g. N1,N4,N5,N6.")
+@click.option("--need", help="Keep periods whose first category of need is one of these codes, e.g. N1,N4,N5,N6.")
+@click.option("--cin", "cin_files", multiple=True, metavar="FILE",
+              help="CIN census return (XML, or CSV with the census item names as columns), one per year; repeat for "
+                   "each year (CIN files among EPISODES are recognised too). Estimates the usual-care baseline risk "
+                   "risk_3m/6m/12m/24m, annual_risk_after_24m, children_placed_per_family_placement and "
+                   "children_per_family. (--cin N1,N4,… as a need filter is deprecated: use --need.)")
+@click.option("--families", type=click.Path(dir_okay=False), help="CSV LAchildID,FamilyID from the case management "
+              "system; without it families are approximated from the census (shared plan and conference dates).")
+@click.option("--cohort", default="cpp_start", show_default=True, metavar="COHORT",
+              help="Baseline cohort: cpp_start (start of a child protection plan), cpp_repeat (a repeat plan), "
+                   "pre_proceedings (PPStartDate, 2026-27 census on) or list:FILE (CSV: child id, referral date "
+                   "[, family id]).")
+@click.option("--baseline-bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Family-level bootstrap replicates for the baseline's intervals and PSA distributions.")
 @click.option("--e13", type=click.Choice(["reunification", "permanence"]), default="reunification", show_default=True,
               help="Count E13 (left to live with relatives without PR) as a return home or as other permanence.")
 @click.option("--other-exits", type=click.Choice(["permanence", "censored"]), default="permanence", show_default=True,
@@ -421,15 +452,17 @@ def validate(workbook):
 @click.option("--seed", type=int, default=903, show_default=True, help="Seed of the bootstrap.")
 @json_option
 @guarded
-def calibrate(episodes, headers, uascs, window, workbook, out, force, include_uasc, exclude_youth_justice, cin, e13,
-              other_exits, shrink, bootstrap, seed, as_json):
+def calibrate(episodes, headers, uascs, window, workbook, out, force, include_uasc, exclude_youth_justice, need, cin_files,
+              families, cohort, baseline_bootstrap, e13, other_exits, shrink, bootstrap, seed, as_json):
     """Local care dynamics from SSDA903 episodes: writes a calibrated copy of the workbook and a report.
 
     EPISODES are one or more years of 903 files (CSV or xlsx): Episodes, and Header and UASC files too (each is
     recognised by its columns: DECOM, DOB, DUC), e.g. `ifpp-econ calibrate 903/*.csv --out local.xlsx`.
     Reunification and other-permanence
     probabilities by months in care, re-entry by months since return, the entrant placement mix by age band
-    and the age-at-entry shares are replaced by local estimates (status L). The inputs are never modified.
+    and the age-at-entry shares are replaced by local estimates (status L). With CIN census files (--cin) the
+    usual-care risk of a family's first entry to care by 3/6/12/24 months is estimated from the cohort
+    (--cohort) linked to the 903 returns, and written too. The inputs are never modified.
     """
     import pandas as pd
 
@@ -437,21 +470,22 @@ def calibrate(episodes, headers, uascs, window, workbook, out, force, include_ua
     from .local_data.ssda903 import parse_dates
     from .outputs.calibration import calibrate_workbook, format_summary
 
+    need, cin_files = need_codes(need, cin_files)
+
     dates = None
     if window:
         dates = parse_dates(pd.Series(list(window), dtype=str))
         if dates.isna().any():
             raise OptionError(f"--window {' '.join(window)}: expected two dates (YYYY-MM-DD or DD/MM/YYYY)")
     options = Options(window=None if dates is None else (dates[0], dates[1]), exclude_youth_justice=exclude_youth_justice,
-                      cin=tuple(c.strip().upper() for c in (cin or "").split(",") if c.strip()), e13=e13,
+                      cin=tuple(c.strip().upper() for c in (need or "").split(",") if c.strip()), e13=e13,
                       other_exits=other_exits, shrink_months=shrink, bootstrap=bootstrap, seed=seed)
     try:
         data = calibrate_workbook(episodes, headers, uascs, workbook or default_workbook(), out, force, options,
-                                  include_uasc)
+                                  include_uasc, cin=cin_files, families=families, cohort=cohort,
+                                  baseline_bootstrap=baseline_bootstrap)
     except LocalDataError as exc:
-        raise OptionError("\n".join(exc.problems) + "\n(nothing was written)") from None
-    except WorkbookError as exc:
-        raise OptionError("\n".join(exc.problems)) from None
+        raise LocalDataError(exc.problems + ["(nothing was written)"]) from None
     for line in data["warnings"]:
         click.echo(f"warning: {line}", err=True)
     emit(as_json, data, format_summary(data), Path(data["report"]).parent)

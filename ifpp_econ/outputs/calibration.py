@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import OutputError, WorkbookError
+from ..local_data.baseline_risk import BaselineEstimate, estimate_baseline
 from ..local_data.care_dynamics import Calibration, Options, estimate
+from ..local_data.cin_census import is_cin_file, read_cin
 from ..local_data.ssda903 import PLACEMENT_TYPES, clean, read_returns
 from .run_folder import RunFolder
 
@@ -30,10 +32,14 @@ def report_folder(out: Path) -> Path:
 
 
 def calibrate_workbook(episodes, header=(), uasc=(), workbook=None, out=None, force=False,
-                       options: Options | None = None, include_uasc: bool = False) -> dict:
+                       options: Options | None = None, include_uasc: bool = False, cin=(), families=None,
+                       cohort: str = "cpp_start", baseline_bootstrap: int = 1000) -> dict:
     """Run the whole calibration; returns a JSON-ready summary (paths, estimates, counts, warnings).
 
-    Raises :class:`~ifpp_econ.exceptions.LocalDataError` (903 files), :class:`~ifpp_econ.exceptions.WorkbookError`
+    With CIN census files (``cin``, or recognised among ``episodes`` by their columns or XML) the usual-care baseline
+    risk is estimated too (:func:`~ifpp_econ.local_data.baseline_risk.estimate_baseline`; ``families``: LAchildID,FamilyID
+    CSV; ``cohort``: cpp_start, cpp_repeat, pre_proceedings or list:FILE) and written into the copy.
+    Raises :class:`~ifpp_econ.exceptions.LocalDataError` (903 or CIN files), :class:`~ifpp_econ.exceptions.WorkbookError`
     (input workbook) or :class:`OutputError` (outputs) before anything is written.
     """
     from ..inputs.reader import read_workbook
@@ -42,28 +48,45 @@ def calibrate_workbook(episodes, header=(), uasc=(), workbook=None, out=None, fo
     src = Path(workbook)
     out = Path(out)
     folder_path = report_folder(out)
-    _check_outputs(src, out, folder_path, [*episodes, *header, *uasc], force)
+    cin = [*cin, *(p for p in episodes if is_cin_file(p))]
+    episodes = [p for p in episodes if not is_cin_file(p)]
+    extra = [*cin, *([families] if families else []), *([cohort[5:]] if cohort.startswith("list:") else [])]
+    _check_outputs(src, out, folder_path, [*episodes, *header, *uasc, *extra], force)
     inputs = read_workbook(src)
     defaults = inputs.parameters["value"].to_dict()
     bands = list(inputs.age_bands["band"])
-    cleaned = clean(read_returns(episodes, header, uasc), include_uasc=include_uasc)
+    returns = read_returns(episodes, header, uasc)
+    cleaned = clean(returns, include_uasc=include_uasc)
     cal = estimate(cleaned, options, defaults, bands)
     files = ", ".join(Path(p).name for p in [*episodes, *header, *uasc])
+    base = (estimate_local_baseline(cin, cleaned, returns, families, cohort, options, baseline_bootstrap, defaults,
+                                    include_uasc) if cin else None)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}.xlsx")
     try:
         write_workbook(src, tmp, cal, files)
+        if base is not None:
+            write_baseline_rows(tmp, base)
         try:
             read_workbook(tmp)
         except WorkbookError as exc:  # the copy must stay a valid workbook
             raise OutputError("the calibrated copy did not pass validation:\n" + "\n".join(exc.problems)) from None
         with RunFolder("calibrate", folder_path, force) as folder:
-            write_report(folder, cal, files, out)
-            dest = folder.commit(inputs, settings=_settings(cal, options, files, include_uasc))
+            sections = write_baseline_report(folder, base) if base is not None else []
+            write_report(folder, cal, files, out, sections)
+            settings = _settings(cal, options, files, include_uasc)
+            if base is not None:
+                settings.update(cin=[Path(p).name for p in cin], cohort=cohort, families=str(families or ""),
+                                baseline_bootstrap=baseline_bootstrap)
+            dest = folder.commit(inputs, settings=settings)
         os.replace(tmp, out)
     finally:
         if tmp.exists():
             tmp.unlink()
-    return summary(cal, out, dest)
+    data = summary(cal, out, dest)
+    if base is not None:
+        data["baseline"] = baseline_summary(base)
+        data["warnings"] = list(dict.fromkeys([*data["warnings"], *base.warnings]))
+    return data
 
 
 def _check_outputs(src: Path, out: Path, folder: Path, inputs: list, force: bool) -> None:
@@ -297,8 +320,9 @@ def _charts(cal: Calibration) -> dict:
     return figs
 
 
-def write_report(folder: RunFolder, cal: Calibration, files: str, out: Path) -> None:
-    """Tables (CSV and results.xlsx), charts (PNG and SVG) and report.html into ``folder``."""
+def write_report(folder: RunFolder, cal: Calibration, files: str, out: Path, sections: list[str] | None = None) -> None:
+    """Tables (CSV and results.xlsx), charts (PNG and SVG) and report.html into ``folder``; ``sections``: extra HTML
+    sections placed before the exclusions (the CIN baseline's)."""
     est = cal.estimates.drop(columns=["prior_rate", "other_rate"])
     counts = pd.DataFrame({"item": list(cal.counts), "count": list(cal.counts.values())})
     tables = {"estimates": est, "counts": counts, "placement_mix": cal.mix, "age_shares": cal.age_shares,
@@ -328,6 +352,7 @@ def write_report(folder: RunFolder, cal: Calibration, files: str, out: Path) -> 
         + wide_mix.to_html(float_format="%.3f", na_rep="–") + "<img src='placement_mix.png' width=640>",
         "<h2>Age at entry (first periods in the window)</h2>" + cal.age_shares.to_html(index=False, float_format="%.3f"),
         "<h2>Exits in the window by reason</h2>" + cal.exits.to_html(index=False, float_format="%.3f"),
+        *(sections or []),
         "<h2>Exclusions, repairs and contradictions</h2>" + counts.to_html(index=False),
         "<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in cal.warnings) + "</ul>",
     ]
@@ -367,8 +392,168 @@ def format_summary(data: dict) -> str:
                          f"{r['low']:>10.4f}–{r['high']:<9.4f}{r['default']:>9.4f}")
         else:
             lines.append(f"{r['parameter']:<22}   no person-time in the window: default kept")
+    if data.get("baseline"):
+        lines += ["", *format_baseline(data["baseline"])]
     lines += ["", "Age at entry: " + ", ".join(f"{a['band']} {a['share']:.0%}" for a in data["age_shares"]),
               f"Periods used: {data['counts']['periods used']:,}; children: {data['counts']['children used']:,}",
               f"Report: {data['report']}"]
     return "\n".join(lines)
 
+
+
+# ---------------------------------------------------------------------------------------
+# The CIN-linked usual-care baseline (issue 27)
+# ---------------------------------------------------------------------------------------
+BASELINE_WRITTEN = ("risk_3m", "risk_6m", "risk_12m", "risk_24m", "annual_risk_after_24m",
+                    "children_placed_per_family_placement", "children_per_family")
+FOLLOWS_RISK_12M = ("risk_3m", "risk_6m", "risk_24m")
+EVERY_CHILD_SCENARIO = "Every child of a placed family placed"
+
+
+def estimate_local_baseline(cin, cleaned, returns, families, cohort: str, options: Options, bootstrap: int,
+                            defaults: dict, include_uasc: bool) -> BaselineEstimate:
+    """Read the CIN files and estimate the baseline against the cleaned 903 periods (the care window, if given,
+    restricts cohort entry)."""
+    tables = read_cin(cin)
+    window = None
+    if options.window is not None:
+        window = (options.window[0], options.window[1])
+    names = ", ".join(Path(p).name for p in cin) + (f"; families {Path(families).name}" if families else "")
+    return estimate_baseline(tables, cleaned, cohort=cohort, families=families, window=window, bootstrap=bootstrap,
+                             seed=options.seed, uasc=() if include_uasc else returns.uasc["CHILD"], defaults=defaults,
+                             sources=names)
+
+
+def write_baseline_rows(dst: Path, base: BaselineEstimate) -> None:
+    """Write the local baseline into the workbook copy ``dst`` (in place): value, distribution, low/high (bootstrap
+    interval), source and status L of each row not withheld. risk_12m carries its beta; risk_3m/6m/24m stay
+    ``fixed`` at their local values so that they move in proportion to risk_12m in the PSA and DSA (the four
+    knots of one curve are strongly correlated; independent betas would break the curve). Withheld rows keep the
+    workbook's value unless it had to be capped to keep the risks ordered. The scenario "every child of a placed
+    family placed" is set to the local children per family."""
+    import warnings
+
+    from openpyxl import load_workbook
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = load_workbook(dst)
+    ws = wb["Parameters"]
+    cols = _headers(ws)
+    rows = _rows(ws, cols["name"])
+    est = base.estimates.set_index("parameter")
+    for name in BASELINE_WRITTEN:
+        if name not in rows or name not in est.index:
+            continue
+        r = est.loc[name]
+        if r["withheld"]:
+            if r["value"] != r["default"]:
+                values = {"value": round(float(r["value"]), 7),
+                          "notes": f"workbook value {r['default']:g} capped at {r['value']:.4g} to stay below the local "
+                                   f"later risk; local estimate withheld ({r['reason']})"}
+            else:
+                continue
+        else:
+            values = _baseline_values(name, r)
+        for col, v in values.items():
+            if col in cols:
+                ws.cell(rows[name], cols[col], v)
+    if "Scenarios" in wb.sheetnames and not est.loc["children_per_family", "withheld"]:
+        sc = wb["Scenarios"]
+        sc_cols = _headers(sc)
+        if {"scenario", "target", "value"} <= set(sc_cols):
+            for i in range(2, sc.max_row + 1):
+                if (sc.cell(i, sc_cols["scenario"]).value == EVERY_CHILD_SCENARIO
+                        and sc.cell(i, sc_cols["target"]).value == "children_placed_per_family_placement"):
+                    sc.cell(i, sc_cols["value"], round(float(est.loc["children_per_family", "value"]), 4))
+                    if "notes" in sc_cols:
+                        sc.cell(i, sc_cols["notes"], "k = children per family (local, from the CIN census)")
+    if "Lists" in wb.sheetnames:
+        _allow_local_status(wb)
+    wb.save(dst)
+
+
+def _baseline_values(name: str, r: pd.Series) -> dict:
+    value = float(r["value"])
+    low = min(float(r["low"]), value) if np.isfinite(r["low"]) else None
+    high = max(float(r["high"]), value) if np.isfinite(r["high"]) else None
+    what = {"children_placed_per_family_placement": f"{r['events']:,} families with an entry (counted within 30 days)",
+            "children_per_family": f"{r['events']:,} families"}.get(name, f"{r['events']:,} entries by day "
+                                                                      f"{r['horizon_days']}, {r['n_at_risk']:,} families "
+                                                                      "still at risk then")
+    values = {"value": round(value, 7), "low": None if low is None else round(low, 7),
+              "high": None if high is None else round(high, 7), "source": f"{r['source']}; {what}", "status": "L"}
+    own = (f"beta({r['param_a']:.4g}, {r['param_b']:.4g})" if r["distribution"] == "beta_alpha_beta"
+           else f"gamma (mean {value:.4g}, SE {r['param_a']:.4g})" if r["distribution"] == "gamma_mean_se" else "none")
+    if name in FOLLOWS_RISK_12M:
+        values.update(distribution="fixed", param_a=None, param_b=None,
+                      notes=f"local Aalen–Johansen cumulative incidence; bootstrap SE {r['se']:.4f}; fixed so that it "
+                            f"moves in proportion to risk_12m in the PSA and DSA (its own moment-matched {own} is in "
+                            "the calibration report); low/high = 95% family bootstrap interval")
+    else:
+        values.update(distribution=r["distribution"], param_a=None if pd.isna(r["param_a"]) else round(float(r["param_a"]), 6),
+                      param_b=None if pd.isna(r["param_b"]) else round(float(r["param_b"]), 6),
+                      notes=f"local, from the CIN census linked to SSDA903; PSA {own} from the family bootstrap "
+                            f"(SE {r['se']:.4g}); low/high = 95% bootstrap interval")
+    return values
+
+
+def write_baseline_report(folder: RunFolder, base: BaselineEstimate) -> list[str]:
+    """Baseline tables and chart into ``folder``; returns the report's HTML section."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = pd.DataFrame({"item": list(base.counts), "count": list(base.counts.values())})
+    folder.table("baseline_estimates", base.estimates)
+    folder.table("baseline_curve", base.curve)
+    folder.table("baseline_counts", counts)
+    folder.table("baseline_family_sizes", base.clusters)
+    c = base.curve
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.fill_between(c["months"], c["low"], c["high"], step="post", alpha=0.25, color="#1F4E78", label="95% family bootstrap")
+    ax.step(c["months"], c["cif"], where="post", color="#1F4E78", label="local Aalen–Johansen (first entry of the family)")
+    est = base.estimates.set_index("parameter")
+    knots = [3, 6, 12, 24]
+    ax.plot(knots, [est.loc[f"risk_{m}m", "default"] for m in knots], "x", color="#C00000", ms=8, label="workbook default")
+    ax.set_xlabel("months since cohort entry")
+    ax.set_ylabel("cumulative risk of a first entry to care")
+    ax.set_title(f"Usual-care baseline: cohort {base.cohort}", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    folder.figure("baseline_cif", fig)
+    w0, w1 = base.window
+    shown = base.estimates[["parameter", "value", "estimate", "se", "low", "high", "events", "n_at_risk", "horizon_days",
+                            "distribution", "param_a", "param_b", "withheld", "reason", "default"]]
+    sizes = ", ".join(f"{r.size}: {r.families:,}" for r in base.clusters.itertuples())
+    text = (f"<h2>Usual-care baseline from the CIN census (cohort {html.escape(base.cohort)})</h2>"
+            f"<p>Cohort entries {w0:%d/%m/%Y}–{w1:%d/%m/%Y}, followed to {base.data_end - pd.Timedelta(days=1):%d/%m/%Y}; "
+            f"families from the {html.escape(base.family_source)}; link rate {base.link_rate:.1%}. Family sizes "
+            f"(children: families) {html.escape(sizes)}. The risk is the cumulative incidence of the family's first new "
+            "period of care (Aalen–Johansen; competing event: every child 18, died or adopted; censored at the data end "
+            "and on a transfer out, RC5). value = what the workbook now holds (the workbook's own value when withheld); "
+            "risk_3m/6m/24m are written fixed and move with risk_12m in the PSA.</p>"
+            + shown.to_html(index=False, float_format="%.4g", na_rep="–") + "<img src='baseline_cif.png' width=640>"
+            + "<h3>Linkage, cohort and exclusions</h3>" + counts.to_html(index=False))
+    return [text]
+
+
+def baseline_summary(base: BaselineEstimate) -> dict:
+    return {"cohort": base.cohort, "family_source": base.family_source, "link_rate": base.link_rate,
+            "window": [f"{base.window[0]:%Y-%m-%d}", f"{base.window[1]:%Y-%m-%d}"],
+            "estimates": _records(base.estimates.drop(columns=["source"])), "counts": base.counts}
+
+
+def format_baseline(b: dict) -> list[str]:
+    lines = [f"Usual-care baseline from the CIN census: cohort {b['cohort']}, entries {b['window'][0]} to {b['window'][1]}, "
+             f"families from the {b['family_source']}, link rate {b['link_rate']:.1%}",
+             f"{'parameter':<38}{'value':>9}{'95% interval':>20}{'events':>8}{'default':>9}"]
+    for r in b["estimates"]:
+        if r["withheld"]:
+            lines.append(f"{r['parameter']:<38}{r['value']:>9.4f}   withheld ({r['reason']}): workbook value kept")
+        else:
+            interval = (f"{r['low']:>10.4f}–{r['high']:<9.4f}" if r["low"] is not None and r["high"] is not None
+                        else f"{'(no bootstrap)':>20}")
+            lines.append(f"{r['parameter']:<38}{r['value']:>9.4f}{interval}{r['events']:>8,}{r['default']:>9.4g}")
+    return lines
