@@ -75,6 +75,11 @@ def guarded(func):
         except KeyboardInterrupt:
             click.echo("interrupted: no output folder was written", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # the reader of stdout went away (`… | head -1`): not an error of ours
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush writes nowhere
+            sys.exit(0)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug: keep the details, show a short message
@@ -108,6 +113,38 @@ class Progress:
         sys.stderr.flush()
 
 
+class Number(click.ParamType):
+    """A number option typed as in the workbook: ``50000``, ``£50,000``, ``35%``, ``1 200``; a comma only separates
+    thousands (``50,5`` is refused with both readings). Whole numbers when ``integer``; the range is inclusive."""
+
+    def __init__(self, lo: float | None = None, hi: float | None = None, integer: bool = False):
+        self.lo, self.hi, self.integer = lo, hi, integer
+        self.name = "integer" if integer else "number"
+
+    def allowed(self) -> str:
+        def text(x: float) -> str:
+            return f"{x:,.0f}" if x == int(x) else f"{x:g}"
+        kind = "a whole number" if self.integer else "a number"
+        if self.lo is not None and self.hi is not None:
+            return f"{kind} from {text(self.lo)} to {text(self.hi)}"
+        return f"{kind} ≥ {text(self.lo)}" if self.lo is not None else kind
+
+    def convert(self, value, param, ctx):
+        from .inputs.loader import parse_number
+
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = parse_number(str(value))
+            except ValueError as exc:
+                self.fail(f"{exc}; allowed: {self.allowed()}", param, ctx)
+        if (self.integer and number != int(number)) or (self.lo is not None and number < self.lo) or \
+                (self.hi is not None and number > self.hi):
+            self.fail(f"found {value}; allowed: {self.allowed()}", param, ctx)
+        return int(number) if self.integer else number
+
+
 def _options(*decorators):
     """Combine click decorators so commands share one definition of each option."""
     def apply(func):
@@ -124,9 +161,9 @@ output_options = _options(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 psa_options = _options(
-    click.option("-n", "--iterations", type=click.IntRange(1, MAX_ITERATIONS),
+    click.option("-n", "--iterations", type=Number(1, MAX_ITERATIONS, integer=True),
                  help="PSA iterations, 1 to 10,000,000 (default: workbook setting)."),
-    click.option("--seed", type=click.IntRange(0, MAX_SEED),
+    click.option("--seed", type=Number(0, MAX_SEED, integer=True),
                  help="Random seed, 0 to 4,294,967,295 (default: workbook setting)."),
 )
 
@@ -201,7 +238,7 @@ def run(workbook, out, force, as_json):
 @main.command(epilog=EPILOG)
 @workbook_argument
 @psa_options
-@click.option("--chunk-size", type=click.IntRange(1, 1_000_000), default=None,
+@click.option("--chunk-size", type=Number(1, 1_000_000, integer=True), default=None,
               help="Iterations evaluated at once (default: automatic, 1,024-4,096); results do not depend on it.")
 @output_options
 @json_option
@@ -210,7 +247,7 @@ def run(workbook, out, force, as_json):
 @click.option("--structural", type=click.Choice(["none", "model_averaged"]), default=None,
               help="Structural uncertainty: model_averaged draws the after-effect assumption and 'no effect' per "
                    "iteration with the workbook's weights (default: the workbook's psa_structural).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=Number(1, integer=True), default=None,
               help="Threads for the model and sampling (default: every available core); results do not depend on it.")
 @guarded
 def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural, workers):
@@ -247,9 +284,9 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
 @workbook_argument
 @click.option("--outcome", type=click.Choice(["savings", "nmb", "placements"]), default="savings", show_default=True,
               help="Outcome of the tornado and thresholds: per-child savings, NMB at --wtp, placements avoided.")
-@click.option("--wtp", type=click.FloatRange(0, 1e9), help="Willingness to pay per placement avoided for --outcome nmb, "
+@click.option("--wtp", type=Number(0, 1e9), help="Willingness to pay per placement avoided for --outcome nmb, "
               "0 to 1e9 GBP (default: workbook).")
-@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Bars shown in the tornado.")
+@click.option("--top", type=Number(1, integer=True), default=15, show_default=True, help="Bars shown in the tornado.")
 @output_options
 @json_option
 @guarded
@@ -274,12 +311,12 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 
 @main.command(epilog=EPILOG)
 @workbook_argument
-@click.option("--years", type=click.IntRange(1, 5), help="Years of referrals and of the budget (default: workbook, 1–5).")
-@click.option("--referrals", type=click.FloatRange(0, 1e6),
+@click.option("--years", type=Number(1, 5, integer=True), help="Years of referrals and of the budget (default: workbook, 1–5).")
+@click.option("--referrals", type=Number(0, 1e6),
               help="Families referred a year, 0 to 1,000,000 (default: workbook).")
-@click.option("-n", "--iterations", type=click.IntRange(0, MAX_ITERATIONS), default=1000, show_default=True,
+@click.option("-n", "--iterations", type=Number(0, MAX_ITERATIONS, integer=True), default=1000, show_default=True,
               help="PSA iterations for intervals (0 for the base case only).")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED),
+@click.option("--seed", type=Number(0, MAX_SEED, integer=True),
               help="Random seed, 0 to 4,294,967,295 (default: workbook setting).")
 @output_options
 @json_option

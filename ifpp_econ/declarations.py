@@ -30,14 +30,18 @@ EVPPI_GROUPS = {
     "effectiveness": ("rr_", "effect_duration_months"),
     "usual-care risk": ("risk_", "annual_risk_after_24m"),
     "care dynamics": ("reunify_", "permanence_", "reentry_"),
-    "placement costs": ("cost_kinship", "cost_la_foster", "cost_ifa", "cost_residential", "cost_with_parents",
-                        "cost_other", "mix:"),
+    "placement costs": (*(f"cost_{t}" for t in PLACEMENT_TYPES), "mix:"),
     "programme cost": ("ifpp_cost_per_family", "team_fte", "cost_per_fte", "families_per_team_year",
                        "children_per_family"),
     "proceedings and support costs": ("court_cost_proceedings", "la_legal_cost_proceedings",
                                       "share_entries_with_proceedings", "reunification_support_cost",
                                       "case_support_cost"),
+    "structural choices": ("structure:",),  # a model-averaged PSA's per-iteration choices
 }
+
+# The structural choices a model-averaged PSA draws per iteration (columns ``structure:<name>`` of its draws).
+STRUCTURE_LABELS = {"structure:after_effect": "After-effect assumption (drawn per iteration)",
+                    "structure:no_effect": "IFPP has no effect in this setting (drawn per iteration)"}
 
 # After-effect assumptions (labels shown beside each other) and perspectives of the cost.
 AFTER_EFFECT_LABELS = {"effect_stops": "Effect stops (usual care's hazard after the effect)",

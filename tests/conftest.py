@@ -15,3 +15,18 @@ def default_workbook_path():
 def default_inputs(default_workbook_path):
     from ifpp_econ.inputs.reader import read_workbook
     return read_workbook(default_workbook_path)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many command runs the contract test made, and their wall time (quoted in closing notes)."""
+    import sys
+
+    module = sys.modules.get("test_contract")
+    runs = getattr(module, "RUNS", None)
+    if runs:
+        by: dict[str, tuple[int, float]] = {}
+        for label, seconds in runs:
+            n, t = by.get(label.split()[0], (0, 0.0))
+            by[label.split()[0]] = (n + 1, t + seconds)
+        terminalreporter.write_line(f"contract: {len(runs)} command runs in {sum(s for _, s in runs):.0f} s: "
+                                    + ", ".join(f"{k} {n} ({t:.0f} s)" for k, (n, t) in sorted(by.items())))

@@ -124,13 +124,13 @@ def test_template_and_validate(runner, tmp_path):
 
 def test_edited_workbook_is_used_by_run(runner, tmp_path):
     invoke(runner, "template", "my.xlsx")
-    base = json.loads(invoke(runner, "run", "my.xlsx", "--json").output)
+    base = json.loads(invoke(runner, "run", "my.xlsx", "--json").stdout)
     wb = load_workbook(tmp_path / "my.xlsx")
     ws = wb["Parameters"]
     row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "ifpp_cost_per_family")
     ws.cell(row, 3).value = 8000
     wb.save(tmp_path / "my.xlsx")
-    edited = json.loads(invoke(runner, "run", "my.xlsx", "--json").output)
+    edited = json.loads(invoke(runner, "run", "my.xlsx", "--json").stdout)
     assert edited["per_child_savings"] == pytest.approx(base["per_child_savings"] - 3000 / 2.9)
 
 

@@ -129,7 +129,7 @@ def test_duplicate_headers_name_both_cells(template):
     ("cost_ifa", "I", -10, "found -10 for cost_ifa's low; allowed for GBP/week/child: ≥ 0"),
     ("risk_12m", "J", 1.2, "found 1.2 for risk_12m's high; allowed for probability: ≥ 0 and ≤ 1"),
     ("rr_12m", "J", 12, "found 12 for rr_12m's high; allowed for relative risk: > 0 and ≤ 10"),
-    ("cost_ifa", "C", 2e9, "found 2e+09; allowed for GBP/week/child: ≥ 0 and ≤ 1e+09"),
+    ("cost_ifa", "C", 2e9, "found 2e+09; allowed for GBP/week/child: ≥ 0 and ≤ 1,000,000,000"),
 ])
 def test_low_high_and_value_in_the_domain(template, name, col, value, expect):
     edit(template, ("Parameters", f"{col}{row_of(name)}", value))

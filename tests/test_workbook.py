@@ -136,7 +136,7 @@ def test_distribution_and_range_rules(template, cell_edits, expected):
 
 def test_shares_must_sum_to_one(template):
     edit(template, "Placement mix", "C2", 0.5)
-    assert any("Placement mix!C:C: age band 0-4: shares sum to 1.2;" in p for p in problems(template))
+    assert any("Placement mix!C2:C9: age band 0-4: shares sum to 1.2;" in p for p in problems(template))
 
 
 def test_duplicate_and_unknown_names(template):
@@ -297,11 +297,11 @@ RULES = [
     ([("Strategies", "A3", "Usual care")], "Strategies!A3", "duplicate strategy name Usual care"),
     ([("Strategies", "A3", "Usual care")], "Strategies", "at least two are needed"),
     ([("Age bands", "B4", 18)], "Age bands!B4", "allowed: 0 to under 18"),
-    ([("Age bands", "C4", 0.5)], "Age bands!C:C", "shares sum to 1.1"),
+    ([("Age bands", "C4", 0.5)], "Age bands!C2:C4", "shares sum to 1.1"),
     ([(*S("placement_mix_effective_n"), -1)], "Settings!B{placement_mix_effective_n}", "found -1"),
     ([("Placement mix", "A2", "granny")], "Placement mix!A2", "unknown placement type 'granny'"),
     ([("Placement mix", "B3", "cost_ifa")], "Placement mix!B3", "expected cost_la_foster"),
-    ([("Placement mix", "C2", "23%"), ("Placement mix", "C3", "0.3")], "Placement mix!C:C",
+    ([("Placement mix", "C2", "23%"), ("Placement mix", "C3", "0.3")], "Placement mix!C2:C9",
      "age band 0-4: shares sum to 0.88"),
     ([("Placement mix", "D1", "5-9")], "Placement mix!1:1", "no share column for age band '5-10'"),
     ([("Placement mix", "E5", 1.5)], "Placement mix!E5", "found 1.5; allowed: a share between 0 and 1"),
@@ -380,7 +380,7 @@ def test_inputs_fields_and_one_table_of_parameters(template):
     assert inputs.path == template and inputs.sha256 == sha(template)
     p = inputs.parameters
     assert list(p.columns) == ["label", "value", "unit", "price_year", "payer", "distribution", "param_a", "param_b", "low",
-                               "high", "source", "status", "notes", "group", "cell", "min", "max"]
+                               "high", "source", "status", "notes", "group", "cell", "min", "max", "edited"]
     assert p.loc["rr_12m", "cell"] == f"Parameters!C{param_row('rr_12m')}"
     assert p.loc["rr_12m", ["param_a", "param_b"]].tolist() == [0.48, 0.76]
     for col, band in zip("CDE", ("0-4", "5-10", "11-17")):

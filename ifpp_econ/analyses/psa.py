@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from ..engine import threads
+from ..exceptions import ModelError
 from ..inputs.container import AFTER_EFFECTS
 from ..inputs.distributions import CI95_WIDTH
+from ..inputs.rules import weights_problem
 from ..model.family_states import OUTCOME_LABELS, run_model
 from ..model.spec import ModelSpec, build_spec
 from . import comparison
@@ -109,10 +111,11 @@ def structural_weights(inputs, structural: str | None = None) -> dict[str, float
     s = inputs.settings
     if (structural or s.get("psa_structural", "none")) != "model_averaged":
         return None
+    problem = weights_problem(s)
+    if problem:  # a validated workbook never gets here (the validator's rule); settings edited in Python may
+        raise ModelError(problem)
     raw = {name: float(s.get(f"weight_{name}", 0.0)) for name in AFTER_EFFECTS}
     total = sum(raw.values())
-    if total <= 0:
-        raise ValueError("model-averaged PSA: the after-effect weights sum to 0; give at least one a positive weight")
     return {**{k: v / total for k, v in raw.items()}, "no_effect": float(s.get("weight_no_effect", 0.0))}
 
 

@@ -5,7 +5,12 @@ comparator) on the PSA draws of φ; the fitted values estimate E[NB | φ]; then
 EVPPI = mean over iterations of max_k fitted_k − max_k mean fitted_k.
 Regression: a cubic B-spline basis (knots at quantiles) for one parameter; for a group,
 additive splines for each parameter plus all pairwise products (a flexible, smooth
-surface that stays cheap for 10⁵ iterations). Fit is reported as R²; the estimate is
+surface that stays cheap for 10⁵ iterations). A discrete column (at most
+:data:`MAX_DISCRETE_VALUES` distinct values, e.g. a structural choice drawn per iteration) is
+never put through a spline: it enters as indicators of its values (jointly with the group's
+other discrete columns), so the fit conditions on it exactly — for a discrete parameter alone,
+the fitted values are the group means. A column that does not vary carries no information and
+is left out (its EVPPI is 0). Fit is reported as R²; the estimate is
 capped at EVPI, and the upward bias of the fit is checked with a permuted-parameter
 null (the EVPPI of φ shuffled, which should be ≈ 0). Each design is factorised once
 (:class:`Projection`) and serves both the estimate and the null; the table reports each
@@ -14,6 +19,7 @@ estimate's Monte Carlo standard error.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +52,8 @@ def bspline_design(x: np.ndarray, knots: np.ndarray, degree: int) -> np.ndarray:
         right[j] = knots[span + j] - x
         saved = np.zeros(len(x))
         for r in range(j):
-            temp = values[r] / (right[r + 1] + left[j - r])
+            span_width = right[r + 1] + left[j - r]  # 0 only between repeated knots, where the term is 0
+            temp = np.divide(values[r], span_width, out=np.zeros(len(x)), where=span_width != 0)
             values[r] = saved + right[r + 1] * temp
             saved = left[j - r] * temp
         values[j] = saved
@@ -57,19 +64,41 @@ def bspline_design(x: np.ndarray, knots: np.ndarray, degree: int) -> np.ndarray:
     return out
 
 
+MAX_DISCRETE_VALUES = 20  # a column with at most this many distinct values is conditioned on exactly (indicators)
+
+
+def is_discrete(x: np.ndarray) -> bool:
+    """True when ``x`` ``(N,)`` takes at most :data:`MAX_DISCRETE_VALUES` distinct values (and more than one)."""
+    return 1 < len(np.unique(x)) <= MAX_DISCRETE_VALUES
+
+
 def design_matrix(theta: np.ndarray) -> np.ndarray:
-    """Regression design for draws ``(N, P)``: intercept, additive splines, pairwise products."""
+    """Regression design for draws ``(N, P)``: intercept; indicators of the joint values of the discrete columns (one
+    dropped); additive splines of the continuous columns and their pairwise products; each indicator × each
+    standardised continuous column. Columns that do not vary add nothing."""
     theta = np.asarray(theta, dtype=float)
     if theta.ndim == 1:
         theta = theta[:, None]
-    z = (theta - theta.mean(0)) / np.where(theta.std(0) > 0, theta.std(0), 1.0)
-    columns = [np.ones((len(z), 1))]
+    varying = [j for j in range(theta.shape[1]) if np.ptp(theta[:, j]) > 0]
+    discrete = [j for j in varying if is_discrete(theta[:, j])]
+    continuous = [j for j in varying if j not in discrete]
+    columns = [np.ones((len(theta), 1))]
+    indicators = np.zeros((len(theta), 0))
+    if discrete:
+        _, joint = np.unique(theta[:, discrete], axis=0, return_inverse=True)
+        joint = joint.reshape(-1)
+        indicators = (joint[:, None] == np.arange(1, joint.max() + 1)[None, :]).astype(float)
+        columns.append(indicators)
+    x = theta[:, continuous]
+    z = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0)
     for j in range(z.shape[1]):
-        basis = spline_basis(z[:, j], n_knots=6 if z.shape[1] == 1 else 4)
+        basis = spline_basis(z[:, j], n_knots=6 if len(varying) == 1 else 4)
         columns.append(basis[:, 1:])  # drop one column: the intercept is already there
     if 1 < z.shape[1] <= 12:
         rows, cols = np.triu_indices(z.shape[1], k=1)
         columns.append(z[:, rows] * z[:, cols])
+    if indicators.shape[1] and z.shape[1]:
+        columns.append((indicators[:, :, None] * z[:, None, :]).reshape(len(z), -1))
     return np.hstack(columns)
 
 
@@ -133,21 +162,30 @@ def _evppi_from_fit(fitted: np.ndarray, n: int) -> tuple[float, float]:
     return float(max(gain.mean(), 0.0)), float(gain.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
 
 
-def evppi(theta: np.ndarray, nb: np.ndarray, null_rows: np.ndarray | None = None) -> dict[str, float]:
+def evppi(theta: np.ndarray, nb: np.ndarray, null_rows: np.ndarray | None = None) -> dict[str, Any]:
     """EVPPI of ``theta`` ``(N,)`` or ``(N, P)`` given net benefits ``nb`` ``(K, N)``.
 
     Returns ``evppi`` (capped at EVPI), its Monte Carlo standard error ``se``, the worst
-    strategy's R² and, with ``null_rows`` (a permutation of the iterations), the
+    strategy's R², the ``method`` (group means for discrete columns, splines otherwise) and, with ``null_rows``
+    (a permutation of the iterations), the
     ``permuted_null``: the EVPPI of ``theta`` shuffled, from the same factorisation.
     """
     n = nb.shape[1]
     inb = nb - nb[:1]  # relative to the first strategy (EVPPI is invariant to this shift)
+    theta = np.asarray(theta, dtype=float).reshape(n, -1)
+    varying = [j for j in range(theta.shape[1]) if np.ptp(theta[:, j]) > 0]
+    if not varying:  # no information: conditioning on a constant changes nothing
+        out = {"evppi": 0.0, "se": 0.0, "r_squared": 0.0, "method": "constant (no information)"}
+        if null_rows is not None:
+            out["permuted_null"] = 0.0
+        return out
+    method = ("group means (discrete)" if all(is_discrete(theta[:, j]) for j in varying) else "regression (splines)")
     projection = Projection(design_matrix(theta))
     fitted = projection.fit(inb[1:])
     r2 = _fit_quality(inb[1:], fitted)
     total = evpi(nb)
     value, se = _evppi_from_fit(fitted, n)
-    out = {"evppi": min(value, total), "se": se, "r_squared": float(np.min(r2)) if len(r2) else 1.0}
+    out = {"evppi": min(value, total), "se": se, "r_squared": float(np.min(r2)) if len(r2) else 1.0, "method": method}
     if null_rows is not None:
         out["permuted_null"] = min(_evppi_from_fit(projection.fit(inb[1:], null_rows), n)[0], total)
     return out
@@ -184,7 +222,7 @@ def evppi_table(draws: pd.DataFrame, nb: np.ndarray, groups: dict | None = None,
         est = evppi(draws[cols].to_numpy(float), nb, null_rows=nulls[i])
         return {"parameter": name, "parameters": ", ".join(cols), "n_parameters": len(cols),
                 "evppi_per_child": est["evppi"], "evppi_se": est["se"], "r_squared": est["r_squared"],
-                "permuted_null": est["permuted_null"], "evpi_per_child": total, "iterations": n}
+                "permuted_null": est["permuted_null"], "evpi_per_child": total, "iterations": n, "method": est["method"]}
 
     from ..engine.threads import workers  # fits side by side (numpy and BLAS release the GIL)
 

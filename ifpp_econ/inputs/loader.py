@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import math
 import re
 import zipfile
@@ -42,6 +43,9 @@ def parse_number(value) -> float:
     """
     if isinstance(value, bool):
         raise ValueError(f"found TRUE/FALSE ({value})")
+    if isinstance(value, StoredText):
+        raise ValueError(f"found {value.strip() or 'an empty stored value'} (not a number): the cell's stored value is "
+                         "not a number; type the number again")
     if isinstance(value, (int, float, np.integer, np.floating)):
         v = float(value)
     elif isinstance(value, str):
@@ -204,7 +208,12 @@ def _load_sheets(path: Path, c: _Collector) -> dict[str, _Sheet] | None:
         missing = [s for s in schema.SHEETS[1:] if s not in values_wb.sheetnames]
         for s in missing:
             optional = s == "Correlations"
-            if not optional:
+            close = difflib.get_close_matches(s.lower(), [n.lower() for n in values_wb.sheetnames], n=1, cutoff=0.8)
+            renamed = next((n for n in values_wb.sheetnames if close and n.lower() == close[0]), None)
+            if renamed is not None:
+                c.add(s, f"sheet missing; found a sheet named {renamed!r} — did you mean {s!r}? (sheet names are read "
+                         "exactly; rename it back)")
+            elif not optional:
                 c.add(s, f"sheet missing; the workbook needs the sheets {', '.join(schema.SHEETS[1:])} "
                          "(write a fresh one with ifpp-econ template)")
         for name in schema.SHEETS[1:]:
@@ -215,6 +224,8 @@ def _load_sheets(path: Path, c: _Collector) -> dict[str, _Sheet] | None:
                 c.add(name, f"the sheet has more than {MAX_ROWS:,} rows holding data; at most {MAX_ROWS:,} are allowed")
                 continue
             sheets[name] = _table(name, values, formulas, c)
+        if KEY_INPUTS in formula_wb.sheetnames:
+            _check_key_inputs(_data_rows(formula_wb[KEY_INPUTS]) or {}, c)
     except Exception as exc:  # sheets are parsed lazily: damaged XML surfaces here
         c.add("", f"cannot be read as an Excel workbook ({type(exc).__name__}: {str(exc)[:200]}); "
                   "save it again as Excel Workbook (.xlsx)")
@@ -223,6 +234,55 @@ def _load_sheets(path: Path, c: _Collector) -> dict[str, _Sheet] | None:
         values_wb.close()
         formula_wb.close()
     return sheets
+
+
+class StoredText(str):
+    """A cell's stored value that its type says is a number but that is not one (e.g. ``NaN`` written by a program):
+    kept as its text, so the cell that holds it is reported."""
+
+
+@functools.lru_cache(maxsize=1)
+def _parser():
+    """openpyxl's sheet parser, but a stored number it cannot read (``NaN``, ``1,5``) becomes :class:`StoredText`
+    in its cell instead of failing the whole sheet."""
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    class Parser(WorkSheetParser):
+        def parse_cell(self, element):
+            try:
+                return super().parse_cell(element)
+            except (ValueError, TypeError, OverflowError):
+                from openpyxl.utils.cell import coordinate_to_tuple
+
+                row, column = coordinate_to_tuple(element.get("r"))
+                self.col_counter = column
+                raw = element.findtext("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}v") or ""
+                return {"row": row, "column": column, "value": StoredText(raw), "data_type": "n", "style_id": 0}
+
+    return Parser
+
+
+KEY_INPUTS = "Key inputs"  # the template's guide sheet (see template.KEY_INPUTS_SHEET)
+
+
+def _reference(text) -> str:
+    """A cell reference in a comparable form: ``='Parameters'!$C$29`` and ``Parameters!C29`` → ``parameters!c29``."""
+    return str(text).lstrip("=").replace("$", "").replace("'", "").strip().lower()
+
+
+def _check_key_inputs(rows: dict[int, list], c: _Collector) -> None:
+    """The Key inputs sheet shows linked values (column B, a formula ``='Sheet'!Ref``) beside the cell to edit
+    (column C). A value typed over a link would be ignored (the tool reads the linked cell): refused, saying where to
+    type it."""
+    for i, row in sorted(rows.items()):
+        what, shown, link = (row + [None, None, None])[:3]
+        if not isinstance(link, str) or "!" not in link or i < 3:
+            continue  # the title, the header, or a row the user added
+        if isinstance(shown, str) and shown.startswith("=") and _reference(shown) == _reference(link):
+            continue
+        found = "an empty cell" if shown is None or (isinstance(shown, str) and not shown.strip()) else _show(shown).strip("'")
+        c.add(f"{KEY_INPUTS}!B{i}", f"found {found} typed over the link to {link}; the tool reads {link}, not this "
+                                    f"sheet: type the {str(what or 'value').strip()} in {link} (this sheet only shows it)")
 
 
 def _holds_data(row) -> bool:
@@ -238,13 +298,11 @@ def _data_rows(ws) -> dict[int, list] | None:
     sheet parser, so a gap of a million rows costs nothing; the unpacked-size guard bounds
     the work. Cells beyond column :data:`MAX_COLUMNS` are ignored.
     """
-    from openpyxl.worksheet._reader import WorkSheetParser
-
     book = ws.parent
     rows = {}
     with ws._get_source() as src:
-        parser = WorkSheetParser(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
-                                 date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        parser = _parser()(src, ws._shared_strings, data_only=book.data_only, epoch=book.epoch,
+                           date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
         for i, cells in parser.parse():
             cells = [cell for cell in cells if cell["column"] <= MAX_COLUMNS]
             row = [None] * max((cell["column"] for cell in cells), default=0)
@@ -292,14 +350,22 @@ def _table(name: str, values: dict[int, list], fvalues: dict[int, list], c: _Col
     unmatched = {j: values[header_row][j - 1] for j, h in enumerate(header, start=1)
                  if h and h not in expected} if header_row else {}
     if name == "Placement mix":  # plus one share column per age band, headed with the band's name
-        for j in list(unmatched):
-            columns.setdefault(header[j - 1], j)
+        for j in sorted(unmatched):
+            h = header[j - 1]
+            if h in columns:
+                c.add(f"{name}!{_letter(columns[h])}{at} and {name}!{_letter(j)}{at}",
+                      f"two columns headed {h!r}; keep one (rename or delete the other)")
+            else:
+                columns[h] = j
         unmatched = {}
     for col in expected:
-        if col in columns or col in optional:
+        if col in columns:
             continue
         near = {j: v for j, v in unmatched.items() if difflib.get_close_matches(col, [_header_key(v)], n=1, cutoff=0.6)}
         at_col = min(near) if near else (expected.index(col) + 1 if expected.index(col) + 1 in unmatched else None)
+        if col in optional and at_col is None:
+            continue  # an optional column left out: its defaults apply
+        # an optional column renamed (close to its name, or in its place) is reported, not silently replaced by defaults
         listed = f"the sheet's headers are {', '.join(expected)}"
         if at_col is not None and near:
             c.add(f"{name}!{_letter(at_col)}{at}", f"found the header {_show(unmatched[at_col])}; expected {col!r} — did you mean "
@@ -329,7 +395,7 @@ def _table(name: str, values: dict[int, list], fvalues: dict[int, list], c: _Col
                 if len(v) > MAX_TEXT:
                     c.add(f"{name}!{_letter(j)}{i}", f"text of {len(v):,} characters; at most {MAX_TEXT:,} allowed")
                     v = v[:MAX_TEXT]
-                v = v.strip() if col not in ("notes", "source", "description", "label") else v
+                v = type(v)(v.strip()) if col not in ("notes", "source", "description", "label") else v
             record[col] = v
         rows.append(record)
     required = [col for col in expected if col not in optional]

@@ -35,7 +35,7 @@ from .loader import (
 from .rules import (
     BELOW_ONE,
     _check_correlation_matrix,
-    _check_dirichlet_counts,
+    _check_edited_values,
     _check_parameter_domains,
     _check_prices,
     _check_risks,
@@ -182,8 +182,9 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
         if low is not None and high is not None and low > high:
             c.add(_cell(sheet, rec["_row"], "low"), f"low {low:g} is above high {high:g}; swap them")
             ok = False
-        elif low is not None and high is not None and not low <= value <= high:
-            # a local value outside the pre-filled one-way range: the range is widened to include it
+        elif ok and low is not None and high is not None and not low <= value <= high:
+            # a local value outside the pre-filled one-way range: the range is widened to include it (a value outside
+            # its unit's range is reported once, at its own cell, and widens nothing)
             side, cell = ("low", "low") if value < low else ("high", "high")
             c.warn(_cell(sheet, rec["_row"], "value"),
                    f"value {value:g} is outside the one-way range {low:g}–{high:g}; the {side} end is taken as {value:g} "
@@ -256,8 +257,8 @@ def _read_shares(sheet: _Sheet, key: str, prefix: str, group: str, effective_n: 
                                        _text(sheet, rec, "notes"), _cell(sheet, rec["_row"], "share")))
     shares = [r["share"] for r in records]
     if records and all(s is not None for s in shares) and abs(sum(shares) - 1) > 1e-6:
-        c.add(f"{sheet.name}!{_letter(sheet.columns['share'])}:{_letter(sheet.columns['share'])}",
-              f"shares sum to {sum(shares):.6g}; they must sum to 1")
+        c.add(_column_range(sheet, "share", [r["_row"] for r in records]), f"shares sum to {sum(shares):.6g}; they must "
+                                                                           "sum to 1")
     if not records:
         c.add(sheet.name, "no rows; at least one is needed")
     return params, records
@@ -269,6 +270,12 @@ def _share_parameter(name: str, label: str, share, group: str, effective_n: floa
             "distribution": "dirichlet" if dirichlet else "fixed", "param_a": effective_n if dirichlet else None,
             "param_b": None, "low": None, "high": None, "source": "", "status": "", "notes": notes, "group": group,
             "cell": cell}
+
+
+def _column_range(sheet: _Sheet, column: str, rows: list[int]) -> str:
+    """The cells of ``column`` that hold a table's values, e.g. ``Age bands!C2:C4``."""
+    letter = _letter(sheet.columns[column])
+    return f"{sheet.name}!{letter}{min(rows)}:{letter}{max(rows)}"
 
 
 def _read_placement_mix(sheet: _Sheet, bands: list[str], effective_n: float, c: _Collector) -> list[dict]:
@@ -307,9 +314,9 @@ def _read_placement_mix(sheet: _Sheet, bands: list[str], effective_n: float, c: 
     for band, col in band_cols.items():
         shares = [p["value"] for p in params if p["group"] == f"placement_mix:{band}"]
         if shares and all(v is not None for v in shares) and abs(sum(shares) - 1) > 1e-6:
-            j = sheet.columns[col]
-            c.add(f"{sheet.name}!{_letter(j)}:{_letter(j)}", f"age band {band}: shares sum to {sum(shares):.6g}; they "
-                                                             "must sum to 1")
+            rows = [int(p["cell"].rsplit(_letter(sheet.columns[col]), 1)[1]) for p in params
+                    if p["group"] == f"placement_mix:{band}"]
+            c.add(_column_range(sheet, col, rows), f"age band {band}: shares sum to {sum(shares):.6g}; they must sum to 1")
     return params
 
 
@@ -350,11 +357,12 @@ def read_workbook(path: str | Path) -> Inputs:
     year_cell = _setting_cell(sheets["Settings"], "analysis_price_year")
     _check_prices(all_params, settings, inflation, c, year_cell)
     _check_risks(params, c)
+    edited = _check_edited_values(params, sheets["Parameters"], c) if "source" in sheets["Parameters"].columns else set()
     _check_parameter_domains(params, sheets["Parameters"], c)
     _check_strategy_costs(strategies, sheets["Strategies"], c)
-    _check_dirichlet_counts(mix_params + age_params, sheets, c)
+    missing = {p["name"] for p in schema.PARAMETERS} - param_names  # rows reported missing with the Parameters sheet
     _check_settings_limits(settings, sheets["Settings"], param_names | {p["name"] for p in mix_params + age_params},
-                           len(strategies), c)
+                           len(strategies), c, missing)
     names = param_names | {p["name"] for p in mix_params + age_params}
     scenarios = _read_scenarios(sheets["Scenarios"], all_params, names, settings, strategies, c, inflation)
     unreadable = param_names - {p["name"] for p in params}  # rows already reported: no cascade
@@ -365,6 +373,7 @@ def read_workbook(path: str | Path) -> Inputs:
 
     table = pd.DataFrame(all_params).drop(columns=["price_cell", "_row"], errors="ignore").set_index("name")
     table["min"], table["max"] = zip(*(domain(unit) for unit in table["unit"]))  # draws are clipped to these
+    table["edited"] = table.index.isin(sorted(edited))  # value changed, source and status not: "edited; source not updated"
     below_one = table.index.isin(BELOW_ONE) & table["unit"].str.startswith("probability")
     table.loc[below_one, "max"] = 1 - 1e-9
     for col in ("value", "param_a", "param_b", "low", "high"):

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import SamplingError
+from ..exceptions import SamplingError, UnitsError
 from . import distributions, schema, units
+from .container import AFTER_EFFECTS
 from .distributions import MARGINALS, correlation_cholesky
 from .loader import _cell, _Collector, _Sheet, _show, _text
 
@@ -56,8 +57,49 @@ def _check_risks(params: list[dict], c: _Collector) -> None:
     for name in ("return_support_months", "case_support_months"):
         if name in values and values[name]["value"] != int(values[name]["value"]):
             c.add(values[name]["cell"], f"found {values[name]['value']:g}; allowed: a whole number of months")
-    if "return_support_months" in values and values["return_support_months"]["value"] > 12:
-        c.add(values["return_support_months"]["cell"], "allowed: 0 to 12 months (time-since-return tunnels)")
+    support = values.get("return_support_months")
+    if support is not None and support["value"] > MAX_RETURN_SUPPORT_MONTHS:
+        c.add(support["cell"], f"found {support['value']:g}; allowed: 0 to {MAX_RETURN_SUPPORT_MONTHS} months "
+                               "(time-since-return tunnels)")
+
+
+def sourced_values() -> dict[str, list[dict]]:
+    """Each parameter's values as the template writes them, with their source and status: the default workbook's and
+    each preset's (``name`` → rows with ``value``, ``unit``, ``source``, ``status``)."""
+    out: dict[str, list[dict]] = {}
+    for preset in schema.PRESETS:
+        changes = schema.preset_changes(preset)["parameters"]
+        for row in schema.PARAMETERS:
+            row = {**row, **changes.get(row["name"], {})}
+            out.setdefault(row["name"], []).append(row)
+    return out
+
+
+def _check_edited_values(params: list[dict], sheet: _Sheet, c: _Collector) -> set[str]:
+    """Values that differ from what the template wrote for their row while the row's source and status are still the
+    template's: the number no longer matches its source. Each is warned about at its value cell, naming the source
+    cell to update; returns their names (the report marks them "edited; source not updated")."""
+    template = sourced_values()
+    edited = set()
+    for p in params:
+        same_source = [r for r in template.get(p["name"], []) if str(r.get("source") or "").strip() == p["source"].strip()
+                       and str(r.get("status") or "").strip() == p["status"].strip()]
+        if not same_source or p["value"] is None:
+            continue
+        try:
+            with np.errstate(all="ignore"):  # a probability of 1 is compared, not used
+                value = float(units.to_model_units(p["value"], p["unit"]))
+                known = [float(units.to_model_units(r["value"], r["unit"])) for r in same_source]
+        except (UnitsError, KeyError, ValueError):
+            continue  # an unknown unit: reported at its own cell
+        if any(np.isclose(value, k, rtol=1e-9, atol=0) or value == k for k in known):
+            continue
+        edited.add(p["name"])
+        c.warn(p["cell"], f"{p['name']} is {p['value']:g} but its source and status are still the template's "
+                          f"({_show(p['source'][:70] + ('…' if len(p['source']) > 70 else ''))}, status "
+                          f"{p['status'] or 'blank'}), which give {same_source[0]['value']:g}: update the source in "
+                          f"{_cell(sheet, p['_row'], 'source')} and the status to L or E")
+    return edited
 
 
 # ---------------------------------------------------------------------------------------
@@ -75,7 +117,10 @@ TWO_WAY_AXES = ("risk_12m", "rr_12m")  # the DSA's two-way grid spans their one-
 # Probabilities of first entry that must stay below 1 (a certain entry leaves no one at home to follow),
 # as value, low/high, scenario value and draw (clipped to 1 − 1e-9).
 BELOW_ONE = ("risk_3m", "risk_6m", "risk_12m", "risk_24m", "annual_risk_after_24m")
+MAX_RETURN_SUPPORT_MONTHS = 12  # the model's time-since-return tunnels (0–11 months, then 12+)
 MIN_DIRICHLET_COUNT = 0.1  # smaller counts draw shares that underflow to 0/0
+# The model-averaged PSA's weights of the after-effect assumptions (rescaled to sum to 1 when it draws them).
+AFTER_EFFECT_WEIGHTS = tuple(f"weight_{name}" for name in AFTER_EFFECTS)
 
 
 def domain(unit: str) -> tuple[float, float]:
@@ -86,7 +131,12 @@ def domain(unit: str) -> tuple[float, float]:
 
 def _range_text(unit: str) -> str:
     lo, hi, inclusive = schema.value_range(unit)
-    return f"{'≥' if inclusive else '>'} {lo:g}" + (f" and ≤ {hi:g}" if hi < math.inf else "")
+    return f"{'≥' if inclusive else '>'} {_limit(lo)}" + (f" and ≤ {_limit(hi)}" if hi < math.inf else "")
+
+
+def _limit(x: float) -> str:
+    """A range limit as people write it: 1,000,000,000 (never 1e+09), 0.5, -1,000,000,000."""
+    return f"{x:,.0f}" if x == int(x) else f"{x:g}"
 
 
 def _in_range(value: float, unit: str) -> bool:
@@ -161,15 +211,6 @@ def _check_parameter_domains(params: list[dict], sheet: _Sheet, c: _Collector) -
                   f"({_range_text(unit)}); at most {MAX_OUTSIDE:.1%} may fall outside")
 
 
-def _check_dirichlet_counts(shares: list[dict], sheets: dict[str, _Sheet], c: _Collector) -> None:
-    for p in shares:
-        if p["distribution"] == "dirichlet" and p["param_a"] is not None and p["param_a"] < MIN_DIRICHLET_COUNT:
-            name, ref = p["cell"].split("!")
-            where = _cell(sheets[name], int(re.findall(r"\d+$", ref)[0]), "dirichlet_count")
-            c.add(where, f"found {p['param_a']:g}; allowed: a Dirichlet count of at least {MIN_DIRICHLET_COUNT:g} "
-                         "(or none, for fixed shares)")
-
-
 def _share_text(share: float) -> str:
     return "all" if share >= 0.9995 else f"{share:.2%}" if share >= 0.0001 else f"{share:.2g}"
 
@@ -180,6 +221,11 @@ def _check_strategy_costs(strategies: list[dict], sheet: _Sheet, c: _Collector) 
             c.add(_cell(sheet, s["_row"], "cost_method"), f"strategy {_show(s['strategy'])} receives IFPP but its cost "
                                                            "method is none (its programme would cost £0); allowed: "
                                                            "per_family, bottom_up")
+        if s["receives_ifpp"] == "yes" and s["cost_multiplier"] == 0:
+            c.warn(_cell(sheet, s["_row"], "cost_multiplier"),
+                   f"cost_multiplier 0: strategy {_show(s['strategy'])}'s programme costs nothing, so the break-even "
+                   "programme cost per family (max_affordable_cost_per_family) is not defined (shown as — , null in "
+                   "--json)")
         if s["cost_multiplier"] > MAX_COST_MULTIPLIER:
             c.add(_cell(sheet, s["_row"], "cost_multiplier"), f"found {s['cost_multiplier']:g}; allowed: 0 to "
                                                                f"{MAX_COST_MULTIPLIER:g}")
@@ -204,19 +250,44 @@ def _wtp_problem(settings: dict) -> str | None:
     return None
 
 
-def _check_settings_limits(settings: dict, sheet: _Sheet, names: set[str], n_strategies: int, c: _Collector) -> None:
+def _check_settings_limits(settings: dict, sheet: _Sheet, names: set[str], n_strategies: int, c: _Collector,
+                           missing: AbstractSet[str] = frozenset()) -> None:
+    """The settings' rules across cells: the willingness-to-pay grid, the threshold parameters (``missing``: schema
+    parameters whose rows are missing, already reported), the model-averaged PSA's weights and the Dirichlet
+    effective sample sizes."""
     problem = _wtp_problem(settings)
     if problem and "must be greater" not in problem:  # wtp_max ≤ wtp_min is reported with the settings
         c.add(_setting_cell(sheet, "wtp_step"), problem)
+    scalars = sorted(n for n in names if ":" not in n)
     for name in settings.get("threshold_parameters") or []:
+        if name in missing:
+            continue  # its row is missing: reported once, with the Parameters sheet
         if name not in names:
-            close = difflib.get_close_matches(name, sorted(names), n=1)
+            close = difflib.get_close_matches(name, scalars, n=1)
             c.add(_setting_cell(sheet, "threshold_parameters"),
                   f"{_show(name)} is not a parameter" + (f" (did you mean {close[0]}?)" if close else "") +
                   "; allowed: parameter names separated by commas")
         elif name in STRUCTURAL:
             c.add(_setting_cell(sheet, "threshold_parameters"), f"{name} sets the model's structure and has no "
                                                                  "break-even value; remove it from the list")
+    problem = weights_problem(settings)
+    if problem:
+        c.add(_setting_cell(sheet, AFTER_EFFECT_WEIGHTS[0]), problem)
+    for name in ("placement_mix_effective_n", "age_mix_effective_n"):
+        n = settings.get(name)
+        if n is not None and 0 < n < MIN_DIRICHLET_COUNT:
+            c.add(_setting_cell(sheet, name), f"found {n:g} for {name}; allowed: 0 (fixed shares) or at least "
+                                              f"{MIN_DIRICHLET_COUNT:g} (smaller draws shares that underflow to 0/0)")
+
+
+def weights_problem(settings: dict) -> str | None:
+    """Why the model-averaged PSA's after-effect weights cannot be used (they must not all be 0), or None."""
+    weights = [settings.get(name) for name in AFTER_EFFECT_WEIGHTS]
+    if any(w is None for w in weights) or sum(float(w) for w in weights if w is not None) > 0:
+        return None
+    return (f"the after-effect weights {', '.join(AFTER_EFFECT_WEIGHTS)} sum to 0; a model-averaged PSA (psa_structural "
+            "model_averaged, or psa --structural model_averaged) draws the assumption with these weights: give at "
+            "least one a positive weight")
 
 
 def _check_scenario_effects(sheet: _Sheet, rows: list[dict], params: list[dict], settings: dict,
@@ -233,6 +304,10 @@ def _check_scenario_effects(sheet: _Sheet, rows: list[dict], params: list[dict],
         for name in WHOLE_MONTHS:
             if name in over and over[name] != int(over[name]):
                 c.add(where[name], f"{label}: found {over[name]:g} for {name}; allowed: a whole number of months")
+        support = over.get("return_support_months")
+        if support is not None and support == int(support) and not 0 <= support <= MAX_RETURN_SUPPORT_MONTHS:
+            c.add(where["return_support_months"], f"{label}: found {support:g} for return_support_months; allowed: 0 to "
+                                                  f"{MAX_RETURN_SUPPORT_MONTHS} (the time-since-return tunnels)")
         if all(n in base and base[n]["value"] is not None for n in risks) and any(n in over for n in risks):
             curve = [float(over.get(n, base[n]["value"])) for n in risks]
             if any(x > y for x, y in zip(curve, curve[1:])) or curve[-1] >= 1 or curve[2] == 0:

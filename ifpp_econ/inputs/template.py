@@ -15,6 +15,7 @@ from pathlib import Path
 from . import schema
 
 FIXED_TIME = dt.datetime(2024, 1, 1)
+KEY_INPUTS_SHEET = "Key inputs"
 
 
 def template_tables(preset: str | None = "default") -> dict[str, list[dict]]:
@@ -190,12 +191,13 @@ def _number_formats(ws, rows: list[dict]) -> None:
 
 def _key_inputs_sheet(wb, tables: dict) -> None:
     """A sheet (second, after README) listing the inputs a finance lead changes first, each with its current value
-    and a link to the yellow cell to edit. Only a guide: the tool reads the cells it links to."""
+    (a formula linking to the yellow cell) and a link to that cell. Only a guide: the tool reads the cells it links to,
+    so the sheet is protected, and the reader refuses a value typed over a link (:data:`KEY_INPUTS_SHEET`)."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.hyperlink import Hyperlink
 
-    ws = wb.create_sheet("Key inputs", 1)
+    ws = wb.create_sheet(KEY_INPUTS_SHEET, 1)
     ws.append(["Key inputs: change these first (click a cell reference to go to the yellow cell), save, rerun."])
     ws["A1"].font = Font(bold=True, size=12)
     ws.append(["input", "current value", "edit it at"])
@@ -221,6 +223,9 @@ def _key_inputs_sheet(wb, tables: dict) -> None:
     ws.column_dimensions["A"].width = 70
     ws.column_dimensions["B"].width = 18
     ws.column_dimensions["C"].width = 24
+    # Only a guide: its values are links to the yellow cells the tool reads. Protected (no password; Excel and
+    # LibreOffice refuse typing here), and a value typed over a link anyway is refused by the reader, with where to type.
+    ws.protection.sheet = True
 
 
 def sheet_columns(sheet: str, bands: list[str]) -> tuple[str, ...]:

@@ -60,6 +60,7 @@ COLUMNS: dict[str, Column] = {
     "outcome": _c("Outcome", kind="text"), "optimal_strategy": _c("Optimal strategy", kind="text"),
     "population_basis": _c("Population basis", kind="text"),
     "moves": _c("Parameters moved", kind="text"), "costing": _c("Costing", kind="text"),
+    "check": _c("Check", kind="text"), "method": _c("Method", kind="text"),
     # costs (discounted, per child unless stated)
     "cost": _c("Total cost per child", "£", "gbp"), "cost_per_family": _c("Total cost per family", "£", "gbp"),
     "cost_intervention": _c("IFPP programme cost per child", "£", "gbp"),

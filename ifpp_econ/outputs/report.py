@@ -128,6 +128,26 @@ def scalar_parameters(inputs) -> pd.DataFrame:
     return table
 
 
+def marked_parameters(inputs) -> pd.DataFrame:
+    """:func:`scalar_parameters`, with "edited; source not updated" beside the status of a value that no longer matches
+    its source (changed from the template's while its source and status were not)."""
+    table = scalar_parameters(inputs)
+    edited = table["check"].astype(str) != ""
+    table.loc[edited, "status"] = table.loc[edited, "status"].astype(str) + " — edited; source not updated"
+    return table
+
+
+def edited_note(inputs) -> str:
+    """A warning paragraph naming the values edited without updating their source (empty when there are none)."""
+    names = [str(n) for n in inputs.parameters.index[inputs.parameters.get("edited", pd.Series(False, index=inputs.parameters.index))
+                                                   .astype(bool)]]
+    if not names:
+        return ""
+    return ("<p class=note><strong>Edited; source not updated:</strong> " + html.escape(", ".join(names))
+            + " differ from the values their sources give; update each row's source and set its status to L (local) "
+              "or E (estimate).</p>")
+
+
 def shares_html(inputs, context: dict) -> str:
     """The entrant placement mix (type × age band) and the age-band shares, as the workbook shows them."""
     p = inputs.parameters
@@ -407,9 +427,10 @@ def _build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> 
         ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
          "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). "
          "Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
-         + table_html(scalar_parameters(inputs)[["name", "label", "value", "unit", "distribution", "low", "high",
+         + edited_note(inputs)
+         + table_html(marked_parameters(inputs)[["name", "label", "value", "unit", "distribution", "low", "high",
                                                  "source", "status"]], "parameters", context,
-                      flag_estimates=True, widths=[13, 18, 7, 10, 10.5, 6, 6, 23.5, 6])
+                      flag_estimates=True, widths=[13, 18, 7, 10, 10.5, 6, 6, 21.5, 8])
          + shares_html(inputs, context)),
         ("cheers", "CHEERS 2022 checklist", cheers_html()),
     ]

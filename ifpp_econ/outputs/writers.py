@@ -42,10 +42,13 @@ def _frontier_lines(frontier: pd.DataFrame, comparator: str) -> list[str]:
 
 
 def parameters_table(inputs) -> pd.DataFrame:
-    """The parameters used, with sources and status, for every output folder."""
+    """The parameters used, with sources and status, for every output folder; ``check`` says "edited; source not
+    updated" where a value differs from the template's while its source and status are still the template's."""
     cols = ["label", "value", "unit", "price_year", "distribution", "param_a", "param_b", "low", "high", "source", "status", "notes"]
-    df = inputs.parameters.reindex(columns=cols).reset_index()
-    return df.rename(columns={"index": "name"})
+    df = inputs.parameters.reindex(columns=cols).reset_index().rename(columns={"index": "name"})
+    edited = inputs.parameters["edited"].to_numpy(bool) if "edited" in inputs.parameters else np.zeros(len(df), bool)
+    df["check"] = np.where(edited, "edited; source not updated", "")  # the value no longer matches its source
+    return df
 
 
 def format_base_case(base: "BaseCase") -> str:
@@ -279,7 +282,7 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     if voi is not None and voi.evppi is not None:
         run.time("evppi_seconds", voi.seconds)
         run.table("evppi", voi.evppi)
-        labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
+        labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()} | declarations.STRUCTURE_LABELS
         run.chart("evppi", "evppi", voi.evppi, result.wtp_default, labels=labels)
         extra["evppi"] = voi.to_json()["evppi"]
     run.table("parameters", parameters_table(inputs))
