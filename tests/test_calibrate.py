@@ -229,6 +229,9 @@ def test_calibrate_writes_a_workbook_that_validate_run_and_psa_accept(first_run,
     ws = wb["Parameters"]
     head = {c.value: c.column for c in ws[1]}
     rows = {ws.cell(r, head["name"]).value: r for r in range(2, ws.max_row + 1)}
+    for kind in ("reunify", "permanence", "reentry"):  # every row of each kind local: the multipliers are fixed at 1
+        r = rows[f"care_multiplier_{kind}"]
+        assert ws.cell(r, head["distribution"]).value == "fixed" and ws.cell(r, head["value"]).value == 1
     for name in ALL_PARAMETERS:
         r = rows[name]
         assert ws.cell(r, head["status"]).value == "L"
@@ -432,6 +435,12 @@ def test_thin_cells_keep_the_workbook_value_and_are_listed_everywhere(thin_dir, 
     written = [p for p, r in est.items() if r["written"]]
     assert written and all(after[p]["status"] == "L" for p in written)
     assert all(p not in thin for p in written)
+    # a multiplier whose kind has kept rows stays as in the workbook: it is their only PSA spread
+    kept = {c["parameter"]: c for c in data["changes"] if c["action"] == "kept"}
+    assert set(thin) <= set(kept)
+    assert written == ["reunify_0_6m"] and "care_multiplier_reunify" in kept
+    assert after["care_multiplier_reunify"] == before["care_multiplier_reunify"]
+    assert "care_multiplier_reunify stays as in the workbook" in after["reunify_0_6m"]["notes"]
 
 
 def test_with_shrinkage_thin_cells_are_written_shrunk_with_a_beta_that_has_no_spike_at_zero(thin_dir, tmp_path):

@@ -20,7 +20,8 @@ Thin cells: a band with fewer than ``min_person_months`` person-months (default
 :data:`MIN_PERSON_MONTHS`, 100) or fewer than ``min_events`` events (default :data:`MIN_EVENTS`, 5) is
 never written as it stands: it keeps the workbook's value (``action`` "kept workbook value"), or with
 shrinkage its shrunk value is written (``action`` "shrunk"); each is named in ``warnings``. A band with
-no person-time keeps the workbook's value. Every beta written has α ≥ 1 (a smaller α, e.g. from one
+no person-time keeps the workbook's value (and then so does the multiplier of its kind, ``care_multiplier_*``, which
+gives the kept rows their PSA spread). Every beta written has α ≥ 1 (a smaller α, e.g. from one
 event with a large design effect, puts a spike at 0): α is raised to 1 keeping the mean
 (``alpha_raised``).
 """

@@ -182,6 +182,7 @@ def write_workbook(src: Path, dst: Path, cal: Calibration, files: str) -> None:
 def _write_parameters(ws, est: pd.DataFrame, source: str, people: str) -> None:
     cols = _headers(ws)
     rows = _rows(ws, cols["name"])
+    fixed_kinds = multipliers_fixed(est)
     for r in est[est["written"]].itertuples():
         if r.parameter not in rows:
             continue
@@ -191,6 +192,10 @@ def _write_parameters(ws, est: pd.DataFrame, source: str, people: str) -> None:
         thin = (f"; thin cell ({r.events:,} events, {r.person_months:,.0f} person-months: {r.reason}): written only "
                 "because it is shrunk towards the workbook's value" if r.thin else "")
         raised = "; PSA α raised to 1 (mean kept) so that the beta has no spike at 0" if r.alpha_raised else ""
+        kind = r.parameter.split("_")[0]
+        if kind not in fixed_kinds:
+            raised += (f"; care_multiplier_{kind} stays as in the workbook (rows of this kind are kept from it), so this "
+                       "row's PSA spread is overstated")
         values = {
             "value": round(float(r.value), 7), "unit": "probability/month", "distribution": "beta_alpha_beta",
             "param_a": round(float(r.psa_alpha), 4), "param_b": round(float(r.psa_beta), 4),
@@ -205,20 +210,25 @@ def _write_parameters(ws, est: pd.DataFrame, source: str, people: str) -> None:
         for col, v in values.items():
             if col in cols:
                 ws.cell(i, cols[col], v)
-    # Local rows carry their own beta: a shared multiplier on top would count the uncertainty twice.
-    kinds = est["parameter"].str.split("_").str[0]
-    for kind in kinds[est["written"]].unique():
+    # Local rows carry their own beta: a shared multiplier on top would count the uncertainty twice. It stays as in the
+    # workbook while rows of its kind are kept from the workbook (their only PSA spread), so the local rows' spread is
+    # then overstated rather than the kept rows' lost.
+    for kind in multipliers_fixed(est):
         name = f"care_multiplier_{kind}"
-        kept = est.loc[(kinds == kind) & ~est["written"], "parameter"].tolist()
-        also = (f"; the rows kept as in the workbook ({', '.join(kept)}: thin or no local data) now have no PSA spread "
-                "(use --shrink to write them with their own beta)" if kept else "")
         if name in rows:
             fixed = {"value": 1.0, "distribution": "fixed", "param_a": None, "param_b": None, "low": None,
                      "high": None, "status": "L", "notes": f"fixed at 1 by ifpp-econ calibrate: the local {kind} rows "
-                     f"have their own beta distributions from the data{also}"}
+                     "have their own beta distributions from the data"}
             for col, v in fixed.items():
                 if col in cols:
                     ws.cell(rows[name], cols[col], v)
+
+
+def multipliers_fixed(est: pd.DataFrame) -> list[str]:
+    """Kinds (reunify, permanence, reentry) whose ``care_multiplier_<kind>`` is fixed at 1: every row of the kind is
+    written with its own beta."""
+    kinds = est["parameter"].str.split("_").str[0]
+    return [k for k in dict.fromkeys(kinds) if est.loc[kinds == k, "written"].all()]
 
 
 def write_placement_mix(ws, mix: pd.DataFrame, note: str) -> None:
@@ -336,11 +346,16 @@ def workbook_changes(before, after, cal: Calibration, base: BaselineEstimate | N
                        "children_per_family": f"{r['events']:,} families in the cohort"}.get(
                     name, f"{r['events']:,} families with an entry by day {r['horizon_days']}; "
                           f"{r['n_at_risk']:,} still followed then")
-        elif changed and str(name).startswith("care_multiplier_"):
+        elif str(name).startswith("care_multiplier_"):
             kind = str(name).removeprefix("care_multiplier_")
             kept = [p for p in est.index if p.startswith(f"{kind}_") and not est.loc[p, "written"]]
-            action, why = "fixed at 1", f"the local {kind} rows carry their own PSA betas" + (
-                f"; {', '.join(kept)} (kept) now have no PSA spread" if kept else "")
+            if changed:
+                action, why = "fixed at 1", f"every {kind} row is local, with its own PSA beta"
+            elif len(kept) < int(est.index.str.startswith(f"{kind}_").sum()):
+                action, why = "kept", (f"{', '.join(kept)} kept from the workbook take their PSA spread from it; the "
+                                       f"local {kind} rows get it on top of their own beta (their spread is overstated)")
+            else:
+                continue
         elif changed:
             action, why = "changed", "changed by calibrate"
         else:
@@ -449,7 +464,7 @@ def format_summary(data: dict) -> str:
     if done:
         lines += ["", "Replaced in the copy (old → new value; status):"]
         for c, move in zip(done, moves):
-            what = {"shrunk": "shrunk", "fixed at 1": "fixed at 1", "capped": "capped"}.get(c["action"], "")
+            what = {"fixed at 1": "fixed at 1", "capped": "capped"}.get(c["action"], "")
             lines.append(f"  {c['parameter']:<{width}}{move:<{shift}}{c['old_status']} → {c['new_status']}; "
                          + (f"{what}: " if what else "") + c["why"])
     if kept:

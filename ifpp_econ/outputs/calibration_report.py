@@ -437,12 +437,14 @@ def _estimates_html(est: pd.DataFrame, data: ReportData, svg: dict, context: dic
     cols = ["parameter", "label", "events", "person_months", "probability", "raw_low", "raw_high", "design_effect",
             "default", *(["shrunk"] if data.shrink_months > 0 else []), "value", "action"]
     widths = [12, 19, 6, 8, 8.5, 7.5, 7.5, 6.5, 8, *([7.5] if data.shrink_months > 0 else []), 8, 9]
-    written = ("the value shrunk towards the workbook's with " + f"{data.shrink_months:,.0f} person-months at its rate"
-               if data.shrink_months > 0 else "the local estimate")
+    written = (f"for every band with person-time, the local estimate shrunk towards the workbook's value (as if "
+               f"{data.shrink_months:,.0f} more person-months had the workbook's rate), with the interval of the shrunk "
+               "value" if data.shrink_months > 0 else
+               "the local estimate for every band with enough data (thin bands keep the workbook's value), with the "
+               "exact Poisson interval widened to the child-level bootstrap")
     return ("<p>Events and person-months in each band of months in care (re-entry: months since the return home) in "
-            f"the window. The copy holds {written} for each band with enough data; the interval written to the workbook "
-            "is the exact Poisson interval widened to the child-level bootstrap. Every figure is in results.xlsx "
-            "(sheet Care dynamics), with the PSA beta of each row.</p>"
+            f"the window. The copy holds {written}. Every figure is in results.xlsx (sheet Care dynamics), with the "
+            "PSA beta of each row.</p>"
             + table_html(shown[cols], "estimates", context, widths=widths)
             + chart(svg["estimates"], "Local care dynamics", "Each band's local estimate with its 95% interval"
                     + (", the shrunk value written" if data.shrink_months > 0 else "")
