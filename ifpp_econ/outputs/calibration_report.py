@@ -115,7 +115,8 @@ def estimates_chart(est: pd.DataFrame, labels: dict[str, str], shrink: bool):
         kept = (est["action"] == KEPT).to_numpy()
         seen = np.isfinite(p)
         ax.errorbar(p[seen], y[seen], xerr=[lo[seen], hi[seen]], fmt="o", color=BLUE, ms=5, capsize=2,
-                    label="local estimate (95% interval)" + ("" if shrink else ": written"))
+                    label="local estimate (95% interval)" + ("" if shrink else ": written unless kept" if kept.any()
+                                                              else ": written"))
         if shrink:
             s = est["shrunk"].to_numpy(float)
             done = ~kept & np.isfinite(s)
@@ -347,7 +348,9 @@ def write_report(folder: RunFolder, cal: Calibration, data: ReportData) -> None:
         ("method", "How it is estimated", METHOD),
     ]
     title = "Local calibration from SSDA903 returns" + (" and the CIN census" if data.base is not None else "")
-    lead = _lead(cal, data, w0, w1)
+    sentences = lead_sentences(cal, data)
+    lead = _lead(sentences)
+    folder.headline = [("Calibration", line.replace("**", "")) for line in sentences]
     text = render(sections, title, lead).replace("<style>" + STYLE, "<style>" + STYLE + EXTRA_STYLE)
     text = IDENTIFIER.sub(lambda m: m.group(1) + m.group(2).replace("_", "_<wbr>") + m.group(3), text)
     (folder.path / "report.html").write_text(text, encoding="utf-8")
@@ -382,27 +385,32 @@ def thin_table(cal: Calibration, data: ReportData) -> pd.DataFrame:
                         ).reset_index(drop=True)
 
 
-def _lead(cal: Calibration, data: ReportData, w0, w1) -> str:
+def lead_sentences(cal: Calibration, data: ReportData) -> list[str]:
+    """The report's opening sentences, with **bold** marks (also the Summary sheet's headline, marks removed)."""
+    w0, w1 = cal.window
     lines = [f"Window {w0:%d/%m/%Y} to {w1 - pd.Timedelta(days=1):%d/%m/%Y}: {cal.counts['periods used']:,} periods of "
-             f"care of {cal.counts['children used']:,} children. Calibrated copy: <b>{html.escape(str(data.out))}</b>."]
+             f"care of {cal.counts['children used']:,} children. Calibrated copy: **{data.out}**."]
     if data.changes is not None:
         ch = data.changes
-        n_kept = int((ch["action"] == "kept").sum())
-        lines.append(f"<b>{int((ch['action'] != 'kept').sum())} workbook rows replaced</b> (status L) and {n_kept} kept as "
+        n_kept, n_done = int((ch["action"] == "kept").sum()), int((ch["action"] != "kept").sum())
+        lines.append(f"**{n_done} workbook row{'' if n_done == 1 else 's'} replaced** (status L) and {n_kept} kept as "
                      "they were (thin or withheld local data: listed below); the entrant placement mix and the age "
                      "shares replaced too.")
     if data.savings is not None and len(data.savings) > 1:
         s = data.savings.set_index("workbook")["per_child_savings"]
-        g = presentation.gbp
-        parts = [f"{html.escape(k)} <b>{g(v)}</b>" for k, v in s.items()]
-        lines.append("Savings per child: " + "; ".join(parts) + ".")
+        lines.append("Savings per child: " + "; ".join(f"{k} **{presentation.gbp(v)}**" for k, v in s.items()) + ".")
     if data.base is not None:
         r = data.base.estimates.set_index("parameter").loc["risk_12m"]
         interval = f" (95% {pct(r['low'])}–{pct(r['high'])})" if np.isfinite(r["low"]) else ""
         lines.append(f"Usual-care risk of a family's first entry by 12 months: this authority {pct(r['estimate'])}{interval}, "
-                     f"the workbook {pct(r['default'])}; cohort {html.escape(data.base.cohort)}, "
+                     f"the workbook {pct(r['default'])}; cohort {data.base.cohort}, "
                      f"{data.base.counts['families in the cohort']:,} families.")
-    return "<div class=headline>" + "".join(f"<p>{line}</p>" for line in lines) + "</div>"
+    return lines
+
+
+def _lead(sentences: list[str]) -> str:
+    parts = [re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(line)) for line in sentences]
+    return "<div class=headline>" + "".join(f"<p>{line}</p>" for line in parts) + "</div>"
 
 
 def _changes_html(data: ReportData, context: dict) -> str:
