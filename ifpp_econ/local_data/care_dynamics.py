@@ -379,11 +379,11 @@ def kept_notes(est: pd.DataFrame) -> list[str]:
                 if r.person_months > 0 else "no person-time in the window")
         why = f" ({r.reason})" if r.person_months > 0 else ""
         if r.action == KEPT:
-            local = f"; the local estimate {r.probability:.4f} was not written" if r.person_months > 0 else ""
-            notes.append(f"{r.parameter}: {held}{why}: kept the workbook's value {r.default:.4g}{local}")
+            local = f"; the local estimate {r.probability:.2%} was not written" if r.person_months > 0 else ""
+            notes.append(f"{r.parameter}: {held}{why}: kept the workbook's value {r.default:.2%} a month{local}")
         else:
-            notes.append(f"{r.parameter}: {held}{why}: shrunk towards the workbook's value {r.default:.4g}; "
-                         f"{r.value:.4f} written (local estimate {r.probability:.4f})")
+            notes.append(f"{r.parameter}: {held}{why}: shrunk towards the workbook's value {r.default:.2%} a month; "
+                         f"{r.value:.2%} written (local estimate {r.probability:.2%})")
     return notes
 
 

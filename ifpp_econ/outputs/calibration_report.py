@@ -541,8 +541,10 @@ def _baseline(folder: RunFolder, data: ReportData) -> list[tuple[str, str, str]]
             f"{base.counts['children in the cohort']:,} children; sizes {html.escape(sizes)}.</p>" + caveat)
     published = ("<p>Each published figure measures something a little different; the column “This authority” gives "
                  "the local figure closest to it.</p>"
-                 + table_html(risks, "baseline_comparisons", widths=[17, 22, 17, 7, 7, 15, 15])
-                 + table_html(families, "baseline_families", widths=[24, 30, 9, 9, 28]))
+                 + table_html(risks, "baseline_comparisons", widths=[17, 22, 17, 7, 7, 15, 15],
+                              caption="Risk of entering care")
+                 + table_html(families, "baseline_families", widths=[24, 30, 9, 9, 28], caption="Children per family "
+                              "(this authority: children at risk per cohort family)"))
     return [
         ("baseline", f"Usual-care baseline from the CIN census (cohort {base.cohort})", intro + estimates),
         ("baseline-cohort", "Baseline cohort, linkage, families and exclusions",
