@@ -23,7 +23,7 @@ from ..local_data.baseline_risk import PROXY_CAVEAT, BaselineEstimate, family_cu
 from ..local_data.care_dynamics import KEPT, Calibration
 from ..local_data.ssda903 import PLACEMENT_TYPES
 from . import presentation
-from .report import STYLE, chart, render, table_html
+from .report import chart, render, table_html
 from .run_folder import RunFolder
 
 PLACEMENT_LABELS = {"kinship": "Kinship foster care", "la_foster": "LA foster care", "ifa": "Independent fostering agency",
@@ -294,10 +294,6 @@ def comparisons(base: BaselineEstimate) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), families[["figure", "measures", "published", "local", "source"]]
 
 
-def _yes(v) -> str:
-    return "yes" if bool(v) else "no"
-
-
 # ---------------------------------------------------------------------------------------
 # The report
 # ---------------------------------------------------------------------------------------
@@ -325,7 +321,6 @@ def write_report(folder: RunFolder, cal: Calibration, data: ReportData) -> None:
         folder.figure(name, fig)
     svg = {name: (folder.path / f"{name}.svg").read_text(encoding="utf-8") for name in figures}
     context = {"units": data.units}
-    w0, w1 = cal.window
     sections = [
         ("changes", "What changed in the workbook", _changes_html(data, context)),
         *([("savings", "Savings per child with the local values", _savings_html(data))] if data.savings is not None
@@ -351,13 +346,12 @@ def write_report(folder: RunFolder, cal: Calibration, data: ReportData) -> None:
     sentences = lead_sentences(cal, data)
     lead = _lead(sentences)
     folder.headline = [("Calibration", line.replace("**", "")) for line in sentences]
-    text = render(sections, title, lead).replace("<style>" + STYLE, "<style>" + STYLE + EXTRA_STYLE)
+    text = render(sections, title, lead)
     text = IDENTIFIER.sub(lambda m: m.group(1) + m.group(2).replace("_", "_<wbr>") + m.group(3), text)
     (folder.path / "report.html").write_text(text, encoding="utf-8")
     folder.files.append("report.html")
 
 
-EXTRA_STYLE = "td.t{white-space:normal}\n"
 IDENTIFIER = re.compile(r"(<td class=t>)([a-z0-9]+(?:_[a-z0-9]+)+)(</td>)")  # row names break after "_", not anywhere
 METHOD = (
     "<p>Episodes become periods of care: a new period starts with RNE S, after a gap, or after an exit code; placement "
@@ -504,7 +498,6 @@ def _baseline(folder: RunFolder, data: ReportData) -> list[tuple[str, str, str]]
     svg = (folder.path / "baseline_cif.svg").read_text(encoding="utf-8")
     w0, w1 = base.window
     est = base.estimates.assign(label=[data.labels.get(p, p) for p in base.estimates["parameter"]],
-                                withheld=[_yes(v) for v in base.estimates["withheld"]],
                                 status=["L" if not w else "kept" for w in base.estimates["withheld"]])
     shown = est[["parameter", "label", "estimate", "low", "high", "events", "n_at_risk", "default", "value", "status",
                  "reason"]]
