@@ -433,6 +433,7 @@ def validate(workbook):
                f"perspective {s['perspective']}; {estimates} rows still estimates (status E)")
 
 
+MAX_BOOTSTRAP = 10_000  # calibrate's bootstrap replicates (memory grows with replicates × children or families)
 NEED_CODES = re.compile(r"N\d(,N\d)*", re.IGNORECASE)
 
 
@@ -476,17 +477,18 @@ def need_codes(need: str | None, cin_files: tuple[str, ...]) -> tuple[str | None
               help="Baseline cohort: cpp_start (start of a child protection plan), cpp_repeat (a repeat plan), "
                    "pre_proceedings (PPStartDate, 2026-27 census on) or list:FILE (CSV: child id, referral date "
                    "[, family id]).")
-@click.option("--baseline-bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
-              help="Family-level bootstrap replicates for the baseline's intervals and PSA distributions.")
+@click.option("--baseline-bootstrap", type=click.IntRange(0, MAX_BOOTSTRAP), default=1000, show_default=True,
+              help="Family-level bootstrap replicates for the baseline's intervals and PSA distributions, 0 to 10,000.")
 @click.option("--e13", type=click.Choice(["reunification", "permanence"]), default="reunification", show_default=True,
               help="Count E13 (left to live with relatives without PR) as a return home or as other permanence.")
 @click.option("--other-exits", type=click.Choice(["permanence", "censored"]), default="permanence", show_default=True,
               help="E5–E9, E14, E16 exits: folded into other permanence, or censored.")
 @click.option("--shrink", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Shrink towards the workbook's values with this many person-months at the default rate (0 = off).")
-@click.option("--bootstrap", type=click.IntRange(min=0), default=200, show_default=True,
-              help="Child-level bootstrap replicates for the intervals (0 = exact Poisson intervals only).")
-@click.option("--seed", type=int, default=903, show_default=True, help="Seed of the bootstrap.")
+@click.option("--bootstrap", type=click.IntRange(0, MAX_BOOTSTRAP), default=200, show_default=True,
+              help="Child-level bootstrap replicates for the intervals, 0 to 10,000 (0 = exact Poisson intervals only).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=903, show_default=True,
+              help="Seed of the bootstraps, 0 to 4,294,967,295.")
 @json_option
 @guarded
 def calibrate(episodes, headers, uascs, window, workbook, out, force, include_uasc, exclude_youth_justice, need, cin_files,

@@ -229,6 +229,9 @@ def test_calibrate_writes_a_workbook_that_validate_run_and_psa_accept(first_run,
     ws = wb["Parameters"]
     head = {c.value: c.column for c in ws[1]}
     rows = {ws.cell(r, head["name"]).value: r for r in range(2, ws.max_row + 1)}
+    for kind in ("reunify", "permanence", "reentry"):  # every row of each kind local: the multipliers are fixed at 1
+        r = rows[f"care_multiplier_{kind}"]
+        assert ws.cell(r, head["distribution"]).value == "fixed" and ws.cell(r, head["value"]).value == 1
     for name in ALL_PARAMETERS:
         r = rows[name]
         assert ws.cell(r, head["status"]).value == "L"
@@ -374,3 +377,99 @@ def test_exit_and_population_options_move_events_and_periods_as_stated():
     assert 0 < neglect.counts["periods used"] < full.counts["periods used"]
     yj = estimate(cleaned, Options(bootstrap=0, exclude_youth_justice=True), DEFAULTS, BANDS)
     assert "periods wholly on youth-justice legal statuses J1–J3 (excluded)" in yj.counts
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 24: small authorities, thin cells and option ranges
+# ---------------------------------------------------------------------------------------
+def _workbook_rows(path):
+    from openpyxl import load_workbook
+
+    ws = load_workbook(path, data_only=True)["Parameters"]
+    head = {c.value: c.column for c in ws[1]}
+    return {ws.cell(r, head["name"]).value: {k: ws.cell(r, c).value for k, c in head.items()}
+            for r in range(2, ws.max_row + 1)}
+
+
+def test_shrinking_a_small_authority_draws_the_raw_estimate_and_the_shrunk_value(tmp_path):
+    write_returns(simulate(SyntheticConfig(entrants_per_year=8, years=8), seed=1), tmp_path / "903")
+    out = tmp_path / "small.xlsx"
+    res = CliRunner().invoke(main, ["calibrate", *_files(tmp_path / "903"), "--shrink", "200", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    folder = tmp_path / "small_calibration"
+    est = pd.read_csv(folder / "estimates.csv")
+    outside = (est["probability"] < est["low"]) | (est["probability"] > est["high"])
+    assert outside.any()  # the case that broke the chart: a raw estimate outside the shrunk interval written
+    assert (folder / "estimates.png").stat().st_size > 0 and (folder / "estimates.svg").exists()
+    svg = (folder / "estimates.svg").read_text()
+    assert "local estimate (95% interval)" in svg and "shrunk towards the workbook value: written" in svg
+    assert "written" in (folder / "report.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def thin_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("thin")
+    write_returns(simulate(SyntheticConfig(entrants_per_year=8, years=5), seed=11), folder)
+    return folder
+
+
+def test_thin_cells_keep_the_workbook_value_and_are_listed_everywhere(thin_dir, tmp_path, default_workbook_path):
+    out = tmp_path / "thin.xlsx"
+    res = CliRunner().invoke(main, ["calibrate", *_files(thin_dir), "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["minimum_person_months"] == 100 and data["minimum_events"] == 5
+    thin = {c["parameter"]: c for c in data["thin_cells"]}
+    est = {r["parameter"]: r for r in data["estimates"]}
+    assert thin, "this small authority has thin cells"
+    assert set(thin) == {p for p, r in est.items() if 0 < r["person_months"] and (r["person_months"] < 100 or r["events"] < 5)}
+    before, after = _workbook_rows(default_workbook_path), _workbook_rows(out)
+    report = (tmp_path / "thin_calibration" / "report.html").read_text()
+    for name, cell in thin.items():
+        assert cell["action"] == "kept workbook value" and cell["events"] == est[name]["events"]
+        assert cell["value_written"] == pytest.approx(before[name]["value"])
+        assert after[name]["value"] == before[name]["value"] and after[name]["status"] == before[name]["status"] != "L"
+        assert after[name]["distribution"] == before[name]["distribution"]
+        assert f"warning: {name}: " in res.stderr and "kept the workbook's value" in res.stderr
+        assert name in report
+    written = [p for p, r in est.items() if r["written"]]
+    assert written and all(after[p]["status"] == "L" for p in written)
+    assert all(p not in thin for p in written)
+    # a multiplier whose kind has kept rows stays as in the workbook: it is their only PSA spread
+    kept = {c["parameter"]: c for c in data["changes"] if c["action"] == "kept"}
+    assert set(thin) <= set(kept)
+    assert written == ["reunify_0_6m"] and "care_multiplier_reunify" in kept
+    assert after["care_multiplier_reunify"] == before["care_multiplier_reunify"]
+    assert "care_multiplier_reunify stays as in the workbook" in after["reunify_0_6m"]["notes"]
+
+
+def test_with_shrinkage_thin_cells_are_written_shrunk_with_a_beta_that_has_no_spike_at_zero(thin_dir, tmp_path):
+    out = tmp_path / "shrunk.xlsx"
+    res = CliRunner().invoke(main, ["calibrate", *_files(thin_dir), "--shrink", "200", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    thin = {c["parameter"]: c for c in data["thin_cells"]}
+    assert thin and {c["action"] for c in thin.values()} == {"shrunk"}
+    assert any(c["events"] <= 1 for c in thin.values())  # the case that gave U-shaped betas
+    rows = _workbook_rows(out)
+    for name, cell in thin.items():
+        r = rows[name]
+        assert r["status"] == "L" and r["value"] == pytest.approx(cell["value_written"], abs=1e-7)
+        assert "shrunk" in r["notes"] and r["distribution"] == "beta_alpha_beta" and r["param_a"] >= 1
+        assert f"warning: {name}: " in res.stderr
+    assert CliRunner().invoke(main, ["validate", str(out)]).exit_code == 0
+
+
+@pytest.mark.parametrize("option, value", [("--seed", "-1"), ("--seed", "4294967296"), ("--bootstrap", "-1"),
+                                           ("--bootstrap", "10001"), ("--baseline-bootstrap", "10001")])
+def test_calibrate_option_ranges_are_checked_up_front(small, tmp_path, option, value):
+    res = CliRunner().invoke(main, ["calibrate", *map(str, small), option, value, "--out", str(tmp_path / "x.xlsx")])
+    assert res.exit_code == 2, res.output
+    assert f"Invalid value for '{option}'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_the_largest_seed_is_accepted(small, tmp_path):
+    res = CliRunner().invoke(main, ["calibrate", *map(str, small), "--seed", "4294967295", "--bootstrap", "20",
+                                    "--out", str(tmp_path / "x.xlsx")])
+    assert res.exit_code == 0, res.output

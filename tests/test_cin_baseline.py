@@ -567,3 +567,88 @@ def test_the_old_cin_codes_option_is_a_deprecated_alias_of_need(small_linked, tm
     a, b = json.loads(old.stdout), json.loads(new.stdout)
     assert a["counts"] == b["counts"] and "baseline" not in a
     assert any("category of need is not N1, N4" in k for k in a["counts"])
+
+
+# ---------------------------------------------------------------------------------------
+# The calibration report's baseline section, the savings it implies and the console summary
+# ---------------------------------------------------------------------------------------
+def test_the_workbook_curve_passes_through_the_knots_with_a_constant_hazard_between_them():
+    from ifpp_econ.local_data.baseline_risk import family_curve
+
+    values = {"risk_3m": 0.12, "risk_6m": 0.2, "risk_12m": 0.3, "risk_24m": 0.4, "annual_risk_after_24m": 0.06}
+    curve = family_curve(values, 48)
+    assert curve[0] == 0 and [curve[m] for m in (3, 6, 12, 24)] == pytest.approx([0.12, 0.2, 0.3, 0.4], abs=1e-12)
+    monthly = 1 - (1 - curve[1:]) / (1 - curve[:-1])  # conditional probability of a first entry in each month
+    for a, b in ((0, 3), (3, 6), (6, 12), (12, 24), (24, 48)):
+        assert np.allclose(monthly[a:b], monthly[a], rtol=1e-9)
+    assert (1 - curve[36]) / (1 - curve[24]) == pytest.approx(1 - 0.06)
+
+
+def test_the_report_shows_the_baseline_against_the_workbook_and_published_figures_and_what_it_does_to_savings(
+        small_linked, tmp_path, default_inputs):
+    import dataclasses
+    import json
+
+    from click.testing import CliRunner
+
+    from ifpp_econ.analyses.deterministic import run_base_case
+    from ifpp_econ.cli import main
+    from ifpp_econ.local_data.baseline_risk import family_curve
+    from ifpp_econ.outputs.calibration import BASELINE_WRITTEN, format_summary
+
+    _, files = small_linked
+    out = tmp_path / "local.xlsx"
+    res = CliRunner().invoke(main, ["calibrate", *_paths(files, "episodes", "header", "uasc", "cin"), "--families",
+                                    str(files["families"][0]), "--out", str(out), "--bootstrap", "0",
+                                    "--baseline-bootstrap", "200", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    folder = tmp_path / "local_calibration"
+    base = {r["parameter"]: r for r in data["baseline"]["estimates"]}
+
+    # savings per child: each workbook's base case, the baseline's own effect separated
+    savings = pd.read_csv(folder / "savings_comparison.csv").set_index("workbook")
+    assert list(savings.index) == ["Input workbook", "Baseline only", "Care dynamics only", "Calibrated copy"]
+    assert savings.loc["Input workbook", "per_child_savings"] == pytest.approx(
+        run_base_case(default_inputs).to_json()["per_child_savings"])
+    params = default_inputs.parameters.copy()
+    for name in BASELINE_WRITTEN:
+        params.loc[name, "value"] = base[name]["value"]
+    only = run_base_case(dataclasses.replace(default_inputs, parameters=params)).to_json()["per_child_savings"]
+    assert savings.loc["Baseline only", "per_child_savings"] == pytest.approx(only, rel=1e-6)
+    assert savings.loc["Baseline only", "per_child_savings"] != pytest.approx(savings.loc["Input workbook", "per_child_savings"])
+    assert savings.loc["Calibrated copy", "change"] == pytest.approx(
+        savings.loc["Calibrated copy", "per_child_savings"] - savings.loc["Input workbook", "per_child_savings"])
+
+    # the curve beside the workbook's usual-care curve (through its 3/6/12/24-month values)
+    curve = pd.read_csv(folder / "baseline_curve.csv").set_index("months")
+    defaults = default_inputs.parameters["value"].to_dict()
+    assert np.allclose(curve["workbook"], family_curve(defaults, int(curve.index.max())))
+    assert [curve.loc[m, "workbook"] for m in (3, 6, 12, 24)] == pytest.approx([DEFAULTS[f"risk_{m}m"] for m in (3, 6, 12, 24)])
+    assert curve.loc[12, "written"] == pytest.approx(base["risk_12m"]["value"])
+    published = pd.read_csv(folder / "baseline_comparisons.csv")
+    assert list(published["published"]) == [0.448, 0.065, 0.30]
+    assert published["measures"].str.contains("status on one day").iloc[0]
+    assert published.loc[0, "local"] == pytest.approx(base["risk_12m"]["estimate"], abs=0.01)
+
+    report = (folder / "report.html").read_text()
+    for text in ("Usual-care baseline from the CIN census (cohort cpp_start)", "Link rate", "Families by number of children",
+                 "How per-child savings change with the local baseline", "FGC trial, control arm", "44.8%", "McHale",
+                 "The workbook&#x27;s default: US IFPP trials&#x27; control arms", "the workbook&#x27;s usual-care curve",
+                 "What changed in the workbook", "Savings per child with the local values", "<svg"):
+        assert text in report, text
+    assert "<img" not in report  # self-contained: charts inline
+    counts = pd.read_csv(folder / "baseline_counts.csv").set_index("item")["count"]
+    assert counts["families in the cohort"] == data["baseline"]["counts"]["families in the cohort"]
+    sizes = pd.read_csv(folder / "baseline_family_sizes.csv")
+    assert sizes["families"].sum() == counts["families in the cohort"]
+
+    # the console: every row replaced (old → new, status) and every row kept, with why
+    changes = {c["parameter"]: c for c in data["changes"]}
+    assert changes["risk_12m"]["action"] == "replaced" and changes["risk_12m"]["old_value"] == DEFAULTS["risk_12m"]
+    assert changes["annual_risk_after_24m"]["action"] == "kept" and "withheld" in changes["annual_risk_after_24m"]["why"]
+    text = format_summary(data)
+    replaced, kept = text.split("Replaced in the copy")[1].split("Kept as in the workbook")
+    assert "risk_12m" in replaced and f"30.0% → {base['risk_12m']['value']:.1%}" in replaced and "E → L" in replaced
+    assert "annual_risk_after_24m" in kept and "4.0% a year" in kept and "withheld: " in kept
+    assert "Savings per child (base case): input workbook £" in text and "baseline only £" in text

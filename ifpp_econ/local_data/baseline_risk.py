@@ -127,6 +127,19 @@ def aalen_johansen(time, status, weights=None) -> tuple[np.ndarray, np.ndarray, 
     return t, cif1, cif2, at_risk
 
 
+def family_curve(values: dict[str, float], months: int) -> np.ndarray:
+    """The model's usual-care cumulative risk of a family's first entry by month 0..``months`` ``(months + 1,)``, from
+    plain workbook values: ``risk_3m/6m/12m/24m`` (cumulative probabilities) and ``annual_risk_after_24m``
+    (probability/year). Constant monthly hazard between the knots, as the model draws it
+    (:func:`ifpp_econ.model.entry.usual_care_family_curve`)."""
+    from ..inputs.units import to_model_units
+    from ..model.entry import usual_care_family_curve
+
+    p = {name: np.array([float(values[name])]) for name in HORIZONS}
+    p["annual_risk_after_24m"] = to_model_units(np.array([float(values["annual_risk_after_24m"])]), "probability/year")
+    return usual_care_family_curve(p, int(months))[0]
+
+
 def cif_at(t: np.ndarray, cif: np.ndarray, at: float | np.ndarray) -> np.ndarray:
     """Step function value of ``cif`` (…, J) at time(s) ``at`` (0 before the first time)."""
     j = np.searchsorted(t, np.asarray(at, float), side="right") - 1

@@ -15,6 +15,15 @@ several periods). PSA: ``beta_alpha_beta`` moment-matched to the probability imp
 so α ≈ D + 0.5 events and α + β ≈ the exposure. Optional shrinkage towards the workbook's
 value adds ``shrink_months`` person-months at the default rate to every band (reported
 beside the raw estimate).
+
+Thin cells: a band with fewer than ``min_person_months`` person-months (default
+:data:`MIN_PERSON_MONTHS`, 100) or fewer than ``min_events`` events (default :data:`MIN_EVENTS`, 5) is
+never written as it stands: it keeps the workbook's value (``action`` "kept workbook value"), or with
+shrinkage its shrunk value is written (``action`` "shrunk"); each is named in ``warnings``. A band with
+no person-time keeps the workbook's value (and then so does the multiplier of its kind, ``care_multiplier_*``, which
+gives the kept rows their PSA spread). Every beta written has α ≥ 1 (a smaller α, e.g. from one
+event with a large design effect, puts a spike at 0): α is raised to 1 keeping the mean
+(``alpha_raised``).
 """
 from __future__ import annotations
 
@@ -37,6 +46,9 @@ NATIONAL = {"share of leavers returning home": "England 34% (2014/15), 27% (2022
             "re-entry within 1 year of return": "≈ 20% (Goldacre et al. 2022)",
             "re-entry within 6 years of return": "over a third (Goldacre et al. 2022)"}
 LEFT_TRUNCATION_MONTHS = 24.0
+MIN_PERSON_MONTHS = 100.0  # a band with less person-time (months) is thin: the workbook's value is kept
+MIN_EVENTS = 5  # a band with fewer events is thin too
+KEPT, SHRUNK, LOCAL = "kept workbook value", "shrunk", "local estimate"  # values of the estimates' ``action``
 
 
 @dataclass
@@ -52,12 +64,14 @@ class Options:
     seed: int = 903
     level: float = 0.95
     drop_left_truncated: bool = False  # demonstration only: drop every period open at W0
+    min_person_months: float = MIN_PERSON_MONTHS  # thin below this (person-months in the band)
+    min_events: int = MIN_EVENTS  # thin below this (events of the cause in the band)
 
 
 @dataclass
 class Calibration:
     """Everything estimated; tables are tidy DataFrames (see module docstring for units)."""
-    estimates: pd.DataFrame  # one row per parameter
+    estimates: pd.DataFrame  # one row per parameter; action and reason say what was written and why
     mix: pd.DataFrame  # band × placement type: person_days, share, children
     age_shares: pd.DataFrame  # band: children, share
     curves: pd.DataFrame  # months; Aalen–Johansen and implied cumulative incidence
@@ -70,6 +84,13 @@ class Calibration:
 
     def value(self, name: str) -> float:
         return float(self.estimates.set_index("parameter").loc[name, "probability"])
+
+    @property
+    def thin(self) -> pd.DataFrame:
+        """The thin cells: parameter, events, person_months, action, value_written (the workbook's value when kept)."""
+        t = self.estimates[self.estimates["thin"]]
+        return pd.DataFrame({"parameter": t["parameter"], "events": t["events"], "person_months": t["person_months"],
+                             "action": t["action"], "value_written": t["value"]}).reset_index(drop=True)
 
 
 def _window(cleaned: Cleaned, window) -> tuple[pd.Timestamp, pd.Timestamp, list[str]]:
@@ -172,6 +193,7 @@ def estimate(cleaned: Cleaned, options: Options, defaults: dict[str, float], age
     if (estimates["person_months"] == 0).all():
         raise LocalDataError([f"the window {w0:%d/%m/%Y} to {w1 - pd.Timedelta(days=1):%d/%m/%Y} holds no person-time "
                             "in care after the exclusions; choose another --window or check the files"])
+    notes += kept_notes(estimates)
     mix, ages, band_notes = _entrant_mix(per, cleaned.episodes, w0, w1, age_bands, counts)
     curves = _curves(per, w0, w1, estimates)
     reentry_curve = _reentry_curve(spells, estimates)
@@ -309,6 +331,7 @@ def _finish(est: pd.DataFrame, defaults: dict[str, float], options: Options) -> 
 
 
 def _psa(est, d, e, prior_rate, m, options) -> None:
+    est["raw_low"], est["raw_high"] = est["low"], est["high"]  # the local estimate's own interval
     shrunk_rate = (d + m * prior_rate) / (e + m) if m > 0 else est["rate"].to_numpy()
     other = _paired_other(est, shrunk_rate)
     est["shrunk"] = _prob(est, shrunk_rate, other) if m > 0 else np.nan
@@ -329,7 +352,39 @@ def _psa(est, d, e, prior_rate, m, options) -> None:
         other = _paired_other(est, shrunk_rate)
         est["low"] = np.minimum(_prob(est, lo_rate, other), est["value"])
         est["high"] = np.maximum(_prob(est, hi_rate, other), est["value"])
-    est["written"] = e > 0
+    has_data = e > 0
+    thin = has_data & ((e < options.min_person_months) | (d < options.min_events))
+    written = has_data & (~thin | (m > 0))
+    est["thin"], est["written"] = thin, written
+    est["action"] = np.where(~written, KEPT, SHRUNK if m > 0 else LOCAL)
+    few_events = np.where(d < options.min_events, f"fewer than {options.min_events} events", "")
+    little_time = np.where(e < options.min_person_months, f"fewer than {options.min_person_months:,.0f} person-months", "")
+    est["reason"] = np.where(~has_data, "no person-time in the window",
+                             [" and ".join(w for w in pair if w) for pair in zip(few_events, little_time)])
+    est["value"] = np.where(written, est["value"], est["default"])
+    # No spike at 0: a beta written with α < 1 gets α = 1 and the same mean.
+    alpha, beta = est["psa_alpha"].to_numpy(), est["psa_beta"].to_numpy()
+    raised = written & (alpha < 1)
+    mean = np.divide(alpha, alpha + beta, out=np.ones(len(est)), where=raised)
+    est["psa_alpha"] = np.where(raised, 1.0, alpha)
+    est["psa_beta"] = np.where(raised, (1 - mean) / mean, beta)
+    est["alpha_raised"] = raised
+
+
+def kept_notes(est: pd.DataFrame) -> list[str]:
+    """A sentence for each thin or empty cell: what the data hold and what was written instead of the estimate."""
+    notes = []
+    for r in est[est["thin"] | (est["person_months"] == 0)].itertuples():
+        held = (f"{r.events:,} event{'' if r.events == 1 else 's'} in {r.person_months:,.0f} person-months"
+                if r.person_months > 0 else "no person-time in the window")
+        why = f" ({r.reason})" if r.person_months > 0 else ""
+        if r.action == KEPT:
+            local = f"; the local estimate {r.probability:.2%} was not written" if r.person_months > 0 else ""
+            notes.append(f"{r.parameter}: {held}{why}: kept the workbook's value {r.default:.2%} a month{local}")
+        else:
+            notes.append(f"{r.parameter}: {held}{why}: shrunk towards the workbook's value {r.default:.2%} a month; "
+                         f"{r.value:.2%} written (local estimate {r.probability:.2%})")
+    return notes
 
 
 def _paired_other(est: pd.DataFrame, rate: np.ndarray) -> np.ndarray:

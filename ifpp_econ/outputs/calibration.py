@@ -4,25 +4,33 @@ The input workbook and the 903 files are only read. The workbook copy is written
 hidden temporary file beside ``--out``, checked with the workbook reader, and renamed into
 place; the report folder ``<OUT>_calibration/`` is written through :class:`RunFolder`
 (whole or not at all). An existing ``--out`` or report folder is refused unless ``force``;
-the input workbook is never the output.
+the input workbook is never the output. The base case is run on the input workbook and on the copy (and,
+with CIN census returns, on copies holding only the baseline or only the care dynamics) to show how the local
+values change savings per child. The summary lists every row replaced, kept (and why) and every thin cell.
 """
 from __future__ import annotations
 
-import html
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import OutputError, WorkbookError
+from ..exceptions import InputError, OutputError, WorkbookError
 from ..local_data.baseline_risk import BaselineEstimate, estimate_baseline
-from ..local_data.care_dynamics import Calibration, Options, estimate
+from ..local_data.care_dynamics import KEPT, SHRUNK, Calibration, Options, estimate
 from ..local_data.cin_census import is_cin_file, read_cin
 from ..local_data.ssda903 import PLACEMENT_TYPES, clean, read_returns
+from . import calibration_report
+from .calibration_report import ReportData, pct
 from .run_folder import RunFolder
+
+if TYPE_CHECKING:
+    from ..inputs.container import Inputs
 
 WRITTEN_COLUMNS = ("value", "unit", "distribution", "param_a", "param_b", "low", "high", "source", "status", "notes")
 
@@ -62,17 +70,34 @@ def calibrate_workbook(episodes, header=(), uasc=(), workbook=None, out=None, fo
     base = (estimate_local_baseline(cin, cleaned, returns, families, cohort, options, baseline_bootstrap, defaults,
                                     include_uasc) if cin else None)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}.xlsx")
+    parts = {k: out.with_name(f".{out.name}.{k}-{os.getpid()}.xlsx") for k in ("baseline", "care")}
     try:
         write_workbook(src, tmp, cal, files)
         if base is not None:
             write_baseline_rows(tmp, base)
         try:
-            read_workbook(tmp)
+            calibrated = read_workbook(tmp)
         except WorkbookError as exc:  # the copy must stay a valid workbook
             raise OutputError("the calibrated copy did not pass validation:\n" + "\n".join(exc.problems)) from None
+        variants = [("Input workbook", "the workbook's own values", inputs)]
+        if base is not None:  # the baseline's own effect, and the care dynamics' own
+            shutil.copyfile(src, parts["baseline"])
+            write_baseline_rows(parts["baseline"], base)
+            write_workbook(src, parts["care"], cal, files)
+            variants += [("Baseline only", "the local usual-care baseline (CIN census); the workbook's care dynamics",
+                          read_workbook(parts["baseline"])),
+                         ("Care dynamics only", "the local care dynamics (903); the workbook's baseline",
+                          read_workbook(parts["care"]))]
+        variants.append(("Calibrated copy", "every local value" if base is not None else "the local care dynamics (903)",
+                         calibrated))
+        savings, notes = compare_savings(variants)
+        changes = workbook_changes(inputs, calibrated, cal, base)
+        warnings = list(dict.fromkeys([*cal.warnings, *(base.warnings if base is not None else []), *notes]))
+        report = ReportData(files, out, labels=inputs.parameters["label"].astype(str).to_dict(),
+                            units=inputs.parameters["unit"].astype(str).to_dict(), changes=changes, savings=savings,
+                            base=base, defaults=defaults, shrink_months=options.shrink_months, warnings=warnings)
         with RunFolder("calibrate", folder_path, force) as folder:
-            sections = write_baseline_report(folder, base) if base is not None else []
-            write_report(folder, cal, files, out, sections)
+            calibration_report.write_report(folder, cal, report)
             settings = _settings(cal, options, files, include_uasc)
             if base is not None:
                 settings.update(cin=[Path(p).name for p in cin], cohort=cohort, families=str(families or ""),
@@ -80,12 +105,14 @@ def calibrate_workbook(episodes, header=(), uasc=(), workbook=None, out=None, fo
             dest = folder.commit(inputs, settings=settings)
         os.replace(tmp, out)
     finally:
-        if tmp.exists():
-            tmp.unlink()
-    data = summary(cal, out, dest)
+        for path in (tmp, *parts.values()):
+            if path.exists():
+                path.unlink()
+    data = summary(cal, out, dest, options)
+    data.update(workbook_input=str(src), changes=_records(changes), warnings=warnings,
+                savings=_records(savings) if savings is not None else [])
     if base is not None:
         data["baseline"] = baseline_summary(base)
-        data["warnings"] = list(dict.fromkeys([*data["warnings"], *base.warnings]))
     return data
 
 
@@ -155,12 +182,20 @@ def write_workbook(src: Path, dst: Path, cal: Calibration, files: str) -> None:
 def _write_parameters(ws, est: pd.DataFrame, source: str, people: str) -> None:
     cols = _headers(ws)
     rows = _rows(ws, cols["name"])
+    fixed_kinds = multipliers_fixed(est)
     for r in est[est["written"]].itertuples():
         if r.parameter not in rows:
             continue
         i = rows[r.parameter]
         shrink = (f"; shrunk towards the default {r.default:.4g} (raw {r.probability:.4g})"
                   if np.isfinite(r.shrunk) else "")
+        thin = (f"; thin cell ({r.events:,} events, {r.person_months:,.0f} person-months: {r.reason}): written only "
+                "because it is shrunk towards the workbook's value" if r.thin else "")
+        raised = "; PSA α raised to 1 (mean kept) so that the beta has no spike at 0" if r.alpha_raised else ""
+        kind = r.parameter.split("_")[0]
+        if kind not in fixed_kinds:
+            raised += (f"; care_multiplier_{kind} stays as in the workbook (rows of this kind are kept from it), so this "
+                       "row's PSA spread is overstated")
         values = {
             "value": round(float(r.value), 7), "unit": "probability/month", "distribution": "beta_alpha_beta",
             "param_a": round(float(r.psa_alpha), 4), "param_b": round(float(r.psa_beta), 4),
@@ -170,13 +205,15 @@ def _write_parameters(ws, est: pd.DataFrame, source: str, people: str) -> None:
             "notes": (f"local: rate {r.rate:.5f}/month = events ÷ person-months; monthly probability with the competing "
                       f"exit (λ/Λ)(1 − e^−Λ); low/high = 95% exact Poisson interval widened to the child bootstrap; "
                       f"PSA beta moment-matched to Gamma(events + 0.5, person-months) × design effect "
-                      f"{r.design_effect:.2f}; default was {r.default:.4g}{shrink}"),
+                      f"{r.design_effect:.2f}; default was {r.default:.4g}{shrink}{thin}{raised}"),
         }
         for col, v in values.items():
             if col in cols:
                 ws.cell(i, cols[col], v)
-    # Local rows carry their own beta: a shared multiplier on top would count the uncertainty twice.
-    for kind in est.loc[est["written"], "parameter"].str.split("_").str[0].unique():
+    # Local rows carry their own beta: a shared multiplier on top would count the uncertainty twice. It stays as in the
+    # workbook while rows of its kind are kept from the workbook (their only PSA spread), so the local rows' spread is
+    # then overstated rather than the kept rows' lost.
+    for kind in multipliers_fixed(est):
         name = f"care_multiplier_{kind}"
         if name in rows:
             fixed = {"value": 1.0, "distribution": "fixed", "param_a": None, "param_b": None, "low": None,
@@ -185,6 +222,13 @@ def _write_parameters(ws, est: pd.DataFrame, source: str, people: str) -> None:
             for col, v in fixed.items():
                 if col in cols:
                     ws.cell(rows[name], cols[col], v)
+
+
+def multipliers_fixed(est: pd.DataFrame) -> list[str]:
+    """Kinds (reunify, permanence, reentry) whose ``care_multiplier_<kind>`` is fixed at 1: every row of the kind is
+    written with its own beta."""
+    kinds = est["parameter"].str.split("_").str[0]
+    return [k for k in dict.fromkeys(kinds) if est.loc[kinds == k, "written"].all()]
 
 
 def write_placement_mix(ws, mix: pd.DataFrame, note: str) -> None:
@@ -251,126 +295,128 @@ def _allow_local_status(wb) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# The report folder
+# What changed, and what it does to the results
 # ---------------------------------------------------------------------------------------
-def _charts(cal: Calibration) -> dict:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figs = {}
-    est = cal.estimates
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    y = np.arange(len(est))[::-1]
-    ax.errorbar(est["probability"], y, xerr=[est["probability"] - est["low"], est["high"] - est["probability"]],
-                fmt="o", color="#1F4E78", label="local estimate (95% interval)")
-    ax.plot(est["default"], y, "x", color="#C00000", label="workbook default")
-    ax.set_yticks(y, est["parameter"])
-    ax.set_xlabel("monthly probability")
-    ax.set_title("Local care dynamics against the workbook defaults", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    figs["estimates"] = fig
-
-    c = cal.curves
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for cause, colour in (("reunification", "#1F4E78"), ("permanence", "#548235")):
-        ax.step(c["months"], c[f"aj_{cause}"], where="post", color=colour, label=f"{cause}: Aalen–Johansen (data)")
-        ax.plot(c["months"], c[f"implied_{cause}"], "--", color=colour, label=f"{cause}: implied by the bands")
-    ax.set_xlabel("months since the period of care started")
-    ax.set_ylabel("cumulative incidence")
-    ax.set_title("Exits from care: observed against the banded probabilities", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    figs["cumulative_incidence"] = fig
-
-    r = cal.reentry_curve
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    seen = r["at_risk"] > 0
-    ax.step(r.loc[seen, "months"], r.loc[seen, "km_reentry"], where="post", label="Kaplan–Meier (data)")
-    ax.plot(r["months"], r["implied_reentry"], "--", label="implied by the bands")
-    ax.plot([12, 72], [0.20, 1 / 3], "s", color="#C00000", label="national: 20% at 1 year, a third by 6 years")
-    ax.set_xlabel("months since the return home")
-    ax.set_ylabel("cumulative re-entry")
-    ax.set_title("Re-entry after a return home", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    figs["reentry"] = fig
-
-    wide = cal.mix.pivot(index="band", columns="placement_type", values="share").reindex(
-        index=list(dict.fromkeys(cal.mix["band"])), columns=list(PLACEMENT_TYPES)).fillna(0)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    left = np.zeros(len(wide))
-    for t in wide.columns:
-        ax.barh(wide.index, wide[t], left=left, label=t)
-        left += wide[t].to_numpy()
-    ax.set_xlabel("share of entrants' time in care")
-    ax.set_title("Placement mix of entrants by age band at entry", fontsize=10)
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.15))
-    figs["placement_mix"] = fig
-
-    check = cal.checks.iloc[0]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.bar(["this LA", "England 2014/15", "England 2022/23"], [check["observed"], 0.34, 0.27],
-           color=["#1F4E78", "#999999", "#999999"])
-    ax.set_ylabel("share of leavers returning home")
-    ax.set_title("Leavers returning home (E4A/E4B)", fontsize=10)
-    figs["leavers_home"] = fig
-    return figs
+def _same(a, b) -> bool:
+    missing = [v is None or (isinstance(v, float) and not np.isfinite(v)) or v == "" for v in (a, b)]
+    if all(missing):
+        return True
+    if any(missing):
+        return False
+    if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number)):
+        return bool(abs(float(a) - float(b)) <= 1e-12 * max(1.0, abs(float(a))))
+    return str(a) == str(b)
 
 
-def write_report(folder: RunFolder, cal: Calibration, files: str, out: Path, sections: list[str] | None = None) -> None:
-    """Tables (CSV and results.xlsx), charts (PNG and SVG) and report.html into ``folder``; ``sections``: extra HTML
-    sections placed before the exclusions (the CIN baseline's)."""
-    est = cal.estimates.drop(columns=["prior_rate", "other_rate"])
-    counts = pd.DataFrame({"item": list(cal.counts), "count": list(cal.counts.values())})
-    tables = {"estimates": est, "counts": counts, "placement_mix": cal.mix, "age_shares": cal.age_shares,
-              "checks": cal.checks, "exits": cal.exits, "cumulative_incidence": cal.curves,
-              "reentry_curve": cal.reentry_curve}
-    for name, df in tables.items():
-        folder.table(name, df)
-    for name, fig in _charts(cal).items():
-        folder.figure(name, fig)
-    w0, w1 = cal.window
-    wide_mix = cal.mix.pivot(index="placement_type", columns="band", values="share").reindex(
-        index=list(PLACEMENT_TYPES), columns=list(dict.fromkeys(cal.mix["band"])))
-    shown = est[["parameter", "events", "person_months", "rate", "probability", "low", "high", "bootstrap_low",
-                 "bootstrap_high", "design_effect", "default", "shrunk", "value", "psa_alpha", "psa_beta"]]
-    parts = [
-        f"<h1>Local calibration from SSDA903 episodes</h1><p>Files: {html.escape(files)}<br>Window: "
-        f"{w0:%d/%m/%Y} to {w1 - pd.Timedelta(days=1):%d/%m/%Y}<br>Calibrated workbook: {html.escape(str(out))}</p>",
-        "<h2>Estimates</h2><p>Events and person-months in each duration band; rate = events ÷ person-months; "
-        "probability = one month's chance with the competing exit; low/high = 95% exact Poisson interval widened to "
-        "the child-level bootstrap interval; value = what the workbook now holds (the shrunk value when shrinkage is "
-        "on); psa_alpha/psa_beta = its beta distribution.</p>" + shown.to_html(index=False, float_format="%.5g", na_rep="–"),
-        "<img src='estimates.png' width=640>",
-        "<h2>Cumulative incidence of exits</h2>" + cal.checks.to_html(index=False, float_format="%.3f", na_rep="–")
-        + "<img src='cumulative_incidence.png' width=640><img src='reentry.png' width=640>"
-          "<img src='leavers_home.png' width=480>",
-        "<h2>Entrant placement mix by age band (share of time in care)</h2>"
-        + wide_mix.to_html(float_format="%.3f", na_rep="–") + "<img src='placement_mix.png' width=640>",
-        "<h2>Age at entry (first periods in the window)</h2>" + cal.age_shares.to_html(index=False, float_format="%.3f"),
-        "<h2>Exits in the window by reason</h2>" + cal.exits.to_html(index=False, float_format="%.3f"),
-        *(sections or []),
-        "<h2>Exclusions, repairs and contradictions</h2>" + counts.to_html(index=False),
-        "<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in cal.warnings) + "</ul>",
-    ]
-    text = ("<!doctype html><html><head><meta charset='utf-8'><title>Calibration report</title><style>"
-            "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:12px}"
-            "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>" + "".join(parts) + "</body></html>")
-    (folder.path / "report.html").write_text(text, encoding="utf-8")
-    folder.files.append("report.html")
+def workbook_changes(before, after, cal: Calibration, base: BaselineEstimate | None) -> pd.DataFrame:
+    """Every scalar parameter row the copy changed (or that calibrate estimated and kept): parameter, label, unit,
+    old/new value, status and distribution, action (replaced, shrunk, fixed at 1, capped, kept) and why, in plain
+    words. The placement mix and age shares are reported separately."""
+    b, a = before.parameters, after.parameters
+    est = cal.estimates.set_index("parameter")
+    bl = base.estimates.set_index("parameter") if base is not None else None
+    rows = []
+    for name in b.index:
+        if str(name).startswith(("mix:", "age_share:")) or name not in a.index:
+            continue
+        old, new = b.loc[name], a.loc[name]
+        changed = not all(_same(old[c], new[c]) for c in ("value", "distribution", "param_a", "param_b", "low", "high",
+                                                           "status"))
+        if name in est.index:
+            r = est.loc[name]
+            held = f"{r['events']:,} event{'' if r['events'] == 1 else 's'} in {r['person_months']:,.0f} person-months"
+            if r["person_months"] == 0:
+                action, why = "kept", "no person-time in the window"
+            elif r["action"] == KEPT:
+                action, why = "kept", f"thin: {held} ({r['reason']}); local estimate {pct(r['probability'], 2)} not written"
+            elif r["action"] == SHRUNK:
+                action = "shrunk"
+                why = (f"{held}; local estimate {pct(r['probability'], 2)} shrunk towards the workbook's value"
+                       + (f" (thin: {r['reason']})" if r["thin"] else ""))
+            else:
+                action, why = "replaced", f"{held}; 95% {pct(r['low'], 2)}–{pct(r['high'], 2)}"
+        elif bl is not None and name in bl.index:
+            r = bl.loc[name]
+            if r["withheld"]:
+                action = "capped" if changed else "kept"
+                why = f"withheld: {r['reason']}" + ("; capped to keep the risks ordered" if changed else "")
+            else:
+                action = "replaced"
+                why = {"children_placed_per_family_placement": f"{r['events']:,} families with an entry (within 30 days)",
+                       "children_per_family": f"{r['events']:,} families in the cohort"}.get(
+                    name, f"{r['events']:,} families with an entry by day {r['horizon_days']}; "
+                          f"{r['n_at_risk']:,} still followed then")
+        elif str(name).startswith("care_multiplier_"):
+            kind = str(name).removeprefix("care_multiplier_")
+            kept = [p for p in est.index if p.startswith(f"{kind}_") and not est.loc[p, "written"]]
+            if changed:
+                action, why = "fixed at 1", f"every {kind} row is local, with its own PSA beta"
+            elif len(kept) < int(est.index.str.startswith(f"{kind}_").sum()):
+                action, why = "kept", (f"{', '.join(kept)} kept from the workbook take their PSA spread from it; the "
+                                       f"local {kind} rows get it on top of their own beta (their spread is overstated)")
+            else:
+                continue
+        elif changed:
+            action, why = "changed", "changed by calibrate"
+        else:
+            continue
+        rows.append({"parameter": name, "label": str(old["label"]), "unit": str(old["unit"]),
+                     "old_value": float(old["value"]), "new_value": float(new["value"]), "old_status": str(old["status"]),
+                     "new_status": str(new["status"]), "old_distribution": str(old["distribution"]),
+                     "new_distribution": str(new["distribution"]), "action": action, "why": why})
+    columns = ["parameter", "label", "unit", "old_value", "new_value", "old_status", "new_status", "old_distribution",
+               "new_distribution", "action", "why"]
+    return pd.DataFrame(rows, columns=columns)
 
 
-def summary(cal: Calibration, out: Path, folder: Path) -> dict:
+def compare_savings(variants: Sequence[tuple[str, str, Inputs]]) -> tuple[pd.DataFrame | None, list[str]]:
+    """The deterministic base case of each (label, what it holds, inputs): savings per child and the change against the
+    first, placements and months in care avoided, usual care's cost per child. A workbook the model refuses is named
+    in the returned notes instead."""
+    from ..analyses.deterministic import run_base_case
+
+    rows, notes = [], []
+    for label, holds, inputs in variants:
+        try:
+            j = run_base_case(inputs).to_json()
+        except InputError as exc:
+            notes.append(f"the base case could not be run on the {label.lower()}: {exc}")
+            continue
+        rows.append({"workbook": label, "holds": holds,
+                     "risk_12m": float(inputs.parameters.loc["risk_12m", "value"]),
+                     "per_child_savings": float(j["per_child_savings"]), "change": np.nan,
+                     "placements_avoided_per_child": float(j["placements_avoided_per_child"]),
+                     "care_months_avoided_per_child": float(j["care_months_avoided_per_child"]),
+                     "usual_care_cost": float(j["strategies"][j["comparator"]]["cost"])})
+    if not rows:
+        return None, notes
+    table = pd.DataFrame(rows)
+    if table["workbook"].iloc[0] == "Input workbook":
+        table.loc[1:, "change"] = table["per_child_savings"].iloc[1:] - table["per_child_savings"].iloc[0]
+    return table, notes
+
+
+# ---------------------------------------------------------------------------------------
+# The report folder and the summary
+# ---------------------------------------------------------------------------------------
+def write_report(folder: RunFolder, cal: Calibration, files: str, out: Path, data: ReportData | None = None) -> None:
+    """Tables (CSV and results.xlsx), charts (PNG and SVG) and report.html into ``folder``
+    (:func:`.calibration_report.write_report`; without ``data``: the care dynamics only)."""
+    calibration_report.write_report(folder, cal, data or ReportData(files, Path(out), warnings=list(cal.warnings)))
+
+
+def summary(cal: Calibration, out: Path, folder: Path, options: Options | None = None) -> dict:
+    options = options or Options()
     est = cal.estimates
     return {
         "workbook": str(out),
         "report": str(folder / "report.html"),
         "window": [f"{cal.window[0]:%Y-%m-%d}", f"{cal.window[1] - pd.Timedelta(days=1):%Y-%m-%d}"],
         "estimates": _records(est[["parameter", "events", "person_months", "rate", "probability", "low", "high",
-                                   "default", "value", "written"]]),
+                                   "default", "value", "written", "thin", "action", "reason"]]),
+        "minimum_person_months": options.min_person_months,
+        "minimum_events": options.min_events,
+        "thin_cells": _records(cal.thin),
         "placement_mix": _records(cal.mix),
         "age_shares": _records(cal.age_shares),
         "counts": cal.counts,
@@ -383,22 +429,60 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records", double_precision=15))
 
 
-def format_summary(data: dict) -> str:
-    lines = [f"Calibrated {data['workbook']} from SSDA903 episodes, window {data['window'][0]} to {data['window'][1]}",
-             "", f"{'parameter':<22}{'events':>8}{'person-months':>15}{'monthly p':>11}{'95% interval':>20}{'default':>9}"]
-    for r in data["estimates"]:
-        if r["written"]:
-            lines.append(f"{r['parameter']:<22}{r['events']:>8,}{r['person_months']:>15,.0f}{r['value']:>11.4f}"
-                         f"{r['low']:>10.4f}–{r['high']:<9.4f}{r['default']:>9.4f}")
-        else:
-            lines.append(f"{r['parameter']:<22}   no person-time in the window: default kept")
-    if data.get("baseline"):
-        lines += ["", *format_baseline(data["baseline"])]
-    lines += ["", "Age at entry: " + ", ".join(f"{a['band']} {a['share']:.0%}" for a in data["age_shares"]),
-              f"Periods used: {data['counts']['periods used']:,}; children: {data['counts']['children used']:,}",
-              f"Report: {data['report']}"]
-    return "\n".join(lines)
+def value_text(v, unit: str) -> str:
+    """A workbook value in plain words: probabilities as percentages (a month, a year), other units as numbers."""
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "—"
+    if unit == "probability/month":
+        return f"{pct(v, 2)} a month"
+    if unit == "probability/year":
+        return f"{pct(v, 1)} a year"
+    if unit == "probability":
+        return pct(v, 1)
+    return f"{v:,.4g}" + (f" {unit}" if unit == "children" else "")
 
+
+def format_summary(data: dict) -> str:
+    """The console summary: the window, each workbook row replaced (old → new, status L), each row kept and why, the
+    other sheets replaced, savings per child with each workbook, the report."""
+    w0, w1 = (pd.Timestamp(d) for d in data["window"])
+    counts = data["counts"]
+    lines = [f"Calibrated copy: {data['workbook']}" + (f" (from {data['workbook_input']})" if data.get("workbook_input") else ""),
+             f"SSDA903 window {w0:%d/%m/%Y} to {w1:%d/%m/%Y}: {counts['periods used']:,} periods of care, "
+             f"{counts['children used']:,} children"]
+    if data.get("baseline"):
+        b = data["baseline"]
+        lines.append(f"CIN census baseline: cohort {b['cohort']}, entries {pd.Timestamp(b['window'][0]):%d/%m/%Y} to "
+                     f"{pd.Timestamp(b['window'][1]):%d/%m/%Y}, families from the {b['family_source']}, link rate "
+                     f"{b['link_rate']:.1%}")
+    changes = data.get("changes") or []
+    done = [c for c in changes if c["action"] != "kept"]
+    kept = [c for c in changes if c["action"] == "kept"]
+    width = max([len(c["parameter"]) for c in changes] + [10]) + 2
+    moves = [f"{value_text(c['old_value'], c['unit'])} → {value_text(c['new_value'], c['unit'])}" for c in done]
+    shift = max([len(m) for m in moves] + [len(value_text(c["old_value"], c["unit"])) for c in kept] + [10]) + 2
+    if done:
+        lines += ["", "Replaced in the copy (old → new value; status):"]
+        for c, move in zip(done, moves):
+            what = {"fixed at 1": "fixed at 1", "capped": "capped"}.get(c["action"], "")
+            lines.append(f"  {c['parameter']:<{width}}{move:<{shift}}{c['old_status']} → {c['new_status']}; "
+                         + (f"{what}: " if what else "") + c["why"])
+    if kept:
+        lines += ["", "Kept as in the workbook (status unchanged):"]
+        for c in kept:
+            lines.append(f"  {c['parameter']:<{width}}{value_text(c['old_value'], c['unit']):<{shift}}{c['old_status']}; "
+                         f"{c['why']}")
+    ages = ", ".join(f"{a['band']} {a['share']:.0%}" for a in data["age_shares"])
+    lines += ["", f"Also replaced: the placement mix of children entering care (by age band) and the age shares ({ages})."]
+    savings = data.get("savings") or []
+    if savings:
+        g = "−£{:,.0f}".format
+        money = [(f"£{s['per_child_savings']:,.0f}" if s["per_child_savings"] >= 0 else g(-s["per_child_savings"]))
+                 for s in savings]
+        lines += ["", "Savings per child (base case): " + "; ".join(f"{s['workbook'].lower()} {m}"
+                                                                  for s, m in zip(savings, money))]
+    lines += ["", f"Report: {data['report']}"]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------
@@ -498,62 +582,7 @@ def _baseline_values(name: str, r: pd.Series) -> dict:
     return values
 
 
-def write_baseline_report(folder: RunFolder, base: BaselineEstimate) -> list[str]:
-    """Baseline tables and chart into ``folder``; returns the report's HTML section."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    counts = pd.DataFrame({"item": list(base.counts), "count": list(base.counts.values())})
-    folder.table("baseline_estimates", base.estimates)
-    folder.table("baseline_curve", base.curve)
-    folder.table("baseline_counts", counts)
-    folder.table("baseline_family_sizes", base.clusters)
-    c = base.curve
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.fill_between(c["months"], c["low"], c["high"], step="post", alpha=0.25, color="#1F4E78", label="95% family bootstrap")
-    ax.step(c["months"], c["cif"], where="post", color="#1F4E78", label="local Aalen–Johansen (first entry of the family)")
-    est = base.estimates.set_index("parameter")
-    knots = [3, 6, 12, 24]
-    ax.plot(knots, [est.loc[f"risk_{m}m", "default"] for m in knots], "x", color="#C00000", ms=8, label="workbook default")
-    ax.set_xlabel("months since cohort entry")
-    ax.set_ylabel("cumulative risk of a first entry to care")
-    ax.set_title(f"Usual-care baseline: cohort {base.cohort}", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    folder.figure("baseline_cif", fig)
-    w0, w1 = base.window
-    shown = base.estimates[["parameter", "value", "estimate", "se", "low", "high", "events", "n_at_risk", "horizon_days",
-                            "distribution", "param_a", "param_b", "withheld", "reason", "default"]]
-    sizes = ", ".join(f"{r.size}: {r.families:,}" for r in base.clusters.itertuples())
-    text = (f"<h2>Usual-care baseline from the CIN census (cohort {html.escape(base.cohort)})</h2>"
-            f"<p>Cohort entries {w0:%d/%m/%Y}–{w1:%d/%m/%Y}, followed to {base.data_end - pd.Timedelta(days=1):%d/%m/%Y}; "
-            f"families from the {html.escape(base.family_source)}; link rate {base.link_rate:.1%}. Family sizes "
-            f"(children: families) {html.escape(sizes)}. The risk is the cumulative incidence of the family's first new "
-            "period of care (Aalen–Johansen; competing event: every child 18, died or adopted; censored at the data end "
-            "and on a transfer out, RC5). value = what the workbook now holds (the workbook's own value when withheld); "
-            "risk_3m/6m/24m are written fixed and move with risk_12m in the PSA.</p>"
-            + shown.to_html(index=False, float_format="%.4g", na_rep="–") + "<img src='baseline_cif.png' width=640>"
-            + "<h3>Linkage, cohort and exclusions</h3>" + counts.to_html(index=False))
-    return [text]
-
-
 def baseline_summary(base: BaselineEstimate) -> dict:
     return {"cohort": base.cohort, "family_source": base.family_source, "link_rate": base.link_rate,
             "window": [f"{base.window[0]:%Y-%m-%d}", f"{base.window[1]:%Y-%m-%d}"],
             "estimates": _records(base.estimates.drop(columns=["source"])), "counts": base.counts}
-
-
-def format_baseline(b: dict) -> list[str]:
-    lines = [f"Usual-care baseline from the CIN census: cohort {b['cohort']}, entries {b['window'][0]} to {b['window'][1]}, "
-             f"families from the {b['family_source']}, link rate {b['link_rate']:.1%}",
-             f"{'parameter':<38}{'value':>9}{'95% interval':>20}{'events':>8}{'default':>9}"]
-    for r in b["estimates"]:
-        if r["withheld"]:
-            lines.append(f"{r['parameter']:<38}{r['value']:>9.4f}   withheld ({r['reason']}): workbook value kept")
-        else:
-            interval = (f"{r['low']:>10.4f}–{r['high']:<9.4f}" if r["low"] is not None and r["high"] is not None
-                        else f"{'(no bootstrap)':>20}")
-            lines.append(f"{r['parameter']:<38}{r['value']:>9.4f}{interval}{r['events']:>8,}{r['default']:>9.4g}")
-    return lines

@@ -185,6 +185,128 @@ PARAMETER_VALUED = {"parameters": ("name", ("value", "param_a", "param_b", "low"
                     "thresholds": ("parameter", ("base", "threshold", "search_from", "search_to"))}
 DSA_OUTCOMES = {"savings": ("£", "gbp", None), "nmb": ("£", "gbp", None), "placements": ("", "number", 4)}
 
+# -- the calibration report (ifpp-econ calibrate) -----------------------------------------------
+# Its tables reuse names such as value, low, high and default with meanings of their own, so their
+# columns are declared per table (consulted before COLUMNS). Monthly probabilities are shown to 0.01%.
+MONTHLY = "pct"  # kind of a monthly probability (2 decimals)
+
+
+def _m(label: str, dash: str = "not applicable") -> Column:
+    return Column(label, "", MONTHLY, 2, dash)
+
+
+def _n(label: str, decimals: int | None = None, dash: str = "not applicable") -> Column:
+    return Column(label, "", "number", decimals, dash)
+
+
+def _t(label: str) -> Column:
+    return Column(label, "", "text")
+
+
+def _k(label: str) -> Column:
+    return Column(label, "", "count")
+
+
+NO_DATA = "no person-time in the window"
+TABLE_COLUMNS: dict[str, dict[str, Column]] = {
+    "estimates": {
+        "kind": _t("Kind"), "band": _t("Duration band"), "cause": _t("Exit"), "events": _k("Events"),
+        "person_months": _n("Person-months", 0), "rate": _n("Rate per person-month", 4, NO_DATA),
+        "probability": _m("Monthly probability (local estimate)", NO_DATA),
+        "exact_low": _m("Exact Poisson 95% low", NO_DATA), "exact_high": _m("Exact Poisson 95% high", NO_DATA),
+        "bootstrap_low": _m("Bootstrap 95% low", "no bootstrap (fewer than 20 usable replicates)"),
+        "bootstrap_high": _m("Bootstrap 95% high", "no bootstrap (fewer than 20 usable replicates)"),
+        "design_effect": _n("Design effect", 2), "low": _m("95% low", NO_DATA), "high": _m("95% high", NO_DATA),
+        "raw_low": _m("Local estimate 95% low", NO_DATA), "raw_high": _m("Local estimate 95% high", NO_DATA),
+        "default": _m("Workbook value"), "shrunk": _m("Shrunk value", "no shrinkage (--shrink 0)"),
+        "value": _m("Value in the copy"), "psa_alpha": _n("PSA beta α", None, NO_DATA),
+        "psa_beta": _n("PSA beta β", None, NO_DATA), "written": _t("Written"), "thin": _t("Thin"),
+        "action": _t("What the copy holds"), "reason": _t("Why"), "alpha_raised": _t("PSA α raised to 1"),
+        "label": _t("Description"), "parameter": _t("Workbook row"),
+    },
+    "thin_cells": {"parameter": _t("Workbook row"), "events": _k("Events"), "person_months": _n("Person-months", 0),
+                   "reason": _t("Why it is thin"),
+                   "action": _t("What the copy holds"), "probability": _m("Local estimate"),
+                   "value_written": _m("Value in the copy"), "label": _t("Description")},
+    "counts": {"item": _t("What was counted"), "count": _k("Count")},
+    "baseline_counts": {"item": _t("What was counted"), "count": _k("Count")},
+    "placement_mix": {"placement_type": _t("Placement type"), "person_days": _n("Days in care", 0),
+                      "share": Column("Share of time in care", "", "pct", 1), "children": _k("Entrant children")},
+    "age_shares": {"children": _k("Children (first entry in the window)")},
+    "checks": {"check": _t("Check"), "observed": Column("This authority", "", "pct", 1, "no one at risk that long"),
+               "implied": Column("Implied by the values in the copy", "", "pct", 1, "not a model quantity"),
+               "national": _t("National figure")},
+    "exits": {"exit": _t("Why the period of care ended"), "periods": _k("Periods"), "share": Column("Share", "", "pct", 1)},
+    "cumulative_incidence": {
+        "months": _k("Months in care"), "aj_reunification": Column("Returned home (data)", "", "pct", 1),
+        "aj_permanence": Column("Other permanence (data)", "", "pct", 1),
+        "implied_reunification": Column("Returned home (implied)", "", "pct", 1),
+        "implied_permanence": Column("Other permanence (implied)", "", "pct", 1), "at_risk": _k("Periods at risk")},
+    "reentry_curve": {"months": _k("Months since the return home"), "km_reentry": Column("Re-entered (data)", "", "pct", 1),
+                      "implied_reentry": Column("Re-entered (implied)", "", "pct", 1),
+                      "at_risk": _k("Children at home and at risk")},
+    "workbook_changes": {"parameter": _t("Workbook row"), "old_value": _n("Workbook value"), "new_value": _n("Value in the copy"),
+                         "old_status": _t("Status before"), "new_status": _t("Status in the copy"),
+                         "status": _t("Status in the copy"),
+                         "old_distribution": _t("PSA distribution before"),
+                         "new_distribution": _t("PSA distribution in the copy"), "action": _t("Change"),
+                         "why": _t("Why"), "label": _t("Description")},
+    "savings_comparison": {"workbook": _t("Workbook"), "holds": _t("What it holds"),
+                           "risk_12m": Column("Usual-care risk by 12 months", "", "pct", 1),
+                           "change": Column("Change against the input workbook", "£", "gbp", None,
+                                            "the input workbook is the reference"),
+                           "usual_care_cost": Column("Usual care: total cost per child", "£", "gbp")},
+    "baseline_estimates": {
+        "value": _n("Value in the copy"), "estimate": _n("Local estimate", None, "not estimable"),
+        "se": _n("Bootstrap SE", None, "no bootstrap"), "low": _n("95% low", None, "no bootstrap"),
+        "high": _n("95% high", None, "no bootstrap"), "events": _k("Events"),
+        "n_at_risk": _k("Families still followed"), "horizon_days": _k("Horizon (days)"),
+        "param_a": _n("PSA parameter a", None, "not used by this distribution"),
+        "param_b": _n("PSA parameter b", None, "not used by this distribution"),
+        "withheld": _t("Withheld"), "reason": _t("Why withheld"), "default": _n("Workbook value"),
+        "label": _t("Description"), "status": _t("Status in the copy"), "parameter": _t("Workbook row")},
+    "baseline_curve": {
+        "months": _k("Months since cohort entry"), "day": _k("Day"), "cif": Column("Local cumulative risk", "", "pct", 1),
+        "cif_competing": Column("Competing event (cumulative)", "", "pct", 1),
+        "low": Column("Bootstrap 95% low", "", "pct", 1, "no bootstrap"),
+        "high": Column("Bootstrap 95% high", "", "pct", 1, "no bootstrap"), "at_risk": _k("Families at risk"),
+        "events": _k("Families with an entry (cumulative)"),
+        "workbook": Column("Workbook's usual-care curve", "", "pct", 1),
+        "written": Column("Model's curve through the values in the copy", "", "pct", 1)},
+    "baseline_family_sizes": {"size": _k("Children in the family"), "families": _k("Families")},
+    "baseline_comparisons": {
+        "figure": _t("Figure"), "measures": _t("What it measures"), "cohort": _t("Population"),
+        "published": Column("Published", "", "pct", 1), "local": Column("This authority", "", "pct", 1,
+                                                                        "not estimable from these data"),
+        "local_measure": _t("This authority's comparable figure"), "source": _t("Source")},
+    "baseline_families": {"figure": _t("Figure"), "measures": _t("What it measures"), "published": _n("Published", 2),
+                          "local": _n("This authority", 2), "source": _t("Source")},
+}
+TABLES.update({  # the calibration report's sheets (placement_mix: already declared)
+    "estimates": ("Care dynamics", None), "thin_cells": ("Thin cells", None), "counts": ("903 exclusions and repairs", None),
+    "age_shares": ("Age at entry", None), "checks": ("Checks", None), "exits": ("Exits by reason", None),
+    "cumulative_incidence": ("Exits cumulative incidence", None), "reentry_curve": ("Re-entry curve", None),
+    "workbook_changes": ("Changes to the workbook", None), "savings_comparison": ("Savings per child", None),
+    "baseline_estimates": ("Baseline estimates", None), "baseline_curve": ("Baseline curve", None),
+    "baseline_counts": ("Baseline cohort and linkage", None), "baseline_family_sizes": ("Baseline family sizes", None),
+    "baseline_comparisons": ("Baseline vs published risks", None),
+    "baseline_families": ("Baseline vs published families", None)})
+# Tables whose value columns take the unit of the parameter named in a row (``context["units"]``): probabilities
+# as percentages (0.01% for monthly ones), other units as numbers.
+PARAMETER_PERCENT = {"workbook_changes": ("parameter", ("old_value", "new_value")),
+                     "baseline_estimates": ("parameter", ("value", "estimate", "se", "low", "high", "default")),
+                     "thin_cells": ("parameter", ("probability", "value_written"))}
+
+
+def parameter_value_column(unit: str, col: Column) -> Column:
+    """``col`` shown in a parameter's workbook ``unit``: a probability as a percentage, anything else as a number."""
+    u = str(unit)
+    if u.startswith("probability"):
+        return Column(col.label, "", "pct", 2 if u.endswith("/month") else 1, col.dash)
+    if u.startswith("GBP"):
+        return Column(col.label, "£", "gbp", None, col.dash)
+    return Column(col.label, "", "number", 2 if u in ("children", "multiplier") else None, col.dash)
+
 
 def humanise(name: str) -> str:
     """A readable label for an undeclared column: spaces for underscores, first letter capital."""
@@ -203,7 +325,10 @@ def undeclared(name: str, kind: str | None = None) -> Column:
 
 
 def column(name: str, table: str | None = None) -> Column:
-    """The declared presentation of ``name``; ``table`` declares the kind of undeclared columns."""
+    """The declared presentation of ``name`` (in ``table``'s own declarations first); ``table`` declares the kind of
+    undeclared columns."""
+    if name in TABLE_COLUMNS.get(table or "", {}):
+        return TABLE_COLUMNS[table or ""][name]
     if name in COLUMNS:
         return COLUMNS[name]
     return undeclared(name, TABLES.get(table or "", (None, None))[1])
@@ -309,6 +434,8 @@ def excel_format(col: Column, v=None) -> str:
         return '"£"#,##0;-"£"#,##0' if not d else f'"£"#,##0.{"0" * d};-"£"#,##0.{"0" * d}'
     if col.kind == "gbp2":
         return '"£"#,##0.00;-"£"#,##0.00'
+    if col.kind == "pct" and col.decimals is not None:
+        return "0" + ("." + "0" * col.decimals if col.decimals else "") + "%"
     if col.kind in ("pct", "prob"):
         return "0.0%"
     if col.kind == "count":
@@ -328,7 +455,8 @@ def table_columns(df: pd.DataFrame, table: str | None = None, context: dict | No
     """The Column of each column of a table (headers; rows may refine units, see :func:`cell_columns`)."""
     cols = {c: column(str(c), table) for c in df.columns}
     for c in df.columns:  # undeclared columns of text (e.g. "yes"/"no") are text, whatever their name says
-        if str(c) not in COLUMNS and not pd.api.types.is_numeric_dtype(df[c]) and \
+        if str(c) not in COLUMNS and str(c) not in TABLE_COLUMNS.get(table or "", {}) and \
+                not pd.api.types.is_numeric_dtype(df[c]) and \
                 all(isinstance(v, str) or _is_missing(v) for v in df[c]):
             cols[c] = Column(cols[c].label, "", "text")
     if table == "tornado":
@@ -346,12 +474,13 @@ def cell_columns(df: pd.DataFrame, table: str | None = None, context: dict | Non
     rows = []
     key, valued = ROW_KEYED.get(table or "", (None, ()))
     pkey, pvalued = PARAMETER_VALUED.get(table or "", (None, ()))
+    qkey, qvalued = PARAMETER_PERCENT.get(table or "", (None, ()))
     units = context.get("units", {})
     if table == "parameters" and "unit" in df.columns and "name" in df.columns:
         units = {**units, **dict(zip(df["name"].astype(str), df["unit"].astype(str)))}
     at = {c: j for j, c in enumerate(df.columns)}
     plain = [base[c] for c in df.columns]
-    keyed = key in at or pkey in at
+    keyed = key in at or pkey in at or qkey in at
     if not keyed:
         return [plain for _ in range(len(df))]
     for r in df.values:  # the values iterrows() would give; only keys are read
@@ -367,6 +496,10 @@ def cell_columns(df: pd.DataFrame, table: str | None = None, context: dict | Non
             for c in pvalued:
                 if c in cols:
                     cols[c] = Column(cols[c].label, "", u.kind, u.decimals, cols[c].dash)
+        if qkey in at and str(r[at[qkey]]) in units:
+            for c in qvalued:
+                if c in cols:
+                    cols[c] = parameter_value_column(units[str(r[at[qkey]])], cols[c])
         rows.append([cols[c] for c in df.columns])
     return rows
 
@@ -403,7 +536,8 @@ def data_dictionary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             unit = col.unit or {"pct": "share (0–1)", "prob": "probability (0–1)"}.get(col.kind, "")
             if table in ROW_KEYED and c in ROW_KEYED[table][1]:
                 unit = f"unit of the measure named in column {ROW_KEYED[table][0]}"
-            if table in PARAMETER_VALUED and c in PARAMETER_VALUED[table][1]:
+            if (table in PARAMETER_VALUED and c in PARAMETER_VALUED[table][1]) or \
+                    (table in PARAMETER_PERCENT and c in PARAMETER_PERCENT[table][1]):
                 unit = "the parameter's workbook unit"
             rows.append({"table": f"{table}.csv", "column": str(c), "label": col.label, "unit": unit,
                          "format": col.kind, "blank_means": col.dash if col.kind != "text" else ""})
