@@ -204,10 +204,11 @@ def test_help_explains_workbook_and_exit_codes(runner, command):
     assert "omit it to use the bundled default workbook" in text and "Exit codes: 0 success; 2" in text
 
 
-@pytest.mark.parametrize("args", [["psa", "-n", "200", "--no-evppi"], ["dsa"], ["budget", "-n", "0"]])
-def test_every_command_states_its_conventions(runner, args):
+@pytest.mark.parametrize("args, basis", [(["psa", "-n", "200", "--no-evppi"], "monthly cycles"), (["dsa"], "monthly cycles"),
+                                         (["budget", "-n", "0"], "undiscounted cash, 2023/24 prices")])
+def test_every_command_states_its_conventions(runner, args, basis):
     result = invoke(runner, *args, "--out", "o")
-    assert result.exit_code == 0 and "\nConventions: monthly cycles" in result.output
+    assert result.exit_code == 0 and f"\nConventions: {basis}" in result.output
 
 
 def test_tiny_psa_warns_and_probabilities_never_certain(runner):

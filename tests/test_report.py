@@ -37,7 +37,7 @@ def test_results_xlsx_charts_reference_existing_data(report_folder):
     wb = load_workbook(report_folder / "results.xlsx")
     assert wb.sheetnames[0] == "Summary"
     charts = [(ws, ch) for ws in wb.worksheets for ch in ws._charts]
-    assert {ws.title for ws, _ in charts} >= {"CEAC", "Tornado (one-way)", "Cohort trace", "Budget by year",
+    assert {ws.title for ws, _ in charts} >= {"CEAC", "Tornado (one-way)", "Cohort trace", "Budget",
                                               "CE plane points"}
     for ws, chart in charts:
         for series in chart.series:
@@ -154,15 +154,16 @@ def html_unescape(text: str) -> str:
 
 def test_results_xlsx_every_number_formatted_and_printable(report_folder):
     wb = load_workbook(report_folder / "results.xlsx")
-    assert wb.sheetnames[:2] == ["Summary", "Base case"] and "Data dictionary" in wb.sheetnames
+    assert wb.sheetnames[:2] == ["Summary", "Base case"] and wb.sheetnames[-1] == "Data dictionary"
     for ws in wb.worksheets:
         assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-        assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title
+        assert ws.page_setup.orientation in ("portrait", "landscape"), ws.title
+        assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4) and "&P of &N" in ws.oddFooter.center.text, ws.title
         for row in ws.iter_rows():
             for cell in row:
                 if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
                     assert cell.number_format != "General", (ws.title, cell.coordinate, cell.value)
-        if ws.title != "Summary":
+        if ws.title not in ("Summary", "Decision ratios"):  # the Decision ratios sheet holds four small tables
             assert ws.freeze_panes in ("A2", "B2"), ws.title
     summary = wb["Summary"]
     numbers = [c.value for row in summary.iter_rows() for c in row if isinstance(c.value, (int, float))]
@@ -194,6 +195,25 @@ def test_native_tornado_bars_start_at_the_base_case(report_folder):
     top_low, top_high = lows[-1], highs[-1]  # largest swing drawn on top
     swing = abs(top_high - top_low)
     assert all(abs(h - lo) <= swing + 1e-9 for lo, h in zip(lows, highs))
+
+
+def test_native_tornado_labels_every_bar_with_its_range_in_pounds_and_percent(report_folder):
+    xml = re.sub(r"<(/?)c:", r"<\1", next(x for x in _chart_xml(report_folder) if "One-way sensitivity" in x))
+    cats = re.findall(r"<cat>\s*<(\w+)>\s*<f>([^<]+)</f>", xml)
+    assert cats and {kind for kind, _ in cats} == {"strRef"}  # string references: LibreOffice labels every bar
+    ws = load_workbook(report_folder / "results.xlsx")["Tornado (one-way)"]
+    labels = [ws[c].value for c in _cells(cats[0][1])]
+    assert len(labels) == 15 and all(isinstance(v, str) and " to " in v for v in labels)
+    assert "IFPP cost per family (episode) (£2,500 to £9,000)" in labels
+    assert any(v.endswith("(20% to 57%)") for v in labels)  # risk_12m, a probability, in %
+    assert not any(re.search(r"\de-?\d|0\.0000", v) for v in labels)  # no raw ranges such as 0.00002996
+    data = ["Budget detail", "Cohort trace", "CE plane points", "Two-way sensitivity", "Data dictionary"]
+    wb = load_workbook(report_folder / "results.xlsx")
+    assert wb.sheetnames[-len(data):] == data and "Budget" in wb.sheetnames[:-len(data)]
+    for name in data:  # printed: a note (with the chart or grid drawn from the data), on one page
+        area = wb[name].print_area.split("!")[-1].replace("$", "")
+        assert "data sheet, not printed" in wb[name][area.split(":")[0]].value, name
+        assert wb[name].page_setup.fitToHeight == 1, name
 
 
 def _cells(ref: str) -> list[str]:

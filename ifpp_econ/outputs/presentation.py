@@ -174,6 +174,8 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "by_age_band": ("By age band", None), "decision_ratios": ("Decision ratios", None),
     "operational_validation": ("Operational validation", None), "psa_by_age_band": ("PSA by age band", None),
     "placement_mix": ("Placement mix", "pct"), "age_bands": ("Age bands", None),
+    # results.xlsx only: the budget's board table (year rows and a total) and its full detail
+    "budget": ("Budget", "gbp"), "budget_detail": ("Budget detail", "gbp"),
 }
 # Tables whose value columns take their unit from a row's key column (the measure named in that row).
 ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),
@@ -550,3 +552,57 @@ def small_sample_warning(iterations: int, minimum: int = 1000) -> str:
         return ""
     return (f"Warning: only {iterations:,} PSA iterations; intervals and probabilities are unreliable below "
             f"{minimum:,} (use -n 10000 for decisions).")
+
+
+# -- parameter values and the budget's basis, as a reader says them ----------------------------------
+DIMENSIONLESS_UNITS = ("", "relative risk", "multiplier", "log-RR SD", "ratio", "odds ratio", "hazard ratio")
+
+
+def _percent(v: float) -> str:
+    """A probability or share as a percentage with two significant digits (whole percent from 10%): 20%, 6.5%, 0.003%."""
+    pct = 100 * float(v)
+    decimals = 0 if pct == 0 else int(min(4, max(0, 1 - math.floor(math.log10(abs(pct))))))
+    text = number(pct, decimals)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + "%"
+
+
+def unit_value(v, unit: str) -> str:
+    """A parameter's value in its workbook unit as a reader says it: £2,500 (money), 20% (probabilities and
+    shares, per month or year too), 24 months (counts with a unit), 0.48 (relative risks and multipliers)."""
+    if _is_missing(v):
+        return DASH
+    u = str(unit or "")
+    if u.startswith("GBP"):
+        return gbp(v, _pence(v))
+    if u == "share" or u.startswith("probability"):
+        return _percent(v)
+    text = number(v, 2 if u in DIMENSIONLESS_UNITS else None)
+    if u in DIMENSIONLESS_UNITS:
+        return text
+    return f"{text} {u}"
+
+
+def unit_range(low, high, unit: str) -> str:
+    """A parameter's low–high range in its unit: "£2,500 to £9,000", "20% to 57%", "12 to 60 months"."""
+    u = str(unit or "")
+    if u.startswith(("GBP", "probability")) or u == "share" or u in DIMENSIONLESS_UNITS:
+        return f"{unit_value(low, u)} to {unit_value(high, u)}"
+    return f"{number(low)} to {unit_value(high, u)}"
+
+
+def budget_basis(price_year: str = "", conventions: str = "") -> str:
+    """The conventions of a budget impact (undiscounted cash), from the model's ``conventions`` text.
+
+    The budget is cash as it is spent and saved, so the model's discounting and its per-child price basis
+    do not apply to it and are left out; what does apply (cycles, the effect model, the perspective) is kept.
+    """
+    basis = ["undiscounted cash" + (f", {price_year} prices" if price_year else ""),
+             "each year's spend and costs avoided as they fall, not discounted",
+             "families referred evenly over each year's months; years are 12-month periods from the programme start",
+             "totals for the local authority, not per child"]
+    dropped = ("discount rate", "factor (1+r)", "costs in ")
+    kept = [part.strip() for part in str(conventions).split(";")
+            if part.strip() and not any(part.strip().startswith(d) for d in dropped)]
+    return "; ".join(basis + kept)

@@ -1,6 +1,7 @@
 """Turning analysis results into tables, charts and printed summaries in a run folder."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +28,16 @@ def _gbp(v: float | None) -> str:
 
 def conventions_line(conventions: str) -> str:
     return "Conventions: " + conventions
+
+
+def psa_conventions(conventions: str, result: "PSAResult") -> str:
+    """The model's conventions as they apply to a PSA: a model-averaged PSA draws the after-effect assumption
+    (and 'no effect') per iteration, so it names no single assumption."""
+    if not conventions or not result.structural:
+        return conventions
+    averaged = "after the effect model-averaged (assumption and 'no effect' drawn per iteration; see Structural uncertainty)"
+    single = f"after the effect {result.after_effect}"
+    return conventions.replace(single, averaged) if single in conventions else f"{conventions}; {averaged}"
 
 
 def _frontier_lines(frontier: pd.DataFrame, comparator: str) -> list[str]:
@@ -213,7 +224,7 @@ def format_psa(result: "PSAResult", conventions: str = "") -> str:
                 f"{_gbp(v['per_child_savings']['upper'])})" for band, v in data["by_age_band"].items())]
     lines.append(rules_sentence(data["rule_counts"], result.iterations))
     if conventions:
-        lines.append(conventions_line(conventions))
+        lines.append(conventions_line(psa_conventions(conventions, result)))
     return "\n".join(lines)
 
 
@@ -302,7 +313,7 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     run.table("psa_by_age_band", pd.DataFrame([{"age_band": band, "metric": metric, **v}
                                                for band, metrics in data["by_age_band"].items()
                                                for metric, v in metrics.items()]))
-    run.manifest.update({"conventions": conventions, "psa": {"iterations": result.iterations, "seed": result.seed,
+    run.manifest.update({"conventions": psa_conventions(conventions, result), "psa": {"iterations": result.iterations, "seed": result.seed,
                                                                "rule_counts": result.rule_counts,
                                                                "effect_distribution": result.distributions,
                                                                "structural": result.structural or {"sampled": False}}})
@@ -356,6 +367,7 @@ def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dic
             "proportion), and the 3/6/24-month risks vary only between their neighbours.")
     run.manifest["dsa"] = {"outcome": result.outcome, "wtp": result.wtp, "base_outcome": result.base_outcome,
                            "note": note}
+    run.manifest.setdefault("conventions", _model_conventions(inputs))  # as the console prints them
     data = result.to_json()
     keep = ["parameter", "label", "low", "high", "outcome_low", "outcome_high", "swing", "range_source", "moves"]
     data["tornado"] = [{k: r[k] for k in keep if k in r} for r in data["tornado"]]
@@ -405,13 +417,42 @@ def write_budget(run: RunFolder, result: "BudgetResult", inputs) -> dict:
     run.table("budget_by_year", table)
     run.chart("budget_by_year", "budget", table, result.strategy, result.comparator)
     run.table("parameters", parameters_table(inputs))
+    from ..analyses.psa import structural_weights
+    from ..model.spec import build_spec
+
+    summary = result.to_json()
+    averaged = "psa" in summary and structural_weights(inputs) is not None  # its intervals drawn model-averaged
+    if averaged:
+        summary["psa"]["structural"] = "model_averaged"
+    conventions = presentation.budget_basis(build_spec(inputs).price_year, _model_conventions(inputs))
+    if averaged:
+        conventions = averaged_intervals(conventions)
     run.manifest["budget"] = {"basis": "undiscounted cash; referrals spread evenly over each year's months; "
-                                       "years are 12-month periods from the programme start"}
-    return result.to_json()
+                                       "years are 12-month periods from the programme start",
+                              "conventions": conventions}
+    run.manifest.setdefault("conventions", conventions)  # a budget run's own: what format_budget prints
+    return summary
+
+
+def averaged_intervals(conventions: str) -> str:
+    """Budget conventions whose PSA intervals were drawn model-averaged: the after-effect assumption named is the
+    base case's only."""
+    return re.sub(r"after the effect (\w+)", r"after the effect \1 in the base case (the 95% intervals model-averaged "
+                  r"over the after-effect assumptions and 'no effect')", conventions, count=1)
+
+
+def _model_conventions(inputs) -> str:
+    """The model's conventions for a workbook (what the commands print under their results)."""
+    from ..model.spec import build_spec
+
+    return build_spec(inputs).describe_conventions()
 
 
 def format_budget(summary: dict, conventions: str = "", price_year: str = "") -> str:
-    """Budget impact by year for the terminal (undiscounted cash at the analysis year's prices)."""
+    """Budget impact by year for the terminal (undiscounted cash at the analysis year's prices).
+
+    ``conventions``: the model's; its footer keeps only what applies to cash (no discount rates, nothing per child).
+    """
     base = f"undiscounted cash{f', {price_year} prices' if price_year else ''}"
     lines = [f"Budget impact: {summary['strategy']} vs {summary['comparator']}, "
              f"{summary['families_per_year']:,.0f} families ({summary.get('children_per_year', 0):,.0f} children) "
@@ -431,11 +472,14 @@ def format_budget(summary: dict, conventions: str = "", price_year: str = "") ->
                      + ("n/a" if roi is None else f"{roi:.0%}"))
         if "psa" in summary:
             p = summary["psa"]
-            lines.append(f"Cumulative net saving 95% interval ({p['iterations']:,} iterations): "
+            averaged = ", model-averaged" if p.get("structural") == "model_averaged" else ""
+            lines.append(f"Cumulative net saving 95% interval ({p['iterations']:,} iterations{averaged}): "
                          f"{_gbp(p['net_saving']['lower'])} to {_gbp(p['net_saving']['upper'])}")
             warning = presentation.small_sample_warning(p["iterations"])
             if warning:
                 lines.append(warning)
-    if conventions:
-        lines.append(conventions_line(conventions))
+    footer = presentation.budget_basis(price_year, conventions)
+    if summary.get("psa", {}).get("structural") == "model_averaged":
+        footer = averaged_intervals(footer)
+    lines.append(conventions_line(footer))
     return "\n".join(lines)
