@@ -21,8 +21,8 @@ _API = {
     "Settings": "inputs.container", "WorkbookError": "exceptions", "IfppError": "exceptions",
     "run_base_case": "analyses.deterministic", "run_psa": "analyses.psa", "run_dsa": "analyses.dsa",
     "run_budget": "analyses.budget", "run_voi": "analyses.voi", "budget_impact": "analyses.budget",
-    "operational_validation": "analyses.validation", "build_report": "outputs.report",
-    "calibrate_workbook": "outputs.calibration",
+    "operational_validation": "analyses.validation", "run_all": "pipeline", "Results": "pipeline",
+    "calibrate_workbook": "pipeline",
     "simulate": "engine", "Conventions": "engine", "Reward": "engine", "Edges": "engine",
 }
 __all__ = [*_API, "default_workbook", "__version__"]

@@ -5,6 +5,7 @@ message and no traceback; 1 an internal error, with the traceback saved to a fil
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -182,6 +183,27 @@ def emit(as_json: bool, data: dict, text: str, dest, price_year: str | None = No
         click.echo(f"\nOutputs: {dest}")
 
 
+@contextlib.contextmanager
+def workers(executor):
+    """``with workers(executor):`` the executor for the block; on leaving, it is shut down: after its work, or at once
+    when the block failed or was interrupted (nothing it writes is wanted then)."""
+    try:
+        yield executor
+    except BaseException:
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+
+
+def chart_worker():
+    """The run's chart worker, forked now so that it imports matplotlib and draws a warm-up chart while this process
+    reads the workbook (:class:`~ifpp_econ.executors.Worker`; charts are drawn here when it cannot run)."""
+    from . import executors
+    from .outputs.render import warm_up
+
+    return workers(executors.Worker(warm_up=warm_up, start=True))
+
+
 def warn_small(iterations: int, echo: bool = False) -> list[str]:
     """The warning for a PSA too small for its intervals to be trusted (for the JSON), on stderr if ``echo``."""
     from .outputs.presentation import small_sample_warning
@@ -219,20 +241,11 @@ def main() -> None:
 @guarded
 def run(workbook, out, force, as_json):
     """Deterministic base case: costs, placements, months in care, incremental results and the cohort trace."""
-    from .analyses.deterministic import run_base_case
-    from .outputs import render
-    from .outputs.run_folder import RunFolder
-    from .outputs.writers import format_base_case, write_base_case
+    from . import pipeline
 
-    with render.prestarted():  # the chart worker loads matplotlib while the workbook is read
-        inputs = load_inputs(workbook)
-        with RunFolder("run", out, force, protect=[inputs.path], charts=True) as folder:
-            t = time.perf_counter()
-            base = run_base_case(inputs)
-            folder.time("model_seconds", time.perf_counter() - t)
-            write_base_case(folder, base, inputs)
-            dest = folder.commit(inputs, settings={})
-    emit(as_json, base.to_json(), format_base_case(base), dest, base.spec.price_year)
+    with chart_worker() as charts:  # the chart worker loads matplotlib while the workbook is read
+        outcome = pipeline.run(load_inputs(workbook), out, force, charts_executor=charts)
+    emit(as_json, outcome.data, outcome.text, outcome.folder, outcome.price_year)
 
 
 @main.command(epilog=EPILOG)
@@ -252,32 +265,13 @@ def run(workbook, out, force, as_json):
 @guarded
 def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural, workers):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
-    from .analyses.psa import run_psa
-    from .analyses.voi import run_voi
-    from .model.spec import build_spec
-    from .outputs.run_folder import RunFolder
-    from .outputs.writers import format_psa, queue_psa_charts, write_psa
+    from . import pipeline
 
-    inputs = load_inputs(workbook)
-    n = iterations or int(inputs.settings["psa_iterations"])
-    seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-    warnings = warn_small(n)  # printed in the summary, or carried in the JSON
-    with RunFolder("psa", out, force, protect=[inputs.path], charts=True) as folder:
-        spec = build_spec(inputs)
-        conventions = spec.describe_conventions()
-        keep = True if save_iterations else (0 if no_evppi else 20_000)
-        result = run_psa(inputs, n, seed, chunk_size=chunk_size, keep_draws=keep, progress=Progress("PSA"),
-                         structural=structural, workers=workers)
-        t = time.perf_counter()
-        queue_psa_charts(folder, result)  # drawn while EVPPI is computed
-        voi = run_voi(result, evppi=not no_evppi)
-        extra = write_psa(folder, result, inputs, conventions, save_iterations, voi)
-        folder.time("writing_seconds", time.perf_counter() - t)
-        dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": result.chunk_size,
-                                               "structural": structural or inputs.settings.get("psa_structural")})
-    emit(as_json, {**result.to_json(), **extra, "conventions": conventions, "warnings": warnings},
-         format_psa(result, conventions), dest,
-         spec.price_year)
+    with chart_worker() as charts:
+        outcome = pipeline.psa(load_inputs(workbook), iterations, seed, out, force, chunk_size=chunk_size,
+                               save_iterations=save_iterations, evppi=not no_evppi, structural=structural,
+                               workers=workers, progress=Progress("PSA"), charts_executor=charts)
+    emit(as_json, outcome.data, outcome.text, outcome.folder, outcome.price_year)
 
 
 @main.command(epilog=EPILOG)
@@ -292,21 +286,11 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
 @guarded
 def dsa(workbook, outcome, wtp, top, out, force, as_json):
     """Deterministic sensitivity: tornado, break-even thresholds, two-way grid and scenarios."""
-    from .analyses.dsa import run_dsa
-    from .model.spec import build_spec
-    from .outputs.run_folder import RunFolder
-    from .outputs.writers import format_dsa, write_dsa
+    from . import pipeline
 
-    inputs = load_inputs(workbook)
-    spec = build_spec(inputs)
-    with RunFolder("dsa", out, force, protect=[inputs.path], charts=True) as folder:
-        t = time.perf_counter()
-        summary = write_dsa(folder, run_dsa(inputs, outcome, wtp), inputs, top)
-        folder.time("analysis_seconds", time.perf_counter() - t)
-        dest = folder.commit(inputs, settings={"outcome": outcome, "wtp": summary["wtp"], "top": top})
-    conventions = spec.describe_conventions()
-    emit(as_json, {**summary, "conventions": conventions}, format_dsa(summary, conventions=conventions), dest,
-         spec.price_year)
+    with chart_worker() as charts:
+        result = pipeline.dsa(load_inputs(workbook), outcome, wtp, top, out, force, charts_executor=charts)
+    emit(as_json, result.data, result.text, result.folder, result.price_year)
 
 
 @main.command(epilog=EPILOG)
@@ -323,23 +307,12 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 @guarded
 def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     """Budget impact for one local authority: undiscounted spend and savings by year, payback, ROI."""
-    from .analyses.budget import run_budget
-    from .model.spec import build_spec
-    from .outputs.run_folder import RunFolder
-    from .outputs.writers import format_budget, write_budget
+    from . import pipeline
 
-    inputs = load_inputs(workbook)
-    spec = build_spec(inputs)
-    seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-    warnings = warn_small(iterations) if iterations else []
-    with RunFolder("budget", out, force, protect=[inputs.path], charts=True) as folder:
-        summary = write_budget(folder, run_budget(inputs, years, referrals, iterations=iterations, seed=seed), inputs)
-        dest = folder.commit(inputs, settings={"years": summary["years"], "referrals": summary["families_per_year"],
-                                               "iterations": iterations, "seed": seed})
-    conventions = spec.describe_conventions()
-    emit(as_json, {**summary, "conventions": conventions, "warnings": warnings,
-                   "price_basis": "undiscounted cash at the analysis year's prices"},
-         format_budget(summary, conventions, spec.price_year), dest, spec.price_year)
+    with chart_worker() as charts:
+        outcome = pipeline.budget(load_inputs(workbook), years, referrals, iterations, seed, out, force,
+                                  charts_executor=charts)
+    emit(as_json, outcome.data, outcome.text, outcome.folder, outcome.price_year)
 
 
 @main.command(epilog=EPILOG)
@@ -350,29 +323,22 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
 @guarded
 def report(workbook, iterations, seed, out, force, as_json):
     """Everything (base case, PSA, DSA, VOI, budget) in one self-contained report.html and results.xlsx."""
-    from .model.family_states import load_kernels
-    from .outputs import render
-    from .outputs.report import build_report
-    from .outputs.run_folder import RunFolder
+    from . import executors, pipeline
 
-    with render.prestarted():  # the chart worker loads matplotlib while the workbook is read
+    stages = Stages(7)
+    with chart_worker() as charts, workers(executors.Worker()) as compute:  # compute forks when first used
         inputs = load_inputs(workbook)
         n = iterations or int(inputs.settings["psa_iterations"])
-        seed = int(inputs.settings["psa_seed"]) if seed is None else seed
-        warnings = warn_small(n, echo=not as_json)
-        stages = Stages(7)
-        load_kernels(inputs)  # once, here, before the compute worker is forked (it inherits the loaded kernel)
-        with RunFolder("report", out, force, protect=[inputs.path], charts=True, workers=2) as folder:
-            summary = build_report(inputs, n, seed, folder, progress=Progress("  PSA"), stage=stages)
-            stages("results.xlsx and manifest")
-            dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}).resolve()
+        if not as_json:
+            warn_small(n, echo=True)
+        outcome = pipeline.report(inputs, n, seed, out, force, progress=Progress("  PSA"), stage=stages,
+                                  charts_executor=charts, compute_executor=compute)
     stages.done()
-    paths = {"report": str(dest / summary["report"]), "results": str(dest / "results.xlsx")}
     if as_json:
-        emit(True, {**summary, **paths, "warnings": warnings}, "", dest, summary["price_year"])
+        emit(True, outcome.data, "", outcome.folder, outcome.price_year)
         return
-    click.echo(summary["headline"])
-    click.echo(f"Report:  {paths['report']}\nResults: {paths['results']}\nFolder:  {dest}")
+    click.echo(outcome.text)
+    click.echo(f"Report:  {outcome.data['report']}\nResults: {outcome.data['results']}\nFolder:  {outcome.folder}")
 
 
 class Stages:
@@ -507,7 +473,8 @@ def calibrate(episodes, headers, uascs, window, workbook, out, force, include_ua
 
     from .local_data.care_dynamics import Options
     from .local_data.ssda903 import parse_dates
-    from .outputs.calibration import calibrate_workbook, format_summary
+    from .outputs.calibration import format_summary
+    from .pipeline import calibrate_workbook
 
     need, cin_files = need_codes(need, cin_files)
 

@@ -38,16 +38,29 @@ def test_text_beyond_the_figure_edge_is_kept_in_the_png(tmp_path):
     assert pixels[-int(0.3 * render.PNG_DPI):].min() < 128  # dark text in the bottom band
 
 
-def test_a_background_job_no_worker_has_started_is_run_here(tmp_path, default_inputs):
+def test_a_job_no_worker_has_started_is_run_here(default_inputs):
+    from ifpp_econ import executors
     from ifpp_econ.model.spec import base_values
 
-    charts = render.ChartRenderer(tmp_path, parallel=True, workers=2)
+    worker = executors.Worker(start=True)
     try:
-        charts._other.busy = True  # the compute worker is busy: the job stays queued here
-        future = charts.submit(base_values, default_inputs)
+        assert worker.parallel
+        worker._busy = True  # the worker is busy: the job stays queued here
+        future = worker.submit(base_values, default_inputs)
         assert not future.done()
-        assert charts.result(future).equals(base_values(default_inputs))  # taken back and run in this process
-        assert not charts._other.queue
+        assert executors.result(worker, future).equals(base_values(default_inputs))  # taken back and run here
+        assert not worker._queue
     finally:
-        charts._other.busy = False
-        charts.close()
+        worker._busy = False
+        worker.shutdown()
+
+
+def test_the_serial_executor_and_a_worker_give_the_same_results(default_inputs):
+    from ifpp_econ import executors
+    from ifpp_econ.analyses.deterministic import run_base_case
+
+    serial = executors.Serial().submit(run_base_case, default_inputs).result()
+    with executors.Worker() as worker:
+        forked = executors.result(worker, worker.submit(run_base_case, default_inputs))
+        assert worker.parallel
+    assert forked.to_json() == serial.to_json()

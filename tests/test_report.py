@@ -9,16 +9,13 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.utils import range_boundaries
 
-from ifpp_econ.outputs.report import build_report
-from ifpp_econ.outputs.run_folder import RunFolder
+from ifpp_econ import pipeline
 
 
 @pytest.fixture(scope="module")
 def report_folder(tmp_path_factory, default_inputs):
     root = tmp_path_factory.mktemp("report")
-    run = RunFolder("report", root=root)
-    build_report(default_inputs, 400, 3, run)
-    return run.commit(default_inputs, settings=default_inputs.settings)
+    return pipeline.report(default_inputs, 400, 3, out=root / "report").folder
 
 
 def test_report_is_self_contained_with_every_section(report_folder):
@@ -232,9 +229,7 @@ def test_native_ceac_axis_is_0_to_1(report_folder):
 
 
 def test_identical_report_runs_give_identical_files(report_folder, tmp_path, default_inputs):
-    run = RunFolder("report", root=tmp_path)
-    build_report(default_inputs, 400, 3, run)
-    again = run.commit(default_inputs, settings=default_inputs.settings)
+    again = pipeline.report(default_inputs, 400, 3, out=tmp_path / "again").folder
     names = sorted(p.name for p in report_folder.iterdir())
     assert names == sorted(p.name for p in again.iterdir())
     differ = [n for n in names if n != "manifest.json" and (report_folder / n).read_bytes() != (again / n).read_bytes()]

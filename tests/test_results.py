@@ -79,23 +79,25 @@ def test_budget_intervals_from_python_reuse_the_psa_draws(default_inputs, psa):
 
 
 def test_report_computes_evppi_once_and_reads_nothing_back(default_inputs, tmp_path, monkeypatch):
-    from ifpp_econ.outputs.report import build_report
+    from ifpp_econ import pipeline
     from ifpp_econ.outputs.run_folder import RunFolder
 
     calls = []
     real = voi.evppi_table
     monkeypatch.setattr(voi, "evppi_table", lambda *a, **k: calls.append(1) or real(*a, **k))
+    commits = []
+    real_commit = RunFolder.commit
+    monkeypatch.setattr(RunFolder, "commit", lambda self, *a, **k: commits.append(self) or real_commit(self, *a, **k))
 
     def no_reading(*args, **kwargs):
         raise AssertionError("the report read a file back")
 
     monkeypatch.setattr(pd, "read_csv", no_reading)
-    run = RunFolder("report", root=tmp_path)
     try:
-        build_report(default_inputs, 300, 5, run)
+        pipeline.report(default_inputs, 300, 5, out=tmp_path / "r")
     finally:
         monkeypatch.undo()
-        run.discard()
+    run = commits[0]
     assert len(calls) == 1
     # every column of every table is declared once (presentation.COLUMNS), or is a name its table declares the
     # kind of (a strategy in the CEAC, a budget category, a parameter of the two-way grid): nothing is guessed
@@ -121,36 +123,36 @@ def test_generic_layers_take_the_model_s_names(default_inputs):
 
 
 def test_charts_are_the_same_with_or_without_the_worker(tmp_path):
-    from ifpp_econ.outputs.render import ChartRenderer
+    from ifpp_econ import executors
+    from ifpp_econ.outputs.figures import ChartSpec
+    from ifpp_econ.outputs.render import Charts
 
     ceac = pd.DataFrame({"wtp": [0.0, 1e4, 2e4], "A": [0.2, 0.5, 0.7], "B": [0.8, 0.5, 0.3]})
     out = {}
-    for parallel in (False, True):
-        folder = tmp_path / str(parallel)
+    for name, executor in (("serial", executors.Serial()), ("worker", executors.Worker(start=True))):
+        folder = tmp_path / name
         folder.mkdir()
-        charts = ChartRenderer(folder, parallel=parallel)
-        charts.draw("ceac", "ceac", ceac, ["A", "B"])
-        out[parallel] = charts.svg("ceac")
-        charts.wait()
-        charts.close()
+        with executor, Charts(folder, executor) as charts:
+            charts.draw([ChartSpec("ceac", "ceac", (ceac, ["A", "B"]))])
+            out[name] = charts.svg("ceac")
+            assert charts.wait() == ["ceac.png", "ceac.svg"]
         assert (folder / "ceac.png").stat().st_size > 0
-    assert out[False] == out[True] and "<svg" in out[True]
-    assert (tmp_path / "False" / "ceac.png").read_bytes() == (tmp_path / "True" / "ceac.png").read_bytes()
+    assert out["serial"] == out["worker"] and "<svg" in out["worker"]
+    assert (tmp_path / "serial" / "ceac.png").read_bytes() == (tmp_path / "worker" / "ceac.png").read_bytes()
 
 
 def test_results_xlsx_started_early_is_written_once(default_inputs, tmp_path, monkeypatch):
-
     calls = []
-    real = run_folder.RunFolder._write_results
-    monkeypatch.setattr(run_folder.RunFolder, "_write_results", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    real = run_folder.write_results_xlsx
+    monkeypatch.setattr(run_folder, "write_results_xlsx", lambda *a, **k: calls.append(1) or real(*a, **k))
     run = run_folder.RunFolder("run", root=tmp_path)
     run.table("base_case", ie.run_base_case(default_inputs).strategy_table())
-    run.start_results(default_inputs, {"seed": 1})
+    run.results_workbook(default_inputs, {"seed": 1})
     dest = run.commit(default_inputs, settings={"seed": 1})
     assert len(calls) == 1 and (dest / "results.xlsx").stat().st_size > 0
     run = run_folder.RunFolder("run", root=tmp_path)
     run.table("base_case", ie.run_base_case(default_inputs).strategy_table())
-    run.start_results(default_inputs, {"seed": 1})
+    run.results_workbook(default_inputs, {"seed": 1})
     run.commit(default_inputs, settings={"seed": 2})  # settings changed since: written again
     assert len(calls) == 3
 
@@ -159,16 +161,17 @@ def test_charts_are_drawn_here_when_the_chart_worker_dies(tmp_path):
     """A killed chart worker loses nothing: the charts it had not finished are drawn in this process."""
     import time
 
-    from ifpp_econ.outputs.render import ChartRenderer
+    from ifpp_econ import executors
+    from ifpp_econ.outputs.figures import ChartSpec
+    from ifpp_econ.outputs.render import Charts
 
-    charts = ChartRenderer(tmp_path, parallel=True)
-    assert charts._pool is not None
-    for process in list(charts._pool._processes.values()):
+    worker = executors.Worker(start=True)
+    assert worker.parallel
+    for process in list(worker._pool._processes.values()):
         process.kill()
     time.sleep(0.2)
-    for name in ("one", "two", "three"):
-        charts.draw(name, "warm_up")
-    charts.wait()
-    charts.close()
+    with worker, Charts(tmp_path, worker) as charts:
+        charts.draw([ChartSpec(name, "warm_up") for name in ("one", "two", "three")])
+        charts.wait()
+        assert "<svg" in charts.svg("two")
     assert all((tmp_path / f"{name}.{ext}").stat().st_size > 0 for name in ("one", "two", "three") for ext in ("png", "svg"))
-    assert "<svg" in charts.svg("two")

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..exceptions import InputError, OutputError, WorkbookError
+from ..exceptions import InputError, OutputError
 from ..local_data.baseline_risk import BaselineEstimate, estimate_baseline
-from ..local_data.care_dynamics import KEPT, SHRUNK, Calibration, Options, estimate
-from ..local_data.cin_census import is_cin_file, read_cin
-from ..local_data.ssda903 import PLACEMENT_TYPES, clean, read_returns
+from ..local_data.care_dynamics import KEPT, SHRUNK, Calibration, Options
+from ..local_data.cin_census import read_cin
+from ..local_data.ssda903 import PLACEMENT_TYPES
 from . import calibration_report
 from .calibration_report import ReportData, pct
 from .run_folder import RunFolder
@@ -37,83 +37,6 @@ WRITTEN_COLUMNS = ("value", "unit", "distribution", "param_a", "param_b", "low",
 
 def report_folder(out: Path) -> Path:
     return out.with_name(f"{out.stem}_calibration")
-
-
-def calibrate_workbook(episodes, header=(), uasc=(), workbook=None, out=None, force=False,
-                       options: Options | None = None, include_uasc: bool = False, cin=(), families=None,
-                       cohort: str = "cpp_start", baseline_bootstrap: int = 1000) -> dict:
-    """Run the whole calibration; returns a JSON-ready summary (paths, estimates, counts, warnings).
-
-    With CIN census files (``cin``, or recognised among ``episodes`` by their columns or XML) the usual-care baseline
-    risk is estimated too (:func:`~ifpp_econ.local_data.baseline_risk.estimate_baseline`; ``families``: LAchildID,FamilyID
-    CSV; ``cohort``: cpp_start, cpp_repeat, pre_proceedings or list:FILE) and written into the copy.
-    Raises :class:`~ifpp_econ.exceptions.LocalDataError` (903 or CIN files), :class:`~ifpp_econ.exceptions.WorkbookError`
-    (input workbook) or :class:`OutputError` (outputs) before anything is written.
-    """
-    from ..inputs.reader import read_workbook
-
-    options = options or Options()
-    src = Path(workbook)
-    out = Path(out)
-    folder_path = report_folder(out)
-    cin = [*cin, *(p for p in episodes if is_cin_file(p))]
-    episodes = [p for p in episodes if not is_cin_file(p)]
-    extra = [*cin, *([families] if families else []), *([cohort[5:]] if cohort.startswith("list:") else [])]
-    _check_outputs(src, out, folder_path, [*episodes, *header, *uasc, *extra], force)
-    inputs = read_workbook(src)
-    defaults = inputs.parameters["value"].to_dict()
-    bands = list(inputs.age_bands["band"])
-    returns = read_returns(episodes, header, uasc)
-    cleaned = clean(returns, include_uasc=include_uasc)
-    cal = estimate(cleaned, options, defaults, bands)
-    files = ", ".join(Path(p).name for p in [*episodes, *header, *uasc])
-    base = (estimate_local_baseline(cin, cleaned, returns, families, cohort, options, baseline_bootstrap, defaults,
-                                    include_uasc) if cin else None)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}.xlsx")
-    parts = {k: out.with_name(f".{out.name}.{k}-{os.getpid()}.xlsx") for k in ("baseline", "care")}
-    try:
-        write_workbook(src, tmp, cal, files)
-        if base is not None:
-            write_baseline_rows(tmp, base)
-        try:
-            calibrated = read_workbook(tmp)
-        except WorkbookError as exc:  # the copy must stay a valid workbook
-            raise OutputError("the calibrated copy did not pass validation:\n" + "\n".join(exc.problems)) from None
-        variants = [("Input workbook", "the workbook's own values", inputs)]
-        if base is not None:  # the baseline's own effect, and the care dynamics' own
-            shutil.copyfile(src, parts["baseline"])
-            write_baseline_rows(parts["baseline"], base)
-            write_workbook(src, parts["care"], cal, files)
-            variants += [("Baseline only", "the local usual-care baseline (CIN census); the workbook's care dynamics",
-                          read_workbook(parts["baseline"])),
-                         ("Care dynamics only", "the local care dynamics (903); the workbook's baseline",
-                          read_workbook(parts["care"]))]
-        variants.append(("Calibrated copy", "every local value" if base is not None else "the local care dynamics (903)",
-                         calibrated))
-        savings, notes = compare_savings(variants)
-        changes = workbook_changes(inputs, calibrated, cal, base)
-        warnings = list(dict.fromkeys([*cal.warnings, *(base.warnings if base is not None else []), *notes]))
-        report = ReportData(files, out, labels=inputs.parameters["label"].astype(str).to_dict(),
-                            units=inputs.parameters["unit"].astype(str).to_dict(), changes=changes, savings=savings,
-                            base=base, defaults=defaults, shrink_months=options.shrink_months, warnings=warnings)
-        with RunFolder("calibrate", folder_path, force) as folder:
-            calibration_report.write_report(folder, cal, report)
-            settings = _settings(cal, options, files, include_uasc)
-            if base is not None:
-                settings.update(cin=[Path(p).name for p in cin], cohort=cohort, families=str(families or ""),
-                                baseline_bootstrap=baseline_bootstrap)
-            dest = folder.commit(inputs, settings=settings)
-        os.replace(tmp, out)
-    finally:
-        for path in (tmp, *parts.values()):
-            if path.exists():
-                path.unlink()
-    data = summary(cal, out, dest, options)
-    data.update(workbook_input=str(src), changes=_records(changes), warnings=warnings,
-                savings=_records(savings) if savings is not None else [])
-    if base is not None:
-        data["baseline"] = baseline_summary(base)
-    return data
 
 
 def _check_outputs(src: Path, out: Path, folder: Path, inputs: list, force: bool) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .. import __version__
 from ..inputs import schema
-from . import presentation, writers
+from . import figures, presentation, writers
 
 LAMBDA_NOTE = "λ = willingness to pay per placement avoided"  # as LAMBDA_NOTE, without importing matplotlib
 
@@ -267,79 +267,17 @@ def headline_html(comparator: str, strategy: str, main: dict, psa_json: dict, bu
     return "<div class=headline>" + "".join(f"<p>{line}</p>" for line in lines) + "</div>"
 
 
-ONE_THREAD_BELOW = 100_000  # PSA iterations under which, beside two workers, the report computes on one thread
 
 
-def build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> dict:
-    """Run base case, PSA, DSA, VOI and budget impact; write every table/chart to ``run`` and ``report.html``.
-
-    ``progress(done, total)`` follows the PSA iterations; ``stage(message)`` is told when each
-    stage starts (base case, PSA, tables and EVPPI, DSA, budget, report).
-
-    With two workers (charts; DSA, budget and results.xlsx) busy beside it and fewer than
-    :data:`ONE_THREAD_BELOW` iterations, this process computes on one thread: a second one would only
-    compete with the workers for the two cores (measured: slower). Results do not depend on it.
-    """
-    from ..engine import threads
-
-    if n >= ONE_THREAD_BELOW or run.workers < 2:
-        return _build_report(inputs, n, seed, run, progress, stage)
-    previous = threads.set_workers(1)
-    try:
-        return _build_report(inputs, n, seed, run, progress, stage)
-    finally:
-        threads.set_workers(previous)
-
-
-def _build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> dict:
-    import time
-
-    from ..analyses.budget import run_budget
+def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, budget_summary: dict) -> dict:
+    """``report.html`` into the run folder ``run`` from a pipeline's results (every analysis) and the tables already
+    written there; ``charts``: the run's :class:`~ifpp_econ.outputs.render.Charts` (their SVG inlined). Returns the
+    command's summary (headline, savings, the report's file name, price year)."""
     from ..analyses.comparison import summarise
-    from ..analyses.deterministic import run_base_case
-    from ..analyses.dsa import run_dsa
-    from ..analyses.psa import run_psa
-    from ..analyses.voi import run_voi
 
-    tell = stage or (lambda message: None)
-    clock_name: str | None = None  # the stage being timed, and when it started
-    clock_start = time.perf_counter()
-
-    def begin(message: str) -> None:  # tell the caller, and time each stage into the manifest
-        nonlocal clock_name, clock_start
-        now = time.perf_counter()
-        if clock_name:
-            run.timings[f"report: {clock_name}"] = round(now - clock_start, 3)
-        clock_name, clock_start = message.split(",")[0], now
-        if message:
-            tell(message)
-
-    # The analyses that do not need the PSA run in the run's worker processes while this one runs the PSA
-    # (computed here, in turn, when there are none); each gives the same numbers wherever it runs.
-    begin("base case")
-    dsa_future = run.background(run_dsa, inputs)  # the workbook's threshold_parameters
-    budget_future = run.background(run_budget, inputs, iterations=min(n, 1000), seed=seed)
-    run.inline_chart("model_diagram", "model_diagram")
-    base = run_base_case(inputs)
-    averaged_future = run.background(run_psa, inputs, n, seed, structural="model_averaged", base=base)
-    writers.write_base_case(run, base, inputs)
+    inputs, base, psa, voi, averaged = results.inputs, results.base, results.psa, results.voi, results.averaged
     conventions = base.spec.describe_conventions()
-    begin(f"PSA sampling and model, {n:,} iterations")
-    psa = run_psa(inputs, n, seed, keep_draws=min(n, 20_000), progress=progress, base=base)
-    begin("PSA tables, EVPI/EVPPI and charts")
-    writers.queue_psa_charts(run, psa)  # drawn while EVPPI is computed
-    voi = run_voi(psa)  # EVPI and EVPPI, computed once
-    writers.write_psa(run, psa, inputs, conventions, voi=voi)
-    begin("model-averaged PSA (structural uncertainty)")
-    averaged = run.result(averaged_future)  # beside the default, never instead of it
     validation_table = run.tables["operational_validation"]
-    begin("one-way, break-even, two-way and scenario analyses")
-    dsa_summary = writers.write_dsa(run, run.result(dsa_future), inputs)
-    begin("budget impact")
-    budget_summary = writers.write_budget(run, run.result(budget_future), inputs)
-    run.start_results(inputs, {"iterations": n, "seed": seed})  # results.xlsx in a worker while the HTML is built
-    begin("report.html")
-
     comparator = base.results.comparator
     inc = base.incremental()
     strategy, main = next(iter(inc.items()))
@@ -378,7 +316,7 @@ def _build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> 
         ("summary", "Summary", "<p>The headline figures are at the top of this report. " + html.escape(
             headline_base_text(base)) + "</p>"),
         ("decision", "Decision problem", decision),
-        ("model", "Model", chart(run.svg("model_diagram"), "Model diagram", "Family states and monthly transitions.")
+        ("model", "Model", chart(charts.svg("model_diagram"), "Model diagram", "Family states and monthly transitions.")
          + "<p>A cohort state-transition model with monthly cycles. Usual care's first-entry hazard is calibrated to "
            "the workbook's cumulative risks at 3, 6, 12 and 24 months; IFPP applies the relative risk to the "
            "cumulative risk; time-in-care and time-since-return tunnels carry exit and re-entry probabilities by "
@@ -399,31 +337,31 @@ def _build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> 
          "model (AdViSHE); sources in results.xlsx.</p>"
          + table_html(validation_table[["measure", "observed", "model", "difference", "reason"]],
                       "operational_validation", context, widths=[24, 8, 8, 9, 51])),
-        ("trace", "Cohort trace", chart(run.svg("cohort_trace"), "Cohort trace",
+        ("trace", "Cohort trace", chart(charts.svg("cohort_trace"), "Cohort trace",
                                         "Share of children in each state over time, by strategy.")),
         ("psa", "Probabilistic sensitivity analysis",
          table_html(tables["psa_incremental"].drop(columns=["comparator"]), "psa_incremental", context,
                     caption=f"Against {comparator}: PSA mean and 95% interval")
-         + chart(run.svg(writers.ce_plane_chart_name(strategy, len(inc))), "Cost-effectiveness plane",
+         + chart(charts.svg(figures.ce_plane_name(strategy, len(inc))), "Cost-effectiveness plane",
                  f"Each dot is one PSA iteration; {LAMBDA_NOTE}.")
          + "<div class=cols>"
-         + chart(run.svg("ceac"), "Cost-effectiveness acceptability curve",
+         + chart(charts.svg("ceac"), "Cost-effectiveness acceptability curve",
                  f"Probability most cost-effective by willingness to pay ({LAMBDA_NOTE}).")
-         + chart(run.svg("convergence"), "Convergence of the PSA",
+         + chart(charts.svg("convergence"), "Convergence of the PSA",
                  "Running mean and 95% interval of savings per child.") + "</div>"
          + f"<p class=note>{html.escape(_rules_text(psa.rule_counts, psa.iterations))}</p>"
          + f"<p>{html.escape(psa.distributions)}.</p>" + averaged_html(averaged)),
         ("tornado", "One-way sensitivity (tornado)",
-         chart(run.svg("tornado"), "Tornado diagram",
+         chart(charts.svg("tornado"), "Tornado diagram",
                "Savings per child with each parameter at its low and high value (values at the bar ends).", tall=True)
          + f"<p class=note>{html.escape(dsa_summary['note'])}</p>"),
         ("thresholds", "Break-even thresholds",
          table_html(tables["thresholds"][["parameter", "base", "threshold", "note"]], "thresholds", context)
-         + chart(run.svg("two_way"), "Two-way sensitivity", two_way_caption(run.result(dsa_future), labels))),
+         + chart(charts.svg("two_way"), "Two-way sensitivity", two_way_caption(results.dsa, labels))),
         ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
                                               context)),
-        ("voi", "Value of information", voi_html(run, voi, labels)),
-        ("budget", "Budget impact", budget_html(run, tables["budget_by_year"], budget_summary, price_year)),
+        ("voi", "Value of information", voi_html(charts, voi, labels)),
+        ("budget", "Budget impact", budget_html(charts, tables["budget_by_year"], budget_summary, price_year)),
         ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
          "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). "
          "Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
@@ -437,7 +375,6 @@ def _build_report(inputs, n: int, seed: int, run, progress=None, stage=None) -> 
     text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}", lead)
     (run.path / "report.html").write_text(text, encoding="utf-8")
     run.files.append("report.html")
-    begin("")  # closes the last stage's timing
     s = summarise(psa.incremental()[strategy]["per_child_savings"])
     run.manifest["report"] = {"headline": headline_plain(comparator, strategy, main, s, budget_summary)}
     return {"per_child_savings": main["per_child_savings"], "psa_per_child_savings": s, "report": "report.html",
@@ -463,13 +400,13 @@ def headline_plain(comparator: str, strategy: str, main: dict, s: dict, budget: 
     return text + "."
 
 
-def voi_html(run, voi, labels: dict) -> str:
+def voi_html(charts, voi, labels: dict) -> str:
     """EVPI and EVPPI charts and the top of the EVPPI table, from the run's VOI result."""
-    parts = [chart(run.svg("evpi"), "Expected value of perfect information",
+    parts = [chart(charts.svg("evpi"), "Expected value of perfect information",
                    "EVPI per child and for the local authority's population, by willingness to pay.")]
     if voi.evppi is not None:
         ev = voi.evppi
-        parts.append(chart(run.svg("evppi"), "Expected value of partial perfect information",
+        parts.append(chart(charts.svg("evppi"), "Expected value of partial perfect information",
                            "EVPPI by parameter and parameter group (regression method, Strong et al. 2014)."))
         if (ev["evppi_per_child"] > 0).any():
             top = ev.head(12).copy()
@@ -479,7 +416,7 @@ def voi_html(run, voi, labels: dict) -> str:
     return "".join(parts)
 
 
-def budget_html(run, table: pd.DataFrame, summary: dict, price_year: str) -> str:
+def budget_html(charts, table: pd.DataFrame, summary: dict, price_year: str) -> str:
     if summary.get("families_per_year", 0) <= 0:
         return "<p>No families referred (referrals = 0): nothing is spent on the programme and nothing is saved.</p>"
     cols = [c for c in ("year", "children_referred", "placements_avoided", "programme_spend", "costs_avoided",
@@ -489,7 +426,7 @@ def budget_html(run, table: pd.DataFrame, summary: dict, price_year: str) -> str
     return (table_html(table[cols], "budget_by_year", caption=f"{summary['families_per_year']:,.0f} families "
                        f"({summary.get('children_per_year', 0):,.0f} children) referred a year; undiscounted cash at "
                        f"{price_year} prices")
-            + chart(run.svg("budget_by_year"), "Budget impact by year",
+            + chart(charts.svg("budget_by_year"), "Budget impact by year",
                     "Extra programme spend and costs avoided by year, with the net and cumulative net saving.")
             + f"<p>Payback: {'year ' + str(payback) if payback else 'not within the period'}.</p>")
 

@@ -26,14 +26,16 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterable
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, executors
 from ..exceptions import OutputError
+from ..executors import Serial
 from .xlsx import write_results_xlsx  # the results workbook's writer
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -109,13 +111,13 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 class RunFolder:
-    """Collects a run's tables, charts and manifest in a temporary folder; ``commit`` publishes it.
+    """Collects a run's tables, files and manifest in a temporary folder; ``commit`` publishes it, whole.
 
     ``protect``: files that must never be replaced (the input workbook).
     """
 
     def __init__(self, command: str, out: str | Path | None = None, force: bool = False, root: str | Path = "outputs",
-                 protect=(), charts: bool = False, workers: int = 1):
+                 protect=()):
         self.command = command
         self.started = time.perf_counter()
         self.created = dt.datetime.now().astimezone()
@@ -144,11 +146,7 @@ class RunFolder:
             os.chmod(self.path, 0o777 & ~_umask())  # mkdtemp makes it owner-only
         except OSError as exc:
             raise cannot_write(self.destination, _reason(exc)) from None
-        self._charts = None
-        self._workers = workers
-        self._results: tuple | None = None  # (what it was written from, future) of results.xlsx started early
-        if charts:  # start the chart worker now, so matplotlib loads while the model runs
-            self._renderer()
+        self._results: tuple | None = None  # (what results.xlsx is written from, its future, the executor)
 
     def _results_job(self, inputs, settings) -> tuple:
         from .presentation import data_dictionary
@@ -162,21 +160,15 @@ class RunFolder:
                          default=_json_default)
         return key, data_dictionary(self.tables), summary, context
 
-    def _write_results(self, job: tuple, writer, background: bool = False) -> None:
-        key, dictionary, summary, context = job
+    def results_workbook(self, inputs=None, settings: dict | None = None, executor: Executor | None = None) -> Future:
+        """Write data_dictionary.csv now and results.xlsx (in ``executor``, default here) from the tables written so far;
+        :meth:`commit` waits for it, and writes them again if tables or settings changed since."""
+        key, dictionary, summary, context = self._results_job(inputs, settings)
         dictionary.to_csv(self.path / "data_dictionary.csv", index=False)
-        self.files += ["data_dictionary.csv", "results.xlsx"]
-        if background:
-            self._results = (key, self.background(write_results_xlsx, self.path / "results.xlsx",
-                                                  dict(self.tables), summary, context))
-        else:
-            writer(self.path / "results.xlsx", self.tables, summary, context)
-
-    def start_results(self, inputs=None, settings: dict | None = None) -> None:
-        """Start writing data_dictionary.csv and results.xlsx now (in a worker, while this process builds
-        the report); :meth:`commit` waits for it, or writes them again if the tables or settings changed."""
-        if self.tables:
-            self._write_results(self._results_job(inputs, settings), write_results_xlsx, background=True)
+        executor = executor or Serial()
+        future = executor.submit(write_results_xlsx, self.path / "results.xlsx", dict(self.tables), summary, context)
+        self._results = (key, future, executor)
+        return future
 
     def _check_destination(self, protect: list[Path]) -> None:
         dest = self.destination
@@ -234,41 +226,6 @@ class RunFolder:
         self.files += [f"{name}.png", f"{name}.svg"]
         plt.close(fig)
 
-    def _renderer(self):
-        if self._charts is None:
-            from .render import ChartRenderer
-
-            self._charts = ChartRenderer(self.path, workers=self._workers)
-        return self._charts
-
-    @property
-    def workers(self) -> int:
-        """Worker processes running beside this one (charts, background jobs)."""
-        return self._renderer().workers
-
-    def background(self, function: Callable, *args, **kwargs):
-        """Run ``function`` (a module-level function, e.g. ``run_dsa``) in a chart worker while this process goes on; returns a
-        future (computed here at once when there is no worker). Results are the same either way."""
-        return self._renderer().submit(function, *args, **kwargs)
-
-    def result(self, future):
-        """The result of a :meth:`background` future (computed here if no worker has started it yet)."""
-        return self._renderer().result(future)
-
-    def chart(self, name: str, kind: str, *args, **kwargs) -> None:
-        """Queue chart ``name`` (PNG and SVG) of ``kind`` (a key of :data:`ifpp_econ.outputs.charts.DRAWERS`, e.g.
-        ``"ce_plane"``), drawn from ``args`` in the chart worker (:mod:`ifpp_econ.outputs.render`)."""
-        self._renderer().draw(name, kind, *args, **kwargs)
-        self.files += [f"{name}.png", f"{name}.svg"]
-
-    def inline_chart(self, name: str, kind: str, *args, **kwargs) -> None:
-        """Queue a chart that is only inlined (its SVG text, from :meth:`svg`), not saved as a file."""
-        self._renderer().draw(name, kind, *args, _save=False, **kwargs)
-
-    def svg(self, name: str) -> str:
-        """The SVG text of a chart queued with :meth:`chart` (waits for it)."""
-        return self._renderer().svg(name)
-
     def array(self, name: str, data: dict[str, np.ndarray]) -> None:
         # mypy matches **data against the keyword allow_pickle: bool; the keys here are array names
         np.savez_compressed(self.path / f"{name}.npz", **data)  # type: ignore[arg-type]
@@ -278,23 +235,21 @@ class RunFolder:
         self.timings[label] = round(float(seconds), 4)
 
     # -- finishing -------------------------------------------------------------------------
-    def commit(self, inputs=None, settings: dict | None = None, xlsx_writer=None) -> Path:
-        """Write data_dictionary.csv, results.xlsx and manifest.json, then move the folder into place.
+    def commit(self, inputs=None, settings: dict | None = None, files: Iterable[str] = ()) -> Path:
+        """Write data_dictionary.csv and results.xlsx (unless :meth:`results_workbook` already wrote them from the same
+        tables) and manifest.json, then move the folder into place.
 
-        ``settings``: what this run used (seed, iterations, command options); the workbook's
-        own settings are recorded separately as defaults.
+        ``settings``: what this run used (seed, iterations, command options); the workbook's own settings are
+        recorded separately as defaults. ``files``: files written into the folder by others (charts).
         """
         if self.tables:
-            job = self._results_job(inputs, settings)
-            if self._results is not None and (self._results[0] != job[0] or xlsx_writer is not None):
-                self.result(self._results[1])  # an earlier start is out of date: let it finish, then write again
-                self._results = None
-            if self._results is None:
-                self._write_results(job, xlsx_writer or write_results_xlsx)
-            else:
-                self.result(self._results[1])
-        if self._charts is not None:
-            self._charts.wait()  # every chart file written before the folder is published
+            key = self._results_job(inputs, settings)[0]
+            if self._results is not None:
+                executors.result(self._results[2], self._results[1])  # raises a writing error
+            if self._results is None or self._results[0] != key:  # not written, or from tables since changed
+                self.results_workbook(inputs, settings).result()
+            self.files += ["data_dictionary.csv", "results.xlsx"]
+        self.files += list(files)
         self.timings["total_seconds"] = round(time.perf_counter() - self.started, 4)
         manifest = {
             "tool": "ifpp-econ",
@@ -341,9 +296,6 @@ class RunFolder:
         else:
             os.rename(self.path, dest)
         self.destination = dest
-        if self._charts is not None:
-            self._charts.close()
-            self._charts = None
         return dest
 
     def discard(self) -> None:
@@ -353,9 +305,6 @@ class RunFolder:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if self._charts is not None:
-            self._charts.close(cancel=exc_type is not None)  # interrupted or failed: the workers stop at once
-            self._charts = None
         if self.path.exists() and self.path.name.startswith("."):
             self.discard()  # not committed: leave nothing half-written behind
         if isinstance(exc, OSError):  # read-only, full disk, removed folder…: the user's to fix

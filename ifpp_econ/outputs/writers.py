@@ -1,4 +1,4 @@
-"""Turning analysis results into tables, charts and printed summaries in a run folder."""
+"""Turning analysis results into tables in a run folder, and into printed summaries (charts: :mod:`.figures`)."""
 from __future__ import annotations
 
 import re
@@ -186,7 +186,6 @@ def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
         run.table(name, table)
     run.table("operational_validation", operational_validation(inputs))
     run.table("parameters", parameters_table(inputs))
-    run.chart("cohort_trace", "trace", trace, base.spec.describe_conventions())
     run.manifest["conventions"] = base.spec.describe_conventions()
     run.headline += headline_base_case(base)
 
@@ -265,24 +264,12 @@ def structural_text(result: "PSAResult") -> str:
             + f"; no effect probability {w['no_effect']:.2f} ({drawn['no_effect']:,} iterations)")
 
 
-def queue_psa_charts(run: RunFolder, result: "PSAResult") -> None:
-    """Queue the PSA's charts that need no value of information (the CE plane of each comparison, the CEAC, the
-    convergence of the mean), so that the chart worker draws them while EVPPI is computed. Call it before
-    :func:`write_psa`, which writes the tables and the EVPI and EVPPI charts."""
-    inc = result.incremental()
-    for name, metrics in inc.items():
-        points = ce_plane_sample(metrics["placements_avoided_per_child"], -metrics["per_child_savings"])
-        run.chart(ce_plane_chart_name(name, len(inc)), "ce_plane", points["placements_avoided"],
-                  points["incremental_cost"], result.wtp_default, name, result.comparator, mean=points["mean"])
-    run.chart("ceac", "ceac", result.ceac(), list(result.strategies))
-    run.chart("convergence", "convergence", inc[next(iter(inc))]["per_child_savings"])
 
 
 def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, save_iterations: bool = False,
               voi: "VOIResult | None" = None) -> dict:
-    """A PSA result's tables, and its EVPI and EVPPI charts (its value of information, when given), into a run
-    folder; nothing is computed here. Its other charts are queued by :func:`queue_psa_charts`, called first.
-    Returns extra JSON (EVPPI)."""
+    """A PSA result's tables (and its value of information's, when given) into a run folder; nothing is computed
+    here. Returns extra JSON (EVPPI)."""
     extra = {}
     run.table("psa_strategies", result.strategy_summary())
     run.table("psa_incremental", result.incremental_summary())
@@ -293,14 +280,11 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     if voi is not None and voi.evppi is not None:
         run.time("evppi_seconds", voi.seconds)
         run.table("evppi", voi.evppi)
-        labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()} | declarations.STRUCTURE_LABELS
-        run.chart("evppi", "evppi", voi.evppi, result.wtp_default, labels=labels)
         extra["evppi"] = voi.to_json()["evppi"]
     run.table("parameters", parameters_table(inputs))
     run.table("ce_plane", ce_plane_points(result.incremental()))
     if len(result.strategies) > 2:
         run.table("psa_frontier", psa_frontier(result))
-    run.chart("evpi", "evpi", evpi)
     if save_iterations:
         result.samples(draws=True).to_csv(run.path / "iterations.csv.gz")
         run.files.append("iterations.csv.gz")
@@ -321,17 +305,8 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     return extra
 
 
-def ce_plane_sample(placements_avoided: np.ndarray, incremental_cost: np.ndarray, max_points: int = 5000) -> dict:
-    """What :func:`ifpp_econ.charts.ce_plane` draws, from any number of iterations: the evenly spaced points it shows and the mean."""
-    n = len(placements_avoided)
-    idx = np.linspace(0, n - 1, min(n, max_points)).astype(int)
-    return {"placements_avoided": placements_avoided[idx], "incremental_cost": incremental_cost[idx],
-            "mean": (placements_avoided.mean(), incremental_cost.mean())}
 
 
-def ce_plane_chart_name(strategy: str, comparisons: int) -> str:
-    """The file name (without extension) of a comparison's CE plane chart."""
-    return "ce_plane" if comparisons == 1 else "ce_plane_" + "".join(ch if ch.isalnum() else "_" for ch in strategy)
 
 
 def ce_plane_points(incremental: dict[str, dict[str, np.ndarray]], max_points: int = 1000) -> pd.DataFrame:
@@ -346,20 +321,11 @@ def ce_plane_points(incremental: dict[str, dict[str, np.ndarray]], max_points: i
 
 
 def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dict:
-    """A DSA result's tables and charts into a run folder (nothing computed here); returns its JSON summary."""
-    from ..analyses import dsa
-
-    label = dsa.OUTCOME_LABELS[result.outcome]
+    """A DSA result's tables into a run folder (nothing computed here); returns its JSON summary."""
     units = {str(k): str(v) for k, v in inputs.parameters["unit"].items()}
-    labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()}
     run.table("tornado", result.tornado)
-    money = declarations.DSA_OUTCOME_MONEY[result.outcome]
-    run.chart("tornado", "tornado", result.tornado, result.base_outcome, label, top, units=units,
-              money=money)
     run.table("thresholds", result.thresholds)
-    x, y = result.two_way_pair
     run.table("two_way", result.two_way)
-    run.chart("two_way", "two_way", result.two_way, x, y, result.outcome, label, labels, money=money)
     run.table("scenarios", result.scenarios)
     run.table("parameters", parameters_table(inputs))
     note = ("Shares (placement mix by age band, age bands) vary one at a time with the other shares of their group "
@@ -412,10 +378,9 @@ def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:
 
 
 def write_budget(run: RunFolder, result: "BudgetResult", inputs) -> dict:
-    """A budget result's table and chart into a run folder (nothing computed here); returns its JSON summary."""
+    """A budget result's table into a run folder (nothing computed here); returns its JSON summary."""
     table = result.table()
     run.table("budget_by_year", table)
-    run.chart("budget_by_year", "budget", table, result.strategy, result.comparator)
     run.table("parameters", parameters_table(inputs))
     from ..analyses.psa import structural_weights
     from ..model.spec import build_spec
