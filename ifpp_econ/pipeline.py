@@ -94,8 +94,8 @@ def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=A
         if message:
             tell(message)
 
-    if wanted & {"psa", "averaged", "dsa", "budget"}:
-        load_kernels(inputs)  # here, once: a worker forked by the first submit below inherits the loaded kernel
+    if isinstance(executor, executors.Worker) and not executor.parallel and wanted & {"averaged", "dsa", "budget"}:
+        load_kernels(inputs)  # here, once: the worker, forked by the first submit below, inherits the loaded kernel
     futures: dict[str, Future] = {}
     if "dsa" in wanted:
         futures["dsa"] = executor.submit(run_dsa, inputs, **(dsa_options or {}))
@@ -173,7 +173,7 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
                           psa_options={"keep_draws": keep, "chunk_size": chunk_size, "structural": structural,
                                        "workers": workers})
         result = results.psa
-        folder.time("writing_seconds", results.seconds.get("PSA tables, EVPI/EVPPI and charts", 0.0))
+        folder.time("writing_seconds", results.seconds.get("PSA tables", 0.0))  # EVPPI, tables and charts
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": result.chunk_size,
                                                "structural": structural or inputs.settings.get("psa_structural")},
                              files=charts.wait())
