@@ -264,7 +264,8 @@ def run(workbook, out, force, as_json):
               help="Structural uncertainty: model_averaged draws the after-effect assumption and 'no effect' per "
                    "iteration with the workbook's weights (default: the workbook's psa_structural).")
 @click.option("--workers", type=Number(1, integer=True), default=None,
-              help="Threads for the model and sampling (default: every available core); results do not depend on it.")
+              help="Threads for the model and sampling (default, and at most: every available core); results do not "
+                   "depend on it.")
 @guarded
 def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural, workers):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 PLACEMENT_TYPES = ("kinship", "la_foster", "ifa", "residential", "secure", "semi_independent", "with_parents", "other")
 
 # DSA outcomes: option name → incremental result (first non-comparator strategy vs the comparator), and label.
-DSA_OUTCOMES = {"savings": "per_child_savings", "nmb": "incremental_nmb", "placements": "placements_avoided_per_child"}
+DSA_OUTCOME_RESULTS = {"savings": "per_child_savings", "nmb": "incremental_nmb", "placements": "placements_avoided_per_child"}
 DSA_OUTCOME_LABELS = {"savings": "Per-child savings (£)", "nmb": "Incremental NMB per child (£)",
                       "placements": "Placements avoided per child"}
 DSA_OUTCOME_MONEY = {"savings": True, "nmb": True, "placements": False}  # drawn with £ axes
@@ -22,8 +22,14 @@ THRESHOLD_PARAMETERS = ("ifpp_cost_per_family", "rr_12m", "risk_12m", "cost_resi
 # The two-way sensitivity grid: 12-month usual-care risk (x) by 12-month relative risk (y).
 TWO_WAY_PAIR = ("risk_12m", "rr_12m")
 
-# The usual-care cumulative-risk knots (kept ordered in the DSA; risk_12m anchors the curve).
+# The usual-care cumulative-risk knots and their months (risk_12m anchors the curve: the others move with it), and
+# the window relative risks at the same months.
 RISK_KNOTS = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
+RISK_KNOT_MONTHS = (3, 6, 12, 24)
+RISK_ANCHOR = "risk_12m"
+WINDOW_RRS = ("rr_3m", "rr_6m", "rr_12m", "rr_24m")
+# The parameter setting the between-study SD of the log RR (the effect in a new setting).
+BETWEEN_STUDY_SD = "rr_between_study_sd"
 
 # EVPPI parameter groups: group name → parameter names or prefixes (ending "_" or ":").
 EVPPI_GROUPS = {
@@ -43,8 +49,11 @@ EVPPI_GROUPS = {
 STRUCTURE_LABELS = {"structure:after_effect": "After-effect assumption (drawn per iteration)",
                     "structure:no_effect": "IFPP has no effect in this setting (drawn per iteration)"}
 
-# After-effect assumptions (labels shown beside each other) and perspectives of the cost.
+# What happens after the effect duration (the evidence covers 24 months): each assumption's label, in the order of
+# its code (the model's rules are in ifpp_econ/model/after_effects.py), and the setting of months it reads, if any.
 AFTER_EFFECT_LABELS = {"effect_stops": "Effect stops (usual care's hazard after the effect)",
                        "gap_persists": "Gap persists to age 18 (upper bound)",
-                       "catch_up": "Catch-up over catch_up_months (pure delay)"}
+                       "catch_up": "Catch-up over catch_up_months (pure delay)",
+                       "linear_decay": "Relative effect fades linearly to none over decay_months (WSIPP-style decay)"}
+AFTER_EFFECT_MONTHS = {"catch_up": "catch_up_months", "linear_decay": "decay_months"}
 PERSPECTIVE_LABELS = {"local_authority": "Local authority", "public_sector": "Public sector (adds HMCTS)"}

@@ -18,7 +18,14 @@ pytestmark = pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason
 @pytest.fixture(scope="module")
 def draws(default_inputs):
     # model-averaged draws: every after-effect assumption and 'no effect' in one batch (links applied by the model)
-    return draw(apply_overrides(default_inputs, {"psa_structural": "model_averaged"}), 1500, seed=11)
+    return draw(apply_overrides(default_inputs, {"psa_structural": "model_averaged", "weight_linear_decay": 0.25}),
+                1500, seed=11)
+
+
+def test_the_draws_cover_every_after_effect_assumption(draws):
+    from ifpp_econ.model.after_effects import ASSUMPTIONS
+
+    assert set(draws["structure:after_effect"]) == set(range(len(ASSUMPTIONS)))
 
 
 def run_with(kernel, monkeypatch, draws, spec):

@@ -67,7 +67,7 @@ def test_effect_stops_gives_usual_cares_conditional_hazard_after_the_duration(de
 def test_after_effect_assumptions_are_ordered_and_a_one_month_effect_saves_almost_nothing(default_inputs):
     base = run_base_case(default_inputs).to_json()
     s = {k: v["per_child_savings"] for k, v in base["scenarios_after_effect"].items()}
-    assert s["catch_up"] < s["effect_stops"] < s["gap_persists"]
+    assert s["catch_up"] < s["linear_decay"] < s["effect_stops"] < s["gap_persists"]
     assert base["scenarios_after_effect"]["effect_stops"]["default"]
     short = run_base_case(apply_overrides(default_inputs, {"effect_duration_months": 1})).to_json()
     assert abs(short["per_child_savings"]) < 1000
@@ -128,10 +128,38 @@ def test_gap_persists_and_catch_up_after_effect_duration(default_inputs):
     usual, ifpp, _ = cumulative_entry_curves(p, spec, 120)
     gap = usual[0, 24] - ifpp[0, 24]
     np.testing.assert_allclose(usual[0, 24:] - ifpp[0, 24:], gap, rtol=1e-12)
-    spec_c = dataclasses.replace(spec, after_effect="catch_up", catch_up_months=12)
+    spec_c = dataclasses.replace(spec, after_effect="catch_up", after_effect_months={"catch_up": 12})
     usual, ifpp, _ = cumulative_entry_curves(p, spec_c, 120)
     assert usual[0, 30] - ifpp[0, 30] == pytest.approx(gap / 2, rel=1e-12)
     np.testing.assert_allclose(ifpp[0, 36:], usual[0, 36:], rtol=1e-12)
+
+
+def test_linear_decay_fades_the_relative_effect_to_none_over_decay_months(default_inputs):
+    spec = dataclasses.replace(build_spec(default_inputs), after_effect="linear_decay",
+                               after_effect_months={"linear_decay": 36})
+    p = to_model_units(base_values(default_inputs), spec)
+    usual, ifpp, _ = cumulative_entry_curves(p, spec, 120)
+    reduction = 1 - ifpp[0, 24] / usual[0, 24]  # 1 − RR at the end of the 24-month effect
+    assert reduction == pytest.approx(1 - p["rr_12m"][0], rel=1e-12)
+    for a in (6, 18, 30):  # a months later, the relative reduction is (1 − a/36) of it
+        assert 1 - ifpp[0, 24 + a] / usual[0, 24 + a] == pytest.approx(reduction * (1 - a / 36), rel=1e-9)
+    np.testing.assert_allclose(ifpp[0, 60:], usual[0, 60:], rtol=1e-12)  # none left after 36 months
+    assert np.all(np.diff(ifpp[0]) >= 0)
+
+
+def test_the_after_effect_dispatch_is_each_assumption_s_rule():
+    """The compiled kernel dispatches by code (after_effects.after_effect); the numpy reference takes RULES by code:
+    the two agree for every assumption declared."""
+    from ifpp_econ import declarations
+    from ifpp_econ.model import after_effects
+
+    assert after_effects.ASSUMPTIONS == tuple(declarations.AFTER_EFFECT_LABELS)
+    assert len(after_effects.RULES) == len(after_effects.ASSUMPTIONS)
+    rng = np.random.default_rng(3)
+    u, u_d, t_d = rng.uniform(0.2, 0.5, 50), rng.uniform(0.1, 0.2, 50), rng.uniform(0.05, 0.1, 50)
+    for code, rule in enumerate(after_effects.RULES):
+        for i in range(50):
+            assert after_effects.after_effect(code, u[i], u_d[i], t_d[i], 7.0, 20.0) == rule(u[i], u_d[i], t_d[i], 7.0, 20.0)
 
 
 def test_running_maximum_rule_counts_when_it_binds(default_inputs):

@@ -128,6 +128,7 @@ def budget_impact(inputs, years: int | None = None, families_per_year: float | N
 
 PERSPECTIVES = ("local_authority", "public_sector")
 INTERVAL_ITERATIONS = 1000  # PSA iterations for the budget's intervals unless told
+CHUNK = 4096  # iterations costed at once (monthly cash is (strategies, iterations, months)): memory bounded for any N
 
 
 @dataclass
@@ -210,9 +211,12 @@ def run_budget(inputs, years: int | None = None, families_per_year: float | None
     if iterations > 0:
         reusable = (psa is not None and psa.seed == seed and psa.draws is not None and len(psa.draws) >= iterations
                     and (psa.structural is None) == (structural_weights(inputs) is None))
-        draws = psa.draws.iloc[:iterations] if reusable else draw(inputs, iterations, seed)
-        sampled = budget_impact(inputs, years, families_per_year, values=draws)
-        net = sampled.net(sampled.strategies.index(strategy))  # (N, years)
+        net = np.empty((iterations, len(table)))  # (N, years), filled chunk by chunk: memory stays bounded
+        for start in range(0, iterations, CHUNK):
+            size = min(CHUNK, iterations - start)
+            draws = psa.draws.iloc[start:start + size] if reusable else draw(inputs, size, seed, start)
+            sampled = budget_impact(inputs, years, families_per_year, values=draws)
+            net[start:start + size] = sampled.net(sampled.strategies.index(strategy))
         cumulative = np.cumsum(net, axis=1)
         table["net_saving_lower"] = np.quantile(net, 0.025, axis=0)
         table["net_saving_upper"] = np.quantile(net, 0.975, axis=0)

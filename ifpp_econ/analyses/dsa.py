@@ -20,8 +20,6 @@ from ..model.scenarios import apply_scenario, scenario_names
 from ..model.spec import base_values, build_spec
 from . import comparison
 
-OUTCOMES = declarations.DSA_OUTCOMES
-OUTCOME_LABELS = declarations.DSA_OUTCOME_LABELS
 DEFAULT_THRESHOLDS = declarations.THRESHOLD_PARAMETERS
 KNOTS = declarations.RISK_KNOTS
 
@@ -30,8 +28,8 @@ class Evaluator:
     """Evaluates an outcome for many rows of parameter values (workbook units)."""
 
     def __init__(self, inputs, outcome: str = "savings", wtp: float | None = None):
-        if outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {list(OUTCOMES)}, got {outcome!r}")
+        if outcome not in declarations.DSA_OUTCOME_RESULTS:
+            raise ValueError(f"outcome must be one of {list(declarations.DSA_OUTCOME_RESULTS)}, got {outcome!r}")
         self.inputs, self.outcome = inputs, outcome
         self.spec = build_spec(inputs)
         self.wtp = float(inputs.settings["wtp_default"]) if wtp is None else float(wtp)
@@ -40,7 +38,7 @@ class Evaluator:
     def __call__(self, values: pd.DataFrame) -> np.ndarray:
         res = run_model(values, self.spec)
         inc = comparison.incremental(res.outcomes, res.strategies, res.comparator, self.wtp)
-        return inc[next(iter(inc))][OUTCOMES[self.outcome]]
+        return inc[next(iter(inc))][declarations.DSA_OUTCOME_RESULTS[self.outcome]]
 
     def rows(self, changes: list[dict[str, float]]) -> pd.DataFrame:
         """The base row repeated, with each dict of changes applied to its own row (shares rescaled)."""

@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import declarations
 from ..engine import threads
 from ..exceptions import ModelError
 from ..inputs.container import AFTER_EFFECTS
 from ..inputs.distributions import CI95_WIDTH
 from ..inputs.rules import weights_problem
-from ..model.family_states import OUTCOME_LABELS, run_model
+from ..model.family_states import MODEL_OUTCOME_LABELS, run_model
 from ..model.spec import ModelSpec, build_spec
 from . import comparison
 from .sampling import BLOCK, Sampler
@@ -48,6 +49,13 @@ RR_UNIT = "relative risk"
 STRUCTURAL_STREAM = 1  # SeedSequence([seed, block, 1]): the structural draws' own stream, apart from the parameters'
 
 
+def between_study_sd(inputs) -> float:
+    """τ, the between-study SD of the log RR (``rr_between_study_sd``; 0 when the workbook has no such row)."""
+    params = inputs.parameters
+    name = declarations.BETWEEN_STUDY_SD
+    return float(params.loc[name, "value"]) if name in params.index else 0.0
+
+
 def predictive_parameters(inputs) -> pd.DataFrame:
     """The parameter table the PSA samples: every relative risk drawn for a *new setting*.
 
@@ -55,7 +63,7 @@ def predictive_parameters(inputs) -> pd.DataFrame:
     ``rr_between_study_sd`` (0 keeps the pooled-mean distribution). The base value stays the median.
     """
     params = inputs.parameters
-    tau = float(params.loc["rr_between_study_sd", "value"]) if "rr_between_study_sd" in params.index else 0.0
+    tau = between_study_sd(inputs)
     if tau == 0:
         return params
     out = params.copy()
@@ -128,7 +136,7 @@ def structural_draws(weights: dict[str, float], n: int, seed: int, start: int = 
     first, stop = start // BLOCK, -(-(start + n) // BLOCK)
     u = np.concatenate([np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), b, STRUCTURAL_STREAM])))
                         .random((BLOCK, 2)) for b in range(first, stop)])[start - first * BLOCK:][:n]
-    edges = np.cumsum([weights[name] for name in AFTER_EFFECTS])
+    edges = np.cumsum([weights.get(name, 0.0) for name in AFTER_EFFECTS])
     code = np.minimum(np.searchsorted(edges, u[:, 0], side="right"), len(AFTER_EFFECTS) - 1)
     return pd.DataFrame({"structure:after_effect": code, "structure:no_effect": (u[:, 1] < weights["no_effect"]).astype(int)},
                         index=pd.RangeIndex(start, start + n, name="iteration"))
@@ -259,7 +267,7 @@ class PSAResult:
         return out
 
     def strategy_summary(self) -> pd.DataFrame:
-        return pd.DataFrame([{"strategy": name, "outcome": outcome, "label": OUTCOME_LABELS.get(outcome, outcome), **s}
+        return pd.DataFrame([{"strategy": name, "outcome": outcome, "label": MODEL_OUTCOME_LABELS.get(outcome, outcome), **s}
                              for name, by_outcome in self._summaries.items() for outcome, s in by_outcome.items()])
 
     @functools.cached_property
@@ -518,8 +526,7 @@ def _after_effect_savings(inputs, base=None) -> dict[str, float]:
 
 def effect_distribution_note(inputs) -> str:
     """How the PSA draws the effect, in one line (echoed in every PSA output)."""
-    params = inputs.parameters
-    tau = float(params.loc["rr_between_study_sd", "value"]) if "rr_between_study_sd" in params.index else 0.0
+    tau = between_study_sd(inputs)
     if tau == 0:
         return "RR drawn for the pooled mean (rr_between_study_sd = 0)"
     return (f"RR drawn for a new setting: log RR ~ N(ln RR, √(SE² + τ²)), τ = {tau:g} between-study SD "

@@ -12,10 +12,13 @@ import warnings
 from numba import njit
 
 
-def jit(**options):
+def jit(tag: str = "", **options):
     """``njit(cache=True, **options)``; when no cache location is writable (read-only install and
-    no writable user cache directory) compile in memory instead, with one warning."""
+    no writable user cache directory) compile in memory instead, with one warning. ``tag``: appended to the
+    function's name (and so to its cache entry), e.g. :func:`source_tag` of the modules whose functions it inlines."""
     def wrap(func):
+        if tag:
+            func = _renamed(func, f"{func.__name__}_{tag}")
         try:
             return njit(cache=True, **options)(func)
         except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
@@ -29,15 +32,39 @@ def jit(**options):
     return wrap
 
 
+def _renamed(func, name: str, **extra_globals):
+    """A copy of ``func`` named ``name`` (its cache files are its own), with ``extra_globals`` added to its globals."""
+    copy = types.FunctionType(func.__code__, {**func.__globals__, **extra_globals} if extra_globals else func.__globals__,
+                              name, func.__defaults__, func.__closure__)
+    copy.__qualname__ = name
+    copy.__doc__ = func.__doc__
+    return copy
+
+
+def shared(func, **compiled):
+    """A plain-Python function of the model's arithmetic (one the numpy reference also calls), compiled to be inlined
+    into the loops; ``compiled``: the compiled versions of the plain functions it calls, by name."""
+    return jit(inline="always")(_renamed(func, func.__name__, **compiled))
+
+
+def source_tag(*modules) -> str:
+    """A short hash of the modules' source: the loops inlining their functions carry it in their names, so that a
+    change to those functions compiles the loops anew (numba's cache checks only the loop's own file)."""
+    import hashlib
+    import inspect
+
+    digest = hashlib.sha1()
+    for module in modules:
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()[:10]
+
+
 def serial_twin(kernel):
     """The same loop compiled without numba's thread pool (``prange`` is then ``range``, so every
     number is the same), for one thread: ``--workers 1``, or a chunk running in a thread of its own.
     A renamed copy of the Python function, so its cache files do not collide with the parallel one's."""
     func = kernel.py_func
-    twin = types.FunctionType(func.__code__, func.__globals__, func.__name__ + "_serial", func.__defaults__, func.__closure__)
-    twin.__qualname__ = twin.__name__
-    twin.__doc__ = func.__doc__
-    return jit(nogil=True)(twin)
+    return jit(nogil=True)(_renamed(func, func.__name__ + "_serial"))
 
 
 

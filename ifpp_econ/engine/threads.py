@@ -32,13 +32,15 @@ def available_cores() -> int:
 
 
 def set_workers(workers: int | None) -> int | None:
-    """Threads for the compiled kernel and the thread pools of a run (``None``: every available core).
+    """Threads for the compiled kernel and the thread pools of a run (``None``: every available core; more than the
+    available cores are capped at them).
 
     Returns the previous setting, so a run can restore it."""
     global _WORKERS
     if workers is not None and int(workers) < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    previous, _WORKERS = _WORKERS, None if workers is None else int(workers)
+    # more threads than cores would only compete (and keep more chunks in flight): capped at the available cores
+    previous, _WORKERS = _WORKERS, None if workers is None else min(int(workers), available_cores())
     return previous
 
 

@@ -1,7 +1,7 @@
 """Validated workbook inputs: the :class:`Inputs` container and typed :class:`Settings`.
 
 The enumerations a workbook's settings may take are declared here once, as ``Literal`` types;
-``schema`` lists their values from these types. This module imports nothing from the package.
+``schema`` lists their values from these types. This module imports only the model's declarations.
 """
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from typing import Any, Literal, get_args
 
 import pandas as pd
 
+from .. import declarations
+
 Correction = Literal["none-start", "none-end", "half-cycle", "simpson"]
 EffectModel = Literal["single_rr", "window_rrs", "family_rr"]
-AfterEffect = Literal["effect_stops", "gap_persists", "catch_up"]
 Perspective = Literal["local_authority", "public_sector"]
 PsaStructural = Literal["none", "model_averaged"]
 
 CORRECTIONS: tuple[str, ...] = get_args(Correction)
 EFFECT_MODELS: tuple[str, ...] = get_args(EffectModel)
-AFTER_EFFECTS: tuple[str, ...] = get_args(AfterEffect)
+AFTER_EFFECTS: tuple[str, ...] = tuple(declarations.AFTER_EFFECT_LABELS)  # the model's after-effect assumptions
+AfterEffect = str  # one of AFTER_EFFECTS (declared with their rules, so that a new one is added in one place)
 PSA_STRUCTURAL: tuple[str, ...] = get_args(PsaStructural)
 # Which payers' costs each perspective counts: LA = local authority children's services; HMCTS = the courts.
 PERSPECTIVES: dict[str, tuple[str, ...]] = {"local_authority": ("LA",), "public_sector": ("LA", "HMCTS")}
@@ -40,12 +42,8 @@ class Settings:
     within_cycle_correction: Correction
     effect_model: EffectModel
     after_effect: AfterEffect
-    catch_up_months: float
     perspective: Perspective
     psa_structural: PsaStructural
-    weight_effect_stops: float
-    weight_gap_persists: float
-    weight_catch_up: float
     weight_no_effect: float
     placement_mix_effective_n: float
     age_mix_effective_n: float
@@ -60,15 +58,25 @@ class Settings:
     decision_years: int
     comparator: str
     threshold_parameters: list[str]
+    after_effect_months: dict[str, float]  # assumption → the months its rule reads (catch_up_months, decay_months …)
+    after_effect_weights: dict[str, float]  # assumption → its weight in a model-averaged PSA (weight_<assumption>)
+
+    @staticmethod
+    def grouped_names() -> list[str]:
+        """The settings gathered into :attr:`after_effect_months` and :attr:`after_effect_weights`."""
+        return [*declarations.AFTER_EFFECT_MONTHS.values(), *(f"weight_{name}" for name in AFTER_EFFECTS)]
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
         """Settings from a name → value mapping (every setting needed; values as the reader returns them)."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        missing = [n for n in names if n not in values]
+        grouped = ("after_effect_months", "after_effect_weights")
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in grouped]
+        missing = [n for n in [*names, *cls.grouped_names()] if n not in values]
         if missing:
             raise KeyError(f"settings missing: {', '.join(missing)}")
-        return cls(**{n: values[n] for n in names})
+        return cls(**{n: values[n] for n in names},
+                   after_effect_months={k: float(values[v]) for k, v in declarations.AFTER_EFFECT_MONTHS.items()},
+                   after_effect_weights={k: float(values[f"weight_{k}"]) for k in AFTER_EFFECTS})
 
 
 @dataclass(frozen=True)

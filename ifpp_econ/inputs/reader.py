@@ -74,7 +74,12 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
                 found[name] = int(v) if kind.startswith("int") else v
     for name, default, *_ in schema.SETTINGS:
         if name not in found and not any(_text(sheet, r, "setting") == name for r in sheet.rows):
-            c.add(f"{sheet.name}", f"setting {name} is missing (default {default})")
+            if name in schema.LATER_SETTINGS:  # added after workbooks were written: the default, said once
+                found[name] = default
+                c.warn(f"{sheet.name}", f"setting {name} is missing (a newer setting); its default {default} is used "
+                                        "(add a row for it, or write a fresh workbook with ifpp-econ template)")
+            else:
+                c.add(f"{sheet.name}", f"setting {name} is missing (default {default})")
     if {"wtp_min", "wtp_max"} <= found.keys() and found["wtp_max"] <= found["wtp_min"]:
         c.add(_setting_cell(sheet, "wtp_max"), f"wtp_max ({found['wtp_max']:g}) must be greater than wtp_min ({found['wtp_min']:g})")
     return found

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import declarations
 from ..exceptions import SamplingError, UnitsError
 from . import distributions, schema, units
 from .container import AFTER_EFFECTS
@@ -46,7 +47,7 @@ def _check_prices(params: list[dict], settings: dict, inflation: pd.Series, c: _
 
 def _check_risks(params: list[dict], c: _Collector) -> None:
     values = {p["name"]: p for p in params}
-    names = ["risk_3m", "risk_6m", "risk_12m", "risk_24m"]
+    names = list(declarations.RISK_KNOTS)
     if all(n in values for n in names):
         for a, b in zip(names, names[1:]):
             if values[a]["value"] > values[b]["value"]:
@@ -116,7 +117,7 @@ WHOLE_MONTHS = ("return_support_months", "case_support_months")
 TWO_WAY_AXES = ("risk_12m", "rr_12m")  # the DSA's two-way grid spans their one-way ranges
 # Probabilities of first entry that must stay below 1 (a certain entry leaves no one at home to follow),
 # as value, low/high, scenario value and draw (clipped to 1 − 1e-9).
-BELOW_ONE = ("risk_3m", "risk_6m", "risk_12m", "risk_24m", "annual_risk_after_24m")
+BELOW_ONE = (*declarations.RISK_KNOTS, "annual_risk_after_24m")
 MAX_RETURN_SUPPORT_MONTHS = 12  # the model's time-since-return tunnels (0–11 months, then 12+)
 MIN_DIRICHLET_COUNT = 0.1  # smaller counts draw shares that underflow to 0/0
 # The model-averaged PSA's weights of the after-effect assumptions (rescaled to sum to 1 when it draws them).
@@ -295,7 +296,7 @@ def _check_scenario_effects(sheet: _Sheet, rows: list[dict], params: list[dict],
     """Each scenario, applied to the workbook, must still satisfy the rules across cells."""
     base = {p["name"]: p for p in params}
     receives = {s["strategy"]: s["receives_ifpp"] == "yes" for s in strategies}
-    risks = ["risk_3m", "risk_6m", "risk_12m", "risk_24m"]
+    risks = list(declarations.RISK_KNOTS)
     for scenario in dict.fromkeys(r["scenario"] for r in rows):
         mine = [r for r in rows if r["scenario"] == scenario]
         where = {r["target"]: _cell(sheet, r["_row"], "value") for r in mine}

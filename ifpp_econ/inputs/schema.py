@@ -57,6 +57,9 @@ VOCABULARIES = {
     "payer": PAYERS,
 }
 
+# Settings added after workbooks were in use: a workbook without them takes their default (with a warning).
+LATER_SETTINGS = ("decay_months", "weight_linear_decay")
+
 # (name, default, kind, allowed text, notes); kinds: text, year, int, number, rate, choice:<vocab>, list
 SETTINGS = (
     ("analysis_price_year", "2023/24", "year", "a financial year in the Inflation sheet, e.g. 2023/24",
@@ -74,9 +77,12 @@ SETTINGS = (
      "3/6/12/24-month RRs; family_rr: rr_family_12m applied to the family-level risk (scenario)"),
     ("after_effect", "effect_stops", "choice:after_effect", ", ".join(AFTER_EFFECT),
      "after the effect duration: effect_stops (base case; IFPP children still at home face usual care's monthly "
-     "hazard), gap_persists (the absolute gap in cumulative risk persists to age 18) or catch_up (the gap closes over "
-     "catch_up_months). Evidence covers 24 months only (E)"),
+     "hazard), gap_persists (the absolute gap in cumulative risk persists to age 18), catch_up (the gap closes over "
+     "catch_up_months) or linear_decay (the relative reduction in cumulative risk fades linearly to none over "
+     "decay_months, as WSIPP decays effect sizes). Evidence covers 24 months only (E)"),
     ("catch_up_months", 12, "number:1:216", "1 to 216 months", "used when after_effect = catch_up"),
+    ("decay_months", 36, "number:1:216", "1 to 216 months", "used when after_effect = linear_decay: months over "
+     "which the relative effect fades to none (E; WSIPP decays effect sizes over years)"),
     ("perspective", "local_authority", "choice:perspective", ", ".join(PERSPECTIVES),
      "local_authority counts costs whose payer is LA; public_sector adds HMCTS (court) costs"),
     ("psa_structural", "none", "choice:psa_structural", ", ".join(PSA_STRUCTURAL),
@@ -84,8 +90,10 @@ SETTINGS = (
      "'no effect' with the weights below (structural uncertainty)"),
     ("weight_effect_stops", 0.5, "number:0:1", "0 to 1", "model-averaged PSA: weight of effect_stops (E)"),
     ("weight_gap_persists", 0.25, "number:0:1", "0 to 1", "model-averaged PSA: weight of gap_persists (E)"),
-    ("weight_catch_up", 0.25, "number:0:1", "0 to 1", "model-averaged PSA: weight of catch_up (E); the three after-"
-     "effect weights are rescaled to sum to 1"),
+    ("weight_catch_up", 0.25, "number:0:1", "0 to 1", "model-averaged PSA: weight of catch_up (E); the after-effect "
+     "weights are rescaled to sum to 1"),
+    ("weight_linear_decay", 0.0, "number:0:1", "0 to 1", "model-averaged PSA: weight of linear_decay (E; 0 keeps the "
+     "published three-assumption average)"),
     ("weight_no_effect", 0.25, "number:0:1", "0 to 1", "model-averaged PSA: prior probability that IFPP has no effect "
      "in this setting (RR = 1; Al et al. 2012, Westat 2001) (E)"),
     ("placement_mix_effective_n", 60, "number:0:1e6", "0 (fixed shares) or an effective sample size > 0",
@@ -349,6 +357,8 @@ SCENARIOS: tuple[dict, ...] = (
      "notes": "the old default: equal absolute monthly entries after 24 months (upper bound)"},
     {"scenario": "Catch-up after the effect", "target": "after_effect", "value": "catch_up",
      "notes": "IFPP's cumulative risk closes to usual care's over catch_up_months (pure delay)"},
+    {"scenario": "Effect decays after the effect", "target": "after_effect", "value": "linear_decay",
+     "notes": "the relative reduction in cumulative risk fades linearly to none over decay_months (WSIPP-style)"},
     {"scenario": "Every child of a placed family placed", "target": "children_placed_per_family_placement",
      "value": 2.9, "notes": "k = children per family: the first build's assumption"},
     {"scenario": "Public-sector perspective", "target": "perspective", "value": "public_sector",

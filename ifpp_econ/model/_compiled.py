@@ -1,4 +1,4 @@
-"""The numba-compiled loops behind :mod:`ifpp_econ.kernels` and the engine (imported only when they run).
+"""The numba-compiled loops of the family-states model, behind :mod:`.kernels` (imported only when they run).
 
 ``cache=True``: compiled once per install into ``__pycache__`` (or numba's user cache
 directory when the package folder is read-only), then loaded in a fraction of a second.
@@ -8,7 +8,18 @@ or block it falls in. ``nogil=True``: chunks may run in Python threads side by s
 import numpy as np
 from numba import prange
 
-from ..engine.compiling import jit, serial_twin
+from ..engine.compiling import jit, serial_twin, shared, source_tag
+from . import after_effects, entry_arithmetic
+from .entry_arithmetic import KNOT_MONTHS
+
+# The model's arithmetic, written once in plain Python (the numpy reference calls the same functions), compiled here
+# and inlined into the loops below. The loops are named after these modules' source (source_tag), so a change there
+# compiles them anew instead of loading a cached kernel built from the old arithmetic.
+_knot_slope, _at_knot, _between_knots, _child_risk, _treated, _clipped, _monthly_probability = (
+    shared(getattr(entry_arithmetic, name)) for name in ("knot_slope", "at_knot", "between_knots", "child_risk", "treated",
+                                                        "clipped", "monthly_probability"))
+_after_effect = shared(after_effects.after_effect, **{rule.__name__: shared(rule) for rule in after_effects.RULES})
+TAG = source_tag(after_effects, entry_arithmetic)
 
 LANES = 128  # iterations run side by side in one block (long enough for the compiler to vectorise the lane loops)
 
@@ -38,8 +49,8 @@ def _chain_step(first, ring, off, seg_len, r, pw, stay, agg, a0, flow, lanes_flo
         agg[a0 + g, j] = flow[j] + agg[a0 + g, j] * stay[g, j]
 
 
-@jit(parallel=True, nogil=True)
-def family_states_kernel(initial, log_s, log_after, factor, rr, no_effect, after_effect, duration, catch_up_months,
+@jit(tag=TAG, parallel=True, nogil=True)
+def family_states_kernel(initial, log_s, log_after, factor, rr, no_effect, after_effect, duration, months,
                           receives_ifpp, bound, reunify, permanence, reentry, care_len, return_len, ser_ptr, ser_idx,
                           ser_w, series_kind, stream_series, stream_w, snap_ptr, snap_q, snap_s, snap_a, tail_ptr, tail_q,
                           tail_a, tail_w, out, full):  # pragma: no cover - compiled
@@ -138,10 +149,10 @@ def family_states_kernel(initial, log_s, log_after, factor, rr, no_effect, after
             for j in range(LANES):
                 ring_r[off_r[g], j] = initial[r0 + g]
         for r in range(n_cycles + 1):
-            _curve_row(r, n0, lanes, ifpp, log_s, log_after, rr, catch_up_months, cs, fac, dur, code, noeff)
+            _curve_row(r, n0, lanes, ifpp, log_s, log_after, rr, months, cs, fac, dur, code, noeff)
             if r > 0:
                 for j in range(LANES):
-                    ent[j] = 1.0 - (1.0 - cs[_C, j]) / (1.0 - cs[_C_PREV, j])
+                    ent[j] = _monthly_probability(cs[_C, j], cs[_C_PREV, j])
                 for j in range(LANES):
                     mv[0, j] = agg[0, j] * ent[j]
                     mv[1, j] = 0.0
@@ -226,35 +237,33 @@ _CURVE_ROWS = 11
 
 
 @jit(inline="always")
-def _curve_row(r, n0, lanes, ifpp, log_s, log_after, rr, catch_up_months, cs, fac, dur, code, noeff):  # pragma: no cover
+def _curve_row(r, n0, lanes, ifpp, log_s, log_after, rr, months, cs, fac, dur, code, noeff):  # pragma: no cover
     """Advance the lanes' cumulative first-entry risk to row r: ``cs[_C]`` ← the strategy's curve at r (usual
     care's, or IFPP's), ``cs[_C_PREV]`` ← its value at r − 1, with the running maxima carried.
 
-    Usual care: the family's log survival is linear between the 0/3/6/12/24-month knots (then falls by
-    ``log_after`` a month), so from each knot's exact value the survival S is stepped by a constant monthly
-    factor q and the risk gathers S·(1 − q): one exp per stretch, no cancellation (within ~1e-14 relative
-    of −expm1 of the interpolated log survival); a child's risk is the family's × ``fac``. IFPP: as
-    ``model.cumulative_entry_curves`` (RR up to the duration, then by ``code`` the effect stops, the gap
-    persists or it closes over ``catch_up_months``), clipped below 1 and made non-decreasing."""
+    The arithmetic is :mod:`.entry_arithmetic`'s and :mod:`.after_effects`' (compiled copies of the same functions
+    the numpy reference calls): usual care stepped from each knot's exact value (one exp per stretch), a child's
+    risk the family's × ``fac``; IFPP the RR × usual care up to the duration, then its after-effect rule, clipped
+    below 1 and made non-decreasing."""
     for j in range(LANES):
         cs[_C_PREV, j] = cs[_C, j]
-    if r == 0 or r == 3 or r == 6 or r == 12 or r == 24:  # a knot: restart from its exact value (libm: per lane)
-        i = 0 if r == 0 else 1 if r == 3 else 2 if r == 6 else 3 if r == 12 else 4
+    knot = -1
+    for i in range(len(KNOT_MONTHS)):
+        if KNOT_MONTHS[i] == r:
+            knot = i
+    if knot >= 0:  # a knot: restart from its exact value (libm: per lane)
         for j in range(lanes):
-            ls = log_s[n0 + j, i]
-            cs[_SURV, j] = np.exp(ls)
-            cs[_RISK, j] = -np.expm1(ls)
-            slope = log_after[n0 + j] if i == 4 else (log_s[n0 + j, i + 1] - ls) / (3.0 if i < 2 else 6.0 if i == 2 else 12.0)
-            cs[_Q, j] = np.exp(slope)
-            cs[_H, j] = -np.expm1(slope)
+            ls = log_s[n0 + j, knot]
+            if knot == len(KNOT_MONTHS) - 1:
+                slope = log_after[n0 + j]
+            else:
+                slope = _knot_slope(ls, log_s[n0 + j, knot + 1], KNOT_MONTHS[knot + 1] - r)
+            cs[_SURV, j], cs[_RISK, j], cs[_Q, j], cs[_H, j] = _at_knot(ls, slope)
     else:
         for j in range(LANES):
-            cs[_RISK, j] = cs[_RISK, j] + cs[_SURV, j] * cs[_H, j]
-            cs[_SURV, j] = cs[_SURV, j] * cs[_Q, j]
+            cs[_SURV, j], cs[_RISK, j] = _between_knots(cs[_SURV, j], cs[_RISK, j], cs[_Q, j], cs[_H, j])
     for j in range(LANES):
-        u = cs[_RISK, j] * fac[j]
-        if r > 0 and u < cs[_USUAL, j]:
-            u = cs[_USUAL, j]
+        u = _child_risk(cs[_RISK, j], fac[j], cs[_USUAL, j])
         cs[_USUAL, j] = u
         cs[_C, j] = u
     if ifpp:
@@ -262,25 +271,21 @@ def _curve_row(r, n0, lanes, ifpp, log_s, log_after, rr, catch_up_months, cs, fa
             u = cs[_USUAL, j]
             d = dur[j]
             if r <= d:
-                c = min((1.0 if noeff[j] else rr[n0 + j, r]) * u, 1.0 - 1e-12)
+                c = _treated(1.0 if noeff[j] else rr[n0 + j, r], u)
                 if r == d:
                     cs[_UD, j] = u
                     cs[_TD, j] = c
-            elif code[j] == 0:
-                c = 1.0 - (1.0 - cs[_TD, j]) * (1.0 - u) / (1.0 - cs[_UD, j])
-            elif code[j] == 1:
-                c = u - (cs[_UD, j] - cs[_TD, j])
             else:
-                c = u - (cs[_UD, j] - cs[_TD, j]) * min(max(1.0 - (r - d) / max(catch_up_months, 1e-9), 0.0), 1.0)
-            c = min(max(c, 0.0), 1.0 - 1e-12)
+                c = _after_effect(code[j], u, cs[_UD, j], cs[_TD, j], float(r - d), months[code[j]])
+            c = _clipped(c)
             if cs[_TOP, j] > c + 1e-12:
                 cs[_HIT, j] = 1.0
             cs[_TOP, j] = max(cs[_TOP, j], c)
             cs[_C, j] = cs[_TOP, j]
 
 
-@jit(parallel=True, nogil=True)
-def entry_hazards_kernel(log_s, log_after, factor, rr, no_effect, after_effect, duration, catch_up_months,
+@jit(tag=TAG, parallel=True, nogil=True)
+def entry_hazards_kernel(log_s, log_after, factor, rr, no_effect, after_effect, duration, months,
                          receives_ifpp, entry, bound):  # pragma: no cover - compiled
     """Monthly first-entry probabilities of every strategy, as :func:`ifpp_econ.model.cumulative_entry_curves`
     followed by :func:`~ifpp_econ.model.hazards_from_curve` compute them, one iteration at a time.
@@ -305,10 +310,10 @@ def entry_hazards_kernel(log_s, log_after, factor, rr, no_effect, after_effect, 
         noeff = np.zeros(LANES, dtype=np.bool_)
         _load_curve_lanes(n0, lanes, factor, duration, after_effect, no_effect, fac, dur, code, noeff)
         for r in range(n_cycles + 1):
-            _curve_row(r, n0, lanes, receives_ifpp[k], log_s, log_after, rr, catch_up_months, cs, fac, dur, code, noeff)
+            _curve_row(r, n0, lanes, receives_ifpp[k], log_s, log_after, rr, months, cs, fac, dur, code, noeff)
             if r > 0:
                 for j in range(lanes):
-                    entry[k, n0 + j, r - 1] = 1.0 - (1.0 - cs[_C, j]) / (1.0 - cs[_C_PREV, j])
+                    entry[k, n0 + j, r - 1] = _monthly_probability(cs[_C, j], cs[_C_PREV, j])
         if k == bound_k:
             for j in range(lanes):
                 bound[n0 + j] = cs[_HIT, j] != 0.0

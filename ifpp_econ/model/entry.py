@@ -11,17 +11,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import declarations
 from ..engine.threads import choose_kernel
 from ..exceptions import ModelError
-from ..inputs.container import AFTER_EFFECTS
+from . import entry_arithmetic as arithmetic
 from . import kernels
+from .after_effects import ASSUMPTIONS, RULES
 from .spec import ModelSpec
 
-RISK_KNOTS = np.array([0, 3, 6, 12, 24])
-
-RR_NAMES = ("rr_3m", "rr_6m", "rr_12m", "rr_24m")
-
-RISK_KNOT_NAMES = ("risk_3m", "risk_6m", "risk_12m", "risk_24m")
+RR_NAMES = declarations.WINDOW_RRS
+RISK_KNOT_NAMES = declarations.RISK_KNOTS
 
 def link_cumulative_risks(values: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFrame, np.ndarray]:
     """Keep the usual-care cumulative risk curve whole and ordered when risk_12m varies.
@@ -55,10 +54,29 @@ def link_cumulative_risks(values: pd.DataFrame, spec: ModelSpec) -> tuple[pd.Dat
 
 def _log_survival_at_knots(p: dict[str, np.ndarray]) -> np.ndarray:
     """log(1 − family risk) at the 0/3/6/12/24-month knots, ``(N, 5)``, after checking the curve is ordered."""
-    risks = np.stack([np.zeros_like(p["risk_12m"])] + [p[f"risk_{k}m"] for k in (3, 6, 12, 24)], -1)
+    risks = np.stack([np.zeros_like(p[declarations.RISK_ANCHOR])] + [p[name] for name in RISK_KNOT_NAMES], -1)
     if np.any(np.diff(risks, axis=-1) < -1e-12) or np.any(risks >= 1):
         raise ModelError("cumulative risks must satisfy 0 ≤ risk_3m ≤ risk_6m ≤ risk_12m ≤ risk_24m < 1")
     return np.log1p(-risks)
+
+def _usual_care_months(p: dict[str, np.ndarray], n_cycles: int, factor: np.ndarray):
+    """Usual care's cumulative risk month by month (:mod:`.entry_arithmetic`, as the compiled kernel steps it):
+    yields ``(month, risk (N,))`` for months 0..T, the family's risk × ``factor`` (never below last month's)."""
+    log_s = _log_survival_at_knots(p)  # (N, 5)
+    log_after = np.log1p(-p["annual_risk_after_24m"])
+    knots = {month: i for i, month in enumerate(arithmetic.KNOT_MONTHS)}
+    survival = risk = q = hazard = usual = np.zeros(len(log_s))
+    for r in range(n_cycles + 1):
+        i = knots.get(r)
+        if i is None:
+            survival, risk = arithmetic.between_knots(survival, risk, q, hazard)
+        else:
+            slope = (log_after if i == len(knots) - 1 else
+                     arithmetic.knot_slope(log_s[:, i], log_s[:, i + 1], arithmetic.KNOT_MONTHS[i + 1] - r))
+            survival, risk, q, hazard = arithmetic.at_knot(log_s[:, i], slope)
+        usual = arithmetic.child_risk(risk, factor, usual)
+        yield r, usual
+
 
 def usual_care_family_curve(p: dict[str, np.ndarray], n_cycles: int) -> np.ndarray:
     """Cumulative probability that a family has its first placement by month, ``(N, T+1)``.
@@ -66,15 +84,10 @@ def usual_care_family_curve(p: dict[str, np.ndarray], n_cycles: int) -> np.ndarr
     Constant monthly hazard between the 0/3/6/12/24-month knots, so the curve passes exactly
     through the workbook's cumulative risks; after 24 months the annual risk (as a monthly probability).
     """
-    log_s = _log_survival_at_knots(p)  # (N, 5)
-    months = np.arange(n_cycles + 1)
-    within = np.minimum(months, 24)
-    i = np.clip(np.searchsorted(RISK_KNOTS, within, side="right") - 1, 0, len(RISK_KNOTS) - 2)
-    lam = (within - RISK_KNOTS[i]) / (RISK_KNOTS[i + 1] - RISK_KNOTS[i])
-    log_surv = log_s[:, i] * (1 - lam) + log_s[:, i + 1] * lam
-    log_surv = log_surv + np.log1p(-p["annual_risk_after_24m"])[:, None] * np.maximum(months - 24, 0)
-    # interpolating between equal knots can differ in the last bit: keep the curve exactly non-decreasing
-    return np.maximum.accumulate(-np.expm1(log_surv), axis=1)
+    curve = np.empty((len(p["risk_12m"]), n_cycles + 1))
+    for r, risk in _usual_care_months(p, n_cycles, np.ones(len(curve))):
+        curve[:, r] = risk
+    return curve
 
 def child_risk_factor(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Child risk ÷ family risk = children placed per family placement ÷ children per family, capped at 1.
@@ -92,7 +105,7 @@ def relative_risk_curve(p: dict[str, np.ndarray], spec: ModelSpec, months: np.nd
     if spec.effect_model == "family_rr":
         return np.broadcast_to(p["rr_family_12m"][:, None], (n, len(months)))
     if spec.effect_model == "window_rrs":
-        knots = np.array([3.0, 6.0, 12.0, 24.0])
+        knots = np.array(declarations.RISK_KNOT_MONTHS, dtype=float)
         window = np.stack([p[name] for name in RR_NAMES], -1)  # (N, 4)
         j = np.clip(np.searchsorted(knots, months, side="right") - 1, 0, 3)
         k = np.minimum(j + 1, 3)
@@ -104,51 +117,39 @@ def relative_risk_curve(p: dict[str, np.ndarray], spec: ModelSpec, months: np.nd
 def cumulative_entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int,
                             after_effect: np.ndarray | None = None, no_effect: np.ndarray | None = None
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cumulative probability of a child's first entry to care by month, ``(N, T+1)``, for usual care and IFPP.
+    """Cumulative probability of a child's first entry to care by month, ``(N, T+1)``, for usual care and IFPP:
+    the numpy reference, month by month with the compiled kernel's arithmetic (:mod:`.entry_arithmetic`).
 
     Usual care: the family curve × :func:`child_risk_factor`. IFPP: RR × usual care's cumulative risk
     at each month up to the effect duration (single 12-month RR, family-level RR, or the window RRs
-    interpolated linearly between 3/6/12/24 months and flat outside). After it (``after_effect`` codes
-    ``(N,)``, default the spec's): 0 *effect stops* — children still at home face usual care's
-    conditional monthly hazard, S(t) = S(D) × S_uc(t) / S_uc(D); 1 *gap persists* — the absolute gap in
-    cumulative risk stays; 2 *catch-up* — the gap closes linearly over ``catch_up_months``.
+    interpolated linearly between 3/6/12/24 months and flat outside); after it, the rule of each iteration's
+    after-effect assumption (``after_effect`` codes ``(N,)``, default the spec's; :mod:`.after_effects`).
     ``no_effect`` ``(N,)`` sets RR = 1 (structural PSA). A curve may never decrease: the IFPP curve is
     replaced by its running maximum; the third array flags the iterations ``(N,)`` where that rule bound.
     """
-    family = usual_care_family_curve(p, n_cycles)
     factor, _ = child_risk_factor(p)
-    usual = family * factor[:, None]
-    n = len(usual)
-    months = np.arange(n_cycles + 1)
-    rr = relative_risk_curve(p, spec, months)
+    n = len(factor)
+    rr = relative_risk_curve(p, spec, np.arange(n_cycles + 1))
     if no_effect is not None:
         rr = np.where(np.asarray(no_effect, bool)[:, None], 1.0, rr)
-    if after_effect is None:
-        after_effect = np.full(n, AFTER_EFFECTS.index(spec.after_effect))
+    codes = np.full(n, ASSUMPTIONS.index(spec.after_effect)) if after_effect is None else np.asarray(after_effect)
+    months = spec.after_effect_months_by_code()
     duration = np.clip(np.round(p["effect_duration_months"]).astype(int), 0, n_cycles)  # (N,)
-    rows = np.arange(n)
-    during = months[None, :] <= duration[:, None]
-    treated = np.minimum(rr * usual, 1.0 - 1e-12)
-    after = np.maximum(months[None, :] - duration[:, None], 0)
-    ifpp = np.empty_like(usual)
-    for code, name in enumerate(AFTER_EFFECTS):
-        sel = after_effect == code
-        if not sel.any():
-            continue
-        u, t, d, a = usual[sel], treated[sel], duration[sel], after[sel]
-        r = rows[: int(sel.sum())]
-        if name == "effect_stops":
-            later = (1.0 - t[r, d])[:, None] * (1.0 - u) / (1.0 - u[r, d])[:, None]
-            ifpp[sel] = np.where(during[sel], t, 1.0 - later)
-        else:
-            gap = u[r, d] - t[r, d]
-            fading = (np.clip(1.0 - a / max(spec.catch_up_months, 1e-9), 0.0, 1.0) if name == "catch_up"
-                      else np.ones_like(a, dtype=float))
-            ifpp[sel] = np.where(during[sel], t, u - gap[:, None] * fading)
-    ifpp = np.clip(ifpp, 0.0, 1.0 - 1e-12)
-    monotone = np.maximum.accumulate(ifpp, axis=1)
-    bound = np.any(monotone > ifpp + 1e-12, axis=1)
-    return usual, monotone, bound
+    usual, ifpp = np.empty((n, n_cycles + 1)), np.empty((n, n_cycles + 1))
+    u_d, t_d, top, bound = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    for r, u in _usual_care_months(p, n_cycles, factor):
+        usual[:, r] = u
+        c = arithmetic.treated(rr[:, r], u)
+        at_end = duration == r
+        u_d[at_end], t_d[at_end] = u[at_end], c[at_end]
+        for code in np.unique(codes[duration < r]):
+            later = (duration < r) & (codes == code)
+            c[later] = RULES[code](u[later], u_d[later], t_d[later], (r - duration[later]).astype(float), months[code])
+        c = arithmetic.clipped(c)
+        bound |= top > c + 1e-12
+        top = np.maximum(top, c)
+        ifpp[:, r] = top
+    return usual, ifpp, bound
 
 @dataclass(frozen=True)
 class EntryCurves:
@@ -157,8 +158,9 @@ class EntryCurves:
 
     log_s ``(N, 5)`` log family survival at the 0/3/6/12/24-month knots; log_after ``(N,)`` its monthly
     fall after 24 months; factor ``(N,)`` child ÷ family risk; rr ``(N, T+1)`` (any strides); no_effect
-    ``(N,)`` bool; after_effect ``(N,)`` codes (0 effect stops, 1 gap persists, 2 catch-up); duration
-    ``(N,)`` whole months; receives_ifpp ``(K,)`` bool. ``bound`` ``(N,)`` is filled by the kernel that
+    ``(N,)`` bool; after_effect ``(N,)`` codes (positions in :data:`.after_effects.ASSUMPTIONS`); duration
+    ``(N,)`` whole months; months ``(A,)`` each assumption's months setting; receives_ifpp ``(K,)`` bool.
+    ``bound`` ``(N,)`` is filled by the kernel that
     uses them: the iterations where IFPP's curve needed its running maximum.
     """
 
@@ -169,14 +171,14 @@ class EntryCurves:
     no_effect: np.ndarray
     after_effect: np.ndarray
     duration: np.ndarray
-    catch_up_months: float
+    months: np.ndarray
     receives_ifpp: np.ndarray
     bound: np.ndarray
 
     def arrays(self) -> tuple:
         """The kernels' arguments, in order (``bound`` last)."""
         return (self.log_s, self.log_after, self.factor, self.rr, self.no_effect, self.after_effect, self.duration,
-                self.catch_up_months, self.receives_ifpp, self.bound)
+                self.months, self.receives_ifpp, self.bound)
 
     def hazards(self) -> np.ndarray:
         """Monthly first-entry probabilities ``(K, N, T)`` (and ``bound``), by the compiled entry kernel."""
@@ -190,7 +192,7 @@ def entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int, after
     """:class:`EntryCurves` for model-unit values ``p`` (arguments as :func:`cumulative_entry_curves`)."""
     n = len(p["rr_12m"])
     if after_effect is None:
-        after_effect = np.full(n, AFTER_EFFECTS.index(spec.after_effect))
+        after_effect = np.full(n, ASSUMPTIONS.index(spec.after_effect))
     return EntryCurves(
         log_s=np.ascontiguousarray(_log_survival_at_knots(p)),
         log_after=np.log1p(-p["annual_risk_after_24m"]),
@@ -199,7 +201,7 @@ def entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int, after
         no_effect=np.zeros(n, dtype=bool) if no_effect is None else np.asarray(no_effect, dtype=bool),
         after_effect=np.asarray(after_effect, dtype=np.int64),
         duration=np.clip(np.round(p["effect_duration_months"]).astype(np.int64), 0, n_cycles),
-        catch_up_months=float(spec.catch_up_months),
+        months=spec.after_effect_months_by_code(),
         receives_ifpp=np.array([s.receives_ifpp for s in spec.strategies]),
         bound=np.zeros(n, dtype=bool))
 
@@ -222,5 +224,4 @@ def first_entry_probabilities(p: dict[str, np.ndarray], spec: ModelSpec, n_cycle
 
 def hazards_from_curve(cumulative: np.ndarray) -> np.ndarray:
     """Monthly conditional probabilities ``(..., T)`` from a cumulative curve ``(..., T+1)``."""
-    survival = 1.0 - cumulative
-    return 1.0 - survival[..., 1:] / survival[..., :-1]
+    return arithmetic.monthly_probability(cumulative[..., 1:], cumulative[..., :-1])

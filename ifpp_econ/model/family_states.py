@@ -84,7 +84,7 @@ class ModelResults:
         """One iteration's outcomes as a DataFrame (rows = strategies)."""
         return pd.DataFrame({k: v[:, iteration] for k, v in self.outcomes.items()}, index=pd.Index(self.strategies, name="strategy"))
 
-OUTCOME_LABELS = {
+MODEL_OUTCOME_LABELS = {
     "cost": "Total discounted cost per child (GBP), chosen perspective",
     "cost_intervention": "IFPP programme cost per child (GBP)",
     "cost_placements": "Placement cost per child (GBP)",

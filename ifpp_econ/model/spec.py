@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import declarations
 from ..engine import Conventions
 from ..exceptions import ModelError
 from ..inputs import units
@@ -16,7 +17,7 @@ from ..inputs.container import AFTER_EFFECTS, PERSPECTIVES
 PERSPECTIVE_PAYERS = PERSPECTIVES  # perspective → the payers whose costs it counts
 
 
-LINKED_RISKS = ("risk_3m", "risk_6m", "risk_24m")
+LINKED_RISKS = tuple(n for n in declarations.RISK_KNOTS if n != declarations.RISK_ANCHOR)  # move with risk_12m
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,8 @@ class ModelSpec:
     counting: str = "half-cycle"
     horizon_years: float = 18.0
     effect_model: str = "single_rr"  # single_rr | window_rrs | family_rr
-    after_effect: str = "effect_stops"  # effect_stops | gap_persists | catch_up
-    catch_up_months: float = 12.0
+    after_effect: str = "effect_stops"  # one of declarations.AFTER_EFFECT_LABELS (rules: after_effects.py)
+    after_effect_months: dict[str, float] = field(default_factory=dict)  # assumption → its months setting
     price_year: str = ""
     perspective: str = "local_authority"  # local_authority | public_sector
     payers: dict[str, str] = field(default_factory=dict)  # cost parameter -> LA | HMCTS (default LA)
@@ -68,6 +69,10 @@ class ModelSpec:
             raise ModelError(f"after_effect must be one of {', '.join(AFTER_EFFECTS)}, got {self.after_effect!r}")
         if self.perspective not in PERSPECTIVE_PAYERS:
             raise ModelError(f"perspective must be one of {', '.join(PERSPECTIVE_PAYERS)}, got {self.perspective!r}")
+
+    def after_effect_months_by_code(self) -> np.ndarray:
+        """Each after-effect assumption's months setting ``(A,)``, by code (0 where it reads none)."""
+        return np.array([float(self.after_effect_months.get(name, 0.0)) for name in AFTER_EFFECTS])
 
     @property
     def strategy_names(self) -> list[str]:
@@ -134,7 +139,7 @@ def build_spec(inputs) -> ModelSpec:
         horizon_years=float(s["horizon_years"]),
         effect_model=str(s["effect_model"]),
         after_effect=str(s["after_effect"]),
-        catch_up_months=float(s["catch_up_months"]),
+        after_effect_months={k: float(s[v]) for k, v in declarations.AFTER_EFFECT_MONTHS.items()},
         price_year=analysis_year,
         perspective=str(s.get("perspective", "local_authority")),
         payers={name: str(py) for name, py in params.get("payer", pd.Series(dtype=object)).items()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .. import declarations
 from ..exceptions import InputError, OutputError
 from ..local_data.baseline_risk import BaselineEstimate, estimate_baseline
 from ..local_data.care_dynamics import KEPT, SHRUNK, Calibration, Options
@@ -411,9 +412,9 @@ def format_summary(data: dict) -> str:
 # ---------------------------------------------------------------------------------------
 # The CIN-linked usual-care baseline (issue 27)
 # ---------------------------------------------------------------------------------------
-BASELINE_WRITTEN = ("risk_3m", "risk_6m", "risk_12m", "risk_24m", "annual_risk_after_24m",
+BASELINE_WRITTEN = (*declarations.RISK_KNOTS, "annual_risk_after_24m",
                     "children_placed_per_family_placement", "children_per_family")
-FOLLOWS_RISK_12M = ("risk_3m", "risk_6m", "risk_24m")
+FOLLOWS_RISK_12M = tuple(n for n in declarations.RISK_KNOTS if n != declarations.RISK_ANCHOR)
 EVERY_CHILD_SCENARIO = "Every child of a placed family placed"
 
 

@@ -185,7 +185,7 @@ ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),
 PARAMETER_VALUED = {"parameters": ("name", ("value", "param_a", "param_b", "low", "high")),
                     "tornado": ("parameter", ("base", "low", "high")),
                     "thresholds": ("parameter", ("base", "threshold", "search_from", "search_to"))}
-DSA_OUTCOMES = {"savings": ("£", "gbp", None), "nmb": ("£", "gbp", None), "placements": ("", "number", 4)}
+DSA_OUTCOME_FORMATS = {"savings": ("£", "gbp", None), "nmb": ("£", "gbp", None), "placements": ("", "number", 4)}
 
 # -- the calibration report (ifpp-econ calibrate) -----------------------------------------------
 # Its tables reuse names such as value, low, high and default with meanings of their own, so their
@@ -348,7 +348,7 @@ def unit_column(unit: str) -> Column:
 
 def dsa_columns(outcome: str) -> dict[str, Column]:
     """Columns of the one-way table for a DSA ``outcome`` (savings, nmb, placements)."""
-    unit, kind, decimals = DSA_OUTCOMES.get(outcome, ("", "number", None))
+    unit, kind, decimals = DSA_OUTCOME_FORMATS.get(outcome, ("", "number", None))
     return {name: Column(COLUMNS[name].label, unit, kind, decimals) for name in ("outcome_low", "outcome_high", "swing")}
 
 

@@ -10,7 +10,7 @@ import html
 
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, declarations
 from ..inputs import schema
 from . import figures, presentation, writers
 
@@ -433,10 +433,9 @@ def budget_html(charts, table: pd.DataFrame, summary: dict, price_year: str) -> 
 
 def two_way_caption(result, labels: dict) -> str:
     """What the two-way chart shows, from the DSA result's pair and outcome."""
-    from ..analyses.dsa import OUTCOME_LABELS
 
     x, y = result.two_way_pair
-    return (f"{OUTCOME_LABELS[result.outcome]} over {labels.get(x, x)} (x) and {labels.get(y, y)} (y).")
+    return (f"{declarations.DSA_OUTCOME_LABELS[result.outcome]} over {labels.get(x, x)} (x) and {labels.get(y, y)} (y).")
 
 
 def cheers_html() -> str:

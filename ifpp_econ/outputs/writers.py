@@ -342,7 +342,7 @@ def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dic
 
 def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:
     """One-way, thresholds and scenarios for the terminal, with human labels and £."""
-    unit, kind, decimals = presentation.DSA_OUTCOMES.get(summary["outcome"], ("", "number", 4))
+    unit, kind, decimals = presentation.DSA_OUTCOME_FORMATS.get(summary["outcome"], ("", "number", 4))
     out = presentation.Column("", unit, kind, decimals)
     fmt_out = lambda v: presentation.format_value(v, out)  # noqa: E731
     label = presentation.COLUMNS[summary["outcome"]].label

@@ -868,7 +868,7 @@ def _tornado(ws, df: pd.DataFrame, outcome: str, base_outcome: float | None = No
     if n == 0 or base_outcome is None or len(df.columns) < 4:
         return None
     units = units or {}
-    unit, kind, decimals = presentation.DSA_OUTCOMES.get(outcome, ("", "number", 4))
+    unit, kind, decimals = presentation.DSA_OUTCOME_FORMATS.get(outcome, ("", "number", 4))
     out = presentation.Column("", unit, kind, decimals)
     fmt = presentation.excel_format(out, 1.0)
     label = "Savings per child" if outcome == "savings" else presentation.COLUMNS[outcome].label
