@@ -46,8 +46,9 @@ DATA_TABLES = ("budget_detail", "cohort_trace", "ce_plane", "two_way", "psa_samp
 DATA_ROWS = 250
 # Small tables printed together on one sheet (named after the first), each under its caption, as in report.html.
 GROUPS = {"decision_ratios": (("decision_ratios", "Decision ratios (placements counted undiscounted)"),
-                              ("after_effect_scenarios", "Savings per child by assumption after the effect "
-                                                         "(the evidence covers 24 months)"),
+                              ("headline_range", "The headline's structural range: savings per child by assumption "
+                                                 "after the effect (the evidence covers 24 months), effect at child or "
+                                                 "family level"),
                               ("by_perspective", "Savings by perspective"),
                               ("by_age_band", "By age band at referral (each band followed to age 18)"))}
 # Tables this wide and this short are written transposed (a measure per row) so that they print readably.
