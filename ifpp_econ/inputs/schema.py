@@ -369,7 +369,8 @@ def _residential_heavy(band: str = "11-17") -> dict[str, float]:
 
 SCENARIOS: tuple[dict, ...] = (
     *({"scenario": "No effect", "target": rr, "value": 1.0,
-       "notes": "RR 1: no effect in a new setting (Al et al. 2012; Westat 2001: no difference in placement)"} for rr in ("rr_3m", "rr_6m", "rr_12m", "rr_24m")),
+       "notes": "RR 1: no effect in a new setting (Al et al. 2012; Westat 2001: no difference in placement)"}
+      for rr in ("rr_3m", "rr_6m", "rr_12m", "rr_24m")),
     {"scenario": "Time-varying RRs", "target": "effect_model", "value": "window_rrs", "notes": "Bezeczky 2020 windows"},
     {"scenario": "Family-level RR", "target": "effect_model", "value": "family_rr",
      "notes": "a UK-style effect at family level: RR 0.85 (rr_family_12m; Bezeczky 2020 found no significant family-level "

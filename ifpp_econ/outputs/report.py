@@ -171,8 +171,8 @@ def decision_html(tables: dict, context: dict) -> str:
             + table_html(t["decision_ratios"], "decision_ratios", context,
                          caption="Decision ratios (placements counted undiscounted)")
             + table_html(t["headline_range"][["name", "per_child_savings", "default"]], "headline_range",
-                         context, caption="The headline's structural range: savings per child by assumption after the "
-                                          "effect, with the effect at child or family level")
+                         context, caption="The headline's structural range (after-effect assumption; effect at child "
+                                          "or family level)")
             + "</div><div>"
             + table_html(t["by_perspective"], "by_perspective", context, caption="Savings by perspective")
             + table_html(t["by_age_band"][["age_band", "share", "per_child_savings", "placements_avoided_per_child"]],
@@ -380,7 +380,8 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
         ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
                                               context)),
         ("voi", "Value of information", voi_html(charts, voi, labels)
-         + (table_html(tables["tau_sensitivity"], "tau_sensitivity", context,
+         + (table_html(tables["tau_sensitivity"][["tau", "per_child_savings", "prob_cost_saving", "evpi_per_child"]],
+                       "tau_sensitivity", context,
                        caption="The effect in a new setting: probability cost-saving and EVPI per child by the "
                                "between-study SD τ of the log RR (the PSA's draws re-run, first "
                                f"{int(tables['tau_sensitivity']['iterations'].iloc[0]):,} iterations)")

@@ -381,14 +381,17 @@ def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dic
     run.table("parameters", parameters_table(inputs))
     note = ("Shares (placement mix by age band, age bands) vary one at a time with the other shares of their group "
             "rescaled to keep the sum at 1; risk_12m scales the whole usual-care curve (the 3/6/24-month risks in "
-            "proportion), and the 3/6/24-month risks vary only between their neighbours.")
+            "proportion), and the 3/6/24-month risks vary only between their neighbours. A relative risk runs over the "
+            "predictive 95% interval the PSA samples for a new setting (between-study SD rr_between_study_sd); its "
+            "pooled-mean 95% CI is a second row.")
     run.manifest["dsa"] = {"outcome": result.outcome, "wtp": result.wtp, "base_outcome": result.base_outcome,
                            "note": note}
     run.manifest.setdefault("conventions", _model_conventions(inputs))  # as the console prints them
     data = result.to_json()
     keep = ["parameter", "label", "low", "high", "outcome_low", "outcome_high", "swing", "range_source", "moves"]
     data["tornado"] = [{k: r[k] for k in keep if k in r} for r in data["tornado"]]
-    return {**data, "note": note, "units": {r: units.get(r) for r in result.tornado["parameter"]}}
+    return {**data, "note": note, "units": {r: units.get(r, units.get(m)) for r, m in zip(result.tornado["parameter"],
+                                                                               result.tornado["moves"])}}
 
 
 def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:

@@ -447,6 +447,14 @@ def key_figures(tables: dict[str, pd.DataFrame]
                           else r[m] for _, r in inc.iterrows()]
                 rows.append((presentation.column(m).header, values, presentation.column(m)))
         blocks.append((f"Base case against {comparator}", ["Measure"] + [str(s) for s in inc["strategy"]], rows))
+    if "headline_range" in tables and len(tables["headline_range"]):
+        cases, col = tables["headline_range"], presentation.column("per_child_savings")
+        rows = [(str(r["name"]) + (" (base case)" if r["default"] else ""), [r["per_child_savings"]], col)
+                for _, r in cases.iterrows()]
+        rows += [("Lowest of these", [cases["per_child_savings"].min()], col),
+                 ("Highest of these", [cases["per_child_savings"].max()], col)]
+        blocks.append(("The headline's structural range (after-effect assumption × effect at child or family level)",
+                       ["Case", col.header], rows))
     if "psa_incremental" in tables:
         psa = tables["psa_incremental"]
         first = psa["strategy"].iloc[0]
