@@ -2,7 +2,8 @@
 model-averaged PSA, the default one) and the between-study SD τ of the effect.
 
 Both re-run the model on the PSA's own draws of its first ``min(n, 10,000)`` iterations, so they cost one model run
-of at most 10,000 iterations each (no new sampling of the parameters):
+of at most 10,000 iterations each (no new sampling of the parameters; four runs by default: the other PSA and the
+three τ values other than the workbook's, whose row is the PSA's own):
 
 * **the other PSA**: the draws with (or without) the per-iteration structural choices of a model-averaged PSA
   (:func:`~.psa.structural_draws`, the same seed and stream: these iterations are exactly the first ones of
@@ -112,7 +113,11 @@ def beside_psa(psa, inputs, max_iterations: int = MAX_ITERATIONS, taus=TAUS) -> 
     workbook_tau = between_study_sd(inputs)
     rows = []
     for tau in sorted({*taus, workbook_tau}):
-        savings, nb = _savings(with_tau(values, inputs, tau), spec, wtp)
+        if tau == workbook_tau:  # the PSA itself: each iteration is computed alone, so its first m are these
+            savings = next(iter(psa.incremental().values()))["per_child_savings"][:m]
+            nb = psa.net_benefit()[:, :m]
+        else:
+            savings, nb = _savings(with_tau(values, inputs, tau), spec, wtp)
         rows.append({"tau": float(tau), "per_child_savings": float(savings.mean()),
                      "prob_cost_saving": float(np.mean(savings > 0)), "evpi_per_child": voi.evpi(nb), "iterations": m,
                      "workbook": "workbook τ" if tau == workbook_tau else ""})
