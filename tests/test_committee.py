@@ -213,3 +213,15 @@ def test_a_workbook_without_the_newer_reentry_share_takes_its_default(default_wo
     inputs = read_workbook(path)
     assert inputs.parameters.loc["share_reentries_with_proceedings", "value"] == 0.3
     assert any("share_reentries_with_proceedings is missing" in w for w in inputs.warnings)
+
+
+@pytest.mark.slow
+def test_psa_json_has_both_psas_the_tau_table_and_no_unused_parameter_in_evppi(default_inputs, tmp_path):
+    from ifpp_econ import pipeline
+
+    data = pipeline.psa(default_inputs, 600, 9, out=tmp_path / "psa").data
+    named = {r["parameter"] for r in data["evppi"]}
+    assert not named & set(data["evppi_not_used_by_this_model"]) and "rr_3m" in data["evppi_not_used_by_this_model"]
+    assert data["other_psa"]["kind"] == "model_averaged" and data["other_psa"]["iterations"] == 600
+    assert [r["tau"] for r in data["tau_table"]] == [0.0, 0.15, 0.3, 0.5]
+    assert data["headline_range"]["low"] < data["headline_range"]["high"]

@@ -330,6 +330,8 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
         run.time("evppi_seconds", voi.seconds)
         run.table("evppi", voi.evppi)
         extra["evppi"] = voi.to_json()["evppi"]
+        drawn = result.draws.columns if result.draws is not None else ()
+        extra["evppi_not_used_by_this_model"] = [name for name in result.unused_parameters if name in drawn]
     run.table("parameters", parameters_table(inputs))
     run.table("ce_plane", ce_plane_points(result.incremental()))
     if len(result.strategies) > 2:
@@ -412,7 +414,7 @@ def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:
             name = ""
         lines.append(f"  {name:46} {value(r['parameter'], r['low']):>12} → {fmt_out(r['outcome_low']):>14}   "
                      f"{value(r['parameter'], r['high']):>12} → {fmt_out(r['outcome_high']):>14}")
-    labels = {r["parameter"]: r.get("label") or r["parameter"] for r in summary["tornado"]}
+    labels = {r["parameter"]: (r.get("label") or r["parameter"]).split(" — predictive")[0] for r in summary["tornado"]}
     lines.append(f"Break-even thresholds (the value at which {label.lower()} is zero):")
     for r in summary["thresholds"]:
         name = r["parameter"]
