@@ -107,6 +107,7 @@ def test_chunks_run_anywhere_give_the_psa_numbers(default_inputs):
     assert np.array_equal(cost, whole.outcomes["cost"])
 
 
+@pytest.mark.slow
 def test_psa_does_not_import_scipy_stats():
     """Reading a workbook and running a PSA with EVPPI never import scipy.stats (about 1 s of every run's start-up)."""
     import subprocess
