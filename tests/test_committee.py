@@ -116,6 +116,7 @@ def test_headline_range_has_every_named_case_around_the_default(default_inputs):
     assert family["per_child_savings"] == pytest.approx(scenario["per_child_savings"], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_run_json_has_headline_range_and_operational_validation(default_inputs, tmp_path):
     from ifpp_econ import pipeline
 
@@ -151,7 +152,7 @@ def test_tornado_rr_bar_runs_over_the_predictive_interval_the_psa_samples(defaul
 ])
 def test_evppi_names_only_parameters_the_model_uses(default_inputs, effect_model, unused, used):
     inputs = apply_overrides(default_inputs, {"effect_model": effect_model})
-    table = run_psa(inputs, 1000, 3, keep_draws=True).evppi()
+    table = run_psa(inputs, 300, 3, keep_draws=True).evppi()
     named = set(table["parameter"]) | {p.strip() for ps in table["parameters"] for p in ps.split(",")}
     assert not named & (unused | {"team_fte", "cost_per_fte", "families_per_team_year"})
     assert used <= named
@@ -159,7 +160,7 @@ def test_evppi_names_only_parameters_the_model_uses(default_inputs, effect_model
 
 
 def test_model_averaged_evppi_conditions_on_the_discrete_choices(default_inputs):
-    psa = run_psa(apply_overrides(default_inputs, {"psa_structural": "model_averaged"}), 1000, 3, keep_draws=True)
+    psa = run_psa(apply_overrides(default_inputs, {"psa_structural": "model_averaged"}), 400, 3, keep_draws=True)
     table = psa.evppi().set_index("parameter")
     for name in ("structure:after_effect", "structure:no_effect"):
         assert table.loc[name, "method"] == "group means (discrete)"
@@ -171,6 +172,7 @@ def test_model_averaged_evppi_conditions_on_the_discrete_choices(default_inputs)
     assert table.loc["structure:no_effect", "evppi_per_child"] == pytest.approx(max(exact, 0), rel=1e-9, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_the_model_averaged_psa_beside_the_default_is_the_model_averaged_psa(default_inputs):
     psa = run_psa(default_inputs, 1500, 11, keep_draws=True)
     beside = beside_psa(psa, default_inputs, max_iterations=1000)
@@ -189,14 +191,14 @@ def test_the_model_averaged_psa_beside_the_default_is_the_model_averaged_psa(def
 def test_tau_table_redraws_the_effect_as_the_psa_would(default_inputs):
     """τ' from the same random numbers: the table's row at the workbook's τ is the PSA itself, and draws moved to
     τ' = 0.15 are the draws of a PSA run with τ = 0.15."""
-    psa = run_psa(default_inputs, 800, 5, keep_draws=True)
+    psa = run_psa(default_inputs, 400, 5, keep_draws=True)
     beside = beside_psa(psa, default_inputs)
     row = beside.tau.set_index("tau").loc[0.3]
     savings = psa.incremental()["IFPP"]["per_child_savings"]
     assert row["prob_cost_saving"] == np.mean(savings > 0) and row["workbook"]
     assert list(beside.tau["tau"]) == [0.0, 0.15, 0.3, 0.5]
     assert beside.tau["prob_cost_saving"].is_monotonic_decreasing
-    other = run_psa(apply_overrides(default_inputs, {"rr_between_study_sd": 0.15}), 800, 5, keep_draws=True)
+    other = run_psa(apply_overrides(default_inputs, {"rr_between_study_sd": 0.15}), 400, 5, keep_draws=True)
     moved = with_tau(psa.draws, default_inputs, 0.15)
     for name in ("rr_12m", "rr_3m", "rr_family_12m"):
         assert np.allclose(moved[name], other.draws[name], rtol=1e-10)
