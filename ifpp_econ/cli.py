@@ -399,14 +399,12 @@ def rollup(workbooks, folder, iterations, seed, executor, scheduler, workers, ch
     totals with intervals, P(the region saves), regional EVPI/EVPPI, a ranked chart, report.html and results.xlsx."""
     from . import pipeline
 
-    inputs = pipeline.read_workbooks(rollup_paths(workbooks, folder))
-    for i in inputs:
-        for warning in i.warnings:
-            click.echo(f"warning: {warning}", err=True)
-    with chart_worker() as charts:
-        outcome = pipeline.rollup(inputs, iterations, seed, out, force, executor=executor, scheduler=scheduler,
+    paths = rollup_paths(workbooks, folder)
+    with chart_worker() as charts:  # the workbooks are read in the process pool (validated before any work)
+        outcome = pipeline.rollup(paths, iterations, seed, out, force, executor=executor, scheduler=scheduler,
                                   workers=workers, chunk_size=chunk_size, years=years, scale_to=scale_to,
-                                  progress=Progress("Rollup"), charts_executor=charts)
+                                  progress=Progress("Rollup"), warn=lambda m: click.echo(f"warning: {m}", err=True),
+                                  charts_executor=charts)
     emit(as_json, outcome.data, outcome.text, outcome.folder, outcome.price_year)
 
 

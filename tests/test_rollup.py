@@ -69,18 +69,25 @@ def test_streams_are_chunk_invariant_and_keyed_by_name():
 
 
 def test_the_budget_window_costs_the_same_numbers_as_the_budget(authorities):
-    """A unit costs its budget with the horizon capped at the window: the same net saving and placements, bit for
-    bit, as ifpp-econ budget's costing of the same draws with the full horizon."""
+    """A unit costs its budget with the horizon capped at the window and sums the window in closed form: the same
+    net saving, placements and children (to rounding) as ifpp-econ budget's year-by-year costing of the same draws
+    with the full horizon; the capped horizon alone changes nothing, bit for bit."""
     from ifpp_econ.analyses.budget import budget_impact
 
     a = authorities[2]
-    _, _, got = rollup.run_unit(a, 9, 1000, 700, 5)
+    _, _, got, _ = rollup.run_unit(a, 9, 1000, 700, 5)
     values = draw(a.inputs, 700, rollup.authority_seed(9, a.name), 1000, shared_z=rollup.shared_normals(9, 1000, 700))
     full = budget_impact(a.inputs, 5, values=values)
     k, c = full.strategies.index("IFPP"), full.strategies.index(full.comparator)
-    assert np.array_equal(got["net_saving"], full.net(k).sum(axis=1))
+    assert np.allclose(got["net_saving"], full.net(k).sum(axis=1), rtol=1e-11, atol=1e-6)
     placements = full.by_year["first_placements"]
-    assert np.array_equal(got["placements_avoided"], (placements[c] - placements[k]).sum(axis=1))
+    assert np.allclose(got["placements_avoided"], (placements[c] - placements[k]).sum(axis=1), rtol=1e-11, atol=1e-12)
+    assert np.allclose(got["children_referred"], full.children_by_year.sum(axis=1), rtol=1e-13)
+    from ifpp_econ.model.scenarios import apply_overrides
+
+    capped = budget_impact(apply_overrides(a.inputs, {"horizon_years": 5}), 5, values=values)
+    assert np.array_equal(capped.net(k), full.net(k))
+    assert np.array_equal(capped.by_year["first_placements"], placements)
 
 
 # -- the same numbers anywhere -------------------------------------------------------------------------------------------

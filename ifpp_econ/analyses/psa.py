@@ -142,32 +142,35 @@ def structural_draws(weights: dict[str, float], n: int, seed: int, start: int = 
                         index=pd.RangeIndex(start, start + n, name="iteration"))
 
 
-def shared_effect_weights(inputs) -> dict[str, float]:
+def shared_effect_weights(inputs, table: pd.DataFrame | None = None) -> dict[str, float]:
     """For each relative risk drawn lognormally (the window RRs excepted: they follow ``rr_12m``), the pooled
     effect's share of its predictive log-SD, ``w = σ / √(σ² + τ²)`` (σ: its pooled-mean log-SE, τ:
     :func:`between_study_sd`), so that ``log RR = μ + √(σ² + τ²)·(w·z_shared + √(1 − w²)·z_own) = μ + σ·z_shared +
-    τ·z_own``. Fixed RRs have none."""
-    table, tau = predictive_parameters(inputs), between_study_sd(inputs)
+    τ·z_own``. Fixed RRs have none. ``table``: :func:`predictive_parameters` of ``inputs`` when already made."""
+    table = predictive_parameters(inputs) if table is None else table
+    tau = between_study_sd(inputs)
+    rr = table[(table["unit"].astype(str) == RR_UNIT) & (table["distribution"].astype(str) == "lognormal_log")]
     out = {}
-    for name, row in table.iterrows():
-        if str(row["unit"]) == RR_UNIT and name not in WINDOW_RRS and str(row["distribution"]) == "lognormal_log":
-            total = float(row["param_b"])
-            if total > 0:
-                out[str(name)] = float(np.sqrt(max(total * total - tau * tau, 0.0)) / total)
+    for name, total in zip(rr.index, pd.to_numeric(rr["param_b"]).to_numpy(float)):
+        if name not in WINDOW_RRS and total > 0:
+            out[str(name)] = float(np.sqrt(max(total * total - tau * tau, 0.0)) / total)
     return out
 
 
 def draw(inputs, n: int, seed: int, start: int = 0, structural: str | None = None,
-         sampler: Sampler | None = None, shared_z: np.ndarray | None = None) -> pd.DataFrame:
+         sampler: Sampler | None = None, shared_z: np.ndarray | None = None,
+         shared_weights: dict[str, float] | None = None) -> pd.DataFrame:
     """Parameter draws for iterations ``[start, start + n)`` (predictive RRs; structural columns when model-averaged).
 
     ``sampler``: a :class:`Sampler` of :func:`predictive_parameters` built once for many chunks. ``shared_z``
     ``(n,)``: standard normals of the pooled effect shared with other workbooks (``ifpp-econ rollup``); the 12-month
-    RR's log becomes ``μ + σ·z_shared + τ·z_own`` (:func:`shared_effect_weights`; the window RRs follow it), the same
-    distribution as without it.
+    RR's log becomes ``μ + σ·z_shared + τ·z_own`` (:func:`shared_effect_weights`, or ``shared_weights`` when already
+    computed; the window RRs follow it), the same distribution as without it.
     """
     sampler = sampler or Sampler(predictive_parameters(inputs), inputs.correlations)
-    shared = None if shared_z is None else {k: (w, shared_z) for k, w in shared_effect_weights(inputs).items()}
+    if shared_z is not None and shared_weights is None:
+        shared_weights = shared_effect_weights(inputs)
+    shared = None if shared_z is None else {k: (w, shared_z) for k, w in (shared_weights or {}).items()}
     draws = tie_window_rrs(sampler.sample(n, seed, start=start, shared=shared), sampler.parameters)
     weights = structural_weights(inputs, structural)
     if weights is not None:

@@ -74,57 +74,66 @@ def shared_normals(seed: int, start: int, n: int) -> np.ndarray:
     return np.concatenate(blocks)[start - first * BLOCK:][:n] if blocks else np.empty(0)
 
 
-_PLANS: dict[tuple, Any] = {}  # per process: (name, workbook sha256, years) → (ChunkPlan, strategy, budget inputs)
+_PLANS: dict[tuple, Any] = {}  # per process: (name, sha256, years) → (ChunkPlan, strategy, budget spec, weights)
 
 
 def _plan(authority: Authority, years: int):
     """What every unit of an authority shares, built once per process: the PSA's chunk plan, the strategy compared
-    with the comparator, and the inputs the budget is costed with — the horizon capped at the budget's window (the
-    cash of months inside the window does not depend on later months: the same numbers, bit for bit, tested — at a
-    fifth of the cost)."""
+    with the comparator, and the model spec the budget is costed with — the horizon capped at the budget's window (the
+    cash of months inside the window does not depend on later months: the same numbers, bit for bit — at a fifth of
+    the cost) — and the shared effect's weights (:func:`~ifpp_econ.analyses.psa.shared_effect_weights`)."""
     from ..model.scenarios import apply_overrides
-    from .psa import plan_chunks
+    from ..model.spec import build_spec
+    from .psa import plan_chunks, shared_effect_weights
 
     key = (authority.name, authority.inputs.sha256, years)
     if key not in _PLANS:
         plan = plan_chunks(authority.inputs)
         strategy = next(s for s in plan.spec.strategy_names if s != plan.spec.comparator)
         horizon = min(float(authority.inputs.settings["horizon_years"]), float(years))
-        _PLANS[key] = (plan, strategy, apply_overrides(authority.inputs, {"horizon_years": horizon}))
+        _PLANS[key] = (plan, strategy, build_spec(apply_overrides(authority.inputs, {"horizon_years": horizon})),
+                       shared_effect_weights(authority.inputs, plan.sampler.parameters))
     return _PLANS[key]
 
 
-def run_unit(authority: Authority, seed: int, start: int, size: int, years: int) -> tuple[str, int, dict[str, np.ndarray]]:
+def run_unit(authority: Authority, seed: int, start: int, size: int, years: int
+             ) -> tuple[str, int, dict[str, np.ndarray], float]:
     """One work unit: authority ``authority``, iterations ``[start, start + size)``.
 
-    Returns (name, start, arrays ``(size,)``): ``per_child_savings`` (£, discounted), ``placements_avoided_per_child``
-    (discounted), ``incremental_nmb`` (£ per child at the workbook's willingness to pay), and over the first ``years``
-    years of referrals at the workbook's ``la_referrals_per_year`` (undiscounted, as ``ifpp-econ budget``):
-    ``net_saving`` (£), ``placements_avoided`` (first placements) and ``children_referred``. Runs the compiled model on
-    one thread (units run side by side).
+    Returns (name, start, arrays ``(size,)``, the unit's CPU seconds): ``per_child_savings`` (£, discounted),
+    ``placements_avoided_per_child`` (discounted), ``incremental_nmb`` (£ per child at the workbook's willingness to
+    pay), and over the first ``years`` years of referrals at the workbook's ``la_referrals_per_year`` (undiscounted, as
+    ``ifpp-econ budget``, summed in closed form by :func:`~ifpp_econ.analyses.budget.window_totals`): ``net_saving``
+    (£), ``placements_avoided`` (first placements) and ``children_referred``. Runs the compiled model on one thread
+    (units run side by side).
     """
+    import time
+
     from ..engine import threads
-    from ..model.family_states import run_model
-    from .budget import budget_impact
+    from ..model.family_states import CASH_CATEGORIES, monthly_cash, run_model, sum_arrays
+    from .budget import window_totals
     from .psa import draw
 
-    plan, strategy, window = _plan(authority, years)
+    cpu = time.thread_time()
+    plan, strategy, window, weights = _plan(authority, years)
     inputs = authority.inputs
     with threads.single_thread():
         values = draw(inputs, size, authority_seed(seed, authority.name), start, plan.structural, plan.sampler,
-                      shared_z=shared_normals(seed, start, size))
+                      shared_z=shared_normals(seed, start, size), shared_weights=weights)
         results = run_model(values, plan.spec)
-        budget = budget_impact(window, years, values=values)
-    inc = comparison.incremental(results.outcomes, plan.spec.strategy_names, plan.spec.comparator,
+        children_per_month = float(inputs.settings["la_referrals_per_year"]) * values["children_per_family"].to_numpy(
+            float) / 12.0
+        totals = window_totals(monthly_cash(values, window), children_per_month, years)
+    names = plan.spec.strategy_names
+    inc = comparison.incremental(results.outcomes, names, plan.spec.comparator,
                                  float(inputs.settings["wtp_default"]))[strategy]
-    k, c = budget.strategies.index(strategy), budget.strategies.index(budget.comparator)
-    placements = budget.by_year["first_placements"]
-    assert budget.children_by_year is not None
+    k, c = names.index(strategy), names.index(plan.spec.comparator)
+    cash = sum_arrays(totals[cat] for cat in CASH_CATEGORIES)
     return authority.name, start, {
         "per_child_savings": inc["per_child_savings"], "placements_avoided_per_child": inc["placements_avoided_per_child"],
-        "incremental_nmb": inc["incremental_nmb"], "net_saving": budget.net(k).sum(axis=1),
-        "placements_avoided": (placements[c] - placements[k]).sum(axis=1),
-        "children_referred": budget.children_by_year.sum(axis=1)}
+        "incremental_nmb": inc["incremental_nmb"], "net_saving": cash[c] - cash[k],
+        "placements_avoided": totals["first_placements"][c] - totals["first_placements"][k],
+        "children_referred": 12.0 * years * children_per_month}, time.thread_time() - cpu
 
 
 def plan_units(names: list[str], n: int, chunk_size: int) -> list[tuple[int, int, int]]:
@@ -132,11 +141,15 @@ def plan_units(names: list[str], n: int, chunk_size: int) -> list[tuple[int, int
     return [(a, start, min(chunk_size, n - start)) for a in range(len(names)) for start in range(0, n, chunk_size)]
 
 
+MAX_CHUNK = 10 * BLOCK  # iterations per unit at most: ≈ 100 MB of model temporaries in a worker
+
+
 def auto_chunk_size(n: int, authorities: int, workers: int) -> int:
-    """Iterations per unit: whole sampling blocks, 1,024–4,096 (per-unit costs amortised, a few MB of model
-    temporaries each), at least 4 units per worker when there are few authorities. Results do not depend on it."""
+    """Iterations per unit: whole sampling blocks, from 1,024 to :data:`MAX_CHUNK`, and at least 4 units per worker
+    (an authority's units share its set-up — distributions, model spec, ≈ 30 ms — only within one process, so with many
+    authorities each is best one or few units). Results do not depend on it."""
     per = -(-n * authorities // (4 * max(workers, 1)))
-    return int(min(max(-(-min(per, n) // BLOCK) * BLOCK, BLOCK), 4 * BLOCK))
+    return int(min(max(-(-min(per, n) // BLOCK) * BLOCK, BLOCK), MAX_CHUNK))
 
 
 def population_factor(inputs) -> float:
@@ -337,11 +350,12 @@ def check_names(authorities: list[Authority]) -> None:
         raise WorkbookError(problems)
 
 
-def run_rollup(authorities: list[Authority], n: int, seed: int, *, executor=None, chunk_size: int | None = None,
-               workers: int = 1, years: int | None = None, scale_to: float | None = None, progress=None,
-               executor_name: str = "serial") -> RollupResult:
-    """Roll up ``authorities``: every (authority, chunk) unit submitted to ``executor`` (any
-    ``concurrent.futures.Executor``; default in this process), gathered by position.
+def run_rollup(authorities: list, n: int | None = None, seed: int | None = None, *, executor=None,
+               chunk_size: int | None = None, workers: int = 1, years: int | None = None, scale_to: float | None = None,
+               progress=None, executor_name: str = "serial") -> RollupResult:
+    """Roll up ``authorities`` (:class:`Authority`, or workbook ``Inputs`` named by :func:`authority_name`): every
+    (authority, chunk) unit submitted to ``executor`` (any ``concurrent.futures.Executor``; default in this process),
+    gathered by position. ``n``/``seed``: default the first workbook's ``psa_iterations``/``psa_seed``.
 
     ``workers``: the executor's workers (for the automatic chunk size only); ``years``: the budget window (default: the
     workbooks' ``budget_years``); ``scale_to``: families referred a year nationally; ``progress(done, total)`` after each
@@ -351,10 +365,13 @@ def run_rollup(authorities: list[Authority], n: int, seed: int, *, executor=None
 
     from .. import executors
 
-    if n < 1:
-        raise ValueError("the number of iterations must be at least 1")
     if not authorities:
         raise ValueError("no authorities to roll up")
+    authorities = [a if isinstance(a, Authority) else Authority(authority_name(a), a) for a in authorities]
+    n = int(authorities[0].inputs.settings["psa_iterations"] if n is None else n)
+    seed = int(authorities[0].inputs.settings["psa_seed"] if seed is None else seed)
+    if n < 1:
+        raise ValueError("the number of iterations must be at least 1")
     check_names(authorities)
     years = common_years(authorities, years)
     executor = executor or executors.Serial()
@@ -362,10 +379,11 @@ def run_rollup(authorities: list[Authority], n: int, seed: int, *, executor=None
     chunk_size = int(chunk_size or auto_chunk_size(n, len(names), workers))
     units = plan_units(names, n, chunk_size)
     arrays = {m: np.empty((len(names), n)) for m in METRICS}
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), 0.0
     futures = [executor.submit(run_unit, authorities[a], seed, start, size, years) for a, start, size in units]
     for done, ((a, start, size), future) in enumerate(zip(units, futures), start=1):
-        name, got_start, values = executors.result(executor, future)
+        name, got_start, values, seconds = executors.result(executor, future)
+        cpu += seconds
         assert name == names[a] and got_start == start, "a unit's result came back for another unit"
         for m in METRICS:
             arrays[m][a, start:start + size] = values[m]
@@ -381,4 +399,5 @@ def run_rollup(authorities: list[Authority], n: int, seed: int, *, executor=None
         population=np.array([population_factor(a.inputs) for a in authorities]),
         iterations=n, seed=seed, years=years, arrays=arrays, shared_z=shared_normals(seed, 0, n),
         strategy=next(s for s in spec_strategies if s != comparator), comparator=comparator, scale_to=scale_to,
-        chunk_size=chunk_size, executor=executor_name, timings={"units_seconds": round(seconds, 4)})
+        chunk_size=chunk_size, executor=executor_name,
+        timings={"units_seconds": round(seconds, 4), "units_cpu_seconds": round(cpu, 4), "units": len(units)})

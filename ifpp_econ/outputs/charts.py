@@ -390,12 +390,13 @@ def rollup_chart(names: list[str], mean: np.ndarray, lower: np.ndarray, upper: n
     tables)."""
     n = len(names)
     y = np.arange(n)[::-1]
-    fig, ax = plt.subplots(figsize=(7.2, min(max(2.2 + 0.22 * min(n, max_labels), 3.0), 16.0)))
+    labelled = n <= max_labels
+    fig, ax = plt.subplots(figsize=(7.2, min(max(2.2 + 0.22 * n, 3.0), 16.0) if labelled else 6.0))
     colours = [GREEN if lo > 0 else VERMILION if hi < 0 else BLUE for lo, hi in zip(lower, upper)]
-    ax.hlines(y, lower, upper, colors=colours, lw=1.4 if n <= max_labels else 0.8)
-    ax.scatter(mean, y, c=colours, s=18 if n <= max_labels else 6, zorder=3)
+    ax.hlines(y, lower, upper, colors=colours, lw=1.4 if labelled else 0.6)
+    ax.scatter(mean, y, c=colours, s=18 if labelled else 5, zorder=3)
     ax.axvline(0, color="grey", lw=0.8)
-    if n <= max_labels:
+    if labelled:
         ax.set_yticks(y)
         ax.set_yticklabels([wrap(str(name), 28) for name in names])
     else:
@@ -409,11 +410,10 @@ def rollup_chart(names: list[str], mean: np.ndarray, lower: np.ndarray, upper: n
 
     handles = [Line2D([], [], color=c, marker="o", lw=1.4, label=t) for c, t in
                ((GREEN, "saves money (interval above £0)"), (BLUE, "uncertain (interval spans £0)"),
-                (VERMILION, "costs money (interval below £0)"))]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16 if n <= max_labels else -0.06), ncol=3,
-              frameon=False)
+                (VERMILION, "costs money (interval below £0)")) if c in colours]
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))  # 0.3 inch below the axes for the legend
     return fig
 
 
