@@ -118,8 +118,17 @@ def main() -> None:
           f"peak memory: largest process {summary([x['max_rss_mb'] for x in runs], '{:.0f} MB')}, whole tree (PSS) "
           f"{summary([x['pss_mb'] for x in runs], '{:.0f} MB')}")
     print(f"  {summary([w / units * 1e6 for w in walls], '{:.2f} µs')} wall per authority-iteration; CPU "
-          f"{summary([x['cpu'] / units * 1e6 for x in runs], '{:.1f} µs')} per authority-iteration; units "
-          f"{summary([x['execution']['units_seconds'] for x in runs], '{:.1f} s')} of the wall")
+          f"{summary([x['cpu'] / units * 1e6 for x in runs], '{:.1f} µs')} per authority-iteration in all")
+    print(f"  split: reading and validating the workbooks "
+          f"{summary([x['execution']['reading_seconds'] for x in runs], '{:.1f} s')} wall, "
+          f"{summary([x['execution']['reading_cpu_seconds'] for x in runs], '{:.1f} s')} CPU; "
+          f"units ({r['execution']['units']}) {summary([x['execution']['units_seconds'] for x in runs], '{:.1f} s')} "
+          f"wall, {summary([x['execution']['units_cpu_seconds'] for x in runs], '{:.1f} s')} CPU "
+          f"({summary([x['execution']['units_cpu_seconds'] / units * 1e6 for x in runs], '{:.1f} µs')} per "
+          f"authority-iteration); tables, chart, report and results.xlsx "
+          f"{summary([x['execution']['writing_seconds'] for x in runs], '{:.1f} s')}")
+    print(f"  the whole run's CPU over this machine's {available_cores()} cores (the wall time on an idle machine, "
+          f"less start-up): {summary([x['cpu'] / available_cores() for x in runs], '{:.1f} s')}")
     t = r["net_saving"]
     print(f"  regional net saving £{t['mean']:,.0f} (95% interval £{t['lower']:,.0f} to £{t['upper']:,.0f})")
 

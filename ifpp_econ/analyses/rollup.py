@@ -18,8 +18,9 @@ numbers do not depend on which other workbooks are rolled up nor on their order.
 chunk of iterations (:func:`run_unit`, a module-level function of picklable arguments): iteration i's numbers depend
 only on (seed, name, i), so any executor, worker count or chunk size gives the same numbers, bit for bit.
 
-Only per-iteration scalars are kept per authority (six floats per iteration: ``(A, N)`` arrays, ≈ 73 MB for
-152 authorities × 10,000 iterations); summaries, totals and value of information are computed from them.
+Memory: four floats per authority per iteration are kept (:data:`KEPT`, for each authority's intervals and the
+region's sums: 32 bytes, ≈ 49 MB for 152 authorities × 10,000 iterations) and two per iteration for the region
+(:data:`SUMMED`); summaries, totals and value of information are computed from them.
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ SHARED_STREAM = 2  # SeedSequence([seed, block, 2]): the shared effect's normals
 AUTHORITY_STREAM = 3  # SeedSequence([seed, 3, name hash]): an authority's own seed
 METRICS = ("per_child_savings", "placements_avoided_per_child", "incremental_nmb", "net_saving", "placements_avoided",
            "children_referred")  # per iteration, per authority (see :func:`run_unit`)
+KEPT = ("per_child_savings", "placements_avoided_per_child", "net_saving", "placements_avoided")  # (A, N) each: intervals
+SUMMED = ("net_benefit", "children_referred")  # (N,) the region's, summed over authorities as units arrive
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,8 @@ class RollupResult:
     iterations: int
     seed: int
     years: int
-    arrays: dict[str, np.ndarray]  # metric → (A, N)
+    arrays: dict[str, np.ndarray]  # metric (KEPT) → (A, N)
+    regional: dict[str, np.ndarray]  # SUMMED → (N,): the population-weighted incremental NMB (£) and children referred
     shared_z: np.ndarray  # (N,) the shared effect's normals
     strategy: str = "IFPP"
     comparator: str = "Usual care"
@@ -217,7 +221,7 @@ class RollupResult:
         return {"net_saving": self.arrays["net_saving"].sum(axis=0),
                 "placements_avoided_per_year": self.arrays["placements_avoided"].sum(axis=0) / self.years,
                 "children_kept_at_home": self.arrays["placements_avoided"].sum(axis=0),
-                "children_referred": self.arrays["children_referred"].sum(axis=0)}
+                "children_referred": self.regional["children_referred"]}
 
     @functools.cached_property
     def _totals(self) -> dict[str, dict[str, float]]:
@@ -238,7 +242,7 @@ class RollupResult:
     def value_of_information(self) -> dict[str, Any]:
         """The region's population EVPI and EVPPI of the shared effect and of the local parameters (£, at each
         authority's willingness to pay; the decision: the region adopts IFPP or not)."""
-        inc = (self.arrays["incremental_nmb"] * self.population[:, None]).sum(axis=0)  # (N,) £, the region
+        inc = self.regional["net_benefit"]  # (N,) £, the region
         nb = np.vstack([np.zeros_like(inc), inc])
         total = voi.evpi(nb)
         shared = voi.evppi(self.shared_z, nb)
@@ -279,7 +283,10 @@ class RollupResult:
         return float(np.mean(self._regional["net_saving"] > 0))
 
     def to_json(self) -> dict:
-        return copy.deepcopy(self._json)
+        """Everything as JSON; ``execution`` (executor, chunk size, timings) is the only part that depends on where and
+        how fast it ran."""
+        return {**copy.deepcopy(self._json),
+                "execution": {"executor": self.executor, "chunk_size": self.chunk_size, **self.timings}}
 
     @functools.cached_property
     def _json(self) -> dict:
@@ -301,7 +308,6 @@ class RollupResult:
                       "children_referred": totals["children_referred"],
                       "prob_region_saves": self.prob_region_saves},
             "value_of_information": self.value_of_information,
-            "execution": {"executor": self.executor, "chunk_size": self.chunk_size, **self.timings},
         }
         if self.scale_to is not None:
             out["national"] = {"families_per_year": float(self.scale_to), "scale_factor": self.scale_factor,
@@ -378,15 +384,19 @@ def run_rollup(authorities: list, n: int | None = None, seed: int | None = None,
     names = [a.name for a in authorities]
     chunk_size = int(chunk_size or auto_chunk_size(n, len(names), workers))
     units = plan_units(names, n, chunk_size)
-    arrays = {m: np.empty((len(names), n)) for m in METRICS}
+    arrays = {m: np.empty((len(names), n)) for m in KEPT}
+    regional = {m: np.zeros(n) for m in SUMMED}  # added to in unit order: the same sums whatever the chunking
+    population = np.array([population_factor(a.inputs) for a in authorities])
     wall, cpu = time.perf_counter(), 0.0
     futures = [executor.submit(run_unit, authorities[a], seed, start, size, years) for a, start, size in units]
     for done, ((a, start, size), future) in enumerate(zip(units, futures), start=1):
         name, got_start, values, seconds = executors.result(executor, future)
         cpu += seconds
         assert name == names[a] and got_start == start, "a unit's result came back for another unit"
-        for m in METRICS:
+        for m in KEPT:
             arrays[m][a, start:start + size] = values[m]
+        regional["net_benefit"][start:start + size] += population[a] * values["incremental_nmb"]
+        regional["children_referred"][start:start + size] += values["children_referred"]
         if progress is not None:
             progress(done, len(units))
     seconds = time.perf_counter() - wall
@@ -396,8 +406,8 @@ def run_rollup(authorities: list, n: int | None = None, seed: int | None = None,
     return RollupResult(
         names=names, files=[str(a.inputs.path) for a in authorities],
         referrals=np.array([float(a.inputs.settings["la_referrals_per_year"]) for a in authorities]),
-        population=np.array([population_factor(a.inputs) for a in authorities]),
-        iterations=n, seed=seed, years=years, arrays=arrays, shared_z=shared_normals(seed, 0, n),
+        population=population, iterations=n, seed=seed, years=years, arrays=arrays, regional=regional,
+        shared_z=shared_normals(seed, 0, n),
         strategy=next(s for s in spec_strategies if s != comparator), comparator=comparator, scale_to=scale_to,
         chunk_size=chunk_size, executor=executor_name,
         timings={"units_seconds": round(seconds, 4), "units_cpu_seconds": round(cpu, 4), "units": len(units)})
