@@ -91,6 +91,7 @@ BOARD_HEADERS = ["Year", "Extra programme spend (£)", "Costs avoided (£)", "Ne
                  "Probability cumulative saving > 0"]
 
 
+@pytest.mark.slow
 def test_budget_board_table_is_short_with_a_total_and_the_detail_apart(tmp_path, budget_table):
     assert len(budget_table.columns) == 26
     wb, _ = _write(tmp_path, {"budget_by_year": budget_table})

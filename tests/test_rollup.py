@@ -91,6 +91,7 @@ def test_the_budget_window_costs_the_same_numbers_as_the_budget(authorities):
 
 
 # -- the same numbers anywhere -------------------------------------------------------------------------------------------
+@pytest.mark.slow  # a process pool (about 2 s)
 def test_bit_identical_for_any_chunk_size_executor_and_order(authorities):
     serial = rollup.run_rollup(authorities, 1500, 4, chunk_size=1500)
     small = rollup.run_rollup(authorities, 1500, 4, chunk_size=333)
@@ -215,6 +216,7 @@ def test_an_older_workbook_without_the_authority_setting_takes_the_file_name(reg
     assert rollup.authority_name(inputs) == "Calderdale"
 
 
+@pytest.mark.slow  # a CLI run end to end
 def test_dir_option_and_help(region, tmp_path):
     result = CliRunner().invoke(main, ["rollup", "--help"])
     assert result.exit_code == 0 and "--scale-to" in result.stdout and "--scheduler" in result.stdout

@@ -57,6 +57,9 @@ class Settings:
     authority: str  # empty: named by the workbook's file name
     budget_years: int
     decision_years: int
+    evsi_sample_sizes: list[int]  # families per arm; empty: no EVSI
+    trial_fixed_cost: float  # GBP
+    trial_cost_per_family: float  # GBP per family randomised
     comparator: str
     threshold_parameters: list[str]
     after_effect_months: dict[str, float]  # assumption → the months its rule reads (catch_up_months, decay_months …)

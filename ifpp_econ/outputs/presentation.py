@@ -156,6 +156,17 @@ COLUMNS: dict[str, Column] = {
     "children_referred": _c("Children referred", kind="number", decimals=1),
     "placements_avoided": _c("Placements avoided (undiscounted)", kind="number", decimals=2),
     "net_saving_public_sector": _c("Net saving, public sector", "£", "gbp"),
+    # value of sample information (a two-arm trial, n families per arm)
+    "sample_size": _c("Families per arm", kind="count"), "families_randomised": _c("Families randomised", kind="count"),
+    "evsi_per_child": _c("EVSI per child", "£", "gbp2"), "evsi_se": _c("Standard error of EVSI per child", "£", "gbp2"),
+    "evsi_raw_per_child": _c("EVSI per child before the cap at the EVPPI", "£", "gbp2"),
+    "evppi_informed_per_child": _c("EVPPI of what the trial informs, per child", "£", "gbp2"),
+    "gaussian_evsi_per_child": _c("EVSI per child, Gaussian approximation (cross-check)", "£", "gbp2"),
+    "regression_evsi_per_child": _c("EVSI per child, regression (cross-check)", "£", "gbp2"),
+    "population_evsi": _c("Population EVSI", "£", "gbp"),
+    "population_evsi_se": _c("Standard error of population EVSI", "£", "gbp"),
+    "trial_cost": _c("Trial cost", "£", "gbp"), "enbs": _c("Expected net benefit of sampling (ENBS)", "£", "gbp"),
+    "enbs_se": _c("Standard error of ENBS", "£", "gbp"), "optimal": _c("Optimal trial size", kind="text"),
 }
 
 # Table-level vocabulary: a label per table (sheet names, ≤ 31 characters) and the kind of
@@ -176,6 +187,7 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "placement_mix": ("Placement mix", "pct"), "age_bands": ("Age bands", None),
     # results.xlsx only: the budget's board table (year rows and a total) and its full detail
     "budget": ("Budget", "gbp"), "budget_detail": ("Budget detail", "gbp"),
+    "evsi": ("EVSI (value of a trial)", None),
 }
 # Tables whose value columns take their unit from a row's key column (the measure named in that row).
 ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),
