@@ -415,7 +415,7 @@ def rollup_paths(workbooks: tuple[str, ...], folder: str | None) -> list[Path]:
               help="Processes (processes, local Dask cluster); default: every available core. Results do not depend "
                    "on it.")
 @click.option("--chunk-size", type=Number(1, 1_000_000, integer=True), default=None,
-              help="Iterations per work unit (default: automatic, 1,024-4,096); results do not depend on it.")
+              help="Iterations per work unit (default: automatic, 1,024-10,240); results do not depend on it.")
 @click.option("--years", type=Number(1, 5, integer=True), default=None,
               help="Years of referrals and of the budget totals (default: the workbooks' budget_years, which must "
                    "then agree).")
