@@ -319,9 +319,14 @@ class RollupResult:
 
     def __repr__(self) -> str:
         t = self._totals["net_saving"]
-        return (f"RollupResult({len(self.names)} authorities, {self.iterations:,} iterations, seed {self.seed}: net "
-                f"saving over {self.years} years £{t['mean']:,.0f} (95% interval £{t['lower']:,.0f} to "
-                f"£{t['upper']:,.0f}); P(region saves) {self.prob_region_saves:.1%})")
+
+        def gbp(v: float) -> str:
+            return ("−£" if v < 0 else "£") + f"{abs(v):,.0f}"
+
+        count = f"{len(self.names)} authorit{'y' if len(self.names) == 1 else 'ies'}"
+        return (f"RollupResult({count}, {self.iterations:,} iterations, seed {self.seed}: net saving over {self.years} "
+                f"years {gbp(t['mean'])} (95% interval {gbp(t['lower'])} to {gbp(t['upper'])}); P(region saves) "
+                f"{self.prob_region_saves:.1%})")
 
 
 def common_years(authorities: list[Authority], years: int | None) -> int:
