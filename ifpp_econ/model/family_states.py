@@ -186,13 +186,17 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry, entry_checked=True, curves=curves)
     support = np.unique(np.round(p["case_support_months"]).astype(int))  # totals the costing asks for, computed in the loop
     totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in support if m > 0 for h in horizons}
+    totals_at |= {edge for windows in spec.band_windows() for _, start, end in windows for edge in (start, end) if edge > 0}
     rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
     rates = {"at_home": (rc,), "return_support": (rc,), "in_care": (rc, ro), "care_entries": (rc, ro),
-             "reunifications": (rc,), "left_care": (rc,), "first_entries": (ro, 0.0)}  # the totals run_model reads
+             "reunifications": (rc,), "left_care": (rc,), "first_entries": (ro, 0.0, rc)}  # the totals run_model reads
     result = simulate_family_states(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace,
                                     horizons=sorted(totals_at), rates=rates, rows=range(0, n_cycles + 1, 12), kernel=kernel)
 
     per_child = 1.0 / cpf
+    # a family event (care proceedings, a return home and its support) concerns the children placed together:
+    # per child it is shared by k (capped at the children per family), not by every child of the family
+    per_placed_child = 1.0 / np.minimum(p["children_placed_per_family_placement"], cpf)
     zero = np.zeros(n)
 
     def paid(name: str, payer: str) -> np.ndarray:
@@ -201,13 +205,15 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
 
     units_by_payer, programme = {}, {}
     for payer in ("LA", "HMCTS"):
+        proceedings = paid("court_cost_proceedings", payer) + paid("la_legal_cost_proceedings", payer)
         units_by_payer[payer] = {
             "placement_month": np.stack([sum(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}", payer) for t in PLACEMENT_TYPES)
                                          for b in spec.age_bands]),  # (B, N)
-            "care_entry": p["share_entries_with_proceedings"] * (paid("court_cost_proceedings", payer)
-                                                                 + paid("la_legal_cost_proceedings", payer)) * per_child,
-            "reunification": paid("reunification_support_cost", payer) * per_child,
+            "first_entry": p["share_entries_with_proceedings"] * proceedings * per_placed_child,
+            "reentry": p["share_reentries_with_proceedings"] * proceedings * per_placed_child,
+            "reunification": paid("reunification_support_cost", payer) * per_placed_child,
             "support_month": paid("case_support_cost", payer) * per_child,
+            "return_support_month": paid("case_support_cost", payer) * per_placed_child,
             "allowance_month": paid("sgo_allowance", payer),
         }
         prog = np.zeros((len(spec.strategies), n))
@@ -234,18 +240,24 @@ def _band_totals(c: _Cohort, band: int) -> dict[str, np.ndarray]:
         cols = c.support_months == m
         if m > 0:
             home_support[:, cols] = result.total("at_home", min(int(m), h), rc)[:, cols]
-    return {"support_months": home_support + result.total("return_support", h, rc),
-            **{name: result.total(name, h, rc) for name in ("in_care", "care_entries", "reunifications", "left_care")}}
+    first = result.total("first_entries", h, rc)
+    in_care = [(j, result.total("in_care", end, rc) - (result.total("in_care", start, rc) if start > 0 else 0.0))
+               for j, start, end in c.spec.band_windows()[band]]
+    return {"home_support_months": home_support, "return_support_months": result.total("return_support", h, rc),
+            "first_entries": first, "reentries": result.total("care_entries", h, rc) - first,
+            "in_care_by_band": in_care,
+            **{name: result.total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}}
 
-def _band_costs(totals: dict[str, np.ndarray], band: int, units: dict[str, np.ndarray], programme: np.ndarray
-                ) -> dict[str, np.ndarray]:
-    """Per-child discounted costs ``(K, N)`` by category for one age band, valued with one payer set's unit costs."""
+def _band_costs(totals: dict, units: dict[str, np.ndarray], programme: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-child discounted costs ``(K, N)`` by category for one age band at referral, valued with one payer set's
+    unit costs: months in care at the placement mix of the age band the child is in as it ages."""
     return {
         "cost_intervention": programme,
-        "cost_placements": totals["in_care"] * units["placement_month"][band],
-        "cost_proceedings": totals["care_entries"] * units["care_entry"],
+        "cost_placements": sum_arrays(months * units["placement_month"][j] for j, months in totals["in_care_by_band"]),
+        "cost_proceedings": totals["first_entries"] * units["first_entry"] + totals["reentries"] * units["reentry"],
         "cost_reunification": totals["reunifications"] * units["reunification"],
-        "cost_case_support": totals["support_months"] * units["support_month"],
+        "cost_case_support": (totals["home_support_months"] * units["support_month"]
+                              + totals["return_support_months"] * units["return_support_month"]),
         "cost_allowances": totals["left_care"] * units["allowance_month"],
     }
 
@@ -266,7 +278,7 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     for perspective, payers in PERSPECTIVE_PAYERS.items():
         units, programme = c.units(payers)
         for b, name in enumerate(bands):
-            costs = _band_costs(totals[b], b, units, programme)
+            costs = _band_costs(totals[b], units, programme)
             band = by_band.setdefault(name, {})
             band[f"cost_{perspective}"] = sum_arrays(costs.values())
             if perspective == spec.perspective:
@@ -328,15 +340,18 @@ def monthly_cash(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]
         cols = c.support_months == m
         home_support[cols] = alive[cols] * (months[None, :] <= m)
     unit, prog = c.units(PERSPECTIVE_PAYERS[spec.perspective])
-    # placements: each band's own mix, while the band is followed (share-weighted)
-    placement_month = sum(c.shares[b][:, None] * (months[None, :] <= h) * unit["placement_month"][b][:, None]
-                          for b, h in enumerate(c.horizons))  # (N, T)
+    # placements: the mix of the age band each referral band's children are in as they age (share-weighted)
+    placement_month = sum(c.shares[b][:, None] * ((months[None, :] > start) & (months[None, :] <= end))
+                          * unit["placement_month"][j][:, None]
+                          for b, windows in enumerate(spec.band_windows()) for j, start, end in windows)  # (N, T)
+    first = np.asarray(fv["first_entries"])
     cash = {
         "cost_placements": per_cycle(rv["in_care"]) * placement_month,
-        "cost_proceedings": fv["care_entries"] * alive * unit["care_entry"][:, None],
+        "cost_proceedings": (first * unit["first_entry"][:, None]
+                             + (np.asarray(fv["care_entries"]) - first) * unit["reentry"][:, None]) * alive,
         "cost_reunification": fv["reunifications"] * alive * unit["reunification"][:, None],
-        "cost_case_support": (per_cycle(rv["at_home"]) * home_support + per_cycle(rv["return_support"]) * alive)
-        * unit["support_month"][:, None],
+        "cost_case_support": per_cycle(rv["at_home"]) * home_support * unit["support_month"][:, None]
+        + per_cycle(rv["return_support"]) * alive * unit["return_support_month"][:, None],
         "cost_allowances": per_cycle(rv["left_care"]) * alive * unit["allowance_month"][:, None],
     }
     programme = np.zeros_like(cash["cost_placements"])
