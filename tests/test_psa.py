@@ -28,6 +28,7 @@ def test_every_parameter_fixed_gives_the_deterministic_result(default_inputs):
         np.testing.assert_allclose(values, np.repeat(base.results.outcomes[key], 7, axis=1), rtol=1e-12, equal_nan=True)
 
 
+@pytest.mark.slow
 def test_chunked_and_unchunked_runs_are_identical(default_inputs):
     whole = run_psa(default_inputs, 3000, seed=5, chunk_size=3000)
     for chunk in (700, 1024, 2999):

@@ -83,6 +83,7 @@ def test_default_result_figures_are_the_tools_own(default_inputs):
         assert f"| {model} | {r['passes']} |" in row, (r["measure"], model, r["passes"])
 
 
+@pytest.mark.slow
 def test_headline_range_and_review_figures_are_the_tools_own(default_inputs):
     """The headline with its range (every case), both PSAs' probability cost-saving, the τ table and the
     reconciled external comparisons in "Default result and external figures" are the tool's."""
@@ -125,6 +126,7 @@ def test_headline_range_and_review_figures_are_the_tools_own(default_inputs):
         assert " ".join(figure.split()) in section, figure
 
 
+@pytest.mark.slow
 def test_python_api_example_runs():
     code = README.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     namespace = {}

@@ -25,6 +25,7 @@ def _check_surface(result):
     return result.incremental()
 
 
+@pytest.mark.slow
 def test_every_result_has_the_same_small_surface(default_inputs, psa):
     base = ie.run_base_case(default_inputs)
     assert _check_surface(base)["IFPP"]["per_child_savings"] == pytest.approx(9986, abs=1)
