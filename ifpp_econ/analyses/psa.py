@@ -30,9 +30,9 @@ from ..exceptions import ModelError
 from ..inputs.container import AFTER_EFFECTS
 from ..inputs.distributions import CI95_WIDTH
 from ..inputs.rules import weights_problem
-from ..model.family_states import MODEL_OUTCOME_LABELS, run_model
+from ..model.family_states import MODEL_OUTCOME_LABELS, PAYER_PREFIX, run_model
 from ..model.spec import ModelSpec, build_spec
-from . import comparison
+from . import comparison, consequences, ledger
 from .sampling import BLOCK, Sampler
 
 SUMMARY_BLOCK = 65_536
@@ -176,6 +176,7 @@ class PSAResult:
     after_effect_savings: dict[str, float] = field(default_factory=dict)  # base-case per-child savings, each assumption
     chunk_size: int = 0  # iterations per chunk used (results do not depend on it)
     population: dict | None = None  # the LA's population for EVPI: children_per_year, years, discount_rate
+    children_per_family: np.ndarray | None = None  # (N,) each iteration's children per family (outcomes per family)
     _voi_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -260,7 +261,8 @@ class PSAResult:
     def _summaries(self) -> dict[str, dict[str, dict[str, float]]]:
         """Mean and 95% interval per strategy and outcome (computed once: sorting a million values is not free)."""
         summaries = comparison.summarise_many({(name, outcome): values[k] for k, name in enumerate(self.strategies)
-                                             for outcome, values in self.outcomes.items()}, finite_only=True)
+                                             for outcome, values in self.outcomes.items()
+                                             if not outcome.startswith(PAYER_PREFIX)}, finite_only=True)
         out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in self.strategies}
         for (name, outcome), summary in summaries.items():
             out[name][outcome] = summary
@@ -322,12 +324,24 @@ class PSAResult:
             "rule_counts": self.rule_counts,
             "strategies": self._summaries,
             "by_age_band": self.by_band_summary(main_name),
+            **self.consequences(main_name),
             "structural": self.structural or {"sampled": False},
             "effect_distribution": self.distributions,
             "after_effect": "model_averaged" if self.structural else self.after_effect,
             "scenarios_after_effect": {k: {"per_child_savings": v, "default": k == self.after_effect}
                                        for k, v in self.after_effect_savings.items()},
         }
+
+    def consequences(self, strategy: str | None = None) -> dict:
+        """Children's outcomes (mean and 95% interval of each difference, per child and per 100 families referred),
+        the cost per child-year at home gained (ratio of means) and the payer ledger (savings with intervals)."""
+        name = strategy or next(s for s in self.strategies if s != self.comparator)
+        cpf = (self.children_per_family if self.children_per_family is not None
+               else np.full(self.iterations, np.nan))
+        cost, gained = consequences.cost_per_year_at_home(self.outcomes, self.strategies, self.comparator, name)
+        return {"outcomes": consequences.summarise(self.outcomes, self.strategies, self.comparator, name, cpf),
+                "cost_per_child_year_at_home": consequences.ratio(float(cost.mean()), float(gained.mean()), name),
+                "by_payer": ledger.summarise(self.outcomes, self.strategies, self.comparator, name)}
 
     def by_band_summary(self, strategy: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
         """Per age band: mean and 95% interval of per-child savings and placements avoided (discounted and not)."""
@@ -425,6 +439,7 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
     wtp = wtp_grid(inputs.settings)
     acc = comparison.PSAAccumulator(spec.strategy_names, spec.comparator, wtp)
     kept: dict[str, np.ndarray] | None = None
+    cpf = np.empty(n)
     draws_kept = []
     counts = {"risk_curve_reordered": 0, "ifpp_curve_running_max": 0, "care_exits_rescaled": 0,
               "child_risk_capped": 0}
@@ -461,6 +476,7 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
                 kept = {k: np.empty(v.shape[:-1] + (n,)) for k, v in results.outcomes.items()}
             for k, v in results.outcomes.items():
                 kept[k][..., start : start + m] = v
+            cpf[start : start + m] = draws["children_per_family"].to_numpy(float)
             for band, outcomes in results.by_band.items():
                 for k in ("cost", "first_placements", "first_placements_undiscounted"):
                     bands.setdefault(band, {}).setdefault(k, np.empty(outcomes[k].shape[:-1] + (n,)))[
@@ -502,6 +518,7 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         after_effect=spec.after_effect,
         after_effect_savings=_after_effect_savings(inputs, base),
         chunk_size=chunk_size,
+        children_per_family=cpf,
     )
 
 
