@@ -404,7 +404,7 @@ class MonthlyCash:
         placement_month = sum_arrays(c.shares[b][:, None] * (months[None, :] <= h) * unit["placement_month"][b][:, None]
                                      for b, h in enumerate(c.horizons))  # (N, T)
         in_care, entries = per_cycle(rv["in_care"]), fv["care_entries"] * alive
-        returned = per_cycle(rv["living_at_home"] - rv["at_home"]) * alive
+        returned = per_cycle(np.asarray(rv["living_at_home"]) - np.asarray(rv["at_home"])) * alive
         cash = {
             "cost_placements": in_care * placement_month,
             "cost_proceedings": entries * unit["care_entry"][:, None],
