@@ -77,6 +77,8 @@ APPLIES_TO_RECURRING = ("month_in_care", "month_at_home_after_return")  # entere
 FRAMEWORK = {"together": "Children, young people and families stay together and get the help they need",
              "network": "Children and young people are supported by their family network",
              "stable": "Children in care and care leavers have stable, loving homes"}
+FRAMEWORK_SHORT = {FRAMEWORK["together"]: "Families stay together", FRAMEWORK["network"]: "Supported by family network",
+                   FRAMEWORK["stable"]: "Stable, loving homes"}
 CHILD_OUTCOMES = {
     "first_placements_undiscounted": ("First entries to care", "entries", FRAMEWORK["together"]),
     "care_entries_undiscounted": ("All entries to care (incl. re-entries)", "entries", FRAMEWORK["together"]),

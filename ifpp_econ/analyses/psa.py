@@ -36,6 +36,9 @@ from . import comparison, consequences, ledger
 from .sampling import BLOCK, Sampler
 
 SUMMARY_BLOCK = 65_536
+# Children's outcomes summarised in the outcomes table (PSAResult.consequences), not again per strategy.
+IN_OUTCOMES_TABLE = ("care_entries_undiscounted", "care_months_undiscounted", "proceedings_issued", "reentries",
+                     "child_years_at_home", "child_years_at_home_undiscounted")
 
 
 def wtp_grid(settings: dict) -> np.ndarray:
@@ -262,7 +265,8 @@ class PSAResult:
         """Mean and 95% interval per strategy and outcome (computed once: sorting a million values is not free)."""
         summaries = comparison.summarise_many({(name, outcome): values[k] for k, name in enumerate(self.strategies)
                                              for outcome, values in self.outcomes.items()
-                                             if not outcome.startswith(PAYER_PREFIX)}, finite_only=True)
+                                             if not outcome.startswith(PAYER_PREFIX) and outcome not in
+                                             IN_OUTCOMES_TABLE}, finite_only=True)
         out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in self.strategies}
         for (name, outcome), summary in summaries.items():
             out[name][outcome] = summary

@@ -156,6 +156,16 @@ COLUMNS: dict[str, Column] = {
     "children_referred": _c("Children referred", kind="number", decimals=1),
     "placements_avoided": _c("Placements avoided (undiscounted)", kind="number", decimals=2),
     "net_saving_public_sector": _c("Net saving, public sector", "£", "gbp"),
+    # cashable and notional savings (budget), children's outcomes per strategy (base case)
+    "cashable_savings": _c("Cashable savings", "£", "gbp"), "notional_savings": _c("Notional savings", "£", "gbp"),
+    "cumulative_cash_net_saving": _c("Cumulative net saving on cash alone", "£", "gbp"),
+    "cost_added": _c("Added cost rows per child", "£", "gbp"),
+    "care_entries_undiscounted": _c("Care entries per child (undiscounted)", kind="number", decimals=4),
+    "care_months_undiscounted": _c("Months in care per child (undiscounted)", "months", "number", 2),
+    "proceedings_issued": _c("Care proceedings issued per child (undiscounted)", kind="number", decimals=4),
+    "reentries": _c("Re-entries after a return home per child (undiscounted)", kind="number", decimals=4),
+    "child_years_at_home": _c("Child-years at home to 18 per child (discounted)", "years", "number", 3),
+    "child_years_at_home_undiscounted": _c("Child-years at home to 18 per child (undiscounted)", "years", "number", 3),
 }
 
 # Table-level vocabulary: a label per table (sheet names, ≤ 31 characters) and the kind of
@@ -176,6 +186,9 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "placement_mix": ("Placement mix", "pct"), "age_bands": ("Age bands", None),
     # results.xlsx only: the budget's board table (year rows and a total) and its full detail
     "budget": ("Budget", "gbp"), "budget_detail": ("Budget detail", "gbp"),
+    "outcomes": ("Children's outcomes", None), "psa_outcomes": ("PSA children's outcomes", None),
+    "by_payer": ("Who pays and who saves", None), "psa_by_payer": ("PSA who pays and who saves", None),
+    "budget_by_payer": ("Budget by payer", None), "consequences": ("Outcomes and who pays", None),
 }
 # Tables whose value columns take their unit from a row's key column (the measure named in that row).
 ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),
@@ -284,6 +297,19 @@ TABLE_COLUMNS: dict[str, dict[str, Column]] = {
     "baseline_families": {"figure": _t("Figure"), "measures": _t("What it measures"), "published": _n("Published", 2),
                           "local": _n("This authority", 2), "source": _t("Source")},
 }
+_OUTCOMES = {"outcome": _t("Outcome"), "unit": _t("Counted in"), "ifpp": _n("IFPP, per child"),
+             "usual_care": _n("Usual care, per child"), "difference": _n("Difference, per child"),
+             "difference_lower": _n("Difference, 2.5th percentile"), "difference_upper": _n("Difference, 97.5th percentile"),
+             "difference_per_100_families": _n("Difference per 100 families referred"),
+             "framework_outcome": _t("National Framework outcome")}
+_LEDGER = {"payer_row": _t("Payer"), "ifpp": Column("IFPP", "£", "gbp"), "usual_care": Column("Usual care", "£", "gbp"),
+           "savings": Column("Savings", "£", "gbp"), "savings_lower": Column("Savings, 2.5th percentile", "£", "gbp"),
+           "savings_upper": Column("Savings, 97.5th percentile", "£", "gbp")}
+TABLE_COLUMNS.update({"outcomes": _OUTCOMES, "psa_outcomes": {**_OUTCOMES, "ifpp": _n("IFPP, per child (mean)"),
+                                                              "usual_care": _n("Usual care, per child (mean)"),
+                                                              "difference": _n("Difference, per child (mean)")},
+                      "by_payer": _LEDGER, "psa_by_payer": {**_LEDGER, "savings": Column("Savings (mean)", "£", "gbp")},
+                      "budget_by_payer": _LEDGER})
 TABLES.update({  # the calibration report's sheets (placement_mix: already declared)
     "estimates": ("Care dynamics", None), "thin_cells": ("Thin cells", None), "counts": ("903 exclusions and repairs", None),
     "age_shares": ("Age at entry", None), "checks": ("Checks", None), "exits": ("Exits by reason", None),
