@@ -69,7 +69,7 @@ APPLIES_TO = {"month_in_care": "per month in care",
               "care_entry": "per care entry (first entries and re-entries)",
               "month_at_home_after_return": "per month at home after a return home",
               "referral": "per family or child referred (once, at referral; both strategies)",
-              "proceedings": "per care proceedings issued"}
+              "proceedings": "per care proceedings issued (a family's case: GBP/episode/family)"}
 APPLIES_TO_RECURRING = ("month_in_care", "month_at_home_after_return")  # entered in a recurring cost unit
 
 # Children's outcomes (cost-consequence): key → (label, unit, DfE Children's Social Care National Framework (2023)

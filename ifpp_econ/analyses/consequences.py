@@ -119,7 +119,7 @@ def by_age_band(by_band: dict[str, dict[str, np.ndarray]], strategies: list[str]
 
 
 WHY_NO_QALY = ("No QALYs or wellbeing scores: no published utilities for children in care against children at home "
-               "meet the evidence bar for a base case (shared/docs/evidence.md); the SDQ collected in SSDA903 with a "
+               "meet the evidence bar for a base case (the project's evidence review, evidence.md); the SDQ collected in SSDA903 with a "
                "published SDQ→CHU9D mapping (Furber 2014; Sharma 2019) is a research route, not a default. The "
                "outcomes are therefore reported side by side with the costs (a cost-consequence analysis, as NICE's "
                "social care methods and CHEERS 2022 allow). No model outcome measures whether children are safe at "

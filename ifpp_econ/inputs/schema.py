@@ -315,6 +315,8 @@ def added_cost_units(applies_to: str) -> tuple[str, ...]:
     one-off cost per entry, referral or proceedings."""
     if applies_to in declarations.APPLIES_TO_RECURRING:
         return RECURRING
+    if applies_to == "proceedings":  # proceedings concern a family (as court_cost_proceedings)
+        return ("GBP/episode/family",)
     return ONE_OFF if applies_to in APPLIES_TO else COST_UNITS
 
 

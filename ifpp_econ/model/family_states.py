@@ -158,7 +158,10 @@ def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings
             return zero
         return p[name] if weight is None else p[name] * weight(name)
 
-    added = {code: sum_arrays([zero, *(paid(name) * (per_child if spec.units.get(name, "").endswith("/family") else 1.0)
+    # per family → per child (÷ children per family), except per proceedings: a family's case, already per child
+    # through proceedings_per_entry
+    added = {code: sum_arrays([zero, *(paid(name) * (per_child if spec.units.get(name, "").endswith("/family")
+                                                     and code != "proceedings" else 1.0)
                                        for name, applies in spec.added_costs if applies == code)])
              for code in declarations.APPLIES_TO}
     return {
