@@ -319,10 +319,10 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
                 band.update(costs)
                 band["cost"] = band[f"cost_{perspective}"]
     ledger = spec.ledger_rows()
-    for row in ledger:  # the payer ledger: each row's cost per child, whatever the perspective
-        units, programme = c.units(rows=[row])
+    for payer_row in ledger:  # the payer ledger: each row's cost per child, whatever the perspective
+        units, programme = c.units(rows=[payer_row])
         for b, name in enumerate(bands):
-            by_band[name][PAYER_PREFIX + row] = sum_arrays(_band_costs(totals[b], b, units, programme).values())
+            by_band[name][PAYER_PREFIX + payer_row] = sum_arrays(_band_costs(totals[b], b, units, programme).values())
     for b, name in enumerate(bands):
         h = int(horizons[b])
         band = by_band[name]
@@ -348,7 +348,7 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     keys = (*COST_CATEGORIES, "cost", "cost_per_family", "cost_local_authority", "cost_public_sector",
             "first_placements", "first_placements_undiscounted", "care_entries", "care_months",
             "care_entries_undiscounted", "care_months_undiscounted", "proceedings_issued", "reentries",
-            "child_years_at_home", "child_years_at_home_undiscounted", *(PAYER_PREFIX + row for row in ledger))
+            "child_years_at_home", "child_years_at_home_undiscounted", *(PAYER_PREFIX + name for name in ledger))
     out = {k: weighted(k) for k in keys}
     n_strategies, n = out["cost"].shape
     n_cycles = int(horizons.max())

@@ -468,8 +468,9 @@ def outcomes_html(tables: dict, psa_json: dict, base_json: dict, context: dict) 
                           caption="PSA: mean and 95% interval of each difference (per child)")
                if "psa_outcomes" in tables else "")
             + f"<p><b>Cost per child-year at home gained</b> (discounted cost, chosen perspective, per child-year at "
-              f"home, discounted): {html.escape(ratio['reading'])} (incremental cost {presentation.gbp(ratio['incremental_cost_per_child'])}"
-              f" per child; {ratio['child_years_at_home_gained_per_child']:.3f} child-years at home gained).</p>"
+              f"home, discounted): {html.escape(ratio['reading'])} (incremental cost "
+              f"{presentation.gbp(ratio['incremental_cost_per_child'])} per child; "
+              f"{ratio['child_years_at_home_gained_per_child']:.3f} child-years at home gained).</p>"
             + table_html(band_rows, None, context, caption="Difference per child by age band at referral (each band "
                                                            "followed to age 18; living at home past 18: —)")
             + f"<p class=note>{html.escape(WHY_NO_QALY)}</p>")
