@@ -121,13 +121,16 @@ def _setting_value(sheet: _Sheet, rec: dict, kind: str, allowed: str, c: _Collec
 
 
 
-def _new_key(sheet: _Sheet, rec: dict, column: str, known, noun: str, listed: str, seen: dict, c: _Collector) -> str | None:
-    """A row's key if it is one of ``known`` and not seen before (``seen``: key → row, updated); else None,
-    with the problem named at its cell."""
+def _new_key(sheet: _Sheet, rec: dict, column: str, known, noun: str, listed: str, seen: dict, c: _Collector,
+             problem=None) -> str | None:
+    """A row's key if it is one of ``known`` (or, given ``problem(key)`` → message or None, if that finds none) and
+    not seen before (``seen``: key → row, updated); else None, with the problem named at its cell."""
     key = _text(sheet, rec, column)
     where = _cell(sheet, rec["_row"], column)
-    if key not in known:
-        c.add(where, f"unknown {noun} {_show(key)}; {listed}: {', '.join(known)}")
+    found = problem(key) if problem is not None else (
+        None if key in known else f"unknown {noun} {_show(key)}; {listed}: {', '.join(known)}")
+    if found:
+        c.add(where, found)
         return None
     if key in seen:
         c.add(where, f"duplicate {noun} {key} (also in row {seen[key]})")
@@ -143,9 +146,8 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
     for rec in sheet.rows:
         applies_to = _text(sheet, rec, "applies_to")
         added = bool(applies_to) and _text(sheet, rec, "name") not in known
-        name = (_added_name(sheet, rec, seen, c) if added else
-                _new_key(sheet, rec, "name", known, "parameter", "the model uses (or, for a cost row of your own, fill "
-                         "its applies_to)", seen, c))
+        name = _new_key(sheet, rec, "name", known, "parameter", "a cost row of your own also needs an applies_to; "
+                        "the model uses", seen, c, _added_name_problem if added else None)
         if name is None:
             continue
         default = known.get(name) or {"label": name, "unit": _text(sheet, rec, "unit")}
@@ -250,18 +252,11 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
     return out
 
 
-def _added_name(sheet: _Sheet, rec: dict, seen: dict, c: _Collector) -> str | None:
-    """The name of an added cost row (a new name with an applies_to), if it can be one; else None, with the problem."""
-    name = _text(sheet, rec, "name")
-    where = _cell(sheet, rec["_row"], "name")
+def _added_name_problem(name: str) -> str | None:
+    """What is wrong with the name of an added cost row (a new name with an applies_to), if anything."""
     if not name or ":" in name or name.startswith("structure"):
-        c.add(where, f"found {_show(name)}; an added cost row needs a name of its own, without ':' (e.g. camhs_in_care)")
-        return None
-    if name in seen:
-        c.add(where, f"duplicate parameter {name} (also in row {seen[name]})")
-        return None
-    seen[name] = rec["_row"]
-    return name
+        return f"found {_show(name)}; an added cost row needs a name of its own, without ':' (e.g. camhs_in_care)"
+    return None
 
 
 def _cashable(sheet: _Sheet, rec: dict, name: str, unit: str, added: bool, c: _Collector
