@@ -97,7 +97,7 @@ def summarise(outcomes: dict[str, np.ndarray], strategies: list[str], comparator
     rows = []
     for (key, basis), (a, b, _) in diffs.items():
         label, unit, framework = declarations.CHILD_OUTCOMES[key]
-        s = summaries[key, basis]
+        s = summaries.get((key, basis))  # None: no finite value (e.g. living at home past every band's horizon)
         rows.append({"outcome": label, "key": key, "basis": basis, "unit": _unit(unit, basis),
                      "ifpp": float(np.nanmean(a)) if np.isfinite(a).any() else None,
                      "usual_care": float(np.nanmean(b)) if np.isfinite(b).any() else None,

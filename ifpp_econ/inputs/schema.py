@@ -8,7 +8,7 @@ found — replace with local data.
 from __future__ import annotations
 
 from .. import declarations
-from .container import AFTER_EFFECTS, CORRECTIONS, EFFECT_MODELS, PERSPECTIVES, PSA_STRUCTURAL  # noqa: F401
+from .container import AFTER_EFFECTS, CORRECTIONS, EFFECT_MODELS, PERSPECTIVES, PSA_STRUCTURAL, YES_NO  # noqa: F401
 from .distributions import DISTRIBUTIONS
 from .units import COST_UNITS, UNITS
 
@@ -60,7 +60,6 @@ CASHABLE = {
     "sgo_allowance": (1.0, "allowances are paid in cash"),
 }
 
-YES_NO = ("yes", "no")
 COST_METHODS = ("none", "per_family", "bottom_up")
 AFTER_EFFECT = AFTER_EFFECTS
 VOCABULARIES = {

@@ -303,8 +303,9 @@ _OUTCOMES = {"outcome": _t("Outcome"), "unit": _t("Counted in"), "ifpp": _n("IFP
              "difference_per_100_families": _n("Difference per 100 families referred"),
              "framework_outcome": _t("National Framework outcome")}
 _LEDGER = {"payer_row": _t("Payer"), "ifpp": Column("IFPP", "£", "gbp"), "usual_care": Column("Usual care", "£", "gbp"),
-           "savings": Column("Savings", "£", "gbp"), "savings_lower": Column("Savings, 2.5th percentile", "£", "gbp"),
-           "savings_upper": Column("Savings, 97.5th percentile", "£", "gbp")}
+           "savings": Column("Savings", "£", "gbp"),
+           "savings_lower": Column("Savings, 2.5th percentile", "£", "gbp", dash="percentiles do not add up over payers"),
+           "savings_upper": Column("Savings, 97.5th percentile", "£", "gbp", dash="percentiles do not add up over payers")}
 TABLE_COLUMNS.update({"outcomes": _OUTCOMES, "psa_outcomes": {**_OUTCOMES, "ifpp": _n("IFPP, per child (mean)"),
                                                               "usual_care": _n("Usual care, per child (mean)"),
                                                               "difference": _n("Difference, per child (mean)")},

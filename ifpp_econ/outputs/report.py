@@ -463,10 +463,9 @@ def outcomes_html(tables: dict, psa_json: dict, base_json: dict, context: dict) 
             "undiscounted) and the share living at home at 1, 2 and 5 years, each mapped to the outcome of the DfE "
             "Children's Social Care National Framework (2023) it informs. Per 100 families referred multiplies by "
             "100 × children per family.</p>"
-            + table_html(tables["outcomes"], "outcomes", context, caption="Base case")
-            + (table_html(tables["psa_outcomes"], "psa_outcomes", context,
-                          caption="PSA: mean and 95% interval of each difference (per child)")
-               if "psa_outcomes" in tables else "")
+            + table_html(with_interval(tables["outcomes"], tables.get("psa_outcomes"), "outcome", "difference"),
+                         "outcomes", context, caption="Base case, with the 95% interval of each difference from the "
+                                                      "PSA")
             + f"<p><b>Cost per child-year at home gained</b> (discounted cost, chosen perspective, per child-year at "
               f"home, discounted): {html.escape(ratio['reading'])} (incremental cost "
               f"{presentation.gbp(ratio['incremental_cost_per_child'])} per child; "
@@ -484,10 +483,20 @@ def payers_html(tables: dict, context: dict, perspective: str) -> str:
             + html.escape(perspective.replace("_", " ")) + " perspective's. A finance lead adds another agency's costs "
             "(e.g. CAMHS per month in care, payer NHS) as a row of the workbook's Parameters sheet with a payer and "
             "an applies_to (README, 'Adding a cost row').</p>"
-            + table_html(tables["by_payer"], "by_payer", context, caption="Base case, per child")
-            + (table_html(tables["psa_by_payer"], "psa_by_payer", context,
-                          caption="PSA: mean and 95% interval of each payer's savings per child")
-               if "psa_by_payer" in tables else ""))
+            + table_html(with_interval(tables["by_payer"], tables.get("psa_by_payer"), "payer_row", "savings"),
+                         "by_payer", context, caption="Base case per child, with the 95% interval of each payer's "
+                                                      "savings from the PSA"))
+
+
+def with_interval(base: pd.DataFrame, psa: pd.DataFrame | None, key: str, measure: str) -> pd.DataFrame:
+    """A base-case table with the PSA's 2.5th and 97.5th percentiles of ``measure`` (matched on ``key``) beside it."""
+    if psa is None:
+        return base
+    bounds = psa.set_index(key)[[f"{measure}_lower", f"{measure}_upper"]]
+    out = base.join(bounds, on=key)
+    at = list(out.columns).index(measure) + 1
+    cols = list(base.columns)
+    return out[cols[:at] + [f"{measure}_lower", f"{measure}_upper"] + cols[at:]]
 
 
 def two_way_caption(result, labels: dict) -> str:
