@@ -146,6 +146,28 @@ class Number(click.ParamType):
         return int(number) if self.integer else number
 
 
+class SampleSizes(click.ParamType):
+    """Trial sizes for ``--evsi``: whole numbers of families per arm separated by commas (``25,100,400,1600``; no
+    thousands separators), each 2 to 1,000,000; ``none`` for no EVSI (overriding the workbook's)."""
+
+    name = "sizes"
+    ALLOWED = "families per arm separated by commas, e.g. 25,100,400,1600 (each a whole number from 2 to 1,000,000), or none"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip()
+        if text.lower() == "none":
+            return ()
+        sizes = []
+        for token in text.replace(";", ",").split(","):
+            token = token.strip()
+            if not token.isdigit() or not 2 <= int(token) <= 1_000_000:
+                self.fail(f"found {token!r} in {text!r}; allowed: {self.ALLOWED}", param, ctx)
+            sizes.append(int(token))
+        return tuple(sorted(set(sizes)))
+
+
 def _options(*decorators):
     """Combine click decorators so commands share one definition of each option."""
     def apply(func):
@@ -266,8 +288,13 @@ def run(workbook, out, force, as_json):
 @click.option("--workers", type=Number(1, integer=True), default=None,
               help="Threads for the model and sampling (default, and at most: every available core); results do not "
                    "depend on it.")
+@click.option("--evsi", "evsi_sizes", type=SampleSizes(), default=None, metavar="N1,N2,...",
+              help="Value of sample information of a two-arm trial with these numbers of families per arm (e.g. "
+                   "25,100,400,1600): EVSI, trial cost, ENBS and the optimal size (default: the workbook's "
+                   "evsi_sample_sizes; none: no EVSI).")
 @guarded
-def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural, workers):
+def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural, workers,
+        evsi_sizes):
     """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
     from . import pipeline
 
@@ -275,7 +302,8 @@ def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterat
     with chart_worker() as charts:  # forked after the workbook is read: it inherits what is loaded, and its warm-up
         outcome = pipeline.psa(inputs, iterations, seed, out, force, chunk_size=chunk_size,  # overlaps the PSA
                                save_iterations=save_iterations, evppi=not no_evppi, structural=structural,
-                               workers=workers, progress=Progress("PSA"), charts_executor=charts)
+                               workers=workers, evsi_sizes=evsi_sizes, progress=Progress("PSA"),
+                               charts_executor=charts)
     emit(as_json, outcome.data, outcome.text, outcome.folder, outcome.price_year)
 
 

@@ -25,20 +25,21 @@ from typing import Any
 
 from . import executors
 
-ANALYSES = ("base", "psa", "voi", "averaged", "dsa", "budget")
+ANALYSES = ("base", "psa", "voi", "evsi", "averaged", "dsa", "budget")
 ONE_THREAD_BELOW = 100_000  # iterations: with two busy workers beside it, the report's own PSA runs on one thread
 
 
 @dataclass
 class Results:
     """The results of one run of the pipeline (None where not asked for): the deterministic base case, the PSA and
-    its value of information, the model-averaged PSA (structural uncertainty, beside the default), the DSA and the
-    budget impact."""
+    its value of information (and the value of sample information of a trial, when asked), the model-averaged PSA
+    (structural uncertainty, beside the default), the DSA and the budget impact."""
 
     inputs: Any
     base: Any = None
     psa: Any = None
     voi: Any = None
+    evsi: Any = None
     averaged: Any = None
     dsa: Any = None
     budget: Any = None
@@ -57,19 +58,21 @@ class Outcome:
 
 def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=ANALYSES, executor: Executor | None = None,
             on_result: Callable[[str, Results], None] | None = None, progress=None, stage=None,
-            psa_options: dict | None = None, dsa_options: dict | None = None, budget_options: dict | None = None
-            ) -> Results:
+            psa_options: dict | None = None, dsa_options: dict | None = None, budget_options: dict | None = None,
+            evsi_sizes=None) -> Results:
     """The analyses named in ``analyses`` (of :data:`ANALYSES`), in the order base, PSA, VOI, model-averaged PSA,
     DSA, budget; DSA, budget and the model-averaged PSA go to ``executor`` first and are collected last.
 
     ``n``/``seed``: PSA iterations and seed (default: the workbook's); ``psa_options``: further arguments of
     :func:`~ifpp_econ.analyses.psa.run_psa` (``keep_draws``, ``chunk_size``, ``structural``, ``workers``);
-    ``dsa_options``/``budget_options``: of ``run_dsa``/``run_budget``; ``progress(done, total)`` follows the PSA;
+    ``dsa_options``/``budget_options``: of ``run_dsa``/``run_budget``; ``evsi_sizes``: the trial sizes (families per
+    arm) of the EVSI (default: the workbook's ``evsi_sample_sizes``; none: no EVSI); ``progress(done, total)`` follows the PSA;
     ``stage(message)`` is told as each stage starts.
     """
     from .analyses.budget import run_budget
     from .analyses.deterministic import run_base_case
     from .analyses.dsa import run_dsa
+    from .analyses.evsi import run_evsi
     from .analyses.psa import run_psa
     from .analyses.voi import run_voi
     from .model.family_states import load_kernels
@@ -116,6 +119,11 @@ def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=A
             begin("PSA tables, EVPI/EVPPI and charts")
             results.voi = run_voi(results.psa, evppi=(psa_options or {}).get("keep_draws", True) != 0)
             emit("voi")
+        sizes = inputs.settings.get("evsi_sample_sizes") if evsi_sizes is None else evsi_sizes
+        if "evsi" in wanted and sizes:
+            begin(f"EVSI of a trial of {', '.join(f'{s:,}' for s in sizes)} families per arm")
+            results.evsi = run_evsi(results.psa, inputs, sizes)
+            emit("evsi")
     for name, message in (("averaged", "model-averaged PSA (structural uncertainty)"),
                           ("dsa", "one-way, break-even, two-way and scenario analyses"), ("budget", "budget impact")):
         if name in futures:
@@ -149,8 +157,9 @@ def run(inputs, out=None, force: bool = False, charts_executor: Executor | None 
 
 def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: bool = False, *,
         chunk_size: int | None = None, save_iterations: bool = False, evppi: bool = True, structural: str | None = None,
-        workers: int | None = None, progress=None, charts_executor: Executor | None = None) -> Outcome:
-    """``ifpp-econ psa``: the PSA, its value of information, tables and charts."""
+        workers: int | None = None, evsi_sizes=None, progress=None, charts_executor: Executor | None = None) -> Outcome:
+    """``ifpp-econ psa``: the PSA, its value of information, tables and charts; with ``evsi_sizes`` (families per
+    arm; default the workbook's ``evsi_sample_sizes``) the value of sample information of a trial."""
     from .model.spec import build_spec
     from .outputs import figures, presentation, writers
     from .outputs.run_folder import RunFolder
@@ -158,7 +167,8 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
     n = int(inputs.settings["psa_iterations"] if n is None else n)
     seed = int(inputs.settings["psa_seed"] if seed is None else seed)
     conventions = build_spec(inputs).describe_conventions()
-    keep = True if save_iterations else (20_000 if evppi else 0)
+    sizes = inputs.settings.get("evsi_sample_sizes") if evsi_sizes is None else evsi_sizes
+    keep = True if save_iterations else (20_000 if evppi or sizes else 0)
     with RunFolder("psa", out, force, protect=[inputs.path]) as folder, _charts(folder, charts_executor) as charts:
         extra: dict = {}
 
@@ -168,18 +178,25 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
             elif name == "voi":
                 extra.update(writers.write_psa(folder, results.psa, inputs, conventions, save_iterations, results.voi))
                 charts.draw(figures.value_of_information(results.voi, inputs))
+            elif name == "evsi":
+                extra.update(writers.write_evsi(folder, results.evsi))
+                charts.draw(figures.evsi(results.evsi))
 
-        results = run_all(inputs, n, seed, analyses=("psa", "voi"), progress=progress, on_result=write,
+        results = run_all(inputs, n, seed, analyses=("psa", "voi", "evsi"), progress=progress, on_result=write,
                           psa_options={"keep_draws": keep, "chunk_size": chunk_size, "structural": structural,
-                                       "workers": workers})
+                                       "workers": workers}, evsi_sizes=sizes)
         result = results.psa
         folder.time("writing_seconds", results.seconds.get("PSA tables", 0.0))  # EVPPI, tables and charts
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": result.chunk_size,
-                                               "structural": structural or inputs.settings.get("psa_structural")},
+                                               "structural": structural or inputs.settings.get("psa_structural"),
+                                               "evsi_sample_sizes": list(sizes or [])},
                              files=charts.wait())
     warnings = [w for w in [presentation.small_sample_warning(n)] if w]
     data = {**result.to_json(), **extra, "conventions": writers.psa_conventions(conventions, result), "warnings": warnings}
-    return Outcome(data, writers.format_psa(result, conventions), dest, build_spec(inputs).price_year)
+    text = writers.format_psa(result, conventions)
+    if results.evsi is not None:
+        text += "\n" + writers.format_evsi(results.evsi)
+    return Outcome(data, text, dest, build_spec(inputs).price_year)
 
 
 def dsa(inputs, outcome: str = "savings", wtp: float | None = None, top: int = 15, out=None, force: bool = False,
@@ -260,6 +277,9 @@ def report(inputs, n: int | None = None, seed: int | None = None, out=None, forc
                 elif name == "voi":
                     writers.write_psa(folder, results.psa, inputs, conventions, voi=results.voi)
                     charts.draw(figures.value_of_information(results.voi, inputs))
+                elif name == "evsi":
+                    writers.write_evsi(folder, results.evsi)
+                    charts.draw(figures.evsi(results.evsi))
                 elif name == "dsa":
                     written["dsa"] = writers.write_dsa(folder, results.dsa, inputs)
                     charts.draw(figures.dsa(results.dsa, inputs))

@@ -242,7 +242,8 @@ def test_dsa_prints_labels_and_pounds(runner):
 def test_manifest_records_what_was_used(runner, tmp_path):
     data = json.loads(invoke(runner, "psa", "-n", "50", "--seed", "9", "--no-evppi", "--json", "--out", "m").output)
     manifest = json.loads((Path(data["output_folder"]) / "manifest.json").read_text())
-    assert manifest["settings"] == {"iterations": 50, "seed": 9, "chunk_size": 1024, "structural": "none"}
+    assert manifest["settings"] == {"iterations": 50, "seed": 9, "chunk_size": 1024, "structural": "none",
+                                    "evsi_sample_sizes": []}
     assert manifest["workbook_settings"]["psa_seed"] != 9 or manifest["workbook_settings"]["psa_iterations"] != 50
     assert Path(manifest["workbook"]["path"]).is_absolute() and manifest["argv"]
     assert {"numpy", "pandas", "scipy", "openpyxl", "matplotlib", "click"} <= set(manifest["versions"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -92,12 +93,15 @@ def test_binomial_trial_simulates_nested_vectorised_trials():
     np.testing.assert_allclose(big[:, 0], p_c - p_t, atol=0.015)
     assert np.abs(big[4::5, 0]).max() < 0.015  # no-effect iterations: RR = 1, not 0.6
     assert np.allclose(big[3::5, 0], -0.5, atol=0.015)  # RR 3 × 0.5 capped at a risk of 1
-    adjacent = sim(draws, np.array([20, 21]), np.random.default_rng(6))  # nested: 21 families per arm = the 20 plus one
-    control = np.round(adjacent[:, :, 1] * [[20], [21]])
-    treated = np.round((adjacent[:, :, 1] - adjacent[:, :, 0]) * [[20], [21]])
-    assert set(np.unique(control[1] - control[0])) == set(np.unique(treated[1] - treated[0])) == {0.0, 1.0}
+    doubling = sim(draws, np.array([256, 512]), np.random.default_rng(6))  # nested over powers of two: 512 ⊇ 256
+    control = np.round(doubling[:, :, 1] * [[256], [512]])
+    treated = np.round((doubling[:, :, 1] - doubling[:, :, 0]) * [[256], [512]])
+    assert (control[1] >= control[0]).all() and (treated[1] >= treated[0]).all()
+    assert (control[1] - control[0] <= 256).all() and (control[1] - control[0] > 0).any()
     again = sim(draws, np.array([20, 400, 100_000]), np.random.default_rng(5))
     np.testing.assert_array_equal(again[[1, 0, 2]], out)  # seeded, and the same whatever the order of the sizes
+    alone = sim(draws, np.array([400]), np.random.default_rng(5))
+    np.testing.assert_array_equal(alone[0], out[0])  # and whatever other sizes are asked for
     informed = E.informed_parameters(draws)
     assert np.allclose(informed.iloc[4::5, 0], 0.0) and np.allclose(informed.iloc[0::5, 0], np.log(0.5))
 
@@ -274,3 +278,125 @@ def test_evsi_chart(default_result):
     fig = evsi_chart(per_child)
     assert fig.axes[0].get_ylabel() == "GBP per child"
     plt.close(fig)
+
+
+# -- the command line and the workbook (issue 30's done-when) ---------------------------------------------------------
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from ifpp_econ.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _with_settings(path, **values):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    ws = wb["Settings"]
+    rows = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
+    for name, value in values.items():
+        ws.cell(rows[name], 2).value = value
+    wb.save(path)
+    return path
+
+
+def test_psa_evsi_json_rises_bounded_with_enbs_and_an_optimal_size(tmp_path):
+    import json
+
+    code, out, err = _cli("psa", "-n", 5000, "--evsi", "25,100,400,1600", "--json", "--out", tmp_path / "a")
+    assert code == 0, err
+    e = json.loads(out)["evsi"]
+    rows = e["by_sample_size"]
+    assert [r["sample_size"] for r in rows] == [25, 100, 400, 1600]
+    values = [r["evsi_per_child"] for r in rows]
+    assert all(b > a for a, b in zip(values, values[1:])) and values[0] > 0
+    assert values[-1] <= e["evppi_informed_per_child"]
+    assert all(r["enbs"] is not None and r["population_evsi"] > 0 for r in rows)
+    assert e["optimal_sample_size"] in (25, 100, 400, 1600) and e["method"] == "regression"
+    best = max(rows, key=lambda r: r["enbs"])
+    assert e["optimal_sample_size"] == best["sample_size"] and e["optimal_enbs"] == pytest.approx(best["enbs"])
+    trial_cost = 600_000 + 500 * 2 * np.array([25, 100, 400, 1600])  # the default workbook's trial costs (status E)
+    np.testing.assert_allclose([r["population_evsi"] - r["enbs"] for r in rows], trial_cost)
+    folder = tmp_path / "a"
+    table = pd.read_csv(folder / "evsi.csv")
+    assert list(table["sample_size"]) == [25, 100, 400, 1600] and (folder / "evsi.png").exists()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["settings"]["evsi_sample_sizes"] == [25, 100, 400, 1600]
+    assert manifest["evsi"]["trial_fixed_cost"] == 600_000
+
+
+def test_evsi_at_a_size_does_not_depend_on_the_other_sizes_asked_for(default_inputs):
+    from ifpp_econ.analyses.evsi import run_evsi
+    from ifpp_econ.analyses.psa import run_psa
+
+    psa = run_psa(default_inputs, 2000, 11, keep_draws=True)
+    alone = run_evsi(psa, default_inputs, [100], bootstrap=20)
+    grid = run_evsi(psa, default_inputs, [25, 100, 400], bootstrap=20)
+    assert alone.evsi_raw_per_child[0] == grid.evsi_raw_per_child[1]
+
+
+def test_the_workbook_asks_for_evsi_and_psa_evsi_none_overrides_it(tmp_path):
+    import json
+
+    from ifpp_econ.inputs.template import write_template
+
+    path = _with_settings(write_template(tmp_path / "trial.xlsx"), evsi_sample_sizes="50, 200",
+                          trial_fixed_cost=250_000, trial_cost_per_family=1000)
+    code, out, err = _cli("psa", path, "-n", 2000, "--json", "--out", tmp_path / "a")
+    assert code == 0, err
+    rows = json.loads(out)["evsi"]["by_sample_size"]
+    assert [r["sample_size"] for r in rows] == [50, 200]
+    np.testing.assert_allclose([r["population_evsi"] - r["enbs"] for r in rows], [350_000, 650_000])
+    code, out, err = _cli("psa", path, "-n", 500, "--evsi", "none", "--json", "--out", tmp_path / "b")
+    assert code == 0 and "evsi" not in json.loads(out)
+
+
+@pytest.mark.parametrize("value, found", [("25, x", "'x'"), ("1", "1"), ("25.5", "25.5"), (-4, "-4")])
+def test_bad_trial_sizes_in_the_workbook_are_named_at_their_cell(tmp_path, value, found):
+    from ifpp_econ.inputs.template import write_template
+
+    path = _with_settings(write_template(tmp_path / "bad.xlsx"), evsi_sample_sizes=value)
+    code, out, err = _cli("validate", path)
+    assert code == 2 and "Traceback" not in err
+    assert re.search(rf"Settings!B\d+: found {re.escape(found)}; allowed: empty \(no EVSI\) or families per arm", err)
+
+
+@pytest.mark.parametrize("option", ["0", "25,abc", "1,600", "2000000"])
+def test_bad_evsi_options_exit_2(option):
+    code, out, err = _cli("psa", "-n", 10, "--evsi", option)
+    assert code == 2 and "Invalid value for '--evsi'" in err and "Traceback" not in err
+
+
+def test_a_workbook_without_the_trial_settings_takes_their_defaults_with_a_warning(tmp_path):
+    from openpyxl import load_workbook
+
+    from ifpp_econ.inputs.reader import read_workbook
+    from ifpp_econ.inputs.template import write_template
+
+    path = write_template(tmp_path / "old.xlsx")
+    wb = load_workbook(path)
+    ws = wb["Settings"]
+    for r in range(ws.max_row, 1, -1):
+        if ws.cell(r, 1).value in ("evsi_sample_sizes", "trial_fixed_cost", "trial_cost_per_family"):
+            ws.delete_rows(r)
+    wb.save(path)
+    inputs = read_workbook(path)
+    assert inputs.settings["evsi_sample_sizes"] == [] and inputs.settings["trial_fixed_cost"] == 600_000
+    assert sum("a newer setting" in w for w in inputs.warnings) == 3
+
+
+@pytest.mark.slow
+def test_report_shows_the_value_of_a_trial_when_the_workbook_asks(tmp_path):
+    from openpyxl import load_workbook
+
+    from ifpp_econ.inputs.template import write_template
+
+    path = _with_settings(write_template(tmp_path / "trial.xlsx"), evsi_sample_sizes="25, 100, 400")
+    code, out, err = _cli("report", path, "-n", 2000, "--out", tmp_path / "r")
+    assert code == 0, err
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Value of a trial (EVSI)" in html and "Expected net benefit of sampling (ENBS)" in html
+    assert "CHEERS-VOI" in html and "not run: set evsi_sample_sizes" not in html
+    assert "EVSI (value of a trial)" in load_workbook(tmp_path / "r" / "results.xlsx").sheetnames

@@ -112,3 +112,32 @@ def test_outcome_and_cash_figures_are_the_tools_own(default_inputs):
                f"year {b['payback_year_cash']} on cash alone"]
     for figure in figures:
         assert figure in " ".join(cash.split()), figure
+
+
+def evsi_figures(default_inputs) -> dict[str, str]:
+    """The figures of the README's "Value of a trial" paragraph, as the tool computes them."""
+    from ifpp_econ.analyses.evsi import run_evsi
+    from ifpp_econ.analyses.psa import run_psa
+
+    psa = run_psa(default_inputs, keep_draws=20_000)
+    local = run_evsi(psa, default_inputs, [25, 100, 400, 1600])
+    england = dict(psa.population, children_per_year=psa.population["children_per_year"] * 152)
+    national = run_evsi(psa, default_inputs, [25, 100, 400, 1600], population=england).table().set_index("sample_size")
+    best, enbs = local.optimal()
+    assert national["enbs"].idxmax() == 1600
+    return {**{f"EVSI_{n}": gbp(v) for n, v in zip(local.sample_sizes, local.evsi_per_child)},
+            "EVPPI_INFORMED": gbp(local.evppi_informed_per_child),
+            "POP_LA": f"{psa.population['children_per_year']:,.1f}", "OPT_LA": f"{best:,}", "ENBS_LA": gbp(enbs),
+            "NAT_EVSI_1600": gbp(national.loc[1600, "population_evsi"]), "NAT_ENBS_1600": gbp(national.loc[1600, "enbs"])}
+
+
+def test_value_of_a_trial_figures_are_the_tools_own(default_inputs):
+    section = " ".join(README.split("### Value of a trial (EVSI)", 1)[1].split("\n## ", 1)[0].split())
+    figures = evsi_figures(default_inputs)
+    template = ("EVSI per child is {EVSI_25} at 25 families per arm, {EVSI_100} at 100, {EVSI_400} at 400 and {EVSI_1600} "
+                "at 1,600, against an EVPPI of {EVPPI_INFORMED} for what the trial informs. **For one authority** "
+                "({POP_LA} children a year for 10 years) no size is worth it: the best is {OPT_LA} families per arm, with "
+                "ENBS {ENBS_LA}.")
+    assert template.format(**figures) in section
+    assert (f"EVSI at 1,600 families per arm is {figures['NAT_EVSI_1600']} against a trial cost of £2,200,000: ENBS "
+            f"{figures['NAT_ENBS_1600']}") in section

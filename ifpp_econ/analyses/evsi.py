@@ -61,6 +61,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..inputs.schema import setting_default
 from . import voi
 
 # (draws (N, P), sample sizes (J,), generator) → summary statistics (J, N, S): one simulated study per iteration and size
@@ -70,9 +71,9 @@ METHODS: tuple[str, ...] = ("regression", "gaussian")
 NO_EFFECT_COLUMN = "structure:no_effect"
 BOOTSTRAP_REPLICATES = 200
 
-# Proposed workbook settings (not in the schema yet; status E): run_evsi uses these when a workbook has none.
-DEFAULT_TRIAL_FIXED_COST = 600_000.0  # GBP: set-up, trial management, process evaluation, analysis and reporting
-DEFAULT_TRIAL_COST_PER_FAMILY = 500.0  # GBP per family randomised: recruitment, randomisation, outcome from LA records
+# Without a workbook (or when its evsi_sample_sizes is empty and sizes are asked for): the schema's trial costs (status E)
+DEFAULT_TRIAL_FIXED_COST = float(setting_default("trial_fixed_cost"))  # GBP: set-up, management, evaluation, reporting
+DEFAULT_TRIAL_COST_PER_FAMILY = float(setting_default("trial_cost_per_family"))  # GBP per family randomised
 DEFAULT_SAMPLE_SIZES = (25, 50, 100, 200, 400, 800, 1600)  # families per arm
 
 
@@ -104,19 +105,35 @@ def trial_summary(events_control: np.ndarray, events_treated: np.ndarray, n: np.
 
 def binomial_trial(rr_column: str = "rr_12m", risk_column: str = "risk_12m") -> SummarySimulator:
     """Simulator of the two-arm trial: X_c ~ Bin(n, p_c), X_t ~ Bin(n, min(RR × p_c, 1)) per iteration and sample size
-    (RR = 1 where ``structure:no_effect`` is 1). Vectorised over iterations and sizes; the trials are nested (a larger
-    trial adds families to the smaller ones). Returns :func:`trial_summary` ``(J, N, 2)`` in the order of the sizes.
+    (RR = 1 where ``structure:no_effect`` is 1). Vectorised over iterations and sizes. Returns :func:`trial_summary`
+    ``(J, N, 2)`` in the order of the sizes.
+
+    A trial of n families does not depend on which other sizes are asked for: the families up to the largest power of
+    two ≤ n come from a chain nested over the powers of two (the trial of 512 contains the trial of 256), each
+    doubling from its own stream, and the n − 2ᵏ others from a stream keyed by n; every stream is a child of the
+    generator's seed sequence. So ``--evsi 100`` and ``--evsi 25,100`` give the same EVSI at 100.
     """
     def simulate(draws: pd.DataFrame, sample_sizes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        root = rng.bit_generator.seed_seq
+        if not isinstance(root, np.random.SeedSequence):
+            raise TypeError("the trial simulator needs a generator made from a numpy SeedSequence")
+
+        def stream(*key: int) -> np.random.Generator:
+            return np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, *key)))
+
         sizes = np.asarray(sample_sizes, dtype=np.int64)
-        order = np.argsort(sizes, kind="stable")
-        steps = np.diff(sizes[order], prepend=0)[:, None]  # (J, 1) families added at each larger size
-        p_c = draws[risk_column].to_numpy(float)
-        p_t = np.minimum(effective_rr(draws, rr_column) * p_c, 1.0)
-        x_c = np.cumsum(rng.binomial(steps, p_c[None, :]), axis=0)
-        x_t = np.cumsum(rng.binomial(steps, p_t[None, :]), axis=0)
-        out = np.empty((len(sizes), len(p_c), 2))
-        out[order] = trial_summary(x_c, x_t, sizes[order][:, None])
+        p = np.stack([draws[risk_column].to_numpy(float), np.zeros(len(draws))])
+        p[1] = np.minimum(effective_rr(draws, rr_column) * p[0], 1.0)  # (2, N): control, intervention
+        levels = int(np.log2(sizes.max())) + 1
+        chain = np.empty((levels, *p.shape))  # events among the first 2^l families per arm, l = 0 … levels − 1
+        for level in range(levels):
+            added = stream(1, level).binomial(1 if level == 0 else 2 ** (level - 1), p)
+            chain[level] = added if level == 0 else chain[level - 1] + added
+        out = np.empty((len(sizes), p.shape[1], 2))
+        for j, n in enumerate(sizes):
+            level = int(np.log2(n))
+            events = chain[level] + (stream(2, int(n)).binomial(int(n) - 2 ** level, p) if n > 2 ** level else 0)
+            out[j] = trial_summary(events[0], events[1], n)
         return out
 
     return simulate
@@ -394,9 +411,7 @@ def run_evsi(psa, inputs=None, sample_sizes: Sequence[int] | None = None, *, wtp
     if psa.draws is None:
         raise ValueError("EVSI needs the PSA's draws: run_psa(..., keep_draws=True or a number)")
     settings = dict(inputs.settings) if inputs is not None else {}
-    sizes = sample_sizes if sample_sizes is not None else settings.get("evsi_sample_sizes", DEFAULT_SAMPLE_SIZES)
-    if isinstance(sizes, str):
-        sizes = [int(float(s)) for s in sizes.replace(";", ",").split(",") if s.strip()]
+    sizes = sample_sizes if sample_sizes is not None else (settings.get("evsi_sample_sizes") or DEFAULT_SAMPLE_SIZES)
     fixed = settings.get("trial_fixed_cost", DEFAULT_TRIAL_FIXED_COST) if trial_fixed_cost is None else trial_fixed_cost
     per_family = (settings.get("trial_cost_per_family", DEFAULT_TRIAL_COST_PER_FAMILY) if trial_cost_per_family is None
                   else trial_cost_per_family)

@@ -59,6 +59,9 @@ class Settings:
     la_referrals_per_year: float
     budget_years: int
     decision_years: int
+    evsi_sample_sizes: list[int]  # families per arm; empty: no EVSI
+    trial_fixed_cost: float  # GBP
+    trial_cost_per_family: float  # GBP per family randomised
     comparator: str
     threshold_parameters: list[str]
     all_savings_cashable: YesNo

@@ -66,6 +66,8 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
         raw = rec.get("value")
         if kind == "list":
             found[name] = [t.strip() for t in str(raw or "").split(",") if t.strip()]
+        elif kind.startswith("intlist"):
+            found[name] = _whole_numbers(raw, kind, allowed, where, c)
         elif kind == "text" and not _text(sheet, rec, "value"):
             c.add(where, f"empty; allowed: {allowed}")
         else:
@@ -75,7 +77,8 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
     for name, default, *_ in schema.SETTINGS:
         if name not in found and not any(_text(sheet, r, "setting") == name for r in sheet.rows):
             if name in schema.LATER_SETTINGS:  # added after workbooks were written: the default, said once
-                found[name] = default
+                kind = known[name][2]
+                found[name] = [int(t) for t in str(default).split(",") if t.strip()] if kind.startswith("intlist") else default
                 c.warn(f"{sheet.name}", f"setting {name} is missing (a newer setting); its default {default} is used "
                                         "(add a row for it, or write a fresh workbook with ifpp-econ template)")
             else:
@@ -83,6 +86,26 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
     if {"wtp_min", "wtp_max"} <= found.keys() and found["wtp_max"] <= found["wtp_min"]:
         c.add(_setting_cell(sheet, "wtp_max"), f"wtp_max ({found['wtp_max']:g}) must be greater than wtp_min ({found['wtp_min']:g})")
     return found
+
+
+def _whole_numbers(raw: Any, kind: str, allowed: str, where: str, c: _Collector) -> list[int]:
+    """The ascending, distinct whole numbers in a cell of ``kind`` ``intlist:lo:hi`` (a number, or numbers separated by
+    commas or semicolons; empty: none); each entry that is not a whole number in range is added to ``c``."""
+    _, lo, hi = kind.split(":")
+    tokens = [raw] if isinstance(raw, (int, float)) else [t.strip() for t in str(raw or "").replace(";", ",").split(",")]
+    values = []
+    for token in tokens:
+        if token == "":
+            continue
+        try:
+            v = float(token)
+        except (TypeError, ValueError):
+            v = float("nan")
+        if not (float(lo) <= v <= float(hi) and v == int(v)):
+            c.add(where, f"found {_show(token) if v != v else f'{v:g}'}; allowed: {allowed}")
+            continue
+        values.append(int(v))
+    return sorted(set(values))
 
 
 # ---------------------------------------------------------------------------------------

@@ -79,9 +79,11 @@ VOCABULARIES = {
 }
 
 # Settings added after workbooks were in use: a workbook without them takes their default (with a warning).
-LATER_SETTINGS = ("decay_months", "weight_linear_decay", "all_savings_cashable")
+LATER_SETTINGS = ("decay_months", "weight_linear_decay", "evsi_sample_sizes", "trial_fixed_cost", "trial_cost_per_family",
+                  "all_savings_cashable")
 
-# (name, default, kind, allowed text, notes); kinds: text, year, int, number, rate, choice:<vocab>, list
+# (name, default, kind, allowed text, notes); kinds: text, year, int, number, rate, choice:<vocab>, list,
+# intlist:lo:hi (whole numbers separated by commas; empty allowed)
 SETTINGS = (
     ("analysis_price_year", "2023/24", "year", "a financial year in the Inflation sheet, e.g. 2023/24",
      "all costs are uplifted to this price year"),
@@ -134,11 +136,23 @@ SETTINGS = (
     ("la_referrals_per_year", 47, "number:0:1e6", "≥ 0 families", "IFSS Year 3 acceptances per site (budget impact)"),
     ("budget_years", 5, "int:1:5", "1 to 5", "years of referrals and of the budget impact"),
     ("decision_years", 10, "int:1:50", "1 to 50", "years of decision relevance for population EVPI (E)"),
+    ("evsi_sample_sizes", "", "intlist:2:1000000", "empty (no EVSI) or families per arm separated by commas, "
+     "e.g. 25, 100, 400, 1600 (each 2 to 1,000,000)", "expected value of sample information of a two-arm trial of "
+     "that many families per arm (psa and report; psa --evsi overrides)"),
+    ("trial_fixed_cost", 600000, "number:0:1e9", "≥ 0 GBP", "a UK trial's fixed cost: set-up, trial management, process "
+     "evaluation, analysis and reporting (E: a mid-sized social care RCT budget; replace with a costed proposal)"),
+    ("trial_cost_per_family", 500, "number:0:1e7", "≥ 0 GBP per family randomised", "recruitment, randomisation and "
+     "the 12-month outcome from LA records (E; outcome collection from routine data keeps it low)"),
     ("comparator", "Usual care", "text", "one of the strategies", "the reference strategy in every comparison"),
     ("threshold_parameters", "ifpp_cost_per_family, rr_12m, risk_12m, cost_residential, effect_duration_months, "
      "children_placed_per_family_placement", "list",
      "parameter names separated by commas", "break-even values are searched for these in ifpp-econ dsa"),
 )
+
+def setting_default(name: str):
+    """The default value of setting ``name`` (see :data:`SETTINGS`)."""
+    return next(default for setting, default, *_ in SETTINGS if setting == name)
+
 
 BEZECZKY = "Bezeczky et al. 2020, Child Abuse & Neglect 102:104394 (child level)"
 CONTROL_ARMS = ("Control arms: Feldman 1991 NJ RCT 37%/50%/57% by 3/6/12 months; Westat 2001 24–27% at ≈1 year; "

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..analyses.budget import BudgetResult
     from ..analyses.deterministic import BaseCase
     from ..analyses.dsa import DSAResult
+    from ..analyses.evsi import EVSIResult
     from ..analyses.psa import PSAResult
     from ..analyses.voi import VOIResult
 
@@ -76,6 +77,11 @@ def value_of_information(voi: "VOIResult", inputs) -> list[ChartSpec]:
         labels = {str(k): str(v) for k, v in inputs.parameters["label"].items()} | declarations.STRUCTURE_LABELS
         specs.insert(0, ChartSpec("evppi", "evppi", (voi.evppi, voi.wtp), {"labels": labels}))
     return specs
+
+
+def evsi(result: "EVSIResult") -> list[ChartSpec]:
+    """EVSI, trial cost and ENBS against the trial's size (families per arm)."""
+    return [ChartSpec("evsi", "evsi", (result,))]
 
 
 def dsa(result: "DSAResult", inputs, top: int = 15) -> list[ChartSpec]:

@@ -166,6 +166,17 @@ COLUMNS: dict[str, Column] = {
     "reentries": _c("Re-entries after a return home per child (undiscounted)", kind="number", decimals=4),
     "child_years_at_home": _c("Child-years at home to 18 per child (discounted)", "years", "number", 3),
     "child_years_at_home_undiscounted": _c("Child-years at home to 18 per child (undiscounted)", "years", "number", 3),
+    # value of sample information (a two-arm trial, n families per arm)
+    "sample_size": _c("Families per arm", kind="count"), "families_randomised": _c("Families randomised", kind="count"),
+    "evsi_per_child": _c("EVSI per child", "£", "gbp2"), "evsi_se": _c("Standard error of EVSI per child", "£", "gbp2"),
+    "evsi_raw_per_child": _c("EVSI per child before the cap at the EVPPI", "£", "gbp2"),
+    "evppi_informed_per_child": _c("EVPPI of what the trial informs, per child", "£", "gbp2"),
+    "gaussian_evsi_per_child": _c("EVSI per child, Gaussian approximation (cross-check)", "£", "gbp2"),
+    "regression_evsi_per_child": _c("EVSI per child, regression (cross-check)", "£", "gbp2"),
+    "population_evsi": _c("Population EVSI", "£", "gbp"),
+    "population_evsi_se": _c("Standard error of population EVSI", "£", "gbp"),
+    "trial_cost": _c("Trial cost", "£", "gbp"), "enbs": _c("Expected net benefit of sampling (ENBS)", "£", "gbp"),
+    "enbs_se": _c("Standard error of ENBS", "£", "gbp"), "optimal": _c("Optimal trial size", kind="text"),
 }
 
 # Table-level vocabulary: a label per table (sheet names, ≤ 31 characters) and the kind of
@@ -189,6 +200,7 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "outcomes": ("Children's outcomes", None), "psa_outcomes": ("PSA children's outcomes", None),
     "by_payer": ("Who pays and who saves", None), "psa_by_payer": ("PSA who pays and who saves", None),
     "budget_by_payer": ("Budget by payer", None), "consequences": ("Outcomes and who pays", None),
+    "evsi": ("EVSI (value of a trial)", None),
 }
 # Tables whose value columns take their unit from a row's key column (the measure named in that row).
 ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),

@@ -364,7 +364,7 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
          + chart(charts.svg("two_way"), "Two-way sensitivity", two_way_caption(results.dsa, labels))),
         ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
                                               context)),
-        ("voi", "Value of information", voi_html(charts, voi, labels)),
+        ("voi", "Value of information", voi_html(charts, voi, labels, results.evsi) + cheers_voi_html(results.evsi)),
         ("budget", "Budget impact", budget_html(charts, tables["budget_by_year"], budget_summary, price_year,
                                                 tables.get("budget_by_payer"))),
         ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
@@ -405,8 +405,9 @@ def headline_plain(comparator: str, strategy: str, main: dict, s: dict, budget: 
     return text + "."
 
 
-def voi_html(charts, voi, labels: dict) -> str:
-    """EVPI and EVPPI charts and the top of the EVPPI table, from the run's VOI result."""
+def voi_html(charts, voi, labels: dict, evsi=None) -> str:
+    """EVPI and EVPPI charts and the top of the EVPPI table, from the run's VOI result; with an EVSI result (the
+    workbook's ``evsi_sample_sizes``), the value of a trial: its table and chart."""
     parts = [chart(charts.svg("evpi"), "Expected value of perfect information",
                    "EVPI per child and for the local authority's population, by willingness to pay.")]
     if voi.evppi is not None:
@@ -414,11 +415,62 @@ def voi_html(charts, voi, labels: dict) -> str:
         parts.append(chart(charts.svg("evppi"), "Expected value of partial perfect information",
                            "EVPPI by parameter and parameter group (regression method, Strong et al. 2014)."))
         if (ev["evppi_per_child"] > 0).any():
-            top = ev.head(12).copy()
+            top = ev.head(10).copy()
             top["parameter"] = [labels.get(p, p) for p in top["parameter"]]
             parts.append(table_html(top[["parameter", "evppi_per_child", "r_squared", "permuted_null"]], "evppi",
                                     caption=f"Top {len(top)} of {len(ev)} (all in results.xlsx)"))
+    if evsi is not None:
+        parts.append(evsi_html(charts, evsi))
     return "".join(parts)
+
+
+def evsi_html(charts, evsi) -> str:
+    """The value of a trial: what is simulated, the EVSI/ENBS table by trial size and the chart."""
+    table = evsi.table()
+    cols = [c for c in ("sample_size", "families_randomised", "evsi_per_child", "evsi_se", "population_evsi",
+                        "trial_cost", "enbs") if c in table.columns]
+    p = evsi.population
+    population = (f"{float(p['children_per_year']):,.1f} children referred a year for {int(p['years'])} years, "
+                  f"discounted at {float(p['discount_rate']):.1%}" if p else "no population (per-child figures only)")
+    return ("<h3>Value of a trial (EVSI)</h3><p>Expected value of sample information of a two-arm randomised trial of "
+            "n families per arm in England, measuring whether each family has a placement within 12 months, which "
+            "informs the effect in a new setting (the predictive relative risk) and the usual-care risk. Estimator: "
+            f"{html.escape(evsi.method)} (Strong et al. 2015; spline regression of incremental net benefit on each "
+            "simulated trial's risk difference and control-arm proportion, reusing the PSA's draws), cross-checked "
+            "with the Gaussian approximation (Jalal &amp; Alarid-Escudero 2018); standard errors by bootstrap. "
+            f"Population: {html.escape(population)}. Trial cost: £{evsi.trial_fixed_cost:,.0f} fixed + "
+            f"£{evsi.trial_cost_per_family:,.0f} per family randomised (workbook settings trial_fixed_cost and "
+            f"trial_cost_per_family). {html.escape(writers.evsi_sentence(evsi).capitalize()[:1] + writers.evsi_sentence(evsi)[1:])}</p>"
+            + table_html(table[cols], "evsi", caption="EVSI per child, population EVSI, trial cost and ENBS "
+                         "(= population EVSI − trial cost) by families per arm")
+            + chart(charts.svg("evsi"), "EVSI and ENBS by trial size",
+                    "Population EVSI, trial cost and expected net benefit of sampling against families per arm."))
+
+
+# The VOI topics CHEERS-VOI (Kunst et al. 2023, Value in Health 26:1461) asks a report to add or elaborate, and where
+# this report answers them.
+CHEERS_VOI = [
+    ("Decision problem and the research question", "The decision VOI informs and the research proposed.", "voi"),
+    ("VOI methods", "Which VOI measures (EVPI, EVPPI, EVSI, ENBS) and how each was computed.", "voi"),
+    ("Uncertainty characterised", "The PSA the VOI uses: iterations, distributions, structural uncertainty.", "psa"),
+    ("Population and time horizon", "The population benefiting from the decision, years of decision relevance and "
+     "discounting.", "voi"),
+    ("Proposed research design", "The study design(s) considered: arms, outcome, follow-up, sample sizes.", "voi"),
+    ("Research costs", "The costs of the research (fixed and per participant) and their source.", "voi"),
+    ("VOI results", "EVPI, EVPPI, EVSI and ENBS with the optimal sample size and Monte Carlo error.", "voi"),
+]
+
+
+def cheers_voi_html(evsi) -> str:
+    """Where this report answers the CHEERS-VOI topics (:data:`CHEERS_VOI`), as one short note closing the value of
+    information section (the research design and its costs only with an EVSI)."""
+    here = [topic for topic, _, where in CHEERS_VOI if where == "voi" and (evsi is not None or topic not in
+                                                                          ("Proposed research design", "Research costs"))]
+    text = (f"CHEERS-VOI (Kunst et al. 2023): {'; '.join(here)}: this section; the uncertainty "
+            'characterised: <a href="#psa">Probabilistic sensitivity analysis</a>')
+    if evsi is None:
+        text += "; research design and costs: no trial analysed (set evsi_sample_sizes, or psa --evsi)"
+    return f"<p class=note>{text}.</p>"
 
 
 def budget_html(charts, table: pd.DataFrame, summary: dict, price_year: str,

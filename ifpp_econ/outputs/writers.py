@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..analyses.budget import BudgetResult
     from ..analyses.deterministic import BaseCase
     from ..analyses.dsa import DSAResult
+    from ..analyses.evsi import EVSIResult
     from ..analyses.psa import PSAResult
     from ..analyses.voi import VOIResult
 
@@ -368,6 +369,44 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
 
 
 
+
+
+def write_evsi(run: RunFolder, result: "EVSIResult") -> dict:
+    """The EVSI table (``evsi.csv``: one row per trial size) into a run folder, its settings into the manifest and a
+    headline line; returns the ``evsi`` JSON."""
+    run.table("evsi", result.table())
+    run.manifest["evsi"] = {"method": result.method, "sample_sizes": [int(n) for n in result.sample_sizes],
+                            "trial_fixed_cost": result.trial_fixed_cost,
+                            "trial_cost_per_family": result.trial_cost_per_family, "iterations": result.iterations,
+                            "informed": result.informed}
+    run.headline.append(("EVSI", evsi_sentence(result)))
+    return {"evsi": result.to_json()}
+
+
+def evsi_sentence(result: "EVSIResult") -> str:
+    """One sentence: EVSI per child at the smallest and largest trial, the ceiling, and the optimal trial size."""
+    n, v = result.sample_sizes, result.evsi_per_child
+    text = (f"a two-arm trial of {n[0]:,} to {n[-1]:,} families per arm is worth {_gbp(v[0])} to {_gbp(v[-1])} per "
+            f"child referred (EVPPI of what it informs: {_gbp(result.evppi_informed_per_child)})")
+    best, value = result.optimal()
+    if best is not None and value is not None:
+        text += (f"; optimal {best:,} families per arm, ENBS {_gbp(value)}" if value > 0 else
+                 f"; no trial size on the grid is worth its cost (best ENBS {_gbp(value)} at {best:,} per arm)")
+    return text + f" ({result.method} estimator)."
+
+
+def format_evsi(result: "EVSIResult") -> str:
+    """EVSI for the terminal: one line per trial size (EVSI per child ± SE, population EVSI, trial cost, ENBS)."""
+    lines = [f"Value of a trial (EVSI, {result.method} estimator; two arms, n families per arm, placement within 12 "
+             f"months): EVPPI of what it informs {_gbp(result.evppi_informed_per_child)} per child"]
+    table = result.table()
+    for row in table.itertuples():
+        line = f"  n = {row.sample_size:>7,}  EVSI {_gbp(row.evsi_per_child):>9} per child (SE {_gbp(row.evsi_se)})"
+        if "enbs" in table.columns:
+            line += (f"; population {_gbp(row.population_evsi):>12}, trial cost {_gbp(row.trial_cost):>11}, "
+                     f"ENBS {_gbp(row.enbs):>12}" + ("  ← optimal" if row.optimal else ""))
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def ce_plane_points(incremental: dict[str, dict[str, np.ndarray]], max_points: int = 1000) -> pd.DataFrame:
