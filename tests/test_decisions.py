@@ -84,10 +84,14 @@ def test_run_json_outcomes_cover_entries_proceedings_care_and_home_with_their_id
         assert rows["reentries", "per child"][arm] == pytest.approx(
             rows["care_entries_undiscounted", "per child"][arm] - rows["first_placements_undiscounted", "per child"][arm])
         assert 0 <= rows["living_at_home_1y", "per child"][arm] <= 1
-    # proceedings: a share of all entries (per child: divided by children per family, as the costing does)
-    share = default_inputs.parameters.loc["share_entries_with_proceedings", "value"]
-    assert rows["proceedings_issued", "per child"]["usual_care"] == pytest.approx(
-        rows["care_entries_undiscounted", "per child"]["usual_care"] * share / cpf, rel=1e-12)
+    # proceedings issued are what the courts' costs count: undiscounted, HMCTS's cost per child = proceedings × fee
+    undiscounted = apply_overrides(default_inputs, {"discount_rate_costs": 0.0, "discount_rate_outcomes": 0.0})
+    base = run_base_case(undiscounted)
+    fee = undiscounted.parameters.loc["court_cost_proceedings", "value"] * base.spec.price_factors["court_cost_proceedings"]
+    court = base.ledger().set_index("payer").loc["HMCTS"]
+    counted = {r["key"]: r for r in base.to_json()["outcomes"] if r["basis"] == "per child"}["proceedings_issued"]
+    assert court["usual_care"] == pytest.approx(counted["usual_care"] * fee, rel=1e-12)
+    assert court["ifpp"] == pytest.approx(counted["ifpp"] * fee, rel=1e-12)
     ratio = data["cost_per_child_year_at_home"]
     assert ratio["incremental_cost_per_child"] == pytest.approx(-data["per_child_savings"], rel=1e-12)
     if ratio["incremental_cost_per_child"] > 0 and ratio["child_years_at_home_gained_per_child"] > 0:
@@ -184,11 +188,13 @@ def test_each_kind_of_added_row_is_costed_per_what_it_applies_to(template, appli
         assert row["ifpp"] == row["usual_care"] == pytest.approx(value / cpf) and row["savings"] == 0
     elif applies_to == "care_entry":  # discounted entries
         assert row["usual_care"] == pytest.approx(value * o["care_entries"][c, 0], rel=1e-12)
-    elif applies_to == "proceedings":  # discounted entries × share with proceedings ÷ children per family
-        share = read_workbook(template).parameters.loc["share_entries_with_proceedings", "value"]
-        assert row["usual_care"] == pytest.approx(value * share / cpf * o["care_entries"][c, 0], rel=1e-12)
-        assert row["usual_care"] / value == pytest.approx(  # per proceedings issued (discounted at the cost rate)
-            o["proceedings_issued"][c, 0] * o["care_entries"][c, 0] / o["care_entries_undiscounted"][c, 0], rel=1e-12)
+    elif applies_to == "proceedings":  # per proceedings issued: undiscounted, the count × the value
+        undiscounted = run_base_case(apply_overrides(read_workbook(template), {"discount_rate_costs": 0.0,
+                                                                               "discount_rate_outcomes": 0.0}))
+        row0 = undiscounted.ledger().set_index("payer").loc["education"]
+        o0 = undiscounted.results.outcomes
+        assert row0["usual_care"] == pytest.approx(value * o0["proceedings_issued"][c, 0], rel=1e-12)
+        assert row0["ifpp"] == pytest.approx(value * o0["proceedings_issued"][k, 0], rel=1e-12)
     else:  # months at home after a return: cheaper with fewer returns, but positive under both
         assert row["ifpp"] > 0 and row["usual_care"] > 0
     assert o["cost_public_sector"][c, 0] - o["cost_public_sector"][k, 0] == pytest.approx(
