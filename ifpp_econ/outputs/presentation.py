@@ -642,6 +642,8 @@ def budget_basis(price_year: str = "", conventions: str = "") -> str:
              "families referred evenly over each year's months; years are 12-month periods from the programme start",
              "totals for the local authority, not per child"]
     dropped = ("discount rate", "factor (1+r)", "costs in ")
+    own = {part.strip() for part in "; ".join(basis).split(";")}
     kept = [part.strip() for part in str(conventions).split(";")
-            if part.strip() and not any(part.strip().startswith(d) for d in dropped)]
+            if part.strip() and not any(part.strip().startswith(d) for d in dropped)
+            and part.strip() not in own and not part.strip().startswith("undiscounted cash")]  # given a budget's own
     return "; ".join(basis + kept)

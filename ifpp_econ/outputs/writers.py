@@ -175,8 +175,10 @@ def outcome_lines(data: dict, per: str = "per 100 families referred") -> list[st
     """Children's outcomes and the payer ledger for the terminal (from run or psa JSON)."""
     rows = [r for r in data["outcomes"] if r["basis"] == per]
     interval = "difference_lower" in (rows[0] if rows else {})
-    lines = ["", f"Children's outcomes, {data.get('strategy') or 'IFPP'} vs {data['comparator']} ({per}; "
-                 "undiscounted, to age 18" + ("; mean (95% interval)" if interval else "") + "):"]
+    strategy = data.get("strategy") or "IFPP"
+    lines = ["", f"Children's outcomes, {strategy} vs {data['comparator']} ({per}; undiscounted, to age 18"
+                 + ("; mean (95% interval)" if interval else "") + "):",
+             f"  {'':58} {strategy[:10]:>10} {data['comparator'][:10]:>10} {'difference':>10}"]
     num = lambda v: "n/a" if v is None else f"{v:,.2f}".replace("-", presentation.MINUS)  # noqa: E731
     for r in rows:
         text = f"  {r['outcome'] + ' (' + r['unit'] + ')':58} {num(r['ifpp']):>10} {num(r['usual_care']):>10} " \
@@ -187,7 +189,8 @@ def outcome_lines(data: dict, per: str = "per 100 families referred") -> list[st
     ratio = data.get("cost_per_child_year_at_home")
     if ratio:
         lines.append(f"  Cost per child-year at home gained (discounted): {ratio['reading']}")
-    lines += ["", "Who pays and who saves (discounted cost per child; savings = usual care − strategy):"]
+    lines += ["", "Who pays and who saves (discounted cost per child; savings = comparator − strategy):",
+              f"  {'':28} {strategy[:10]:>10} {data['comparator'][:10]:>10} {'savings':>10}"]
     for r in data["by_payer"]:
         name = f"{r['payer']}: {r['part']}" if r["part"] else r["payer"]
         text = f"  {name:28} {_gbp(r['ifpp']):>10} {_gbp(r['usual_care']):>10} {_gbp(r['savings']):>10}"
