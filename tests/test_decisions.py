@@ -293,3 +293,16 @@ def test_an_added_rows_cashable_share_splits_its_budget_savings(template):
     assert (moved > 0).all()
     assert np.allclose(moved, notional["notional_savings"] - with_row["notional_savings"], rtol=1e-9)
     assert "Added cost rows: IFPP" in with_row.columns and (with_row["Added cost rows: IFPP"] > 0).all()
+
+
+def test_budget_console_states_cash_savings_and_its_basis_once(default_inputs):
+    from ifpp_econ.model.spec import build_spec
+    from ifpp_econ.outputs import presentation
+
+    summary = run_budget(default_inputs, iterations=0).to_json()
+    spec = build_spec(default_inputs)
+    conventions = presentation.budget_basis(spec.price_year, spec.describe_conventions())  # what the command passes
+    text = writers.format_budget(summary, conventions, spec.price_year)
+    assert text.count("undiscounted cash, 2023/24 prices") == 2  # the heading and the footer, once each
+    assert text.count("families referred evenly") == 1
+    assert "cashable" in text and "on cash alone" in text and "LA: legal" in text
