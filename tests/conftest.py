@@ -5,6 +5,14 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def pytest_configure(config):
+    """The fast path (``-m "not slow"``) runs the model on its numpy reference, so a fresh clone compiles nothing
+    (the numba kernels, bit-identical to it, are compiled and tested by the full suite); IFPP_ECON_KERNEL, when
+    set, wins."""
+    if " ".join(str(config.option.markexpr or "").split()) == "not slow":
+        os.environ.setdefault("IFPP_ECON_KERNEL", "numpy")
+
+
 @pytest.fixture(scope="session")
 def default_workbook_path():
     from importlib.resources import files

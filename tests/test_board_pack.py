@@ -94,6 +94,7 @@ BOARD_HEADERS = ["Year", "Extra programme spend (£)", "Costs avoided (£)", "Ne
 CASH_COLUMNS = ["cashable_savings", "notional_savings", "cumulative_cash_net_saving"]
 
 
+@pytest.mark.slow
 def test_budget_board_table_is_short_with_a_total_and_the_detail_apart(tmp_path, budget_table):
     budget_table = budget_table.drop(columns=CASH_COLUMNS)  # a table that does not split its savings
     assert len(budget_table.columns) == 28  # 7 cost categories × 2 strategies, year, net and interval columns

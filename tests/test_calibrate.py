@@ -32,6 +32,7 @@ def row(cal, name):
 # ---------------------------------------------------------------------------------------
 # Recovering known rates
 # ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_intervals_cover_the_true_monthly_probabilities_in_90_percent_of_20_seeds():
     covered = []
     for seed in range(20):
@@ -45,6 +46,7 @@ def test_intervals_cover_the_true_monthly_probabilities_in_90_percent_of_20_seed
     assert (rate >= 0.9).all(), rate.to_dict()
 
 
+@pytest.mark.slow
 def test_entrant_placement_mix_and_age_shares_match_the_simulated_ones():
     synth = simulate(SyntheticConfig(entrants_per_year=600), seed=11)
     cal = calibrated(synth)
@@ -64,6 +66,7 @@ def synth5():
     return simulate(SyntheticConfig(entrants_per_year=600), seed=5)
 
 
+@pytest.mark.slow
 def test_leaving_in_short_breaks_inflates_early_reunification_and_reentry(synth5):
     good, bad = calibrated(synth5), calibrated(synth5, keep_short_breaks=True)
     for name in ("reunify_0_6m", "reentry_0_3m"):
@@ -73,6 +76,7 @@ def test_leaving_in_short_breaks_inflates_early_reunification_and_reentry(synth5
     assert good.counts["short-break episodes (LS V3/V4) excluded"] > 0
 
 
+@pytest.mark.slow
 def test_treating_episodes_as_entries_understates_early_reunification(synth5):
     good, bad = calibrated(synth5), calibrated(synth5, episodes_as_periods=True)
     truth = synth5.truth["reunify_0_6m"]
@@ -80,6 +84,7 @@ def test_treating_episodes_as_entries_understates_early_reunification(synth5):
     assert row(bad, "reunify_0_6m")["high"] < 0.75 * truth  # placement moves restart the clock of long stayers
 
 
+@pytest.mark.slow
 def test_dropping_left_truncated_periods_overstates_exits_after_24_months():
     # exits slow down after 4 years in care; 10 years of returns, the default window is the last 5
     synth = simulate(SyntheticConfig(entrants_per_year=400, years=10, late_factor=0.25), seed=5)
@@ -214,6 +219,7 @@ def first_run(returns_dir, tmp_path_factory, default_workbook_path):
     return out, json.loads(res.stdout), before, _digest(files + [str(default_workbook_path)])
 
 
+@pytest.mark.slow
 def test_calibrate_writes_a_workbook_that_validate_run_and_psa_accept(first_run, tmp_path):
     from openpyxl import load_workbook
 
@@ -248,6 +254,7 @@ def test_calibrate_writes_a_workbook_that_validate_run_and_psa_accept(first_run,
     assert "share of leavers returning home" in set(checks["check"])
 
 
+@pytest.mark.slow
 def test_a_repeated_run_gives_identical_output(returns_dir, first_run, tmp_path):
     one = first_run[0]
     two = tmp_path / "two.xlsx"
@@ -259,6 +266,7 @@ def test_a_repeated_run_gives_identical_output(returns_dir, first_run, tmp_path)
         pd.testing.assert_frame_equal(a[sheet], b[sheet])
 
 
+@pytest.mark.slow
 def test_outputs_are_never_overwritten_without_force_and_never_the_input(returns_dir, first_run, tmp_path,
                                                                         default_workbook_path):
     files = _files(returns_dir)
@@ -287,6 +295,7 @@ BAD = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_903_files_exit_2_naming_file_row_and_column_and_write_nothing(case, tmp_path):
     text, expected = BAD[case]
@@ -309,6 +318,7 @@ def test_a_window_with_no_data_is_refused(returns_dir, tmp_path):
     assert not (tmp_path / "x.xlsx").exists()
 
 
+@pytest.mark.slow
 def test_unknown_codes_are_warned_counted_and_mapped_to_other(small, tmp_path):
     text = EPISODES_2021.replace("A,01/07/2020,S,C2,N1,U5", "A,01/07/2020,S,C2,N1,Q9")
     (small[1]).write_text(text)
@@ -361,6 +371,7 @@ def test_a_stale_open_episode_before_a_new_start_is_censored_at_its_returns_year
     assert list(cleaned.periods["rec"]) == ["", ""]  # censored, not an exit
 
 
+@pytest.mark.slow
 def test_exit_and_population_options_move_events_and_periods_as_stated():
     synth = simulate(SyntheticConfig(entrants_per_year=150), seed=9)
     cleaned = clean(synth.as_returns())
@@ -391,6 +402,7 @@ def _workbook_rows(path):
             for r in range(2, ws.max_row + 1)}
 
 
+@pytest.mark.slow
 def test_shrinking_a_small_authority_draws_the_raw_estimate_and_the_shrunk_value(tmp_path):
     write_returns(simulate(SyntheticConfig(entrants_per_year=8, years=8), seed=1), tmp_path / "903")
     out = tmp_path / "small.xlsx"
@@ -413,6 +425,7 @@ def thin_dir(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_thin_cells_keep_the_workbook_value_and_are_listed_everywhere(thin_dir, tmp_path, default_workbook_path):
     out = tmp_path / "thin.xlsx"
     res = CliRunner().invoke(main, ["calibrate", *_files(thin_dir), "--out", str(out), "--json"])
@@ -443,6 +456,7 @@ def test_thin_cells_keep_the_workbook_value_and_are_listed_everywhere(thin_dir, 
     assert "care_multiplier_reunify stays as in the workbook" in after["reunify_0_6m"]["notes"]
 
 
+@pytest.mark.slow
 def test_with_shrinkage_thin_cells_are_written_shrunk_with_a_beta_that_has_no_spike_at_zero(thin_dir, tmp_path):
     out = tmp_path / "shrunk.xlsx"
     res = CliRunner().invoke(main, ["calibrate", *_files(thin_dir), "--shrink", "200", "--out", str(out), "--json"])
@@ -469,6 +483,7 @@ def test_calibrate_option_ranges_are_checked_up_front(small, tmp_path, option, v
     assert not (tmp_path / "x.xlsx").exists()
 
 
+@pytest.mark.slow
 def test_the_largest_seed_is_accepted(small, tmp_path):
     res = CliRunner().invoke(main, ["calibrate", *map(str, small), "--seed", "4294967295", "--bootstrap", "20",
                                     "--out", str(tmp_path / "x.xlsx")])

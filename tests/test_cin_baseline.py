@@ -80,6 +80,7 @@ def test_aalen_johansen_agrees_with_lifelines_when_installed():
 # ---------------------------------------------------------------------------------------
 # Recovering a known truth
 # ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_estimates_recover_a_truth_far_from_the_workbook(linked):
     synth, _, _, est, _ = linked
     rows = est.estimates.set_index("parameter")
@@ -109,6 +110,7 @@ def test_estimates_recover_a_truth_far_from_the_workbook(linked):
     assert curve["cif"].is_monotonic_increasing
 
 
+@pytest.mark.slow
 def test_every_family_gets_its_simulated_follow_up_from_the_files(linked):
     synth, _, _, est, _ = linked
     truth = synth.families[synth.families["in_window"]].set_index("family")
@@ -122,6 +124,7 @@ def test_every_family_gets_its_simulated_follow_up_from_the_files(linked):
     assert set(truth["status"]) == {0, 1, 2}
 
 
+@pytest.mark.slow
 def test_xml_and_csv_inputs_give_identical_results(linked):
     _, _, _, from_xml, from_csv = linked
     pd.testing.assert_frame_equal(from_xml.estimates.drop(columns="source"), from_csv.estimates.drop(columns="source"))
@@ -130,6 +133,7 @@ def test_xml_and_csv_inputs_give_identical_results(linked):
     assert from_xml.link_rate == from_csv.link_rate
 
 
+@pytest.mark.slow
 def test_counts_match_the_simulated_authority(linked):
     synth, xml, _, est, _ = linked
     d0, d1 = synth.data_start, synth.data_end
@@ -160,6 +164,7 @@ def test_proxy_families_join_children_through_shared_keys():
     assert len({fam["A"], fam["D"], fam["E"]}) == 3
 
 
+@pytest.mark.slow
 def test_families_file_against_the_census_proxy(linked):
     synth, xml, _, with_file, _ = linked
     proxy = _run(xml, families=None)
@@ -177,6 +182,7 @@ def test_families_file_against_the_census_proxy(linked):
         assert abs(p.loc[name, "value"] - f.loc[name, "value"]) < 0.03
 
 
+@pytest.mark.slow
 def test_a_cohort_list_with_family_ids_reproduces_the_families_file(linked, tmp_path):
     synth, xml, _, with_file, _ = linked
     plans = synth.cpp.merge(synth.referrals[["rid", "LAchildID"]], on="rid").merge(synth.children, on="LAchildID")
@@ -194,6 +200,7 @@ def test_a_cohort_list_with_family_ids_reproduces_the_families_file(linked, tmp_
 # ---------------------------------------------------------------------------------------
 # Other cohorts
 # ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_repeat_plan_cohort_is_a_subset_indexed_on_repeat_plans(linked):
     _, xml, _, all_plans, _ = linked
     repeat = _run(xml, cohort="cpp_repeat", bootstrap=0)
@@ -203,6 +210,7 @@ def test_repeat_plan_cohort_is_a_subset_indexed_on_repeat_plans(linked):
     assert set(repeat.families["t0"]) <= repeat_starts
 
 
+@pytest.mark.slow
 def test_pre_proceedings_cohort_uses_pp_start_dates(tmp_path):
     synth = simulate_linked(LinkedConfig(families_per_year=150, years=4, pre_proceedings_share=0.5), seed=4)
     files = synth.write(tmp_path, "xml")
@@ -290,6 +298,7 @@ def test_rows_repeated_across_years_are_deduplicated_keeping_the_latest(hand):
     assert cin.data_start == pd.Timestamp("2021-04-01") and cin.data_end == pd.Timestamp("2023-04-01")
 
 
+@pytest.mark.slow
 def test_synthetic_returns_keep_one_row_per_natural_key(linked):
     _, xml, _, _, _ = linked
     cin = read_cin(xml["cin"], today=TODAY)
@@ -339,6 +348,7 @@ def test_withheld_early_risks_stay_ordered_below_estimated_later_ones(tmp_path):
     assert rows.loc["risk_3m", "value"] <= DEFAULTS["risk_3m"]
 
 
+@pytest.mark.slow
 def test_month_degraded_dates_of_birth_still_link(linked, tmp_path):
     synth, xml, _, with_file, _ = linked
     headers = []
@@ -426,6 +436,7 @@ def test_xml_that_is_not_a_cin_return(tmp_path):
     assert f"{broken}: cannot be read as XML" in text
 
 
+@pytest.mark.slow
 def test_xml_problems_name_the_line_child_and_element(linked, tmp_path):
     _, xml, _, _, _ = linked
     src = xml["cin"][0].read_text()
@@ -443,6 +454,7 @@ def test_xml_problems_name_the_line_child_and_element(linked, tmp_path):
             "found '2020-13-45'; expected a date (DD/MM/YYYY or YYYY-MM-DD)") in err.value.problems
 
 
+@pytest.mark.slow
 def test_namespaced_xml_is_read_like_the_plain_one(linked):
     _, xml, _, _, _ = linked
     texts = [p.read_text()[:400] for p in xml["cin"]]
@@ -459,6 +471,7 @@ def test_pre_proceedings_cohort_refused_without_the_block(hand):
     assert "--cohort list:FILE" in text
 
 
+@pytest.mark.slow
 def test_bad_families_and_cohort_list_files(hand):
     fam = hand["dir"] / "families.csv"
     fam.write_text("LAchildID,FamilyID\nA,F1\nB,F1\nA,F2\nC,\n")
@@ -487,6 +500,7 @@ def _paths(files, *kinds):
     return [str(p) for k in kinds for p in files[k]]
 
 
+@pytest.mark.slow
 def test_calibrate_writes_the_local_baseline_into_the_workbook_copy(small_linked, tmp_path):
     from click.testing import CliRunner
     from openpyxl import load_workbook
@@ -536,6 +550,7 @@ def test_calibrate_writes_the_local_baseline_into_the_workbook_copy(small_linked
         assert res.exit_code == 0, res.output
 
 
+@pytest.mark.slow
 def test_calibrate_recognises_cin_files_among_the_episodes_and_reports_bad_cin_input(small_linked, tmp_path):
     from click.testing import CliRunner
 
@@ -550,6 +565,7 @@ def test_calibrate_recognises_cin_files_among_the_episodes_and_reports_bad_cin_i
     assert res.exit_code == 2 and "unknown cohort" in res.output and not (tmp_path / "b.xlsx").exists()
 
 
+@pytest.mark.slow
 def test_the_old_cin_codes_option_is_a_deprecated_alias_of_need(small_linked, tmp_path):
     from click.testing import CliRunner
 
@@ -584,6 +600,7 @@ def test_the_workbook_curve_passes_through_the_knots_with_a_constant_hazard_betw
     assert (1 - curve[36]) / (1 - curve[24]) == pytest.approx(1 - 0.06)
 
 
+@pytest.mark.slow
 def test_the_report_shows_the_baseline_against_the_workbook_and_published_figures_and_what_it_does_to_savings(
         small_linked, tmp_path, default_inputs):
     import dataclasses

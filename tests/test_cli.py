@@ -33,6 +33,7 @@ def test_version(runner):
     assert __version__ in invoke(runner, "--version").output
 
 
+@pytest.mark.slow
 def test_run_json_and_outputs(runner, tmp_path):
     result = invoke(runner, "run", "--json")
     assert result.exit_code == 0
@@ -51,12 +52,14 @@ def test_run_json_and_outputs(runner, tmp_path):
     assert "Summary" in load_workbook(folder / "results.xlsx").sheetnames
 
 
+@pytest.mark.slow
 def test_runs_never_overwrite_each_other(runner, tmp_path):
     first = json.loads(invoke(runner, "run", "--json").output)["output_folder"]
     second = json.loads(invoke(runner, "run", "--json").output)["output_folder"]
     assert first != second
 
 
+@pytest.mark.slow
 def test_out_refuses_non_empty_folder_without_force(runner, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
@@ -71,6 +74,7 @@ def test_out_refuses_non_empty_folder_without_force(runner, tmp_path):
     assert invoke(runner, "run", "--out", "mine", "--force").exit_code == 0  # an earlier run: replaced
 
 
+@pytest.mark.slow
 def test_psa_json(runner):
     result = invoke(runner, "psa", "-n", "300", "--seed", "4", "--json", "--out", "p")
     assert result.exit_code == 0, result.output
@@ -89,6 +93,7 @@ def test_psa_json(runner):
             assert (folder / f"{chart}.{ext}").stat().st_size > 0 and f"{chart}.{ext}" in listed, (chart, ext)
 
 
+@pytest.mark.slow
 def test_psa_same_seed_same_numbers_whatever_chunk_size(runner):
     a = json.loads(invoke(runner, "psa", "-n", "600", "--seed", "8", "--json", "--no-evppi", "--out", "a").output)
     b = json.loads(invoke(runner, "psa", "-n", "600", "--seed", "8", "--json", "--no-evppi", "--chunk-size", "77",
@@ -98,6 +103,7 @@ def test_psa_same_seed_same_numbers_whatever_chunk_size(runner):
     assert a == b
 
 
+@pytest.mark.slow
 def test_psa_same_numbers_whatever_workers(runner):
     runs = [json.loads(invoke(runner, "psa", "-n", "900", "--seed", "8", "--json", "--no-evppi", *extra,
                               "--out", f"w{i}").output)
@@ -122,6 +128,7 @@ def test_template_and_validate(runner, tmp_path):
     assert result.exit_code == 2 and "Parameters!C2" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_edited_workbook_is_used_by_run(runner, tmp_path):
     invoke(runner, "template", "my.xlsx")
     base = json.loads(invoke(runner, "run", "my.xlsx", "--json").stdout)
@@ -148,6 +155,7 @@ def test_missing_workbook(runner):
     assert result.exit_code == 2 and "nope.xlsx" in result.output
 
 
+@pytest.mark.slow
 def test_dsa_json(runner):
     result = invoke(runner, "dsa", "--json", "--out", "d")
     assert result.exit_code == 0, result.output
@@ -170,6 +178,7 @@ def test_module_entry_point():
     assert result.returncode == 0 and __version__ in result.stdout
 
 
+@pytest.mark.slow
 def test_three_strategies_end_to_end(runner, tmp_path):
     invoke(runner, "template", "three.xlsx")
     wb = load_workbook(tmp_path / "three.xlsx")
@@ -204,6 +213,7 @@ def test_help_explains_workbook_and_exit_codes(runner, command):
     assert "omit it to use the bundled default workbook" in text and "Exit codes: 0 success; 2" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, basis", [(["psa", "-n", "200", "--no-evppi"], "monthly cycles"), (["dsa"], "monthly cycles"),
                                          (["budget", "-n", "0"], "undiscounted cash, 2023/24 prices")])
 def test_every_command_states_its_conventions(runner, args, basis):
@@ -211,6 +221,7 @@ def test_every_command_states_its_conventions(runner, args, basis):
     assert result.exit_code == 0 and f"\nConventions: {basis}" in result.output
 
 
+@pytest.mark.slow
 def test_tiny_psa_warns_and_probabilities_never_certain(runner):
     text = invoke(runner, "psa", "-n", "5", "--no-evppi", "--out", "o").output
     assert "Warning: only 5 PSA iterations" in text and "100.0%" not in text and "> 99.9%" in text
@@ -219,6 +230,7 @@ def test_tiny_psa_warns_and_probabilities_never_certain(runner):
     assert all(Path(p).is_absolute() and Path(p).exists() for p in data["files"].values())
 
 
+@pytest.mark.slow
 def test_budget_with_no_referrals_has_no_payback(runner):
     result = invoke(runner, "budget", "--referrals", "0", "-n", "0", "--out", "o")
     assert "Payback year: 1" not in result.output and "No families referred" in result.output
@@ -227,18 +239,21 @@ def test_budget_with_no_referrals_has_no_payback(runner):
     assert data["payback_year"] is None
 
 
+@pytest.mark.slow
 def test_run_keeps_per_child_and_per_family_apart(runner):
     text = invoke(runner, "run", "--out", "o").output
     per_child, per_family = text.split("\nPer child\n", 1)[1].split("\nPer family\n", 1)
     assert "IFPP programme" in per_child and "IFPP programme" not in per_family.split("\n\n")[0]
 
 
+@pytest.mark.slow
 def test_dsa_prints_labels_and_pounds(runner):
     text = invoke(runner, "dsa", "--out", "o").output
     assert "Cumulative risk of a family's first placement by 12 months" in text and "£" in text
     assert "risk_12m " not in text.split("Break-even")[0]
 
 
+@pytest.mark.slow
 def test_manifest_records_what_was_used(runner, tmp_path):
     data = json.loads(invoke(runner, "psa", "-n", "50", "--seed", "9", "--no-evppi", "--json", "--out", "m").output)
     manifest = json.loads((Path(data["output_folder"]) / "manifest.json").read_text())
@@ -250,6 +265,7 @@ def test_manifest_records_what_was_used(runner, tmp_path):
     assert (Path(data["output_folder"]) / "data_dictionary.csv").exists()
 
 
+@pytest.mark.slow
 def test_report_prints_stages_headline_and_both_paths(runner, tmp_path):
     result = invoke(runner, "report", "-n", "200", "--out", "r")
     assert result.exit_code == 0, result.output

@@ -38,6 +38,7 @@ def agree(got: float, want: float) -> bool:
     return (math.isnan(got) and math.isnan(want)) or got == want or abs(got - want) <= 1e-12 * max(1.0, abs(want))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dist", list(MARGINALS))
 def test_marginal_matches_scipy_stats(dist):
     """cdf, sf, ppf and isf agree with the frozen scipy.stats distribution to 1e-12, including outside the
@@ -69,6 +70,7 @@ def reference_share_outside(dist, value, a, b, lo, hi):
     return min(outside, 1.0) if math.isfinite(outside) and math.isfinite(spread) else 1.0
 
 
+@pytest.mark.slow
 def test_share_outside_and_computable_match_the_sampler():
     def check(spec):
         with np.errstate(all="ignore"):
@@ -96,6 +98,7 @@ def test_arity():
     assert distributions.arity("pert") == 2 and set(distributions.ARGUMENTS) == set(distributions.DISTRIBUTIONS)
 
 
+@pytest.mark.slow
 def test_reading_a_workbook_does_not_import_scipy_stats():
     code = ("import sys, ifpp_econ as ie; ie.read_workbook(ie.default_workbook()); "
             "print('scipy.stats' in sys.modules)")

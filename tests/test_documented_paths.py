@@ -69,6 +69,7 @@ def template(tmp_path):
 
 
 # -- row 1: EVPPI on discrete structural draws ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_model_averaged_psa_exits_0_with_the_evppi_of_the_structural_choices(tmp_path):
     import json
 
@@ -94,6 +95,7 @@ def test_evppi_of_a_discrete_column_is_exact_conditioning_and_a_constant_column_
     assert voi.evppi(np.full(6000, 0.3), nb)["evppi"] == 0.0
 
 
+@pytest.mark.slow
 def test_report_on_a_model_averaged_workbook_exits_0(tmp_path, template):
     edited(template, lambda wb: set_cell(wb, "Settings", "psa_structural", "value", "model_averaged"))
     code, out, err = run("report", template, "-n", 300, "--out", tmp_path / "r")
@@ -141,6 +143,7 @@ def test_an_edited_value_with_its_old_source_is_flagged_with_the_source_cell(tem
     assert inputs.parameters.loc["cost_residential", "edited"] and not inputs.parameters.loc["cost_ifa", "edited"]
 
 
+@pytest.mark.slow
 def test_the_report_marks_an_edited_value_whose_source_was_not_updated(template, tmp_path):
     import pandas as pd
 
@@ -166,6 +169,7 @@ def test_a_value_edited_with_a_new_source_is_not_flagged(template):
 
 
 # -- row 7: option ranges and a closed stdout ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_closed_stdout_is_not_a_bug():
     script = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-m', 'ifpp_econ', 'validate'], "
               "stdout=subprocess.PIPE, stderr=subprocess.PIPE); p.stdout.close(); err = p.stderr.read().decode(); "
@@ -238,6 +242,7 @@ def test_a_stored_nan_is_reported_at_its_cell(template):
     assert re.search(r"Parameters!C34: found NaN \(not a number\)", problems(path))
 
 
+@pytest.mark.slow
 def test_a_cost_multiplier_of_zero_warns_that_break_even_is_undefined(template, tmp_path):
     import json
 
@@ -281,6 +286,7 @@ def test_a_share_sum_names_the_cells_that_hold_the_shares(template):
     assert re.search(r"Age bands!C2:C4: shares sum to 1.6", problems(template))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["dsa", "--outcome", "nmb", "--wtp", "£50,000"], ["budget", "-n", "0", "--referrals", "1,200"],
                                   ["psa", "-n", "1,000", "--seed", "1,234"]])
 def test_numeric_options_accept_pounds_percent_and_thousands_separators(tmp_path, args):

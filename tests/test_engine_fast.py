@@ -5,7 +5,8 @@ from hiv_model import HIV_CONVENTIONS, LAMIVUDINE, N_CYCLES, hiv_inputs, run_hiv
 
 from ifpp_econ.engine import Reward, TransitionError, check_transitions, cohort, simulate, threads
 
-numba_only = pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")
+# compiled loops: slow (the fast path compiles nothing)
+numba_only = [pytest.mark.slow, pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")]
 
 
 def batch_of_hiv(n=64, seed=0):
@@ -30,7 +31,8 @@ def test_cycle_index_equals_full_time_varying_arrays(kernel):
     np.testing.assert_allclose(short.trace, full.trace, rtol=1e-13, atol=1e-16)
 
 
-@numba_only
+@pytest.mark.slow
+@pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")
 def test_compiled_dense_loop_equals_numpy_reference():
     p, costs, compact, index = batch_of_hiv(n=300, seed=2)
     alive = np.array([1.0, 1, 1, 0])
@@ -47,6 +49,7 @@ def test_compiled_dense_loop_equals_numpy_reference():
     np.testing.assert_allclose(single, runs["numba"].total("by_cycle")[0], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_published_hiv_results_with_either_kernel(monkeypatch):
     for kernel in ("numpy", "numba") if threads.choose_kernel("auto") == "numba" else ("numpy",):
         monkeypatch.setenv("IFPP_ECON_KERNEL", kernel)

@@ -133,6 +133,7 @@ def enumerated_evsi(draws: pd.DataFrame, inb: np.ndarray, n: int) -> float:
     return float(np.mean(values))
 
 
+@pytest.mark.slow
 def test_regression_evsi_matches_exact_enumeration_of_the_binomial_trial(psa, default_inputs):
     """On the default workbook, the regression EVSI of the small trials (where the decision changes only in the
     tail) agrees with exact enumeration within 3 SEs (the log RR summary this replaced was ~5 vs ~70 at n = 25)."""
@@ -144,6 +145,7 @@ def test_regression_evsi_matches_exact_enumeration_of_the_binomial_trial(psa, de
         assert abs(r.evsi_raw_per_child[j] - exact) < 3 * r.evsi_se[j], (n, r.evsi_raw_per_child[j], exact)
 
 
+@pytest.mark.slow
 def test_default_workbook_evsi_rises_with_n_and_approaches_the_informed_evppi(default_result, psa):
     r = default_result
     assert r.informed == ["log rr_12m (effective)", "risk_12m"]
@@ -158,6 +160,7 @@ def test_default_workbook_evsi_rises_with_n_and_approaches_the_informed_evppi(de
     assert limit.evsi_raw_per_child[0] == pytest.approx(ceiling, abs=max(0.05 * ceiling, 2 * limit.evsi_se[0]))
 
 
+@pytest.mark.slow
 def test_gaussian_cross_check_is_close_to_the_regression_where_it_should_be(default_result, psa):
     """Tolerance: within 15% of the informed EVPPI at every n, and within 5% + 2 SE from n = 400 (the Gaussian
     approximation understates EVSI for small trials here: skewed effect prior, decision changing in its tail)."""
@@ -172,6 +175,7 @@ def test_gaussian_cross_check_is_close_to_the_regression_where_it_should_be(defa
     assert np.all(np.diff(gaussian.evsi_per_child) > 0)
 
 
+@pytest.mark.slow
 def test_evsi_is_stable_across_trial_seeds_and_psa_samples(default_result, psa, default_inputs):
     """Re-running with other seeds (new simulated trials; then a new PSA sample) moves each estimate by less than
     3 combined reported SEs."""
@@ -202,6 +206,7 @@ def test_enbs_population_scaling_trial_costs_and_optimum():
     assert value < 0 and n == 20  # reported: the best trial on the grid, and that none is worth its cost
 
 
+@pytest.mark.slow
 def test_refined_optimum_lies_between_the_grid_neighbours(psa, default_inputs):
     england = {"children_per_year": 20_000.0, "years": 10, "discount_rate": 0.035}  # illustrative
     grid = [25, 100, 400, 1600]
@@ -217,6 +222,7 @@ def test_refined_optimum_lies_between_the_grid_neighbours(psa, default_inputs):
     assert len(fine.cross_check) == len(fine.sample_sizes)
 
 
+@pytest.mark.slow
 def test_to_json_and_table(default_result, psa):
     r = default_result
     data = json.loads(json.dumps(r.to_json()))
@@ -252,6 +258,7 @@ def test_effect_model_and_model_averaged_psa_choose_the_informed_rr(default_inpu
     assert 0 <= m.evsi_per_child[0] < m.evsi_per_child[1] <= m.evppi_informed_per_child
 
 
+@pytest.mark.slow
 def test_bad_arguments_are_refused(psa):
     with pytest.raises(ValueError, match="informed"):
         E.evsi(psa.draws, psa.net_benefit(), [10], simulate=normal_study)
@@ -264,6 +271,7 @@ def test_bad_arguments_are_refused(psa):
         E.evsi(psa.draws, psa.net_benefit(), [10], method="moment")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_evsi_chart(default_result):
     fig = evsi_chart(default_result)
     ax = fig.axes[0]
@@ -302,6 +310,7 @@ def _with_settings(path, **values):
     return path
 
 
+@pytest.mark.slow
 def test_psa_evsi_json_rises_bounded_with_enbs_and_an_optimal_size(tmp_path):
     import json
 
@@ -337,6 +346,7 @@ def test_evsi_at_a_size_does_not_depend_on_the_other_sizes_asked_for(default_inp
     assert alone.evsi_raw_per_child[0] == grid.evsi_raw_per_child[1]
 
 
+@pytest.mark.slow
 def test_the_workbook_asks_for_evsi_and_psa_evsi_none_overrides_it(tmp_path):
     import json
 
@@ -353,6 +363,7 @@ def test_the_workbook_asks_for_evsi_and_psa_evsi_none_overrides_it(tmp_path):
     assert code == 0 and "evsi" not in json.loads(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value, found", [("25, x", "'x'"), ("1", "1"), ("25.5", "25.5"), (-4, "-4")])
 def test_bad_trial_sizes_in_the_workbook_are_named_at_their_cell(tmp_path, value, found):
     from ifpp_econ.inputs.template import write_template

@@ -25,10 +25,12 @@ def sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_corpus_covers_every_listed_case(corpus):
     assert set(corpus) == set(CASE_NAMES) and len(CASE_NAMES) == 24
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_every_hostile_workbook_is_rejected_cleanly(corpus, tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
@@ -70,6 +72,7 @@ def test_bug_gives_exit_1_and_a_saved_traceback(monkeypatch, tmp_path):
     assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_large_psa_leaves_nothing_and_rerun_succeeds(tmp_path, sig):
     env = {**os.environ, "MPLBACKEND": "Agg"}

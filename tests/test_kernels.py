@@ -12,7 +12,8 @@ from ifpp_econ.model.family_states import monthly_cash, run_model
 from ifpp_econ.model.scenarios import apply_overrides
 from ifpp_econ.model.spec import build_spec
 
-pytestmark = pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")
+# compiled kernels: slow (the fast path compiles nothing)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")]
 
 
 @pytest.fixture(scope="module")

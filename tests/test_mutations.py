@@ -6,6 +6,7 @@ commands). ``scripts/mutation_sweep.py 2000`` runs the same contract without sto
 """
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mutations import check_commands, mutated_workbook
@@ -15,6 +16,7 @@ from ifpp_econ.inputs.template import write_template
 EXAMPLES = int(os.environ.get("IFPP_MUTATIONS", "10"))
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())

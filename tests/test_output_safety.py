@@ -44,6 +44,7 @@ def test_force_on_a_user_folder_deletes_nothing(runner, tmp_path):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
 
 
+@pytest.mark.slow
 def test_force_replaces_only_the_files_an_earlier_run_listed(runner, tmp_path):
     assert invoke(runner, "psa", "-n", "50", "--no-evppi", "--out", "res").exit_code == 0
     listed = json.loads((tmp_path / "res" / "manifest.json").read_text())["files"]
@@ -57,6 +58,7 @@ def test_force_replaces_only_the_files_an_earlier_run_listed(runner, tmp_path):
     assert (tmp_path / "res" / "notes.txt").read_text() == "my notes"
 
 
+@pytest.mark.slow
 def test_the_input_workbook_is_never_replaced(runner, tmp_path):
     assert invoke(runner, "run", "--out", "res").exit_code == 0
     manifest = json.loads((tmp_path / "res" / "manifest.json").read_text())
@@ -69,6 +71,7 @@ def test_the_input_workbook_is_never_replaced(runner, tmp_path):
     assert (tmp_path / "res" / "my.xlsx").read_bytes() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("out, reason", [(".", "it is the current folder"), ("..", "it holds the current folder"),
                                          ("~", "it is the home folder"), ("/", "it holds the current folder"),
                                          ("/proc", "mount point")])
@@ -80,6 +83,7 @@ def test_folders_that_are_never_outputs(runner, tmp_path, out, reason):
     assert listing(tmp_path) == ["keep.txt"]
 
 
+@pytest.mark.slow
 def test_output_folders_get_the_users_permissions(runner, tmp_path):
     old = os.umask(0o022)
     try:
@@ -125,6 +129,7 @@ def test_read_only_folder_simulated(runner, tmp_path, monkeypatch):
     assert "Traceback" not in result.output and not (tmp_path / "res").exists() or not any((tmp_path / "res").iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["run"], ["psa", "-n", "30", "--no-evppi"], ["dsa"]])
 def test_full_disk_leaves_nothing(runner, tmp_path, monkeypatch, command):
     def full(*args, **kwargs):
@@ -137,6 +142,7 @@ def test_full_disk_leaves_nothing(runner, tmp_path, monkeypatch, command):
     assert listing(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_full_disk_on_replacing_an_earlier_run_keeps_it(runner, tmp_path, monkeypatch):
     assert invoke(runner, "run", "--out", "res").exit_code == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "res").iterdir()}

@@ -107,6 +107,7 @@ def test_chunks_run_anywhere_give_the_psa_numbers(default_inputs):
     assert np.array_equal(cost, whole.outcomes["cost"])
 
 
+@pytest.mark.slow
 def test_psa_does_not_import_scipy_stats():
     """Reading a workbook and running a PSA with EVPPI never import scipy.stats (about 1 s of every run's start-up)."""
     import subprocess
@@ -117,3 +118,33 @@ def test_psa_does_not_import_scipy_stats():
             "print('scipy.stats' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_readme_scale_out_recipe_runs_as_written(tmp_path, default_inputs):
+    """The README's process-pool recipe pickles the plan with the standard library and reproduces the PSA's mean."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Scale-out", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    script = tmp_path / "recipe.py"
+    script.write_text("\n".join(line[2:] if line.startswith("  ") else line for line in code.splitlines()))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    mean = run_psa(default_inputs, 10_000, seed=20231).incremental()["IFPP"]["per_child_savings"].mean()
+    assert out.stdout.strip() == f"mean savings per child £{mean:,.2f} over 10,000 iterations"
+
+
+def test_the_chunk_plan_pickles_and_gives_the_same_draws_and_results(default_inputs):
+    import pickle
+
+    from ifpp_econ.analyses.psa import plan_chunks, run_chunk
+
+    plan = plan_chunks(default_inputs)
+    copy = pickle.loads(pickle.dumps(plan))
+    (d1, r1), (d2, r2) = run_chunk(plan, 3, 100, 64), run_chunk(copy, 3, 100, 64)
+    assert d1.equals(d2) and all(np.array_equal(r1.outcomes[k], r2.outcomes[k]) for k in r1.outcomes)

@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from ifpp_econ.analyses import validation
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -40,6 +42,7 @@ def gbp(v):
     return f"−£{abs(v):,.0f}" if v < 0 else f"£{v:,.0f}"
 
 
+@pytest.mark.slow
 def test_default_result_figures_are_the_tools_own(default_inputs):
     """Every figure of "Default result and external figures" and "Operational validation" is reproduced."""
     from ifpp_econ.analyses.deterministic import run_base_case
@@ -131,6 +134,7 @@ def evsi_figures(default_inputs) -> dict[str, str]:
             "NAT_EVSI_1600": gbp(national.loc[1600, "population_evsi"]), "NAT_ENBS_1600": gbp(national.loc[1600, "enbs"])}
 
 
+@pytest.mark.slow
 def test_value_of_a_trial_figures_are_the_tools_own(default_inputs):
     section = " ".join(README.split("### Value of a trial (EVSI)", 1)[1].split("\n## ", 1)[0].split())
     figures = evsi_figures(default_inputs)

@@ -60,6 +60,7 @@ def test_understated_dimension_reads_every_row(tmp_path, default_inputs):
     assert len(inputs.scenarios) == len(default_inputs.scenarios)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
 def test_saved_by_libreoffice_after_deleting_rows(tmp_path, default_inputs):
     path = write_template(tmp_path / "edited.xlsx")
@@ -206,6 +207,7 @@ def test_strategy_receiving_ifpp_needs_a_cost_method_and_a_sane_multiplier(templ
     assert "Strategies!E3: found 1e+308; allowed: 0 to 1000" in text
 
 
+@pytest.mark.slow
 def test_validated_unusual_workbook_runs_every_command(tmp_path, monkeypatch):
     """Valid but unusual: a normal on a probability with a tiny tail, strong (valid) correlations, a
     threshold on children per family, a mathtext-like strategy name."""
@@ -226,6 +228,7 @@ def test_validated_unusual_workbook_runs_every_command(tmp_path, monkeypatch):
         assert result.exit_code == 0, (command, result.output)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["$x^$", "\\notacommand", "$\\notacommand$", "Price $5 to $10"])
 def test_chart_text_from_the_workbook_is_drawn_literally(tmp_path, name):
     import numpy as np
@@ -252,6 +255,7 @@ def test_distribution_too_extreme_to_sample(template, a, b):
     assert f"Parameters!F{r}: beta_alpha_beta" in problems(template) and "draws cannot be computed" in problems(template)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, col, value, expect", [
     ("annual_risk_after_24m", "C", 1, "a probability of entering care must be below 1"),
     ("risk_24m", "J", 1, "found 1 for risk_24m's high; a probability of entering care must be below 1"),

@@ -18,6 +18,7 @@ def report_folder(tmp_path_factory, default_inputs):
     return pipeline.report(default_inputs, 400, 3, out=root / "report").folder
 
 
+@pytest.mark.slow
 def test_report_is_self_contained_with_every_section(report_folder):
     html = (report_folder / "report.html").read_text()
     assert "<script" not in html and "<link" not in html
@@ -30,6 +31,7 @@ def test_report_is_self_contained_with_every_section(report_folder):
     assert 'class="estimate"' in html  # estimates flagged in the parameter table
 
 
+@pytest.mark.slow
 def test_results_xlsx_charts_reference_existing_data(report_folder):
     wb = load_workbook(report_folder / "results.xlsx")
     assert wb.sheetnames[0] == "Summary"
@@ -47,6 +49,7 @@ def test_results_xlsx_charts_reference_existing_data(report_folder):
             assert all(isinstance(v, (int, float)) for v in values), (ws.title, ref)
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(report_folder, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -64,6 +67,7 @@ def test_report_renders_in_headless_chromium(report_folder, tmp_path):
     assert dom.count("<svg") >= 10 and "CHEERS 2022 checklist" in dom
 
 
+@pytest.mark.slow
 def test_results_xlsx_charts_survive_libreoffice(report_folder, tmp_path):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
@@ -82,6 +86,7 @@ def _tables(html: str) -> list[str]:
     return re.findall(r"<table.*?</table>", html, re.S)
 
 
+@pytest.mark.slow
 def test_tables_show_no_exponents_none_or_nan(report_folder):
     html = (report_folder / "report.html").read_text()
     tables = _tables(html)
@@ -98,6 +103,7 @@ def test_tables_show_no_exponents_none_or_nan(report_folder):
                 assert cls == "n", text
 
 
+@pytest.mark.slow
 def test_every_inline_svg_has_a_title(report_folder):
     html = (report_folder / "report.html").read_text()
     svgs = re.findall(r"<svg[^>]*>(.{0,400})", html, re.S)
@@ -121,6 +127,7 @@ document.body.setAttribute("data-split", JSON.stringify(split));
 </script></body>"""
 
 
+@pytest.mark.slow
 def test_no_number_split_across_lines_and_a4_print_fits(report_folder, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -149,6 +156,7 @@ def html_unescape(text: str) -> str:
     return html.unescape(text)
 
 
+@pytest.mark.slow
 def test_results_xlsx_every_number_formatted_and_printable(report_folder):
     wb = load_workbook(report_folder / "results.xlsx")
     assert wb.sheetnames[:2] == ["Summary", "Base case"] and wb.sheetnames[-1] == "Data dictionary"
@@ -176,6 +184,7 @@ def _chart_xml(folder) -> list[str]:
         return [z.read(n).decode() for n in sorted(z.namelist()) if n.startswith("xl/charts/chart")]
 
 
+@pytest.mark.slow
 def test_native_tornado_bars_start_at_the_base_case(report_folder):
     manifest = json.loads((report_folder / "manifest.json").read_text())
     base = manifest["dsa"]["base_outcome"]
@@ -194,6 +203,7 @@ def test_native_tornado_bars_start_at_the_base_case(report_folder):
     assert all(abs(h - lo) <= swing + 1e-9 for lo, h in zip(lows, highs))
 
 
+@pytest.mark.slow
 def test_native_tornado_labels_every_bar_with_its_range_in_pounds_and_percent(report_folder):
     xml = re.sub(r"<(/?)c:", r"<\1", next(x for x in _chart_xml(report_folder) if "One-way sensitivity" in x))
     cats = re.findall(r"<cat>\s*<(\w+)>\s*<f>([^<]+)</f>", xml)
@@ -221,6 +231,7 @@ def _cells(ref: str) -> list[str]:
     return [f"{get_column_letter(c0)}{r}" for r in range(r0, r1 + 1)]
 
 
+@pytest.mark.slow
 def test_native_ceac_axis_is_0_to_1(report_folder):
     xml = re.sub(r"<(/?)c:", r"<\1", next(x for x in _chart_xml(report_folder) if "CEAC" in x))
     scaling = re.findall(r"<valAx>.*?<scaling>(.*?)</scaling>.*?</valAx>", xml, re.S)
@@ -228,6 +239,7 @@ def test_native_ceac_axis_is_0_to_1(report_folder):
     assert len(ys) == 1
 
 
+@pytest.mark.slow
 def test_identical_report_runs_give_identical_files(report_folder, tmp_path, default_inputs):
     again = pipeline.report(default_inputs, 400, 3, out=tmp_path / "again").folder
     names = sorted(p.name for p in report_folder.iterdir())
@@ -240,6 +252,7 @@ def test_identical_report_runs_give_identical_files(report_folder, tmp_path, def
     assert first == second
 
 
+@pytest.mark.slow
 def test_cheers_checklist_points_at_sections_that_exist(report_folder):
     from ifpp_econ.outputs.report import CHEERS_2022
 

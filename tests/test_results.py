@@ -78,6 +78,7 @@ def test_budget_intervals_from_python_reuse_the_psa_draws(default_inputs, psa):
     assert ie.run_budget(default_inputs, iterations=0).psa is None
 
 
+@pytest.mark.slow
 def test_report_computes_evppi_once_and_reads_nothing_back(default_inputs, tmp_path, monkeypatch):
     from ifpp_econ import pipeline
     from ifpp_econ.outputs.run_folder import RunFolder

@@ -133,6 +133,7 @@ def test_bad_correlations_rejected(p1, p2, rho, message):
         sample(params, 10, seed=1, correlations=corr)
 
 
+@pytest.mark.slow
 def test_same_seed_same_draws_and_chunk_size_invariance():
     params = pd.concat([one("gamma_mean_se", 5000, 1250, name="cost"), one("beta_alpha_beta", 0.3, 30, 70, name="risk"),
                         pd.DataFrame({"value": [0.5, 0.5], "distribution": "dirichlet", "param_a": [5.0, 5.0],

@@ -55,6 +55,7 @@ def corpus(tmp_path_factory):
     return build_corpus(tmp_path_factory.mktemp("corpus"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(UNUSUAL))
 def test_unusual_valid_workbook_passes_every_command(name, tmp_path):
     workbook = _edited(tmp_path, name, UNUSUAL[name])
@@ -67,6 +68,7 @@ def test_unusual_valid_workbook_passes_every_command(name, tmp_path):
     assert CliRunner().invoke(main, ["validate", str(workbook)]).exit_code == 0  # these are valid workbooks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_hostile_workbook_gives_exit_2_from_every_command(corpus, name, tmp_path):
     path, _ = corpus[name]

@@ -81,6 +81,7 @@ def test_budget_table_and_payback(default_inputs):
     assert none.headline()["payback_year"] is None
 
 
+@pytest.mark.slow
 def test_shared_qr_evppi_equals_a_direct_least_squares_fit():
     rng = np.random.default_rng(4)
     n = 1500

@@ -123,6 +123,7 @@ def test_errors_name_file_sheet_and_cell_and_all_are_reported(template):
     assert "Settings!B5" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell_edits, expected", [
     ({"F": "beta_mean_se", "G": 0.9}, "SE"),  # infeasible beta SE for share_entries_with_proceedings
     ({"I": 0.9, "J": 0.7}, "low 0.9 is above high 0.7"),
@@ -207,6 +208,7 @@ def test_input_is_never_modified(template):
     assert sha(template) == broken and broken != before
 
 
+@pytest.mark.slow
 def test_workbook_saved_by_libreoffice(tmp_path, template):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
@@ -343,6 +345,7 @@ def _cell_text(where):
     return f"{head}{row}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edits, where, expected", RULES, ids=[f"{w}:{e[:30]}" for _e, w, e in RULES])
 def test_each_rule_names_sheet_and_cell(template, edits, where, expected):
     wb = load_workbook(template)

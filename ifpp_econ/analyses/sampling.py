@@ -87,6 +87,13 @@ class Sampler:
         bounded = "min" in parameters.columns and "max" in parameters.columns  # draws kept inside the domain
         self.bounds = [(parameters.at[p, "min"], parameters.at[p, "max"]) if bounded else None for p in self.scalar]
 
+    def __getstate__(self) -> dict:  # picklable (process pools, clusters): the inverse CDFs are rebuilt on arrival
+        return {k: v for k, v in self.__dict__.items() if k != "inverses"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.inverses = [inverse_cdf(self.dists[p]) for p in self.scalar]
+
     def sample(self, n: int, seed: int, start: int = 0) -> pd.DataFrame:
         """Draws for iterations ``[start, start + n)``: see :func:`sample`."""
         return _sample(self, n, seed, start)

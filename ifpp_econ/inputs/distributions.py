@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -393,11 +394,18 @@ class Frozen:
     def __init__(self, name: str, args: tuple = (), kwds: dict | None = None):
         k = _SHAPES[name]
         rest = dict(zip(("loc", "scale"), args[k:])) | dict(kwds or {})
-        self.dist = type("Family", (), {"name": name})()
+        self.dist = types.SimpleNamespace(name=name)
         self.args, self.kwds = tuple(args), dict(kwds or {})
         self._shapes = tuple(float(x) for x in args[:k])
         self._loc, self._scale = float(rest.get("loc", 0.0)), float(rest.get("scale", 1.0))
         self._f = _standard(name)
+
+    def __getstate__(self) -> dict:  # picklable (for process pools and clusters): the functions are looked up again
+        return {k: v for k, v in self.__dict__.items() if k != "_f"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._f = _standard(self.dist.name)
 
     def ppf(self, q) -> np.ndarray:
         return self._f["ppf"](np.asarray(q, dtype=float), *self._shapes) * self._scale + self._loc
