@@ -306,3 +306,19 @@ def test_budget_console_states_cash_savings_and_its_basis_once(default_inputs):
     assert text.count("undiscounted cash, 2023/24 prices") == 2  # the heading and the footer, once each
     assert text.count("families referred evenly") == 1
     assert "cashable" in text and "on cash alone" in text and "LA: legal" in text
+
+
+@pytest.mark.slow
+def test_an_added_payer_reaches_run_json_the_report_and_results_xlsx(template, tmp_path):
+    import json
+
+    add_row(template, CAMHS)
+    run = CliRunner().invoke(main, ["run", str(template), "--json", "--out", str(tmp_path / "run")])
+    assert run.exit_code == 0, run.output
+    data = json.loads(run.output)
+    assert [r["payer"] for r in data["by_payer"]] == ["LA", "LA", "HMCTS", "NHS"]
+    report = CliRunner().invoke(main, ["report", str(template), "-n", "50", "--out", str(tmp_path / "report")])
+    assert report.exit_code == 0, report.output
+    assert "<td class=t>NHS</td>" in (tmp_path / "report" / "report.html").read_text()
+    sheet = load_workbook(tmp_path / "report" / "results.xlsx")["Outcomes and who pays"]
+    assert "NHS" in [c.value for row in sheet.iter_rows() for c in row]
