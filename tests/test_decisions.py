@@ -322,3 +322,23 @@ def test_an_added_payer_reaches_run_json_the_report_and_results_xlsx(template, t
     assert "<td class=t>NHS</td>" in (tmp_path / "report" / "report.html").read_text()
     sheet = load_workbook(tmp_path / "report" / "results.xlsx")["Outcomes and who pays"]
     assert "NHS" in [c.value for row in sheet.iter_rows() for c in row]
+
+
+def test_psa_keeps_one_copy_of_what_it_can_derive(default_inputs):
+    """Memory (a million iterations: 16 MB an outcome): the perspective's cost is "cost" itself, re-entries and two
+    ledger rows are derived, and each derived figure equals the model's own."""
+    from ifpp_econ.model.family_states import PAYER_PREFIX, run_model
+    from ifpp_econ.model.spec import build_spec
+
+    psa = run_psa(default_inputs, n=64, seed=3, keep_draws=True)
+    assert psa.outcomes["cost"] is psa.outcomes["cost_local_authority"]
+    assert "reentries" not in psa.outcomes and PAYER_PREFIX + "HMCTS" not in psa.outcomes
+    model = run_model(psa.draws, build_spec(default_inputs))
+    assert np.array_equal(model.outcomes["cost"], model.outcomes["cost_local_authority"])
+    from ifpp_econ.analyses import ledger
+    for row in ledger.rows(model.outcomes):
+        assert np.allclose(ledger.values(psa.outcomes, row), model.outcomes[PAYER_PREFIX + row], rtol=1e-12, atol=1e-9)
+    rows = {(r["key"], r["basis"]): r for r in psa.to_json()["outcomes"]}
+    derived = model.outcomes["reentries"]
+    assert rows["reentries", "per child"]["usual_care"] == pytest.approx(
+        derived[psa.strategies.index("Usual care")].mean(), rel=1e-12)

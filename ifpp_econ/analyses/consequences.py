@@ -24,6 +24,14 @@ def _per(basis: str, children_per_family: np.ndarray) -> np.ndarray:
     return np.ones_like(children_per_family) if basis == BASES[0] else 100.0 * children_per_family
 
 
+def value(outcomes: dict[str, np.ndarray], key: str, strategy: int) -> np.ndarray:
+    """A children's outcome of one strategy ``(N,)``, a new array; re-entries, if not kept, are all entries less first
+    entries."""
+    if key == "reentries" and key not in outcomes:
+        return outcomes["care_entries_undiscounted"][strategy] - outcomes["first_placements_undiscounted"][strategy]
+    return outcomes[key][strategy].copy()
+
+
 def _unit(unit: str, basis: str) -> str:
     """An outcome's unit on a basis: a share of children becomes a number of children per 100 families."""
     return "children" if unit == "share of children" and basis != BASES[0] else unit
@@ -39,7 +47,7 @@ def differences(outcomes: dict[str, np.ndarray], strategies: list[str], comparat
     for key in declarations.CHILD_OUTCOMES:
         for basis in BASES:
             m = _per(basis, children_per_family)
-            a, b = outcomes[key][k] * m, outcomes[key][c] * m
+            a, b = value(outcomes, key, k) * m, value(outcomes, key, c) * m
             out[key, basis] = (a, b, a - b)
     return out
 
@@ -91,16 +99,31 @@ def to_records(table: pd.DataFrame) -> list[dict]:
 def summarise(outcomes: dict[str, np.ndarray], strategies: list[str], comparator: str, strategy: str,
               children_per_family: np.ndarray) -> list[dict]:
     """Per outcome and basis: the mean of each strategy and the mean and 95% interval of the difference over the
-    iterations (each iteration's own children per family)."""
-    diffs = differences(outcomes, strategies, comparator, strategy, children_per_family)
-    summaries = comparison.summarise_many({key: d for key, (_, _, d) in diffs.items()}, finite_only=True)
+    iterations (each iteration's own children per family). Each difference is made when it is summarised, one at a
+    time (a million iterations: 8 MB each, not every one at once)."""
+    k, c = strategies.index(strategy), strategies.index(comparator)
+
+    def difference(key: str, basis: str):
+        def made() -> np.ndarray:  # in place: two arrays of N at a time
+            d = value(outcomes, key, k)
+            d -= value(outcomes, key, c)
+            d *= _per(basis, children_per_family)
+            return d
+        return made
+
+    def mean(values: np.ndarray) -> float | None:
+        return float(np.nanmean(values)) if np.isfinite(values).any() else None
+
+    keys = [(key, basis) for key in declarations.CHILD_OUTCOMES for basis in BASES]
+    summaries = comparison.summarise_many({(key, basis): difference(key, basis) for key, basis in keys},
+                                          finite_only=True)
     rows = []
-    for (key, basis), (a, b, _) in diffs.items():
+    for key, basis in keys:
         label, unit, framework = declarations.CHILD_OUTCOMES[key]
         s = summaries.get((key, basis))  # None: no finite value (e.g. living at home past every band's horizon)
+        m = _per(basis, children_per_family)
         rows.append({"outcome": label, "key": key, "basis": basis, "unit": _unit(unit, basis),
-                     "ifpp": float(np.nanmean(a)) if np.isfinite(a).any() else None,
-                     "usual_care": float(np.nanmean(b)) if np.isfinite(b).any() else None,
+                     "ifpp": mean(value(outcomes, key, k) * m), "usual_care": mean(value(outcomes, key, c) * m),
                      "difference": None if s is None else s["mean"],
                      "difference_lower": None if s is None else s["lower"],
                      "difference_upper": None if s is None else s["upper"],

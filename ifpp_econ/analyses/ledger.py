@@ -14,9 +14,39 @@ from ..model.family_states import PAYER_PREFIX
 from . import comparison
 
 
+# Rows a PSA need not keep (``keep=False`` in :func:`kept`): the LA's children's services are the local authority's
+# cost less its legal row; HMCTS is the public sector's cost less the local authority's and every other payer's.
+DERIVED = ("LA: children's services", "HMCTS")
+
+
 def rows(outcomes: dict) -> list[str]:
-    """The ledger rows present in model outcomes, in order (``LA: children's services``, ``LA: legal``, ``HMCTS`` …)."""
-    return [k[len(PAYER_PREFIX):] for k in outcomes if k.startswith(PAYER_PREFIX)]
+    """The ledger rows of model outcomes, in order (``LA: children's services``, ``LA: legal``, ``HMCTS``, then any
+    other payer), the :data:`DERIVED` ones included whether kept or not."""
+    named = [k[len(PAYER_PREFIX):] for k in outcomes if k.startswith(PAYER_PREFIX)]
+    others = [r for r in named if r not in DERIVED and r != "LA: legal"]
+    return [DERIVED[0], "LA: legal", DERIVED[1], *others] if named else []
+
+
+def values(outcomes: dict[str, np.ndarray], row: str, strategy: int | None = None) -> np.ndarray:
+    """A ledger row's discounted cost per child ``(K, N)``, or ``(N,)`` of one ``strategy``: kept, or derived
+    (:data:`DERIVED`)."""
+    at = slice(None) if strategy is None else strategy
+    if PAYER_PREFIX + row in outcomes:
+        return outcomes[PAYER_PREFIX + row][at]
+    legal = outcomes[PAYER_PREFIX + "LA: legal"][at]
+    if row == DERIVED[0]:
+        return outcomes["cost_local_authority"][at] - legal
+    if row == DERIVED[1]:
+        derived = outcomes["cost_public_sector"][at] - outcomes["cost_local_authority"][at]
+        for other in rows(outcomes)[3:]:
+            derived -= outcomes[PAYER_PREFIX + other][at]
+        return derived
+    raise KeyError(row)
+
+
+def kept(name: str) -> bool:
+    """Whether a PSA keeps the model outcome ``name`` per iteration (the derivable ledger rows it does not)."""
+    return name not in (PAYER_PREFIX + r for r in DERIVED)
 
 
 def split(row: str) -> tuple[str, str]:
@@ -31,18 +61,20 @@ def ledger_table(outcomes: dict[str, np.ndarray], strategies: list[str], compara
     k, c = strategies.index(strategy), strategies.index(comparator)
     out = []
     for row in rows(outcomes):
-        values = outcomes[PAYER_PREFIX + row][:, iteration]
-        out.append({"payer": split(row)[0], "part": split(row)[1], "ifpp": float(values[k]),
-                    "usual_care": float(values[c]), "savings": float(values[c] - values[k])})
+        cost = values(outcomes, row)[:, iteration]
+        out.append({"payer": split(row)[0], "part": split(row)[1], "ifpp": float(cost[k]),
+                    "usual_care": float(cost[c]), "savings": float(cost[c] - cost[k])})
     return pd.DataFrame(out, columns=["payer", "part", "ifpp", "usual_care", "savings"])
 
 
 def summarise(outcomes: dict[str, np.ndarray], strategies: list[str], comparator: str, strategy: str) -> list[dict]:
     """Per ledger row over the iterations: each strategy's mean cost and the savings' mean and 95% interval."""
     k, c = strategies.index(strategy), strategies.index(comparator)
-    names = rows(outcomes)
-    savings = {row: outcomes[PAYER_PREFIX + row][c] - outcomes[PAYER_PREFIX + row][k] for row in names}
-    summaries = comparison.summarise_many(savings)
-    return [{"payer": split(row)[0], "part": split(row)[1], "ifpp": float(outcomes[PAYER_PREFIX + row][k].mean()),
-             "usual_care": float(outcomes[PAYER_PREFIX + row][c].mean()), "savings": summaries[row]["mean"],
-             "savings_lower": summaries[row]["lower"], "savings_upper": summaries[row]["upper"]} for row in names]
+    out = []
+    for row in rows(outcomes):  # one row's strategies at a time
+        ifpp, usual_care = values(outcomes, row, k), values(outcomes, row, c)
+        s = comparison.summarise(usual_care - ifpp)
+        out.append({"payer": split(row)[0], "part": split(row)[1], "ifpp": float(ifpp.mean()),
+                    "usual_care": float(usual_care.mean()), "savings": s["mean"], "savings_lower": s["lower"],
+                    "savings_upper": s["upper"]})
+    return out

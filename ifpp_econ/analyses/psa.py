@@ -37,8 +37,11 @@ from .sampling import BLOCK, Sampler
 
 SUMMARY_BLOCK = 65_536
 # Children's outcomes summarised in the outcomes table (PSAResult.consequences), not again per strategy.
-IN_OUTCOMES_TABLE = ("care_entries_undiscounted", "care_months_undiscounted", "proceedings_issued", "reentries",
-                     "child_years_at_home", "child_years_at_home_undiscounted")
+IN_OUTCOMES_TABLE = ("care_entries_undiscounted", "care_months_undiscounted", "proceedings_issued",
+                     "child_years_at_home_undiscounted")
+# Model outcomes a PSA does not keep per iteration (16 MB each a million iterations): re-entries are all entries less
+# first entries (consequences.value); the discounted child-years at home serve the base case's cost per child-year.
+NOT_KEPT = ("reentries", "child_years_at_home")
 
 
 def wtp_grid(settings: dict) -> np.ndarray:
@@ -337,14 +340,12 @@ class PSAResult:
         }
 
     def consequences(self, strategy: str | None = None) -> dict:
-        """Children's outcomes (mean and 95% interval of each difference, per child and per 100 families referred),
-        the cost per child-year at home gained (ratio of means) and the payer ledger (savings with intervals)."""
+        """Children's outcomes (mean and 95% interval of each difference, per child and per 100 families referred)
+        and the payer ledger (savings with intervals)."""
         name = strategy or next(s for s in self.strategies if s != self.comparator)
         cpf = (self.children_per_family if self.children_per_family is not None
                else np.full(self.iterations, np.nan))
-        cost, gained = consequences.cost_per_year_at_home(self.outcomes, self.strategies, self.comparator, name)
         return {"outcomes": consequences.summarise(self.outcomes, self.strategies, self.comparator, name, cpf),
-                "cost_per_child_year_at_home": consequences.ratio(float(cost.mean()), float(gained.mean()), name),
                 "by_payer": ledger.summarise(self.outcomes, self.strategies, self.comparator, name)}
 
     def by_band_summary(self, strategy: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
@@ -449,6 +450,15 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
               "child_risk_capped": 0}
     weights = structural_weights(inputs, structural)
     chosen = {name: 0 for name in AFTER_EFFECTS} | {"no_effect": 0}
+
+    # "cost" is the chosen perspective's cost, the same values (the model's same array, weighted alike): one copy kept
+    same = {f"cost_{spec.perspective}": "cost"}
+
+    def keeps(name: str) -> bool:
+        """Outcomes kept per iteration: not those derived from others (re-entries, two ledger rows), nor the discounted
+        child-years at home (the cost per child-year at home is the base case's), nor added rows' costs if none."""
+        return (ledger.kept(name) and name not in NOT_KEPT
+                and (name != "cost_added" or bool(spec.added_costs)))
     bands: dict[str, dict[str, np.ndarray]] = {}
     timings = {"sampling_seconds": 0.0, "model_seconds": 0.0, "model_cpu_seconds": 0.0}
 
@@ -477,9 +487,13 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
             for key, value in zip(("sampling_seconds", "model_seconds", "model_cpu_seconds"), seconds):
                 timings[key] += value
             if kept is None:
-                kept = {k: np.empty(v.shape[:-1] + (n,)) for k, v in results.outcomes.items()}
-            for k, v in results.outcomes.items():
-                kept[k][..., start : start + m] = v
+                kept = {}
+                for k, v in results.outcomes.items():  # in the model's order; the chosen perspective's cost is "cost"
+                    if keeps(k):
+                        kept[k] = kept[same[k]] if k in same else np.empty(v.shape[:-1] + (n,))
+            for k in kept:
+                if k not in same:
+                    kept[k][..., start : start + m] = results.outcomes[k]
             cpf[start : start + m] = draws["children_per_family"].to_numpy(float)
             for band, outcomes in results.by_band.items():
                 for k in ("cost", "first_placements", "first_placements_undiscounted"):
