@@ -13,7 +13,7 @@ import pandas as pd
 from ..model.family_states import PAYER_PREFIX
 from . import comparison
 
-# Rows a PSA need not keep (``keep=False`` in :func:`kept`): the LA's children's services are the local authority's
+# Rows a PSA need not keep (:func:`kept` is False for them): the LA's children's services are the local authority's
 # cost less its legal row; HMCTS is the public sector's cost less the local authority's and every other payer's.
 DERIVED = ("LA: children's services", "HMCTS")
 

@@ -152,6 +152,8 @@ def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings
     zero = np.zeros_like(proceedings_per_entry)
     per_child = 1.0 / p["children_per_family"]
 
+    borne = [t for t in PLACEMENT_TYPES if spec.ledger_row(f"cost_{t}") == row]  # placement types this row pays for
+
     def paid(name: str) -> np.ndarray:
         """A cost parameter in model units if this ledger row bears it, else 0."""
         if spec.ledger_row(name) != row:
@@ -165,7 +167,7 @@ def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings
                                        for name, applies in spec.added_costs if applies == code)])
              for code in declarations.APPLIES_TO}
     return {
-        "placement_month": np.stack([sum_arrays(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in PLACEMENT_TYPES)
+        "placement_month": np.stack([sum_arrays([zero, *(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in borne)])
                                      for b in spec.age_bands]),  # (B, N)
         "care_entry": proceedings_per_entry * (paid("court_cost_proceedings") + paid("la_legal_cost_proceedings")),
         "reunification": paid("reunification_support_cost") * per_child,
@@ -309,20 +311,23 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     bands = [b.name for b in spec.age_bands]
     by_band: dict[str, dict[str, np.ndarray]] = {}
     totals = [_band_totals(c, b) for b in range(len(bands))]
+    ledger = spec.ledger_rows()
+    row_costs = {}  # ledger row -> per band, discounted cost per child by category: each payer's, then their sums
+    for payer_row in ledger:
+        units, programme = c.units(rows=[payer_row])
+        row_costs[payer_row] = [_band_costs(totals[b], b, units, programme) for b in range(len(bands))]
     for perspective, payers in PERSPECTIVE_PAYERS.items():
-        units, programme = c.units(payers)
+        rows = [r for r in ledger if spec.ledger_payer(r) in payers]
         for b, name in enumerate(bands):
-            costs = _band_costs(totals[b], b, units, programme)
+            costs = {cat: sum_arrays(row_costs[r][b][cat] for r in rows) for cat in COST_CATEGORIES}
             band = by_band.setdefault(name, {})
             band[f"cost_{perspective}"] = sum_arrays(costs.values())
             if perspective == spec.perspective:
                 band.update(costs)
                 band["cost"] = band[f"cost_{perspective}"]
-    ledger = spec.ledger_rows()
     for payer_row in ledger:  # the payer ledger: each row's cost per child, whatever the perspective
-        units, programme = c.units(rows=[payer_row])
         for b, name in enumerate(bands):
-            by_band[name][PAYER_PREFIX + payer_row] = sum_arrays(_band_costs(totals[b], b, units, programme).values())
+            by_band[name][PAYER_PREFIX + payer_row] = sum_arrays(row_costs[payer_row][b].values())
     for b, name in enumerate(bands):
         h = int(horizons[b])
         band = by_band[name]
