@@ -257,6 +257,9 @@ def main() -> None:
     # At exit, skip the final garbage collection of everything loaded (numba, matplotlib, pandas: about 0.5 s):
     # every output file is written and closed by then, and the operating system frees the memory.
     atexit.register(gc.freeze)
+    from .engine import threads
+
+    threads.ANNOUNCE[:] = [lambda message: click.echo(message[0].upper() + message[1:] + " …", err=True)]
 
 
 @main.command(epilog=EPILOG)

@@ -125,3 +125,26 @@ def test_kernel_choice(monkeypatch):
         threads.choose_kernel()
     with pytest.raises(ValueError, match="at least 1"):
         threads.set_workers(0)
+
+
+def test_a_fresh_cache_compiles_once_and_report_after_psa_compiles_nothing(tmp_path):
+    """No surprise compiles (issue 31): the first command compiles every variant of the kernel a command can use
+    (parallel and serial, one signature), with one line saying so; `report` after `psa` compiles nothing."""
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "numba-cache"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "IFPP_ECON_KERNEL": "numba"}
+
+    def command(*args):
+        done = subprocess.run([sys.executable, "-m", "ifpp_econ", *args], capture_output=True, text=True, env=env,
+                              timeout=900, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return done.stderr, sorted(p.name for p in cache.rglob("*.nbc"))
+
+    err, after_psa = command("psa", "-n", "200", "--out", "p")
+    assert err.count("Preparing the compiled model, once per install") == 1
+    assert any("_serial" in name for name in after_psa) and any("_serial" not in name for name in after_psa)
+    err, after_report = command("report", "-n", "200", "--out", "r")
+    assert "Preparing the compiled model" not in err and after_report == after_psa

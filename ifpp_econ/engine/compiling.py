@@ -69,4 +69,38 @@ def serial_twin(kernel):
 
 
 
+def plain_arrays(args) -> list:
+    """The arguments as writable C-contiguous arrays (a copy only where one is read-only or strided, e.g. from
+    ``np.broadcast_to``), so that every caller of a compiled loop uses one signature: no second compile."""
+    import numpy as np
+
+    return [np.require(a, requirements=("C", "W")) if isinstance(a, np.ndarray) else a for a in args]
+
+
+def prepare(dispatchers, args, announce=None) -> list[str]:
+    """Compile (or load from the cache) every dispatcher in ``dispatchers`` (e.g. a parallel loop and its serial twin)
+    for the signature of ``args``, so that whichever a later command runs is already in the cache: a first run
+    compiles all of them at once instead of one now and another by surprise later. ``announce(message)`` is told
+    once, before compiling, when something is not in the cache. Returns the names compiled now."""
+    from numba import typeof
+
+    signature = tuple(typeof(a) for a in args)
+    missing = [d for d in dispatchers if signature not in d.overloads and not _in_cache(d, signature)]
+    if missing and announce is not None:
+        announce("preparing the compiled model, once per install (about a minute; later runs load it in a second)")
+    for dispatcher in dispatchers:
+        if signature not in dispatcher.overloads:
+            dispatcher.compile(signature)
+    return [d.__name__ for d in missing]
+
+
+def _in_cache(dispatcher, signature) -> bool:
+    """Whether numba's cache holds ``dispatcher`` compiled for ``signature`` (numba's own cache lookup, the one a call
+    makes; False when it cannot be asked)."""
+    try:
+        return dispatcher._cache.load_overload(signature, dispatcher.targetctx) is not None
+    except Exception:  # noqa: BLE001 - a private numba interface: if it changes, say "not cached" (we only announce)
+        return False
+
+
 _WARNED: list[bool] = []  # the in-memory warning is given once

@@ -14,6 +14,7 @@ import threading
 KERNELS = ("auto", "numba", "numpy")
 
 _WORKERS: int | None = None
+ANNOUNCE: list = []  # the command line puts a function here (message → stderr), told before a first compile
 _LOCAL = threading.local()  # a chunk running in a thread of its own uses one thread (see psa.run_psa)
 
 

@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 
 from ..engine import CohortResult, Conventions, Reward, cycle_weights, discount_factors, simulate
-from ..engine.threads import choose_kernel, threads_for
+from ..engine.threads import ANNOUNCE, choose_kernel, threads_for
 
 
 def compiled(name: str, iterations: int | None = None):
@@ -157,12 +157,25 @@ class _Plan:
         self.tail = _csr(tails, (np.int64, np.int64, float))
 
     def run(self, transitions, out: np.ndarray, full: np.ndarray) -> None:
+        from ..engine import compiling
+
         g = self.segments
         k, n = transitions.batch_shape
-        compiled("family_states_kernel", k * n)(
-            g.initial, *transitions.curves.arrays(), g.reunify, g.permanence, g.reentry, g.care_len,
-            g.return_len, *self.series_csr, self.series_kind, self.stream_series, self.stream_w, *self.snap, *self.tail,
-            out, full)
+        args = compiling.plain_arrays(
+            (g.initial, *transitions.curves.arrays(), g.reunify, g.permanence, g.reentry, g.care_len,
+             g.return_len, *self.series_csr, self.series_kind, self.stream_series, self.stream_w, *self.snap, *self.tail,
+             out, full))
+        assert args[-2] is out and args[-1] is full, "the kernel's output arrays must be written in place"
+        if not _PREPARED:  # the first run in a process: both the parallel loop and its serial twin are made ready
+            from . import _compiled
+
+            compiling.prepare([_compiled.compiled("family_states_kernel", 2), _compiled.compiled("family_states_kernel", 1)],
+                              args, ANNOUNCE[0] if ANNOUNCE else None)
+            _PREPARED.append(True)
+        compiled("family_states_kernel", k * n)(*args)
+
+
+_PREPARED: list[bool] = []  # family_states_kernel's variants are compiled or loaded (once per process)
 
 
 class _Rows:
