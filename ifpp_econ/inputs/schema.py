@@ -45,19 +45,19 @@ APPLIES_TO = tuple(declarations.APPLIES_TO)  # what an added cost row is counted
 # savings"): an avoided spot purchase releases cash; in-house capacity and staff time release cash only if capacity is
 # cut (notional in the short run); court costs fall to HMCTS (no LA cash). name → (share, reasoning).
 CASHABLE = {
-    "cost_kinship": (0.0, "in-house: kinship carers are recruited, assessed and supported by the LA's own staff"),
-    "cost_la_foster": (0.0, "in-house foster capacity: an empty bed releases cash only if carers are let go"),
-    "cost_ifa": (1.0, "spot-purchased: a placement not bought is cash not spent"),
-    "cost_residential": (1.0, "spot-purchased: a placement not bought is cash not spent"),
-    "cost_secure": (1.0, "spot-purchased (welfare beds bought per night)"),
-    "cost_semi_independent": (1.0, "spot-purchased: a placement not bought is cash not spent"),
-    "cost_with_parents": (0.0, "staff time supervising the placement: notional"),
-    "cost_other": (0.0, "mostly in-house (placed for adoption, other arrangements): notional"),
-    "court_cost_proceedings": (0.0, "HMCTS court capacity: no LA cash, and fixed court costs release none"),
-    "la_legal_cost_proceedings": (0.5, "half bought in (counsel, expert assessments), half in-house lawyers' time"),
-    "reunification_support_cost": (0.0, "staff time: notional unless posts are cut"),
-    "case_support_cost": (0.0, "social worker time: notional unless posts are cut"),
-    "sgo_allowance": (1.0, "allowances are paid in cash"),
+    "cost_kinship": (0.0, "in-house carers"),
+    "cost_la_foster": (0.0, "in-house capacity"),
+    "cost_ifa": (1.0, "spot purchase"),
+    "cost_residential": (1.0, "spot purchase"),
+    "cost_secure": (1.0, "spot purchase"),
+    "cost_semi_independent": (1.0, "spot purchase"),
+    "cost_with_parents": (0.0, "staff time"),
+    "cost_other": (0.0, "mostly in-house"),
+    "court_cost_proceedings": (0.0, "HMCTS, not LA cash"),
+    "la_legal_cost_proceedings": (0.5, "counsel bought in, lawyers in-house"),
+    "reunification_support_cost": (0.0, "staff time"),
+    "case_support_cost": (0.0, "staff time"),
+    "sgo_allowance": (1.0, "paid in cash"),
 }
 
 COST_METHODS = ("none", "per_family", "bottom_up")
@@ -167,7 +167,7 @@ def _p(name, label, value, unit, dist="fixed", a=None, b=None, low=None, high=No
         payer = "LA"
     share, lag = (CASHABLE[name][0], 0) if name in CASHABLE else (None, None)
     if name in CASHABLE:
-        notes = (notes + "; " if notes else "") + f"cashable share {share:.0%} (E): {CASHABLE[name][1]}"
+        notes = (notes + "; " if notes else "") + f"cashable {share:.0%} (E): {CASHABLE[name][1]}"
     return {"name": name, "label": label, "value": value, "unit": unit, "price_year": price_year, "payer": payer,
             "distribution": dist, "param_a": a, "param_b": b, "low": low, "high": high, "source": source,
             "status": status, "notes": notes, "applies_to": None, "cashable_share": share, "cashable_lag_months": lag}
