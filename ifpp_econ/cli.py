@@ -366,7 +366,7 @@ def report(workbook, iterations, seed, out, force, as_json):
     """Everything (base case, PSA, DSA, VOI, budget) in one self-contained report.html and results.xlsx."""
     from . import executors, pipeline
 
-    stages = Stages(7)
+    stages = Stages(8)
     with chart_worker() as charts, workers(executors.Worker()) as compute:  # compute forks when first used
         inputs = load_inputs(workbook)
         n = iterations or int(inputs.settings["psa_iterations"])

@@ -40,7 +40,8 @@ EVPPI_GROUPS = {
     "programme cost": ("ifpp_cost_per_family", "team_fte", "cost_per_fte", "families_per_team_year",
                        "children_per_family"),
     "proceedings and support costs": ("court_cost_proceedings", "la_legal_cost_proceedings",
-                                      "share_entries_with_proceedings", "reunification_support_cost",
+                                      "share_entries_with_proceedings", "share_reentries_with_proceedings",
+                                      "reunification_support_cost",
                                       "case_support_cost"),
     "structural choices": ("structure:",),  # a model-averaged PSA's per-iteration choices
 }
@@ -55,6 +56,8 @@ AFTER_EFFECT_LABELS = {"effect_stops": "Effect stops (usual care's hazard after 
                        "gap_persists": "Gap persists to age 18 (upper bound)",
                        "catch_up": "Catch-up over catch_up_months (pure delay)",
                        "linear_decay": "Relative effect fades linearly to none over decay_months (WSIPP-style decay)"}
+AFTER_EFFECT_SHORT = {"effect_stops": "Effect stops", "gap_persists": "Gap persists", "catch_up": "Catch-up (pure delay)",
+                      "linear_decay": "Linear decay"}
 AFTER_EFFECT_MONTHS = {"catch_up": "catch_up_months", "linear_decay": "decay_months"}
 PERSPECTIVE_LABELS = {"local_authority": "Local authority", "public_sector": "Public sector (adds HMCTS)"}
 

@@ -43,6 +43,7 @@ class Results:
     averaged: Any = None
     dsa: Any = None
     budget: Any = None
+    beside: Any = None  # the other PSA (model-averaged or default) and the τ table, from the PSA's draws
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -74,6 +75,8 @@ def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=A
     from .analyses.dsa import run_dsa
     from .analyses.evsi import run_evsi
     from .analyses.psa import run_psa
+    from .analyses.structural import beside_psa
+    from .analyses.validation import operational_validation
     from .analyses.voi import run_voi
     from .model.family_states import load_kernels
 
@@ -108,6 +111,7 @@ def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=A
     if "base" in wanted:
         begin("base case")
         results.base = run_base_case(inputs)
+        results.base.validation = operational_validation(inputs)
         emit("base")
     if "averaged" in wanted:
         futures["averaged"] = executor.submit(run_psa, inputs, n, seed, structural="model_averaged", base=results.base)
@@ -116,6 +120,8 @@ def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=A
         results.psa = run_psa(inputs, n, seed, progress=progress, base=results.base, **(psa_options or {}))
         emit("psa")
         if "voi" in wanted:
+            begin("structural uncertainty beside the PSA, from its draws")
+            results.beside = beside_psa(results.psa, inputs)
             begin("PSA tables, EVPI/EVPPI and charts")
             results.voi = run_voi(results.psa, evppi=(psa_options or {}).get("keep_draws", True) != 0)
             emit("voi")
@@ -176,7 +182,8 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
             if name == "psa":  # its charts are drawn while EVPPI is computed
                 charts.draw(figures.psa(results.psa))
             elif name == "voi":
-                extra.update(writers.write_psa(folder, results.psa, inputs, conventions, save_iterations, results.voi))
+                extra.update(writers.write_psa(folder, results.psa, inputs, conventions, save_iterations, results.voi,
+                                               results.beside))
                 charts.draw(figures.value_of_information(results.voi, inputs))
             elif name == "evsi":
                 extra.update(writers.write_evsi(folder, results.evsi))
@@ -187,13 +194,14 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
                                        "workers": workers}, evsi_sizes=sizes)
         result = results.psa
         folder.time("writing_seconds", results.seconds.get("PSA tables", 0.0))  # EVPPI, tables and charts
+        folder.time("beside_seconds", results.seconds.get("structural uncertainty beside the PSA", 0.0))
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": result.chunk_size,
                                                "structural": structural or inputs.settings.get("psa_structural"),
                                                "evsi_sample_sizes": list(sizes or [])},
                              files=charts.wait())
     warnings = [w for w in [presentation.small_sample_warning(n)] if w]
     data = {**result.to_json(), **extra, "conventions": writers.psa_conventions(conventions, result), "warnings": warnings}
-    text = writers.format_psa(result, conventions)
+    text = writers.format_psa(result, conventions, results.beside)
     if results.evsi is not None:
         text += "\n" + writers.format_evsi(results.evsi)
     return Outcome(data, text, dest, build_spec(inputs).price_year)
@@ -275,7 +283,7 @@ def report(inputs, n: int | None = None, seed: int | None = None, out=None, forc
                 elif name == "psa":
                     charts.draw(figures.psa(results.psa))  # drawn while EVPPI is computed
                 elif name == "voi":
-                    writers.write_psa(folder, results.psa, inputs, conventions, voi=results.voi)
+                    writers.write_psa(folder, results.psa, inputs, conventions, voi=results.voi, beside=results.beside)
                     charts.draw(figures.value_of_information(results.voi, inputs))
                 elif name == "evsi":
                     writers.write_evsi(folder, results.evsi)

@@ -24,8 +24,11 @@ def test_tornado_sorted_by_swing_and_base_matches_run(default_inputs):
 
 def test_ranges_from_workbook_or_percentiles(default_inputs):
     ranges = dsa.one_way_ranges(default_inputs).set_index("parameter")
-    assert ranges.loc["rr_12m", ["low", "high"]].tolist() == [0.48, 0.76]
-    assert ranges.loc["rr_12m", "range_source"] == "workbook low/high"
+    assert ranges.loc["rr_12m (pooled 95% CI)", ["low", "high"]].tolist() == [0.48, 0.76]
+    assert ranges.loc["rr_12m (pooled 95% CI)", "range_source"] == "workbook low/high: the pooled mean's 95% CI"
+    assert ranges.loc["rr_12m", "high"] > 1 and "predictive" in ranges.loc["rr_12m", "range_source"]
+    assert "percentile" in ranges.loc["cost_ifa", "range_source"] or ranges.loc["cost_ifa", "range_source"] == \
+        "workbook low/high"
     assert "percentile" in ranges.loc["care_multiplier_reunify", "range_source"]
     assert "percentile" in ranges.loc["mix:11-17:residential", "range_source"]
     assert "reunify_0_6m" not in ranges.index  # fixed: varied through its multiplier
@@ -38,10 +41,10 @@ def test_every_tornado_bar_changes_only_the_parameters_it_names(default_inputs):
     from ifpp_econ.model.entry import link_cumulative_risks
     for _, r in ranges.iterrows():
         for value in (r["low"], r["high"]):
-            row, _ = link_cumulative_risks(ev.rows([{r["parameter"]: value}]), ev.spec)  # what the model evaluates
+            row, _ = link_cumulative_risks(ev.rows([{r["varies"]: value}]), ev.spec)  # what the model evaluates
             changed = {c for c in row.columns if not np.isclose(row[c].iloc[0], base[c], rtol=1e-12, atol=0)}
             named = {n.strip() for n in r["moves"].split(",")}
-            group = dsa.share_group(r["parameter"])
+            group = dsa.share_group(r["varies"])
             if group:  # a share moves the other shares of its group (named by the group)
                 named |= {c for c in row.columns if c.startswith(group)}
             assert changed <= named, (r["parameter"], value, changed - named)

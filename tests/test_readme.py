@@ -79,7 +79,50 @@ def test_default_result_figures_are_the_tools_own(default_inputs):
     ov = README.split("### Operational validation", 1)[1].split("\n## ", 1)[0]
     for _, r in table.iterrows():
         model = f"{r['model']:.1f}" if r["unit"] == "months" else f"{r['model']:.1%}"
-        assert f"| {r['measure']} |" in ov and f"| {model} |" in ov, (r["measure"], model)
+        row = next(line for line in ov.splitlines() if line.startswith(f"| {r['measure']} |"))
+        assert f"| {model} | {r['passes']} |" in row, (r["measure"], model, r["passes"])
+
+
+def test_headline_range_and_review_figures_are_the_tools_own(default_inputs):
+    """The headline with its range (every case), both PSAs' probability cost-saving, the τ table and the
+    reconciled external comparisons in "Default result and external figures" are the tool's."""
+    from ifpp_econ.analyses.deterministic import run_base_case
+    from ifpp_econ.analyses.psa import run_psa
+    from ifpp_econ.analyses.structural import beside_psa
+    from ifpp_econ.outputs import presentation
+
+    section = " ".join(README.split("### Default result and external figures", 1)[1].split("\n## ", 1)[0].split())
+    b = run_base_case(default_inputs).to_json()
+    r = b["headline_range"]
+    assert r["low"] < r["default"] < r["high"] and len(r["cases"]) >= 6
+    expected = [f"**£{r['default']:,.0f} per child, structural range {gbp(r['low'])} to {gbp(r['high'])}** over "
+                f"{len(r['cases'])} cases"]
+    expected += [f"| {c['name']}{' (base case)' if c['default'] else ''} | {gbp(c['per_child_savings'])} |"
+                 for c in r["cases"]]
+    psa = run_psa(default_inputs, keep_draws=20_000)
+    p, beside = psa.to_json(), beside_psa(psa, default_inputs)
+    other = beside.averaged
+    expected += [f"probability cost-saving {p['prob_cost_saving']:.1%}. Model-averaged PSA",
+                 f"mean {gbp(other['per_child_savings']['mean'])}", f"probability cost-saving {other['prob_cost_saving']:.1%}",
+                 f"the first {other['iterations']:,}"]
+    tau = beside.tau.set_index("tau")["prob_cost_saving"]
+    expected += [f"P(cost-saving) {presentation.probability(tau[0.0])} at τ = 0",
+                 f"{presentation.probability(tau[0.15])} at 0.15", f"{presentation.probability(tau[0.3])} at 0.3",
+                 f"{presentation.probability(tau[0.5])} at 0.5"]
+    ifpp, usual = b["strategies"]["IFPP"], b["strategies"]["Usual care"]
+    placements_alone = (usual["cost_placements"] - ifpp["cost_placements"]) / ifpp["cost_intervention"]
+    k = float(default_inputs.parameters.loc["children_placed_per_family_placement", "value"])
+    external = validation.external_comparison(default_inputs).set_index("source")["ours"]
+    five_years = validation.drivers(default_inputs).set_index("change").loc["5-year horizon (not to age 18)",
+                                                                           "per_child_savings"]
+    expected += [f"return {external['WSIPP Homebuilders']:.2f} per £1 of programme cost, and placement costs alone "
+                 f"{placements_alone:.2f}",
+                 f"ours, {gbp(external['Action for Children'])}, is {external['Action for Children'] / 130_471:.2f} "
+                 "times the top of it",
+                 f"{b['families_referred_per_placement_avoided'] * k:.1f} families per *family* placement avoided",
+                 f"the 5-year horizon alone takes the saving to {gbp(five_years)}"]
+    for figure in expected:
+        assert " ".join(figure.split()) in section, figure
 
 
 def test_python_api_example_runs():

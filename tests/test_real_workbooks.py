@@ -154,8 +154,8 @@ def test_distribution_outside_the_domain(template, name, value, dist, a, b, shar
 def test_tiny_tail_outside_is_accepted_and_clipped(template):
     from ifpp_econ.analyses.sampling import sample
 
-    r = row_of("reunify_0_6m")  # normal(0.04, 0.012): 0.04% below 0
-    edit(template, ("Parameters", f"F{r}", "normal_mean_se"), ("Parameters", f"G{r}", 0.012))
+    r = row_of("reunify_0_6m")  # normal(0.026, 0.0078): 0.04% below 0
+    edit(template, ("Parameters", f"F{r}", "normal_mean_se"), ("Parameters", f"G{r}", 0.0078))
     inputs = read_workbook(template)
     draws = sample(inputs.parameters, 20_000, 1)
     assert draws["reunify_0_6m"].min() >= 0 and (draws["reunify_0_6m"] == 0).any()
@@ -214,7 +214,7 @@ def test_validated_unusual_workbook_runs_every_command(tmp_path, monkeypatch):
     path = write_template(tmp_path / "odd.xlsx")
     wb = load_workbook(path)
     r = row_of("reunify_0_6m")
-    wb["Parameters"][f"F{r}"], wb["Parameters"][f"G{r}"] = "normal_mean_se", 0.012
+    wb["Parameters"][f"F{r}"], wb["Parameters"][f"G{r}"] = "normal_mean_se", 0.0078
     append(wb["Correlations"], ["rr_12m", "risk_12m", 0.6])
     append(wb["Strategies"], ["$x^$ \\notacommand", "", "yes", "per_family", 1.2])
     ws = wb["Settings"]

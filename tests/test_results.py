@@ -27,7 +27,7 @@ def _check_surface(result):
 
 def test_every_result_has_the_same_small_surface(default_inputs, psa):
     base = ie.run_base_case(default_inputs)
-    assert _check_surface(base)["IFPP"]["per_child_savings"] == pytest.approx(9451, abs=1)
+    assert _check_surface(base)["IFPP"]["per_child_savings"] == pytest.approx(9986, abs=1)
     assert set(_check_surface(psa)) == {"IFPP"}
     assert {"scenario", "per_child_savings"} <= set(_check_surface(ie.run_dsa(default_inputs)).columns)
     assert _check_surface(ie.run_budget(default_inputs, iterations=0))["years"] == 5

@@ -396,7 +396,7 @@ def test_inputs_fields_and_one_table_of_parameters(template):
     ages = p[p["group"] == "age_bands"]
     assert list(ages.index) == ["age_share:0-4", "age_share:5-10", "age_share:11-17"]
     assert set(ages["distribution"]) == {"fixed"} and ages["value"].tolist() == [0.30, 0.30, 0.40]
-    assert inputs.age_bands["age_at_referral_years"].tolist() == [2.5, 7.5, 13.0]
+    assert inputs.age_bands["age_at_referral_years"].tolist() == [2.5, 8.0, 14.5]  # the bands' mid-points
     assert inputs.inflation["2017/18"] == 0.0124 and "2014/15" in inputs.inflation.index
     assert len(inputs.correlations) == 0 and list(inputs.correlations.columns) == ["parameter_1", "parameter_2",
                                                                                    "rank_correlation"]
@@ -411,14 +411,15 @@ def test_default_values_follow_the_evidence(template):
     p = read_workbook(template).parameters
     expected = {"rr_3m": 0.57, "rr_6m": 0.51, "rr_12m": 0.60, "rr_24m": 0.51, "effect_duration_months": 24,
                 "risk_3m": 0.15, "risk_6m": 0.22, "risk_12m": 0.30, "risk_24m": 0.37, "annual_risk_after_24m": 0.04,
-                "reunify_0_6m": 0.040, "permanence_6_12m": 0.015, "reentry_0_3m": 0.042, "reentry_3_12m": 0.0105,
+                "reunify_0_6m": 0.026, "permanence_6_12m": 0.0238, "reentry_0_3m": 0.042, "reentry_3_12m": 0.0105,
                 "reentry_12m_plus": 0.0035, "ifpp_cost_per_family": 5000, "team_fte": 7.5,
                 "families_per_team_year": 47, "cost_per_fte": 55000, "children_per_family": 2.9, "cost_kinship": 400,
                 "cost_la_foster": 800, "cost_ifa": 900, "cost_residential": 6106, "cost_with_parents": 150,
                 "cost_other": 700, "cost_secure": 8000, "cost_semi_independent": 1200, "rr_between_study_sd": 0.3,
                 "children_placed_per_family_placement": 1.5, "rr_family_12m": 0.85, "court_cost_proceedings": 4180,
                 "la_legal_cost_proceedings": 8000,
-                "share_entries_with_proceedings": 0.6, "reunification_support_cost": 7857, "case_support_cost": 220,
+                "share_entries_with_proceedings": 0.6, "share_reentries_with_proceedings": 0.3,
+                "reunification_support_cost": 7857, "case_support_cost": 220,
                 "case_support_months": 12, "return_support_months": 12, "sgo_allowance": 0,
                 "social_worker_hourly_cost": 55}
     for name, value in expected.items():

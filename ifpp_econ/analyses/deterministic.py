@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..declarations import AFTER_EFFECT_SHORT
 from ..inputs.container import AFTER_EFFECTS
 from ..model.family_states import ModelResults, run_model
 from ..model.spec import ModelSpec, base_values, build_spec
@@ -24,6 +25,8 @@ class BaseCase:
     wtp: float
     children_per_family: float = 1.0
     after_effect_savings: dict[str, dict[str, float]] = field(default_factory=dict)  # assumption -> strategy -> savings
+    headline_cases: list[dict] = field(default_factory=list)  # the structural range: see headline_range()
+    validation: pd.DataFrame | None = None  # operational validation (analyses.validation; set by the pipeline)
 
     def __repr__(self) -> str:
         inc = self.incremental()
@@ -135,6 +138,14 @@ class BaseCase:
         r = self.results
         return ledger.ledger_table(r.outcomes, r.strategies, r.comparator, strategy or self.main_strategy())
 
+    def headline_range(self) -> dict:
+        """The headline with its structural range: the default per-child savings, then each after-effect assumption ×
+        child-level / family-level effect (``cases``, each named), their lowest and highest."""
+        savings = [c["per_child_savings"] for c in self.headline_cases]
+        default = next(iter(self.incremental().values()))["per_child_savings"]
+        return {"default": default, "low": min(savings, default=default), "high": max(savings, default=default),
+                "cases": self.headline_cases}
+
     def to_json(self) -> dict:
         inc = self.incremental()
         name_main = next(iter(inc))
@@ -158,6 +169,7 @@ class BaseCase:
             "after_effect": self.spec.after_effect,
             "scenarios_after_effect": {a: {"per_child_savings": v[name_main], "default": a == self.spec.after_effect}
                                        for a, v in self.after_effect_savings.items()},
+            "headline_range": self.headline_range(),
             "by_age_band": self.by_age_band(name_main),
             "by_perspective": self.by_perspective(name_main),
             "outcomes": consequences.to_records(self.outcomes_table(name_main)),
@@ -174,7 +186,15 @@ class BaseCase:
             "incremental": inc,
             "conventions": self.spec.describe_conventions(),
             "price_year": self.spec.price_year,
+            **({"operational_validation": _validation_records(self.validation)} if self.validation is not None else {}),
         }
+
+
+def _validation_records(table: pd.DataFrame) -> list[dict]:
+    """The operational validation table as ``[{measure, model, observed, source, passes, …}]``."""
+    return [{"measure": r["measure"], "model": float(r["model"]), "observed": float(r["observed"]),
+             "source": r["source"], "passes": r["passes"] == "yes", "unit": r["unit"],
+             "difference": float(r["difference"]), "tolerance": float(r["tolerance"])} for r in table.to_dict("records")]
 
 
 def _num(v):
@@ -182,16 +202,39 @@ def _num(v):
     return None if not np.isfinite(v) else v
 
 
+def headline_cases(values: pd.DataFrame, spec: ModelSpec, results: ModelResults) -> tuple[dict, list[dict]]:
+    """Per-child savings of the first non-comparator strategy under each after-effect assumption (``{assumption:
+    {strategy: savings}}``) and the headline's structural cases: each assumption × the effect at child level (the
+    workbook's child-level model: single_rr, or window_rrs) and at family level (family_rr, rr_family_12m), each
+    named; one iteration each on the numpy reference (no compiler to load). ``results``: the spec's own run."""
+    child_model = spec.effect_model if spec.effect_model != "family_rr" else "single_rr"
+    rr = {"single_rr": ("rr_12m", "child-level RR"), "window_rrs": ("rr_12m", "child-level window RRs, 12 months"),
+          "family_rr": ("rr_family_12m", "family-level RR")}
+    savings, cases = {}, []
+    for level, effect_model in (("child", child_model), ("family", "family_rr")):
+        for assumption in AFTER_EFFECTS:
+            case_spec = dataclasses.replace(spec, after_effect=assumption, effect_model=effect_model)
+            default = case_spec == spec
+            res = results if default else run_model(values, case_spec, kernel="numpy")
+            inc = comparison.incremental(res.outcomes, res.strategies, res.comparator, 0.0)
+            by_strategy = {name: float(v["per_child_savings"][0]) for name, v in inc.items()}
+            if effect_model == spec.effect_model:
+                savings[assumption] = by_strategy
+            name, label = rr[effect_model]
+            value = float(values[name].iloc[0])
+            cases.append({"name": f"{AFTER_EFFECT_SHORT[assumption]}, {label} {value:.2f}",
+                          "after_effect": assumption, "effect_level": level, "effect_model": effect_model,
+                          "relative_risk": value, "per_child_savings": next(iter(by_strategy.values())),
+                          "default": default})
+    return savings, cases
+
+
 def run_base_case(inputs) -> BaseCase:
-    """The deterministic base case of a workbook's inputs (trace kept), with the three after-effect assumptions."""
+    """The deterministic base case of a workbook's inputs (trace kept), with each after-effect assumption, the
+    headline's structural cases (:func:`headline_cases`)."""
     spec = build_spec(inputs)
     values = base_values(inputs)
     results = run_model(values, spec, keep_trace=True)
-    savings = {}
-    for assumption in AFTER_EFFECTS:  # one iteration each: the numpy reference, no compiler to load
-        res = results if assumption == spec.after_effect else run_model(values, dataclasses.replace(
-            spec, after_effect=assumption), kernel="numpy")
-        inc = comparison.incremental(res.outcomes, res.strategies, res.comparator, 0.0)
-        savings[assumption] = {name: float(v["per_child_savings"][0]) for name, v in inc.items()}
+    savings, cases = headline_cases(values, spec, results)
     return BaseCase(spec, results, float(inputs.settings["wtp_default"]),
-                    float(values["children_per_family"].iloc[0]), savings)
+                    float(values["children_per_family"].iloc[0]), savings, cases)

@@ -19,6 +19,7 @@ from ..model.family_states import run_model
 from ..model.scenarios import apply_scenario, scenario_names
 from ..model.spec import base_values, build_spec
 from . import comparison
+from .psa import RR_UNIT, between_study_sd, predictive_parameters
 
 DEFAULT_THRESHOLDS = declarations.THRESHOLD_PARAMETERS
 KNOTS = declarations.RISK_KNOTS
@@ -84,12 +85,32 @@ def _set_value(row: np.ndarray, at: dict[str, int], columns: list[str], name: st
 
 
 def one_way_ranges(inputs) -> pd.DataFrame:
-    """Low/high per parameter: the workbook's, else the distribution's 2.5th/97.5th percentiles."""
+    """Low/high per parameter: the workbook's, else the distribution's 2.5th/97.5th percentiles. A relative risk the
+    PSA draws for a new setting (``rr_between_study_sd`` τ > 0) runs over the 2.5th/97.5th percentiles of that
+    predictive distribution, as the PSA samples it; its workbook range (the pooled mean's 95% CI) follows as a second,
+    labelled row (``parameter`` "<name> (pooled 95% CI)"; ``varies``: the parameter it sets)."""
     params = inputs.parameters
     pct = percentile_range(params)
+    tau = between_study_sd(inputs)
+    predictive = percentile_range(predictive_parameters(inputs)) if tau > 0 else pct
     rows = []
     for name, p in params.iterrows():
         low, high, source = p["low"], p["high"], "workbook low/high"
+        is_rr = str(p["unit"]) == RR_UNIT and tau > 0 and str(p["distribution"]) in ("lognormal_ci", "lognormal_log")
+        if is_rr:
+            pooled = (float(low), float(high)) if pd.notna(low) and pd.notna(high) else None
+            low, high = predictive.loc[name].iloc[0], predictive.loc[name].iloc[1]
+            rows.append({"parameter": name, "label": f"{p.get('label', name)} — predictive 95% interval, new setting "
+                                                     f"(τ = {tau:g})", "base": float(p["value"]), "low": float(low),
+                         "high": float(high), "range_source": f"2.5th/97.5th percentile of the predictive distribution "
+                         f"the PSA samples (pooled log-SE and between-study SD τ = {tau:g})", "moves": name,
+                         "varies": name})
+            if pooled is not None and pooled[0] != pooled[1]:
+                rows.append({"parameter": f"{name} (pooled 95% CI)", "label": f"{p.get('label', name)} — pooled-mean "
+                             "95% CI (no between-study spread)", "base": float(p["value"]), "low": pooled[0],
+                             "high": pooled[1], "range_source": "workbook low/high: the pooled mean's 95% CI",
+                             "moves": name, "varies": name})
+            continue
         if pd.isna(low) or pd.isna(high):
             if str(p["distribution"]) == "fixed" or name not in pct.index or pct.loc[name].isna().any():
                 continue
@@ -112,7 +133,7 @@ def one_way_ranges(inputs) -> pd.DataFrame:
             continue
         label = p.get("label", name) + (" — whole usual-care curve scaled" if "," in moves else "")
         rows.append({"parameter": name, "label": label, "base": float(p["value"]), "low": low,
-                     "high": high, "range_source": source + (f"; {note}" if note else ""), "moves": moves})
+                     "high": high, "range_source": source + (f"; {note}" if note else ""), "moves": moves, "varies": name})
     return pd.DataFrame(rows)
 
 
@@ -128,9 +149,9 @@ def one_way(evaluator: Evaluator) -> Tornado:
     ranges = one_way_ranges(evaluator.inputs)
     changes: list[dict[str, float]] = [{}]
     for _, r in ranges.iterrows():
-        changes += [{r["parameter"]: r["low"]}, {r["parameter"]: r["high"]}]
+        changes += [{r["varies"]: r["low"]}, {r["varies"]: r["high"]}]
     out = evaluator(evaluator.rows(changes))
-    table = ranges.copy()
+    table = ranges.drop(columns="varies")
     table["outcome_low"] = out[1::2]
     table["outcome_high"] = out[2::2]
     table["swing"] = (table["outcome_high"] - table["outcome_low"]).abs()

@@ -179,7 +179,9 @@ class PSAResult:
     structural: dict | None = None  # weights of a model-averaged PSA and how often each choice was drawn
     distributions: str = ""  # one line on how the effect was drawn
     after_effect: str = "effect_stops"  # the assumption used when not model-averaged
+    unused_parameters: tuple[str, ...] = ()  # drawn but never read by this model (not in EVPPI)
     after_effect_savings: dict[str, float] = field(default_factory=dict)  # base-case per-child savings, each assumption
+    headline_range: dict = field(default_factory=dict)  # the base case's headline and structural range (BaseCase)
     chunk_size: int = 0  # iterations per chunk used (results do not depend on it)
     population: dict | None = None  # the LA's population for EVPI: children_per_year, years, discount_rate
     children_per_family: np.ndarray | None = None  # (N,) each iteration's children per family (outcomes per family)
@@ -244,6 +246,9 @@ class PSAResult:
     def evppi(self, wtp: float | None = None, groups: dict | None = None, singles: bool = True) -> pd.DataFrame:
         """EVPPI per child of each uncertain parameter and parameter group (regression on the kept draws; at
         ``wtp``, default the workbook's; groups default to the model's :data:`ifpp_econ.declarations.EVPPI_GROUPS`).
+        Parameters the model does not read (:attr:`unused_parameters`: e.g. the window RRs under single_rr, drawn
+        only for their correlation with rr_12m) are left out: their EVPPI would only echo a parameter the model
+        uses. The structural choices of a model-averaged PSA (discrete) are conditioned on exactly (group means).
         Computed once per set of arguments."""
         from .. import declarations
         from . import voi
@@ -253,7 +258,8 @@ class PSAResult:
         groups = declarations.EVPPI_GROUPS if groups is None else groups
         key = ("evppi", wtp, tuple((k, tuple(v)) for k, v in groups.items()), singles)
         if key not in self._voi_cache:
-            self._voi_cache[key] = voi.evppi_table(self.draws, self.net_benefit(wtp), groups, singles)
+            used = self.draws.drop(columns=[c for c in self.unused_parameters if c in self.draws.columns])
+            self._voi_cache[key] = voi.evppi_table(used, self.net_benefit(wtp), groups, singles)
         return self._voi_cache[key].copy()
 
     def incremental(self) -> dict[str, dict[str, np.ndarray]]:
@@ -337,6 +343,7 @@ class PSAResult:
             "after_effect": "model_averaged" if self.structural else self.after_effect,
             "scenarios_after_effect": {k: {"per_child_savings": v, "default": k == self.after_effect}
                                        for k, v in self.after_effect_savings.items()},
+            "headline_range": self.headline_range,
         }
 
     def consequences(self, strategy: str | None = None) -> dict:
@@ -534,7 +541,8 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         structural=None if weights is None else {"weights": weights, "iterations_drawn": chosen},
         distributions=effect_distribution_note(inputs),
         after_effect=spec.after_effect,
-        after_effect_savings=_after_effect_savings(inputs, base),
+        unused_parameters=spec.unused_parameters(),
+        **_base_case_figures(inputs, base),
         chunk_size=chunk_size,
         children_per_family=cpf,
     )
@@ -552,11 +560,13 @@ def _in_order(pool: ThreadPoolExecutor, func, items, ahead: int):
         yield pending.popleft().result()
 
 
-def _after_effect_savings(inputs, base=None) -> dict[str, float]:
+def _base_case_figures(inputs, base=None) -> dict:
+    """The base case's per-child savings under each after-effect assumption and its headline range."""
     from .deterministic import run_base_case
 
     data = (base or run_base_case(inputs)).to_json()
-    return {k: v["per_child_savings"] for k, v in data["scenarios_after_effect"].items()}
+    return {"after_effect_savings": {k: v["per_child_savings"] for k, v in data["scenarios_after_effect"].items()},
+            "headline_range": data["headline_range"]}
 
 
 def effect_distribution_note(inputs) -> str:

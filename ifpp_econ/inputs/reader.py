@@ -270,7 +270,14 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
                     "price_cell": _cell(sheet, rec["_row"], "price_year") if "price_year" in sheet.columns else sheet.name,
                     "_row": rec["_row"]})
     for name in known:
-        if name not in seen:
+        if name in seen:
+            continue
+        if name in schema.LATER_PARAMETERS:  # added after workbooks were written: the default, said once
+            default = known[name]
+            out.append({**default, "group": "", "cell": sheet.name, "price_cell": sheet.name, "_row": None})
+            c.warn(sheet.name, f"parameter {name} is missing (a newer parameter); its default {default['value']:g} is "
+                               "used (add a row for it, or write a fresh workbook with ifpp-econ template)")
+        else:
             c.add(sheet.name, f"parameter {name} is missing (add a row for it; see ifpp-econ template)")
     return out
 
@@ -410,6 +417,7 @@ def read_workbook(path: str | Path) -> Inputs:
     settings = _read_settings(sheets["Settings"], c)
     params = _read_parameters(sheets["Parameters"], c)
     param_names = {_text(sheets["Parameters"], r, "name") for r in sheets["Parameters"].rows}  # even rows with bad values
+    param_names |= {p["name"] for p in params if p["name"] in schema.LATER_PARAMETERS}  # a newer one at its default
 
     def age_extra(sheet, rec, col):
         age = _value(sheet, rec, "age_at_referral_years", col, allowed="an age from 0 to under 18")

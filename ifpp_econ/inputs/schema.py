@@ -81,6 +81,8 @@ VOCABULARIES = {
 # Settings added after workbooks were in use: a workbook without them takes their default (with a warning).
 LATER_SETTINGS = ("decay_months", "weight_linear_decay", "evsi_sample_sizes", "trial_fixed_cost", "trial_cost_per_family",
                   "all_savings_cashable")
+# Parameters added after workbooks were in use: likewise.
+LATER_PARAMETERS = ("share_reentries_with_proceedings",)
 
 # (name, default, kind, allowed text, notes); kinds: text, year, int, number, rate, choice:<vocab>, list,
 # intlist:lo:hi (whole numbers separated by commas; empty allowed)
@@ -187,6 +189,14 @@ def _monthly(name, label, value, status="E", notes=""):
               f"care_multiplier_{kind} (keeps the curve's shape); a beta per row is allowed instead")
 
 
+# The exit split (evidence.md care dynamics: 0.040/0.025/0.012/0.006 return home, 0.005/0.015/0.015/0.008 other
+# permanence) recalibrated: each return-home rate × 0.65, the difference moved to other permanence (the total monthly
+# exit, and so the months in care, kept), so that usual care's leavers who return home are 30.4% (England 27% in
+# 2022/23, 34% in 2014/15; the first build's split gave 46.5%).
+EXIT_SPLIT = ("recalibrated exit split: return-home rates of evidence.md × 0.65, the difference moved to other "
+              "permanence (same total exit) so that 30.4% of usual care's leavers return home (England 27% in 2022/23, "
+              "34% in 2014/15; operational validation)")
+
 LOG_SD_CARE = 0.25  # evidence.md, revisions: one shared lognormal multiplier per transition type, SD 0.25 (log scale)
 
 
@@ -239,15 +249,19 @@ PARAMETERS = (
        "Westat 2001)", "E", "a child's first-entry risk = family risk × k ÷ children_per_family (capped at the family "
        "risk); triangular(1.0, 2.9), base = mode 1.5 (mean 1.8)"),
     # care dynamics
-    _monthly("reunify_0_6m", "Monthly probability of return home, 0–6 months in care", 0.040,
-             notes="calibrated to the share of leavers returning home"),
-    _monthly("reunify_6_12m", "Monthly probability of return home, 6–12 months in care", 0.025),
-    _monthly("reunify_12_24m", "Monthly probability of return home, 12–24 months in care", 0.012),
-    _monthly("reunify_24m_plus", "Monthly probability of return home, 24+ months in care", 0.006),
-    _monthly("permanence_0_6m", "Monthly probability of other permanence exit, 0–6 months in care", 0.005),
-    _monthly("permanence_6_12m", "Monthly probability of other permanence exit, 6–12 months in care", 0.015),
-    _monthly("permanence_12_24m", "Monthly probability of other permanence exit, 12–24 months in care", 0.015),
-    _monthly("permanence_24m_plus", "Monthly probability of other permanence exit, 24+ months in care", 0.008),
+    _monthly("reunify_0_6m", "Monthly probability of return home, 0–6 months in care", 0.026,
+             notes=EXIT_SPLIT),
+    _monthly("reunify_6_12m", "Monthly probability of return home, 6–12 months in care", 0.0163, notes=EXIT_SPLIT),
+    _monthly("reunify_12_24m", "Monthly probability of return home, 12–24 months in care", 0.0078, notes=EXIT_SPLIT),
+    _monthly("reunify_24m_plus", "Monthly probability of return home, 24+ months in care", 0.0039, notes=EXIT_SPLIT),
+    _monthly("permanence_0_6m", "Monthly probability of other permanence exit, 0–6 months in care", 0.019,
+             notes=EXIT_SPLIT),
+    _monthly("permanence_6_12m", "Monthly probability of other permanence exit, 6–12 months in care", 0.0238,
+             notes=EXIT_SPLIT),
+    _monthly("permanence_12_24m", "Monthly probability of other permanence exit, 12–24 months in care", 0.0192,
+             notes=EXIT_SPLIT),
+    _monthly("permanence_24m_plus", "Monthly probability of other permanence exit, 24+ months in care", 0.0101,
+             notes=EXIT_SPLIT),
     _monthly("reentry_0_3m", "Monthly probability of re-entry, 0–3 months after return", 0.042, "D",
              "1 − 0.88^(1/3); NSPCC 2024: 12% back in care within 3 months"),
     _monthly("reentry_3_12m", "Monthly probability of re-entry, 3–12 months after return", 0.0105, "D",
@@ -289,8 +303,12 @@ PARAMETERS = (
           notes="paid by HMCTS: counted in the public_sector perspective only"),
     _cost("la_legal_cost_proceedings", "LA legal and assessment cost of proceedings", 8000, "GBP/episode/family", 0.50,
           4000, 16000, "", "E"),
-    _p("share_entries_with_proceedings", "Share of care entries with care proceedings", 0.6, "probability",
-       "beta_events_n", 30, 50, 0.4, 0.8, "", "E", "beta with effective n 50"),
+    _p("share_entries_with_proceedings", "Share of first care entries with care proceedings", 0.6, "probability",
+       "beta_events_n", 30, 50, 0.4, 0.8, "", "E", "beta with effective n 50; charged on a family's first entry"),
+    _p("share_reentries_with_proceedings", "Share of re-entries to care with new care proceedings", 0.3, "probability",
+       "beta_events_n", 15, 50, 0.1, 0.6, "evidence.md: no figure found", "E",
+       "beta with effective n 50; most re-entries after a return home are under an existing care order or s20 "
+       "(voluntary accommodation), so fewer start new proceedings than first entries (0.6)"),
     _cost("reunification_support_cost", "Reunification support on return home", 7857, "GBP/episode/family", 0.25, 1644,
           15000, "NSPCC 2024", "F"),
     _cost("case_support_cost", "Case support while at home / after return", 220, "GBP/month/family", 0.30, 100, 400,
@@ -368,8 +386,10 @@ STRATEGIES = (
 AGE_BANDS = (
     {"band": "0-4", "age_at_referral_years": 2.5, "share": 0.30,
      "notes": "Option 2 mean age 6–7; almost half of edge-of-care services target adolescents (WWCSC 2018) (E)"},
-    {"band": "5-10", "age_at_referral_years": 7.5, "share": 0.30, "notes": "E"},
-    {"band": "11-17", "age_at_referral_years": 13.0, "share": 0.40, "notes": "E"},
+    {"band": "5-10", "age_at_referral_years": 8.0, "share": 0.30,
+     "notes": "E; run at the band's mid-point (ages 5 to under 11)"},
+    {"band": "11-17", "age_at_referral_years": 14.5, "share": 0.40,
+     "notes": "E; run at the band's mid-point (ages 11 to under 18)"},
 )
 PLACEMENT_TYPES = declarations.PLACEMENT_TYPES
 # Entrants' placement mix by age band (evidence.md, revisions; E until local data replace it): type → share per band.
@@ -401,10 +421,12 @@ def _residential_heavy(band: str = "11-17") -> dict[str, float]:
 
 SCENARIOS: tuple[dict, ...] = (
     *({"scenario": "No effect", "target": rr, "value": 1.0,
-       "notes": "Al et al. 2012; Westat 2001: no difference in placement"} for rr in ("rr_3m", "rr_6m", "rr_12m", "rr_24m")),
+       "notes": "RR 1: no effect in a new setting (Al et al. 2012; Westat 2001: no difference in placement)"}
+      for rr in ("rr_3m", "rr_6m", "rr_12m", "rr_24m")),
     {"scenario": "Time-varying RRs", "target": "effect_model", "value": "window_rrs", "notes": "Bezeczky 2020 windows"},
     {"scenario": "Family-level RR", "target": "effect_model", "value": "family_rr",
-     "notes": "RR 0.85 at family level (rr_family_12m), child risk scaled by k ÷ children per family"},
+     "notes": "a UK-style effect at family level: RR 0.85 (rr_family_12m; Bezeczky 2020 found no significant family-level "
+              "reduction), child risk scaled by k ÷ children per family"},
     {"scenario": "Gap persists after the effect", "target": "after_effect", "value": "gap_persists",
      "notes": "the old default: equal absolute monthly entries after 24 months (upper bound)"},
     {"scenario": "Catch-up after the effect", "target": "after_effect", "value": "catch_up",
@@ -413,13 +435,16 @@ SCENARIOS: tuple[dict, ...] = (
      "notes": "the relative reduction in cumulative risk fades linearly to none over decay_months (WSIPP-style)"},
     {"scenario": "Every child of a placed family placed", "target": "children_placed_per_family_placement",
      "value": 2.9, "notes": "k = children per family: the first build's assumption"},
+    {"scenario": "Children per family 1.73 (pre-proceedings)", "target": "children_per_family", "value": 1.73,
+     "notes": "2,548 children in 1,471 families entering pre-proceedings (FGC RCT, Taylor et al. 2024; evidence.md "
+              "Additions (December)); k 1.5 stays below it"},
     {"scenario": "Public-sector perspective", "target": "perspective", "value": "public_sector",
      "notes": "adds HMCTS court costs"},
     *({"scenario": "Residential-heavy mix (11-17)", "target": mix_name("11-17", t), "value": v,
        "notes": "residential share of adolescent entrants doubled"} for t, v in _residential_heavy().items()),
     {"scenario": "5-year horizon", "target": "horizon_years", "value": 5, "notes": "budget-style horizon"},
     {"scenario": "Bottom-up IFPP costing", "target": "strategy_cost_method:IFPP", "value": "bottom_up",
-     "notes": "team FTE × cost per FTE ÷ families per team per year"},
+     "notes": "the IFSS team costing: team FTE 7.5 × cost per FTE £55,000 ÷ 47 families a year = £8,777 per family"},
 )
 # No default rank correlations: the window RRs are tied by the PSA itself (psa.WINDOW_RR_CORRELATION).
 CORRELATIONS: tuple[dict, ...] = ()

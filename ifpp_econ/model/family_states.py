@@ -130,7 +130,7 @@ class _Cohort:
     p: dict[str, np.ndarray]  # parameter values in model units, (N,) each
     programme: dict[str, np.ndarray]  # ledger row -> (K, N) programme cost per child at referral
     cpf: np.ndarray  # (N,) children per family
-    proceedings_per_entry: np.ndarray  # (N,) care proceedings issued per child's care entry
+    proceedings_per_entry: dict[str, np.ndarray]  # first_entry, reentry -> (N,) proceedings issued per child's entry
     curve_rule_bound: np.ndarray
     exits_rescaled: np.ndarray
     risk_curve_reordered: np.ndarray
@@ -146,11 +146,15 @@ class _Cohort:
         return units, sum_arrays(self.programme[r] for r in rows)
 
 
-def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings_per_entry: np.ndarray, weight=None
-                ) -> dict[str, np.ndarray]:
-    """GBP per child of one ledger row: per month (placements ``(B, N)`` by age band) or per event ``(N,)``."""
-    zero = np.zeros_like(proceedings_per_entry)
+def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings_per_entry: dict[str, np.ndarray],
+                weight=None) -> dict[str, np.ndarray]:
+    """GBP per child of one ledger row: per month (placements ``(B, N)`` by age band) or per event ``(N,)``.
+
+    A family event (care proceedings, a return home and its support) concerns the children placed together: per child
+    it is shared by k (capped at the children per family), not by every child of the family."""
     per_child = 1.0 / p["children_per_family"]
+    per_placed_child = 1.0 / np.minimum(p["children_placed_per_family_placement"], p["children_per_family"])
+    zero = np.zeros_like(per_child)
 
     borne = [t for t in PLACEMENT_TYPES if spec.ledger_row(f"cost_{t}") == row]  # placement types this row pays for
 
@@ -160,23 +164,28 @@ def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings
             return zero
         return p[name] if weight is None else p[name] * weight(name)
 
-    # per family → per child (÷ children per family), except per proceedings: a family's case, already per child
-    # through proceedings_per_entry
-    added = {code: sum_arrays([zero, *(paid(name) * (per_child if spec.units.get(name, "").endswith("/family")
-                                                     and code != "proceedings" else 1.0)
+    # per family → per child: a recurring cost or one at referral ÷ children per family, an entry ÷ children placed
+    # together; per proceedings: a family's case, already per child through proceedings_per_entry
+    family_share = {"care_entry": per_placed_child, "proceedings": 1.0}
+    added = {code: sum_arrays([zero, *(paid(name) * (family_share.get(code, per_child)
+                                                     if spec.units.get(name, "").endswith("/family") else 1.0)
                                        for name, applies in spec.added_costs if applies == code)])
              for code in declarations.APPLIES_TO}
+    proceedings = paid("court_cost_proceedings") + paid("la_legal_cost_proceedings")
     return {
         "placement_month": np.stack([sum_arrays([zero, *(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in borne)])
                                      for b in spec.age_bands]),  # (B, N)
-        "care_entry": proceedings_per_entry * (paid("court_cost_proceedings") + paid("la_legal_cost_proceedings")),
-        "reunification": paid("reunification_support_cost") * per_child,
+        "first_entry": proceedings_per_entry["first_entry"] * proceedings,
+        "reentry": proceedings_per_entry["reentry"] * proceedings,
+        "reunification": paid("reunification_support_cost") * per_placed_child,
         "support_month": paid("case_support_cost") * per_child,
+        "return_support_month": paid("case_support_cost") * per_placed_child,
         "allowance_month": paid("sgo_allowance"),
         # added cost rows: per month in care, per care entry (and per proceedings issued), per month at home after a
         # return, per referral
         "added_month_in_care": added["month_in_care"],
-        "added_care_entry": added["care_entry"] + proceedings_per_entry * added["proceedings"],
+        "added_first_entry": added["care_entry"] + proceedings_per_entry["first_entry"] * added["proceedings"],
+        "added_reentry": added["care_entry"] + proceedings_per_entry["reentry"] * added["proceedings"],
         "added_month_returned": added["month_at_home_after_return"],
         "added_referral": added["referral"],
     }
@@ -238,16 +247,22 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry, entry_checked=True, curves=curves)
     support = np.unique(np.round(p["case_support_months"]).astype(int))  # totals the costing asks for, computed in the loop
     totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in support if m > 0 for h in horizons}
+    totals_at |= {edge for windows in spec.band_windows() for _, start, end in windows for edge in (start, end) if edge > 0}
     rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
     rates = {"at_home": (rc,), "return_support": (rc,), "in_care": (rc, ro, 0.0), "care_entries": (rc, ro, 0.0),
-             "reunifications": (rc,), "left_care": (rc,), "first_entries": (ro, 0.0),
+             "reunifications": (rc,), "left_care": (rc,), "first_entries": (ro, 0.0, rc),
              "living_at_home": (rc, ro, 0.0)}  # the totals run_model reads
     result = simulate_family_states(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace,
                                     horizons=sorted(totals_at), rates=rates, rows=range(0, n_cycles + 1, 12), kernel=kernel)
 
     per_child = 1.0 / cpf
+    # a family event (care proceedings, a return home and its support) concerns the children placed together:
+    # per child it is shared by k (capped at the children per family), not by every child of the family
+    per_placed_child = 1.0 / np.minimum(p["children_placed_per_family_placement"], cpf)
     zero = np.zeros(n)
-    proceedings_per_entry = p["share_entries_with_proceedings"] * per_child  # a family's proceedings, per child entry
+    # a family's proceedings, per child's entry: shared by the children placed together
+    proceedings_per_entry = {"first_entry": p["share_entries_with_proceedings"] * per_placed_child,
+                             "reentry": p["share_reentries_with_proceedings"] * per_placed_child}
 
     def paid(name: str, row: str) -> np.ndarray:
         """A cost parameter in model units if ledger row ``row`` bears it, else 0."""
@@ -279,21 +294,28 @@ def _band_totals(c: _Cohort, band: int) -> dict[str, np.ndarray]:
         cols = c.support_months == m
         if m > 0:
             home_support[:, cols] = result.total("at_home", min(int(m), h), rc)[:, cols]
-    return {"support_months": home_support + result.total("return_support", h, rc),
+    first = result.total("first_entries", h, rc)
+    in_care = [(j, result.total("in_care", end, rc) - (result.total("in_care", start, rc) if start > 0 else 0.0))
+               for j, start, end in c.spec.band_windows()[band]]
+    return {"home_support_months": home_support, "return_support_months": result.total("return_support", h, rc),
+            "first_entries": first, "reentries": result.total("care_entries", h, rc) - first,
             "returned_months": result.total("living_at_home", h, rc) - result.total("at_home", h, rc),
-            **{name: result.total(name, h, rc) for name in ("in_care", "care_entries", "reunifications", "left_care")}}
+            "in_care_by_band": in_care,
+            **{name: result.total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}}
 
-def _band_costs(totals: dict[str, np.ndarray], band: int, units: dict[str, np.ndarray], programme: np.ndarray
-                ) -> dict[str, np.ndarray]:
-    """Per-child discounted costs ``(K, N)`` by category for one age band, valued with one payer set's unit costs."""
+def _band_costs(totals: dict, units: dict[str, np.ndarray], programme: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-child discounted costs ``(K, N)`` by category for one age band at referral, valued with one payer set's
+    unit costs: months in care at the placement mix of the age band the child is in as it ages."""
     return {
         "cost_intervention": programme,
-        "cost_placements": totals["in_care"] * units["placement_month"][band],
-        "cost_proceedings": totals["care_entries"] * units["care_entry"],
+        "cost_placements": sum_arrays(months * units["placement_month"][j] for j, months in totals["in_care_by_band"]),
+        "cost_proceedings": totals["first_entries"] * units["first_entry"] + totals["reentries"] * units["reentry"],
         "cost_reunification": totals["reunifications"] * units["reunification"],
-        "cost_case_support": totals["support_months"] * units["support_month"],
+        "cost_case_support": (totals["home_support_months"] * units["support_month"]
+                              + totals["return_support_months"] * units["return_support_month"]),
         "cost_allowances": totals["left_care"] * units["allowance_month"],
-        "cost_added": (totals["in_care"] * units["added_month_in_care"] + totals["care_entries"] * units["added_care_entry"]
+        "cost_added": (totals["in_care"] * units["added_month_in_care"] + totals["first_entries"] * units["added_first_entry"]
+                       + totals["reentries"] * units["added_reentry"]
                        + totals["returned_months"] * units["added_month_returned"] + units["added_referral"]),
     }
 
@@ -315,7 +337,7 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     row_costs = {}  # ledger row -> per band, discounted cost per child by category: each payer's, then their sums
     for payer_row in ledger:
         units, programme = c.units(rows=[payer_row])
-        row_costs[payer_row] = [_band_costs(totals[b], b, units, programme) for b in range(len(bands))]
+        row_costs[payer_row] = [_band_costs(totals[b], units, programme) for b in range(len(bands))]
     for perspective, payers in PERSPECTIVE_PAYERS.items():
         rows = [r for r in ledger if spec.ledger_payer(r) in payers]
         for b, name in enumerate(bands):
@@ -339,8 +361,9 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
         # children's outcomes (cost-consequence): counts per child referred, undiscounted, to age 18
         band["care_entries_undiscounted"] = result.total("care_entries", h, 0.0)
         band["care_months_undiscounted"] = result.total("in_care", h, 0.0)
-        band["proceedings_issued"] = band["care_entries_undiscounted"] * c.proceedings_per_entry
         band["reentries"] = band["care_entries_undiscounted"] - band["first_placements_undiscounted"]
+        band["proceedings_issued"] = (band["first_placements_undiscounted"] * c.proceedings_per_entry["first_entry"]
+                                      + band["reentries"] * c.proceedings_per_entry["reentry"])
         band["child_years_at_home"] = result.total("living_at_home", h, ro) / 12.0
         band["child_years_at_home_undiscounted"] = result.total("living_at_home", h, 0.0) / 12.0
         for years in (1, 2, 5):  # past the band's horizon (18th birthday): not applicable
@@ -408,20 +431,24 @@ class MonthlyCash:
         if rows is None and payers is None:
             payers = PERSPECTIVE_PAYERS[self.spec.perspective]
         unit, prog = c.units(payers, rows, weight)
-        # placements: each band's own mix, while the band is followed (share-weighted)
-        placement_month = sum_arrays(c.shares[b][:, None] * (months[None, :] <= h) * unit["placement_month"][b][:, None]
-                                     for b, h in enumerate(c.horizons))  # (N, T)
-        in_care, entries = per_cycle(rv["in_care"]), fv["care_entries"] * alive
+        # placements: the mix of the age band each referral band's children are in as they age (share-weighted)
+        placement_month = sum_arrays(c.shares[b][:, None] * ((months[None, :] > start) & (months[None, :] <= end))
+                                     * unit["placement_month"][j][:, None]
+                                     for b, windows in enumerate(self.spec.band_windows())
+                                     for j, start, end in windows)  # (N, T)
+        in_care = per_cycle(rv["in_care"])
+        first = np.asarray(fv["first_entries"]) * alive
+        reentries = np.asarray(fv["care_entries"]) * alive - first
         returned = per_cycle(np.asarray(rv["living_at_home"]) - np.asarray(rv["at_home"])) * alive
         cash = {
             "cost_placements": in_care * placement_month,
-            "cost_proceedings": entries * unit["care_entry"][:, None],
+            "cost_proceedings": first * unit["first_entry"][:, None] + reentries * unit["reentry"][:, None],
             "cost_reunification": fv["reunifications"] * alive * unit["reunification"][:, None],
-            "cost_case_support": (per_cycle(rv["at_home"]) * self.home_support + per_cycle(rv["return_support"]) * alive)
-            * unit["support_month"][:, None],
+            "cost_case_support": per_cycle(rv["at_home"]) * self.home_support * unit["support_month"][:, None]
+            + per_cycle(rv["return_support"]) * alive * unit["return_support_month"][:, None],
             "cost_allowances": per_cycle(rv["left_care"]) * alive * unit["allowance_month"][:, None],
             "cost_added": (in_care * alive * unit["added_month_in_care"][:, None]
-                           + entries * unit["added_care_entry"][:, None]
+                           + first * unit["added_first_entry"][:, None] + reentries * unit["added_reentry"][:, None]
                            + returned * unit["added_month_returned"][:, None]),
         }
         programme = np.zeros_like(cash["cost_placements"])

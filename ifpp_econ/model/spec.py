@@ -3,6 +3,7 @@ how validated workbook inputs become one: a spec and base-case values (scenarios
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,6 +111,57 @@ class ModelSpec:
         """Cycles (months) each age band is followed: to age 18, capped by the horizon setting."""
         to_18 = np.array([round((18.0 - b.age_at_referral_years) * 12) for b in self.age_bands])
         return np.maximum(np.minimum(to_18, round(self.horizon_years * 12)), 1).astype(int)
+
+    def unused_parameters(self) -> tuple[str, ...]:
+        """Parameters this spec's model never reads: the relative risks of the other effect models, and the programme
+        costing of a method no strategy uses (value of information is not asked of them)."""
+        used_rrs = {"single_rr": ("rr_12m",), "window_rrs": declarations.WINDOW_RRS,
+                    "family_rr": ("rr_family_12m",)}.get(self.effect_model, ())
+        unused = [n for n in (*declarations.WINDOW_RRS, "rr_family_12m") if n not in used_rrs]
+        methods = {s.cost_method for s in self.strategies}
+        if "per_family" not in methods:
+            unused.append("ifpp_cost_per_family")
+        if "bottom_up" not in methods:
+            unused += ["team_fte", "cost_per_fte", "families_per_team_year"]
+        return tuple(unused)
+
+    def band_ages(self) -> np.ndarray:
+        """Each age band's ages ``(B, 2)``, [from, to) in years: from band names "a-b" (ages a to b inclusive, so
+        [a, b+1)) when every name reads so and the bands tile the ages in order; else boundaries midway between
+        consecutive bands' ages at referral (0 below the first, 18 above the last)."""
+        parsed = [re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[-\u2013]\s*(\d+(?:\.\d+)?)\s*", b.name) for b in self.age_bands]
+        if all(parsed):
+            ages = np.array([[float(m.group(1)), float(m.group(2)) + 1.0] for m in parsed if m])
+            if (np.all(ages[1:, 0] == ages[:-1, 1]) and all(lo <= b.age_at_referral_years < hi for (lo, hi), b
+                                                            in zip(ages, self.age_bands))):
+                return ages
+        at = np.array([b.age_at_referral_years for b in self.age_bands])
+        order = np.argsort(at, kind="stable")
+        cuts = (at[order][1:] + at[order][:-1]) / 2
+        lo_sorted, hi_sorted = np.r_[0.0, cuts], np.r_[cuts, 18.0]
+        ages = np.empty((len(at), 2))
+        ages[order, 0], ages[order, 1] = lo_sorted, hi_sorted
+        return ages
+
+    def band_windows(self) -> list[list[tuple[int, int, int]]]:
+        """For each age band at referral, the months (cycles) its children spend in each age band as they age:
+        ``[(band j, from month, to month), …]`` with 0 ≤ from < to ≤ the band's horizon (placement mix by the
+        child's current age band)."""
+        ages, horizons = self.band_ages(), self.band_horizons()
+        out = []
+        for b, band in enumerate(self.age_bands):
+            a, h = band.age_at_referral_years, int(horizons[b])
+            windows = []
+            for j, (lo, hi) in enumerate(ages):
+                start = 0 if lo <= a else min(max(round((lo - a) * 12), 0), h)
+                end = h if j == len(ages) - 1 else min(max(round((hi - a) * 12), 0), h)
+                if hi <= a or end <= start:
+                    continue
+                windows.append((j, start, end))
+            if not windows or windows[0][1] != 0 or windows[-1][2] != h:  # ages outside every band: its own mix
+                windows = [(b, 0, h)]
+            out.append(windows)
+        return out
 
     def describe_conventions(self) -> str:
         return (

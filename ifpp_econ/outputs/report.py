@@ -170,8 +170,9 @@ def decision_html(tables: dict, context: dict) -> str:
     return ("<div class=cols><div>"
             + table_html(t["decision_ratios"], "decision_ratios", context,
                          caption="Decision ratios (placements counted undiscounted)")
-            + table_html(t["after_effect_scenarios"][["label", "per_child_savings", "default"]], "after_effect_scenarios",
-                         context, caption="Savings per child by assumption after the effect")
+            + table_html(t["headline_range"][["name", "per_child_savings", "default"]], "headline_range",
+                         context, caption="The headline's structural range (after-effect assumption; effect at child "
+                                          "or family level)")
             + "</div><div>"
             + table_html(t["by_perspective"], "by_perspective", context, caption="Savings by perspective")
             + table_html(t["by_age_band"][["age_band", "share", "per_child_savings", "placements_avoided_per_child"]],
@@ -233,9 +234,23 @@ def _interval(s: dict, fmt) -> str:
     return f"{fmt(s['mean'])} (95% interval {fmt(s['lower'])} to {fmt(s['upper'])})"
 
 
+def range_sentence(headline_range: dict, psa_json: dict, averaged_json: dict | None) -> str:
+    """The structural range and both PSAs' probability cost-saving, in one sentence (plain text)."""
+    g, r = presentation.gbp, headline_range
+    text = (f"Structural range {g(r['low'])} to {g(r['high'])} per child over {len(r['cases'])} cases (each "
+            "after-effect assumption, with the effect at child or family level)")
+    if averaged_json is not None:
+        text += (f"; model-averaged PSA mean {g(averaged_json['per_child_savings']['mean'])}, probability cost-saving "
+                 f"{presentation.probability(averaged_json['prob_cost_saving'])}, beside the default PSA's "
+                 f"{g(psa_json['per_child_savings']['mean'])} and "
+                 f"{presentation.probability(psa_json['prob_cost_saving'])}")
+    return text + "."
+
+
 def headline_html(comparator: str, strategy: str, main: dict, psa_json: dict, budget: dict, n: int, seed: int,
-                  price_year: str) -> str:
-    """The figures a board asks for first, each with its PSA interval."""
+                  price_year: str, headline_range: dict | None = None, averaged_json: dict | None = None) -> str:
+    """The figures a board asks for first, each with its PSA interval; then the structural range and the
+    model-averaged PSA beside the default one."""
     g, num = presentation.gbp, presentation.number
     s, p = psa_json["per_child_savings"], psa_json["placements_avoided_per_child"]
     ratio = main["cost_per_placement_avoided"]
@@ -251,6 +266,8 @@ def headline_html(comparator: str, strategy: str, main: dict, psa_json: dict, bu
         "Cost per placement avoided: " + (html.escape(main["dominance"]) if ratio is None else f"<b>{g(ratio)}</b>")
         + f". Probability cost-saving: <b>{presentation.probability(psa_json['prob_cost_saving'])}</b>.",
     ]
+    if headline_range is not None:
+        lines.append("<b>" + html.escape(range_sentence(headline_range, psa_json, averaged_json)) + "</b>")
     if budget.get("families_per_year", 0) > 0:
         interval = budget.get("psa", {}).get("net_saving")
         lines.append(
@@ -288,7 +305,9 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
     context = {"units": units, "dsa_outcome": "savings"}
     settings = inputs.settings
     price_year = base.spec.price_year
-    lead = headline_html(comparator, strategy, main, psa_json, budget_summary, n, seed, price_year)
+    averaged_json = averaged.to_json() if averaged is not None else None
+    lead = headline_html(comparator, strategy, main, psa_json, budget_summary, n, seed, price_year,
+                         base.headline_range(), averaged_json)
     tables = run.tables
 
     strategies = pd.DataFrame([{"strategy": st.name, "receives IFPP": "yes" if st.receives_ifpp else "no",
@@ -337,8 +356,8 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
         ("decision-ratios", "Decision ratios and assumptions", decision_html(tables, context)),
         ("validation", "Operational validation", "<p>Model outputs against observed figures not used to build the "
          "model (AdViSHE); sources in results.xlsx.</p>"
-         + table_html(validation_table[["measure", "observed", "model", "difference", "reason"]],
-                      "operational_validation", context, widths=[24, 8, 8, 9, 51])),
+         + table_html(validation_table[["measure", "observed", "model", "difference", "passes", "reason"]],
+                      "operational_validation", context, widths=[24, 8, 8, 9, 6, 45])),
         ("outcomes", "Children's outcomes", outcomes_html(tables, psa_json, base.to_json(), context)),
         ("payers", "Who pays and who saves", payers_html(tables, context, base.spec.perspective)),
         ("trace", "Cohort trace", chart(charts.svg("cohort_trace"), "Cohort trace",
@@ -364,7 +383,13 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
          + chart(charts.svg("two_way"), "Two-way sensitivity", two_way_caption(results.dsa, labels))),
         ("scenarios", "Scenarios", table_html(tables["scenarios"].drop(columns=["strategy", "comparator"]), "scenarios",
                                               context)),
-        ("voi", "Value of information", voi_html(charts, voi, labels, results.evsi) + cheers_voi_html(results.evsi)),
+        ("voi", "Value of information", voi_html(charts, voi, labels, results.evsi)
+         + (table_html(tables["tau_sensitivity"][["tau", "per_child_savings", "prob_cost_saving", "evpi_per_child"]],
+                       "tau_sensitivity", context,
+                       caption="The effect in a new setting: probability cost-saving and EVPI per child by the "
+                               "between-study SD τ of the log RR (the PSA's draws re-run, first "
+                               f"{int(tables['tau_sensitivity']['iterations'].iloc[0]):,} iterations)")
+            if "tau_sensitivity" in tables else "") + cheers_voi_html(results.evsi)),
         ("budget", "Budget impact", budget_html(charts, tables["budget_by_year"], budget_summary, price_year,
                                                 tables.get("budget_by_payer"))),
         ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
@@ -381,7 +406,8 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
     (run.path / "report.html").write_text(text, encoding="utf-8")
     run.files.append("report.html")
     s = summarise(psa.incremental()[strategy]["per_child_savings"])
-    run.manifest["report"] = {"headline": headline_plain(comparator, strategy, main, s, budget_summary)}
+    run.manifest["report"] = {"headline": headline_plain(comparator, strategy, main, s, budget_summary) + " "
+                              + range_sentence(base.headline_range(), psa_json, averaged_json)}
     return {"per_child_savings": main["per_child_savings"], "psa_per_child_savings": s, "report": "report.html",
             "headline": run.manifest["report"]["headline"], "price_year": price_year}
 
@@ -389,7 +415,7 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
 def headline_base_text(base) -> str:
     from .writers import headline_base_case
 
-    return " ".join(sentence for _, sentence in headline_base_case(base)[2:])
+    return " ".join(sentence for label, sentence in headline_base_case(base) if label not in ("Strategies", "Price year"))
 
 
 def headline_plain(comparator: str, strategy: str, main: dict, s: dict, budget: dict) -> str:

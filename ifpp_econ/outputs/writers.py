@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..analyses.dsa import DSAResult
     from ..analyses.evsi import EVSIResult
     from ..analyses.psa import PSAResult
+    from ..analyses.structural import BesidePSA
     from ..analyses.voi import VOIResult
 
 
@@ -127,9 +128,7 @@ def decision_lines(base: "BaseCase") -> list[str]:
              f"  Children referred per placement avoided {_opt(data['children_referred_per_placement_avoided'], lambda v: f'{v:.1f}')}"
              f" ({_opt(data['families_referred_per_placement_avoided'], lambda v: f'{v:.1f}')} families)",
              f"  Maximum affordable cost per family     {_opt(data['max_affordable_cost_per_family'], _gbp)} (break-even)",
-             "", "Per-child savings by assumption after the effect (evidence covers 24 months):"]
-    for key, v in data["scenarios_after_effect"].items():
-        lines.append(f"  {AFTER_EFFECT_LABELS[key]:52} {_gbp(v['per_child_savings']):>10}" + ("  ← base case" if v["default"] else ""))
+             ""] + headline_range_lines(data["headline_range"])
     lines += ["", "Savings by perspective:"]
     for key, v in data["by_perspective"].items():
         mark = "  ← chosen" if key == data["perspective"] else ""
@@ -200,6 +199,21 @@ def outcome_lines(data: dict, per: str = "per 100 families referred") -> list[st
     return lines
 
 
+def headline_range_text(r: dict) -> str:
+    """"£X per child (structural range £low to £high over N cases)"."""
+    return (f"{_gbp(r['default'])} per child (structural range {_gbp(r['low'])} to {_gbp(r['high'])} over "
+            f"{len(r['cases'])} cases: each after-effect assumption × the effect at child or family level)")
+
+
+def headline_range_lines(r: dict) -> list[str]:
+    """The headline with its structural range, case by case (console of run, psa and report)."""
+    lines = [f"Headline: {headline_range_text(r)}; evidence covers 24 months:"]
+    for case in r["cases"]:
+        lines.append(f"  {case['name']:52} {_gbp(case['per_child_savings']):>10}" + ("  ← base case" if case["default"]
+                                                                                     else ""))
+    return lines
+
+
 def base_case_tables(base: "BaseCase") -> dict[str, pd.DataFrame]:
     """The decision tables of a base case: after-effect assumptions, perspectives, age bands, decision ratios,
     children's outcomes and the payer ledger."""
@@ -207,10 +221,11 @@ def base_case_tables(base: "BaseCase") -> dict[str, pd.DataFrame]:
     return {
         "outcomes": outcomes_wide(data["outcomes"]),
         "by_payer": ledger_frame(data["by_payer"]),
-        "after_effect_scenarios": pd.DataFrame([{"assumption": k, "label": AFTER_EFFECT_LABELS[k],
-                                                 "per_child_savings": v["per_child_savings"],
-                                                 "default": "base case" if v["default"] else ""}
-                                                for k, v in data["scenarios_after_effect"].items()]),
+        "headline_range": pd.DataFrame([{"name": c["name"], "after_effect": c["after_effect"],
+                                         "effect_level": c["effect_level"], "relative_risk": c["relative_risk"],
+                                         "per_child_savings": c["per_child_savings"],
+                                         "default": "base case" if c["default"] else ""}
+                                        for c in data["headline_range"]["cases"]]),
         "by_perspective": pd.DataFrame([{"perspective": PERSPECTIVE_LABELS[k], **v}
                                         for k, v in data["by_perspective"].items()]),
         "by_age_band": pd.DataFrame([{"age_band": k, **v} for k, v in data["by_age_band"].items()]),
@@ -223,7 +238,8 @@ def base_case_tables(base: "BaseCase") -> dict[str, pd.DataFrame]:
 
 def headline_base_case(base: "BaseCase") -> list[tuple[str, str]]:
     """Headline sentences for the Summary sheet."""
-    rows = [("Strategies", ", ".join(base.results.strategies) + f" (comparator: {base.results.comparator})"),
+    rows = [("Headline", headline_range_text(base.headline_range())),
+            ("Strategies", ", ".join(base.results.strategies) + f" (comparator: {base.results.comparator})"),
             ("Price year", f"{base.spec.price_year} GBP, per child unless stated")]
     for name, v in base.incremental().items():
         ratio = v["dominance"] if v["cost_per_placement_avoided"] is None else _gbp(v["cost_per_placement_avoided"])
@@ -246,18 +262,20 @@ def write_base_case(run: RunFolder, base: "BaseCase", inputs) -> None:
 
     for name, table in base_case_tables(base).items():
         run.table(name, table)
-    run.table("operational_validation", operational_validation(inputs))
+    run.table("operational_validation", base.validation if base.validation is not None else operational_validation(inputs))
     run.table("parameters", parameters_table(inputs))
     run.manifest["conventions"] = base.spec.describe_conventions()
     run.headline += headline_base_case(base)
 
 
-def format_psa(result: "PSAResult", conventions: str = "") -> str:
-    """PSA summary for the terminal: every strategy against the comparator, with 95% intervals."""
+def format_psa(result: "PSAResult", conventions: str = "", beside: "BesidePSA | None" = None) -> str:
+    """PSA summary for the terminal: every strategy against the comparator, with 95% intervals; ``beside``: the
+    other PSA (model-averaged or default) and the τ table."""
     data = result.to_json()
     summary = result.incremental_summary()
-    lines = [f"PSA: {result.iterations:,} iterations, seed {result.seed}; per child unless stated; "
-             "mean (2.5th to 97.5th percentile)"]
+    lines = ([f"Base case: {headline_range_text(result.headline_range)}"] if result.headline_range else [])
+    lines += [f"PSA: {result.iterations:,} iterations, seed {result.seed}; per child unless stated; "
+              "mean (2.5th to 97.5th percentile)"]
     warning = presentation.small_sample_warning(result.iterations)
     if warning:
         lines.append(warning)
@@ -278,7 +296,7 @@ def format_psa(result: "PSAResult", conventions: str = "") -> str:
                      + (_gbp(ratio["mean"]) if np.isfinite(ratio["mean"]) else str(ratio.get("note", "n/a"))))
     if len(result.strategies) > 2:
         lines += _frontier_lines(psa_frontier(result), result.comparator)
-    lines += [f"  Effect: {result.distributions}", *after_effect_lines(result),
+    lines += [*beside_lines(result, beside), f"  Effect: {result.distributions}", *after_effect_lines(result),
               "  Structural uncertainty: " + structural_text(result),
               f"  By age band, {data['strategy']} (per-child savings, 95% interval):",
               *(f"    {band:8} {_gbp(v['per_child_savings']['mean']):>10}  ({_gbp(v['per_child_savings']['lower'])} to "
@@ -312,10 +330,38 @@ def after_effect_lines(result: "PSAResult") -> list[str]:
     if not result.after_effect_savings:
         return []
     chosen = "model-averaged" if result.structural else result.after_effect
-    lines = ["  After the effect (base-case values; the PSA above uses "
+    lines = ["  After the effect, at child and family level (base-case values; the PSA above uses "
              + (chosen.replace("_", " ") if chosen != "model-averaged" else "a model-averaged mix") + "):"]
-    for key, savings in result.after_effect_savings.items():
-        lines.append(f"    {AFTER_EFFECT_LABELS[key]:52} {_gbp(savings):>10}" + ("  ← PSA" if key == chosen else ""))
+    for case in result.headline_range.get("cases", []):
+        lines.append(f"    {case['name']:52} {_gbp(case['per_child_savings']):>10}" + ("  ← PSA" if case["default"]
+                                                                                       and not result.structural else ""))
+    return lines
+
+
+def beside_text(result: "PSAResult", beside: "BesidePSA") -> str:
+    """Both PSAs' mean per-child savings and P(cost-saving) in one sentence."""
+    data, other = result.to_json(), beside.averaged
+    this = "model-averaged" if result.structural else "default"
+    that = "model-averaged" if other["kind"] == "model_averaged" else "default"
+    return (f"{this} PSA mean {_gbp(data['per_child_savings']['mean'])}, probability cost-saving "
+            f"{presentation.probability(data['prob_cost_saving'])} ({result.iterations:,} iterations); {that} PSA mean "
+            f"{_gbp(other['per_child_savings']['mean'])}, probability cost-saving "
+            f"{presentation.probability(other['prob_cost_saving'])} (the same draws, first {other['iterations']:,} "
+            f"iterations)")
+
+
+def beside_lines(result: "PSAResult", beside: "BesidePSA | None") -> list[str]:
+    """The two PSAs side by side and the τ table (console)."""
+    if beside is None:
+        return []
+    lines = [f"  Beside it: {beside_text(result, beside)}; {beside.seconds:.1f} s",
+             "  Between-study SD τ of the log RR (same draws, first "
+             f"{int(beside.tau['iterations'].iloc[0]):,} iterations):",
+             f"    {'τ':>5} {'mean savings':>13} {'P(cost-saving)':>15} {'EVPI per child':>15}"]
+    for r in beside.tau.to_dict("records"):
+        lines.append(f"    {r['tau']:>5.2f} {_gbp(r['per_child_savings']):>13} "
+                     f"{presentation.probability(r['prob_cost_saving']):>15} {presentation.gbp(r['evpi_per_child'], 2):>15}"
+                     + ("  ← workbook" if r["workbook"] else ""))
     return lines
 
 
@@ -330,10 +376,13 @@ def structural_text(result: "PSAResult") -> str:
 
 
 def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, save_iterations: bool = False,
-              voi: "VOIResult | None" = None) -> dict:
-    """A PSA result's tables (and its value of information's, when given) into a run folder; nothing is computed
-    here. Returns extra JSON (EVPPI)."""
-    extra = {}
+              voi: "VOIResult | None" = None, beside: "BesidePSA | None" = None) -> dict:
+    """A PSA result's tables (and its value of information's and the other PSA's and τ table, when given) into a
+    run folder; nothing is computed here. Returns extra JSON (EVPPI, the other PSA, the τ table)."""
+    extra: dict = {}
+    if beside is not None:
+        run.table("tau_sensitivity", beside.tau)
+        extra.update(beside.to_json())
     run.table("psa_strategies", result.strategy_summary())
     run.table("psa_incremental", result.incremental_summary())
     ceac = result.ceac()
@@ -344,6 +393,8 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
         run.time("evppi_seconds", voi.seconds)
         run.table("evppi", voi.evppi)
         extra["evppi"] = voi.to_json()["evppi"]
+        drawn = result.draws.columns if result.draws is not None else ()
+        extra["evppi_not_used_by_this_model"] = [name for name in result.unused_parameters if name in drawn]
     run.table("parameters", parameters_table(inputs))
     run.table("ce_plane", ce_plane_points(result.incremental()))
     if len(result.strategies) > 2:
@@ -359,6 +410,8 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
                                 f"{result.distributions}; structural uncertainty: {structural_text(result)}."))
     run.table("psa_outcomes", outcomes_wide(data["outcomes"], interval=True))
     run.table("psa_by_payer", ledger_frame(data["by_payer"]))
+    if beside is not None:
+        run.headline.append(("PSA beside it", beside_text(result, beside) + "."))
     run.table("psa_by_age_band", pd.DataFrame([{"age_band": band, "metric": metric, **v}
                                                for band, metrics in data["by_age_band"].items()
                                                for metric, v in metrics.items()]))
@@ -433,14 +486,17 @@ def write_dsa(run: RunFolder, result: "DSAResult", inputs, top: int = 15) -> dic
     run.table("parameters", parameters_table(inputs))
     note = ("Shares (placement mix by age band, age bands) vary one at a time with the other shares of their group "
             "rescaled to keep the sum at 1; risk_12m scales the whole usual-care curve (the 3/6/24-month risks in "
-            "proportion), and the 3/6/24-month risks vary only between their neighbours.")
+            "proportion), and the 3/6/24-month risks vary only between their neighbours. A relative risk runs over the "
+            "predictive 95% interval the PSA samples for a new setting (between-study SD rr_between_study_sd); its "
+            "pooled-mean 95% CI is a second row.")
     run.manifest["dsa"] = {"outcome": result.outcome, "wtp": result.wtp, "base_outcome": result.base_outcome,
                            "note": note}
     run.manifest.setdefault("conventions", _model_conventions(inputs))  # as the console prints them
     data = result.to_json()
     keep = ["parameter", "label", "low", "high", "outcome_low", "outcome_high", "swing", "range_source", "moves"]
     data["tornado"] = [{k: r[k] for k in keep if k in r} for r in data["tornado"]]
-    return {**data, "note": note, "units": {r: units.get(r) for r in result.tornado["parameter"]}}
+    return {**data, "note": note, "units": {r: units.get(r, units.get(m)) for r, m in zip(result.tornado["parameter"],
+                                                                               result.tornado["moves"])}}
 
 
 def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:
@@ -461,7 +517,7 @@ def format_dsa(summary: dict, top: int = 10, conventions: str = "") -> str:
             name = ""
         lines.append(f"  {name:46} {value(r['parameter'], r['low']):>12} → {fmt_out(r['outcome_low']):>14}   "
                      f"{value(r['parameter'], r['high']):>12} → {fmt_out(r['outcome_high']):>14}")
-    labels = {r["parameter"]: r.get("label") or r["parameter"] for r in summary["tornado"]}
+    labels = {r["parameter"]: (r.get("label") or r["parameter"]).split(" — predictive")[0] for r in summary["tornado"]}
     lines.append(f"Break-even thresholds (the value at which {label.lower()} is zero):")
     for r in summary["thresholds"]:
         name = r["parameter"]

@@ -46,8 +46,9 @@ DATA_TABLES = ("budget_detail", "cohort_trace", "ce_plane", "two_way", "psa_samp
 DATA_ROWS = 250
 # Small tables printed together on one sheet (named after the first), each under its caption, as in report.html.
 GROUPS = {"decision_ratios": (("decision_ratios", "Decision ratios (placements counted undiscounted)"),
-                              ("after_effect_scenarios", "Savings per child by assumption after the effect "
-                                                         "(the evidence covers 24 months)"),
+                              ("headline_range", "The headline's structural range: savings per child by assumption "
+                                                 "after the effect (the evidence covers 24 months), effect at child or "
+                                                 "family level"),
                               ("by_perspective", "Savings by perspective"),
                               ("by_age_band", "By age band at referral (each band followed to age 18)")),
           "consequences": (("outcomes", "Children's outcomes, base case (per child referred, undiscounted, to age 18; "
@@ -454,6 +455,14 @@ def key_figures(tables: dict[str, pd.DataFrame]
                           else r[m] for _, r in inc.iterrows()]
                 rows.append((presentation.column(m).header, values, presentation.column(m)))
         blocks.append((f"Base case against {comparator}", ["Measure"] + [str(s) for s in inc["strategy"]], rows))
+    if "headline_range" in tables and len(tables["headline_range"]):
+        cases, col = tables["headline_range"], presentation.column("per_child_savings")
+        rows = [(str(r["name"]) + (" (base case)" if r["default"] else ""), [r["per_child_savings"]], col)
+                for _, r in cases.iterrows()]
+        rows += [("Lowest of these", [cases["per_child_savings"].min()], col),
+                 ("Highest of these", [cases["per_child_savings"].max()], col)]
+        blocks.append(("The headline's structural range (after-effect assumption × effect at child or family level)",
+                       ["Case", col.header], rows))
     if "psa_incremental" in tables:
         psa = tables["psa_incremental"]
         first = psa["strategy"].iloc[0]
