@@ -9,6 +9,7 @@ The public API (``import ifpp_econ as ie``), loaded on first use so that the com
     voi = ie.run_voi(psa)                      # VOIResult: EVPI per child and population, EVPPI
     dsa = ie.run_dsa(inputs)                   # DSAResult: tornado, thresholds, two-way grid, scenarios
     budget = ie.run_budget(inputs, psa=psa)    # BudgetResult: by year, both perspectives, PSA intervals
+    region = ie.run_rollup([a, b, c])          # RollupResult: authorities with a shared pooled effect, totals
     ie.calibrate_workbook(["episodes.csv"], out="local.xlsx")  # local care dynamics from SSDA903 returns
 
 The cohort engine (``ie.simulate``, ``ie.Conventions``, ``ie.Reward``) runs any Markov cohort model.
@@ -22,7 +23,7 @@ _API = {
     "run_base_case": "analyses.deterministic", "run_psa": "analyses.psa", "run_dsa": "analyses.dsa",
     "run_budget": "analyses.budget", "run_voi": "analyses.voi", "budget_impact": "analyses.budget",
     "operational_validation": "analyses.validation", "run_all": "pipeline", "Results": "pipeline",
-    "calibrate_workbook": "pipeline",
+    "calibrate_workbook": "pipeline", "run_rollup": "analyses.rollup", "Authority": "analyses.rollup",
     "simulate": "engine", "Conventions": "engine", "Reward": "engine", "Edges": "engine",
 }
 __all__ = [*_API, "default_workbook", "__version__"]

@@ -382,6 +382,66 @@ def report(workbook, iterations, seed, out, force, as_json):
     click.echo(f"Report:  {outcome.data['report']}\nResults: {outcome.data['results']}\nFolder:  {outcome.folder}")
 
 
+ROLLUP_EPILOG = ("Each WORKBOOK is one local authority (typically its calibrated workbook), named by its `authority` "
+                 "setting or else its file name; names must differ. Every workbook is read and checked before "
+                 "anything runs. The workbooks are never modified.\n\n" + EXIT_CODES)
+
+
+def rollup_paths(workbooks: tuple[str, ...], folder: str | None) -> list[Path]:
+    """The workbooks named, then every .xlsx in ``folder`` (sorted; Excel's ``~$`` lock files and hidden files
+    left out)."""
+    paths = [Path(w) for w in workbooks]
+    if folder:
+        here = Path(folder)
+        if not here.is_dir():
+            raise OptionError(f"--dir {folder}: not a folder")
+        found = sorted(p for p in here.iterdir() if p.suffix.lower() == ".xlsx" and p.is_file()
+                       and not p.name.startswith(("~$", ".")))
+        if not found:
+            raise OptionError(f"--dir {folder}: no .xlsx workbooks there")
+        paths += found
+    if not paths:
+        raise OptionError("no workbooks: give WORKBOOK files or --dir FOLDER")
+    return paths
+
+
+@main.command(epilog=ROLLUP_EPILOG)
+@click.argument("workbooks", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--dir", "folder", type=click.Path(file_okay=False), help="Also every .xlsx workbook in this folder.")
+@psa_options
+@click.option("--executor", type=click.Choice(["serial", "processes", "dask"]), default="processes", show_default=True,
+              help="Where the work units (authority × chunk of iterations) run: this process, a pool of processes on "
+                   "this machine, or a Dask cluster. Results do not depend on it.")
+@click.option("--scheduler", help="Address of a Dask scheduler (e.g. tcp://10.0.0.5:8786) for --executor dask; "
+                                  "without it, a local Dask cluster is started.")
+@click.option("--workers", type=Number(1, 4096, integer=True), default=None,
+              help="Processes (processes, local Dask cluster); default: every available core. Results do not depend "
+                   "on it.")
+@click.option("--chunk-size", type=Number(1, 1_000_000, integer=True), default=None,
+              help="Iterations per work unit (default: automatic, 1,024-10,240); results do not depend on it.")
+@click.option("--years", type=Number(1, 5, integer=True), default=None,
+              help="Years of referrals and of the budget totals (default: the workbooks' budget_years, which must "
+                   "then agree).")
+@click.option("--scale-to", type=Number(0, 1e7), default=None,
+              help="Families referred a year nationally: adds a national extrapolation of the region's totals.")
+@output_options
+@json_option
+@guarded
+def rollup(workbooks, folder, iterations, seed, executor, scheduler, workers, chunk_size, years, scale_to, out, force,
+           as_json):
+    """Many local authorities at once: each authority's savings and budget with a shared pooled effect, the region's
+    totals with intervals, P(the region saves), regional EVPI/EVPPI, a ranked chart, report.html and results.xlsx."""
+    from . import pipeline
+
+    paths = rollup_paths(workbooks, folder)
+    with chart_worker() as charts:  # the workbooks are read in the process pool (validated before any work)
+        outcome = pipeline.rollup(paths, iterations, seed, out, force, executor=executor, scheduler=scheduler,
+                                  workers=workers, chunk_size=chunk_size, years=years, scale_to=scale_to,
+                                  progress=Progress("Rollup"), warn=lambda m: click.echo(f"warning: {m}", err=True),
+                                  charts_executor=charts)
+    emit(as_json, outcome.data, outcome.text, outcome.folder, outcome.price_year)
+
+
 class Stages:
     """Stage messages on stderr ("[2/7] PSA …"), each with the time the previous stage took."""
 

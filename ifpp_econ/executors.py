@@ -258,3 +258,83 @@ def result(executor: Executor, future: Future) -> Any:
         elif isinstance(future, Future) and not future.done():
             executor.help([future])  # draw other queued jobs while the worker finishes this one
     return future.result()
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity; ``os.cpu_count()`` where that is unknown)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+POOLS = ("serial", "processes", "dask")
+
+
+class Pool:
+    """``with Pool(kind, workers, scheduler) as executor:`` an executor for many independent jobs.
+
+    ``serial``: :class:`Serial`. ``processes``: a ``concurrent.futures.ProcessPoolExecutor`` of ``workers`` processes
+    (default: every available core), forked where possible so they inherit what this process has loaded (the compiled
+    model), each dying with this process. ``dask``: Dask distributed's executor (``Client.get_executor()``) on the
+    scheduler at ``scheduler`` (``tcp://host:8786``), or on a ``LocalCluster`` of ``workers`` single-threaded worker
+    processes when no address is given (needs ``pip install 'ifpp-econ[dask]'``). ``workers`` after entering: how
+    many jobs run at once.
+    """
+
+    def __init__(self, kind: str = "serial", workers: int | None = None, scheduler: str | None = None):
+        from .exceptions import OptionError
+
+        if kind not in POOLS:
+            raise OptionError(f"executor {kind!r}: allowed {', '.join(POOLS)}")
+        if scheduler and kind != "dask":
+            raise OptionError("--scheduler is the address of a Dask scheduler: use it with --executor dask")
+        self.kind, self.scheduler = kind, scheduler
+        self.workers = 1 if kind == "serial" else int(workers or available_cores())
+        self._closers: list[Callable[[], Any]] = []
+        self.executor: Executor = Serial()
+
+    def __enter__(self) -> Executor:
+        if self.kind == "processes":
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+            pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_follow_parent,
+                                       initargs=(os.getpid(),))
+            self.executor = pool
+            self._closers.append(lambda: pool.shutdown(wait=True, cancel_futures=True))
+        elif self.kind == "dask":
+            self.executor = self._dask()
+        return self.executor
+
+    def _dask(self) -> Executor:
+        from .exceptions import OptionError
+
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise OptionError("--executor dask needs Dask distributed: pip install 'ifpp-econ[dask]'") from None
+        if self.scheduler:
+            try:
+                client = Client(self.scheduler, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise OptionError(f"--scheduler {self.scheduler}: cannot connect to a Dask scheduler there ({exc})"
+                                  ) from None
+            self.workers = max(1, sum(client.nthreads().values()))
+        else:
+            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            self._closers.append(cluster.close)
+            client = Client(cluster)
+        self._closers.insert(0, client.close)
+        return client.get_executor(pure=False)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for close in self._closers:
+            try:
+                close()
+            except Exception:  # closing after a failure: the failure is what matters
+                if exc_type is None:
+                    raise
+        self._closers.clear()

@@ -409,3 +409,110 @@ def calibrate_workbook(episodes, header=(), uasc=(), workbook=None, out=None, fo
     if base is not None:
         data["baseline"] = baseline_summary(base)
     return data
+
+
+# -- many authorities ------------------------------------------------------------------------------------------------------
+def _read_one(path) -> tuple[Any, list[str], float]:
+    """(Inputs, [], CPU seconds) or (None, its problems, CPU seconds): a job for any executor (a workbook's problems
+    come back as text)."""
+    from .exceptions import WorkbookError
+    from .inputs.reader import read_workbook
+
+    cpu = time.thread_time()
+    try:
+        return read_workbook(Path(path)), [], time.thread_time() - cpu
+    except WorkbookError as exc:
+        return None, list(exc.problems), time.thread_time() - cpu
+    except OSError as exc:
+        return None, [f"{path}: cannot read the file: {(exc.strerror or str(exc)).lower()}"], time.thread_time() - cpu
+
+
+def read_workbooks(paths, executor: Executor | None = None, cpu: list | None = None) -> list:
+    """Read and validate every workbook (side by side in ``executor`` when given); raises one
+    :class:`~ifpp_econ.exceptions.WorkbookError` listing every problem of every workbook (each names its file, sheet and
+    cell) before anything is computed. ``cpu``: a list to which the reading's CPU seconds are appended."""
+    from .exceptions import OptionError, WorkbookError
+
+    if not paths:
+        raise OptionError("no workbooks to roll up: give WORKBOOK files or --dir FOLDER")
+    executor = executor or executors.Serial()
+    futures = [executor.submit(_read_one, str(p)) for p in paths]
+    found, problems = [], []
+    seconds = 0.0
+    for future in futures:
+        inputs, found_problems, used = executors.result(executor, future)
+        problems += found_problems
+        seconds += used
+        if inputs is not None:
+            found.append(inputs)
+    if cpu is not None:
+        cpu.append(seconds)
+    if problems:
+        raise WorkbookError(problems + [f"({len(problems)} problems; nothing was run and no workbook was changed)"])
+    return found
+
+
+def rollup(workbooks, n: int | None = None, seed: int | None = None, out=None, force: bool = False, *,
+           executor: str = "serial", scheduler: str | None = None, workers: int | None = None,
+           chunk_size: int | None = None, years: int | None = None, scale_to: float | None = None, progress=None,
+           warn: Callable[[str], None] | None = None, charts_executor: Executor | None = None) -> Outcome:
+    """``ifpp-econ rollup``: many authorities' PSAs with a shared pooled effect, and the region's totals.
+
+    ``workbooks``: paths (read and validated first — in the process pool with ``processes`` — every problem of every
+    workbook raised together before any work) or validated :class:`~ifpp_econ.inputs.container.Inputs`, one per
+    authority (named by its ``authority`` setting, else its file name; names must differ); ``warn(message)`` is told
+    each workbook's warnings. ``n``/``seed``: default the first workbook's. ``executor``: ``serial``, ``processes``
+    (``workers`` processes, default every core) or ``dask`` (``scheduler`` address, else a local cluster of
+    ``workers``); results do not depend on it, on ``workers`` nor on ``chunk_size``. ``years``: the budget window
+    (default the workbooks' ``budget_years``); ``scale_to``: families referred a year nationally, for the national
+    extrapolation.
+    """
+    from .analyses.rollup import Authority, authority_name, check_names, common_years, run_rollup
+    from .outputs import figures, presentation, writers
+    from .outputs import report as html_report
+    from .outputs.run_folder import RunFolder
+
+    if not workbooks:
+        read_workbooks([])  # the message for no workbooks
+    pool = executors.Pool(executor, workers, scheduler)  # checks the options before anything is read
+    started, reading_cpu = time.perf_counter(), [0.0]
+    with pool as running:
+        inputs = (list(workbooks) if all(hasattr(w, "parameters") for w in workbooks)
+                  else read_workbooks(workbooks, running if executor == "processes" else None, reading_cpu))
+        reading = time.perf_counter() - started
+        for i in inputs:
+            for message in i.warnings:
+                if warn is not None:
+                    warn(message)
+        authorities = [Authority(authority_name(i), i) for i in inputs]
+        check_names(authorities)  # before any work: bad input stops the run here
+        years = common_years(authorities, years)
+        first = inputs[0].settings
+        n = int(first["psa_iterations"] if n is None else n)
+        seed = int(first["psa_seed"] if seed is None else seed)
+        with RunFolder("rollup", out, force, protect=[i.path for i in inputs]) as folder, \
+                _charts(folder, charts_executor) as charts:
+            result = run_rollup(authorities, n, seed, executor=running, chunk_size=chunk_size, workers=pool.workers,
+                                years=years, scale_to=scale_to, progress=progress, executor_name=executor)
+            result.timings.update(workers=pool.workers, reading_seconds=round(reading, 4),
+                                  reading_cpu_seconds=round(reading_cpu[-1], 4))
+            folder.time("reading_seconds", reading)
+            folder.time("units_seconds", result.timings["units_seconds"])
+            written = time.perf_counter()
+            writers.write_rollup(folder, result)
+            charts.draw(figures.rollup(result))
+            folder.manifest["workbooks"] = [{"authority": a.name, "path": str(Path(a.inputs.path).resolve()),
+                                             "sha256": a.inputs.sha256} for a in authorities]
+            folder.headline = [("Region", writers.format_rollup(result).splitlines()[1])]
+            settings = {"iterations": n, "seed": seed, "years": years, "scale_to": scale_to, "executor": executor,
+                        "workers": pool.workers, "chunk_size": result.chunk_size, "authorities": len(authorities)}
+            folder.results_workbook(None, settings)
+            headline = html_report.write_rollup_report(folder, result, charts)
+            files = charts.wait()
+            result.timings["writing_seconds"] = round(time.perf_counter() - written, 4)
+            folder.time("writing_seconds", result.timings["writing_seconds"])
+            dest = folder.commit(None, settings=settings, files=files)
+    warnings = [w for w in [presentation.small_sample_warning(n)] if w]
+    data = {**result.to_json(), "headline": headline, "report": str(Path(dest).resolve() / "report.html"),
+            "results": str(Path(dest).resolve() / "results.xlsx"), "warnings": warnings}
+    return Outcome(data, writers.format_rollup(result), dest, inputs[0].settings["analysis_price_year"])

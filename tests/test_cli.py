@@ -23,7 +23,8 @@ def invoke(runner, *args):
     return result
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["psa"], ["dsa"], ["budget"], ["report"], ["template"], ["validate"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["psa"], ["dsa"], ["budget"], ["report"], ["rollup"], ["template"],
+                                     ["validate"]])
 def test_help_everywhere(runner, command):
     result = invoke(runner, *command, "--help")
     assert result.exit_code == 0 and "Usage" in result.output

@@ -145,6 +145,8 @@ COMMANDS: dict[str, dict[str, list]] = {
     "dsa": {"--outcome": ["savings", "nmb", "placements"], "--wtp": [None, 0, 1e9], "--top": [1, 15], "--json": [False, True]},
     "budget": {"--years": [None, 1, 5], "--referrals": [None, 0, 1e6], "-n": [0, 60], "--json": [False, True]},
     "report": {"-n": [250], "--json": [False, True]},
+    "rollup": {"-n": [250], "--executor": ["serial", "processes"], "--scale-to": [None, 2000], "--years": [None, 1],
+               "--json": [False, True]},
 }
 
 

@@ -143,7 +143,7 @@ def test_a_fresh_cache_compiles_once_and_report_after_psa_compiles_nothing(tmp_p
         assert done.returncode == 0, done.stderr
         return done.stderr, sorted(p.name for p in cache.rglob("*.nbc"))
 
-    err, after_psa = command("psa", "-n", "200", "--out", "p")
+    err, after_psa = command("psa", "-n", "5000", "--chunk-size", "1024", "--out", "p")  # chunks in threads side by side
     assert err.count("Preparing the compiled model, once per install") == 1
     assert any("_serial" in name for name in after_psa) and any("_serial" not in name for name in after_psa)
     err, after_report = command("report", "-n", "200", "--out", "r")

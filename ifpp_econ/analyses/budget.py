@@ -54,6 +54,21 @@ def la_cash_by_year(cash: dict[str, np.ndarray], children_per_month: np.ndarray,
     return out
 
 
+def window_totals(cash: dict[str, np.ndarray], children_per_month: np.ndarray, years: int) -> dict[str, np.ndarray]:
+    """The LA's totals ``(K, N)`` over a window of ``years`` years with referrals through all of it, per category,
+    from per-child monthly cash ``(K, N, T)``: the sum over years of :func:`la_cash_by_year` (``referral_years =
+    years``), in closed form. A child referred in month r contributes its months 1 … 12·years − r + 1, so month m of a
+    child's cash counts ``12·years − m + 1`` times: total = children a month × Σ_m cash(m)·(12·years − m + 1)."""
+    months = 12 * int(years)
+    out = {}
+    for cat, per_child in cash.items():
+        length = min(per_child.shape[-1], months)
+        weights = (months - np.arange(length)).astype(float)  # 12·years − m + 1 for m = 1 … length
+        # an element-wise product summed along each row (no BLAS: a row's sum cannot depend on the batch's size)
+        out[cat] = (per_child[..., :length] * weights).sum(axis=-1) * children_per_month[None, :]
+    return out
+
+
 @dataclass
 class BudgetImpact:
     strategies: list[str]

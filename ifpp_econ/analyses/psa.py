@@ -148,14 +148,36 @@ def structural_draws(weights: dict[str, float], n: int, seed: int, start: int = 
                         index=pd.RangeIndex(start, start + n, name="iteration"))
 
 
+def shared_effect_weights(inputs, table: pd.DataFrame | None = None) -> dict[str, float]:
+    """For each relative risk drawn lognormally (the window RRs excepted: they follow ``rr_12m``), the pooled
+    effect's share of its predictive log-SD, ``w = σ / √(σ² + τ²)`` (σ: its pooled-mean log-SE, τ:
+    :func:`between_study_sd`), so that ``log RR = μ + √(σ² + τ²)·(w·z_shared + √(1 − w²)·z_own) = μ + σ·z_shared +
+    τ·z_own``. Fixed RRs have none. ``table``: :func:`predictive_parameters` of ``inputs`` when already made."""
+    table = predictive_parameters(inputs) if table is None else table
+    tau = between_study_sd(inputs)
+    rr = table[(table["unit"].astype(str) == RR_UNIT) & (table["distribution"].astype(str) == "lognormal_log")]
+    out = {}
+    for name, total in zip(rr.index, pd.to_numeric(rr["param_b"]).to_numpy(float)):
+        if name not in WINDOW_RRS and total > 0:
+            out[str(name)] = float(np.sqrt(max(total * total - tau * tau, 0.0)) / total)
+    return out
+
+
 def draw(inputs, n: int, seed: int, start: int = 0, structural: str | None = None,
-         sampler: Sampler | None = None) -> pd.DataFrame:
+         sampler: Sampler | None = None, shared_z: np.ndarray | None = None,
+         shared_weights: dict[str, float] | None = None) -> pd.DataFrame:
     """Parameter draws for iterations ``[start, start + n)`` (predictive RRs; structural columns when model-averaged).
 
-    ``sampler``: a :class:`Sampler` of :func:`predictive_parameters` built once for many chunks.
+    ``sampler``: a :class:`Sampler` of :func:`predictive_parameters` built once for many chunks. ``shared_z``
+    ``(n,)``: standard normals of the pooled effect shared with other workbooks (``ifpp-econ rollup``); the 12-month
+    RR's log becomes ``μ + σ·z_shared + τ·z_own`` (:func:`shared_effect_weights`, or ``shared_weights`` when already
+    computed; the window RRs follow it), the same distribution as without it.
     """
     sampler = sampler or Sampler(predictive_parameters(inputs), inputs.correlations)
-    draws = tie_window_rrs(sampler.sample(n, seed, start=start), sampler.parameters)
+    if shared_z is not None and shared_weights is None:
+        shared_weights = shared_effect_weights(inputs)
+    shared = None if shared_z is None else {k: (w, shared_z) for k, w in (shared_weights or {}).items()}
+    draws = tie_window_rrs(sampler.sample(n, seed, start=start, shared=shared), sampler.parameters)
     weights = structural_weights(inputs, structural)
     if weights is not None:
         draws = pd.concat([draws, structural_draws(weights, n, seed, start)], axis=1)

@@ -16,6 +16,11 @@ Reproducibility regardless of chunk size: the iteration axis is cut into blocks 
 ``(BLOCK, n_scalar)``, then one gamma matrix per Dirichlet group in order of first
 appearance). Everything after that is element-wise or per block, so iteration i's draws
 depend only on (seed, i) and are bit-identical whatever ``start``/``n`` chunking is used.
+
+A shared component (``shared``, for draws of several workbooks that must move together, e.g. one
+pooled effect for many local authorities): column j's standard normal becomes
+``w·z_shared + √(1 − w²)·z_j`` before inversion, with ``z_shared`` ``(n,)`` supplied by the caller
+(its own stream) and ``0 ≤ w ≤ 1``. It is still standard normal, so the marginal is unchanged.
 """
 from __future__ import annotations
 
@@ -94,9 +99,12 @@ class Sampler:
         self.__dict__.update(state)
         self.inverses = [inverse_cdf(self.dists[p]) for p in self.scalar]
 
-    def sample(self, n: int, seed: int, start: int = 0) -> pd.DataFrame:
-        """Draws for iterations ``[start, start + n)``: see :func:`sample`."""
-        return _sample(self, n, seed, start)
+    def sample(self, n: int, seed: int, start: int = 0,
+               shared: dict[str, tuple[float, np.ndarray]] | None = None) -> pd.DataFrame:
+        """Draws for iterations ``[start, start + n)``: see :func:`sample`. ``shared``: parameter name →
+        (weight w, standard normals ``(n,)`` of the same iterations) mixed into that parameter's normal
+        (see the module docstring); names not sampled here are ignored."""
+        return _sample(self, n, seed, start, shared)
 
 
 def sample(parameters: pd.DataFrame, n: int, seed: int, start: int = 0,
@@ -112,7 +120,19 @@ def sample(parameters: pd.DataFrame, n: int, seed: int, start: int = 0,
     return Sampler(parameters, correlations).sample(n, seed, start)
 
 
-def _sample(sampler: Sampler, n: int, seed: int, start: int) -> pd.DataFrame:
+def _mix_shared(z: np.ndarray, scalar: list[str], shared: dict[str, tuple[float, np.ndarray]]) -> None:
+    """``z[:, j] ← w·s + √(1 − w²)·z[:, j]`` in place for each shared (w, s) of a sampled parameter."""
+    for name, (w, common) in shared.items():
+        if name in scalar:
+            if not 0.0 <= w <= 1.0 or len(common) != len(z):
+                raise ValueError(f"shared normal for {name}: weight {w} outside [0, 1] or {len(common)} values for "
+                                 f"{len(z)} iterations")
+            j = scalar.index(name)
+            z[:, j] = w * np.asarray(common, dtype=float) + np.sqrt(1.0 - w * w) * z[:, j]
+
+
+def _sample(sampler: Sampler, n: int, seed: int, start: int,
+            shared: dict[str, tuple[float, np.ndarray]] | None = None) -> pd.DataFrame:
     n, start = int(n), int(start)
     if n < 0 or start < 0:
         raise ValueError("n and start must be non-negative")
@@ -128,6 +148,8 @@ def _sample(sampler: Sampler, n: int, seed: int, start: int) -> pd.DataFrame:
     out = columns.T
     if scalar and blocks:
         z = np.concatenate([zb for zb, _ in blocks])[lo:hi]
+        if shared:
+            _mix_shared(z, scalar, shared)
         for j, values in enumerate(_invert_columns(sampler.inverses, z)):
             bounds = sampler.bounds[j]
             out[:, sampler.scalar_positions[j]] = values if bounds is None else np.clip(values, *bounds)

@@ -57,6 +57,7 @@ class Settings:
     wtp_step: float
     wtp_default: float
     la_referrals_per_year: float
+    authority: str  # empty: named by the workbook's file name
     budget_years: int
     decision_years: int
     evsi_sample_sizes: list[int]  # families per arm; empty: no EVSI

@@ -66,6 +66,8 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
         raw = rec.get("value")
         if kind == "list":
             found[name] = [t.strip() for t in str(raw or "").split(",") if t.strip()]
+        elif kind == "name":
+            found[name] = _text(sheet, rec, "value")
         elif kind.startswith("intlist"):
             found[name] = _whole_numbers(raw, kind, allowed, where, c)
         elif kind == "text" and not _text(sheet, rec, "value"):

@@ -80,12 +80,12 @@ VOCABULARIES = {
 
 # Settings added after workbooks were in use: a workbook without them takes their default (with a warning).
 LATER_SETTINGS = ("decay_months", "weight_linear_decay", "evsi_sample_sizes", "trial_fixed_cost", "trial_cost_per_family",
-                  "all_savings_cashable")
+                  "authority", "all_savings_cashable")
 # Parameters added after workbooks were in use: likewise.
 LATER_PARAMETERS = ("share_reentries_with_proceedings",)
 
-# (name, default, kind, allowed text, notes); kinds: text, year, int, number, rate, choice:<vocab>, list,
-# intlist:lo:hi (whole numbers separated by commas; empty allowed)
+# (name, default, kind, allowed text, notes); kinds: text, name (text that may be empty), year, int, number, rate,
+# choice:<vocab>, list, intlist:lo:hi (whole numbers separated by commas; empty allowed)
 SETTINGS = (
     ("analysis_price_year", "2023/24", "year", "a financial year in the Inflation sheet, e.g. 2023/24",
      "all costs are uplifted to this price year"),
@@ -136,6 +136,8 @@ SETTINGS = (
     ("wtp_step", 5000, "number:1:1e9", "> 0", "willingness-to-pay grid step"),
     ("wtp_default", 50000, "number:0:1e9", "≥ 0", "λ for net monetary benefit and the CE plane (E)"),
     ("la_referrals_per_year", 47, "number:0:1e6", "≥ 0 families", "IFSS Year 3 acceptances per site (budget impact)"),
+    ("authority", "", "name", "a name, or empty for the workbook's file name",
+     "the local authority this workbook describes (ifpp-econ rollup names and seeds each authority by it)"),
     ("budget_years", 5, "int:1:5", "1 to 5", "years of referrals and of the budget impact"),
     ("decision_years", 10, "int:1:50", "1 to 50", "years of decision relevance for population EVPI (E)"),
     ("evsi_sample_sizes", "", "intlist:2:1000000", "empty (no EVSI) or families per arm separated by commas, "

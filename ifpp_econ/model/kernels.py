@@ -26,6 +26,7 @@ Keeping a trace (the deterministic base case) always uses the numpy reference.
 """
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 
 import numpy as np
@@ -167,15 +168,18 @@ class _Plan:
              out, full))
         assert args[-2] is out and args[-1] is full, "the kernel's output arrays must be written in place"
         if not _PREPARED:  # the first run in a process: both the parallel loop and its serial twin are made ready
-            from . import _compiled
+            with _PREPARING:  # chunks run in threads side by side: one compiles, the others wait for it
+                if not _PREPARED:
+                    from . import _compiled
 
-            compiling.prepare([_compiled.compiled("family_states_kernel", 2), _compiled.compiled("family_states_kernel", 1)],
-                              args, ANNOUNCE[0] if ANNOUNCE else None)
-            _PREPARED.append(True)
+                    compiling.prepare([_compiled.compiled("family_states_kernel", 2),
+                                       _compiled.compiled("family_states_kernel", 1)], args, ANNOUNCE[0] if ANNOUNCE else None)
+                    _PREPARED.append(True)
         compiled("family_states_kernel", k * n)(*args)
 
 
 _PREPARED: list[bool] = []  # family_states_kernel's variants are compiled or loaded (once per process)
+_PREPARING = threading.Lock()
 
 
 class _Rows:

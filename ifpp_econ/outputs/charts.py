@@ -382,6 +382,42 @@ def budget_chart(table: pd.DataFrame, strategy: str, comparator: str) -> plt.Fig
 
 
 @styled
+def rollup_chart(names: list[str], mean: np.ndarray, lower: np.ndarray, upper: np.ndarray, years: int,
+                 strategy: str, comparator: str, max_labels: int = 60) -> plt.Figure:
+    """Authorities ranked by mean net saving (largest at the top), each with its 95% interval: a horizontal dot and
+    whisker per authority. ``mean``/``lower``/``upper`` ``(A,)`` in £ over ``years`` years, in ranked order. With more
+    than ``max_labels`` authorities the names are left off (every authority is still drawn; the ranking is in the
+    tables)."""
+    n = len(names)
+    y = np.arange(n)[::-1]
+    labelled = n <= max_labels
+    fig, ax = plt.subplots(figsize=(7.2, min(max(2.2 + 0.22 * n, 3.0), 16.0) if labelled else 6.0))
+    colours = [GREEN if lo > 0 else VERMILION if hi < 0 else BLUE for lo, hi in zip(lower, upper)]
+    ax.hlines(y, lower, upper, colors=colours, lw=1.4 if labelled else 0.6)
+    ax.scatter(mean, y, c=colours, s=18 if labelled else 5, zorder=3)
+    ax.axvline(0, color="grey", lw=0.8)
+    if labelled:
+        ax.set_yticks(y)
+        ax.set_yticklabels([wrap(str(name), 28) for name in names])
+    else:
+        ax.set_yticks([])
+        ax.set_ylabel(f"{n} authorities, ranked (names in the tables)")
+    ax.set_ylim(-0.8, n - 0.2)
+    ax.xaxis.set_major_formatter(GBP)
+    ax.set_xlabel(f"Net saving over {years} years of referrals (undiscounted; mean and 95% interval)")
+    ax.set_title(wrap(f"{strategy} vs {comparator}: authorities ranked by net saving", 70))
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, marker="o", lw=1.4, label=t) for c, t in
+               ((GREEN, "saves money (interval above £0)"), (BLUE, "uncertain (interval spans £0)"),
+                (VERMILION, "costs money (interval below £0)")) if c in colours]
+    fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))  # 0.3 inch below the axes for the legend
+    return fig
+
+
+@styled
 def model_diagram():
     """The state-transition diagram of the family-states model (a matplotlib figure)."""
     fig, ax = plt.subplots(figsize=(8.4, 3.9))
@@ -467,5 +503,5 @@ def evsi_chart(result) -> plt.Figure:
 DRAWERS = {
     "trace": trace_chart, "ce_plane": ce_plane, "ceac": ceac_chart, "evpi": evpi_chart, "convergence": convergence_chart,
     "tornado": tornado_chart, "two_way": two_way_chart, "evppi": evppi_chart, "budget": budget_chart,
-    "model_diagram": model_diagram, "evsi": evsi_chart, "warm_up": warm_up,
+    "model_diagram": model_diagram, "evsi": evsi_chart, "warm_up": warm_up, "rollup": rollup_chart,
 }

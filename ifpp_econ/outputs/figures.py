@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..analyses.dsa import DSAResult
     from ..analyses.evsi import EVSIResult
     from ..analyses.psa import PSAResult
+    from ..analyses.rollup import RollupResult
     from ..analyses.voi import VOIResult
 
 
@@ -99,6 +100,14 @@ def dsa(result: "DSAResult", inputs, top: int = 15) -> list[ChartSpec]:
 def budget(result: "BudgetResult") -> list[ChartSpec]:
     """Spend, costs avoided and net by year."""
     return [ChartSpec("budget_by_year", "budget", (result.table(), result.strategy, result.comparator))]
+
+
+def rollup(result: "RollupResult") -> list[ChartSpec]:
+    """The authorities ranked by mean net saving, with intervals."""
+    table = result.summary()
+    return [ChartSpec("rollup_ranked", "rollup", (
+        [str(v) for v in table["authority"]], table["net_saving_mean"].to_numpy(), table["net_saving_lower"].to_numpy(),
+        table["net_saving_upper"].to_numpy(), result.years, result.strategy, result.comparator))]
 
 
 def model_diagram() -> list[ChartSpec]:

@@ -328,6 +328,41 @@ TABLE_COLUMNS.update({"outcomes": _OUTCOMES, "psa_outcomes": {**_OUTCOMES, "ifpp
                                                               "difference": _n("Difference, per child (mean)")},
                       "by_payer": _LEDGER, "psa_by_payer": {**_LEDGER, "savings": Column("Savings (mean)", "£", "gbp")},
                       "budget_by_payer": _LEDGER})
+
+
+def _interval_columns(name: str, label: str, unit: str, kind: str, decimals: int | None = None) -> dict[str, Column]:
+    return {f"{name}_mean": Column(f"{label}, mean", unit, kind, decimals),
+            f"{name}_lower": Column(f"{label}, 2.5th percentile", unit, kind, decimals),
+            f"{name}_upper": Column(f"{label}, 97.5th percentile", unit, kind, decimals)}
+
+
+# ifpp-econ rollup: one row per authority (ranked), and the region's totals (one row per measure)
+TABLE_COLUMNS["rollup_authorities"] = {
+    "rank": _k("Rank by net saving"), "authority": _t("Authority"), "workbook": _t("Workbook"),
+    "families_per_year": _n("Families referred a year", 1),
+    **_interval_columns("per_child_savings", "Savings per child", "£", "gbp"),
+    **_interval_columns("placements_avoided_per_child", "Placements avoided per child", "", "number", 4),
+    **_interval_columns("net_saving", "Net saving over the budget years (undiscounted)", "£", "gbp"),
+    **_interval_columns("placements_avoided", "First placements avoided over the budget years", "", "number", 1),
+    "prob_cost_saving": COLUMNS["prob_cost_saving"],
+    "prob_budget_saving": Column("Probability the budget saves money", "", "prob"),
+}
+COLUMNS.update({  # the region's measures (rows of rollup_totals; their unit formats the row)
+    "placements_avoided_per_year": _c("First placements avoided a year", kind="number", decimals=1),
+    "children_kept_at_home": _c("Children kept at home", kind="number", decimals=1),
+    "prob_region_saves": _c("Probability the region saves money", kind="prob"),
+    "evpi": _c("Population EVPI", "£", "gbp"), "evppi_shared_effect": _c("EVPPI of the shared effect", "£", "gbp"),
+    "evppi_local_parameters": _c("EVPPI of the local parameters (upper bound)", "£", "gbp"),
+    "national_net_saving": _c("National net saving", "£", "gbp"),
+    "national_placements_avoided_per_year": _c("National first placements avoided a year", kind="number", decimals=0),
+    "national_children_kept_at_home": _c("National children kept at home", kind="number", decimals=0),
+})
+TABLE_COLUMNS["rollup_totals"] = {"measure": _t("Measure"), "label": _t("Description"),
+                                  "mean": _c("Mean", dash="see the measure"),
+                                  "lower": _c("2.5th percentile", dash="no interval for this measure"),
+                                  "upper": _c("97.5th percentile", dash="no interval for this measure")}
+TABLES.update({"rollup_authorities": ("Authorities", None), "rollup_totals": ("Region", None)})
+ROW_KEYED["rollup_totals"] = ("measure", ("mean", "lower", "upper"))
 TABLES.update({  # the calibration report's sheets (placement_mix: already declared)
     "estimates": ("Care dynamics", None), "thin_cells": ("Thin cells", None), "counts": ("903 exclusions and repairs", None),
     "age_shares": ("Age at entry", None), "checks": ("Checks", None), "exits": ("Exits by reason", None),

@@ -602,3 +602,61 @@ SECTION_TITLES = [("title", "Title"), ("summary", "Summary"), ("decision", "Deci
                   ("thresholds", "Break-even thresholds"), ("scenarios", "Scenarios"),
                   ("voi", "Value of information"), ("budget", "Budget impact"), ("parameters", "Parameters"),
                   ("cheers", "CHEERS 2022 checklist")]
+
+
+def write_rollup_report(run, result, charts) -> str:
+    """``report.html`` of ``ifpp-econ rollup`` into the run folder ``run`` (its tables already written; ``charts``:
+    the run's :class:`~ifpp_econ.outputs.render.Charts`, the ranked chart inlined). Returns the headline sentence."""
+    data = result.to_json()
+    t, voi = data["total"], data["value_of_information"]
+
+    def interval(s: dict) -> str:
+        return _interval(s, presentation.gbp)
+
+    headline = (f"Across {len(result.names)} authorities ({t['families_per_year']:,.0f} families referred a year), "
+                f"{result.strategy} is expected to save {interval(t['net_saving'])} over {result.years} years of "
+                f"referrals (undiscounted) against {result.comparator}; the probability that the region saves money "
+                f"is {presentation.probability(t['prob_region_saves'])}.")
+    lead = f"<div class=headline><p>{html.escape(headline)}</p>"
+    if "national" in data:
+        nat = data["national"]
+        lead += (f"<p>Scaled to {nat['families_per_year']:,.0f} families a year nationally: a net saving of "
+                 f"{html.escape(interval(nat['net_saving']))} (the rest of the country assumed like this region).</p>")
+    lead += (f"<p class=note>{result.iterations:,} iterations, seed {result.seed}; per-child results discounted, "
+             "budget totals undiscounted cash at each workbook's analysis prices.</p></div>")
+    authorities = run.tables["rollup_authorities"]
+    shown = authorities[["rank", "authority", "families_per_year", "net_saving_mean", "net_saving_lower",
+                         "net_saving_upper", "prob_budget_saving", "per_child_savings_mean", "prob_cost_saving",
+                         "placements_avoided_mean"]]
+    model = (
+        "<p>The effect of IFPP is uncertain in two ways. The pooled effect — what the trials say IFPP does on "
+        "average — is one unknown shared by every authority: if it is smaller than hoped, it is smaller everywhere. "
+        "Each authority's own effect also differs from the pooled one (between-study SD τ, "
+        "<code>rr_between_study_sd</code>), and its costs, risks and care dynamics are its own. So each iteration "
+        "draws</p><p style=\"text-align:center\">log RR<sub>a,i</sub> = μ<sub>a</sub> + σ<sub>a</sub>·s<sub>i</sub> "
+        "+ τ<sub>a</sub>·e<sub>a,i</sub></p><p>with s<sub>i</sub> one standard normal shared by all authorities and "
+        "e<sub>a,i</sub> and every other parameter from authority a's own stream. Each authority's results have the "
+        "distribution of its own <code>ifpp-econ psa</code>; adding them up keeps the shared part together, so the "
+        "region's interval is wider than it would be if authorities were independent.</p>")
+    voi_html_ = (
+        f"<p>Population EVPI of the region: {presentation.gbp(voi['evpi'])} — the most it is worth paying to remove "
+        f"all uncertainty before the region decides. Of that, learning the shared effect exactly (e.g. a larger "
+        f"trial) is worth {presentation.gbp(voi['evppi_shared_effect'])}; learning every local parameter is worth "
+        f"at most {presentation.gbp(voi['evppi_local_parameters'])}.</p><p class=note>{html.escape(voi['note'])}</p>")
+    files = pd.DataFrame({"authority": result.names, "workbook": result.files})
+    sections = [
+        ("region", "The region", table_html(run.tables["rollup_totals"], "rollup_totals")),
+        ("authorities", "Authorities ranked by net saving",
+         chart(charts.svg("rollup_ranked"), "Authorities ranked by net saving",
+               f"Mean net saving over {result.years} years of referrals with its 95% interval, per authority.",
+               tall=True)
+         + table_html(shown, "rollup_authorities")),
+        ("model", "Shared and local uncertainty", model),
+        ("voi", "Value of information", voi_html_),
+        ("workbooks", "Workbooks", table_html(files, "rollup_authorities")),
+    ]
+    text = render(sections, f"{result.strategy} across {len(result.names)} authorities", lead)
+    (run.path / "report.html").write_text(text, encoding="utf-8")
+    run.files.append("report.html")
+    run.manifest["report"] = {"headline": headline}
+    return headline

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..analyses.dsa import DSAResult
     from ..analyses.evsi import EVSIResult
     from ..analyses.psa import PSAResult
+    from ..analyses.rollup import RollupResult
     from ..analyses.structural import BesidePSA
     from ..analyses.voi import VOIResult
 
@@ -618,4 +619,62 @@ def format_budget(summary: dict, conventions: str = "", price_year: str = "") ->
     if summary.get("psa", {}).get("structural") == "model_averaged":
         footer = averaged_intervals(footer)
     lines.append(conventions_line(footer))
+    return "\n".join(lines)
+
+
+ROLLUP_MODEL = ("log RR of authority a in iteration i = μ_a + σ_a·s_i + τ_a·e_ai: s_i (the pooled effect) shared by "
+                "every authority, e_ai (its deviation, τ = rr_between_study_sd) and every other parameter from the "
+                "authority's own stream; each authority's marginal is its own PSA's")
+
+
+def write_rollup(run: RunFolder, result: "RollupResult") -> None:
+    """A rollup's tables into a run folder: ``rollup_authorities`` (ranked) and ``rollup_totals`` (the region)."""
+    run.table("rollup_authorities", result.summary())
+    run.table("rollup_totals", result.totals())
+    run.manifest["rollup"] = {"model": ROLLUP_MODEL, "authorities": len(result.names), "years": result.years,
+                              "value_of_information": result.value_of_information["note"]}
+    run.manifest.setdefault("conventions", "per-child results discounted (each workbook's rates); budget totals "
+                            f"undiscounted cash over {result.years} years of referrals; " + ROLLUP_MODEL)
+
+
+def format_rollup(result: "RollupResult", top: int = 10) -> str:
+    """A rollup for the terminal: the region's totals, then the authorities ranked by net saving (the first ``top``
+    and the last)."""
+    data = result.to_json()
+    t = data["total"]
+    voi = data["value_of_information"]
+
+    def interval(s: dict, fmt=_gbp) -> str:
+        return f"{fmt(s['mean'])} (95% interval {fmt(s['lower'])} to {fmt(s['upper'])})"
+
+    def count(v: float) -> str:
+        return f"{v:,.1f}"
+
+    lines = [f"Rollup: {result.strategy} vs {result.comparator}, {len(result.names)} authorities, "
+             f"{t['families_per_year']:,.0f} families referred a year, {result.iterations:,} iterations (seed "
+             f"{result.seed})",
+             f"Net saving over {result.years} years of referrals (undiscounted): {interval(t['net_saving'])}",
+             f"Probability the region saves money: {presentation.probability(t['prob_region_saves'])}",
+             f"First placements avoided a year: {interval(t['placements_avoided_per_year'], count)}",
+             f"Children kept at home over {result.years} years: {interval(t['children_kept_at_home'], count)}",
+             f"Population EVPI of the region: {_gbp(voi['evpi'])}; EVPPI of the shared effect "
+             f"{_gbp(voi['evppi_shared_effect'])}, of the local parameters at most {_gbp(voi['evppi_local_parameters'])}"]
+    if "national" in data:
+        nat = data["national"]
+        lines.append(f"National ({nat['families_per_year']:,.0f} families a year, ×{nat['scale_factor']:.2f}): net "
+                     f"saving {interval(nat['net_saving'])}; first placements avoided a year "
+                     f"{interval(nat['placements_avoided_per_year'], count)}")
+    table = result.summary()
+    lines.append("")
+    lines.append(f"{'Rank':>4}  {'Authority':<28} {'Net saving (95% interval)':>42} {'P(saves)':>9} {'Per child':>10}")
+    shown = table if len(table) <= 2 * top else pd.concat([table.head(top), table.tail(top)])
+    last = None
+    for r in shown.to_dict("records"):
+        if last is not None and r["rank"] != last + 1:
+            lines.append(f"{'…':>4}")
+        last = r["rank"]
+        saving = f"{_gbp(r['net_saving_mean'])} ({_gbp(r['net_saving_lower'])} to {_gbp(r['net_saving_upper'])})"
+        lines.append(f"{r['rank']:>4}  {str(r['authority'])[:28]:<28} {saving:>42} "
+                     f"{presentation.probability(r['prob_budget_saving']):>9} {_gbp(r['per_child_savings_mean']):>10}")
+    lines.append(conventions_line(f"budget totals undiscounted, per-child savings discounted; {ROLLUP_MODEL}"))
     return "\n".join(lines)
