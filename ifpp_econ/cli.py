@@ -268,7 +268,8 @@ def main() -> None:
 @json_option
 @guarded
 def run(workbook, out, force, as_json):
-    """Deterministic base case: costs, placements, months in care, incremental results and the cohort trace."""
+    """Deterministic base case: costs, placements, months in care, incremental results, children's outcomes, who pays
+    and who saves, and the cohort trace."""
     from . import pipeline
 
     with chart_worker() as charts:  # the chart worker loads matplotlib while the workbook is read
@@ -298,7 +299,8 @@ def run(workbook, out, force, as_json):
 @guarded
 def psa(workbook, iterations, seed, chunk_size, out, force, as_json, save_iterations, no_evppi, structural, workers,
         evsi_sizes):
-    """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane."""
+    """Probabilistic sensitivity analysis: per-child savings, placements avoided, CEAC, EVPI, CE plane, children's
+    outcomes and who pays and who saves with 95% intervals."""
     from . import pipeline
 
     inputs = load_inputs(workbook)
@@ -343,7 +345,8 @@ def dsa(workbook, outcome, wtp, top, out, force, as_json):
 @json_option
 @guarded
 def budget(workbook, years, referrals, iterations, seed, out, force, as_json):
-    """Budget impact for one local authority: undiscounted spend and savings by year, payback, ROI."""
+    """Budget impact for one local authority: undiscounted spend and savings by year (cashable and notional), payback
+    (on all savings and on cash alone), ROI and who pays and who saves."""
     from . import pipeline
 
     inputs = load_inputs(workbook)

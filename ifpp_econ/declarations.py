@@ -60,3 +60,36 @@ AFTER_EFFECT_SHORT = {"effect_stops": "Effect stops", "gap_persists": "Gap persi
                       "linear_decay": "Linear decay"}
 AFTER_EFFECT_MONTHS = {"catch_up": "catch_up_months", "linear_decay": "decay_months"}
 PERSPECTIVE_LABELS = {"local_authority": "Local authority", "public_sector": "Public sector (adds HMCTS)"}
+
+# Who pays a cost row (the payer ledger): the local authority, HM Courts & Tribunals Service, and the agencies an added
+# cost row may name. The local_authority perspective counts LA; public_sector counts every payer.
+PAYERS = ("LA", "HMCTS", "NHS", "education", "police/youth justice", "other")
+# The LA's ledger rows: a built-in cost row's part of the LA (children's services unless listed here).
+LA_PARTS = ("children's services", "legal")
+LA_PART_OF = {"la_legal_cost_proceedings": "legal"}
+# What an added cost row (a Parameters row with a new name and an applies_to) is counted per: code → description.
+APPLIES_TO = {"month_in_care": "per month in care",
+              "care_entry": "per care entry (first entries and re-entries)",
+              "month_at_home_after_return": "per month at home after a return home",
+              "referral": "per family or child referred (once, at referral; both strategies)",
+              "proceedings": "per care proceedings issued (a family's case: GBP/episode/family)"}
+APPLIES_TO_RECURRING = ("month_in_care", "month_at_home_after_return")  # entered in a recurring cost unit
+
+# Children's outcomes (cost-consequence): key → (label, unit, DfE Children's Social Care National Framework (2023)
+# outcome). Counts are per child referred, undiscounted, followed to age 18 (living at home: share at the time).
+FRAMEWORK = {"together": "Children, young people and families stay together and get the help they need",
+             "network": "Children and young people are supported by their family network",
+             "stable": "Children in care and care leavers have stable, loving homes"}
+FRAMEWORK_SHORT = {FRAMEWORK["together"]: "Families stay together", FRAMEWORK["network"]: "Supported by family network",
+                   FRAMEWORK["stable"]: "Stable, loving homes"}
+CHILD_OUTCOMES = {
+    "first_placements_undiscounted": ("First entries to care", "entries", FRAMEWORK["together"]),
+    "care_entries_undiscounted": ("All entries to care (incl. re-entries)", "entries", FRAMEWORK["together"]),
+    "care_months_undiscounted": ("Months in care", "months", FRAMEWORK["together"]),
+    "proceedings_issued": ("Care proceedings issued", "proceedings", FRAMEWORK["network"]),
+    "reentries": ("Re-entries to care after a return home", "entries", FRAMEWORK["stable"]),
+    "living_at_home_1y": ("Living at home 1 year after referral", "share of children", FRAMEWORK["together"]),
+    "living_at_home_2y": ("Living at home 2 years after referral", "share of children", FRAMEWORK["together"]),
+    "living_at_home_5y": ("Living at home 5 years after referral", "share of children", FRAMEWORK["together"]),
+    "child_years_at_home_undiscounted": ("Child-years living at home (to age 18)", "years", FRAMEWORK["together"]),
+}

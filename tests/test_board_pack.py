@@ -91,9 +91,13 @@ BOARD_HEADERS = ["Year", "Extra programme spend (£)", "Costs avoided (£)", "Ne
                  "Probability cumulative saving > 0"]
 
 
+CASH_COLUMNS = ["cashable_savings", "notional_savings", "cumulative_cash_net_saving"]
+
+
 @pytest.mark.slow
 def test_budget_board_table_is_short_with_a_total_and_the_detail_apart(tmp_path, budget_table):
-    assert len(budget_table.columns) == 26
+    budget_table = budget_table.drop(columns=CASH_COLUMNS)  # a table that does not split its savings
+    assert len(budget_table.columns) == 28  # 7 cost categories × 2 strategies, year, net and interval columns
     wb, _ = _write(tmp_path, {"budget_by_year": budget_table})
     assert wb.sheetnames == ["Summary", "Budget", "Budget detail", "Data dictionary"]
     board = wb["Budget"]
@@ -121,26 +125,29 @@ def test_budget_board_table_is_short_with_a_total_and_the_detail_apart(tmp_path,
 
 
 def test_budget_board_table_shows_cashable_and_notional_savings_when_the_table_has_them(tmp_path, budget_table):
-    table = budget_table.assign(cashable_savings=0.7 * budget_table["costs_avoided"],
-                                notional_savings=0.3 * budget_table["costs_avoided"])
+    table = budget_table
     board = budget_board(table)
     assert list(board.columns[:5]) == ["year", "programme_spend", "costs_avoided", "cashable_savings", "notional_savings"]
-    assert board["cashable_savings"].iloc[-1] == pytest.approx(0.7 * budget_table["costs_avoided"].sum())
+    cashable, notional = table["cashable_savings"].sum(), table["notional_savings"].sum()
+    assert board["cashable_savings"].iloc[-1] == pytest.approx(cashable)
+    assert cashable + notional == pytest.approx(table["costs_avoided"].sum(), rel=1e-12) and notional > 0
     wb, _ = _write(tmp_path, {"budget_by_year": table})
     rows = _rows(wb["Budget"])
     assert rows[0][3:5] == ["Cashable savings (£)", "Notional savings (£)"]
     years = len(table)
-    assert rows[years + 1][4] == pytest.approx(0.3 * budget_table["costs_avoided"].sum())
+    assert rows[years + 1][4] == pytest.approx(notional)
     assert all(c.number_format.startswith('"£"') for c in wb["Budget"]["D"][1:years + 2])
     assert any(isinstance(r[0], str) and r[0].startswith("Cashable savings release money") for r in rows)
     summary = {r[0]: r[1] for r in _rows(wb["Summary"]) if r[0]}
-    assert summary["Cashable savings (£)"] == pytest.approx(0.7 * budget_table["costs_avoided"].sum())
+    assert summary["Cashable savings (£)"] == pytest.approx(cashable)
+    assert summary["Payback year on cash alone (cashable savings only)"] == xlsx.cash_payback(table)
 
 
 def test_budget_board_without_a_psa_has_no_interval_columns(tmp_path, default_inputs):
     table = run_budget(default_inputs, iterations=0).table()
     board = budget_board(table)
-    assert list(board.columns) == ["year", "programme_spend", "costs_avoided", "net_saving", "cumulative_net_saving"]
+    assert list(board.columns) == ["year", "programme_spend", "costs_avoided", "cashable_savings", "notional_savings",
+                                   "net_saving", "cumulative_net_saving"]
     wb, _ = _write(tmp_path, {"budget_by_year": table})
     assert not any("percentile" in str(v) for v in _rows(wb["Budget"])[0])
 

@@ -34,7 +34,7 @@ def test_per_family_event_costs_are_shared_by_the_k_children_placed_together(def
     p = values.iloc[0]
     k, cpf = p["children_placed_per_family_placement"], p["children_per_family"]
     assert k < cpf  # the default: 1.5 of 2.9 children
-    la = c.units_by_payer["LA"]
+    la, _ = c.units(["LA"])
     legal = p["la_legal_cost_proceedings"] * spec.price_factors.get("la_legal_cost_proceedings", 1.0)
     assert la["first_entry"][0] == pytest.approx(p["share_entries_with_proceedings"] * legal / k, rel=1e-12)
     assert la["reentry"][0] == pytest.approx(p["share_reentries_with_proceedings"] * legal / k, rel=1e-12)
@@ -46,7 +46,7 @@ def test_per_family_event_costs_are_shared_by_the_k_children_placed_together(def
     assert la["support_month"][0] == pytest.approx(monthly / cpf, rel=1e-12)
     capped = _simulate(base_values(apply_overrides(default_inputs, {"children_placed_per_family_placement": 3.0})), spec,
                        keep_trace=False, kernel="numpy")
-    assert capped.units_by_payer["LA"]["reunification"][0] == pytest.approx(reunification / cpf, rel=1e-12)  # k capped
+    assert capped.units(["LA"])[0]["reunification"][0] == pytest.approx(reunification / cpf, rel=1e-12)  # k capped
 
 
 def test_proceedings_are_charged_on_first_entries_and_a_share_of_re_entries(default_inputs):

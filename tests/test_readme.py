@@ -139,6 +139,29 @@ def test_python_api_example_runs():
     assert "cumulative_lower" in namespace["budget"].table() and namespace["budget"].psa["iterations"] == 500
 
 
+def test_outcome_and_cash_figures_are_the_tools_own(default_inputs):
+    """The figures of "Children's outcomes" and "Cashable and notional savings" are reproduced."""
+    from ifpp_econ.analyses.budget import run_budget
+    from ifpp_econ.analyses.deterministic import run_base_case
+
+    rows = {r["key"]: r for r in run_base_case(default_inputs).to_json()["outcomes"]
+            if r["basis"] == "per 100 families referred"}
+    outcomes = README.split("### Children's outcomes", 1)[1].split("\n### ", 1)[0]
+    figures = [f"{-rows['first_placements_undiscounted']['difference']:.1f} fewer first entries",
+               f"{-rows['care_entries_undiscounted']['difference']:.1f} fewer entries in all",
+               f"{-rows['proceedings_issued']['difference']:.1f} fewer care proceedings",
+               f"{rows['child_years_at_home_undiscounted']['difference']:.1f} more child-years at home"]
+    for figure in figures:
+        assert figure in " ".join(outcomes.split()), figure
+    b = run_budget(default_inputs, iterations=0).to_json()
+    cash = README.split("### Cashable and notional savings", 1)[1].split("\n## ", 1)[0]
+    figures = [f"of {gbp(b['costs_avoided'])} of costs avoided over {b['years']} years {gbp(b['cashable_savings'])} is "
+               f"cashable and {gbp(b['notional_savings'])} notional", f"year {b['payback_year']} counting every saving",
+               f"year {b['payback_year_cash']} on cash alone"]
+    for figure in figures:
+        assert figure in " ".join(cash.split()), figure
+
+
 def evsi_figures(default_inputs) -> dict[str, str]:
     """The figures of the README's "Value of a trial" paragraph, as the tool computes them."""
     from ifpp_econ.analyses.evsi import run_evsi

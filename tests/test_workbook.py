@@ -383,7 +383,8 @@ def test_inputs_fields_and_one_table_of_parameters(template):
     assert inputs.path == template and inputs.sha256 == sha(template)
     p = inputs.parameters
     assert list(p.columns) == ["label", "value", "unit", "price_year", "payer", "distribution", "param_a", "param_b", "low",
-                               "high", "source", "status", "notes", "group", "cell", "min", "max", "edited"]
+                               "high", "applies_to", "cashable_share", "cashable_lag_months", "source", "status", "notes",
+                               "group", "cell", "min", "max", "edited"]
     assert p.loc["rr_12m", "cell"] == f"Parameters!C{param_row('rr_12m')}"
     assert p.loc["rr_12m", ["param_a", "param_b"]].tolist() == [0.48, 0.76]
     for col, band in zip("CDE", ("0-4", "5-10", "11-17")):

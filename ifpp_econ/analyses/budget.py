@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..model.family_states import CASH_CATEGORIES, monthly_cash, sum_arrays
-from ..model.spec import base_values, build_spec
+from ..model.family_states import CASH_CATEGORIES, MonthlyCash, sum_arrays
+from ..model.spec import ModelSpec, base_values, build_spec
+from . import ledger
 
 CATEGORY_LABELS = {
     "cost_intervention": "IFPP programme spend",
@@ -24,14 +25,17 @@ CATEGORY_LABELS = {
     "cost_reunification": "Reunification support",
     "cost_case_support": "Case support",
     "cost_allowances": "Permanence allowances",
+    "cost_added": "Added cost rows",
 }
+SAVING_CATEGORIES = tuple(c for c in CASH_CATEGORIES if c != "cost_intervention")  # costs a programme may avoid
 
 
 def la_cash_by_year(cash: dict[str, np.ndarray], children_per_month: np.ndarray, referral_years: int,
-                    years: int) -> dict[str, np.ndarray]:
+                    years: int, months_kept: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """LA cash per year ``(K, N, years)`` per category from per-child monthly cash ``(K, N, T)``.
 
-    ``children_per_month`` ``(N,)``: children referred each month during the referral years.
+    ``children_per_month`` ``(N,)``: children referred each month during the referral years; ``months_kept``
+    ``(12 × years,)``: 1 for the months since the programme's start counted, 0 for those left out (default: all).
     """
     out = {}
     n_months = 12 * years
@@ -44,6 +48,8 @@ def la_cash_by_year(cash: dict[str, np.ndarray], children_per_month: np.ndarray,
         months = np.arange(1, n_months + 1)
         window_start = np.maximum(months - 12 * referral_years, 0)
         monthly = (padded[..., months] - padded[..., window_start]) * children_per_month[None, :, None]
+        if months_kept is not None:
+            monthly = monthly * months_kept
         out[cat] = monthly.reshape(k, n, years, 12).sum(-1)
     return out
 
@@ -71,6 +77,9 @@ class BudgetImpact:
     families_per_year: float
     by_year: dict[str, np.ndarray]  # category -> (K, N, years); N = 1 for the base case; first_placements: counts
     children_by_year: np.ndarray | None = None  # (N, years) children referred in each year
+    cashable: np.ndarray | None = None  # (K, N, years) costs other than the programme's that are cash (cashable shares)
+    notional: np.ndarray | None = None  # (K, N, years) the rest of those costs: capacity, not cash
+    by_payer: dict[str, np.ndarray] | None = None  # ledger row -> (K, N, years) that payer's cash, every category
 
     def table(self, strategy: str | None = None, iteration: int = 0) -> pd.DataFrame:
         """Cash by year for one strategy against the comparator (base case unless ``iteration``)."""
@@ -86,6 +95,10 @@ class BudgetImpact:
         df["costs_avoided"] = net + df["programme_spend"]
         df["net_saving"] = net
         df["cumulative_net_saving"] = np.cumsum(net)
+        if self.cashable is not None and self.notional is not None:  # savings split into cash and capacity
+            df["cashable_savings"] = self.cashable[c, iteration] - self.cashable[k, iteration]
+            df["notional_savings"] = self.notional[c, iteration] - self.notional[k, iteration]
+            df["cumulative_cash_net_saving"] = np.cumsum(df["cashable_savings"] - df["programme_spend"])
         if "first_placements" in self.by_year:  # counts, undiscounted
             assert self.children_by_year is not None, "budget_impact gives the children referred with the placements"
             df["children_referred"] = self.children_by_year[iteration]
@@ -104,7 +117,7 @@ class BudgetImpact:
         spend = float(df["programme_spend"].sum())
         cumulative = df["cumulative_net_saving"].to_numpy()
         payback = next((int(y) for y, v in zip(df["year"], cumulative) if v >= 0), None) if spend > 0 else None
-        return {
+        out = {
             "years": int(len(df)),
             "programme_spend": spend,
             "costs_avoided": float(df["costs_avoided"].sum()),
@@ -112,6 +125,28 @@ class BudgetImpact:
             "payback_year": payback,
             "return_on_investment": (float(df["costs_avoided"].sum()) - spend) / spend if spend > 0 else None,
         }
+        if "cashable_savings" in df.columns:
+            cash = df["cumulative_cash_net_saving"].to_numpy()
+            out.update(cashable_savings=float(df["cashable_savings"].sum()),
+                       notional_savings=float(df["notional_savings"].sum()),
+                       cash_net_saving=float(cash[-1]),
+                       payback_year_cash=next((int(y) for y, v in zip(df["year"], cash) if v >= 0), None)
+                       if spend > 0 else None)
+        return out
+
+    def ledger(self, strategy: str | None = None, iteration: int = 0) -> list[dict]:
+        """The payer ledger of the budget: each payer's cash over the budget's years, undiscounted (rows payer, part,
+        ifpp, usual_care, savings)."""
+        if self.by_payer is None:
+            return []
+        k, c = self._index(strategy), self.strategies.index(self.comparator)
+        rows = []
+        for row, cash in self.by_payer.items():
+            payer, part = ledger.split(row)
+            total = cash[:, iteration].sum(-1)
+            rows.append({"payer": payer, "part": part, "ifpp": float(total[k]), "usual_care": float(total[c]),
+                         "savings": float(total[c] - total[k])})
+        return rows
 
     def _index(self, strategy: str | None) -> int:
         if strategy is None:
@@ -119,12 +154,44 @@ class BudgetImpact:
         return self.strategies.index(strategy)
 
 
+def cashable_split(flows: MonthlyCash, spec: ModelSpec, children_per_month: np.ndarray, referral_years: int,
+                   years: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cashable, notional) cash per year ``(K, N, years)`` of the costs a programme may avoid (every category but the
+    programme's), borne by the perspective's payers.
+
+    A cost row's cash splits by its cashable share; its cashable part counts as cash only in the months after its lag
+    (months from the programme's start), notional before. ``all_savings_cashable``: every cost is cash from month 1.
+    The two add up to the categories' cash (the budget's costs avoided, taken between strategies)."""
+    n_months = 12 * years
+    months = np.arange(1, n_months + 1)
+    names = set(spec.cashable) | {n for n, _ in spec.added_costs}
+    lag = {n: 0.0 if spec.all_savings_cashable else spec.cashable_lag.get(n, 0.0) for n in names}
+
+    def yearly(weight, kept=None) -> np.ndarray:
+        cash = flows.cash(weight=weight)
+        by_year = la_cash_by_year({k: cash[k] for k in SAVING_CATEGORIES}, children_per_month, referral_years, years,
+                                  kept)
+        return sum_arrays(by_year.values())
+
+    notional = yearly(lambda n: 1.0 - spec.cashable_share(n))
+    cashable = np.zeros_like(notional)
+    for months_lag in sorted(set(lag.values())):
+        share = lambda n, m=months_lag: spec.cashable_share(n) if lag.get(n, 0.0) == m else 0.0  # noqa: E731
+        after = (months > months_lag).astype(float)
+        cashable += yearly(share, after)
+        if months_lag > 0:
+            notional += yearly(share, 1.0 - after)
+    return cashable, notional
+
+
 def budget_impact(inputs, years: int | None = None, families_per_year: float | None = None,
-                  values: pd.DataFrame | None = None, referral_years: int | None = None) -> BudgetImpact:
+                  values: pd.DataFrame | None = None, referral_years: int | None = None,
+                  split: bool = True) -> BudgetImpact:
     """Budget impact for the base case (or for each row of ``values``, e.g. PSA draws).
 
     ``years``: the budget window (default: workbook ``budget_years``); referrals continue
-    through ``referral_years`` (default: the whole window).
+    through ``referral_years`` (default: the whole window). ``split``: also the cashable and notional savings and the
+    payer ledger (the PSA's intervals need neither).
     """
     years = int(years or inputs.settings["budget_years"])
     referral_years = int(referral_years or years)
@@ -133,12 +200,19 @@ def budget_impact(inputs, years: int | None = None, families_per_year: float | N
         raise ValueError("years and referral years must be at least 1 and referrals non-negative")
     spec = build_spec(inputs)
     values = base_values(inputs) if values is None else values
-    cash = monthly_cash(values, spec)
+    flows = MonthlyCash(values, spec)
+    cash = {**flows.cash(), "first_placements": flows.first_placements}
     children_per_month = families * values["children_per_family"].to_numpy(float) / 12.0
     by_year = la_cash_by_year(cash, children_per_month, referral_years, years)
     referring = (np.arange(1, years + 1) <= referral_years).astype(float)  # (years,)
     children = 12.0 * children_per_month[:, None] * referring[None, :]
-    return BudgetImpact(spec.strategy_names, spec.comparator, referral_years, families, by_year, children)
+    if not split:
+        return BudgetImpact(spec.strategy_names, spec.comparator, referral_years, families, by_year, children)
+    cashable, notional = cashable_split(flows, spec, children_per_month, referral_years, years)
+    by_payer = {row: sum_arrays(la_cash_by_year(flows.cash(rows=[row]), children_per_month, referral_years,
+                                                years).values()) for row in spec.ledger_rows()}
+    return BudgetImpact(spec.strategy_names, spec.comparator, referral_years, families, by_year, children, cashable,
+                        notional, by_payer)
 
 
 PERSPECTIVES = ("local_authority", "public_sector")
@@ -184,6 +258,7 @@ class BudgetResult:
         out = {"strategy": self.strategy, "comparator": self.comparator, "families_per_year": self.families_per_year,
                "children_per_year": self.children_per_year, "referral_years": self.referral_years,
                **self.base.headline()}
+        out["by_payer"] = self.base.ledger()
         if self.psa is not None:
             out["psa"] = dict(self.psa)
         out["by_year"] = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
@@ -219,7 +294,7 @@ def run_budget(inputs, years: int | None = None, families_per_year: float | None
     perspective = str(inputs.settings["perspective"])
     for name in PERSPECTIVES:  # net saving by perspective (the chosen one is the table)
         other = base if name == perspective else budget_impact(apply_overrides(inputs, {"perspective": name}), years,
-                                                                 families_per_year)
+                                                                 families_per_year, split=False)
         table[f"net_saving_{name}"] = other.table()["net_saving"].to_numpy()
     children = base.families_per_year * float(inputs.parameters.loc["children_per_family", "value"])
     summary_psa = None
@@ -230,7 +305,7 @@ def run_budget(inputs, years: int | None = None, families_per_year: float | None
         for start in range(0, iterations, CHUNK):
             size = min(CHUNK, iterations - start)
             draws = psa.draws.iloc[start:start + size] if reusable else draw(inputs, size, seed, start)
-            sampled = budget_impact(inputs, years, families_per_year, values=draws)
+            sampled = budget_impact(inputs, years, families_per_year, values=draws, split=False)
             net[start:start + size] = sampled.net(sampled.strategies.index(strategy))
         cumulative = np.cumsum(net, axis=1)
         table["net_saving_lower"] = np.quantile(net, 0.025, axis=0)

@@ -13,7 +13,7 @@ from ..inputs.container import AFTER_EFFECTS
 from ..model.family_states import ModelResults, run_model
 from ..model.spec import ModelSpec, base_values, build_spec
 from ..model.states import CARE, HOME, LEFT, RETURNED
-from . import comparison
+from . import comparison, consequences, ledger
 
 STATE_GROUPS = {"at_home": HOME, "in_care": CARE, "returned_home": RETURNED, "left_care": LEFT}
 
@@ -117,6 +117,27 @@ class BaseCase:
             out[perspective] = {"per_child_savings": saving, "per_family_savings": saving * self.children_per_family}
         return out
 
+    def main_strategy(self) -> str:
+        """The first strategy other than the comparator (the one the headline reports)."""
+        return next(s for s in self.results.strategies if s != self.results.comparator)
+
+    def outcomes_table(self, strategy: str | None = None) -> pd.DataFrame:
+        """Children's outcomes (:mod:`.consequences`): a row per outcome, per child and per 100 families referred."""
+        r = self.results
+        return consequences.outcomes_table(r.outcomes, r.strategies, r.comparator, strategy or self.main_strategy(),
+                                           np.array([self.children_per_family]))
+
+    def cost_per_year_at_home(self, strategy: str | None = None) -> dict:
+        """Incremental cost (discounted, chosen perspective) per child-year at home gained (discounted)."""
+        r, name = self.results, strategy or self.main_strategy()
+        cost, gained = consequences.cost_per_year_at_home(r.outcomes, r.strategies, r.comparator, name)
+        return consequences.ratio(float(cost[0]), float(gained[0]), name)
+
+    def ledger(self, strategy: str | None = None) -> pd.DataFrame:
+        """The payer ledger (:mod:`.ledger`): a row per payer, discounted cost per child and savings."""
+        r = self.results
+        return ledger.ledger_table(r.outcomes, r.strategies, r.comparator, strategy or self.main_strategy())
+
     def headline_range(self) -> dict:
         """The headline with its structural range: the default per-child savings, then each after-effect assumption ×
         child-level / family-level effect (``cases``, each named), their lowest and highest."""
@@ -151,6 +172,13 @@ class BaseCase:
             "headline_range": self.headline_range(),
             "by_age_band": self.by_age_band(name_main),
             "by_perspective": self.by_perspective(name_main),
+            "outcomes": consequences.to_records(self.outcomes_table(name_main)),
+            "outcomes_by_age_band": consequences.by_age_band(self.results.by_band, self.results.strategies,
+                                                             self.results.comparator, name_main,
+                                                             np.array([self.children_per_family])),
+            "cost_per_child_year_at_home": self.cost_per_year_at_home(name_main),
+            "outcomes_note": consequences.WHY_NO_QALY,
+            "by_payer": self.ledger(name_main).to_dict("records"),
             "perspective": self.spec.perspective,
             "children_per_family": self.children_per_family,
             "nmb_at_wtp": main["incremental_nmb"],

@@ -30,12 +30,18 @@ from ..exceptions import ModelError
 from ..inputs.container import AFTER_EFFECTS
 from ..inputs.distributions import CI95_WIDTH
 from ..inputs.rules import weights_problem
-from ..model.family_states import MODEL_OUTCOME_LABELS, run_model
+from ..model.family_states import MODEL_OUTCOME_LABELS, PAYER_PREFIX, run_model
 from ..model.spec import ModelSpec, build_spec
-from . import comparison
+from . import comparison, consequences, ledger
 from .sampling import BLOCK, Sampler
 
 SUMMARY_BLOCK = 65_536
+# Children's outcomes summarised in the outcomes table (PSAResult.consequences), not again per strategy.
+IN_OUTCOMES_TABLE = ("care_entries_undiscounted", "care_months_undiscounted", "proceedings_issued",
+                     "child_years_at_home_undiscounted")
+# Model outcomes a PSA does not keep per iteration (16 MB each a million iterations): re-entries are all entries less
+# first entries (consequences.value); the discounted child-years at home serve the base case's cost per child-year.
+NOT_KEPT = ("reentries", "child_years_at_home")
 
 
 def wtp_grid(settings: dict) -> np.ndarray:
@@ -200,6 +206,7 @@ class PSAResult:
     headline_range: dict = field(default_factory=dict)  # the base case's headline and structural range (BaseCase)
     chunk_size: int = 0  # iterations per chunk used (results do not depend on it)
     population: dict | None = None  # the LA's population for EVPI: children_per_year, years, discount_rate
+    children_per_family: np.ndarray | None = None  # (N,) each iteration's children per family (outcomes per family)
     _voi_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -288,7 +295,9 @@ class PSAResult:
     def _summaries(self) -> dict[str, dict[str, dict[str, float]]]:
         """Mean and 95% interval per strategy and outcome (computed once: sorting a million values is not free)."""
         summaries = comparison.summarise_many({(name, outcome): values[k] for k, name in enumerate(self.strategies)
-                                             for outcome, values in self.outcomes.items()}, finite_only=True)
+                                             for outcome, values in self.outcomes.items()
+                                             if not outcome.startswith(PAYER_PREFIX) and outcome not in
+                                             IN_OUTCOMES_TABLE}, finite_only=True)
         out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in self.strategies}
         for (name, outcome), summary in summaries.items():
             out[name][outcome] = summary
@@ -350,6 +359,7 @@ class PSAResult:
             "rule_counts": self.rule_counts,
             "strategies": self._summaries,
             "by_age_band": self.by_band_summary(main_name),
+            **self.consequences(main_name),
             "structural": self.structural or {"sampled": False},
             "effect_distribution": self.distributions,
             "after_effect": "model_averaged" if self.structural else self.after_effect,
@@ -357,6 +367,15 @@ class PSAResult:
                                        for k, v in self.after_effect_savings.items()},
             "headline_range": self.headline_range,
         }
+
+    def consequences(self, strategy: str | None = None) -> dict:
+        """Children's outcomes (mean and 95% interval of each difference, per child and per 100 families referred)
+        and the payer ledger (savings with intervals)."""
+        name = strategy or next(s for s in self.strategies if s != self.comparator)
+        cpf = (self.children_per_family if self.children_per_family is not None
+               else np.full(self.iterations, np.nan))
+        return {"outcomes": consequences.summarise(self.outcomes, self.strategies, self.comparator, name, cpf),
+                "by_payer": ledger.summarise(self.outcomes, self.strategies, self.comparator, name)}
 
     def by_band_summary(self, strategy: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
         """Per age band: mean and 95% interval of per-child savings and placements avoided (discounted and not)."""
@@ -454,11 +473,21 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
     wtp = wtp_grid(inputs.settings)
     acc = comparison.PSAAccumulator(spec.strategy_names, spec.comparator, wtp)
     kept: dict[str, np.ndarray] | None = None
+    cpf = np.empty(n)
     draws_kept = []
     counts = {"risk_curve_reordered": 0, "ifpp_curve_running_max": 0, "care_exits_rescaled": 0,
               "child_risk_capped": 0}
     weights = structural_weights(inputs, structural)
     chosen = {name: 0 for name in AFTER_EFFECTS} | {"no_effect": 0}
+
+    # "cost" is the chosen perspective's cost, the same values (the model's same array, weighted alike): one copy kept
+    same = {f"cost_{spec.perspective}": "cost"}
+
+    def keeps(name: str) -> bool:
+        """Outcomes kept per iteration: not those derived from others (re-entries, two ledger rows), nor the discounted
+        child-years at home (the cost per child-year at home is the base case's), nor added rows' costs if none."""
+        return (ledger.kept(name) and name not in NOT_KEPT
+                and (name != "cost_added" or bool(spec.added_costs)))
     bands: dict[str, dict[str, np.ndarray]] = {}
     timings = {"sampling_seconds": 0.0, "model_seconds": 0.0, "model_cpu_seconds": 0.0}
 
@@ -487,9 +516,14 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
             for key, value in zip(("sampling_seconds", "model_seconds", "model_cpu_seconds"), seconds):
                 timings[key] += value
             if kept is None:
-                kept = {k: np.empty(v.shape[:-1] + (n,)) for k, v in results.outcomes.items()}
-            for k, v in results.outcomes.items():
-                kept[k][..., start : start + m] = v
+                kept = {}
+                for k, v in results.outcomes.items():  # in the model's order; the chosen perspective's cost is "cost"
+                    if keeps(k):
+                        kept[k] = kept[same[k]] if k in same else np.empty(v.shape[:-1] + (n,))
+            for k in kept:
+                if k not in same:
+                    kept[k][..., start : start + m] = results.outcomes[k]
+            cpf[start : start + m] = draws["children_per_family"].to_numpy(float)
             for band, outcomes in results.by_band.items():
                 for k in ("cost", "first_placements", "first_placements_undiscounted"):
                     bands.setdefault(band, {}).setdefault(k, np.empty(outcomes[k].shape[:-1] + (n,)))[
@@ -532,6 +566,7 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         unused_parameters=spec.unused_parameters(),
         **_base_case_figures(inputs, base),
         chunk_size=chunk_size,
+        children_per_family=cpf,
     )
 
 

@@ -19,14 +19,17 @@ Correction = Literal["none-start", "none-end", "half-cycle", "simpson"]
 EffectModel = Literal["single_rr", "window_rrs", "family_rr"]
 Perspective = Literal["local_authority", "public_sector"]
 PsaStructural = Literal["none", "model_averaged"]
+YesNo = Literal["yes", "no"]
 
 CORRECTIONS: tuple[str, ...] = get_args(Correction)
 EFFECT_MODELS: tuple[str, ...] = get_args(EffectModel)
 AFTER_EFFECTS: tuple[str, ...] = tuple(declarations.AFTER_EFFECT_LABELS)  # the model's after-effect assumptions
 AfterEffect = str  # one of AFTER_EFFECTS (declared with their rules, so that a new one is added in one place)
 PSA_STRUCTURAL: tuple[str, ...] = get_args(PsaStructural)
-# Which payers' costs each perspective counts: LA = local authority children's services; HMCTS = the courts.
-PERSPECTIVES: dict[str, tuple[str, ...]] = {"local_authority": ("LA",), "public_sector": ("LA", "HMCTS")}
+YES_NO: tuple[str, ...] = get_args(YesNo)
+# Which payers' costs each perspective counts: LA = the local authority (children's services and legal); public sector:
+# every payer (HMCTS = the courts, and any agency an added cost row names).
+PERSPECTIVES: dict[str, tuple[str, ...]] = {"local_authority": ("LA",), "public_sector": declarations.PAYERS}
 assert tuple(PERSPECTIVES) == get_args(Perspective)
 
 
@@ -62,6 +65,7 @@ class Settings:
     trial_cost_per_family: float  # GBP per family randomised
     comparator: str
     threshold_parameters: list[str]
+    all_savings_cashable: YesNo
     after_effect_months: dict[str, float]  # assumption → the months its rule reads (catch_up_months, decay_months …)
     after_effect_weights: dict[str, float]  # assumption → its weight in a model-averaged PSA (weight_<assumption>)
 

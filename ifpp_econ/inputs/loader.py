@@ -346,7 +346,8 @@ def _table(name: str, values: dict[int, list], fvalues: dict[int, list], c: _Col
                   f"two columns headed {h!r}; keep one (rename or delete the other)")
             continue
         columns[h], first_cell[h] = j, j
-    optional = ("notes", "source", "label", "allowed", "description", "payer")
+    optional = ("notes", "source", "label", "allowed", "description", "payer", "applies_to", "cashable_share",
+                "cashable_lag_months")
     unmatched = {j: values[header_row][j - 1] for j, h in enumerate(header, start=1)
                  if h and h not in expected} if header_row else {}
     if name == "Placement mix":  # plus one share column per age band, headed with the band's name

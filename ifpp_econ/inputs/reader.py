@@ -146,13 +146,16 @@ def _setting_value(sheet: _Sheet, rec: dict, kind: str, allowed: str, c: _Collec
 
 
 
-def _new_key(sheet: _Sheet, rec: dict, column: str, known, noun: str, listed: str, seen: dict, c: _Collector) -> str | None:
-    """A row's key if it is one of ``known`` and not seen before (``seen``: key → row, updated); else None,
-    with the problem named at its cell."""
+def _new_key(sheet: _Sheet, rec: dict, column: str, known, noun: str, listed: str, seen: dict, c: _Collector,
+             problem=None) -> str | None:
+    """A row's key if it is one of ``known`` (or, given ``problem(key)`` → message or None, if that finds none) and
+    not seen before (``seen``: key → row, updated); else None, with the problem named at its cell."""
     key = _text(sheet, rec, column)
     where = _cell(sheet, rec["_row"], column)
-    if key not in known:
-        c.add(where, f"unknown {noun} {_show(key)}; {listed}: {', '.join(known)}")
+    found = problem(key) if problem is not None else (
+        None if key in known else f"unknown {noun} {_show(key)}; {listed}: {', '.join(known)}")
+    if found:
+        c.add(where, found)
         return None
     if key in seen:
         c.add(where, f"duplicate {noun} {key} (also in row {seen[key]})")
@@ -166,13 +169,24 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
     seen: dict[str, int] = {}
     out = []
     for rec in sheet.rows:
-        name = _new_key(sheet, rec, "name", known, "parameter", "the model uses", seen, c)
+        applies_to = _text(sheet, rec, "applies_to")
+        added = bool(applies_to) and _text(sheet, rec, "name") not in known
+        name = _new_key(sheet, rec, "name", known, "parameter", "a cost row of your own also needs an applies_to; "
+                        "the model uses", seen, c, _added_name_problem if added else None)
         if name is None:
             continue
-        default = known[name]
+        default = known.get(name) or {"label": name, "unit": _text(sheet, rec, "unit")}
         ok = True
+        if added and applies_to not in schema.APPLIES_TO:
+            c.add(_cell(sheet, rec["_row"], "applies_to"), f"found {_show(applies_to)}; allowed: "
+                                                            f"{', '.join(schema.APPLIES_TO)}")
+            ok = False
+        elif applies_to and not added:
+            c.add(_cell(sheet, rec["_row"], "applies_to"), f"found {_show(applies_to)} on the built-in row {name}, whose "
+                  "use the model fixes; leave it empty (to add a cost of your own, add a row with a new name)")
+            ok = False
         unit = _text(sheet, rec, "unit") or default["unit"]
-        allowed_units = schema.allowed_units(name, default["unit"])
+        allowed_units = (schema.added_cost_units(applies_to) if added else schema.allowed_units(name, default["unit"]))
         if unit not in allowed_units:
             c.add(_cell(sheet, rec["_row"], "unit"), f"found {_show(unit)}; allowed for {name}: {', '.join(allowed_units)}")
             ok = False
@@ -198,6 +212,7 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
             except units.UnitsError as exc:
                 c.add(_cell(sheet, rec["_row"], "price_year"), f"{exc}")
                 ok = False
+        cashable, lag = _cashable(sheet, rec, name, unit, added, c)
         value = _value(sheet, rec, "value", c)
         a = _value(sheet, rec, "param_a", c, required=False)
         b = _value(sheet, rec, "param_b", c, required=False)
@@ -250,7 +265,8 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
                         ok = False
         out.append({"name": name, "label": _text(sheet, rec, "label") or default["label"], "value": value, "unit": unit,
                     "price_year": price_year, "payer": payer or None, "distribution": dist, "param_a": a, "param_b": b,
-                    "low": low, "high": high,
+                    "low": low, "high": high, "applies_to": applies_to if added else None,
+                    "cashable_share": cashable, "cashable_lag_months": lag,
                     "source": _text(sheet, rec, "source"), "status": status, "notes": _text(sheet, rec, "notes"),
                     "group": "", "cell": _cell(sheet, rec["_row"], "value"),
                     "price_cell": _cell(sheet, rec["_row"], "price_year") if "price_year" in sheet.columns else sheet.name,
@@ -266,6 +282,33 @@ def _read_parameters(sheet: _Sheet, c: _Collector) -> list[dict]:
         else:
             c.add(sheet.name, f"parameter {name} is missing (add a row for it; see ifpp-econ template)")
     return out
+
+
+def _added_name_problem(name: str) -> str | None:
+    """What is wrong with the name of an added cost row (a new name with an applies_to), if anything."""
+    if not name or ":" in name or name.startswith("structure"):
+        return f"found {_show(name)}; an added cost row needs a name of its own, without ':' (e.g. camhs_in_care)"
+    return None
+
+
+def _cashable(sheet: _Sheet, rec: dict, name: str, unit: str, added: bool, c: _Collector
+              ) -> tuple[float | None, float | None]:
+    """A cost row's cashable share of its savings (0 to 1) and the months from the programme's start before they are
+    cash (0 to 216); blank: the schema's default (an added row: 0, notional); a row that is not a cost: (None, None)."""
+    share = _value(sheet, rec, "cashable_share", c, required=False, allowed="a share from 0 to 1")
+    lag = _value(sheet, rec, "cashable_lag_months", c, required=False, allowed="months from 0 to 216")
+    if not unit.startswith("GBP") or name not in schema.CASHABLE and not added:
+        for col, v in (("cashable_share", share), ("cashable_lag_months", lag)):
+            if v is not None:
+                c.add(_cell(sheet, rec["_row"], col), f"found {v:g} on {name}, which is not a cost whose savings the "
+                                                      "budget counts; leave it empty")
+        return None, None
+    if share is not None and not 0 <= share <= 1:
+        c.add(_cell(sheet, rec["_row"], "cashable_share"), f"found {share:g}; allowed: a share from 0 to 1 (0% to 100%)")
+    if lag is not None and not 0 <= lag <= 216:
+        c.add(_cell(sheet, rec["_row"], "cashable_lag_months"), f"found {lag:g}; allowed: months from 0 to 216")
+    default = 0.0 if added else schema.CASHABLE[name][0]
+    return (default if share is None else share), (0.0 if lag is None else lag)
 
 
 def _read_shares(sheet: _Sheet, key: str, prefix: str, group: str, effective_n: float, c: _Collector,

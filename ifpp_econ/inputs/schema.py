@@ -8,7 +8,7 @@ found — replace with local data.
 from __future__ import annotations
 
 from .. import declarations
-from .container import AFTER_EFFECTS, CORRECTIONS, EFFECT_MODELS, PERSPECTIVES, PSA_STRUCTURAL  # noqa: F401
+from .container import AFTER_EFFECTS, CORRECTIONS, EFFECT_MODELS, PERSPECTIVES, PSA_STRUCTURAL, YES_NO  # noqa: F401
 from .distributions import DISTRIBUTIONS
 from .units import COST_UNITS, UNITS
 
@@ -17,7 +17,7 @@ SHEETS = ("README", "Settings", "Parameters", "Strategies", "Age bands", "Placem
 COLUMNS = {
     "Settings": ("setting", "value", "allowed", "notes"),
     "Parameters": ("name", "label", "value", "unit", "price_year", "distribution", "param_a", "param_b", "low", "high",
-                   "source", "status", "notes", "payer"),
+                   "source", "status", "notes", "payer", "applies_to", "cashable_share", "cashable_lag_months"),
     "Strategies": ("strategy", "description", "receives_ifpp", "cost_method", "cost_multiplier", "notes"),
     "Age bands": ("band", "age_at_referral_years", "share", "notes"),
     # plus one share column per age band, headed with the band's name (see PLACEMENT_MIX)
@@ -29,7 +29,8 @@ COLUMNS = {
 # Columns a user types into (styled as inputs).
 INPUT_COLUMNS = {
     "Settings": ("value",),
-    "Parameters": ("value", "price_year", "low", "high", "source", "status"),  # the technical columns stay white
+    "Parameters": ("value", "price_year", "low", "high", "source", "status", "payer", "applies_to", "cashable_share",
+                   "cashable_lag_months"),  # the technical columns stay white
     "Strategies": ("strategy", "description", "receives_ifpp", "cost_method", "cost_multiplier"),
     "Age bands": ("band", "age_at_referral_years", "share"),
     "Placement mix": (),  # the band columns are inputs (styled by the writer)
@@ -38,9 +39,27 @@ INPUT_COLUMNS = {
     "Inflation": ("financial_year", "annual_change"),
 }
 STATUSES = ("F", "D", "E", "F/D", "D/F", "L")
-PAYERS = ("LA", "HMCTS")  # local authority children's services; HM Courts & Tribunals Service
+PAYERS = declarations.PAYERS  # LA (children's services and legal), HMCTS and the agencies an added cost row may name
+APPLIES_TO = tuple(declarations.APPLIES_TO)  # what an added cost row is counted per (declarations.APPLIES_TO)
+# The cashable share of each built-in cost's savings (status E, evidence.md "Realisable (cashable) vs notional
+# savings"): an avoided spot purchase releases cash; in-house capacity and staff time release cash only if capacity is
+# cut (notional in the short run); court costs fall to HMCTS (no LA cash). name → (share, reasoning).
+CASHABLE = {
+    "cost_kinship": (0.0, "in-house carers"),
+    "cost_la_foster": (0.0, "in-house capacity"),
+    "cost_ifa": (1.0, "spot purchase"),
+    "cost_residential": (1.0, "spot purchase"),
+    "cost_secure": (1.0, "spot purchase"),
+    "cost_semi_independent": (1.0, "spot purchase"),
+    "cost_with_parents": (0.0, "staff time"),
+    "cost_other": (0.0, "mostly in-house"),
+    "court_cost_proceedings": (0.0, "HMCTS, not LA cash"),
+    "la_legal_cost_proceedings": (0.5, "counsel bought in, lawyers in-house"),
+    "reunification_support_cost": (0.0, "staff time"),
+    "case_support_cost": (0.0, "staff time"),
+    "sgo_allowance": (1.0, "paid in cash"),
+}
 
-YES_NO = ("yes", "no")
 COST_METHODS = ("none", "per_family", "bottom_up")
 AFTER_EFFECT = AFTER_EFFECTS
 VOCABULARIES = {
@@ -55,11 +74,13 @@ VOCABULARIES = {
     "perspective": tuple(PERSPECTIVES),
     "psa_structural": PSA_STRUCTURAL,
     "payer": PAYERS,
+    "applies_to": APPLIES_TO,
+    "yes_no": YES_NO,
 }
 
 # Settings added after workbooks were in use: a workbook without them takes their default (with a warning).
 LATER_SETTINGS = ("decay_months", "weight_linear_decay", "evsi_sample_sizes", "trial_fixed_cost", "trial_cost_per_family",
-                  "authority")
+                  "authority", "all_savings_cashable")
 # Parameters added after workbooks were in use: likewise.
 LATER_PARAMETERS = ("share_reentries_with_proceedings",)
 
@@ -88,7 +109,11 @@ SETTINGS = (
     ("decay_months", 36, "number:1:216", "1 to 216 months", "used when after_effect = linear_decay: months over "
      "which the relative effect fades to none (E; WSIPP decays effect sizes over years)"),
     ("perspective", "local_authority", "choice:perspective", ", ".join(PERSPECTIVES),
-     "local_authority counts costs whose payer is LA; public_sector adds HMCTS (court) costs"),
+     "local_authority counts costs whose payer is LA; public_sector adds HMCTS (court) costs and every other payer an "
+     "added cost row names (NHS, education, police/youth justice, other)"),
+    ("all_savings_cashable", "no", "choice:yes_no", "yes, no",
+     "budget: yes counts every avoided cost as cash (cashable shares 1, no lags: the budget before cashable shares); "
+     "no uses each cost row's cashable_share and cashable_lag_months on the Parameters sheet"),
     ("psa_structural", "none", "choice:psa_structural", ", ".join(PSA_STRUCTURAL),
      "none: the PSA uses after_effect only; model_averaged: each iteration draws the after-effect assumption and "
      "'no effect' with the weights below (structural uncertainty)"),
@@ -144,9 +169,12 @@ def _p(name, label, value, unit, dist="fixed", a=None, b=None, low=None, high=No
        price_year=None, payer=None):
     if payer is None and unit.startswith("GBP"):
         payer = "LA"
+    share, lag = (CASHABLE[name][0], 0) if name in CASHABLE else (None, None)
+    if name in CASHABLE:
+        notes = (notes + "; " if notes else "") + f"cashable {share:.0%} (E): {CASHABLE[name][1]}"
     return {"name": name, "label": label, "value": value, "unit": unit, "price_year": price_year, "payer": payer,
             "distribution": dist, "param_a": a, "param_b": b, "low": low, "high": high, "source": source,
-            "status": status, "notes": notes}
+            "status": status, "notes": notes, "applies_to": None, "cashable_share": share, "cashable_lag_months": lag}
 
 
 def _cost(name, label, value, unit, se_share, low=None, high=None, source="", status="E", notes="", price_year="2023/24",
@@ -313,6 +341,16 @@ def allowed_units(name: str, default_unit: str) -> tuple[str, ...]:
     if default_unit in PROBABILITIES:
         return PROBABILITIES
     return (default_unit,)
+
+
+def added_cost_units(applies_to: str) -> tuple[str, ...]:
+    """Units an added cost row may be entered in: a recurring cost per month in care or at home after a return, a
+    one-off cost per entry, referral or proceedings."""
+    if applies_to in declarations.APPLIES_TO_RECURRING:
+        return RECURRING
+    if applies_to == "proceedings":  # proceedings concern a family (as court_cost_proceedings)
+        return ("GBP/episode/family",)
+    return ONE_OFF if applies_to in APPLIES_TO else COST_UNITS
 
 
 # Value ranges by unit: (minimum, maximum, inclusive minimum?). Every range is finite: values

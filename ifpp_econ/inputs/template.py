@@ -51,6 +51,13 @@ README_TEXT = [
     "seed, willingness-to-pay grid, LA referrals per year, comparator.",
     "Parameters — one row per parameter: value, unit, price year, PSA distribution and its arguments, one-way low/high, "
     "source, status and notes.",
+    "Added cost rows — a cost of your own (e.g. CAMHS per month in care, paid by the NHS): a Parameters row with a new "
+    "name, a cost unit, price_year, payer (LA, HMCTS, NHS, education, police/youth justice, other) and applies_to "
+    "(month_in_care, care_entry, month_at_home_after_return, referral, proceedings); it is sampled, varied and "
+    "reported like every row, in its payer's row of the payer ledger.",
+    "Cashable shares — cashable_share: the share of a cost row's savings that releases cash (spot purchases 100%; "
+    "in-house capacity and staff time 0% until capacity is cut); cashable_lag_months: months from the programme's "
+    "start before they do. Settings all_savings_cashable = yes counts every saving as cash.",
     "Strategies — the options compared (at least two); receives_ifpp yes/no; cost_method none, per_family "
     "(ifpp_cost_per_family) or bottom_up (team_fte × cost_per_fte ÷ families_per_team_year); cost_multiplier.",
     "Age bands — age at referral and share of children; each band is followed to age 18 (PSA spread: Settings "
@@ -187,6 +194,8 @@ def _number_formats(ws, rows: list[dict]) -> None:
         if fmt:
             for col in ("value", "low", "high"):
                 ws.cell(i, cols.index(col) + 1).number_format = fmt
+        if row.get("cashable_share") is not None:
+            ws.cell(i, cols.index("cashable_share") + 1).number_format = "0%"
 
 
 def _key_inputs_sheet(wb, tables: dict) -> None:

@@ -81,8 +81,9 @@ class ModelResults:
     child_risk_capped: np.ndarray | None = None  # (N,) k > children per family: child risk capped at family risk
 
     def table(self, iteration: int = 0) -> pd.DataFrame:
-        """One iteration's outcomes as a DataFrame (rows = strategies)."""
-        return pd.DataFrame({k: v[:, iteration] for k, v in self.outcomes.items()}, index=pd.Index(self.strategies, name="strategy"))
+        """One iteration's outcomes as a DataFrame (rows = strategies; the payer ledger is :meth:`ledger`)."""
+        return pd.DataFrame({k: v[:, iteration] for k, v in self.outcomes.items() if not k.startswith(PAYER_PREFIX)},
+                            index=pd.Index(self.strategies, name="strategy"))
 
 MODEL_OUTCOME_LABELS = {
     "cost": "Total discounted cost per child (GBP), chosen perspective",
@@ -105,7 +106,17 @@ MODEL_OUTCOME_LABELS = {
 }
 
 COST_CATEGORIES = ("cost_intervention", "cost_placements", "cost_proceedings", "cost_reunification",
-                   "cost_case_support", "cost_allowances")
+                   "cost_case_support", "cost_allowances", "cost_added")
+MODEL_OUTCOME_LABELS.update({
+    "cost_added": "Added cost rows per child (GBP), chosen perspective",
+    "care_entries_undiscounted": "All care entries incl. re-entries per child (undiscounted)",
+    "care_months_undiscounted": "Months in care per child (undiscounted)",
+    "proceedings_issued": "Care proceedings issued per child (undiscounted)",
+    "reentries": "Re-entries to care after a return home per child (undiscounted)",
+    "child_years_at_home": "Child-years living at home to 18 per child (discounted)",
+    "child_years_at_home_undiscounted": "Child-years living at home to 18 per child (undiscounted)",
+})
+PAYER_PREFIX = "payer:"  # outcome ``payer:<ledger row>``: the discounted cost per child that one payer row bears
 
 @dataclass
 class _Cohort:
@@ -116,18 +127,68 @@ class _Cohort:
     horizons: np.ndarray  # (B,) cycles per age band
     shares: np.ndarray  # (B, N) age-band shares
     support_months: np.ndarray  # (N,) months of case support at home after referral
-    units_by_payer: dict[str, dict[str, np.ndarray]]  # payer -> GBP per child: per month or per event; placement (B, N)
-    programme: dict[str, np.ndarray]  # payer -> (K, N) programme cost per child at referral
+    p: dict[str, np.ndarray]  # parameter values in model units, (N,) each
+    programme: dict[str, np.ndarray]  # ledger row -> (K, N) programme cost per child at referral
     cpf: np.ndarray  # (N,) children per family
+    proceedings_per_entry: dict[str, np.ndarray]  # first_entry, reentry -> (N,) proceedings issued per child's entry
     curve_rule_bound: np.ndarray
     exits_rescaled: np.ndarray
     risk_curve_reordered: np.ndarray
     child_risk_capped: np.ndarray
 
-    def units(self, payers) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Unit costs and programme cost counted by a set of payers."""
-        units = {k: sum_arrays(self.units_by_payer[p][k] for p in payers) for k in self.units_by_payer["LA"]}
-        return units, sum_arrays(self.programme[p] for p in payers)
+    def units(self, payers=None, rows=None, weight=None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Unit costs and programme cost borne by a set of payers (or of ledger ``rows``); ``weight(name)``, if given,
+        scales each cost parameter (e.g. by its cashable share)."""
+        if rows is None:
+            rows = [r for r in self.spec.ledger_rows() if self.spec.ledger_payer(r) in payers]
+        per_row = [_unit_costs(self.p, self.spec, r, self.proceedings_per_entry, weight) for r in rows]
+        units = {k: sum_arrays(u[k] for u in per_row) for k in per_row[0]}
+        return units, sum_arrays(self.programme[r] for r in rows)
+
+
+def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings_per_entry: dict[str, np.ndarray],
+                weight=None) -> dict[str, np.ndarray]:
+    """GBP per child of one ledger row: per month (placements ``(B, N)`` by age band) or per event ``(N,)``.
+
+    A family event (care proceedings, a return home and its support) concerns the children placed together: per child
+    it is shared by k (capped at the children per family), not by every child of the family."""
+    per_child = 1.0 / p["children_per_family"]
+    per_placed_child = 1.0 / np.minimum(p["children_placed_per_family_placement"], p["children_per_family"])
+    zero = np.zeros_like(per_child)
+
+    borne = [t for t in PLACEMENT_TYPES if spec.ledger_row(f"cost_{t}") == row]  # placement types this row pays for
+
+    def paid(name: str) -> np.ndarray:
+        """A cost parameter in model units if this ledger row bears it, else 0."""
+        if spec.ledger_row(name) != row:
+            return zero
+        return p[name] if weight is None else p[name] * weight(name)
+
+    # per family → per child: a recurring cost or one at referral ÷ children per family, an entry ÷ children placed
+    # together; per proceedings: a family's case, already per child through proceedings_per_entry
+    family_share = {"care_entry": per_placed_child, "proceedings": 1.0}
+    added = {code: sum_arrays([zero, *(paid(name) * (family_share.get(code, per_child)
+                                                     if spec.units.get(name, "").endswith("/family") else 1.0)
+                                       for name, applies in spec.added_costs if applies == code)])
+             for code in declarations.APPLIES_TO}
+    proceedings = paid("court_cost_proceedings") + paid("la_legal_cost_proceedings")
+    return {
+        "placement_month": np.stack([sum_arrays([zero, *(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in borne)])
+                                     for b in spec.age_bands]),  # (B, N)
+        "first_entry": proceedings_per_entry["first_entry"] * proceedings,
+        "reentry": proceedings_per_entry["reentry"] * proceedings,
+        "reunification": paid("reunification_support_cost") * per_placed_child,
+        "support_month": paid("case_support_cost") * per_child,
+        "return_support_month": paid("case_support_cost") * per_placed_child,
+        "allowance_month": paid("sgo_allowance"),
+        # added cost rows: per month in care, per care entry (and per proceedings issued), per month at home after a
+        # return, per referral
+        "added_month_in_care": added["month_in_care"],
+        "added_first_entry": added["care_entry"] + proceedings_per_entry["first_entry"] * added["proceedings"],
+        "added_reentry": added["care_entry"] + proceedings_per_entry["reentry"] * added["proceedings"],
+        "added_month_returned": added["month_at_home_after_return"],
+        "added_referral": added["referral"],
+    }
 
 def _structure(values: pd.DataFrame, name: str) -> np.ndarray | None:
     """A per-iteration structural choice drawn by the PSA (column ``structure:<name>``), if present."""
@@ -188,8 +249,9 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in support if m > 0 for h in horizons}
     totals_at |= {edge for windows in spec.band_windows() for _, start, end in windows for edge in (start, end) if edge > 0}
     rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
-    rates = {"at_home": (rc,), "return_support": (rc,), "in_care": (rc, ro), "care_entries": (rc, ro),
-             "reunifications": (rc,), "left_care": (rc,), "first_entries": (ro, 0.0, rc)}  # the totals run_model reads
+    rates = {"at_home": (rc,), "return_support": (rc,), "in_care": (rc, ro, 0.0), "care_entries": (rc, ro, 0.0),
+             "reunifications": (rc,), "left_care": (rc,), "first_entries": (ro, 0.0, rc),
+             "living_at_home": (rc, ro, 0.0)}  # the totals run_model reads
     result = simulate_family_states(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace,
                                     horizons=sorted(totals_at), rates=rates, rows=range(0, n_cycles + 1, 12), kernel=kernel)
 
@@ -198,24 +260,16 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     # per child it is shared by k (capped at the children per family), not by every child of the family
     per_placed_child = 1.0 / np.minimum(p["children_placed_per_family_placement"], cpf)
     zero = np.zeros(n)
+    # a family's proceedings, per child's entry: shared by the children placed together
+    proceedings_per_entry = {"first_entry": p["share_entries_with_proceedings"] * per_placed_child,
+                             "reentry": p["share_reentries_with_proceedings"] * per_placed_child}
 
-    def paid(name: str, payer: str) -> np.ndarray:
-        """A cost parameter in model units if ``payer`` pays it, else 0."""
-        return p[name] if spec.payers.get(name, "LA") == payer else zero
+    def paid(name: str, row: str) -> np.ndarray:
+        """A cost parameter in model units if ledger row ``row`` bears it, else 0."""
+        return p[name] if spec.ledger_row(name) == row else zero
 
-    units_by_payer, programme = {}, {}
-    for payer in ("LA", "HMCTS"):
-        proceedings = paid("court_cost_proceedings", payer) + paid("la_legal_cost_proceedings", payer)
-        units_by_payer[payer] = {
-            "placement_month": np.stack([sum(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}", payer) for t in PLACEMENT_TYPES)
-                                         for b in spec.age_bands]),  # (B, N)
-            "first_entry": p["share_entries_with_proceedings"] * proceedings * per_placed_child,
-            "reentry": p["share_reentries_with_proceedings"] * proceedings * per_placed_child,
-            "reunification": paid("reunification_support_cost", payer) * per_placed_child,
-            "support_month": paid("case_support_cost", payer) * per_child,
-            "return_support_month": paid("case_support_cost", payer) * per_placed_child,
-            "allowance_month": paid("sgo_allowance", payer),
-        }
+    programme = {}
+    for payer in spec.ledger_rows():
         prog = np.zeros((len(spec.strategies), n))
         for k, s in enumerate(spec.strategies):
             if s.cost_method == "per_family":
@@ -223,14 +277,14 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
             elif s.cost_method == "bottom_up":
                 # cost per FTE is an annual salary with on-costs: uplifted, not converted to a monthly cost
                 salary = values["cost_per_fte"].to_numpy(float) * spec.price_factors.get("cost_per_fte", 1.0)
-                salary = salary if spec.payers.get("cost_per_fte", "LA") == payer else zero
+                salary = salary if spec.ledger_row("cost_per_fte") == payer else zero
                 prog[k] = p["team_fte"] * salary / p["families_per_team_year"] * s.cost_multiplier * per_child
             elif s.cost_method != "none":
                 raise ModelError(f"unknown cost method {s.cost_method!r} for strategy {s.name!r}")
         programme[payer] = prog
     shares = np.stack([p[f"age_share:{b.name}"] for b in spec.age_bands])  # (B, N)
-    return _Cohort(spec, result, horizons, shares, np.round(p["case_support_months"]).astype(int), units_by_payer,
-                   programme, cpf, bound, rescaled, reordered, capped)
+    return _Cohort(spec, result, horizons, shares, np.round(p["case_support_months"]).astype(int), p,
+                   programme, cpf, proceedings_per_entry, bound, rescaled, reordered, capped)
 
 def _band_totals(c: _Cohort, band: int) -> dict[str, np.ndarray]:
     """Discounted occupancy and event totals per child ``(K, N)`` for one age band (followed to its horizon)."""
@@ -245,6 +299,7 @@ def _band_totals(c: _Cohort, band: int) -> dict[str, np.ndarray]:
                for j, start, end in c.spec.band_windows()[band]]
     return {"home_support_months": home_support, "return_support_months": result.total("return_support", h, rc),
             "first_entries": first, "reentries": result.total("care_entries", h, rc) - first,
+            "returned_months": result.total("living_at_home", h, rc) - result.total("at_home", h, rc),
             "in_care_by_band": in_care,
             **{name: result.total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}}
 
@@ -259,6 +314,9 @@ def _band_costs(totals: dict, units: dict[str, np.ndarray], programme: np.ndarra
         "cost_case_support": (totals["home_support_months"] * units["support_month"]
                               + totals["return_support_months"] * units["return_support_month"]),
         "cost_allowances": totals["left_care"] * units["allowance_month"],
+        "cost_added": (totals["in_care"] * units["added_month_in_care"] + totals["first_entries"] * units["added_first_entry"]
+                       + totals["reentries"] * units["added_reentry"]
+                       + totals["returned_months"] * units["added_month_returned"] + units["added_referral"]),
     }
 
 def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, kernel: str | None = None) -> ModelResults:
@@ -275,15 +333,23 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     bands = [b.name for b in spec.age_bands]
     by_band: dict[str, dict[str, np.ndarray]] = {}
     totals = [_band_totals(c, b) for b in range(len(bands))]
+    ledger = spec.ledger_rows()
+    row_costs = {}  # ledger row -> per band, discounted cost per child by category: each payer's, then their sums
+    for payer_row in ledger:
+        units, programme = c.units(rows=[payer_row])
+        row_costs[payer_row] = [_band_costs(totals[b], units, programme) for b in range(len(bands))]
     for perspective, payers in PERSPECTIVE_PAYERS.items():
-        units, programme = c.units(payers)
+        rows = [r for r in ledger if spec.ledger_payer(r) in payers]
         for b, name in enumerate(bands):
-            costs = _band_costs(totals[b], units, programme)
+            costs = {cat: sum_arrays(row_costs[r][b][cat] for r in rows) for cat in COST_CATEGORIES}
             band = by_band.setdefault(name, {})
             band[f"cost_{perspective}"] = sum_arrays(costs.values())
             if perspective == spec.perspective:
                 band.update(costs)
                 band["cost"] = band[f"cost_{perspective}"]
+    for payer_row in ledger:  # the payer ledger: each row's cost per child, whatever the perspective
+        for b, name in enumerate(bands):
+            by_band[name][PAYER_PREFIX + payer_row] = sum_arrays(row_costs[payer_row][b].values())
     for b, name in enumerate(bands):
         h = int(horizons[b])
         band = by_band[name]
@@ -292,14 +358,27 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
         band["first_placements_undiscounted"] = result.total("first_entries", h, 0.0)
         band["care_entries"] = result.total("care_entries", h, ro)
         band["care_months"] = result.total("in_care", h, ro)
+        # children's outcomes (cost-consequence): counts per child referred, undiscounted, to age 18
+        band["care_entries_undiscounted"] = result.total("care_entries", h, 0.0)
+        band["care_months_undiscounted"] = result.total("in_care", h, 0.0)
+        band["reentries"] = band["care_entries_undiscounted"] - band["first_placements_undiscounted"]
+        band["proceedings_issued"] = (band["first_placements_undiscounted"] * c.proceedings_per_entry["first_entry"]
+                                      + band["reentries"] * c.proceedings_per_entry["reentry"])
+        band["child_years_at_home"] = result.total("living_at_home", h, ro) / 12.0
+        band["child_years_at_home_undiscounted"] = result.total("living_at_home", h, 0.0) / 12.0
+        for years in (1, 2, 5):  # past the band's horizon (18th birthday): not applicable
+            at = result.row_values["living_at_home"][..., 12 * years] if 12 * years <= h else np.nan
+            band[f"living_at_home_{years}y"] = np.broadcast_to(at, band["care_months"].shape).astype(float)
 
     def weighted(key: str) -> np.ndarray:
         return sum(shares[b] * by_band[name][key] for b, name in enumerate(bands))
 
     keys = (*COST_CATEGORIES, "cost", "cost_per_family", "cost_local_authority", "cost_public_sector",
-            "first_placements", "first_placements_undiscounted", "care_entries", "care_months")
+            "first_placements", "first_placements_undiscounted", "care_entries", "care_months",
+            "care_entries_undiscounted", "care_months_undiscounted", "proceedings_issued", "reentries",
+            "child_years_at_home", "child_years_at_home_undiscounted", *(PAYER_PREFIX + name for name in ledger))
     out = {k: weighted(k) for k in keys}
-    n_strategies, n = c.programme["LA"].shape
+    n_strategies, n = out["cost"].shape
     n_cycles = int(horizons.max())
     for years in (1, 2, 5):
         row = 12 * years
@@ -309,55 +388,80 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     return ModelResults(spec.strategy_names, spec.comparator, out, c.curve_rule_bound, c.exits_rescaled, result.trace,
                         n_cycles, by_band, shares, c.risk_curve_reordered, c.child_risk_capped)
 
-CASH_CATEGORIES = ("cost_intervention", "cost_placements", "cost_proceedings", "cost_reunification",
-                   "cost_case_support", "cost_allowances")
+CASH_CATEGORIES = COST_CATEGORIES
 
-def monthly_cash(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Undiscounted cash per child by month since referral, ``(K, N, T)`` per cost category.
+
+class MonthlyCash:
+    """Undiscounted cash per child by month since referral, ``(K, N, T)`` per cost category, from one simulation.
 
     Month m is cycle m (m = 1..T). Occupancy costs in month m use the occupancy of cycle m
     under the workbook's correction (start: row m−1; end: row m; half-cycle and Simpson:
     the mean of rows m−1 and m, so months add up to the trapezoid total); one-off costs
-    fall in the month of the move; the programme cost in month 1. Children leave at 18:
+    fall in the month of the move; the programme cost and per-referral rows in month 1. Children leave at 18:
     each age band's cash stops at its horizon. Summed over all months these equal the
     undiscounted totals (exactly, except Simpson's rule, whose weights do not split by month).
     """
-    c = _simulate(values, spec, keep_trace=False)
-    rv, fv = c.result.row_values, c.result.flow_values
-    n_cycles = int(c.horizons.max())
 
-    def per_cycle(rows: np.ndarray) -> np.ndarray:
-        if spec.counting == "start":
+    def __init__(self, values: pd.DataFrame, spec: ModelSpec):
+        self.spec = spec
+        self.c = c = _simulate(values, spec, keep_trace=False)
+        n_cycles = int(c.horizons.max())
+        months = np.arange(1, n_cycles + 1)
+        self.alive = sum_arrays(c.shares[b][:, None] * (months[None, :] <= h) for b, h in enumerate(c.horizons))  # (N, T)
+        self.home_support = np.zeros_like(self.alive)
+        for m in np.unique(c.support_months):
+            cols = c.support_months == m
+            self.home_support[cols] = self.alive[cols] * (months[None, :] <= m)
+        self.months = months
+        # not cash: first placements per child by month (undiscounted), for placements avoided by budget year
+        self.first_placements = c.result.flow_values["first_entries"] * self.alive
+
+    def _per_cycle(self, rows: np.ndarray) -> np.ndarray:
+        if self.spec.counting == "start":
             return rows[..., :-1]
-        if spec.counting == "end":
+        if self.spec.counting == "end":
             return rows[..., 1:]
         return 0.5 * (rows[..., :-1] + rows[..., 1:])
 
-    months = np.arange(1, n_cycles + 1)
-    alive = sum(c.shares[b][:, None] * (months[None, :] <= h) for b, h in enumerate(c.horizons))  # (N, T)
-    home_support = np.zeros_like(alive)
-    for m in np.unique(c.support_months):
-        cols = c.support_months == m
-        home_support[cols] = alive[cols] * (months[None, :] <= m)
-    unit, prog = c.units(PERSPECTIVE_PAYERS[spec.perspective])
-    # placements: the mix of the age band each referral band's children are in as they age (share-weighted)
-    placement_month = sum(c.shares[b][:, None] * ((months[None, :] > start) & (months[None, :] <= end))
-                          * unit["placement_month"][j][:, None]
-                          for b, windows in enumerate(spec.band_windows()) for j, start, end in windows)  # (N, T)
-    first = np.asarray(fv["first_entries"])
-    cash = {
-        "cost_placements": per_cycle(rv["in_care"]) * placement_month,
-        "cost_proceedings": (first * unit["first_entry"][:, None]
-                             + (np.asarray(fv["care_entries"]) - first) * unit["reentry"][:, None]) * alive,
-        "cost_reunification": fv["reunifications"] * alive * unit["reunification"][:, None],
-        "cost_case_support": per_cycle(rv["at_home"]) * home_support * unit["support_month"][:, None]
-        + per_cycle(rv["return_support"]) * alive * unit["return_support_month"][:, None],
-        "cost_allowances": per_cycle(rv["left_care"]) * alive * unit["allowance_month"][:, None],
-    }
-    programme = np.zeros_like(cash["cost_placements"])
-    programme[..., 0] = prog
-    # not cash: first placements per child by month (undiscounted), for placements avoided by budget year
-    return {"cost_intervention": programme, **cash, "first_placements": fv["first_entries"] * alive}
+    def cash(self, payers=None, rows=None, weight=None) -> dict[str, np.ndarray]:
+        """Cash ``(K, N, T)`` by category borne by ``payers`` (default: the perspective's) or by ledger ``rows``;
+        ``weight(name)`` scales each cost parameter (e.g. its cashable share)."""
+        c, alive, months, per_cycle = self.c, self.alive, self.months, self._per_cycle
+        rv, fv = c.result.row_values, c.result.flow_values
+        if rows is None and payers is None:
+            payers = PERSPECTIVE_PAYERS[self.spec.perspective]
+        unit, prog = c.units(payers, rows, weight)
+        # placements: the mix of the age band each referral band's children are in as they age (share-weighted)
+        placement_month = sum_arrays(c.shares[b][:, None] * ((months[None, :] > start) & (months[None, :] <= end))
+                                     * unit["placement_month"][j][:, None]
+                                     for b, windows in enumerate(self.spec.band_windows())
+                                     for j, start, end in windows)  # (N, T)
+        in_care = per_cycle(rv["in_care"])
+        first = np.asarray(fv["first_entries"]) * alive
+        reentries = np.asarray(fv["care_entries"]) * alive - first
+        returned = per_cycle(np.asarray(rv["living_at_home"]) - np.asarray(rv["at_home"])) * alive
+        cash = {
+            "cost_placements": in_care * placement_month,
+            "cost_proceedings": first * unit["first_entry"][:, None] + reentries * unit["reentry"][:, None],
+            "cost_reunification": fv["reunifications"] * alive * unit["reunification"][:, None],
+            "cost_case_support": per_cycle(rv["at_home"]) * self.home_support * unit["support_month"][:, None]
+            + per_cycle(rv["return_support"]) * alive * unit["return_support_month"][:, None],
+            "cost_allowances": per_cycle(rv["left_care"]) * alive * unit["allowance_month"][:, None],
+            "cost_added": (in_care * alive * unit["added_month_in_care"][:, None]
+                           + first * unit["added_first_entry"][:, None] + reentries * unit["added_reentry"][:, None]
+                           + returned * unit["added_month_returned"][:, None]),
+        }
+        programme = np.zeros_like(cash["cost_placements"])
+        programme[..., 0] = prog
+        cash["cost_added"][..., 0] += unit["added_referral"][None, :]
+        return {"cost_intervention": programme, **cash}
+
+
+def monthly_cash(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Undiscounted cash per child by month since referral, ``(K, N, T)`` per cost category, borne by the
+    perspective's payers, and ``first_placements`` by month (see :class:`MonthlyCash`)."""
+    m = MonthlyCash(values, spec)
+    return {**m.cash(), "first_placements": m.first_placements}
 
 def load_kernels(inputs) -> None:
     """Load the compiled kernel that runs batches on one thread now (from numba's cache; about 0.4 s the first time

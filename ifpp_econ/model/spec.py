@@ -54,7 +54,11 @@ class ModelSpec:
     after_effect_months: dict[str, float] = field(default_factory=dict)  # assumption → its months setting
     price_year: str = ""
     perspective: str = "local_authority"  # local_authority | public_sector
-    payers: dict[str, str] = field(default_factory=dict)  # cost parameter -> LA | HMCTS (default LA)
+    payers: dict[str, str] = field(default_factory=dict)  # cost parameter -> one of declarations.PAYERS (default LA)
+    added_costs: tuple[tuple[str, str], ...] = ()  # added cost rows: (parameter, applies_to code)
+    cashable: dict[str, float] = field(default_factory=dict)  # cost parameter -> cashable share of its savings
+    cashable_lag: dict[str, float] = field(default_factory=dict)  # cost parameter -> months before they are cash
+    all_savings_cashable: bool = False  # the budget counts every saving as cash (shares 1, no lags)
     risk_12m_base: float | None = None  # the workbook's 12-month risk: linked knots move in proportion to risk_12m / this
     linked_risks: tuple[str, ...] = ()  # knots that move with risk_12m (those without a distribution of their own)
     conventions: Conventions = field(init=False)
@@ -70,6 +74,26 @@ class ModelSpec:
             raise ModelError(f"after_effect must be one of {', '.join(AFTER_EFFECTS)}, got {self.after_effect!r}")
         if self.perspective not in PERSPECTIVE_PAYERS:
             raise ModelError(f"perspective must be one of {', '.join(PERSPECTIVE_PAYERS)}, got {self.perspective!r}")
+
+    def ledger_row(self, name: str) -> str:
+        """The payer-ledger row of a cost parameter: ``LA: children's services``, ``LA: legal`` or its payer."""
+        payer = self.payers.get(name, "LA")
+        return f"LA: {declarations.LA_PART_OF.get(name, declarations.LA_PARTS[0])}" if payer == "LA" else payer
+
+    def ledger_rows(self) -> tuple[str, ...]:
+        """The ledger's rows, in order: the LA's parts, HMCTS, then each other payer an added cost row names."""
+        named = {self.payers.get(name, "LA") for name, _ in self.added_costs}
+        return (*(f"LA: {part}" for part in declarations.LA_PARTS), "HMCTS",
+                *(p for p in declarations.PAYERS if p not in ("LA", "HMCTS") and p in named))
+
+    @staticmethod
+    def ledger_payer(row: str) -> str:
+        """The payer of a ledger row (``LA: legal`` → ``LA``)."""
+        return row.split(":", 1)[0]
+
+    def cashable_share(self, name: str) -> float:
+        """The share of a cost parameter's savings that is cash (1 for every row with ``all_savings_cashable``)."""
+        return 1.0 if self.all_savings_cashable else float(self.cashable.get(name, 0.0))
 
     def after_effect_months_by_code(self) -> np.ndarray:
         """Each after-effect assumption's months setting ``(A,)``, by code (0 where it reads none)."""
@@ -196,6 +220,13 @@ def build_spec(inputs) -> ModelSpec:
         perspective=str(s.get("perspective", "local_authority")),
         payers={name: str(py) for name, py in params.get("payer", pd.Series(dtype=object)).items()
                 if isinstance(py, str) and py},
+        added_costs=tuple((str(name), str(a)) for name, a in params.get("applies_to", pd.Series(dtype=object)).items()
+                          if isinstance(a, str) and a),
+        cashable={name: float(v) for name, v in params.get("cashable_share", pd.Series(dtype=float)).items()
+                  if v is not None and pd.notna(v)},
+        cashable_lag={name: float(v) for name, v in params.get("cashable_lag_months", pd.Series(dtype=float)).items()
+                      if v is not None and pd.notna(v) and float(v) > 0},
+        all_savings_cashable=_yes(s.get("all_savings_cashable", "no")),
         risk_12m_base=float(params.loc["risk_12m", "value"]) if "risk_12m" in params.index else None,
         linked_risks=tuple(n for n in LINKED_RISKS if n in params.index and str(params.loc[n, "distribution"]) == "fixed"),
     )

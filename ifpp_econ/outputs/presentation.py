@@ -160,6 +160,16 @@ COLUMNS: dict[str, Column] = {
     "children_referred": _c("Children referred", kind="number", decimals=1),
     "placements_avoided": _c("Placements avoided (undiscounted)", kind="number", decimals=2),
     "net_saving_public_sector": _c("Net saving, public sector", "£", "gbp"),
+    # cashable and notional savings (budget), children's outcomes per strategy (base case)
+    "cashable_savings": _c("Cashable savings", "£", "gbp"), "notional_savings": _c("Notional savings", "£", "gbp"),
+    "cumulative_cash_net_saving": _c("Cumulative net saving on cash alone", "£", "gbp"),
+    "cost_added": _c("Added cost rows per child", "£", "gbp"),
+    "care_entries_undiscounted": _c("Care entries per child (undiscounted)", kind="number", decimals=4),
+    "care_months_undiscounted": _c("Months in care per child (undiscounted)", "months", "number", 2),
+    "proceedings_issued": _c("Care proceedings issued per child (undiscounted)", kind="number", decimals=4),
+    "reentries": _c("Re-entries after a return home per child (undiscounted)", kind="number", decimals=4),
+    "child_years_at_home": _c("Child-years at home to 18 per child (discounted)", "years", "number", 3),
+    "child_years_at_home_undiscounted": _c("Child-years at home to 18 per child (undiscounted)", "years", "number", 3),
     # value of sample information (a two-arm trial, n families per arm)
     "sample_size": _c("Families per arm", kind="count"), "families_randomised": _c("Families randomised", kind="count"),
     "evsi_per_child": _c("EVSI per child", "£", "gbp2"), "evsi_se": _c("Standard error of EVSI per child", "£", "gbp2"),
@@ -192,6 +202,9 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "placement_mix": ("Placement mix", "pct"), "age_bands": ("Age bands", None),
     # results.xlsx only: the budget's board table (year rows and a total) and its full detail
     "budget": ("Budget", "gbp"), "budget_detail": ("Budget detail", "gbp"),
+    "outcomes": ("Children's outcomes", None), "psa_outcomes": ("PSA children's outcomes", None),
+    "by_payer": ("Who pays and who saves", None), "psa_by_payer": ("PSA who pays and who saves", None),
+    "budget_by_payer": ("Budget by payer", None), "consequences": ("Outcomes and who pays", None),
     "evsi": ("EVSI (value of a trial)", None),
 }
 # Tables whose value columns take their unit from a row's key column (the measure named in that row).
@@ -301,6 +314,22 @@ TABLE_COLUMNS: dict[str, dict[str, Column]] = {
     "baseline_families": {"figure": _t("Figure"), "measures": _t("What it measures"), "published": _n("Published", 2),
                           "local": _n("This authority", 2), "source": _t("Source")},
 }
+_OUTCOMES = {"outcome": _t("Outcome"), "unit": _t("Counted in"), "ifpp": _n("IFPP, per child"),
+             "usual_care": _n("Usual care, per child"), "difference": _n("Difference, per child"),
+             "difference_lower": _n("Difference, 2.5th percentile"), "difference_upper": _n("Difference, 97.5th percentile"),
+             "difference_per_100_families": _n("Difference per 100 families referred"),
+             "framework_outcome": _t("National Framework outcome")}
+_LEDGER = {"payer_row": _t("Payer"), "ifpp": Column("IFPP", "£", "gbp"), "usual_care": Column("Usual care", "£", "gbp"),
+           "savings": Column("Savings", "£", "gbp"),
+           "savings_lower": Column("Savings, 2.5th percentile", "£", "gbp", dash="percentiles do not add up over payers"),
+           "savings_upper": Column("Savings, 97.5th percentile", "£", "gbp", dash="percentiles do not add up over payers")}
+TABLE_COLUMNS.update({"outcomes": _OUTCOMES, "psa_outcomes": {**_OUTCOMES, "ifpp": _n("IFPP, per child (mean)"),
+                                                              "usual_care": _n("Usual care, per child (mean)"),
+                                                              "difference": _n("Difference, per child (mean)")},
+                      "by_payer": _LEDGER, "psa_by_payer": {**_LEDGER, "savings": Column("Savings (mean)", "£", "gbp")},
+                      "budget_by_payer": _LEDGER})
+
+
 def _interval_columns(name: str, label: str, unit: str, kind: str, decimals: int | None = None) -> dict[str, Column]:
     return {f"{name}_mean": Column(f"{label}, mean", unit, kind, decimals),
             f"{name}_lower": Column(f"{label}, 2.5th percentile", unit, kind, decimals),
@@ -653,6 +682,8 @@ def budget_basis(price_year: str = "", conventions: str = "") -> str:
              "families referred evenly over each year's months; years are 12-month periods from the programme start",
              "totals for the local authority, not per child"]
     dropped = ("discount rate", "factor (1+r)", "costs in ")
+    own = {part.strip() for part in "; ".join(basis).split(";")}
     kept = [part.strip() for part in str(conventions).split(";")
-            if part.strip() and not any(part.strip().startswith(d) for d in dropped)]
+            if part.strip() and not any(part.strip().startswith(d) for d in dropped)
+            and part.strip() not in own and not part.strip().startswith("undiscounted cash")]  # given a budget's own
     return "; ".join(basis + kept)

@@ -328,7 +328,9 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
         "placement is counted.</li>"
         "<li><b>Outcomes:</b> placements avoided and months in care avoided per child, savings per child and per "
         "family, cost per placement avoided, net monetary benefit at a willingness to pay per placement avoided "
-        f"(λ = £{float(settings['wtp_default']):,.0f}).</li>"
+        f"(λ = £{float(settings['wtp_default']):,.0f}); beside them, children's outcomes mapped to the National "
+        "Framework (entries to care, months in care, proceedings issued, re-entries, living at home at 1, 2 and 5 "
+        "years; section Children's outcomes) and who pays and who saves (section Who pays and who saves).</li>"
         f"<li><b>Comparators</b> (comparator: {html.escape(comparator)}):</li></ul>"
         + table_html(strategies))
     sections = [
@@ -356,6 +358,8 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
          "model (AdViSHE); sources in results.xlsx.</p>"
          + table_html(validation_table[["measure", "observed", "model", "difference", "passes", "reason"]],
                       "operational_validation", context, widths=[24, 8, 8, 9, 6, 45])),
+        ("outcomes", "Children's outcomes", outcomes_html(tables, psa_json, base.to_json(), context)),
+        ("payers", "Who pays and who saves", payers_html(tables, context, base.spec.perspective)),
         ("trace", "Cohort trace", chart(charts.svg("cohort_trace"), "Cohort trace",
                                         "Share of children in each state over time, by strategy.")),
         ("psa", "Probabilistic sensitivity analysis",
@@ -386,7 +390,8 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
                                "between-study SD τ of the log RR (the PSA's draws re-run, first "
                                f"{int(tables['tau_sensitivity']['iterations'].iloc[0]):,} iterations)")
             if "tau_sensitivity" in tables else "") + cheers_voi_html(results.evsi)),
-        ("budget", "Budget impact", budget_html(charts, tables["budget_by_year"], budget_summary, price_year)),
+        ("budget", "Budget impact", budget_html(charts, tables["budget_by_year"], budget_summary, price_year,
+                                                tables.get("budget_by_payer"))),
         ("parameters", "Parameters", "<p class=note>Rows shaded orange are estimates (status E): replace them with "
          "local data where possible; rows shaded green are local data (status L, e.g. from ifpp-econ calibrate). "
          "Values in each parameter's unit; distribution parameters in results.xlsx.</p>"
@@ -494,19 +499,82 @@ def cheers_voi_html(evsi) -> str:
     return f"<p class=note>{text}.</p>"
 
 
-def budget_html(charts, table: pd.DataFrame, summary: dict, price_year: str) -> str:
+def budget_html(charts, table: pd.DataFrame, summary: dict, price_year: str,
+                tables_ledger: pd.DataFrame | None = None) -> str:
     if summary.get("families_per_year", 0) <= 0:
         return "<p>No families referred (referrals = 0): nothing is spent on the programme and nothing is saved.</p>"
     cols = [c for c in ("year", "children_referred", "placements_avoided", "programme_spend", "costs_avoided",
-                        "net_saving", "cumulative_net_saving",
+                        "cashable_savings", "notional_savings", "net_saving", "cumulative_net_saving",
                         "cumulative_lower", "cumulative_upper", "prob_cumulative_saving") if c in table.columns]
     payback = summary["payback_year"]
+    cash = ""
+    if "cashable_savings" in summary:
+        cash_year = summary.get("payback_year_cash")
+        cash = (f"<p>Of the costs avoided over the {summary['years']} years, £{summary['cashable_savings']:,.0f} is "
+                f"cashable (money not spent: spot-purchased placements, allowances, bought-in legal work) and "
+                f"£{summary['notional_savings']:,.0f} notional (in-house capacity and staff time freed, which "
+                "releases cash only if capacity is cut). On cash alone the net saving is "
+                f"£{summary['cash_net_saving']:,.0f} and payback comes in "
+                f"{'year ' + str(cash_year) if cash_year else 'no year within the period'}. Each cost row's cashable "
+                "share and lag are on the workbook's Parameters sheet (estimates, status E: replace them with the "
+                "authority's own; Settings all_savings_cashable = yes counts every saving as cash).</p>")
     return (table_html(table[cols], "budget_by_year", caption=f"{summary['families_per_year']:,.0f} families "
                        f"({summary.get('children_per_year', 0):,.0f} children) referred a year; undiscounted cash at "
                        f"{price_year} prices")
             + chart(charts.svg("budget_by_year"), "Budget impact by year",
                     "Extra programme spend and costs avoided by year, with the net and cumulative net saving.")
-            + f"<p>Payback: {'year ' + str(payback) if payback else 'not within the period'}.</p>")
+            + f"<p>Payback: {'year ' + str(payback) if payback else 'not within the period'}.</p>" + cash
+            + (table_html(tables_ledger, "budget_by_payer", caption="Who pays and who saves in the budget: each "
+                          "payer's undiscounted cash over the budget's years") if tables_ledger is not None else ""))
+
+
+def outcomes_html(tables: dict, psa_json: dict, base_json: dict, context: dict) -> str:
+    """The children's outcomes (a cost-consequence table) with the National Framework outcome each informs, the PSA's
+    intervals, the cost per child-year at home gained and why there are no QALYs."""
+    from ..analyses.consequences import WHY_NO_QALY
+
+    ratio = base_json["cost_per_child_year_at_home"]
+    bands = base_json["outcomes_by_age_band"]
+    band_rows = pd.DataFrame([{"age_band": band, **{r["outcome"]: r["difference"] for r in rows}}
+                              for band, rows in bands.items()])
+    return ("<p>What happens to the children, beside the money: counts per child referred over childhood (to age 18, "
+            "undiscounted) and the share living at home at 1, 2 and 5 years, each mapped to the outcome of the DfE "
+            "Children's Social Care National Framework (2023) it informs. Per 100 families referred multiplies by "
+            "100 × children per family.</p>"
+            + table_html(with_interval(tables["outcomes"], tables.get("psa_outcomes"), "outcome", "difference"),
+                         "outcomes", context, caption="Base case, with the 95% interval of each difference from the "
+                                                      "PSA")
+            + f"<p><b>Cost per child-year at home gained</b> (discounted cost, chosen perspective, per child-year at "
+              f"home, discounted): {html.escape(ratio['reading'])} (incremental cost "
+              f"{presentation.gbp(ratio['incremental_cost_per_child'])} per child; "
+              f"{ratio['child_years_at_home_gained_per_child']:.3f} child-years at home gained).</p>"
+            + table_html(band_rows, None, context, caption="Difference per child by age band at referral (each band "
+                                                           "followed to age 18; living at home past 18: —)")
+            + f"<p class=note>{html.escape(WHY_NO_QALY)}</p>")
+
+
+def payers_html(tables: dict, context: dict, perspective: str) -> str:
+    """The payer ledger: who bears each strategy's costs and who gets the savings."""
+    return ("<p>Who pays and who saves: each payer's discounted cost per child under each strategy and the savings "
+            "(usual care's cost less the strategy's), the local authority split into children's services and legal. "
+            "Every payer is listed; the headline counts the "
+            + html.escape(perspective.replace("_", " ")) + " perspective's. A finance lead adds another agency's costs "
+            "(e.g. CAMHS per month in care, payer NHS) as a row of the workbook's Parameters sheet with a payer and "
+            "an applies_to (README, 'Adding a cost row').</p>"
+            + table_html(with_interval(tables["by_payer"], tables.get("psa_by_payer"), "payer_row", "savings"),
+                         "by_payer", context, caption="Base case per child, with the 95% interval of each payer's "
+                                                      "savings from the PSA"))
+
+
+def with_interval(base: pd.DataFrame, psa: pd.DataFrame | None, key: str, measure: str) -> pd.DataFrame:
+    """A base-case table with the PSA's 2.5th and 97.5th percentiles of ``measure`` (matched on ``key``) beside it."""
+    if psa is None:
+        return base
+    bounds = psa.set_index(key)[[f"{measure}_lower", f"{measure}_upper"]]
+    out = base.join(bounds, on=key)
+    at = list(out.columns).index(measure) + 1
+    cols = list(base.columns)
+    return out[cols[:at] + [f"{measure}_lower", f"{measure}_upper"] + cols[at:]]
 
 
 def two_way_caption(result, labels: dict) -> str:

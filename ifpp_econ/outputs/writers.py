@@ -104,6 +104,7 @@ def format_base_case(base: "BaseCase") -> str:
             f"  Cost per placement avoided: {v['dominance'] if ratio is None else _gbp(ratio)}",
         ]
     lines += decision_lines(base)
+    lines += outcome_lines({**base.to_json(), "strategy": next(iter(base.incremental()), "")})
     if len(base.results.strategies) > 2:
         lines += [""] + _frontier_lines(base.frontier_table(), base.results.comparator)
     lines += ["", conventions_line(base.spec.describe_conventions())]
@@ -142,6 +143,63 @@ def decision_lines(base: "BaseCase") -> list[str]:
     return lines
 
 
+def outcomes_wide(records: list[dict], interval: bool = False) -> pd.DataFrame:
+    """Children's outcomes as a board reads them: a row per outcome — the National Framework outcome it maps to
+    (short name; base case only), per child each strategy and the difference (with its 95% interval from a PSA), and
+    the difference per 100 families referred."""
+    per_child = [r for r in records if r["basis"] == "per child"]
+    per_100 = {r["key"]: r for r in records if r["basis"] != "per child"}
+    rows = []
+    for r in per_child:
+        row = {"outcome": r["outcome"], "unit": r["unit"]}
+        if not interval:  # the Framework outcome (short name) once, in the base case's table
+            row["framework_outcome"] = declarations.FRAMEWORK_SHORT.get(r["framework_outcome"], r["framework_outcome"])
+        row.update(ifpp=r["ifpp"], usual_care=r["usual_care"], difference=r["difference"])
+        if interval:
+            row.update(difference_lower=r["difference_lower"], difference_upper=r["difference_upper"])
+        row["difference_per_100_families"] = per_100[r["key"]]["difference"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ledger_frame(records: list[dict]) -> pd.DataFrame:
+    """The payer ledger as a table: a row per payer (the LA's parts named) and a total row."""
+    df = pd.DataFrame(records)
+    df.insert(0, "payer_row", [f"{r['payer']}: {r['part']}" if r["part"] else r["payer"] for r in records])
+    df = df.drop(columns=["payer", "part"])
+    total = {"payer_row": "Total, every payer", **{c: float(df[c].sum()) for c in ("ifpp", "usual_care", "savings")}}
+    return pd.concat([df, pd.DataFrame([total])], ignore_index=True)
+
+
+def outcome_lines(data: dict, per: str = "per 100 families referred") -> list[str]:
+    """Children's outcomes and the payer ledger for the terminal (from run or psa JSON)."""
+    rows = [r for r in data["outcomes"] if r["basis"] == per]
+    interval = "difference_lower" in (rows[0] if rows else {})
+    strategy = data.get("strategy") or "IFPP"
+    lines = ["", f"Children's outcomes, {strategy} vs {data['comparator']} ({per}; undiscounted, to age 18"
+                 + ("; mean (95% interval)" if interval else "") + "):",
+             f"  {'':58} {strategy[:10]:>10} {data['comparator'][:10]:>10} {'difference':>10}"]
+    num = lambda v: "n/a" if v is None else f"{v:,.2f}".replace("-", presentation.MINUS)  # noqa: E731
+    for r in rows:
+        text = f"  {r['outcome'] + ' (' + r['unit'] + ')':58} {num(r['ifpp']):>10} {num(r['usual_care']):>10} " \
+               f"{num(r['difference']):>10}"
+        if interval and r["difference_lower"] is not None:
+            text += f"  ({num(r['difference_lower'])} to {num(r['difference_upper'])})"
+        lines.append(text)
+    ratio = data.get("cost_per_child_year_at_home")
+    if ratio:
+        lines.append(f"  Cost per child-year at home gained (discounted): {ratio['reading']}")
+    lines += ["", "Who pays and who saves (discounted cost per child; savings = comparator − strategy):",
+              f"  {'':28} {strategy[:10]:>10} {data['comparator'][:10]:>10} {'savings':>10}"]
+    for r in data["by_payer"]:
+        name = f"{r['payer']}: {r['part']}" if r["part"] else r["payer"]
+        text = f"  {name:28} {_gbp(r['ifpp']):>10} {_gbp(r['usual_care']):>10} {_gbp(r['savings']):>10}"
+        if "savings_lower" in r:
+            text += f"  ({_gbp(r['savings_lower'])} to {_gbp(r['savings_upper'])})"
+        lines.append(text)
+    return lines
+
+
 def headline_range_text(r: dict) -> str:
     """"£X per child (structural range £low to £high over N cases)"."""
     return (f"{_gbp(r['default'])} per child (structural range {_gbp(r['low'])} to {_gbp(r['high'])} over "
@@ -158,9 +216,12 @@ def headline_range_lines(r: dict) -> list[str]:
 
 
 def base_case_tables(base: "BaseCase") -> dict[str, pd.DataFrame]:
-    """The decision tables of a base case: after-effect assumptions, perspectives, age bands, decision ratios."""
+    """The decision tables of a base case: after-effect assumptions, perspectives, age bands, decision ratios,
+    children's outcomes and the payer ledger."""
     data = base.to_json()
     return {
+        "outcomes": outcomes_wide(data["outcomes"]),
+        "by_payer": ledger_frame(data["by_payer"]),
         "headline_range": pd.DataFrame([{"name": c["name"], "after_effect": c["after_effect"],
                                          "effect_level": c["effect_level"], "relative_risk": c["relative_risk"],
                                          "per_child_savings": c["per_child_savings"],
@@ -241,6 +302,7 @@ def format_psa(result: "PSAResult", conventions: str = "", beside: "BesidePSA | 
               f"  By age band, {data['strategy']} (per-child savings, 95% interval):",
               *(f"    {band:8} {_gbp(v['per_child_savings']['mean']):>10}  ({_gbp(v['per_child_savings']['lower'])} to "
                 f"{_gbp(v['per_child_savings']['upper'])})" for band, v in data["by_age_band"].items())]
+    lines += outcome_lines(data)
     lines.append(rules_sentence(data["rule_counts"], result.iterations))
     if conventions:
         lines.append(conventions_line(psa_conventions(conventions, result)))
@@ -347,6 +409,8 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
                                 f"{_gbp(s['mean'])} (95% interval {_gbp(s['lower'])} to {_gbp(s['upper'])}); "
                                 f"probability cost-saving {presentation.probability(data['prob_cost_saving'])}; "
                                 f"{result.distributions}; structural uncertainty: {structural_text(result)}."))
+    run.table("psa_outcomes", outcomes_wide(data["outcomes"], interval=True))
+    run.table("psa_by_payer", ledger_frame(data["by_payer"]))
     if beside is not None:
         run.headline.append(("PSA beside it", beside_text(result, beside) + "."))
     run.table("psa_by_age_band", pd.DataFrame([{"age_band": band, "metric": metric, **v}
@@ -477,6 +541,9 @@ def write_budget(run: RunFolder, result: "BudgetResult", inputs) -> dict:
     """A budget result's table into a run folder (nothing computed here); returns its JSON summary."""
     table = result.table()
     run.table("budget_by_year", table)
+    ledger = result.base.ledger()
+    if ledger:
+        run.table("budget_by_payer", ledger_frame(ledger))
     run.table("parameters", parameters_table(inputs))
     from ..analyses.psa import structural_weights
     from ..model.spec import build_spec
@@ -531,6 +598,15 @@ def format_budget(summary: dict, conventions: str = "", price_year: str = "") ->
         roi = summary["return_on_investment"]
         lines.append(f"Payback year: {summary['payback_year'] or 'not within the period'}; return on investment: "
                      + ("n/a" if roi is None else f"{roi:.0%}"))
+        if "cashable_savings" in summary:
+            lines.append(f"Of the costs avoided, cashable {_gbp(summary['cashable_savings'])} (spot purchases and "
+                         f"other cash) and notional {_gbp(summary['notional_savings'])} (capacity freed, no cash); "
+                         f"on cash alone the net saving is {_gbp(summary['cash_net_saving'])}, payback year "
+                         f"{summary['payback_year_cash'] or 'not within the period'}")
+        if summary.get("by_payer"):
+            lines.append("By payer over the years (undiscounted; savings = usual care − strategy): " + "; ".join(
+                f"{r['payer'] + (': ' + r['part'] if r['part'] else '')} {_gbp(r['savings'])}"
+                for r in summary["by_payer"]))
         if "psa" in summary:
             p = summary["psa"]
             averaged = ", model-averaged" if p.get("structural") == "model_averaged" else ""

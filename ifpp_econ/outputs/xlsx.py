@@ -50,7 +50,15 @@ GROUPS = {"decision_ratios": (("decision_ratios", "Decision ratios (placements c
                                                  "after the effect (the evidence covers 24 months), effect at child or "
                                                  "family level"),
                               ("by_perspective", "Savings by perspective"),
-                              ("by_age_band", "By age band at referral (each band followed to age 18)"))}
+                              ("by_age_band", "By age band at referral (each band followed to age 18)")),
+          "consequences": (("outcomes", "Children's outcomes, base case (per child referred, undiscounted, to age 18; "
+                                        "the DfE National Framework outcome each informs)"),
+                           ("psa_outcomes", "Children's outcomes, PSA: means and 95% intervals"),
+                           ("by_payer", "Who pays and who saves: discounted cost per child by payer, base case"),
+                           ("psa_by_payer", "Who pays and who saves, PSA: means and 95% intervals of the savings"),
+                           ("budget_by_payer", "Who pays and who saves in the budget: undiscounted cash over its "
+                                               "years"))}
+ONE_PAGE = ("consequences",)  # groups printed on one page (their tables are short; wrapped headers run them over)
 # Tables this wide and this short are written transposed (a measure per row) so that they print readably.
 TRANSPOSE_COLUMNS, TRANSPOSE_ROWS = 10, 4
 
@@ -503,6 +511,14 @@ def payback(df: pd.DataFrame) -> tuple[int | None, float | None]:
     return year, (float(df["costs_avoided"].sum()) - spend) / spend
 
 
+def cash_payback(df: pd.DataFrame) -> int | None | bool:
+    """The first year whose cumulative net saving on cash alone (cashable savings less programme spend) is ≥ 0; None
+    when not within the period; False when the table does not split savings into cashable and notional."""
+    if "cumulative_cash_net_saving" not in df.columns or float(df["programme_spend"].sum()) <= 0:
+        return False
+    return next((int(y) for y, v in zip(df["year"], df["cumulative_cash_net_saving"]) if v >= 0), None)
+
+
 def _budget_figures(df: pd.DataFrame) -> tuple[str, list[str], list[tuple[str, list, presentation.Column]]]:
     """The Summary's budget block: totals over the budget's years, with the net saving's 95% interval when sampled."""
     strategy, comparator = budget_strategies(df)
@@ -521,6 +537,10 @@ def _budget_figures(df: pd.DataFrame) -> tuple[str, list[str], list[tuple[str, l
         rows.append((col.header, [last["prob_cumulative_saving"]], col))
     year, roi = payback(df)
     rows.append(("Payback year", [year if year is not None else "not within the period"], presentation.COLUMNS["year"]))
+    cash_year = cash_payback(df)
+    if cash_year is not False:
+        rows.append(("Payback year on cash alone (cashable savings only)",
+                     [cash_year if cash_year is not None else "not within the period"], presentation.COLUMNS["year"]))
     rows.append(("Return on investment", [roi if roi is not None else "no programme spend"],
                  presentation.Column("Return on investment", kind="pct")))
     headers = ["Measure", "Total"] + (["2.5th percentile", "97.5th percentile"] if interval else [])
@@ -554,8 +574,13 @@ def write_budget_sheet(ws, df: pd.DataFrame, context: dict | None = None) -> tup
              f"(placements, proceedings, reunification and case support, allowances), {comparator}'s less {strategy}'s; "
              "net saving = costs avoided − extra programme spend (below 0: a net cost)."]
     if "cashable_savings" in board.columns or "notional_savings" in board.columns:
-        notes.append("Cashable savings release money from budgets; notional savings free capacity (such as staff "
-                     "time) but release no cash.")
+        cash_year = cash_payback(df)
+        notes.append("Cashable savings release money from budgets (spot-purchased placements, allowances, bought-in "
+                     "legal work); notional savings free capacity (in-house foster beds, staff time) but release no "
+                     "cash until capacity is cut. Each cost row's cashable share is on the workbook's Parameters sheet"
+                     + (f"; payback on cash alone: year {cash_year}" if cash_year else
+                        "; on cash alone the programme does not pay back within the period" if cash_year is None
+                        else "") + ".")
     if "cumulative_lower" in board.columns:
         notes.append("Cumulative net saving's 2.5th and 97.5th percentiles (its 95% interval) and the probability of a "
                      "cumulative saving come from the PSA's iterations.")
@@ -742,7 +767,7 @@ def write_results_xlsx(path: Path, tables: dict[str, pd.DataFrame], summary: lis
             fit_to_page(s.ws, last_col, last_row, first_col, first_row, title_rows=None, max_pages_tall=1)
         else:
             fit_to_page(s.ws, *s.last, title_rows=None if s.role == "group" else "1:1",
-                        max_pages_tall=1 if s.role == "budget" else None)
+                        max_pages_tall=1 if s.role == "budget" or s.name in ONE_PAGE else None)
     buffer = io.BytesIO()
     wb.save(buffer)
     tmp = path.with_suffix(".xlsx.partial")
