@@ -79,8 +79,8 @@ def _read_settings(sheet: _Sheet, c: _Collector) -> dict:
     for name, default, *_ in schema.SETTINGS:
         if name not in found and not any(_text(sheet, r, "setting") == name for r in sheet.rows):
             if name in schema.LATER_SETTINGS:  # added after workbooks were written: the default, said once
-                kind = known[name][2]
-                found[name] = [int(t) for t in str(default).split(",") if t.strip()] if kind.startswith("intlist") else default
+                kind, allowed = known[name][2], known[name][3]
+                found[name] = _whole_numbers(default, kind, allowed, sheet.name, c) if kind.startswith("intlist") else default
                 c.warn(f"{sheet.name}", f"setting {name} is missing (a newer setting); its default {default} is used "
                                         "(add a row for it, or write a fresh workbook with ifpp-econ template)")
             else:

@@ -452,7 +452,7 @@ def voi_html(charts, voi, labels: dict, evsi=None) -> str:
 
 def evsi_html(charts, evsi) -> str:
     """The value of a trial: what is simulated, the EVSI/ENBS table by trial size and the chart."""
-    table = evsi.table()
+    table, sentence = evsi.table(), writers.evsi_sentence(evsi)
     cols = [c for c in ("sample_size", "families_randomised", "evsi_per_child", "evsi_se", "population_evsi",
                         "trial_cost", "enbs") if c in table.columns]
     p = evsi.population
@@ -466,7 +466,7 @@ def evsi_html(charts, evsi) -> str:
             "with the Gaussian approximation (Jalal &amp; Alarid-Escudero 2018); standard errors by bootstrap. "
             f"Population: {html.escape(population)}. Trial cost: £{evsi.trial_fixed_cost:,.0f} fixed + "
             f"£{evsi.trial_cost_per_family:,.0f} per family randomised (workbook settings trial_fixed_cost and "
-            f"trial_cost_per_family). {html.escape(writers.evsi_sentence(evsi).capitalize()[:1] + writers.evsi_sentence(evsi)[1:])}</p>"
+            f"trial_cost_per_family). {html.escape(sentence[:1].upper() + sentence[1:])}</p>"
             + table_html(table[cols], "evsi", caption="EVSI per child, population EVSI, trial cost and ENBS "
                          "(= population EVSI − trial cost) by families per arm")
             + chart(charts.svg("evsi"), "EVSI and ENBS by trial size",
