@@ -14,6 +14,7 @@ command line prints.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -157,7 +158,7 @@ def run(inputs, out=None, force: bool = False, charts_executor: Executor | None 
         folder.time("model_seconds", results.seconds.get("base case", 0.0))
         writers.write_base_case(folder, results.base, inputs)
         charts.draw(figures.base_case(results.base))
-        dest = folder.commit(inputs, settings={}, files=charts.wait())
+        dest = folder.commit(inputs, settings={}, files=charts.wait)
     return Outcome(results.base.to_json(), writers.format_base_case(results.base), dest, results.base.spec.price_year)
 
 
@@ -174,9 +175,14 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
     seed = int(inputs.settings["psa_seed"] if seed is None else seed)
     conventions = build_spec(inputs).describe_conventions()
     sizes = inputs.settings.get("evsi_sample_sizes") if evsi_sizes is None else evsi_sizes
-    keep = True if save_iterations else (20_000 if evppi or sizes else 0)
-    with RunFolder("psa", out, force, protect=[inputs.path]) as folder, _charts(folder, charts_executor) as charts:
+    keep = 20_000 if evppi or sizes else 0  # draws for EVPPI and EVSI; --save-iterations streams every one to disk
+    with RunFolder("psa", out, force, protect=[inputs.path]) as folder, _charts(folder, charts_executor) as charts, \
+            contextlib.ExitStack() as stack:
         extra: dict = {}
+        sink = None
+        if save_iterations:
+            sink = writers.IterationsFile(folder, build_spec(inputs).strategy_names)
+            stack.callback(sink.close)
 
         def write(name: str, results: Results) -> None:
             if name == "psa":  # its charts are drawn while EVPPI is computed
@@ -191,14 +197,15 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
 
         results = run_all(inputs, n, seed, analyses=("psa", "voi", "evsi"), progress=progress, on_result=write,
                           psa_options={"keep_draws": keep, "chunk_size": chunk_size, "structural": structural,
-                                       "workers": workers}, evsi_sizes=sizes)
+                                       "workers": workers, "on_chunk": sink}, evsi_sizes=sizes)
+        stack.close()  # iterations.csv.gz complete before the folder is committed
         result = results.psa
         folder.time("writing_seconds", results.seconds.get("PSA tables", 0.0))  # EVPPI, tables and charts
         folder.time("beside_seconds", results.seconds.get("structural uncertainty beside the PSA", 0.0))
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": result.chunk_size,
                                                "structural": structural or inputs.settings.get("psa_structural"),
                                                "evsi_sample_sizes": list(sizes or [])},
-                             files=charts.wait())
+                             files=charts.wait)
     warnings = [w for w in [presentation.small_sample_warning(n)] if w]
     data = {**result.to_json(), **extra, "conventions": writers.psa_conventions(conventions, result), "warnings": warnings}
     text = writers.format_psa(result, conventions, results.beside)
@@ -222,7 +229,7 @@ def dsa(inputs, outcome: str = "savings", wtp: float | None = None, top: int = 1
         charts.draw(figures.dsa(results.dsa, inputs, top))
         folder.time("analysis_seconds", time.perf_counter() - started)
         dest = folder.commit(inputs, settings={"outcome": outcome, "wtp": summary["wtp"], "top": top},
-                             files=charts.wait())
+                             files=charts.wait)
     conventions = spec.describe_conventions()
     return Outcome({**summary, "conventions": conventions}, writers.format_dsa(summary, conventions=conventions), dest,
                    spec.price_year)
@@ -243,7 +250,7 @@ def budget(inputs, years: int | None = None, referrals: float | None = None, ite
         summary = writers.write_budget(folder, results.budget, inputs)
         charts.draw(figures.budget(results.budget))
         dest = folder.commit(inputs, settings={"years": summary["years"], "referrals": summary["families_per_year"],
-                                               "iterations": iterations, "seed": seed}, files=charts.wait())
+                                               "iterations": iterations, "seed": seed}, files=charts.wait)
     conventions = folder.manifest["budget"]["conventions"]
     warnings = [w for w in [presentation.small_sample_warning(iterations) if iterations else ""] if w]
     data = {**summary, "conventions": conventions, "warnings": warnings,
@@ -304,7 +311,7 @@ def report(inputs, n: int | None = None, seed: int | None = None, out=None, forc
             summary = html_report.write_report(folder, results, charts, n, seed, written["dsa"], written["budget"])
             if stage:
                 stage("results.xlsx and manifest")
-            dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}, files=charts.wait()).resolve()
+            dest = folder.commit(inputs, settings={"iterations": n, "seed": seed}, files=charts.wait).resolve()
     finally:
         if previous is not None or busy:
             threads.set_workers(previous)

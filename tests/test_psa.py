@@ -1,6 +1,7 @@
 """PSA: reproducible whatever the chunk size; fixed parameters reproduce the base case; the HIV PSA agrees
 statistically with the published Briggs Exercise 4.7 results."""
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -149,3 +150,73 @@ def test_the_chunk_plan_pickles_and_gives_the_same_draws_and_results(default_inp
     copy = pickle.loads(pickle.dumps(plan))
     (d1, r1), (d2, r2) = run_chunk(plan, 3, 100, 64), run_chunk(copy, 3, 100, 64)
     assert d1.equals(d2) and all(np.array_equal(r1.outcomes[k], r2.outcomes[k]) for k in r1.outcomes)
+
+
+def _small_blocks(monkeypatch, kept: int = 2048, block: int = 512):
+    """A PSA that keeps only ``kept`` iterations, in blocks of ``block`` (as a 10,000,000-iteration PSA keeps
+    524,288 in blocks of 65,536), so streaming is tested in seconds."""
+    from ifpp_econ.analyses import psa
+
+    monkeypatch.setattr(psa, "KEPT_ITERATIONS", kept)
+    monkeypatch.setattr(psa, "SUMMARY_BLOCK", block)
+
+
+def test_memory_does_not_grow_past_the_kept_iterations_and_means_cover_every_iteration(default_inputs, monkeypatch):
+    from ifpp_econ.analyses import psa
+
+    _small_blocks(monkeypatch, kept=10**9)  # the same blocks, every iteration kept
+    full = run_psa(default_inputs, n=5000, seed=7, chunk_size=1024, keep_draws=2000, workers=2)
+    _small_blocks(monkeypatch)
+    streamed = run_psa(default_inputs, n=5000, seed=7, chunk_size=1024, keep_draws=2000, workers=2)
+    other_chunks = run_psa(default_inputs, n=5000, seed=7, chunk_size=3000, keep_draws=2000, workers=1)
+    assert streamed.kept_iterations == psa.KEPT_ITERATIONS == 2048 and full.kept_iterations == 5000
+    assert all(v.shape[-1] == 2048 for v in streamed.outcomes.values())
+    assert all(v.shape[-1] == 2048 for band in streamed.by_band.values() for v in band.values())
+    assert len(streamed.children_per_family) == 2048 and len(streamed.draws) == 2000
+    a, b = full.to_json(), streamed.to_json()
+    assert b == other_chunks.to_json()  # the chunking changes nothing, streamed or kept
+    assert full.streamed is None and "subsample" not in a
+    # every mean is over all 5,000 iterations: the full run's, up to rounding (sums in blocks)
+    for metric in ("per_child_savings", "per_family_savings", "placements_avoided_per_child",
+                   "care_months_avoided_per_child"):
+        assert b[metric]["mean"] == pytest.approx(a[metric]["mean"], rel=1e-12)
+        assert b[metric]["lower"] != a[metric]["lower"]  # percentiles: from the first 2,048
+    assert b["incremental_nmb"]["mean"] == pytest.approx(a["incremental_nmb"]["mean"], rel=1e-12)
+    assert b["prob_cost_saving"] == a["prob_cost_saving"]
+    assert b["ceac"] == a["ceac"] and b["evpi_per_child"] == a["evpi_per_child"]  # exact: the same block sums
+    for x, y in zip(a["outcomes"], b["outcomes"]):
+        for key in ("ifpp", "usual_care", "difference"):
+            assert (x[key] is None) == (y[key] is None)
+            if x[key] is not None:
+                assert y[key] == pytest.approx(x[key], rel=1e-12, abs=1e-12)
+    for x, y in zip(a["by_payer"], b["by_payer"]):
+        assert (y["ifpp"], y["usual_care"], y["savings"]) == pytest.approx((x["ifpp"], x["usual_care"], x["savings"]),
+                                                                           rel=1e-12)
+    for band in a["by_age_band"]:
+        for metric, v in a["by_age_band"][band].items():
+            assert b["by_age_band"][band][metric]["mean"] == pytest.approx(v["mean"], rel=1e-12)
+    for name, by_outcome in a["strategies"].items():
+        for outcome, v in by_outcome.items():
+            assert b["strategies"][name][outcome]["mean"] == pytest.approx(v["mean"], rel=1e-12)
+    sub = b["subsample"]
+    assert (sub["iterations"], sub["iterations_kept"]) == (5000, 2048) and "first 2,048" in sub["note"]
+    se = sub["interval_se"]["per_child_savings"]
+    width = b["per_child_savings"]["upper"] - b["per_child_savings"]["lower"]
+    assert 0 < se["lower"] < width / 10 and 0 < se["upper"] < width / 10
+
+
+def test_save_iterations_writes_every_iteration_while_holding_the_first(default_inputs, monkeypatch, tmp_path):
+    from ifpp_econ import pipeline
+
+    _small_blocks(monkeypatch)
+    outcome = pipeline.psa(default_inputs, n=3000, seed=3, out=tmp_path / "run", chunk_size=1000,
+                           save_iterations=True, evppi=False)
+    rows = pd.read_csv(outcome.folder / "iterations.csv.gz", index_col="iteration")
+    assert list(rows.index) == list(range(3000))
+    kept = run_psa(default_inputs, n=3000, seed=3, chunk_size=1000)
+    assert kept.kept_iterations == 2048
+    k = kept.strategies.index("IFPP")
+    np.testing.assert_array_equal(rows["cost[IFPP]"].to_numpy()[:2048], kept.outcomes["cost"][k])
+    assert rows["cost[IFPP]"].mean() == pytest.approx(kept.streamed.outcomes["cost"][k], rel=1e-12)
+    assert rows.filter(like="draw:").shape[1] > 10 and not rows.isna().any().any()
+    assert "iterations.csv.gz" in json.loads((outcome.folder / "manifest.json").read_text())["files"]

@@ -9,6 +9,7 @@ the incremental NMB against the comparator is ``λ × placements avoided + savin
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -158,23 +159,24 @@ class PSAAccumulator:
 
     def add(self, outcomes: dict[str, np.ndarray]) -> None:
         """Add a block of iterations (outcomes ``(K, n)``)."""
-        self._merge(self._block_sums(outcomes))
+        self._merge(self.block_sums(outcomes))
 
-    def add_blocks(self, blocks: list[dict[str, np.ndarray]]) -> None:
+    def add_blocks(self, blocks: list[dict[str, np.ndarray]], then: Sequence[tuple] = ()) -> None:
         """Add several blocks, their sums computed side by side in threads (numpy releases the GIL) and
-        added in order: exactly the sums of :meth:`add` called block by block."""
+        added in order: exactly the sums of :meth:`add` called block by block. ``then``: sums of later blocks
+        already made by :meth:`block_sums`, added after them in order."""
         from ..engine.threads import workers
 
         threads = min(workers(), len(blocks))
         if threads <= 1:
-            sums = [self._block_sums(b) for b in blocks]
+            sums = [self.block_sums(b) for b in blocks]
         else:
             with ThreadPoolExecutor(threads) as pool:
-                sums = list(pool.map(self._block_sums, blocks))
-        for block in sums:
+                sums = list(pool.map(self.block_sums, blocks))
+        for block in [*sums, *then]:
             self._merge(block)
 
-    def _block_sums(self, outcomes: dict[str, np.ndarray]) -> tuple:
+    def block_sums(self, outcomes: dict[str, np.ndarray]) -> tuple:
         """Counts and sums of one block, one willingness to pay at a time (temporaries ``(K, n)``, not ``(W, K, n)``)."""
         cost, placements = outcomes["cost"], outcomes["first_placements"]
         counts, nmb_sum, max_sum = np.zeros_like(self.best_counts), np.zeros_like(self.nmb_sum), np.zeros_like(self.max_nmb_sum)
@@ -209,14 +211,25 @@ class PSAAccumulator:
         return pd.DataFrame({"wtp": self.wtp, "evpi_per_child": np.maximum(value, 0.0)})
 
 
-def summarise(samples: np.ndarray, level: float = 0.95) -> dict[str, float]:
-    """Mean and central interval of a 1-D sample."""
+def summarise(samples: np.ndarray, level: float = 0.95, mean: float | None = None) -> dict[str, float]:
+    """Mean and central interval of a 1-D sample (``mean``: the mean when known from more iterations than the
+    sample holds, e.g. a PSA's running sums)."""
     lo, hi = np.quantile(samples, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return {"mean": float(np.mean(samples)), "lower": float(lo), "upper": float(hi)}
+    return {"mean": float(np.mean(samples) if mean is None else mean), "lower": float(lo), "upper": float(hi)}
 
 
-def summarise_many(samples: dict, level: float = 0.95, finite_only: bool = False) -> dict:
-    """:func:`summarise` of every 1-D sample in ``samples`` (key → array), threads side by side.
+def quantile_se(samples: np.ndarray, q: float) -> float:
+    """Monte Carlo standard error of the ``q`` quantile of a 1-D sample (distribution-free, from the order
+    statistics: the quantiles at ``q ± 1.96·√(q(1 − q)/n)`` bound a 95% interval, whose half-width ÷ 1.96 is the SE)."""
+    n = len(samples)
+    half = 1.959963984540054 * np.sqrt(q * (1.0 - q) / n)
+    lo, hi = np.quantile(samples, [max(q - half, 0.0), min(q + half, 1.0)])
+    return float((hi - lo) / (2 * 1.959963984540054))
+
+
+def summarise_many(samples: dict, level: float = 0.95, finite_only: bool = False, means: dict | None = None) -> dict:
+    """:func:`summarise` of every 1-D sample in ``samples`` (key → array), threads side by side; ``means``: key →
+    the mean to report instead of the sample's (known from running sums over more iterations).
 
     Selecting the quantiles of a million values takes ~20 ms and numpy releases the GIL while it
     does, so the many summaries of a large PSA use every worker; each result is exactly the serial one.
@@ -232,7 +245,7 @@ def summarise_many(samples: dict, level: float = 0.95, finite_only: bool = False
             v = v[np.isfinite(v)]
             if not len(v):
                 return None
-        return summarise(v, level)
+        return summarise(v, level, None if means is None else means.get(key))
 
     keys = list(samples)
     threads = min(workers(), len(keys))

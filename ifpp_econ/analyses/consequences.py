@@ -97,11 +97,19 @@ def to_records(table: pd.DataFrame) -> list[dict]:
 
 
 def summarise(outcomes: dict[str, np.ndarray], strategies: list[str], comparator: str, strategy: str,
-              children_per_family: np.ndarray) -> list[dict]:
+              children_per_family: np.ndarray, means: tuple[dict, dict] | None = None) -> list[dict]:
     """Per outcome and basis: the mean of each strategy and the mean and 95% interval of the difference over the
     iterations (each iteration's own children per family). Each difference is made when it is summarised, one at a
-    time (a million iterations: 8 MB each, not every one at once)."""
+    time (a million iterations: 8 MB each, not every one at once). ``means``: (per child, per family) outcome →
+    ``(K, 1)`` means over more iterations than ``outcomes`` holds (a PSA's running sums), reported as the means."""
     k, c = strategies.index(strategy), strategies.index(comparator)
+
+    def known(key: str, basis: str, strategy: int) -> float | None:
+        """The mean from ``means``: per child, or per family × 100 (children per family varies by iteration)."""
+        if means is None:
+            return None
+        v = float(value(means[0] if basis == BASES[0] else means[1], key, strategy)[0])
+        return v if basis == BASES[0] else 100.0 * v
 
     def difference(key: str, basis: str):
         def made() -> np.ndarray:  # in place: two arrays of N at a time
@@ -115,20 +123,27 @@ def summarise(outcomes: dict[str, np.ndarray], strategies: list[str], comparator
         return float(np.nanmean(values)) if np.isfinite(values).any() else None
 
     keys = [(key, basis) for key in declarations.CHILD_OUTCOMES for basis in BASES]
+    given = None if means is None else {(key, basis): known(key, basis, k) - known(key, basis, c)  # type: ignore[operator]
+                                        for key, basis in keys}
     summaries = comparison.summarise_many({(key, basis): difference(key, basis) for key, basis in keys},
-                                          finite_only=True)
+                                          finite_only=True, means=given)
     rows = []
     for key, basis in keys:
         label, unit, framework = declarations.CHILD_OUTCOMES[key]
         s = summaries.get((key, basis))  # None: no finite value (e.g. living at home past every band's horizon)
         m = _per(basis, children_per_family)
         rows.append({"outcome": label, "key": key, "basis": basis, "unit": _unit(unit, basis),
-                     "ifpp": mean(value(outcomes, key, k) * m), "usual_care": mean(value(outcomes, key, c) * m),
+                     "ifpp": mean(value(outcomes, key, k) * m) if means is None else _finite(known(key, basis, k)),
+                     "usual_care": mean(value(outcomes, key, c) * m) if means is None else _finite(known(key, basis, c)),
                      "difference": None if s is None else s["mean"],
                      "difference_lower": None if s is None else s["lower"],
                      "difference_upper": None if s is None else s["upper"],
                      "framework_outcome": framework})
     return rows
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and np.isfinite(v) else None
 
 
 def by_age_band(by_band: dict[str, dict[str, np.ndarray]], strategies: list[str], comparator: str, strategy: str,

@@ -66,14 +66,20 @@ def ledger_table(outcomes: dict[str, np.ndarray], strategies: list[str], compara
     return pd.DataFrame(out, columns=["payer", "part", "ifpp", "usual_care", "savings"])
 
 
-def summarise(outcomes: dict[str, np.ndarray], strategies: list[str], comparator: str, strategy: str) -> list[dict]:
-    """Per ledger row over the iterations: each strategy's mean cost and the savings' mean and 95% interval."""
+def summarise(outcomes: dict[str, np.ndarray], strategies: list[str], comparator: str, strategy: str,
+              means: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """Per ledger row over the iterations: each strategy's mean cost and the savings' mean and 95% interval.
+    ``means``: outcome → ``(K, 1)`` means over more iterations than ``outcomes`` holds, reported as the means."""
     k, c = strategies.index(strategy), strategies.index(comparator)
     out = []
     for row in rows(outcomes):  # one row's strategies at a time
         ifpp, usual_care = values(outcomes, row, k), values(outcomes, row, c)
-        s = comparison.summarise(usual_care - ifpp)
-        out.append({"payer": split(row)[0], "part": split(row)[1], "ifpp": float(ifpp.mean()),
-                    "usual_care": float(usual_care.mean()), "savings": s["mean"], "savings_lower": s["lower"],
-                    "savings_upper": s["upper"]})
+        if means is None:
+            mean_ifpp, mean_usual = float(ifpp.mean()), float(usual_care.mean())
+            s = comparison.summarise(usual_care - ifpp)
+        else:
+            mean_ifpp, mean_usual = float(values(means, row, k)[0]), float(values(means, row, c)[0])
+            s = comparison.summarise(usual_care - ifpp, mean=mean_usual - mean_ifpp)
+        out.append({"payer": split(row)[0], "part": split(row)[1], "ifpp": mean_ifpp, "usual_care": mean_usual,
+                    "savings": s["mean"], "savings_lower": s["lower"], "savings_upper": s["upper"]})
     return out

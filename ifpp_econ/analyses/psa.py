@@ -36,6 +36,10 @@ from . import comparison, consequences, ledger
 from .sampling import BLOCK, Sampler
 
 SUMMARY_BLOCK = 65_536
+# Iterations whose outcomes a PSA keeps (8 blocks): percentiles, the CE plane and convergence come from the first
+# KEPT_ITERATIONS (independent draws, so a random sample of all N); means, probabilities, CEAC and EVPI from every
+# iteration (running sums). Memory stays below about 0.25 GB whatever N; a PSA of at most this many is unchanged.
+KEPT_ITERATIONS = 8 * SUMMARY_BLOCK
 # Children's outcomes summarised in the outcomes table (PSAResult.consequences), not again per strategy.
 IN_OUTCOMES_TABLE = ("care_entries_undiscounted", "care_months_undiscounted", "proceedings_issued",
                      "child_years_at_home_undiscounted")
@@ -192,7 +196,7 @@ class PSAResult:
     seed: int
     wtp: np.ndarray
     wtp_default: float
-    outcomes: dict[str, np.ndarray]  # (K, N) per outcome
+    outcomes: dict[str, np.ndarray]  # (K, M) per outcome: the first M = min(N, KEPT_ITERATIONS) iterations
     accumulator: comparison.PSAAccumulator
     rule_counts: dict[str, int]
     draws: pd.DataFrame | None = None  # (N, P) when kept
@@ -206,7 +210,8 @@ class PSAResult:
     headline_range: dict = field(default_factory=dict)  # the base case's headline and structural range (BaseCase)
     chunk_size: int = 0  # iterations per chunk used (results do not depend on it)
     population: dict | None = None  # the LA's population for EVPI: children_per_year, years, discount_rate
-    children_per_family: np.ndarray | None = None  # (N,) each iteration's children per family (outcomes per family)
+    children_per_family: np.ndarray | None = None  # (M,) each kept iteration's children per family (per family)
+    streamed: StreamedMeans | None = None  # means over all N when N > M = KEPT_ITERATIONS (None: every iteration kept)
     _voi_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -217,7 +222,26 @@ class PSAResult:
         s = self._incremental_summaries[name]["per_child_savings"]
         return (f"PSAResult({self.iterations:,} iterations, seed {self.seed}; {name} vs {self.comparator}: savings per "
                 f"child mean {s['mean']:,.0f} (95% interval {s['lower']:,.0f} to {s['upper']:,.0f}); probability "
-                f"cost-saving {float(np.mean(inc[name]['per_child_savings'] > 0)):.1%})")
+                f"cost-saving {self.prob_cost_saving(name):.1%})")
+
+    @property
+    def kept_iterations(self) -> int:
+        """M: the iterations whose outcomes are kept (:attr:`outcomes`; the first min(N, KEPT_ITERATIONS))."""
+        return int(next(iter(self.outcomes.values())).shape[-1])
+
+    def prob_cost_saving(self, strategy: str | None = None) -> float:
+        """Share of all N iterations in which ``strategy`` (default the first compared) costs less than the comparator."""
+        name = strategy or next(s for s in self.strategies if s != self.comparator)
+        if self.streamed is not None:
+            return float(self.streamed.cost_saving[self.strategies.index(name)])
+        return float(np.mean(self.incremental()[name]["per_child_savings"] > 0))
+
+    def _incremental_means(self) -> dict[tuple[str, str], float] | None:
+        """(strategy, metric) → mean over all N iterations (None when every iteration is kept)."""
+        if self.streamed is None:
+            return None
+        inc = comparison.incremental(self.streamed.shaped(), self.strategies, self.comparator, self.wtp_default)
+        return {(name, metric): float(v[0]) for name, metrics in inc.items() for metric, v in metrics.items()}
 
     def summary(self) -> pd.DataFrame:
         """Long tidy table: per strategy and outcome, then per comparison and measure — mean, 2.5th and 97.5th
@@ -294,10 +318,13 @@ class PSAResult:
     @functools.cached_property
     def _summaries(self) -> dict[str, dict[str, dict[str, float]]]:
         """Mean and 95% interval per strategy and outcome (computed once: sorting a million values is not free)."""
+        means = None if self.streamed is None else {
+            (name, outcome): float(v[k]) for k, name in enumerate(self.strategies)
+            for outcome, v in self.streamed.outcomes.items()}
         summaries = comparison.summarise_many({(name, outcome): values[k] for k, name in enumerate(self.strategies)
                                              for outcome, values in self.outcomes.items()
                                              if not outcome.startswith(PAYER_PREFIX) and outcome not in
-                                             IN_OUTCOMES_TABLE}, finite_only=True)
+                                             IN_OUTCOMES_TABLE}, finite_only=True, means=means)
         out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in self.strategies}
         for (name, outcome), summary in summaries.items():
             out[name][outcome] = summary
@@ -310,7 +337,7 @@ class PSAResult:
     @functools.cached_property
     def _incremental_summaries(self) -> dict[str, dict[str, dict[str, float]]]:
         summaries = comparison.summarise_many({(name, metric): values for name, metrics in self.incremental().items()
-                                             for metric, values in metrics.items()})
+                                             for metric, values in metrics.items()}, means=self._incremental_means())
         return {name: {metric: summaries[name, metric] for metric in metrics} for name, metrics in self.incremental().items()}
 
     def incremental_summary(self) -> pd.DataFrame:
@@ -319,11 +346,12 @@ class PSAResult:
             for metric in metrics:
                 rows.append({"strategy": name, "comparator": self.comparator, "metric": metric,
                              **self._incremental_summaries[name][metric]})
-            savings, avoided = metrics["per_child_savings"], metrics["placements_avoided_per_child"]
             rows.append({"strategy": name, "comparator": self.comparator, "metric": "prob_cost_saving",
-                         "mean": float(np.mean(savings > 0)), "lower": np.nan, "upper": np.nan})
-            label = comparison.dominance_label(savings.mean(), avoided.mean(), strategy=name)
-            ratio = comparison.cost_per_placement_avoided(savings.mean(), avoided.mean())
+                         "mean": self.prob_cost_saving(name), "lower": np.nan, "upper": np.nan})
+            savings = self._incremental_summaries[name]["per_child_savings"]["mean"]
+            avoided = self._incremental_summaries[name]["placements_avoided_per_child"]["mean"]
+            label = comparison.dominance_label(savings, avoided, strategy=name)
+            ratio = comparison.cost_per_placement_avoided(savings, avoided)
             rows.append({"strategy": name, "comparator": self.comparator, "metric": "cost_per_placement_avoided (ratio of means)",
                          "mean": np.nan if ratio is None else ratio, "lower": np.nan, "upper": np.nan, "note": label})
         return pd.DataFrame(rows)
@@ -340,7 +368,6 @@ class PSAResult:
     def _json(self) -> dict:
         inc = self.incremental()
         main_name = next(iter(inc))
-        main = inc[main_name]
         summaries = self._incremental_summaries[main_name]
         ceac = self.accumulator.ceac()
         return {
@@ -351,7 +378,7 @@ class PSAResult:
             **{m: summaries[m] for m in ("per_child_savings", "per_family_savings", "placements_avoided_per_child",
                                          "care_months_avoided_per_child")},
             "incremental_nmb": {"wtp": self.wtp_default, **summaries["incremental_nmb"]},
-            "prob_cost_saving": float(np.mean(main["per_child_savings"] > 0)),
+            "prob_cost_saving": self.prob_cost_saving(main_name),
             "ceac": {name: [{"wtp": float(w), "probability": float(p)} for w, p in zip(ceac["wtp"], ceac[name])]
                      for name in self.strategies},
             "evpi_per_child": [{"wtp": float(w), "evpi": float(e)} for w, e in
@@ -366,16 +393,33 @@ class PSAResult:
             "scenarios_after_effect": {k: {"per_child_savings": v, "default": k == self.after_effect}
                                        for k, v in self.after_effect_savings.items()},
             "headline_range": self.headline_range,
+            **({} if self.streamed is None else {"subsample": self.subsample()}),
         }
+
+    def subsample(self) -> dict:
+        """How a PSA of more than :data:`KEPT_ITERATIONS` iterations reports: means and probabilities over all N,
+        percentiles from the first M kept (a random sample: iterations are independent), with the Monte Carlo
+        standard error of each interval end of the main comparison's savings and placements avoided."""
+        name = next(s for s in self.strategies if s != self.comparator)
+        inc = self.incremental()[name]
+        return {"iterations": self.iterations, "iterations_kept": self.kept_iterations,
+                "note": (f"means, probabilities, CEAC and EVPI over all {self.iterations:,} iterations; 95% intervals, "
+                         f"the CE plane and convergence from the first {self.kept_iterations:,} (independent draws: "
+                         "a random sample of all of them); EVPPI from the first 20,000"),
+                "interval_se": {metric: {"lower": comparison.quantile_se(inc[metric], 0.025),
+                                         "upper": comparison.quantile_se(inc[metric], 0.975)}
+                                for metric in ("per_child_savings", "placements_avoided_per_child")}}
 
     def consequences(self, strategy: str | None = None) -> dict:
         """Children's outcomes (mean and 95% interval of each difference, per child and per 100 families referred)
         and the payer ledger (savings with intervals)."""
         name = strategy or next(s for s in self.strategies if s != self.comparator)
         cpf = (self.children_per_family if self.children_per_family is not None
-               else np.full(self.iterations, np.nan))
-        return {"outcomes": consequences.summarise(self.outcomes, self.strategies, self.comparator, name, cpf),
-                "by_payer": ledger.summarise(self.outcomes, self.strategies, self.comparator, name)}
+               else np.full(self.kept_iterations, np.nan))
+        means = None if self.streamed is None else (self.streamed.shaped(), self.streamed.shaped("per_family"))
+        return {"outcomes": consequences.summarise(self.outcomes, self.strategies, self.comparator, name, cpf, means),
+                "by_payer": ledger.summarise(self.outcomes, self.strategies, self.comparator, name,
+                                             None if means is None else means[0])}
 
     def by_band_summary(self, strategy: str | None = None) -> dict[str, dict[str, dict[str, float]]]:
         """Per age band: mean and 95% interval of per-child savings and placements avoided (discounted and not)."""
@@ -386,8 +430,11 @@ class PSAResult:
         def difference(o: dict, key: str):
             return lambda: o[key][c] - o[key][k]  # made when summarised: one band's difference at a time
 
+        means = None if self.streamed is None else {
+            (band, m): float(o[key][c] - o[key][k]) for band, o in self.streamed.bands.items()
+            for m, key in metrics.items()}
         summaries = comparison.summarise_many({(band, m): difference(o, key) for band, o in self.by_band.items()
-                                             for m, key in metrics.items()})
+                                             for m, key in metrics.items()}, means=means)
         return {band: {m: summaries[band, m] for m in metrics} for band in self.by_band}
 
 def auto_chunk_size(n: int, workers: int) -> int:
@@ -400,7 +447,7 @@ def auto_chunk_size(n: int, workers: int) -> int:
 
 def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int | None = None,
             keep_draws: bool | int = False, progress=None, structural: str | None = None,
-            workers: int | None = None, base=None) -> PSAResult:
+            workers: int | None = None, base=None, on_chunk=None) -> PSAResult:
     """Sample every parameter ``n`` times and run the model on all iterations, chunk by chunk.
 
     ``keep_draws``: True keeps every iteration's draws; an integer keeps the first that many
@@ -409,6 +456,9 @@ def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: i
     sampling pool (default: every available core); results do not depend on it, nor on
     ``chunk_size`` (default: :func:`auto_chunk_size`). ``base``: the workbook's
     :class:`~ifpp_econ.deterministic.BaseCase` when already run (its after-effect savings are reused).
+    ``on_chunk(start, draws, outcomes)``: called with each chunk in order (draws ``(n, P)``, kept outcomes ``(K, n)``),
+    e.g. to write every iteration to disk while only the first :data:`KEPT_ITERATIONS` are held. Memory does not
+    grow with ``n`` beyond :data:`KEPT_ITERATIONS` (draws kept: at most that many too).
     """
     n = int(inputs.settings["psa_iterations"] if n is None else n)
     seed = int(inputs.settings["psa_seed"] if seed is None else seed)
@@ -417,7 +467,7 @@ def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: i
     previous = threads.set_workers(workers)
     try:
         chunk_size = int(chunk_size or auto_chunk_size(n, threads.workers()))
-        result = _run_psa(inputs, n, seed, chunk_size, keep_draws, progress, structural, base)
+        result = _run_psa(inputs, n, seed, chunk_size, keep_draws, progress, structural, base, on_chunk)
     finally:
         threads.set_workers(previous)
     result.population = population_basis(inputs)
@@ -466,14 +516,13 @@ def run_chunk(plan: ChunkPlan, seed: int, start: int, size: int, seconds: list |
 
 
 def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int, progress,
-             structural: str | None, base=None) -> PSAResult:
-    keep = n if keep_draws is True else int(keep_draws or 0)
+             structural: str | None, base=None, on_chunk=None) -> PSAResult:
+    keep = min(n if keep_draws is True else int(keep_draws or 0), KEPT_ITERATIONS)
     plan = plan_chunks(inputs, structural)  # distributions built once per run
     spec = plan.spec
     wtp = wtp_grid(inputs.settings)
     acc = comparison.PSAAccumulator(spec.strategy_names, spec.comparator, wtp)
-    kept: dict[str, np.ndarray] | None = None
-    cpf = np.empty(n)
+    stream: _Stream | None = None
     draws_kept = []
     counts = {"risk_curve_reordered": 0, "ifpp_curve_running_max": 0, "care_exits_rescaled": 0,
               "child_risk_capped": 0}
@@ -488,7 +537,6 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         child-years at home (the cost per child-year at home is the base case's), nor added rows' costs if none."""
         return (ledger.kept(name) and name not in NOT_KEPT
                 and (name != "cost_added" or bool(spec.added_costs)))
-    bands: dict[str, dict[str, np.ndarray]] = {}
     timings = {"sampling_seconds": 0.0, "model_seconds": 0.0, "model_cpu_seconds": 0.0}
 
     def chunk(start: int):
@@ -515,19 +563,15 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
             m = len(draws)
             for key, value in zip(("sampling_seconds", "model_seconds", "model_cpu_seconds"), seconds):
                 timings[key] += value
-            if kept is None:
-                kept = {}
-                for k, v in results.outcomes.items():  # in the model's order; the chosen perspective's cost is "cost"
-                    if keeps(k):
-                        kept[k] = kept[same[k]] if k in same else np.empty(v.shape[:-1] + (n,))
-            for k in kept:
-                if k not in same:
-                    kept[k][..., start : start + m] = results.outcomes[k]
-            cpf[start : start + m] = draws["children_per_family"].to_numpy(float)
-            for band, outcomes in results.by_band.items():
-                for k in ("cost", "first_placements", "first_placements_undiscounted"):
-                    bands.setdefault(band, {}).setdefault(k, np.empty(outcomes[k].shape[:-1] + (n,)))[
-                        ..., start : start + m] = outcomes[k]
+            outcomes = {k: v for k, v in results.outcomes.items() if keeps(k) and k not in same}
+            if stream is None:
+                stream = _Stream(n, spec.strategy_names.index(spec.comparator), acc)
+                order = [k for k in results.outcomes if keeps(k)]  # the model's order
+            bands = {band: {k: o[k] for k in BAND_OUTCOMES} for band, o in results.by_band.items()}
+            stream.put(start, outcomes, draws["children_per_family"].to_numpy(float), bands)
+            if on_chunk is not None:
+                on_chunk(start, draws, {k: (outcomes[same[k]] if k in same else outcomes[k])
+                                        for k in results.outcomes if keeps(k)})
             if weights is not None:
                 codes = draws["structure:after_effect"].to_numpy()
                 for i, name in enumerate(AFTER_EFFECTS):
@@ -543,10 +587,10 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
                 progress(start + m, n)
     timings["chunks_seconds"] = time.perf_counter() - wall  # sampling + model, wall clock
     timings["chunks_cpu_seconds"] = time.process_time() - cpu  # the same, CPU of all threads
-    assert kept is not None, "run_psa checks for at least one iteration"
-    # fixed blocks: sums do not depend on the chunk size
-    acc.add_blocks([{k: kept[k][..., start : start + SUMMARY_BLOCK] for k in ("cost", "first_placements")}
-                    for start in range(0, n, SUMMARY_BLOCK)])
+    assert stream is not None, "run_psa checks for at least one iteration"
+    finished = stream.finish()  # in the model's order; the chosen perspective's cost is "cost", one array
+    kept = {k: finished[same.get(k, k)] for k in order}
+    streamed = stream.means(same)
     return PSAResult(
         strategies=spec.strategy_names,
         comparator=spec.comparator,
@@ -559,15 +603,140 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         rule_counts=counts,
         draws=pd.concat(draws_kept) if draws_kept else None,
         timings={k: round(v, 4) for k, v in timings.items()},
-        by_band=bands,
+        by_band=stream.bands,
         structural=None if weights is None else {"weights": weights, "iterations_drawn": chosen},
         distributions=effect_distribution_note(inputs),
         after_effect=spec.after_effect,
         unused_parameters=spec.unused_parameters(),
         **_base_case_figures(inputs, base),
         chunk_size=chunk_size,
-        children_per_family=cpf,
+        children_per_family=stream.cpf,
+        streamed=streamed,
     )
+
+
+BAND_OUTCOMES = ("cost", "first_placements", "first_placements_undiscounted")  # kept per age band
+
+
+@dataclass
+class StreamedMeans:
+    """Means over every iteration of a PSA that kept only its first :data:`KEPT_ITERATIONS` per iteration (running
+    sums over fixed blocks of :data:`SUMMARY_BLOCK` iterations, added in order: independent of the chunking).
+
+    ``outcomes``: outcome → ``(K,)`` mean of each strategy over the iterations where it is finite; ``per_family``:
+    the same of outcome × the iteration's children per family; ``bands``: band → outcome → ``(K,)``;
+    ``cost_saving``: ``(K,)`` share of iterations in which each strategy costs less than the comparator."""
+
+    outcomes: dict[str, np.ndarray]
+    per_family: dict[str, np.ndarray]
+    bands: dict[str, dict[str, np.ndarray]]
+    cost_saving: np.ndarray
+
+    def shaped(self, which: str = "outcomes") -> dict[str, np.ndarray]:
+        """The means as ``(K, 1)`` arrays: a one-iteration stand-in for ``(K, N)`` outcomes in linear formulas."""
+        return {k: v[:, None] for k, v in getattr(self, which).items()}
+
+
+class _Stream:
+    """Where a PSA's per-iteration outcomes go, chunk by chunk and in order: the first ``KEPT_ITERATIONS`` are kept
+    (arrays ``(K, M)``, M = min(N, KEPT_ITERATIONS)); every iteration passes through fixed blocks of
+    :data:`SUMMARY_BLOCK` for the CEAC and EVPI sums and, when N > M, for :class:`StreamedMeans` (the iterations past
+    M held one block at a time). Memory: ``M`` iterations plus one block, whatever N."""
+
+    def __init__(self, n: int, comparator: int, acc: comparison.PSAAccumulator):
+        self.n, self.m, self.comparator, self.acc = n, min(n, KEPT_ITERATIONS), comparator, acc
+        self.kept: dict[str, np.ndarray] = {}
+        self.bands: dict[str, dict[str, np.ndarray]] = {}
+        self.cpf = np.empty(self.m)
+        self.buffer: dict[str, np.ndarray] = {}  # one block past the kept iterations
+        self.band_buffer: dict[str, dict[str, np.ndarray]] = {}
+        self.cpf_buffer = np.empty(SUMMARY_BLOCK if n > self.m else 0)
+        self.later: list[tuple] = []  # CEAC/EVPI sums of the blocks past the kept iterations, in order
+        self.sums: dict = {}  # running sums for StreamedMeans (N > M only)
+
+    def put(self, start: int, outcomes: dict[str, np.ndarray], cpf: np.ndarray,
+            bands: dict[str, dict[str, np.ndarray]]) -> None:
+        """Iterations ``[start, start + len(cpf))``: outcomes ``(K, n)``, children per family ``(n,)``, band outcomes."""
+        if not self.kept:
+            for k, v in outcomes.items():
+                self.kept[k] = np.empty(v.shape[:-1] + (self.m,))
+                if self.n > self.m:
+                    self.buffer[k] = np.empty(v.shape[:-1] + (SUMMARY_BLOCK,))
+            for band, o in bands.items():
+                self.bands[band] = {k: np.empty(v.shape[:-1] + (self.m,)) for k, v in o.items()}
+                if self.n > self.m:
+                    self.band_buffer[band] = {k: np.empty(v.shape[:-1] + (SUMMARY_BLOCK,)) for k, v in o.items()}
+        size, at = len(cpf), 0
+        while at < size:
+            i = start + at  # the first iteration of this piece
+            block_end = min((i // SUMMARY_BLOCK + 1) * SUMMARY_BLOCK, self.n)
+            piece = slice(at, at + min(size - at, block_end - i))
+            stop = i + piece.stop - piece.start
+            if i < self.m:  # kept (KEPT_ITERATIONS is whole blocks: a block is kept or not)
+                self._copy(outcomes, cpf, bands, piece, self.kept, self.cpf, self.bands, slice(i, stop))
+            else:
+                offset = i - (i // SUMMARY_BLOCK) * SUMMARY_BLOCK
+                self._copy(outcomes, cpf, bands, piece, self.buffer, self.cpf_buffer, self.band_buffer,
+                           slice(offset, offset + stop - i))
+            if stop == block_end and self.n > self.m:
+                first = i // SUMMARY_BLOCK * SUMMARY_BLOCK
+                self._block(first, block_end - first)
+            at = piece.stop
+
+    @staticmethod
+    def _copy(outcomes, cpf, bands, piece, into, cpf_into, bands_into, at) -> None:
+        for k, v in outcomes.items():
+            into[k][..., at] = v[..., piece]
+        cpf_into[at] = cpf[piece]
+        for band, o in bands.items():
+            for k, v in o.items():
+                bands_into[band][k][..., at] = v[..., piece]
+
+    def _block(self, first: int, size: int) -> None:
+        """A complete block (``size`` iterations from ``first``): its running sums; its CEAC/EVPI sums if past M."""
+        if first >= self.m:
+            o, cpf, bands = ({k: v[..., :size] for k, v in self.buffer.items()}, self.cpf_buffer[:size],
+                             {b: {k: v[..., :size] for k, v in x.items()} for b, x in self.band_buffer.items()})
+            self.later.append(self.acc.block_sums({k: o[k] for k in ("cost", "first_placements")}))
+        else:
+            at = slice(first, first + size)
+            o, cpf = {k: v[..., at] for k, v in self.kept.items()}, self.cpf[at]
+            bands = {b: {k: v[..., at] for k, v in x.items()} for b, x in self.bands.items()}
+        add = self._add
+        for k, v in o.items():
+            finite = np.isfinite(v)
+            add(("sum", k), np.where(finite, v, 0.0).sum(axis=-1))
+            add(("count", k), finite.sum(axis=-1))
+            add(("family", k), np.where(finite, v * cpf, 0.0).sum(axis=-1))
+        for b, x in bands.items():
+            for k, v in x.items():
+                add(("band", b, k), v.sum(axis=-1))
+        cost = o["cost"]
+        add(("saving",), (cost[self.comparator] - cost > 0).sum(axis=-1))
+
+    def _add(self, key: tuple, value: np.ndarray) -> None:
+        self.sums[key] = self.sums[key] + value if key in self.sums else value
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """The kept outcomes ``(K, M)``, once every iteration has been put; adds the CEAC/EVPI sums in block order."""
+        self.acc.add_blocks([{k: self.kept[k][..., s : s + SUMMARY_BLOCK] for k in ("cost", "first_placements")}
+                             for s in range(0, self.m, SUMMARY_BLOCK)], then=self.later)
+        self.buffer, self.band_buffer = {}, {}
+        return self.kept
+
+    def means(self, same: dict[str, str]) -> StreamedMeans | None:
+        """Means over all N iterations (None when every iteration is kept: the outputs then use the kept arrays);
+        ``same``: outcomes that are another's values (name → that outcome)."""
+        if self.n <= self.m:
+            return None
+        s = self.sums
+        names = {**{k: k for k in self.kept}, **same}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return StreamedMeans(
+                outcomes={k: s["sum", v] / s["count", v] for k, v in names.items()},
+                per_family={k: s["family", v] / s["count", v] for k, v in names.items()},
+                bands={b: {k: s["band", b, k] / self.n for k in x} for b, x in self.bands.items()},
+                cost_saving=s["saving",] / self.n)
 
 
 def _in_order(pool: ThreadPoolExecutor, func, items, ahead: int):

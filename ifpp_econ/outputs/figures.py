@@ -63,6 +63,9 @@ def psa(result: "PSAResult") -> list[ChartSpec]:
     specs = []
     for name, metrics in inc.items():
         points = ce_plane_sample(metrics["placements_avoided_per_child"], -metrics["per_child_savings"])
+        if result.streamed is not None:  # the points: the kept iterations; the mean: every iteration
+            means = result.incremental_summary().set_index(["strategy", "metric"])["mean"]
+            points["mean"] = (means[name, "placements_avoided_per_child"], -means[name, "per_child_savings"])
         specs.append(ChartSpec(ce_plane_name(name, len(inc)), "ce_plane",
                                (points["placements_avoided"], points["incremental_cost"], result.wtp_default, name,
                                 result.comparator), {"mean": points["mean"]}))

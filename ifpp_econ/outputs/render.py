@@ -8,8 +8,9 @@ draws everything in the main process).
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, wait
 from pathlib import Path
 
 from .. import executors
@@ -113,8 +114,14 @@ class Charts:
                 self.files += [f"{spec.name}.{fmt}" for fmt in FORMATS]
 
     def svg(self, name: str) -> str:
-        """The SVG text of chart ``name``."""
-        return executors.result(self.executor, self.futures[name])
+        """The SVG text of chart ``name``. A chart the worker has not started is drawn here only when this process
+        has matplotlib loaded already: importing it here (about half a second) costs more than waiting."""
+        future = self.futures[name]
+        worker = self.executor if isinstance(self.executor, executors.Worker) else None
+        while worker is not None and "matplotlib.pyplot" not in sys.modules and worker.parallel:
+            if wait([future], timeout=0.25).done:  # (the worker may die meanwhile: then this process draws)
+                break
+        return executors.result(self.executor, future)
 
     def wait(self) -> list[str]:
         """Every chart drawn (its files in the folder); raises a drawing error. Returns the files written."""

@@ -405,7 +405,8 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
     text = render(sections, f"Cost-effectiveness of {strategy} compared with {comparator}", lead)
     (run.path / "report.html").write_text(text, encoding="utf-8")
     run.files.append("report.html")
-    s = summarise(psa.incremental()[strategy]["per_child_savings"])
+    s = psa_json["per_child_savings"] if strategy == psa_json["strategy"] else summarise(
+        psa.incremental()[strategy]["per_child_savings"])
     run.manifest["report"] = {"headline": headline_plain(comparator, strategy, main, s, budget_summary) + " "
                               + range_sentence(base.headline_range(), psa_json, averaged_json)}
     return {"per_child_savings": main["per_child_savings"], "psa_per_child_savings": s, "report": "report.html",

@@ -26,7 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future
 from pathlib import Path
 
@@ -235,12 +235,15 @@ class RunFolder:
         self.timings[label] = round(float(seconds), 4)
 
     # -- finishing -------------------------------------------------------------------------
-    def commit(self, inputs=None, settings: dict | None = None, files: Iterable[str] = ()) -> Path:
+    def commit(self, inputs=None, settings: dict | None = None,
+               files: Iterable[str] | Callable[[], Iterable[str]] = ()) -> Path:
         """Write data_dictionary.csv and results.xlsx (unless :meth:`results_workbook` already wrote them from the same
         tables) and manifest.json, then move the folder into place.
 
         ``settings``: what this run used (seed, iterations, command options); the workbook's own settings are
-        recorded separately as defaults. ``files``: files written into the folder by others (charts).
+        recorded separately as defaults. ``files``: files written into the folder by others (charts), or a function
+        waiting for them and returning them, called once results.xlsx is written (so charts drawn elsewhere finish
+        meanwhile).
         """
         if self.tables:
             key = self._results_job(inputs, settings)[0]
@@ -249,7 +252,7 @@ class RunFolder:
             if self._results is None or self._results[0] != key:  # not written, or from tables since changed
                 self.results_workbook(inputs, settings).result()
             self.files += ["data_dictionary.csv", "results.xlsx"]
-        self.files += list(files)
+        self.files += list(files() if callable(files) else files)
         self.timings["total_seconds"] = round(time.perf_counter() - self.started, 4)
         manifest = {
             "tool": "ifpp-econ",

@@ -280,6 +280,10 @@ def format_psa(result: "PSAResult", conventions: str = "", beside: "BesidePSA | 
     warning = presentation.small_sample_warning(result.iterations)
     if warning:
         lines.append(warning)
+    if "subsample" in data:
+        se = data["subsample"]["interval_se"]["per_child_savings"]
+        lines.append(f"  ({data['subsample']['note']}; Monte Carlo SE of the savings interval's ends "
+                     f"{_gbp(se['lower'])} and {_gbp(se['upper'])})")
     rows = [("per_child_savings", "Savings per child", _gbp), ("per_family_savings", "Savings per family", _gbp),
             ("placements_avoided_per_child", "Placements avoided", lambda v: f"{v:.4f}".replace("-", presentation.MINUS)),
             ("care_months_avoided_per_child", "Months in care avoided", lambda v: f"{v:.2f}".replace("-", presentation.MINUS)),
@@ -400,9 +404,8 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
     run.table("ce_plane", ce_plane_points(result.incremental()))
     if len(result.strategies) > 2:
         run.table("psa_frontier", psa_frontier(result))
-    if save_iterations:
-        result.samples(draws=True).to_csv(run.path / "iterations.csv.gz")
-        run.files.append("iterations.csv.gz")
+    if save_iterations:  # written while the PSA ran (IterationsFile)
+        run.files.append(IterationsFile.NAME)
     data = result.to_json()
     s = data["per_child_savings"]
     run.headline.append(("PSA", f"{result.iterations:,} iterations (seed {result.seed}): per-child savings "
@@ -426,6 +429,32 @@ def write_psa(run: RunFolder, result: "PSAResult", inputs, conventions: str, sav
 
 
 
+
+
+class IterationsFile:
+    """``iterations.csv.gz``: every PSA iteration as a row (``draw:<parameter>`` columns, then each kept outcome per
+    strategy, ``cost[IFPP]`` …), written chunk by chunk while the PSA runs (:func:`~ifpp_econ.analyses.psa.run_psa`'s
+    ``on_chunk``), so no iteration is held for it: the same rows as ``PSAResult.samples(draws=True)`` of a PSA that
+    kept them all."""
+
+    NAME = "iterations.csv.gz"
+
+    def __init__(self, run: RunFolder, strategies: list[str]):
+        import gzip
+
+        self.strategies = strategies
+        self.handle = gzip.open(run.path / self.NAME, "wt", encoding="utf-8", newline="")
+        self.first = True
+
+    def __call__(self, start: int, draws: pd.DataFrame, outcomes: dict[str, np.ndarray]) -> None:
+        frame = pd.DataFrame({f"{o}[{s}]": v[k] for o, v in outcomes.items() for k, s in enumerate(self.strategies)})
+        frame = pd.concat([draws.reset_index(drop=True).add_prefix("draw:"), frame], axis=1)
+        frame.index = pd.RangeIndex(start, start + len(frame), name="iteration")
+        frame.to_csv(self.handle, header=self.first)
+        self.first = False
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def write_evsi(run: RunFolder, result: "EVSIResult") -> dict:
