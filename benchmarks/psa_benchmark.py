@@ -8,6 +8,8 @@ Prints:
       iteration) / EVPPI / writing incl. charts (from the run's manifest);
   (b) `ifpp-econ run` end to end (the deterministic base case);
   (d) `ifpp-econ report -n 10000` end to end;
+  (e) the 1,000,000-iteration PSA against the machine's floor: the sampling and the model's kernel each measured
+      alone on one thread (CPU per iteration) × N ÷ cores, the run's wall time as a multiple of it, and its split;
   (c) the Briggs Exercise 4.7 HIV PSA (Chancellor 1997) through the documented engine API
       (`simulate` with `cycle_index`, `check=False`, `keep_trace=False`) at 1,000,000
       samples in chunks: time per sample, and the ratio to heemod 1.0.2's measured 21 ms
@@ -72,6 +74,30 @@ def hiv_psa_per_sample(n: int, chunk: int, seed: int = 1) -> tuple[float, float,
     return wall / n, cpu / n, sampling / n
 
 
+def floor_per_iteration(n: int = 65_536, chunk: int = 4_096, seed: int = 7) -> tuple[float, float]:
+    """(sampling, model) CPU seconds per iteration of the default workbook's PSA, each measured alone on one thread in
+    this process (chunks of ``chunk`` iterations, after one warm-up chunk): the machine's floor for a PSA is their sum
+    × iterations ÷ cores."""
+    from ifpp_econ import default_workbook
+    from ifpp_econ.analyses.psa import draw, plan_chunks
+    from ifpp_econ.engine import threads
+    from ifpp_econ.inputs.reader import read_workbook
+    from ifpp_econ.model.family_states import run_model
+
+    plan = plan_chunks(read_workbook(default_workbook()))
+    sampling = model = 0.0
+    with threads.single_thread():
+        run_model(draw(plan.inputs, chunk, seed, 0, None, plan.sampler), plan.spec)
+        for start in range(0, n, chunk):
+            c = time.process_time()
+            draws = draw(plan.inputs, chunk, seed, start, None, plan.sampler)
+            sampling += time.process_time() - c
+            c = time.process_time()
+            run_model(draws, plan.spec)
+            model += time.process_time() - c
+    return sampling / n, model / n
+
+
 def summary(values: list[float], fmt: str) -> str:
     return fmt.format(min(values)) if len(values) == 1 else \
         f"{fmt.format(min(values))} (median {fmt.format(statistics.median(values))})"
@@ -94,8 +120,9 @@ def main() -> None:
     run_cli(["psa", "-n", "2000", "--no-evppi"])  # warm the numba cache, the bytecode and the file cache
     run_cli(["report", "-n", "2000"])
     psa: dict[int, list[dict]] = {n: [] for n in sizes}
-    base, hiv, report = [], [], []
+    base, hiv, report, floor = [], [], [], []
     for _ in range(args.repeats):
+        floor.append(floor_per_iteration())
         for n in sizes:
             psa[n].append(run_cli(["psa", "-n", str(n), "--seed", "7", *extra]))
         base.append(run_cli(["run"]))
@@ -119,6 +146,26 @@ def main() -> None:
               f"EVPPI {summary([x.get('evppi_seconds', 0.0) for x in t], '{:.2f} s')}; "
               f"writing {summary(writing, '{:.2f} s')}; "
               f"total in-process {summary([x['total_seconds'] for x in t], '{:.2f} s')}")
+    cores = available_cores()
+    sampling_alone, model_alone = min(f[0] for f in floor), min(f[1] for f in floor)
+    for n, runs in psa.items():
+        if n < 1_000_000:
+            continue
+        t = [r["timings"] for r in runs]
+        limit = (sampling_alone + model_alone) * n / cores
+        walls = [r["wall"] for r in runs]
+        print(f"(e) psa -n {n:,} against the machine's floor: kernel alone {1e6 * model_alone:.2f} µs + sampling alone "
+              f"{1e6 * sampling_alone:.2f} µs CPU per iteration (one thread, min of {len(floor)}) × {n:,} ÷ {cores} cores "
+              f"= {limit:.2f} s; the run {summary(walls, '{:.2f} s')} = "
+              f"{summary([w / limit for w in walls], '{:.2f}×')} the floor (target ≤ 1.5×)")
+        print(f"    split: start-up {summary([r['wall'] - x['total_seconds'] for r, x in zip(runs, t)], '{:.2f} s')}, "
+              f"chunks {summary([x['chunks_seconds'] for x in t], '{:.2f} s')} "
+              f"({summary([x['chunks_seconds'] / limit for x in t], '{:.2f}×')} the floor; in them model CPU "
+              f"{summary([1e6 * x['model_cpu_seconds'] / n for x in t], '{:.2f} µs')} and sampling "
+              f"{summary([1e6 * x['sampling_seconds'] / n for x in t], '{:.2f} µs')} wall per iteration), in-process "
+              f"around the chunks {summary([x['total_seconds'] - x['chunks_seconds'] for x in t], '{:.2f} s')} "
+              "(workbook, base case; then the structural PSA beside it, EVPPI, tables, charts not yet drawn, "
+              "results.xlsx)")
     print(f"(b) ifpp-econ run: wall {summary([r['wall'] for r in base], '{:.2f} s')}")
     print(f"(d) ifpp-econ report -n 10000: wall {summary([r['wall'] for r in report], '{:.2f} s')}, "
           f"CPU {summary([100 * r['cpu'] / r['wall'] for r in report], '{:.0f}%')} (CPU of the report process and its "

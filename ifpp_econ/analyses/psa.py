@@ -405,7 +405,8 @@ class PSAResult:
         return {"iterations": self.iterations, "iterations_kept": self.kept_iterations,
                 "note": (f"means, probabilities, CEAC and EVPI over all {self.iterations:,} iterations; 95% intervals, "
                          f"the CE plane and convergence from the first {self.kept_iterations:,} (independent draws: "
-                         "a random sample of all of them); EVPPI from the first 20,000"),
+                         "a random sample of all of them)"
+                         + ("" if self.draws is None else f"; EVPPI from the first {len(self.draws):,}")),
                 "interval_se": {metric: {"lower": comparison.quantile_se(inc[metric], 0.025),
                                          "upper": comparison.quantile_se(inc[metric], 0.975)}
                                 for metric in ("per_child_savings", "placements_avoided_per_child")}}

@@ -87,7 +87,7 @@ def prepare(dispatchers, args, announce=None) -> list[str]:
     signature = tuple(typeof(a) for a in args)
     missing = [d for d in dispatchers if signature not in d.overloads and not _in_cache(d, signature)]
     if missing and announce is not None:
-        announce("preparing the compiled model, once per install (about a minute; later runs load it in a second)")
+        announce("preparing the compiled model, once per install (15–40 s; later runs load it in a second)")
     for dispatcher in dispatchers:
         if signature not in dispatcher.overloads:
             dispatcher.compile(signature)
