@@ -220,3 +220,17 @@ def test_save_iterations_writes_every_iteration_while_holding_the_first(default_
     assert rows["cost[IFPP]"].mean() == pytest.approx(kept.streamed.outcomes["cost"][k], rel=1e-12)
     assert rows.filter(like="draw:").shape[1] > 10 and not rows.isna().any().any()
     assert "iterations.csv.gz" in json.loads((outcome.folder / "manifest.json").read_text())["files"]
+
+
+def test_report_of_a_psa_past_the_kept_iterations_says_so_and_uses_every_iteration(default_inputs, monkeypatch,
+                                                                                    tmp_path):
+    from ifpp_econ import pipeline
+
+    _small_blocks(monkeypatch)
+    outcome = pipeline.report(default_inputs, n=3000, seed=5, out=tmp_path / "report")
+    page = (outcome.folder / "report.html").read_text(encoding="utf-8")
+    assert "over all 3,000 iterations" in page and "from the first 2,048" in page
+    every = run_psa(default_inputs, n=3000, seed=5)
+    assert every.streamed is not None
+    assert outcome.data["psa_per_child_savings"]["mean"] == pytest.approx(every.to_json()["per_child_savings"]["mean"],
+                                                                          rel=1e-12)

@@ -373,6 +373,7 @@ def write_report(run, results, charts, n: int, seed: int, dsa_summary: dict, bud
          + chart(charts.svg("convergence"), "Convergence of the PSA",
                  "Running mean and 95% interval of savings per child.") + "</div>"
          + f"<p class=note>{html.escape(_rules_text(psa.rule_counts, psa.iterations))}</p>"
+         + ("" if "subsample" not in psa_json else f"<p class=note>{html.escape(psa_json['subsample']['note'])}.</p>")
          + f"<p>{html.escape(psa.distributions)}.</p>" + averaged_html(averaged)),
         ("tornado", "One-way sensitivity (tornado)",
          chart(charts.svg("tornado"), "Tornado diagram",
