@@ -70,6 +70,28 @@ def test_report_results_xlsx_prints_in_at_most_25_pages(tmp_path, monkeypatch):
     assert all(wb[name].sheet_state == "visible" for name in data)
 
 
+@pytest.mark.slow
+def test_a_workbook_asking_for_evsi_still_prints_in_at_most_25_pages(tmp_path, monkeypatch):
+    from ifpp_econ.inputs.template import write_template
+
+    monkeypatch.chdir(tmp_path)
+    path = write_template(tmp_path / "trial.xlsx")
+    wb = load_workbook(path)
+    ws = wb["Settings"]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "evsi_sample_sizes")
+    ws.cell(row, 2).value = "25, 100, 400, 1600"
+    wb.save(path)
+    result = CliRunner().invoke(main, ["report", str(path), "-n", "2000", "--out", "r"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    pages = _pdf_pages(_to_pdf(tmp_path / "r" / "results.xlsx", tmp_path))
+    assert pages <= MAX_PAGES, pages
+    if shutil.which("pdftotext"):
+        assert _pages_per_sheet(tmp_path / "results.pdf")["EVPPI and EVSI"] == 1  # the two VOI tables share a page
+    summary = load_workbook(tmp_path / "r" / "results.xlsx")["Summary"]
+    header = next(r for r in range(1, summary.max_row + 1) if summary.cell(r, 2).value == "Savings per child (£)")
+    assert summary.row_dimensions[header].height >= 29  # a wrapped key-figure header gets its two lines
+
+
 # -- the budget's board table ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def budget_table(default_inputs):

@@ -410,4 +410,4 @@ def test_report_shows_the_value_of_a_trial_when_the_workbook_asks(tmp_path):
     html = (tmp_path / "r" / "report.html").read_text()
     assert "Value of a trial (EVSI)" in html and "Expected net benefit of sampling (ENBS)" in html
     assert "CHEERS-VOI" in html and "not run: set evsi_sample_sizes" not in html
-    assert "EVSI (value of a trial)" in load_workbook(tmp_path / "r" / "results.xlsx").sheetnames
+    assert "EVPPI and EVSI" in load_workbook(tmp_path / "r" / "results.xlsx").sheetnames  # one sheet, one page

@@ -205,7 +205,7 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "outcomes": ("Children's outcomes", None), "psa_outcomes": ("PSA children's outcomes", None),
     "by_payer": ("Who pays and who saves", None), "psa_by_payer": ("PSA who pays and who saves", None),
     "budget_by_payer": ("Budget by payer", None), "consequences": ("Outcomes and who pays", None),
-    "evsi": ("EVSI (value of a trial)", None),
+    "evsi": ("EVSI (value of a trial)", None), "value_of_information": ("EVPPI and EVSI", None),
 }
 # Tables whose value columns take their unit from a row's key column (the measure named in that row).
 ROW_KEYED = {"psa_incremental": ("metric", ("mean", "lower", "upper")),

@@ -57,7 +57,11 @@ GROUPS = {"decision_ratios": (("decision_ratios", "Decision ratios (placements c
                            ("by_payer", "Who pays and who saves: discounted cost per child by payer, base case"),
                            ("psa_by_payer", "Who pays and who saves, PSA: means and 95% intervals of the savings"),
                            ("budget_by_payer", "Who pays and who saves in the budget: undiscounted cash over its "
-                                               "years"))}
+                                               "years")),
+          "value_of_information": (("evppi", "EVPPI: the value of learning each parameter or group exactly, per child "
+                                             "referred, at the workbook's willingness to pay"),
+                                   ("evsi", "EVSI: the value of a two-arm trial of each size, per child referred, and "
+                                            "its expected net benefit of sampling (ENBS) for the local authority"))}
 ONE_PAGE = ("consequences",)  # groups printed on one page (their tables are short; wrapped headers run them over)
 # Tables this wide and this short are written transposed (a measure per row) so that they print readably.
 TRANSPOSE_COLUMNS, TRANSPOSE_ROWS = 10, 4
@@ -409,6 +413,7 @@ def write_summary(ws, tables: dict[str, pd.DataFrame], summary: list[tuple[str, 
                 _store(ws.cell(i, j), v, presentation.excel_format(col, v))
                 ws.cell(i, j).alignment = left
     r = ws.max_row + 2
+    about = r  # from here on, sentences are merged across columns B–E
     _store(ws.cell(r, 1), "About this run")
     ws.cell(r, 1).font = Font(bold=True)
     for key, value in summary_rows(tables, summary):
@@ -421,7 +426,8 @@ def write_summary(ws, tables: dict[str, pd.DataFrame], summary: list[tuple[str, 
             ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=5)
     for j, w in SUMMARY_WIDTHS.items():
         ws.column_dimensions[_letter(j)].width = w
-    _fit_rows(ws, {**SUMMARY_WIDTHS, 2: sum(SUMMARY_WIDTHS[j] for j in (2, 3, 4, 5))})
+    _fit_rows(ws, SUMMARY_WIDTHS, max_row=about - 1)  # key figures: each header in its own column's width
+    _fit_rows(ws, {**SUMMARY_WIDTHS, 2: sum(SUMMARY_WIDTHS[j] for j in (2, 3, 4, 5))}, min_row=about)
     return 5, ws.max_row
 
 
