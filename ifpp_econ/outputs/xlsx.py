@@ -386,7 +386,7 @@ def summary_rows(tables: dict[str, pd.DataFrame], summary: list[tuple[str, objec
     return rows
 
 
-SUMMARY_WIDTHS = {1: 40, 2: 14, 3: 14, 4: 14, 5: 22}
+SUMMARY_WIDTHS: dict[int, float] = {1: 40, 2: 14, 3: 14, 4: 14, 5: 22}
 
 
 def write_summary(ws, tables: dict[str, pd.DataFrame], summary: list[tuple[str, object]]) -> tuple[int, int]:
