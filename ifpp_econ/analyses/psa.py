@@ -255,8 +255,9 @@ class PSAResult:
         return out[["strategy", "versus", "measure", "label", "mean", "lower", "upper", "note"]]
 
     def samples(self, draws: bool = False) -> pd.DataFrame:
-        """Every iteration as a row: each outcome per strategy (``cost[IFPP]`` …) and, with ``draws``, the
-        parameter draws that were kept (``draw:<name>``)."""
+        """Every kept iteration (the first :attr:`kept_iterations`) as a row: each outcome per strategy
+        (``cost[IFPP]`` …) and, with ``draws``, the parameter draws that were kept (``draw:<name>``). Every iteration
+        of a larger PSA: ``ifpp-econ psa --save-iterations`` (or ``run_psa``'s ``on_chunk``)."""
         frame = pd.DataFrame({f"{o}[{s}]": self.outcomes[o][k] for o in self.outcomes
                               for k, s in enumerate(self.strategies)})
         if draws and self.draws is not None:
