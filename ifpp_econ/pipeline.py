@@ -58,6 +58,11 @@ class Outcome:
     price_year: str | None = None
 
 
+def trial_sizes(inputs, given=None) -> list[int]:
+    """The EVSI's trial sizes (families per arm): ``given``, else the workbook's ``evsi_sample_sizes`` (none: no EVSI)."""
+    return list(inputs.settings.get("evsi_sample_sizes") or [] if given is None else given)
+
+
 def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=ANALYSES, executor: Executor | None = None,
             on_result: Callable[[str, Results], None] | None = None, progress=None, stage=None,
             psa_options: dict | None = None, dsa_options: dict | None = None, budget_options: dict | None = None,
@@ -126,7 +131,7 @@ def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=A
             begin("PSA tables, EVPI/EVPPI and charts")
             results.voi = run_voi(results.psa, evppi=(psa_options or {}).get("keep_draws", True) != 0)
             emit("voi")
-        sizes = inputs.settings.get("evsi_sample_sizes") if evsi_sizes is None else evsi_sizes
+        sizes = trial_sizes(inputs, evsi_sizes)
         if "evsi" in wanted and sizes:
             begin(f"EVSI of a trial of {', '.join(f'{s:,}' for s in sizes)} families per arm")
             results.evsi = run_evsi(results.psa, inputs, sizes)
@@ -174,7 +179,7 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
     n = int(inputs.settings["psa_iterations"] if n is None else n)
     seed = int(inputs.settings["psa_seed"] if seed is None else seed)
     conventions = build_spec(inputs).describe_conventions()
-    sizes = inputs.settings.get("evsi_sample_sizes") if evsi_sizes is None else evsi_sizes
+    sizes = trial_sizes(inputs, evsi_sizes)
     keep = 20_000 if evppi or sizes else 0  # draws for EVPPI and EVSI; --save-iterations streams every one to disk
     with RunFolder("psa", out, force, protect=[inputs.path]) as folder, _charts(folder, charts_executor) as charts, \
             contextlib.ExitStack() as stack:
@@ -204,7 +209,7 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
         folder.time("beside_seconds", results.seconds.get("structural uncertainty beside the PSA", 0.0))
         dest = folder.commit(inputs, settings={"iterations": n, "seed": seed, "chunk_size": result.chunk_size,
                                                "structural": structural or inputs.settings.get("psa_structural"),
-                                               "evsi_sample_sizes": list(sizes or [])},
+                                               "evsi_sample_sizes": sizes},
                              files=charts.wait)
     warnings = [w for w in [presentation.small_sample_warning(n)] if w]
     data = {**result.to_json(), **extra, "conventions": writers.psa_conventions(conventions, result), "warnings": warnings}
