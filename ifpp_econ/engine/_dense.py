@@ -4,6 +4,9 @@ from numba import prange
 
 from .compiling import jit, serial_twin
 
+LANES = 64  # batch elements moved together: each state's occupancy is a (LANES,) vector, so the loops vectorise
+COPY_MAX = 4096  # a block's matrices are copied to (M, S, S, LANES) (contiguous over the lanes) when M·S·S is at most this
+
 
 @jit(parallel=True, nogil=True)
 def dense_cohort(x0, p, cycle_index, plain, per_batch, per_row, out_plain, out_batch, out_row, trace):  # pragma: no cover
@@ -12,43 +15,84 @@ def dense_cohort(x0, p, cycle_index, plain, per_batch, per_row, out_plain, out_b
     Shapes: x0 ``(B, S)``; p ``(B, M, S, S)``; cycle_index ``(T,)`` in ``0..M-1`` (row r+1 =
     row r @ ``p[b, cycle_index[r]]``); reward values per state: plain ``(A0, S)``, per_batch
     ``(A1, B, S)``, per_row ``(A2, B, T+1, S)``; their row values out_* ``(A·, B, T+1)``;
-    trace ``(B, T+1, S)``, or empty when not kept. Sums run over states in order.
+    trace ``(B, T+1, S)``, or empty when not kept. Sums run over states in order, from 0.0.
+
+    Batch elements are moved in blocks of :data:`LANES` held state-major, ``x[s, lane]``: every
+    arithmetic step is the same for each element as one element at a time (the same products,
+    added in the same order), so the numbers do not depend on the block an element falls in.
     """
     n_batch, n_states = x0.shape
+    n_mat = p.shape[1]
     n_cycles = cycle_index.shape[0]
     keep = trace.shape[0] > 0
-    for b in prange(n_batch):
-        x = np.empty(n_states)
-        nx = np.empty(n_states)
-        for j in range(n_states):
-            x[j] = x0[b, j]
+    copy = n_mat * n_states * n_states <= COPY_MAX
+    n_blocks = (n_batch + LANES - 1) // LANES
+    for blk in prange(n_blocks):
+        b0 = blk * LANES
+        lanes = min(LANES, n_batch - b0)
+        x = np.zeros((n_states, LANES))
+        nx = np.zeros((n_states, LANES))
+        acc = np.zeros(LANES)
+        q = np.zeros((n_mat, n_states, n_states, LANES) if copy else (0, 0, 0, LANES))
+        vb = np.zeros((per_batch.shape[0], n_states, LANES))
+        # row values written here, then copied to out_* in one contiguous piece per reward
+        rows_plain = np.empty((plain.shape[0], LANES, n_cycles + 1))
+        rows_batch = np.empty((per_batch.shape[0], LANES, n_cycles + 1))
+        rows_row = np.empty((per_row.shape[0], LANES, n_cycles + 1))
+        for k in range(lanes):
+            for j in range(n_states):
+                x[j, k] = x0[b0 + k, j]
+            for a in range(per_batch.shape[0]):
+                for s in range(n_states):
+                    vb[a, s, k] = per_batch[a, b0 + k, s]
+            if copy:
+                for m in range(n_mat):
+                    for i in range(n_states):
+                        for j in range(n_states):
+                            q[m, i, j, k] = p[b0 + k, m, i, j]
         for r in range(n_cycles + 1):
             if r > 0:
                 m = cycle_index[r - 1]
                 for j in range(n_states):
-                    total = 0.0
+                    acc[:] = 0.0
                     for i in range(n_states):
-                        total += x[i] * p[b, m, i, j]
-                    nx[j] = total
+                        if copy:
+                            for k in range(LANES):
+                                acc[k] += x[i, k] * q[m, i, j, k]
+                        else:
+                            for k in range(lanes):
+                                acc[k] += x[i, k] * p[b0 + k, m, i, j]
+                    nx[j] = acc
                 x, nx = nx, x
             for a in range(plain.shape[0]):
-                total = 0.0
+                acc[:] = 0.0
                 for s in range(n_states):
-                    total += x[s] * plain[a, s]
-                out_plain[a, b, r] = total
+                    w = plain[a, s]
+                    for k in range(LANES):
+                        acc[k] += x[s, k] * w
+                for k in range(lanes):
+                    rows_plain[a, k, r] = acc[k]
             for a in range(per_batch.shape[0]):
-                total = 0.0
+                acc[:] = 0.0
                 for s in range(n_states):
-                    total += x[s] * per_batch[a, b, s]
-                out_batch[a, b, r] = total
+                    for k in range(LANES):
+                        acc[k] += x[s, k] * vb[a, s, k]
+                for k in range(lanes):
+                    rows_batch[a, k, r] = acc[k]
             for a in range(per_row.shape[0]):
-                total = 0.0
+                acc[:] = 0.0
                 for s in range(n_states):
-                    total += x[s] * per_row[a, b, r, s]
-                out_row[a, b, r] = total
+                    for k in range(lanes):
+                        acc[k] += x[s, k] * per_row[a, b0 + k, r, s]
+                for k in range(lanes):
+                    rows_row[a, k, r] = acc[k]
             if keep:
-                for s in range(n_states):
-                    trace[b, r, s] = x[s]
+                for k in range(lanes):
+                    for s in range(n_states):
+                        trace[b0 + k, r, s] = x[s, k]
+        out_plain[:, b0:b0 + lanes] = rows_plain[:, :lanes]
+        out_batch[:, b0:b0 + lanes] = rows_batch[:, :lanes]
+        out_row[:, b0:b0 + lanes] = rows_row[:, :lanes]
 
 
 dense_cohort_serial = serial_twin(dense_cohort)
