@@ -5,6 +5,7 @@ from numba import prange
 from .compiling import jit, serial_twin
 
 LANES = 64  # batch elements moved together: each state's occupancy is a (LANES,) vector, so the loops vectorise
+GROUP = 16  # blocks run one after another by a thread, reusing one set of scratch arrays
 COPY_MAX = 4096  # a block's matrices are copied to (M, S, S, LANES) (contiguous over the lanes) when M·S·S is at most this
 
 
@@ -27,9 +28,7 @@ def dense_cohort(x0, p, cycle_index, plain, per_batch, per_row, out_plain, out_b
     keep = trace.shape[0] > 0
     copy = n_mat * n_states * n_states <= COPY_MAX
     n_blocks = (n_batch + LANES - 1) // LANES
-    for blk in prange(n_blocks):
-        b0 = blk * LANES
-        lanes = min(LANES, n_batch - b0)
+    for group in prange((n_blocks + GROUP - 1) // GROUP):
         x = np.zeros((n_states, LANES))
         nx = np.zeros((n_states, LANES))
         acc = np.zeros(LANES)
@@ -39,60 +38,65 @@ def dense_cohort(x0, p, cycle_index, plain, per_batch, per_row, out_plain, out_b
         rows_plain = np.empty((plain.shape[0], LANES, n_cycles + 1))
         rows_batch = np.empty((per_batch.shape[0], LANES, n_cycles + 1))
         rows_row = np.empty((per_row.shape[0], LANES, n_cycles + 1))
-        for k in range(lanes):
-            for j in range(n_states):
-                x[j, k] = x0[b0 + k, j]
+        for blk in range(group * GROUP, min(group * GROUP + GROUP, n_blocks)):
+            b0 = blk * LANES
+            lanes = min(LANES, n_batch - b0)
+            for j in range(n_states):  # loops over lanes innermost: contiguous stores
+                for k in range(lanes):
+                    x[j, k] = x0[b0 + k, j]
             for a in range(per_batch.shape[0]):
                 for s in range(n_states):
-                    vb[a, s, k] = per_batch[a, b0 + k, s]
+                    for k in range(lanes):
+                        vb[a, s, k] = per_batch[a, b0 + k, s]
             if copy:
                 for m in range(n_mat):
                     for i in range(n_states):
                         for j in range(n_states):
-                            q[m, i, j, k] = p[b0 + k, m, i, j]
-        for r in range(n_cycles + 1):
-            if r > 0:
-                m = cycle_index[r - 1]
-                for j in range(n_states):
-                    acc[:] = 0.0
-                    for i in range(n_states):
-                        if copy:
-                            for k in range(LANES):
-                                acc[k] += x[i, k] * q[m, i, j, k]
-                        else:
                             for k in range(lanes):
-                                acc[k] += x[i, k] * p[b0 + k, m, i, j]
-                    nx[j] = acc
-                x, nx = nx, x
-            for a in range(plain.shape[0]):
-                acc[:] = 0.0
-                for s in range(n_states):
-                    w = plain[a, s]
-                    for k in range(LANES):
-                        acc[k] += x[s, k] * w
-                for k in range(lanes):
-                    rows_plain[a, k, r] = acc[k]
-            for a in range(per_batch.shape[0]):
-                acc[:] = 0.0
-                for s in range(n_states):
-                    for k in range(LANES):
-                        acc[k] += x[s, k] * vb[a, s, k]
-                for k in range(lanes):
-                    rows_batch[a, k, r] = acc[k]
-            for a in range(per_row.shape[0]):
-                acc[:] = 0.0
-                for s in range(n_states):
-                    for k in range(lanes):
-                        acc[k] += x[s, k] * per_row[a, b0 + k, r, s]
-                for k in range(lanes):
-                    rows_row[a, k, r] = acc[k]
-            if keep:
-                for k in range(lanes):
+                                q[m, i, j, k] = p[b0 + k, m, i, j]
+            for r in range(n_cycles + 1):
+                if r > 0:
+                    m = cycle_index[r - 1]
+                    for j in range(n_states):
+                        acc[:] = 0.0
+                        for i in range(n_states):
+                            if copy:
+                                for k in range(LANES):
+                                    acc[k] += x[i, k] * q[m, i, j, k]
+                            else:
+                                for k in range(lanes):
+                                    acc[k] += x[i, k] * p[b0 + k, m, i, j]
+                        nx[j] = acc
+                    x, nx = nx, x
+                for a in range(plain.shape[0]):
+                    acc[:] = 0.0
                     for s in range(n_states):
-                        trace[b0 + k, r, s] = x[s, k]
-        out_plain[:, b0:b0 + lanes] = rows_plain[:, :lanes]
-        out_batch[:, b0:b0 + lanes] = rows_batch[:, :lanes]
-        out_row[:, b0:b0 + lanes] = rows_row[:, :lanes]
+                        w = plain[a, s]
+                        for k in range(LANES):
+                            acc[k] += x[s, k] * w
+                    for k in range(lanes):
+                        rows_plain[a, k, r] = acc[k]
+                for a in range(per_batch.shape[0]):
+                    acc[:] = 0.0
+                    for s in range(n_states):
+                        for k in range(LANES):
+                            acc[k] += x[s, k] * vb[a, s, k]
+                    for k in range(lanes):
+                        rows_batch[a, k, r] = acc[k]
+                for a in range(per_row.shape[0]):
+                    acc[:] = 0.0
+                    for s in range(n_states):
+                        for k in range(lanes):
+                            acc[k] += x[s, k] * per_row[a, b0 + k, r, s]
+                    for k in range(lanes):
+                        rows_row[a, k, r] = acc[k]
+                if keep:
+                    for k in range(lanes):
+                        for s in range(n_states):
+                            trace[b0 + k, r, s] = x[s, k]
+            out_plain[:, b0:b0 + lanes] = rows_plain[:, :lanes]
+            out_batch[:, b0:b0 + lanes] = rows_batch[:, :lanes]
+            out_row[:, b0:b0 + lanes] = rows_row[:, :lanes]
 
 
 dense_cohort_serial = serial_twin(dense_cohort)
