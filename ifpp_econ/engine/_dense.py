@@ -15,7 +15,8 @@ def dense_cohort(x0, p, cycle_index, plain, per_batch, per_row, out_plain, out_b
 
     Shapes: x0 ``(B, S)``; p ``(B, M, S, S)``; cycle_index ``(T,)`` in ``0..M-1`` (row r+1 =
     row r @ ``p[b, cycle_index[r]]``); reward values per state: plain ``(A0, S)``, per_batch
-    ``(A1, B, S)``, per_row ``(A2, B, T+1, S)``; their row values out_* ``(A·, B, T+1)``;
+    ``(A1, B, S)``, per_row ``(A2, B, T+1, S)``; their row values out_* ``(A·, T+1, B)`` (rows first: each row's
+    values of a block are one contiguous store);
     trace ``(B, T+1, S)``, or empty when not kept. Sums run over states in order, from 0.0.
 
     Batch elements are moved in blocks of :data:`LANES` held state-major, ``x[s, lane]``: every
@@ -34,10 +35,6 @@ def dense_cohort(x0, p, cycle_index, plain, per_batch, per_row, out_plain, out_b
         acc = np.zeros(LANES)
         q = np.zeros((n_mat, n_states, n_states, LANES) if copy else (0, 0, 0, LANES))
         vb = np.zeros((per_batch.shape[0], n_states, LANES))
-        # row values written here, then copied to out_* in one contiguous piece per reward
-        rows_plain = np.empty((plain.shape[0], LANES, n_cycles + 1))
-        rows_batch = np.empty((per_batch.shape[0], LANES, n_cycles + 1))
-        rows_row = np.empty((per_row.shape[0], LANES, n_cycles + 1))
         for blk in range(group * GROUP, min(group * GROUP + GROUP, n_blocks)):
             b0 = blk * LANES
             lanes = min(LANES, n_batch - b0)
@@ -75,28 +72,25 @@ def dense_cohort(x0, p, cycle_index, plain, per_batch, per_row, out_plain, out_b
                         for k in range(LANES):
                             acc[k] += x[s, k] * w
                     for k in range(lanes):
-                        rows_plain[a, k, r] = acc[k]
+                        out_plain[a, r, b0 + k] = acc[k]
                 for a in range(per_batch.shape[0]):
                     acc[:] = 0.0
                     for s in range(n_states):
                         for k in range(LANES):
                             acc[k] += x[s, k] * vb[a, s, k]
                     for k in range(lanes):
-                        rows_batch[a, k, r] = acc[k]
+                        out_batch[a, r, b0 + k] = acc[k]
                 for a in range(per_row.shape[0]):
                     acc[:] = 0.0
                     for s in range(n_states):
                         for k in range(lanes):
                             acc[k] += x[s, k] * per_row[a, b0 + k, r, s]
                     for k in range(lanes):
-                        rows_row[a, k, r] = acc[k]
+                        out_row[a, r, b0 + k] = acc[k]
                 if keep:
                     for k in range(lanes):
                         for s in range(n_states):
                             trace[b0 + k, r, s] = x[s, k]
-            out_plain[:, b0:b0 + lanes] = rows_plain[:, :lanes]
-            out_batch[:, b0:b0 + lanes] = rows_batch[:, :lanes]
-            out_row[:, b0:b0 + lanes] = rows_row[:, :lanes]
 
 
 dense_cohort_serial = serial_twin(dense_cohort)
