@@ -34,8 +34,8 @@ def hiv_psa_inputs(n: int, seed: int, start: int = 0) -> tuple[np.ndarray, np.nd
     d = _SAMPLER.sample(n, seed, start)
     mono, combo = psa_matrices(d)
     p = np.empty((n, 2, 2, 4, 4))
-    p[:, 0, 0], p[:, 1, 0] = mono, combo
-    p[:, 0, 1] = p[:, 1, 1] = p[:, 0, 0]  # copied from p itself: whole matrices in a row
+    p[:, 0, 0] = p[:, 0, 1] = p[:, 1, 1] = mono
+    p[:, 1, 0] = combo
     costs = np.stack([d["c_A"], d["c_B"], d["c_C"], np.zeros(n)], -1) + ZIDOVUDINE * ALIVE
     return p, costs[:, None, :]
 
