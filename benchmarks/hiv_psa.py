@@ -43,12 +43,12 @@ def hiv_psa_inputs(n: int, seed: int, start: int = 0) -> tuple[np.ndarray, np.nd
 def hiv_psa_run(p: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Incremental cost and half-cycle life-years ``(n,)`` (combination − monotherapy)."""
     rewards = {"cost": Reward(state_values=costs, discount_rate=0.06),
-               "alive": Reward(state_values=ALIVE, discount_rate=0.06),
-               "ly": Reward(state_values=ALIVE)}
+               "alive": Reward(state_values=ALIVE, discount_rate=0.06)}
     res = simulate(np.array([1.0, 0, 0, 0]), p, N_CYCLES, rewards, CONVENTIONS, cycle_index=CYCLE_INDEX,
                    check=False, keep_trace=False)
     cost = res.total("cost") + np.array([0.0, LAMIVUDINE]) * res.total("alive", 2)
-    life_years = res.row_values["ly"] @ cycle_weights(N_CYCLES, "half-cycle")
+    # half-cycle life-years from the same (undiscounted) row values; einsum reads the engine's rows-first views in place
+    life_years = np.einsum("...r,r->...", res.row_values["alive"], cycle_weights(N_CYCLES, "half-cycle"))
     return cost[:, 1] - cost[:, 0], life_years[:, 1] - life_years[:, 0]
 
 

@@ -71,16 +71,20 @@ def psa_parameters() -> pd.DataFrame:
 
 def psa_matrices(draws: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per PSA draw, the monotherapy and combination transition matrices ``(n, 4, 4)`` (the combination's moves
-    are monotherapy's × the drawn RR, its diagonal what is left)."""
+    are monotherapy's × the drawn RR, its diagonal what is left: 1 − the row's moves, added in column order)."""
     n = len(draws)
-    mono = np.zeros((n, 4, 4))
-    for i, frm in enumerate("ABC"):
-        for j, to in enumerate("ABCD"):
-            if f"p_{frm}{to}" in draws:
-                mono[:, i, j] = draws[f"p_{frm}{to}"]
-    mono[:, 3, 3] = 1.0
-    combo = mono * draws["rr"].to_numpy()[:, None, None]
-    diag = np.arange(4)
-    combo[:, diag, diag] = 0.0
-    combo[:, diag, diag] = 1.0 - combo.sum(-1)
-    return mono, combo
+    rr = draws["rr"].to_numpy()
+    zero, one = np.zeros(n), np.ones(n)
+    mono, combo = [], []  # the 16 entries, row by row, each (n,)
+    for i, frm in enumerate("ABCD"):
+        row = [draws[f"p_{frm}{to}"].to_numpy() if f"p_{frm}{to}" in draws else zero for to in "ABCD"]
+        if frm == "D":
+            row[3] = one
+        moves = [zero if j == i else p * rr for j, p in enumerate(row)]
+        moved = moves[0] + moves[1] + moves[2] + moves[3]
+        moves[i] = 1.0 - moved
+        mono += row
+        combo += moves
+    # built entry-major (16, n), returned as (n, 4, 4) views: the caller's copy into its own layout transposes once
+    # (writing columns into an (n, 4, 4) array costs ~4 ns an entry)
+    return np.array(mono).T.reshape(n, 4, 4), np.array(combo).T.reshape(n, 4, 4)

@@ -83,3 +83,34 @@ def test_trace_kept_by_default_only_when_small(monkeypatch):
     monkeypatch.setattr(cohort, "TRACE_AUTO_BYTES", 95)  # the trace needs 6 × 2 × 8 = 96 bytes
     assert simulate(np.array([1.0, 0]), p, 5).trace is None
     assert simulate(np.array([1.0, 0]), p, 5, keep_trace=True).trace.shape == (6, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")
+@pytest.mark.parametrize("n_states, n_cycles", [(4, 20), (24, 8)])  # 8·24·24 > COPY_MAX: matrices read in place
+def test_compiled_dense_blocks_give_every_element_its_own_numbers(n_states, n_cycles):
+    """The compiled loop moves elements in blocks of LANES: each element's numbers are bit-identical whichever block
+    (and position in it) it falls in, equal to the numpy reference, with a trace and every kind of state value."""
+    from ifpp_econ.engine import _dense
+
+    rng = np.random.default_rng(5)
+    n = 2 * _dense.LANES + 3
+    p = rng.uniform(size=(n, n_cycles, n_states, n_states))
+    p /= p.sum(-1, keepdims=True)
+    x0 = rng.dirichlet(np.ones(n_states), size=n)
+    rewards = {"plain": Reward(state_values=rng.uniform(size=n_states), discount_rate=0.035),
+               "batch": Reward(state_values=rng.uniform(size=(n, n_states))),
+               "row": Reward(state_values=rng.uniform(size=(n, n_cycles + 1, n_states)), varies_by_cycle=True)}
+    runs = {k: simulate(x0, p, n_cycles, rewards, HIV_CONVENTIONS, time_varying=True, kernel=k, keep_trace=True)
+            for k in ("numba", "numpy")}
+    np.testing.assert_allclose(runs["numba"].trace, runs["numpy"].trace, rtol=1e-12, atol=1e-15)
+    for name in rewards:
+        np.testing.assert_allclose(runs["numba"].row_values[name], runs["numpy"].row_values[name], rtol=1e-12)
+    for lo, hi in ((0, 1), (_dense.LANES - 1, _dense.LANES + 2), (n - 5, n)):  # alone, or across a block edge
+        part = {"plain": rewards["plain"], "batch": Reward(state_values=rewards["batch"].state_values[lo:hi]),
+                "row": Reward(state_values=rewards["row"].state_values[lo:hi], varies_by_cycle=True)}
+        alone = simulate(x0[lo:hi], p[lo:hi], n_cycles, part, HIV_CONVENTIONS, time_varying=True, kernel="numba",
+                         keep_trace=True)
+        assert np.array_equal(alone.trace, runs["numba"].trace[lo:hi])
+        for name in rewards:
+            assert np.array_equal(alone.row_values[name], runs["numba"].row_values[name][lo:hi])

@@ -4,7 +4,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from ifpp_econ.analyses import sampling
 from ifpp_econ.analyses.sampling import sample
+from ifpp_econ.engine import threads
 from ifpp_econ.exceptions import SamplingError
 from ifpp_econ.inputs import distributions, inversion
 from ifpp_econ.inputs.distributions import percentile_range
@@ -79,6 +81,37 @@ def test_tabulated_inverse_matches_scipy_ppf():
             assert np.abs(got - exact).max() < 1e-9 * iqr, dist.args
         assert np.all(np.diff(got[:4001]) >= 0)
     assert inversion._inverse_table("beta", (0.1, 5.0), ()) is None  # too curved in the tail: scipy ppf is used
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")
+def test_compiled_table_gives_the_numpy_numbers_bit_for_bit(monkeypatch):
+    """From COMPILED_MIN values a table is evaluated compiled: the same operations in the same order as numpy's."""
+    z = np.concatenate([np.linspace(-8, 8, 40_001), np.random.default_rng(1).standard_normal(50_000) * 3,
+                        [0.0, -distributions.Z_CLIP, distributions.Z_CLIP, -1e300, 1e300]])
+    for dist in (stats.beta(30, 70), stats.beta(0.5, 0.5), stats.gamma(16, scale=300), stats.gamma(0.8, scale=2)):
+        inverse = inversion.inverse_cdf(dist)
+        compiled = inverse(z)
+        x, slope, (lo, hi) = inversion._inverse_table(dist.dist.name, tuple(map(float, dist.args)),
+                                                      tuple(sorted(dist.kwds.items())))
+        assert np.array_equal(compiled, np.clip(inversion._hermite(x, slope, z), lo, hi)), dist.args
+        assert np.array_equal(compiled, np.concatenate([inverse(part) for part in np.array_split(z, 100)]))
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numpy")  # the numpy reference for the same values
+    assert np.array_equal(inverse(z), compiled)
+
+
+def test_threads_only_for_columns_scipy_inverts(monkeypatch):
+    """Closed forms and tables are cheap (no thread started for them); scipy's ppf columns may use threads, and the
+    draws are the same either way."""
+    cheap = [inversion.inverse_cdf(d) for d in (stats.norm(1, 2), stats.lognorm(0.3, scale=2), stats.gamma(4, scale=3))]
+    ppf = inversion.inverse_cdf(stats.beta(0.1, 5.0))  # no table for it (see above)
+    assert all(inversion.is_cheap(f) for f in cheap) and not inversion.is_cheap(ppf)
+    z = np.random.default_rng(3).standard_normal((30_000, 4))
+    serial = [f(z[:, j]) for j, f in enumerate(cheap + [ppf])]
+    monkeypatch.setattr(sampling, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(sampling, "workers", lambda: 2)
+    for got, want in zip(sampling._invert_columns(cheap + [ppf], z), serial):
+        assert np.array_equal(got, want)
 
 
 def test_correlating_two_parameters_leaves_the_others_unchanged():

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..engine.threads import workers
 from ..inputs.distributions import correlation_cholesky, dirichlet_groups, frozen_distributions
-from ..inputs.inversion import inverse_cdf
+from ..inputs.inversion import inverse_cdf, is_cheap
 
 BLOCK = 1024
 PARALLEL_MIN = 20_000  # ppf work (iterations × columns) below which threads are not worth starting
@@ -41,17 +41,20 @@ def _workers(jobs: int, work: int) -> int:
 
 def _invert_columns(inverses: list, z: np.ndarray) -> list[np.ndarray]:
     """``inverses[j](z[:, j])`` (from :func:`inverse_cdf`) for every column of ``z`` ``(n, k)``; threads
-    across columns (numpy and scipy's special functions release the GIL), results identical to a serial loop."""
+    across the columns inverted by scipy's ``ppf`` (numpy and scipy's special functions release the GIL; closed forms
+    and tables are too quick to be worth a thread), results identical to a serial loop."""
     def one(j):
         return inverses[j](z[:, j])
 
-    workers = _workers(len(inverses), z.size)
+    slow = [j for j in range(len(inverses)) if not is_cheap(inverses[j])]  # scipy ppf: threads may pay off
+    workers = _workers(len(slow), len(z) * len(slow))
     if workers == 1:
         return [one(j) for j in range(len(inverses))]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, range(len(inverses))))
+        done = dict(zip(slow, pool.map(one, slow)))
+    return [done[j] if j in done else one(j) for j in range(len(inverses))]
 
 
 def _block(seed: int, b: int, k: int, corr_cols: list[int], chol, groups) -> tuple[np.ndarray, list[np.ndarray]]:

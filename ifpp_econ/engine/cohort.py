@@ -214,7 +214,8 @@ def discount_factors(n_cycles: int, rate: float, conventions: Conventions) -> np
 class CohortResult:
     """Trace and per-row / per-cycle reward values of one :func:`simulate` call.
 
-    ``row_values[name]``: ``(..., T+1)`` occupancy-weighted state values per row (undiscounted).
+    ``row_values[name]``: ``(..., T+1)`` occupancy-weighted state values per row (undiscounted); a view of a
+    rows-first block (rows, rewards or one reward, batch), as both loops write them, not a C-contiguous array.
     ``flow_values[name]``: ``(..., T)`` one-off transition values per cycle (undiscounted).
     """
 
@@ -382,11 +383,12 @@ def _simulate_dense_compiled(x: np.ndarray, model: DenseTransitions, n_cycles: i
             groups[kind].append((name, v if kind == "plain" else np.broadcast_to(v, batch + shapes[kind][1:])))
     values = {kind: np.array([v for _, v in members], dtype=float).reshape((len(members),) + shapes[kind])
               for kind, members in groups.items()}
-    outs = {kind: np.empty((len(members), n_batch, n_cycles + 1)) for kind, members in groups.items()}
+    # rows first (A, T+1, B), like the numpy loop's row block: exposed as (..., T+1) views
+    outs = {kind: np.empty((len(members), n_cycles + 1, n_batch)) for kind, members in groups.items()}
     trace = np.empty((n_batch, n_cycles + 1, n_states) if keep_trace else (0, 0, 0))
     _dense.compiled("dense_cohort", threads_for())(np.ascontiguousarray(x.reshape(n_batch, n_states)), p, index, values["plain"],
                              values["batch"], values["row"], outs["plain"], outs["batch"], outs["row"], trace)
-    row_values = {name: outs[kind][a].reshape(batch + (n_cycles + 1,))
+    row_values = {name: np.moveaxis(outs[kind][a], 0, -1).reshape(batch + (n_cycles + 1,))
                   for kind, members in groups.items() for a, (name, _) in enumerate(members)}
     kept = trace.reshape(batch + (n_cycles + 1, n_states)) if keep_trace else None
     return CohortResult(n_cycles, conventions, dict(rewards), row_values, {}, kept)
