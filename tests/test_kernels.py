@@ -146,5 +146,8 @@ def test_a_fresh_cache_compiles_once_and_report_after_psa_compiles_nothing(tmp_p
     err, after_psa = command("psa", "-n", "5000", "--chunk-size", "1024", "--out", "p")  # chunks in threads side by side
     assert err.count("Preparing the compiled model, once per install") == 1
     assert any("_serial" in name for name in after_psa) and any("_serial" not in name for name in after_psa)
+    assert any("hermite" in name for name in after_psa)  # the sampler's compiled tables, prepared with the model
     err, after_report = command("report", "-n", "200", "--out", "r")
     assert "Preparing the compiled model" not in err and after_report == after_psa
+    err, after_large = command("psa", "-n", "9000", "--chunk-size", "4096", "--out", "q")  # tables compiled here
+    assert "Preparing the compiled model" not in err and after_large == after_psa

@@ -77,21 +77,22 @@ def plain_arrays(args) -> list:
     return [np.require(a, requirements=("C", "W")) if isinstance(a, np.ndarray) else a for a in args]
 
 
-def prepare(dispatchers, args, announce=None) -> list[str]:
-    """Compile (or load from the cache) every dispatcher in ``dispatchers`` (e.g. a parallel loop and its serial twin)
-    for the signature of ``args``, so that whichever a later command runs is already in the cache: a first run
-    compiles all of them at once instead of one now and another by surprise later. ``announce(message)`` is told
-    once, before compiling, when something is not in the cache. Returns the names compiled now."""
+def prepare(jobs, announce=None) -> list[str]:
+    """Compile (or load from the cache) every dispatcher of ``jobs`` — ``(dispatchers, args)`` pairs, e.g. a parallel
+    loop and its serial twin with the arguments they are called with — for the signature of its ``args``, so that
+    whichever a later command runs is already in the cache: a first run compiles all of them at once instead of one
+    now and another by surprise later. ``announce(message)`` is told once, before compiling, when something is not
+    in the cache. Returns the names compiled now."""
     from numba import typeof
 
-    signature = tuple(typeof(a) for a in args)
-    missing = [d for d in dispatchers if signature not in d.overloads and not _in_cache(d, signature)]
+    work = [(d, tuple(typeof(a) for a in args)) for dispatchers, args in jobs for d in dispatchers]
+    missing = [(d, sig) for d, sig in work if sig not in d.overloads and not _in_cache(d, sig)]
     if missing and announce is not None:
         announce("preparing the compiled model, once per install (15–40 s; later runs load it in a second)")
-    for dispatcher in dispatchers:
+    for dispatcher, signature in work:
         if signature not in dispatcher.overloads:
             dispatcher.compile(signature)
-    return [d.__name__ for d in missing]
+    return [d.__name__ for d, _ in missing]
 
 
 def _in_cache(dispatcher, signature) -> bool:

@@ -85,6 +85,16 @@ def is_cheap(inverse) -> bool:
 COMPILED_MIN = 4096  # values below which a table is evaluated by numpy (no compiler needed, e.g. for validation)
 
 
+def compiled_table_job() -> tuple[list, tuple]:
+    """The compiled table evaluation and arguments of its one signature, for
+    :func:`ifpp_econ.engine.compiling.prepare` (compiled with the model's kernel, not by surprise in a later run)."""
+    from ._hermite import hermite_clipped
+
+    x = np.zeros(TABLE_INTERVALS + 1)
+    return [hermite_clipped], (x, x.copy(), np.zeros(COMPILED_MIN), float(Z_CLIP), TABLE_INTERVALS, 0.0, 1.0,
+                               np.empty(COMPILED_MIN))
+
+
 def _tabulated(x: np.ndarray, slope: np.ndarray, lo: float, hi: float, z: np.ndarray) -> np.ndarray:
     """``clip(_hermite(x, slope, z), lo, hi)``; compiled (the same operations one value at a time, so the same numbers)
     for :data:`COMPILED_MIN` values or more when the kernel is numba (:func:`ifpp_econ.engine.threads.choose_kernel`)."""
