@@ -208,20 +208,21 @@ def test_memory_does_not_grow_past_the_kept_iterations_and_means_cover_every_ite
 def test_save_iterations_writes_every_iteration_while_holding_the_first(default_inputs, monkeypatch, tmp_path):
     from ifpp_econ import pipeline
 
-    _small_blocks(monkeypatch)
-    outcome = pipeline.psa(default_inputs, n=3000, seed=3, out=tmp_path / "run", chunk_size=1000,
+    _small_blocks(monkeypatch, kept=1024, block=256)
+    outcome = pipeline.psa(default_inputs, n=1500, seed=3, out=tmp_path / "run", chunk_size=600,
                            save_iterations=True, evppi=False)
     rows = pd.read_csv(outcome.folder / "iterations.csv.gz", index_col="iteration")
-    assert list(rows.index) == list(range(3000))
-    kept = run_psa(default_inputs, n=3000, seed=3, chunk_size=1000)
-    assert kept.kept_iterations == 2048
+    assert list(rows.index) == list(range(1500))
+    kept = run_psa(default_inputs, n=1500, seed=3, chunk_size=600)
+    assert kept.kept_iterations == 1024
     k = kept.strategies.index("IFPP")
-    np.testing.assert_array_equal(rows["cost[IFPP]"].to_numpy()[:2048], kept.outcomes["cost"][k])
+    np.testing.assert_array_equal(rows["cost[IFPP]"].to_numpy()[:1024], kept.outcomes["cost"][k])
     assert rows["cost[IFPP]"].mean() == pytest.approx(kept.streamed.outcomes["cost"][k], rel=1e-12)
     assert rows.filter(like="draw:").shape[1] > 10 and not rows.isna().any().any()
     assert "iterations.csv.gz" in json.loads((outcome.folder / "manifest.json").read_text())["files"]
 
 
+@pytest.mark.slow
 def test_report_of_a_psa_past_the_kept_iterations_says_so_and_uses_every_iteration(default_inputs, monkeypatch,
                                                                                     tmp_path):
     from ifpp_econ import pipeline
