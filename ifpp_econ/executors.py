@@ -172,6 +172,11 @@ class Worker(Executor):
             self.help()  # what is still queued: the worker takes the oldest, this process the newest
         pool.shutdown(wait=wait or cancel_futures, cancel_futures=cancel_futures)
 
+    def queued(self) -> int:
+        """How many submitted jobs have not started."""
+        with self._lock:
+            return len(self._queue)
+
     # -- taking work back --------------------------------------------------------------------------------------------
     def take(self, future: Future | None = None) -> _Job | None:
         """The job of ``future`` if it has not started, or (None) the newest job not started; None if there is none."""
