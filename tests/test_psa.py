@@ -205,6 +205,7 @@ def test_memory_does_not_grow_past_the_kept_iterations_and_means_cover_every_ite
     assert 0 < se["lower"] < width / 10 and 0 < se["upper"] < width / 10
 
 
+@pytest.mark.slow
 def test_save_iterations_writes_every_iteration_while_holding_the_first(default_inputs, monkeypatch, tmp_path):
     from ifpp_econ import pipeline
 
