@@ -259,12 +259,7 @@ class PSAResult:
         """Every kept iteration (the first :attr:`kept_iterations`) as a row: each outcome per strategy
         (``cost[IFPP]`` …) and, with ``draws``, the parameter draws that were kept (``draw:<name>``). Every iteration
         of a larger PSA: ``ifpp-econ psa --save-iterations`` (or ``run_psa``'s ``on_chunk``)."""
-        frame = pd.DataFrame({f"{o}[{s}]": self.outcomes[o][k] for o in self.outcomes
-                              for k, s in enumerate(self.strategies)})
-        if draws and self.draws is not None:
-            frame = pd.concat([self.draws.reset_index(drop=True).add_prefix("draw:"), frame], axis=1)
-        frame.index.name = "iteration"
-        return frame
+        return iteration_rows(self.outcomes, self.strategies, self.draws if draws else None)
 
     def ceac(self) -> pd.DataFrame:
         """Probability each strategy is most cost-effective, one row per willingness to pay (``wtp``), with the
@@ -440,6 +435,17 @@ class PSAResult:
                                              for m, key in metrics.items()}, means=means)
         return {band: {m: summaries[band, m] for m in metrics} for band in self.by_band}
 
+def iteration_rows(outcomes: dict[str, np.ndarray], strategies: list[str], draws: pd.DataFrame | None = None,
+                   start: int = 0) -> pd.DataFrame:
+    """Iterations from ``start`` as rows (index ``iteration``): the ``draws`` (``draw:<name>``, when given) then each
+    outcome ``(K, n)`` per strategy (``cost[IFPP]`` …)."""
+    frame = pd.DataFrame({f"{o}[{s}]": v[k] for o, v in outcomes.items() for k, s in enumerate(strategies)})
+    if draws is not None:
+        frame = pd.concat([draws.reset_index(drop=True).add_prefix("draw:"), frame], axis=1)
+    frame.index = pd.RangeIndex(start, start + len(frame), name="iteration")
+    return frame
+
+
 def auto_chunk_size(n: int, workers: int) -> int:
     """Iterations per chunk: at least 4 chunks per worker for balance, whole sampling blocks
     (:data:`~ifpp_econ.sampling.BLOCK`), between 1,024 and 4,096 (per-chunk costs amortised, about
@@ -566,15 +572,14 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
             m = len(draws)
             for key, value in zip(("sampling_seconds", "model_seconds", "model_cpu_seconds"), seconds):
                 timings[key] += value
-            outcomes = {k: v for k, v in results.outcomes.items() if keeps(k) and k not in same}
             if stream is None:
                 stream = _Stream(n, spec.strategy_names.index(spec.comparator), acc)
                 order = [k for k in results.outcomes if keeps(k)]  # the model's order
-            bands = {band: {k: o[k] for k in BAND_OUTCOMES} for band, o in results.by_band.items()}
-            stream.put(start, outcomes, draws["children_per_family"].to_numpy(float), bands)
+            stream.put(start, {**{("outcome", k): results.outcomes[k] for k in order if k not in same},
+                               ("cpf",): draws["children_per_family"].to_numpy(float),
+                               **{("band", band, k): o[k] for band, o in results.by_band.items() for k in BAND_OUTCOMES}})
             if on_chunk is not None:
-                on_chunk(start, draws, {k: (outcomes[same[k]] if k in same else outcomes[k])
-                                        for k in results.outcomes if keeps(k)})
+                on_chunk(start, draws, {k: results.outcomes[k] for k in order})
             if weights is not None:
                 codes = draws["structure:after_effect"].to_numpy()
                 for i, name in enumerate(AFTER_EFFECTS):
@@ -591,9 +596,9 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
     timings["chunks_seconds"] = time.perf_counter() - wall  # sampling + model, wall clock
     timings["chunks_cpu_seconds"] = time.process_time() - cpu  # the same, CPU of all threads
     assert stream is not None, "run_psa checks for at least one iteration"
-    finished = stream.finish()  # in the model's order; the chosen perspective's cost is "cost", one array
-    kept = {k: finished[same.get(k, k)] for k in order}
-    streamed = stream.means(same)
+    finished, cpf, bands = stream.finish()
+    kept = {k: finished[same.get(k, k)] for k in order}  # the model's order; the perspective's cost is "cost", one array
+    streamed = stream.means({k: same.get(k, k) for k in order})
     return PSAResult(
         strategies=spec.strategy_names,
         comparator=spec.comparator,
@@ -606,14 +611,14 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         rule_counts=counts,
         draws=pd.concat(draws_kept) if draws_kept else None,
         timings={k: round(v, 4) for k, v in timings.items()},
-        by_band=stream.bands,
+        by_band=bands,
         structural=None if weights is None else {"weights": weights, "iterations_drawn": chosen},
         distributions=effect_distribution_note(inputs),
         after_effect=spec.after_effect,
         unused_parameters=spec.unused_parameters(),
         **_base_case_figures(inputs, base),
         chunk_size=chunk_size,
-        children_per_family=stream.cpf,
+        children_per_family=cpf,
         streamed=streamed,
     )
 
@@ -641,105 +646,90 @@ class StreamedMeans:
 
 
 class _Stream:
-    """Where a PSA's per-iteration outcomes go, chunk by chunk and in order: the first ``KEPT_ITERATIONS`` are kept
-    (arrays ``(K, M)``, M = min(N, KEPT_ITERATIONS)); every iteration passes through fixed blocks of
-    :data:`SUMMARY_BLOCK` for the CEAC and EVPI sums and, when N > M, for :class:`StreamedMeans` (the iterations past
-    M held one block at a time). Memory: ``M`` iterations plus one block, whatever N."""
+    """Where a PSA's per-iteration values go, chunk by chunk and in order: the first ``KEPT_ITERATIONS`` are kept
+    (M = min(N, KEPT_ITERATIONS)); every iteration passes through fixed blocks of :data:`SUMMARY_BLOCK` for the CEAC
+    and EVPI sums and, when N > M, for :class:`StreamedMeans` (the iterations past M held one block at a time).
+    Memory: M iterations plus one block, whatever N.
+
+    A chunk's values are one flat mapping of ``(..., n)`` arrays: ``("outcome", name)`` ``(K, n)``, ``("cpf",)``
+    (children per family, ``(n,)``) and ``("band", band, name)`` ``(K, n)``."""
 
     def __init__(self, n: int, comparator: int, acc: comparison.PSAAccumulator):
         self.n, self.m, self.comparator, self.acc = n, min(n, KEPT_ITERATIONS), comparator, acc
-        self.kept: dict[str, np.ndarray] = {}
-        self.bands: dict[str, dict[str, np.ndarray]] = {}
-        self.cpf = np.empty(self.m)
-        self.buffer: dict[str, np.ndarray] = {}  # one block past the kept iterations
-        self.band_buffer: dict[str, dict[str, np.ndarray]] = {}
-        self.cpf_buffer = np.empty(SUMMARY_BLOCK if n > self.m else 0)
-        self.later: list[tuple] = []  # CEAC/EVPI sums of the blocks past the kept iterations, in order
-        self.sums: dict = {}  # running sums for StreamedMeans (N > M only)
+        self.kept: dict[tuple, np.ndarray] = {}  # (…, M)
+        self.buffer: dict[tuple, np.ndarray] = {}  # (…, SUMMARY_BLOCK): the block being filled past M
+        self.later: list[tuple] = []  # CEAC/EVPI sums of the blocks past M, in order
+        self.sums: dict[tuple, np.ndarray] = {}  # running sums for StreamedMeans (N > M only)
 
-    def put(self, start: int, outcomes: dict[str, np.ndarray], cpf: np.ndarray,
-            bands: dict[str, dict[str, np.ndarray]]) -> None:
-        """Iterations ``[start, start + len(cpf))``: outcomes ``(K, n)``, children per family ``(n,)``, band outcomes."""
+    def put(self, start: int, values: dict[tuple, np.ndarray]) -> None:
+        """Iterations ``[start, start + n)`` of every value (keys as in the class docstring)."""
         if not self.kept:
-            for k, v in outcomes.items():
-                self.kept[k] = np.empty(v.shape[:-1] + (self.m,))
-                if self.n > self.m:
-                    self.buffer[k] = np.empty(v.shape[:-1] + (SUMMARY_BLOCK,))
-            for band, o in bands.items():
-                self.bands[band] = {k: np.empty(v.shape[:-1] + (self.m,)) for k, v in o.items()}
-                if self.n > self.m:
-                    self.band_buffer[band] = {k: np.empty(v.shape[:-1] + (SUMMARY_BLOCK,)) for k, v in o.items()}
-        size, at = len(cpf), 0
+            self.kept = {key: np.empty(v.shape[:-1] + (self.m,)) for key, v in values.items()}
+            if self.n > self.m:
+                self.buffer = {key: np.empty(v.shape[:-1] + (SUMMARY_BLOCK,)) for key, v in values.items()}
+        size, at = values["cpf",].shape[-1], 0
         while at < size:
-            i = start + at  # the first iteration of this piece
-            block_end = min((i // SUMMARY_BLOCK + 1) * SUMMARY_BLOCK, self.n)
-            piece = slice(at, at + min(size - at, block_end - i))
-            stop = i + piece.stop - piece.start
-            if i < self.m:  # kept (KEPT_ITERATIONS is whole blocks: a block is kept or not)
-                self._copy(outcomes, cpf, bands, piece, self.kept, self.cpf, self.bands, slice(i, stop))
-            else:
-                offset = i - (i // SUMMARY_BLOCK) * SUMMARY_BLOCK
-                self._copy(outcomes, cpf, bands, piece, self.buffer, self.cpf_buffer, self.band_buffer,
-                           slice(offset, offset + stop - i))
+            i = start + at  # the first iteration of this piece, which ends with the chunk or its block
+            first = i // SUMMARY_BLOCK * SUMMARY_BLOCK
+            block_end = min(first + SUMMARY_BLOCK, self.n)
+            stop = min(start + size, block_end)
+            # kept, or the block past M (KEPT_ITERATIONS is whole blocks: a block is kept or not)
+            into, offset = (self.kept, 0) if i < self.m else (self.buffer, first)
+            for key, v in values.items():
+                into[key][..., i - offset : stop - offset] = v[..., at : at + stop - i]
             if stop == block_end and self.n > self.m:
-                first = i // SUMMARY_BLOCK * SUMMARY_BLOCK
                 self._block(first, block_end - first)
-            at = piece.stop
-
-    @staticmethod
-    def _copy(outcomes, cpf, bands, piece, into, cpf_into, bands_into, at) -> None:
-        for k, v in outcomes.items():
-            into[k][..., at] = v[..., piece]
-        cpf_into[at] = cpf[piece]
-        for band, o in bands.items():
-            for k, v in o.items():
-                bands_into[band][k][..., at] = v[..., piece]
+            at += stop - i
 
     def _block(self, first: int, size: int) -> None:
         """A complete block (``size`` iterations from ``first``): its running sums; its CEAC/EVPI sums if past M."""
         if first >= self.m:
-            o, cpf, bands = ({k: v[..., :size] for k, v in self.buffer.items()}, self.cpf_buffer[:size],
-                             {b: {k: v[..., :size] for k, v in x.items()} for b, x in self.band_buffer.items()})
-            self.later.append(self.acc.block_sums({k: o[k] for k in ("cost", "first_placements")}))
+            block = {key: v[..., :size] for key, v in self.buffer.items()}
+            self.later.append(self.acc.block_sums({k: block["outcome", k] for k in ("cost", "first_placements")}))
         else:
-            at = slice(first, first + size)
-            o, cpf = {k: v[..., at] for k, v in self.kept.items()}, self.cpf[at]
-            bands = {b: {k: v[..., at] for k, v in x.items()} for b, x in self.bands.items()}
-        add = self._add
-        for k, v in o.items():
-            finite = np.isfinite(v)
-            add(("sum", k), np.where(finite, v, 0.0).sum(axis=-1))
-            add(("count", k), finite.sum(axis=-1))
-            add(("family", k), np.where(finite, v * cpf, 0.0).sum(axis=-1))
-        for b, x in bands.items():
-            for k, v in x.items():
-                add(("band", b, k), v.sum(axis=-1))
-        cost = o["cost"]
-        add(("saving",), (cost[self.comparator] - cost > 0).sum(axis=-1))
+            block = {key: v[..., first : first + size] for key, v in self.kept.items()}
+        cpf = block["cpf",]
+        for key, v in block.items():
+            if key[0] == "outcome":
+                finite = np.isfinite(v)
+                self._add(("sum", key[1]), np.where(finite, v, 0.0).sum(axis=-1))
+                self._add(("count", key[1]), finite.sum(axis=-1))
+                self._add(("family", key[1]), np.where(finite, v * cpf, 0.0).sum(axis=-1))
+            elif key[0] == "band":
+                self._add(key, v.sum(axis=-1))
+        cost = block["outcome", "cost"]
+        self._add(("saving",), (cost[self.comparator] - cost > 0).sum(axis=-1))
 
     def _add(self, key: tuple, value: np.ndarray) -> None:
         self.sums[key] = self.sums[key] + value if key in self.sums else value
 
-    def finish(self) -> dict[str, np.ndarray]:
-        """The kept outcomes ``(K, M)``, once every iteration has been put; adds the CEAC/EVPI sums in block order."""
-        self.acc.add_blocks([{k: self.kept[k][..., s : s + SUMMARY_BLOCK] for k in ("cost", "first_placements")}
+    def finish(self) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, dict[str, np.ndarray]]]:
+        """Once every iteration has been put: adds the CEAC/EVPI sums in block order and returns the kept outcomes
+        ``(K, M)``, children per family ``(M,)`` and band outcomes."""
+        self.acc.add_blocks([{k: self.kept["outcome", k][..., s : s + SUMMARY_BLOCK] for k in ("cost", "first_placements")}
                              for s in range(0, self.m, SUMMARY_BLOCK)], then=self.later)
-        self.buffer, self.band_buffer = {}, {}
-        return self.kept
+        self.buffer = {}
+        bands: dict[str, dict[str, np.ndarray]] = {}
+        for key, v in self.kept.items():
+            if key[0] == "band":
+                bands.setdefault(key[1], {})[key[2]] = v
+        return {key[1]: v for key, v in self.kept.items() if key[0] == "outcome"}, self.kept["cpf",], bands
 
-    def means(self, same: dict[str, str]) -> StreamedMeans | None:
+    def means(self, names: dict[str, str]) -> StreamedMeans | None:
         """Means over all N iterations (None when every iteration is kept: the outputs then use the kept arrays);
-        ``same``: outcomes that are another's values (name → that outcome)."""
+        ``names``: each outcome to report → the kept outcome holding its values."""
         if self.n <= self.m:
             return None
         s = self.sums
-        names = {**{k: k for k in self.kept}, **same}
+        bands: dict[str, dict[str, np.ndarray]] = {}
+        for key in self.kept:
+            if key[0] == "band":
+                bands.setdefault(key[1], {})[key[2]] = s[key] / self.n
         with np.errstate(invalid="ignore", divide="ignore"):
             return StreamedMeans(
                 outcomes={k: s["sum", v] / s["count", v] for k, v in names.items()},
                 per_family={k: s["family", v] / s["count", v] for k, v in names.items()},
-                bands={b: {k: s["band", b, k] / self.n for k in x} for b, x in self.bands.items()},
-                cost_saving=s["saving",] / self.n)
+                bands=bands, cost_saving=s["saving",] / self.n)
 
 
 def _in_order(pool: ThreadPoolExecutor, func, items, ahead: int):

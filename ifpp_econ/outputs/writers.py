@@ -447,10 +447,9 @@ class IterationsFile:
         self.first = True
 
     def __call__(self, start: int, draws: pd.DataFrame, outcomes: dict[str, np.ndarray]) -> None:
-        frame = pd.DataFrame({f"{o}[{s}]": v[k] for o, v in outcomes.items() for k, s in enumerate(self.strategies)})
-        frame = pd.concat([draws.reset_index(drop=True).add_prefix("draw:"), frame], axis=1)
-        frame.index = pd.RangeIndex(start, start + len(frame), name="iteration")
-        frame.to_csv(self.handle, header=self.first)
+        from ..analyses.psa import iteration_rows
+
+        iteration_rows(outcomes, self.strategies, draws, start).to_csv(self.handle, header=self.first)
         self.first = False
 
     def close(self) -> None:
