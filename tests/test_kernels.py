@@ -82,6 +82,27 @@ def test_model_asks_only_for_totals_computed_in_the_loop(default_inputs, draws, 
         monkeypatch.setattr(kernels.FamilyStatesResult, "_full_values", original)
 
 
+def test_one_plan_serves_every_chunk_and_a_different_ask_gets_its_own(default_inputs, draws, monkeypatch):
+    """The plan of reward series and discount streams depends on the rewards, conventions and totals asked for, not on
+    the iterations: chunks share it (numbers unchanged); other discount rates get another plan."""
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")
+    monkeypatch.setattr(kernels, "_PLANS", {})
+    spec = build_spec(default_inputs)
+    first = family_states._simulate(draws.iloc[:700], spec, keep_trace=False).result
+    second = family_states._simulate(draws.iloc[700:], spec, keep_trace=False).result
+    assert second._plan is first._plan and len(kernels._PLANS) == 1
+    whole = family_states._simulate(draws, spec, keep_trace=False).result
+    for name in ("in_care", "first_entries", "living_at_home"):
+        total = np.concatenate([first.total(name), second.total(name)], axis=-1)
+        assert np.array_equal(total, whole.total(name))
+    other = family_states._simulate(draws.iloc[:50], dataclasses.replace(spec, discount_rate_costs=0.0),
+                                    keep_trace=False).result
+    assert other._plan is not first._plan and len(kernels._PLANS) == 2
+    monkeypatch.setattr(kernels, "PLANS_KEPT", 2)  # a full cache starts again rather than grow
+    family_states._simulate(draws.iloc[:50], dataclasses.replace(spec, discount_rate_costs=0.01), keep_trace=False)
+    assert len(kernels._PLANS) == 1
+
+
 def test_unannounced_totals_and_rows_fall_back_to_a_full_pass(default_inputs, draws, monkeypatch):
     spec = build_spec(default_inputs)
     monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")

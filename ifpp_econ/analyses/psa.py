@@ -112,17 +112,20 @@ def tie_window_rrs(draws: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     anchor = log_params("rr_12m")
     if anchor is None or "rr_12m" not in draws.columns:
         return draws
-    z12 = (np.log(draws["rr_12m"].to_numpy(float)) - anchor[0]) / anchor[1]
+    columns = {name: j for j, name in enumerate(draws.columns)}
+    # one (P, n) block, copied whole and changed in place: the frame stays one block, so the model reads it as one
+    # array (setting columns one by one would split it, and reading it back would cost more than drawing them)
+    values = draws.to_numpy(dtype=float).T.copy()
+    z12 = (np.log(values[columns["rr_12m"]]) - anchor[0]) / anchor[1]
     a, b = np.sqrt(WINDOW_RR_CORRELATION), np.sqrt(1.0 - WINDOW_RR_CORRELATION)
-    out = draws.copy()
     for name in WINDOW_RRS:
         params = log_params(name)
-        if params is None or name not in draws.columns:
+        if params is None or name not in columns:
             continue
         mu, sd = params
-        z = (np.log(draws[name].to_numpy(float)) - mu) / sd
-        out[name] = np.exp(mu + sd * (a * z12 + b * z))
-    return out
+        z = (np.log(values[columns[name]]) - mu) / sd
+        values[columns[name]] = np.exp(mu + sd * (a * z12 + b * z))
+    return pd.DataFrame(values.T, index=draws.index, columns=draws.columns, copy=False)  # values: ours alone
 
 
 def structural_weights(inputs, structural: str | None = None) -> dict[str, float] | None:

@@ -159,4 +159,5 @@ def _sample(sampler: Sampler, n: int, seed: int, start: int,
     for g, positions in enumerate(sampler.group_positions):
         if blocks:
             out[:, positions] = np.concatenate([sb[g] for _, sb in blocks])[lo:hi]
-    return pd.DataFrame(out, index=pd.RangeIndex(start, start + n, name="iteration"), columns=parameters.index)
+    return pd.DataFrame(out, index=pd.RangeIndex(start, start + n, name="iteration"), columns=parameters.index,
+                        copy=False)  # out: made here, held by nothing else
