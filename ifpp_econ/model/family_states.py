@@ -19,7 +19,7 @@ from ..engine import CohortResult, Reward
 from ..engine.threads import choose_kernel
 from ..exceptions import ModelError
 from ..inputs import units
-from .entry import child_risk_factor, entry_curves, first_entry_probabilities, link_cumulative_risks
+from .entry import child_risk_factor, entry_curves, first_entry_probabilities, linked_risk_knots
 from .kernels import simulate_family_states
 from .spec import PERSPECTIVE_PAYERS, ModelSpec
 from .states import (
@@ -47,21 +47,27 @@ def sum_arrays(arrays: Iterable[np.ndarray]) -> np.ndarray:
 
 PLACEMENT_TYPES = declarations.PLACEMENT_TYPES
 
-def to_model_units(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Workbook-unit values (iterations × parameters) → arrays ``(N,)`` in model units.
+def to_model_units(values: pd.DataFrame, spec: ModelSpec, columns: dict[str, np.ndarray] | None = None
+                   ) -> dict[str, np.ndarray]:
+    """Workbook-unit values (iterations × parameters) → arrays ``(N,)`` in model units (read-only where no conversion
+    applies: views of one copy of ``values``); ``columns``: workbook-unit values ``(N,)`` that replace those of
+    ``values`` (e.g. the linked risk knots, :func:`.entry.linked_risk_knots`).
 
     Recurring costs become GBP per month, one-off costs GBP per episode, both at the
     analysis price year; period probabilities become monthly probabilities. Per-family
     costs stay per family here (children per family is itself uncertain).
     """
     out = {}
-    table = values.to_numpy(dtype=float)  # (N, P): one view of the draws' single block (no per-column lookups)
+    table = values.to_numpy(dtype=float, copy=True)  # (N, P): one block (no per-column lookups), this model's own
+    table.flags.writeable = False
+    columns = columns or {}
     for j, name in enumerate(values.columns):
-        v = table[:, j]
+        v = columns[name] if name in columns else table[:, j]
         unit = spec.units.get(name)
         if unit is not None:  # salaries (GBP/year) and hourly rates (GBP/hour) keep their unit
             v = units.to_model_units(v, unit)
-        out[name] = v * spec.price_factors.get(name, 1.0)
+        factor = spec.price_factors.get(name, 1.0)
+        out[name] = v * factor if factor != 1.0 else v
     return out
 
 @dataclass
@@ -154,7 +160,12 @@ class _Cohort:
 def _sum_given(terms: Iterable[np.ndarray | None]) -> np.ndarray | None:
     """The sum of the terms that are not None, left to right (a new array), or None when none is."""
     given = [t for t in terms if t is not None]
-    return sum_arrays(given) if given else None
+    if not given:
+        return None
+    total = given[0] + given[1] if len(given) > 1 else given[0].copy()
+    for t in given[2:]:
+        total += t
+    return total
 
 def _times(a: np.ndarray | None, b: np.ndarray | float) -> np.ndarray | None:
     """``a * b``, or None when ``a`` is None (a cost that is not borne)."""
@@ -191,7 +202,7 @@ def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings
     proceedings = _sum_given((paid("court_cost_proceedings"), paid("la_legal_cost_proceedings")))
     support = paid("case_support_cost")
     units = {
-        "placement_month": np.stack([sum_arrays(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in borne)
+        "placement_month": np.stack([_sum_given(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in borne)
                                      for b in spec.age_bands]) if borne else None,  # (B, N)
         "first_entry": _times(proceedings, proceedings_per_entry["first_entry"]),
         "reentry": _times(proceedings, proceedings_per_entry["reentry"]),
@@ -223,8 +234,8 @@ def _care_probability(p: dict[str, np.ndarray], kind: str, bands: tuple[str, ...
     return -np.expm1(np.log1p(-np.minimum(base, 1.0 - 1e-15)) * m[:, None])
 
 def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: str | None = None) -> _Cohort:
-    values, reordered = link_cumulative_risks(values, spec)
-    p = to_model_units(values, spec)
+    linked, reordered = linked_risk_knots(values, spec)
+    p = to_model_units(values, spec, linked)
     n = len(values)
     horizons = spec.band_horizons()
     n_cycles = int(horizons.max())
@@ -241,12 +252,11 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
         bound = curves.bound
     _, capped = child_risk_factor(p)
 
-    reunify = _care_probability(p, "reunify", CARE_BANDS)[:, CARE_BAND_OF_TUNNEL]
-    permanence = _care_probability(p, "permanence", CARE_BANDS)[:, CARE_BAND_OF_TUNNEL]
-    exits = reunify + permanence
+    reunify, permanence = _care_probability(p, "reunify", CARE_BANDS), _care_probability(p, "permanence", CARE_BANDS)
+    exits = reunify + permanence  # (N, care bands): every band has tunnels
     rescaled = np.any(exits > 1.0, axis=1)  # competing exits: rescaled proportionally to sum to 1
     scale = np.where(exits > 1.0, 1.0 / np.maximum(exits, 1e-300), 1.0)
-    reunify, permanence = reunify * scale, permanence * scale
+    reunify, permanence = (reunify * scale)[:, CARE_BAND_OF_TUNNEL], (permanence * scale)[:, CARE_BAND_OF_TUNNEL]
     reentry = _care_probability(p, "reentry", RETURN_BANDS)[:, RETURN_BAND_OF_TUNNEL]
 
     support_after_return = np.round(p["return_support_months"]).astype(int)
@@ -264,8 +274,9 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
         "reunifications": Reward(transition_values=np.array([0, 0, 1.0, 0])),
     }
     transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry, entry_checked=True, curves=curves)
-    support = np.unique(np.round(p["case_support_months"]).astype(int))  # totals the costing asks for, computed in the loop
-    totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in support if m > 0 for h in horizons}
+    support_months = np.round(p["case_support_months"]).astype(int)
+    # the totals the costing asks for, computed in the loop
+    totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in np.unique(support_months) if m > 0 for h in horizons}
     totals_at |= {edge for windows in spec.band_windows() for _, start, end in windows for edge in (start, end) if edge > 0}
     rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
     rates = {"at_home": (rc,), "return_support": (rc,), "in_care": (rc, ro, 0.0), "care_entries": (rc, ro, 0.0),
@@ -295,25 +306,27 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
             raise ModelError(f"unknown cost method {s.cost_method!r} for strategy {s.name!r}")
         programme.setdefault(row, np.zeros((len(spec.strategies), n)))[k] = cost
     shares = np.stack([p[f"age_share:{b.name}"] for b in spec.age_bands])  # (B, N)
-    return _Cohort(spec, result, horizons, shares, np.round(p["case_support_months"]).astype(int), p,
+    return _Cohort(spec, result, horizons, shares, support_months, p,
                    programme, cpf, proceedings_per_entry, bound, rescaled, reordered, capped)
 
-def _band_totals(c: _Cohort, band: int) -> dict[str, np.ndarray]:
-    """Discounted occupancy and event totals per child ``(K, N)`` for one age band (followed to its horizon)."""
-    result, h, rc = c.result, int(c.horizons[band]), c.spec.discount_rate_costs
-    first = result.total("first_entries", h, rc)
-    home_support = np.zeros_like(first)
-    for m in np.unique(c.support_months):
-        cols = c.support_months == m
-        if m > 0:
-            home_support[:, cols] = result.total("at_home", min(int(m), h), rc)[:, cols]
-    in_care = [(j, result.total("in_care", end, rc) - (result.total("in_care", start, rc) if start > 0 else 0.0))
-               for j, start, end in c.spec.band_windows()[band]]
-    return {"home_support_months": home_support, "return_support_months": result.total("return_support", h, rc),
-            "first_entries": first, "reentries": result.total("care_entries", h, rc) - first,
-            "returned_months": result.total("living_at_home", h, rc) - result.total("at_home", h, rc),
-            "in_care_by_band": in_care, "referrals": np.ones_like(first),
-            **{name: result.total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}}
+def _band_totals(c: _Cohort) -> list[dict[str, np.ndarray]]:
+    """Discounted occupancy and event totals per child ``(K, N)`` for each age band (followed to its horizon)."""
+    result, rc = c.result, c.spec.discount_rate_costs
+    support = {int(m): c.support_months == m for m in np.unique(c.support_months) if m > 0}  # months → iterations
+    out = []
+    for h, windows in zip(c.horizons.tolist(), c.spec.band_windows()):
+        first = result.total("first_entries", h, rc)
+        home_support = np.zeros_like(first)
+        for m, cols in support.items():
+            home_support = np.where(cols, result.total("at_home", min(m, h), rc), home_support)
+        in_care = [(j, result.total("in_care", end, rc) - (result.total("in_care", start, rc) if start > 0 else 0.0))
+                   for j, start, end in windows]
+        out.append({"home_support_months": home_support, "return_support_months": result.total("return_support", h, rc),
+                    "first_entries": first, "reentries": result.total("care_entries", h, rc) - first,
+                    "returned_months": result.total("living_at_home", h, rc) - result.total("at_home", h, rc),
+                    "in_care_by_band": in_care, "referrals": np.ones_like(first),
+                    **{name: result.total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}})
+    return out
 
 COST_TERMS = {  # cost category -> (total of _band_totals, unit cost) pairs, added in this order (placements apart)
     "cost_proceedings": (("first_entries", "first_entry"), ("reentries", "reentry")),
@@ -332,7 +345,7 @@ def _band_costs(totals: dict, units: dict[str, np.ndarray], programme: np.ndarra
     as it ages."""
     costs = {} if programme is None else {"cost_intervention": programme}
     if "placement_month" in units:
-        costs["cost_placements"] = sum_arrays(months * units["placement_month"][j]
+        costs["cost_placements"] = _sum_given(months * units["placement_month"][j]
                                               for j, months in totals["in_care_by_band"])
     for category, terms in COST_TERMS.items():
         cost = _sum_given(totals[total] * units[unit] for total, unit in terms if unit in units)
@@ -353,7 +366,7 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     ro = spec.discount_rate_outcomes
     bands = [b.name for b in spec.age_bands]
     by_band: dict[str, dict[str, np.ndarray]] = {name: {} for name in bands}
-    totals = [_band_totals(c, b) for b in range(len(bands))]
+    totals = _band_totals(c)
     shape = totals[0]["first_entries"].shape  # (K, N)
 
     def added(terms) -> np.ndarray:
@@ -378,6 +391,8 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     for row in ledger:  # the payer ledger: each row's cost per child, whatever the perspective
         for b, name in enumerate(bands):
             by_band[name][PAYER_PREFIX + row] = added(row_costs[row][b].values())
+    n_cycles = int(horizons.max())
+    at_home = {years: result.row_values["living_at_home"][..., 12 * years] for years in (1, 2, 5) if 12 * years <= n_cycles}
     for b, name in enumerate(bands):
         h = int(horizons[b])
         band = by_band[name]
@@ -395,24 +410,19 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
         band["child_years_at_home"] = result.total("living_at_home", h, ro) / 12.0
         band["child_years_at_home_undiscounted"] = result.total("living_at_home", h, 0.0) / 12.0
         for years in (1, 2, 5):  # past the band's horizon (18th birthday): not applicable
-            at = result.row_values["living_at_home"][..., 12 * years] if 12 * years <= h else np.nan
-            band[f"living_at_home_{years}y"] = np.broadcast_to(at, band["care_months"].shape).astype(float)
+            band[f"living_at_home_{years}y"] = at_home[years].copy() if 12 * years <= h else np.full(shape, np.nan)
 
     def weighted(key: str) -> np.ndarray:
-        return sum(shares[b] * by_band[name][key] for b, name in enumerate(bands))
+        """The bands' values of ``key`` ``(K, N)`` weighted by their shares."""
+        return _sum_given(shares[b] * by_band[name][key] for b, name in enumerate(bands))
 
     keys = (*COST_CATEGORIES, "cost", "cost_per_family", "cost_local_authority", "cost_public_sector",
             "first_placements", "first_placements_undiscounted", "care_entries", "care_months",
             "care_entries_undiscounted", "care_months_undiscounted", "proceedings_issued", "reentries",
             "child_years_at_home", "child_years_at_home_undiscounted", *(PAYER_PREFIX + name for name in ledger))
     out = {k: weighted(k) for k in keys}
-    n_strategies, n = out["cost"].shape
-    n_cycles = int(horizons.max())
     for years in (1, 2, 5):
-        row = 12 * years
-        out[f"living_at_home_{years}y"] = (
-            result.row_values["living_at_home"][..., row] if row <= n_cycles else np.full((n_strategies, n), np.nan)
-        )
+        out[f"living_at_home_{years}y"] = at_home[years] if years in at_home else np.full(shape, np.nan)
     return ModelResults(spec.strategy_names, spec.comparator, out, c.curve_rule_bound, c.exits_rescaled, result.trace,
                         n_cycles, by_band, shares, c.risk_curve_reordered, c.child_risk_capped)
 
