@@ -150,15 +150,17 @@ class _Cohort:
             rows = [r for r in self.spec.ledger_rows() if self.spec.ledger_payer(r) in payers]
         per_row = [_unit_costs(self.p, self.spec, r, self.proceedings_per_entry, weight) for r in rows]
         n = len(self.cpf)
-        units = {k: _sum_given(u.get(k) for u in per_row) for k in UNIT_COSTS}
-        units = {k: np.zeros((len(self.spec.age_bands), n) if k == "placement_month" else n) if v is None else v
-                 for k, v in units.items()}
+        units = {}
+        for k in UNIT_COSTS:
+            total = _sum_given(u.get(k) for u in per_row)
+            units[k] = np.zeros((len(self.spec.age_bands), n) if k == "placement_month" else n) if total is None else total
         programme = _sum_given(self.programme.get(r) for r in rows)
         return units, np.zeros((len(self.spec.strategies), n)) if programme is None else programme
 
 
 def _sum_given(terms: Iterable[np.ndarray | None]) -> np.ndarray | None:
-    """The sum of the terms that are not None, left to right (a new array), or None when none is."""
+    """The sum of the terms that are not None (arrays of one shape, or broadcasting to the first two's), left to
+    right, as a new array; None when none is."""
     given = [t for t in terms if t is not None]
     if not given:
         return None
@@ -202,7 +204,7 @@ def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings
     proceedings = _sum_given((paid("court_cost_proceedings"), paid("la_legal_cost_proceedings")))
     support = paid("case_support_cost")
     units = {
-        "placement_month": np.stack([_sum_given(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in borne)
+        "placement_month": np.stack([sum_arrays(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in borne)
                                      for b in spec.age_bands]) if borne else None,  # (B, N)
         "first_entry": _times(proceedings, proceedings_per_entry["first_entry"]),
         "reentry": _times(proceedings, proceedings_per_entry["reentry"]),
@@ -285,9 +287,10 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     result = simulate_family_states(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace,
                                     horizons=sorted(totals_at), rates=rates, rows=range(0, n_cycles + 1, 12), kernel=kernel)
 
-    # a family's proceedings, per child's entry: shared by the children placed together (a family event concerns the
-    # children placed together: per child it is shared by k, capped at the children per family)
+    # a family event (care proceedings, a return home and its support) concerns the children placed together:
+    # per child it is shared by k (capped at the children per family), not by every child of the family
     per_placed_child = 1.0 / np.minimum(p["children_placed_per_family_placement"], cpf)
+    # a family's proceedings, per child's entry: shared by the children placed together
     proceedings_per_entry = {"first_entry": p["share_entries_with_proceedings"] * per_placed_child,
                              "reentry": p["share_reentries_with_proceedings"] * per_placed_child}
     per_child = 1.0 / cpf
@@ -343,15 +346,13 @@ def _band_costs(totals: dict, units: dict[str, np.ndarray], programme: np.ndarra
     referral, valued with one ledger row's unit costs (:func:`_unit_costs`) and programme cost: only the categories
     it bears (a missing one is 0). Months in care are valued at the placement mix of the age band the child is in
     as it ages."""
-    costs = {} if programme is None else {"cost_intervention": programme}
-    if "placement_month" in units:
-        costs["cost_placements"] = _sum_given(months * units["placement_month"][j]
-                                              for j, months in totals["in_care_by_band"])
-    for category, terms in COST_TERMS.items():
-        cost = _sum_given(totals[total] * units[unit] for total, unit in terms if unit in units)
-        if cost is not None:
-            costs[category] = cost
-    return costs
+    placement = units.get("placement_month")  # (B, N)
+    costs = {"cost_intervention": programme,
+             "cost_placements": None if placement is None else _sum_given(months * placement[j]
+                                                                          for j, months in totals["in_care_by_band"]),
+             **{category: _sum_given(totals[total] * units[unit] for total, unit in terms if unit in units)
+                for category, terms in COST_TERMS.items()}}
+    return {category: cost for category, cost in costs.items() if cost is not None}
 
 def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, kernel: str | None = None) -> ModelResults:
     """Evaluate every strategy for every row of ``values`` (iterations × parameters, workbook units).
@@ -369,8 +370,8 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     totals = _band_totals(c)
     shape = totals[0]["first_entries"].shape  # (K, N)
 
-    def added(terms) -> np.ndarray:
-        """The sum of the costs given (a new array), zeros if none."""
+    def summed(terms) -> np.ndarray:
+        """The sum of the arrays given (a new array; None = 0), zeros ``(K, N)`` if none is."""
         total = _sum_given(terms)
         return np.zeros(shape) if total is None else total
 
@@ -384,13 +385,13 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
         for b, name in enumerate(bands):
             costs = {cat: _sum_given(row_costs[r][b].get(cat) for r in rows) for cat in COST_CATEGORIES}
             band = by_band[name]
-            band[f"cost_{perspective}"] = added(costs.values())
+            band[f"cost_{perspective}"] = summed(costs.values())
             if perspective == spec.perspective:
                 band.update({cat: np.zeros(shape) if cost is None else cost for cat, cost in costs.items()})
                 band["cost"] = band[f"cost_{perspective}"]
     for row in ledger:  # the payer ledger: each row's cost per child, whatever the perspective
         for b, name in enumerate(bands):
-            by_band[name][PAYER_PREFIX + row] = added(row_costs[row][b].values())
+            by_band[name][PAYER_PREFIX + row] = summed(row_costs[row][b].values())
     n_cycles = int(horizons.max())
     at_home = {years: result.row_values["living_at_home"][..., 12 * years] for years in (1, 2, 5) if 12 * years <= n_cycles}
     for b, name in enumerate(bands):
@@ -414,7 +415,7 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
 
     def weighted(key: str) -> np.ndarray:
         """The bands' values of ``key`` ``(K, N)`` weighted by their shares."""
-        return _sum_given(shares[b] * by_band[name][key] for b, name in enumerate(bands))
+        return summed(shares[b] * by_band[name][key] for b, name in enumerate(bands))
 
     keys = (*COST_CATEGORIES, "cost", "cost_per_family", "cost_local_authority", "cost_public_sector",
             "first_placements", "first_placements_undiscounted", "care_entries", "care_months",
