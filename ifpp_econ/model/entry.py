@@ -30,27 +30,33 @@ def link_cumulative_risks(values: pd.DataFrame, spec: ModelSpec) -> tuple[pd.Dat
     ``risk_12m / spec.risk_12m_base`` (capped below 1), so varying risk_12m scales the whole curve; then
     any remaining disorder is removed with a running maximum over 3→6→12→24 months. At the workbook's
     own values this changes nothing. Returns the adjusted copy and a flag ``(N,)`` for iterations where
-    the running maximum had to act.
+    the running maximum had to act (the adjusted knots alone: :func:`linked_risk_knots`).
     """
-    if not set(RISK_KNOT_NAMES) <= set(values.columns):
-        return values, np.zeros(len(values), dtype=bool)
-    knots = {name: values[name].to_numpy(float) for name in RISK_KNOT_NAMES}
-    if spec.risk_12m_base:
-        ratio = knots["risk_12m"] / spec.risk_12m_base
-        if np.any(ratio != 1.0):
-            for name in spec.linked_risks:
-                knots[name] = np.minimum(knots[name] * ratio, 1.0 - 1e-9)
-    curve = np.stack([knots[name] for name in RISK_KNOT_NAMES], axis=1)
-    ordered = np.maximum.accumulate(curve, axis=1)
-    reordered = np.any(ordered > curve, axis=1)
-    changed = {name: ordered[:, j] for j, name in enumerate(RISK_KNOT_NAMES)
-               if not np.array_equal(ordered[:, j], values[name].to_numpy(float))}
+    changed, reordered = linked_risk_knots(values, spec)
     if not changed:
         return values, reordered
     out = values.copy(deep=False)  # copy-on-write: only the changed columns are new
     for name, column in changed.items():
         out[name] = column
     return out, reordered
+
+def linked_risk_knots(values: pd.DataFrame, spec: ModelSpec) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The knots :func:`link_cumulative_risks` changes, name → ``(N,)`` in workbook units (only those that change),
+    and its flag ``(N,)``."""
+    if not set(RISK_KNOT_NAMES) <= set(values.columns):
+        return {}, np.zeros(len(values), dtype=bool)
+    knots = {name: values[name].to_numpy(float) for name in RISK_KNOT_NAMES}
+    given = dict(knots)
+    if spec.risk_12m_base:
+        ratio = knots["risk_12m"] / spec.risk_12m_base
+        if np.any(ratio != 1.0):
+            for name in spec.linked_risks:
+                knots[name] = np.minimum(knots[name] * ratio, 1.0 - 1e-9)
+    curve = np.stack([knots[name] for name in RISK_KNOT_NAMES])  # (4, N)
+    ordered = np.maximum.accumulate(curve, axis=0)
+    reordered = np.any(ordered > curve, axis=0)
+    changed = {name: ordered[j] for j, name in enumerate(RISK_KNOT_NAMES) if not np.array_equal(ordered[j], given[name])}
+    return changed, reordered
 
 def _log_survival_at_knots(p: dict[str, np.ndarray]) -> np.ndarray:
     """log(1 − family risk) at the 0/3/6/12/24-month knots, ``(N, 5)``, after checking the curve is ordered."""

@@ -19,7 +19,7 @@ from ..engine import CohortResult, Reward
 from ..engine.threads import choose_kernel
 from ..exceptions import ModelError
 from ..inputs import units
-from .entry import child_risk_factor, entry_curves, first_entry_probabilities, link_cumulative_risks
+from .entry import child_risk_factor, entry_curves, first_entry_probabilities, linked_risk_knots
 from .kernels import simulate_family_states
 from .spec import PERSPECTIVE_PAYERS, ModelSpec
 from .states import (
@@ -47,21 +47,27 @@ def sum_arrays(arrays: Iterable[np.ndarray]) -> np.ndarray:
 
 PLACEMENT_TYPES = declarations.PLACEMENT_TYPES
 
-def to_model_units(values: pd.DataFrame, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """Workbook-unit values (iterations × parameters) → arrays ``(N,)`` in model units.
+def to_model_units(values: pd.DataFrame, spec: ModelSpec, columns: dict[str, np.ndarray] | None = None
+                   ) -> dict[str, np.ndarray]:
+    """Workbook-unit values (iterations × parameters) → arrays ``(N,)`` in model units (read-only where no conversion
+    applies: views of one copy of ``values``); ``columns``: workbook-unit values ``(N,)`` that replace those of
+    ``values`` (e.g. the linked risk knots, :func:`.entry.linked_risk_knots`).
 
     Recurring costs become GBP per month, one-off costs GBP per episode, both at the
     analysis price year; period probabilities become monthly probabilities. Per-family
     costs stay per family here (children per family is itself uncertain).
     """
     out = {}
-    table = values.to_numpy(dtype=float)  # (N, P): one view of the draws' single block (no per-column lookups)
+    table = values.to_numpy(dtype=float, copy=True)  # (N, P): one block (no per-column lookups), this model's own
+    table.flags.writeable = False
+    columns = columns or {}
     for j, name in enumerate(values.columns):
-        v = table[:, j]
+        v = columns[name] if name in columns else table[:, j]
         unit = spec.units.get(name)
         if unit is not None:  # salaries (GBP/year) and hourly rates (GBP/hour) keep their unit
             v = units.to_model_units(v, unit)
-        out[name] = v * spec.price_factors.get(name, 1.0)
+        factor = spec.price_factors.get(name, 1.0)
+        out[name] = v * factor if factor != 1.0 else v
     return out
 
 @dataclass
@@ -128,7 +134,7 @@ class _Cohort:
     shares: np.ndarray  # (B, N) age-band shares
     support_months: np.ndarray  # (N,) months of case support at home after referral
     p: dict[str, np.ndarray]  # parameter values in model units, (N,) each
-    programme: dict[str, np.ndarray]  # ledger row -> (K, N) programme cost per child at referral
+    programme: dict[str, np.ndarray]  # ledger row -> (K, N) programme cost per child at referral (rows bearing one)
     cpf: np.ndarray  # (N,) children per family
     proceedings_per_entry: dict[str, np.ndarray]  # first_entry, reentry -> (N,) proceedings issued per child's entry
     curve_rule_bound: np.ndarray
@@ -137,58 +143,84 @@ class _Cohort:
     child_risk_capped: np.ndarray
 
     def units(self, payers=None, rows=None, weight=None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Unit costs and programme cost borne by a set of payers (or of ledger ``rows``); ``weight(name)``, if given,
-        scales each cost parameter (e.g. by its cashable share)."""
+        """Unit costs (as :func:`_unit_costs`, every one: 0 where no row bears it) and programme cost ``(K, N)`` borne
+        by a set of payers (or of ledger ``rows``); ``weight(name)``, if given, scales each cost parameter (e.g. by its
+        cashable share)."""
         if rows is None:
             rows = [r for r in self.spec.ledger_rows() if self.spec.ledger_payer(r) in payers]
         per_row = [_unit_costs(self.p, self.spec, r, self.proceedings_per_entry, weight) for r in rows]
-        units = {k: sum_arrays(u[k] for u in per_row) for k in per_row[0]}
-        return units, sum_arrays(self.programme[r] for r in rows)
+        n = len(self.cpf)
+        units = {}
+        for k in UNIT_COSTS:
+            total = _sum_given(u.get(k) for u in per_row)
+            units[k] = np.zeros((len(self.spec.age_bands), n) if k == "placement_month" else n) if total is None else total
+        programme = _sum_given(self.programme.get(r) for r in rows)
+        return units, np.zeros((len(self.spec.strategies), n)) if programme is None else programme
 
+
+def _sum_given(terms: Iterable[np.ndarray | None]) -> np.ndarray | None:
+    """The sum of the terms that are not None (arrays of one shape, or broadcasting to the first two's), left to
+    right, as a new array; None when none is."""
+    given = [t for t in terms if t is not None]
+    if not given:
+        return None
+    total = given[0] + given[1] if len(given) > 1 else given[0].copy()
+    for t in given[2:]:
+        total += t
+    return total
+
+def _times(a: np.ndarray | None, b: np.ndarray | float) -> np.ndarray | None:
+    """``a * b``, or None when ``a`` is None (a cost that is not borne)."""
+    return None if a is None else a * b
+
+UNIT_COSTS = ("placement_month", "first_entry", "reentry", "reunification", "support_month", "return_support_month",
+              "allowance_month", "added_month_in_care", "added_first_entry", "added_reentry", "added_month_returned",
+              "added_referral")
 
 def _unit_costs(p: dict[str, np.ndarray], spec: ModelSpec, row: str, proceedings_per_entry: dict[str, np.ndarray],
                 weight=None) -> dict[str, np.ndarray]:
-    """GBP per child of one ledger row: per month (placements ``(B, N)`` by age band) or per event ``(N,)``.
+    """GBP per child of one ledger row: per month (placements ``(B, N)`` by age band) or per event ``(N,)``; only the
+    unit costs of :data:`UNIT_COSTS` the row bears (a missing one is 0, so costing skips it).
 
     A family event (care proceedings, a return home and its support) concerns the children placed together: per child
     it is shared by k (capped at the children per family), not by every child of the family."""
     per_child = 1.0 / p["children_per_family"]
     per_placed_child = 1.0 / np.minimum(p["children_placed_per_family_placement"], p["children_per_family"])
-    zero = np.zeros_like(per_child)
 
-    borne = [t for t in PLACEMENT_TYPES if spec.ledger_row(f"cost_{t}") == row]  # placement types this row pays for
-
-    def paid(name: str) -> np.ndarray:
-        """A cost parameter in model units if this ledger row bears it, else 0."""
+    def paid(name: str) -> np.ndarray | None:
+        """A cost parameter in model units if this ledger row bears it, else None."""
         if spec.ledger_row(name) != row:
-            return zero
+            return None
         return p[name] if weight is None else p[name] * weight(name)
 
     # per family → per child: a recurring cost or one at referral ÷ children per family, an entry ÷ children placed
     # together; per proceedings: a family's case, already per child through proceedings_per_entry
     family_share = {"care_entry": per_placed_child, "proceedings": 1.0}
-    added = {code: sum_arrays([zero, *(paid(name) * (family_share.get(code, per_child)
-                                                     if spec.units.get(name, "").endswith("/family") else 1.0)
-                                       for name, applies in spec.added_costs if applies == code)])
+    added = {code: _sum_given(_times(paid(name), family_share.get(code, per_child)
+                                     if spec.units.get(name, "").endswith("/family") else 1.0)
+                              for name, applies in spec.added_costs if applies == code)
              for code in declarations.APPLIES_TO}
-    proceedings = paid("court_cost_proceedings") + paid("la_legal_cost_proceedings")
-    return {
-        "placement_month": np.stack([sum_arrays([zero, *(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in borne)])
-                                     for b in spec.age_bands]),  # (B, N)
-        "first_entry": proceedings_per_entry["first_entry"] * proceedings,
-        "reentry": proceedings_per_entry["reentry"] * proceedings,
-        "reunification": paid("reunification_support_cost") * per_placed_child,
-        "support_month": paid("case_support_cost") * per_child,
-        "return_support_month": paid("case_support_cost") * per_placed_child,
+    borne = [t for t in PLACEMENT_TYPES if spec.ledger_row(f"cost_{t}") == row]  # placement types this row pays for
+    proceedings = _sum_given((paid("court_cost_proceedings"), paid("la_legal_cost_proceedings")))
+    support = paid("case_support_cost")
+    units = {
+        "placement_month": np.stack([sum_arrays(p[f"mix:{b.name}:{t}"] * paid(f"cost_{t}") for t in borne)
+                                     for b in spec.age_bands]) if borne else None,  # (B, N)
+        "first_entry": _times(proceedings, proceedings_per_entry["first_entry"]),
+        "reentry": _times(proceedings, proceedings_per_entry["reentry"]),
+        "reunification": _times(paid("reunification_support_cost"), per_placed_child),
+        "support_month": _times(support, per_child),
+        "return_support_month": _times(support, per_placed_child),
         "allowance_month": paid("sgo_allowance"),
         # added cost rows: per month in care, per care entry (and per proceedings issued), per month at home after a
         # return, per referral
         "added_month_in_care": added["month_in_care"],
-        "added_first_entry": added["care_entry"] + proceedings_per_entry["first_entry"] * added["proceedings"],
-        "added_reentry": added["care_entry"] + proceedings_per_entry["reentry"] * added["proceedings"],
+        **{f"added_{event}": _sum_given((added["care_entry"], _times(added["proceedings"], proceedings_per_entry[event])))
+           for event in ("first_entry", "reentry")},
         "added_month_returned": added["month_at_home_after_return"],
         "added_referral": added["referral"],
     }
+    return {k: v for k, v in units.items() if v is not None}
 
 def _structure(values: pd.DataFrame, name: str) -> np.ndarray | None:
     """A per-iteration structural choice drawn by the PSA (column ``structure:<name>``), if present."""
@@ -204,8 +236,8 @@ def _care_probability(p: dict[str, np.ndarray], kind: str, bands: tuple[str, ...
     return -np.expm1(np.log1p(-np.minimum(base, 1.0 - 1e-15)) * m[:, None])
 
 def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: str | None = None) -> _Cohort:
-    values, reordered = link_cumulative_risks(values, spec)
-    p = to_model_units(values, spec)
+    linked, reordered = linked_risk_knots(values, spec)
+    p = to_model_units(values, spec, linked)
     n = len(values)
     horizons = spec.band_horizons()
     n_cycles = int(horizons.max())
@@ -222,12 +254,11 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
         bound = curves.bound
     _, capped = child_risk_factor(p)
 
-    reunify = _care_probability(p, "reunify", CARE_BANDS)[:, CARE_BAND_OF_TUNNEL]
-    permanence = _care_probability(p, "permanence", CARE_BANDS)[:, CARE_BAND_OF_TUNNEL]
-    exits = reunify + permanence
+    reunify, permanence = _care_probability(p, "reunify", CARE_BANDS), _care_probability(p, "permanence", CARE_BANDS)
+    exits = reunify + permanence  # (N, care bands): every band has tunnels
     rescaled = np.any(exits > 1.0, axis=1)  # competing exits: rescaled proportionally to sum to 1
     scale = np.where(exits > 1.0, 1.0 / np.maximum(exits, 1e-300), 1.0)
-    reunify, permanence = reunify * scale, permanence * scale
+    reunify, permanence = (reunify * scale)[:, CARE_BAND_OF_TUNNEL], (permanence * scale)[:, CARE_BAND_OF_TUNNEL]
     reentry = _care_probability(p, "reentry", RETURN_BANDS)[:, RETURN_BAND_OF_TUNNEL]
 
     support_after_return = np.round(p["return_support_months"]).astype(int)
@@ -245,8 +276,9 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
         "reunifications": Reward(transition_values=np.array([0, 0, 1.0, 0])),
     }
     transitions = FamilyStatesTransitions(entry, reunify, permanence, reentry, entry_checked=True, curves=curves)
-    support = np.unique(np.round(p["case_support_months"]).astype(int))  # totals the costing asks for, computed in the loop
-    totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in support if m > 0 for h in horizons}
+    support_months = np.round(p["case_support_months"]).astype(int)
+    # the totals the costing asks for, computed in the loop
+    totals_at = set(horizons.tolist()) | {min(int(m), int(h)) for m in np.unique(support_months) if m > 0 for h in horizons}
     totals_at |= {edge for windows in spec.band_windows() for _, start, end in windows for edge in (start, end) if edge > 0}
     rc, ro = spec.discount_rate_costs, spec.discount_rate_outcomes
     rates = {"at_home": (rc,), "return_support": (rc,), "in_care": (rc, ro, 0.0), "care_entries": (rc, ro, 0.0),
@@ -255,69 +287,72 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     result = simulate_family_states(np.eye(N_STATES)[HOME], transitions, n_cycles, rewards, spec.conventions, keep_trace,
                                     horizons=sorted(totals_at), rates=rates, rows=range(0, n_cycles + 1, 12), kernel=kernel)
 
-    per_child = 1.0 / cpf
     # a family event (care proceedings, a return home and its support) concerns the children placed together:
     # per child it is shared by k (capped at the children per family), not by every child of the family
     per_placed_child = 1.0 / np.minimum(p["children_placed_per_family_placement"], cpf)
-    zero = np.zeros(n)
     # a family's proceedings, per child's entry: shared by the children placed together
     proceedings_per_entry = {"first_entry": p["share_entries_with_proceedings"] * per_placed_child,
                              "reentry": p["share_reentries_with_proceedings"] * per_placed_child}
-
-    def paid(name: str, row: str) -> np.ndarray:
-        """A cost parameter in model units if ledger row ``row`` bears it, else 0."""
-        return p[name] if spec.ledger_row(name) == row else zero
-
-    programme = {}
-    for payer in spec.ledger_rows():
-        prog = np.zeros((len(spec.strategies), n))
-        for k, s in enumerate(spec.strategies):
-            if s.cost_method == "per_family":
-                prog[k] = paid("ifpp_cost_per_family", payer) * s.cost_multiplier * per_child
-            elif s.cost_method == "bottom_up":
-                # cost per FTE is an annual salary with on-costs: uplifted, not converted to a monthly cost
-                salary = values["cost_per_fte"].to_numpy(float) * spec.price_factors.get("cost_per_fte", 1.0)
-                salary = salary if spec.ledger_row("cost_per_fte") == payer else zero
-                prog[k] = p["team_fte"] * salary / p["families_per_team_year"] * s.cost_multiplier * per_child
-            elif s.cost_method != "none":
-                raise ModelError(f"unknown cost method {s.cost_method!r} for strategy {s.name!r}")
-        programme[payer] = prog
+    per_child = 1.0 / cpf
+    programme: dict[str, np.ndarray] = {}  # ledger row -> (K, N), for the rows that bear a programme cost
+    for k, s in enumerate(spec.strategies):
+        if s.cost_method == "per_family":
+            row, cost = spec.ledger_row("ifpp_cost_per_family"), p["ifpp_cost_per_family"] * s.cost_multiplier * per_child
+        elif s.cost_method == "bottom_up":
+            # cost per FTE is an annual salary with on-costs: uplifted, not converted to a monthly cost
+            salary = values["cost_per_fte"].to_numpy(float) * spec.price_factors.get("cost_per_fte", 1.0)
+            row = spec.ledger_row("cost_per_fte")
+            cost = p["team_fte"] * salary / p["families_per_team_year"] * s.cost_multiplier * per_child
+        elif s.cost_method == "none":
+            continue
+        else:
+            raise ModelError(f"unknown cost method {s.cost_method!r} for strategy {s.name!r}")
+        programme.setdefault(row, np.zeros((len(spec.strategies), n)))[k] = cost
     shares = np.stack([p[f"age_share:{b.name}"] for b in spec.age_bands])  # (B, N)
-    return _Cohort(spec, result, horizons, shares, np.round(p["case_support_months"]).astype(int), p,
+    return _Cohort(spec, result, horizons, shares, support_months, p,
                    programme, cpf, proceedings_per_entry, bound, rescaled, reordered, capped)
 
-def _band_totals(c: _Cohort, band: int) -> dict[str, np.ndarray]:
-    """Discounted occupancy and event totals per child ``(K, N)`` for one age band (followed to its horizon)."""
-    result, h, rc = c.result, int(c.horizons[band]), c.spec.discount_rate_costs
-    home_support = np.zeros(c.result.row_values["at_home"].shape[:-1])
-    for m in np.unique(c.support_months):
-        cols = c.support_months == m
-        if m > 0:
-            home_support[:, cols] = result.total("at_home", min(int(m), h), rc)[:, cols]
-    first = result.total("first_entries", h, rc)
-    in_care = [(j, result.total("in_care", end, rc) - (result.total("in_care", start, rc) if start > 0 else 0.0))
-               for j, start, end in c.spec.band_windows()[band]]
-    return {"home_support_months": home_support, "return_support_months": result.total("return_support", h, rc),
-            "first_entries": first, "reentries": result.total("care_entries", h, rc) - first,
-            "returned_months": result.total("living_at_home", h, rc) - result.total("at_home", h, rc),
-            "in_care_by_band": in_care,
-            **{name: result.total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}}
+def _band_totals(c: _Cohort) -> list[dict[str, np.ndarray]]:
+    """Discounted occupancy and event totals per child ``(K, N)`` for each age band (followed to its horizon)."""
+    result, rc = c.result, c.spec.discount_rate_costs
+    support = {int(m): c.support_months == m for m in np.unique(c.support_months) if m > 0}  # months → iterations
+    out = []
+    for h, windows in zip(c.horizons.tolist(), c.spec.band_windows()):
+        first = result.total("first_entries", h, rc)
+        home_support = np.zeros_like(first)
+        for m, cols in support.items():
+            home_support = np.where(cols, result.total("at_home", min(m, h), rc), home_support)
+        in_care = [(j, result.total("in_care", end, rc) - (result.total("in_care", start, rc) if start > 0 else 0.0))
+                   for j, start, end in windows]
+        out.append({"home_support_months": home_support, "return_support_months": result.total("return_support", h, rc),
+                    "first_entries": first, "reentries": result.total("care_entries", h, rc) - first,
+                    "returned_months": result.total("living_at_home", h, rc) - result.total("at_home", h, rc),
+                    "in_care_by_band": in_care, "referrals": np.ones_like(first),
+                    **{name: result.total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}})
+    return out
 
-def _band_costs(totals: dict, units: dict[str, np.ndarray], programme: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-child discounted costs ``(K, N)`` by category for one age band at referral, valued with one payer set's
-    unit costs: months in care at the placement mix of the age band the child is in as it ages."""
-    return {
-        "cost_intervention": programme,
-        "cost_placements": sum_arrays(months * units["placement_month"][j] for j, months in totals["in_care_by_band"]),
-        "cost_proceedings": totals["first_entries"] * units["first_entry"] + totals["reentries"] * units["reentry"],
-        "cost_reunification": totals["reunifications"] * units["reunification"],
-        "cost_case_support": (totals["home_support_months"] * units["support_month"]
-                              + totals["return_support_months"] * units["return_support_month"]),
-        "cost_allowances": totals["left_care"] * units["allowance_month"],
-        "cost_added": (totals["in_care"] * units["added_month_in_care"] + totals["first_entries"] * units["added_first_entry"]
-                       + totals["reentries"] * units["added_reentry"]
-                       + totals["returned_months"] * units["added_month_returned"] + units["added_referral"]),
-    }
+COST_TERMS = {  # cost category -> (total of _band_totals, unit cost) pairs, added in this order (placements apart)
+    "cost_proceedings": (("first_entries", "first_entry"), ("reentries", "reentry")),
+    "cost_reunification": (("reunifications", "reunification"),),
+    "cost_case_support": (("home_support_months", "support_month"), ("return_support_months", "return_support_month")),
+    "cost_allowances": (("left_care", "allowance_month"),),
+    "cost_added": (("in_care", "added_month_in_care"), ("first_entries", "added_first_entry"),
+                   ("reentries", "added_reentry"), ("returned_months", "added_month_returned"),
+                   ("referrals", "added_referral")),
+}
+
+def _band_costs(totals: dict, units: dict[str, np.ndarray], programme: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Per-child discounted costs ``(K, N)`` by category (in :data:`COST_CATEGORIES` order) for one age band at
+    referral, valued with one ledger row's unit costs (:func:`_unit_costs`) and programme cost: only the categories
+    it bears (a missing one is 0). Months in care are valued at the placement mix of the age band the child is in
+    as it ages."""
+    placement = units.get("placement_month")  # (B, N)
+    costs = {"cost_intervention": programme,
+             "cost_placements": None if placement is None else _sum_given(months * placement[j]
+                                                                          for j, months in totals["in_care_by_band"]),
+             **{category: _sum_given(totals[total] * units[unit] for total, unit in terms if unit in units)
+                for category, terms in COST_TERMS.items()}}
+    return {category: cost for category, cost in costs.items() if cost is not None}
 
 def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, kernel: str | None = None) -> ModelResults:
     """Evaluate every strategy for every row of ``values`` (iterations × parameters, workbook units).
@@ -331,25 +366,34 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     result, horizons, shares = c.result, c.horizons, c.shares
     ro = spec.discount_rate_outcomes
     bands = [b.name for b in spec.age_bands]
-    by_band: dict[str, dict[str, np.ndarray]] = {}
-    totals = [_band_totals(c, b) for b in range(len(bands))]
+    by_band: dict[str, dict[str, np.ndarray]] = {name: {} for name in bands}
+    totals = _band_totals(c)
+    shape = totals[0]["first_entries"].shape  # (K, N)
+
+    def summed(terms) -> np.ndarray:
+        """The sum of the arrays given (a new array; None = 0), zeros ``(K, N)`` if none is."""
+        total = _sum_given(terms)
+        return np.zeros(shape) if total is None else total
+
     ledger = spec.ledger_rows()
-    row_costs = {}  # ledger row -> per band, discounted cost per child by category: each payer's, then their sums
-    for payer_row in ledger:
-        units, programme = c.units(rows=[payer_row])
-        row_costs[payer_row] = [_band_costs(totals[b], units, programme) for b in range(len(bands))]
+    row_costs = {}  # ledger row -> per band, discounted cost per child by category it bears
+    for row in ledger:
+        units = _unit_costs(c.p, spec, row, c.proceedings_per_entry)
+        row_costs[row] = [_band_costs(totals[b], units, c.programme.get(row)) for b in range(len(bands))]
     for perspective, payers in PERSPECTIVE_PAYERS.items():
         rows = [r for r in ledger if spec.ledger_payer(r) in payers]
         for b, name in enumerate(bands):
-            costs = {cat: sum_arrays(row_costs[r][b][cat] for r in rows) for cat in COST_CATEGORIES}
-            band = by_band.setdefault(name, {})
-            band[f"cost_{perspective}"] = sum_arrays(costs.values())
+            costs = {cat: _sum_given(row_costs[r][b].get(cat) for r in rows) for cat in COST_CATEGORIES}
+            band = by_band[name]
+            band[f"cost_{perspective}"] = summed(costs.values())
             if perspective == spec.perspective:
-                band.update(costs)
+                band.update({cat: np.zeros(shape) if cost is None else cost for cat, cost in costs.items()})
                 band["cost"] = band[f"cost_{perspective}"]
-    for payer_row in ledger:  # the payer ledger: each row's cost per child, whatever the perspective
+    for row in ledger:  # the payer ledger: each row's cost per child, whatever the perspective
         for b, name in enumerate(bands):
-            by_band[name][PAYER_PREFIX + payer_row] = sum_arrays(row_costs[payer_row][b].values())
+            by_band[name][PAYER_PREFIX + row] = summed(row_costs[row][b].values())
+    n_cycles = int(horizons.max())
+    at_home = {years: result.row_values["living_at_home"][..., 12 * years] for years in (1, 2, 5) if 12 * years <= n_cycles}
     for b, name in enumerate(bands):
         h = int(horizons[b])
         band = by_band[name]
@@ -367,24 +411,19 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
         band["child_years_at_home"] = result.total("living_at_home", h, ro) / 12.0
         band["child_years_at_home_undiscounted"] = result.total("living_at_home", h, 0.0) / 12.0
         for years in (1, 2, 5):  # past the band's horizon (18th birthday): not applicable
-            at = result.row_values["living_at_home"][..., 12 * years] if 12 * years <= h else np.nan
-            band[f"living_at_home_{years}y"] = np.broadcast_to(at, band["care_months"].shape).astype(float)
+            band[f"living_at_home_{years}y"] = at_home[years].copy() if 12 * years <= h else np.full(shape, np.nan)
 
     def weighted(key: str) -> np.ndarray:
-        return sum(shares[b] * by_band[name][key] for b, name in enumerate(bands))
+        """The bands' values of ``key`` ``(K, N)`` weighted by their shares."""
+        return summed(shares[b] * by_band[name][key] for b, name in enumerate(bands))
 
     keys = (*COST_CATEGORIES, "cost", "cost_per_family", "cost_local_authority", "cost_public_sector",
             "first_placements", "first_placements_undiscounted", "care_entries", "care_months",
             "care_entries_undiscounted", "care_months_undiscounted", "proceedings_issued", "reentries",
             "child_years_at_home", "child_years_at_home_undiscounted", *(PAYER_PREFIX + name for name in ledger))
     out = {k: weighted(k) for k in keys}
-    n_strategies, n = out["cost"].shape
-    n_cycles = int(horizons.max())
     for years in (1, 2, 5):
-        row = 12 * years
-        out[f"living_at_home_{years}y"] = (
-            result.row_values["living_at_home"][..., row] if row <= n_cycles else np.full((n_strategies, n), np.nan)
-        )
+        out[f"living_at_home_{years}y"] = at_home[years] if years in at_home else np.full(shape, np.nan)
     return ModelResults(spec.strategy_names, spec.comparator, out, c.curve_rule_bound, c.exits_rescaled, result.trace,
                         n_cycles, by_band, shares, c.risk_curve_reordered, c.child_risk_capped)
 
