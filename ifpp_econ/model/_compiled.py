@@ -271,7 +271,7 @@ def _curve_row(r, n0, lanes, ifpp, log_s, log_after, rr, months, cs, fac, dur, c
             u = cs[_USUAL, j]
             d = dur[j]
             if r <= d:
-                c = _treated(1.0 if noeff[j] else rr[n0 + j, r], u)
+                c = _treated(1.0 if noeff[j] else rr[n0 + j, min(r, rr.shape[1] - 1)], u)
                 if r == d:
                     cs[_UD, j] = u
                     cs[_TD, j] = c
@@ -291,8 +291,8 @@ def entry_hazards_kernel(log_s, log_after, factor, rr, no_effect, after_effect, 
     followed by :func:`~ifpp_econ.model.hazards_from_curve` compute them, one iteration at a time.
 
     Shapes: log_s ``(N, 5)`` log survival at the 0/3/6/12/24-month knots; log_after ``(N,)`` log(1 − annual
-    risk after 24 months, as a monthly probability); factor ``(N,)`` child ÷ family risk; rr ``(N, T+1)``
-    (any strides); no_effect ``(N,)`` bool; after_effect ``(N,)`` codes 0 effect stops, 1 gap persists,
+    risk after 24 months, as a monthly probability); factor ``(N,)`` child ÷ family risk; rr ``(N, T+1)``, or
+    ``(N, 1)`` for one RR every month; no_effect ``(N,)`` bool; after_effect ``(N,)`` codes 0 effect stops, 1 gap persists,
     2 catch-up; duration ``(N,)`` whole months in 0..T; receives_ifpp ``(K,)`` bool; out: entry
     ``(K, N, T)``, bound ``(N,)`` (the IFPP curve needed its running maximum). Blocks of :data:`LANES`
     iterations of one strategy are shared between threads; each block runs :func:`_curve_row` row by row."""

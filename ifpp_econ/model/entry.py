@@ -163,7 +163,8 @@ class EntryCurves:
     (the inputs of :func:`cumulative_entry_curves` after units, links and checks).
 
     log_s ``(N, 5)`` log family survival at the 0/3/6/12/24-month knots; log_after ``(N,)`` its monthly
-    fall after 24 months; factor ``(N,)`` child ÷ family risk; rr ``(N, T+1)`` (any strides); no_effect
+    fall after 24 months; factor ``(N,)`` child ÷ family risk; rr ``(N, T+1)``, or ``(N, 1)`` when one RR holds for
+    every month (the kernels read its last column past its end); no_effect
     ``(N,)`` bool; after_effect ``(N,)`` codes (positions in :data:`.after_effects.ASSUMPTIONS`); duration
     ``(N,)`` whole months; months ``(A,)`` each assumption's months setting; receives_ifpp ``(K,)`` bool.
     ``bound`` ``(N,)`` is filled by the kernel that
@@ -180,6 +181,7 @@ class EntryCurves:
     months: np.ndarray
     receives_ifpp: np.ndarray
     bound: np.ndarray
+    n_cycles: int  # T: months followed (not a kernel argument)
 
     def arrays(self) -> tuple:
         """The kernels' arguments, in order (``bound`` last)."""
@@ -188,7 +190,7 @@ class EntryCurves:
 
     def hazards(self) -> np.ndarray:
         """Monthly first-entry probabilities ``(K, N, T)`` (and ``bound``), by the compiled entry kernel."""
-        entry = np.empty((len(self.receives_ifpp), len(self.factor), self.rr.shape[1] - 1))
+        entry = np.empty((len(self.receives_ifpp), len(self.factor), self.n_cycles))
         args = self.arrays()
         kernels.compiled("entry_hazards_kernel", len(self.factor))(*args[:-1], entry, self.bound)
         return entry
@@ -199,17 +201,21 @@ def entry_curves(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int, after
     n = len(p["rr_12m"])
     if after_effect is None:
         after_effect = np.full(n, ASSUMPTIONS.index(spec.after_effect))
+    rr = relative_risk_curve(p, spec, np.arange(n_cycles + 1))
+    if rr.strides[1] == 0:  # one RR for every month: one column, not (N, T+1) copies of it for the kernel
+        rr = rr[:, :1]
     return EntryCurves(
         log_s=np.ascontiguousarray(_log_survival_at_knots(p)),
         log_after=np.log1p(-p["annual_risk_after_24m"]),
         factor=np.ascontiguousarray(child_risk_factor(p)[0], dtype=float),
-        rr=relative_risk_curve(p, spec, np.arange(n_cycles + 1)),
+        rr=rr,
         no_effect=np.zeros(n, dtype=bool) if no_effect is None else np.asarray(no_effect, dtype=bool),
         after_effect=np.asarray(after_effect, dtype=np.int64),
         duration=np.clip(np.round(p["effect_duration_months"]).astype(np.int64), 0, n_cycles),
         months=spec.after_effect_months_by_code(),
         receives_ifpp=np.array([s.receives_ifpp for s in spec.strategies]),
-        bound=np.zeros(n, dtype=bool))
+        bound=np.zeros(n, dtype=bool),
+        n_cycles=n_cycles)
 
 def first_entry_probabilities(p: dict[str, np.ndarray], spec: ModelSpec, n_cycles: int,
                               after_effect: np.ndarray | None = None, no_effect: np.ndarray | None = None,
