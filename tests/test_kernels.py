@@ -71,15 +71,34 @@ def test_model_asks_only_for_totals_computed_in_the_loop(default_inputs, draws, 
     cohort = family_states._simulate(draws, spec, keep_trace=False)
     assert isinstance(cohort.result, kernels.FamilyStatesResult)
     run_model(draws, spec)  # the same announcements as run_model's costing
-    original = kernels.FamilyStatesResult._full_values
+    original = kernels._Values.full
 
     def fail(self):
         raise AssertionError("run_model needed a second (full-row) pass")
-    monkeypatch.setattr(kernels.FamilyStatesResult, "_full_values", property(fail))
+    monkeypatch.setattr(kernels._Values, "full", property(fail))
     try:
         run_model(draws, spec)
     finally:
-        monkeypatch.setattr(kernels.FamilyStatesResult, "_full_values", original)
+        monkeypatch.setattr(kernels._Values, "full", original)
+
+
+def test_a_dropped_result_frees_its_arrays_at_once(default_inputs, draws, monkeypatch):
+    """No reference cycle keeps a kernel pass's totals alive until the garbage collector runs: a PSA drops each
+    chunk's results and must get the memory back then (else ≈ 70 chunks' totals piled up in a 1M-iteration run)."""
+    import gc
+    import weakref
+
+    monkeypatch.setenv("IFPP_ECON_KERNEL", "numba")
+    result = family_states._simulate(draws, build_spec(default_inputs), keep_trace=False).result
+    assert isinstance(result, kernels.FamilyStatesResult)
+    result.row_values["living_at_home"][..., 12]  # the accessors are made and used
+    out = weakref.ref(result._out)
+    gc.disable()
+    try:
+        del result
+        assert out() is None
+    finally:
+        gc.enable()
 
 
 def test_one_plan_serves_every_chunk_and_a_different_ask_gets_its_own(default_inputs, draws, monkeypatch):
