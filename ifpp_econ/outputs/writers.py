@@ -444,18 +444,36 @@ class IterationsFile:
 
         self.strategies = strategies
         # level 1: ≈ 17 µs of compression an iteration against ≈ 160 µs at gzip's default 9, for a file ≈ 8% larger
-        # (≈ 0.9 kB an iteration); formatting the CSV text (pandas, ≈ 120 µs an iteration) is the rest
+        # (≈ 0.9 kB an iteration); formatting the CSV text (:func:`csv_rows`, ≈ 60 µs an iteration) is the rest
         self.handle = gzip.open(run.path / self.NAME, "wt", encoding="utf-8", newline="", compresslevel=1)
         self.first = True
 
     def __call__(self, start: int, draws: pd.DataFrame, outcomes: dict[str, np.ndarray]) -> None:
         from ..analyses.psa import iteration_rows
 
-        iteration_rows(outcomes, self.strategies, draws, start).to_csv(self.handle, header=self.first)
-        self.first = False
+        rows = iteration_rows(outcomes, self.strategies, draws, start)
+        if self.first:  # the header by pandas (it quotes names that need it)
+            rows.iloc[:0].to_csv(self.handle)
+            self.first = False
+        self.handle.write(csv_rows(rows))
 
     def close(self) -> None:
         self.handle.close()
+
+
+def csv_rows(frame: pd.DataFrame) -> str:
+    """``frame.to_csv(header=False)``'s text (index first), about 2.5 times faster for a frame of numbers: each value
+    as ``str`` (a float's shortest round-trip form, as pandas writes it), missing values empty. Text columns (which
+    pandas may need to quote) are left to pandas."""
+    columns = [frame.index.to_numpy(), *(frame[c].to_numpy() for c in frame.columns)]
+    if any(c.dtype.kind not in "biuf" for c in columns):
+        return frame.to_csv(header=False)
+
+    def text(values: np.ndarray) -> list[str]:
+        if values.dtype.kind == "f" and np.isnan(values).any():
+            return ["" if v != v else str(v) for v in values.tolist()]
+        return list(map(str, values.tolist()))
+    return "".join(",".join(row) + "\n" for row in zip(*map(text, columns)))
 
 
 def write_evsi(run: RunFolder, result: "EVSIResult") -> dict:
