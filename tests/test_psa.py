@@ -165,18 +165,18 @@ def test_memory_does_not_grow_past_the_kept_iterations_and_means_cover_every_ite
     from ifpp_econ.analyses import psa
 
     _small_blocks(monkeypatch, kept=10**9)  # the same blocks, every iteration kept
-    full = run_psa(default_inputs, n=5000, seed=7, chunk_size=1024, keep_draws=2000, workers=2)
+    full = run_psa(default_inputs, n=3500, seed=7, chunk_size=1024, keep_draws=2000, workers=2)
     _small_blocks(monkeypatch)
-    streamed = run_psa(default_inputs, n=5000, seed=7, chunk_size=1024, keep_draws=2000, workers=2)
-    other_chunks = run_psa(default_inputs, n=5000, seed=7, chunk_size=3000, keep_draws=2000, workers=1)
-    assert streamed.kept_iterations == psa.KEPT_ITERATIONS == 2048 and full.kept_iterations == 5000
+    streamed = run_psa(default_inputs, n=3500, seed=7, chunk_size=1024, keep_draws=2000, workers=2)
+    other_chunks = run_psa(default_inputs, n=3500, seed=7, chunk_size=3000, keep_draws=2000, workers=1)
+    assert streamed.kept_iterations == psa.KEPT_ITERATIONS == 2048 and full.kept_iterations == 3500
     assert all(v.shape[-1] == 2048 for v in streamed.outcomes.values())
     assert all(v.shape[-1] == 2048 for band in streamed.by_band.values() for v in band.values())
     assert len(streamed.children_per_family) == 2048 and len(streamed.draws) == 2000
     a, b = full.to_json(), streamed.to_json()
     assert b == other_chunks.to_json()  # the chunking changes nothing, streamed or kept
     assert full.streamed is None and "subsample" not in a
-    # every mean is over all 5,000 iterations: the full run's, up to rounding (sums in blocks)
+    # every mean is over all 3,500 iterations: the full run's, up to rounding (sums in blocks)
     for metric in ("per_child_savings", "per_family_savings", "placements_avoided_per_child",
                    "care_months_avoided_per_child"):
         assert b[metric]["mean"] == pytest.approx(a[metric]["mean"], rel=1e-12)
@@ -199,7 +199,7 @@ def test_memory_does_not_grow_past_the_kept_iterations_and_means_cover_every_ite
         for outcome, v in by_outcome.items():
             assert b["strategies"][name][outcome]["mean"] == pytest.approx(v["mean"], rel=1e-12)
     sub = b["subsample"]
-    assert (sub["iterations"], sub["iterations_kept"]) == (5000, 2048) and "first 2,048" in sub["note"]
+    assert (sub["iterations"], sub["iterations_kept"]) == (3500, 2048) and "first 2,048" in sub["note"]
     se = sub["interval_se"]["per_child_savings"]
     width = b["per_child_savings"]["upper"] - b["per_child_savings"]["lower"]
     assert 0 < se["lower"] < width / 10 and 0 < se["upper"] < width / 10
