@@ -92,7 +92,7 @@ def test_a_dropped_result_frees_its_arrays_at_once(default_inputs, draws, monkey
     result = family_states._simulate(draws, build_spec(default_inputs), keep_trace=False).result
     assert isinstance(result, kernels.FamilyStatesResult)
     result.row_values["living_at_home"][..., 12]  # the accessors are made and used
-    out = weakref.ref(result._out)
+    out = weakref.ref(result._values.out)
     gc.disable()
     try:
         del result
@@ -109,14 +109,14 @@ def test_one_plan_serves_every_chunk_and_a_different_ask_gets_its_own(default_in
     spec = build_spec(default_inputs)
     first = family_states._simulate(draws.iloc[:700], spec, keep_trace=False).result
     second = family_states._simulate(draws.iloc[700:], spec, keep_trace=False).result
-    assert second._plan is first._plan and len(kernels._PLANS) == 1
+    assert second._values.plan is first._values.plan and len(kernels._PLANS) == 1
     whole = family_states._simulate(draws, spec, keep_trace=False).result
     for name in ("in_care", "first_entries", "living_at_home"):
         total = np.concatenate([first.total(name), second.total(name)], axis=-1)
         assert np.array_equal(total, whole.total(name))
     other = family_states._simulate(draws.iloc[:50], dataclasses.replace(spec, discount_rate_costs=0.0),
                                     keep_trace=False).result
-    assert other._plan is not first._plan and len(kernels._PLANS) == 2
+    assert other._values.plan is not first._values.plan and len(kernels._PLANS) == 2
     monkeypatch.setattr(kernels, "PLANS_KEPT", 2)  # a full cache starts again rather than grow
     family_states._simulate(draws.iloc[:50], dataclasses.replace(spec, discount_rate_costs=0.01), keep_trace=False)
     assert len(kernels._PLANS) == 1

@@ -6,7 +6,7 @@ identical, bit for bit, whatever the chunk size and the number of workers. With 
 workers, whole chunks run side by side in threads (numpy, scipy's special functions and
 the compiled model release the GIL), one thread per chunk, and are collected in order.
 Memory does not grow with N past :data:`KEPT_ITERATIONS`: per-iteration outcomes are kept for the first
-KEPT_ITERATIONS only (8 bytes per outcome per strategy per iteration: about 0.22 GB) for intervals, the CE
+KEPT_ITERATIONS only (8 bytes per value per iteration: about 0.24 GB) for intervals, the CE
 plane, convergence and EVPPI, while every iteration passes through fixed blocks of :data:`SUMMARY_BLOCK`
 iterations, in order, for the CEAC and EVPI sums and (past the kept ones) running sums for every mean
 (:class:`StreamedMeans`), so these too are independent of chunking.

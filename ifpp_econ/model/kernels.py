@@ -265,10 +265,9 @@ class FamilyStatesResult:
 
     trace = None
 
-    def __init__(self, plan: _Plan, segments: _Segments, transitions, initial: np.ndarray, conventions: Conventions,
+    def __init__(self, plan: _Plan, segments: _Segments, transitions, conventions: Conventions,
                  rewards: dict[str, Reward], out: np.ndarray):
         self._values = values = _Values(plan, segments, transitions, conventions, dict(rewards), out)
-        self._plan, self._out, self._initial = plan, out, initial
         self.n_cycles, self.conventions, self.rewards = plan.n_cycles, conventions, values.rewards
         self.batch_shape = values.batch_shape
         self.row_values = {k: _Rows(values, k, False) for k in plan.state_names}
@@ -283,19 +282,19 @@ class FamilyStatesResult:
         """As :meth:`CohortResult.total`: discounted, counted total over cycles ``1..horizon`` → ``(K, N)``."""
         horizon = self.n_cycles if horizon is None else int(horizon)
         rate = self.rewards[name].discount_rate if discount_rate is None else discount_rate
-        q = self._plan.queries.get(("total", name, horizon, float(rate)))
+        q = self._values.plan.queries.get(("total", name, horizon, float(rate)))
         if q is not None:
-            return self._out[q].copy()
+            return self._values.out[q].copy()
         return self._full_result().total(name, horizon, rate)
 
     def totals(self, horizon: int | None = None) -> dict[str, np.ndarray]:
         return {name: self.total(name, horizon) for name in self.rewards}
 
     def _full_result(self) -> CohortResult:
-        values = self._values.full
+        values, plan = self._values.full, self._values.plan
         return CohortResult(self.n_cycles, self.conventions, self.rewards,
-                            {k: values[k] for k in self._plan.state_names},
-                            {k: values[k][..., 1:] for k in self._plan.move_names})
+                            {k: values[k] for k in plan.state_names},
+                            {k: values[k][..., 1:] for k in plan.move_names})
 
 
 def _supported(rewards: dict[str, Reward]) -> bool:
@@ -330,4 +329,4 @@ def simulate_family_states(initial: np.ndarray, transitions, n_cycles: int, rewa
     plan = _plan(n_cycles, rewards, conventions, segments.representative, horizons, rates, rows)
     out = np.empty((len(plan.queries),) + batch)
     plan.run(transitions, segments, out, np.empty((0, 0, 0, 0)))
-    return FamilyStatesResult(plan, segments, transitions, initial, conventions, rewards, out)
+    return FamilyStatesResult(plan, segments, transitions, conventions, rewards, out)

@@ -61,10 +61,11 @@ def psa(result: "PSAResult") -> list[ChartSpec]:
     of the mean."""
     inc = result.incremental()
     specs = []
+    # the points: the kept iterations; the mean: every iteration
+    means = None if result.streamed is None else result.incremental_summary().set_index(["strategy", "metric"])["mean"]
     for name, metrics in inc.items():
         points = ce_plane_sample(metrics["placements_avoided_per_child"], -metrics["per_child_savings"])
-        if result.streamed is not None:  # the points: the kept iterations; the mean: every iteration
-            means = result.incremental_summary().set_index(["strategy", "metric"])["mean"]
+        if means is not None:
             points["mean"] = (means[name, "placements_avoided_per_child"], -means[name, "per_child_savings"])
         specs.append(ChartSpec(ce_plane_name(name, len(inc)), "ce_plane",
                                (points["placements_avoided"], points["incremental_cost"], result.wtp_default, name,
