@@ -156,6 +156,31 @@ def test_bit_identical_for_any_workers_and_chunk_size(default_inputs, monkeypatc
             assert np.array_equal(values, other.outcomes[key], equal_nan=True), key
 
 
+@pytest.mark.parametrize("strategies", [1, 2, 3, 5])
+def test_compiled_net_benefit_sums_equal_the_numpy_reference_to_the_bit(strategies, monkeypatch):
+    """The CEAC and EVPI sums of a block: compiled (numpy's pairwise summation order) = numpy, bit for bit, for
+    block lengths around numpy's 8- and 128-value boundaries, ties (the first strategy wins) and NaN (numpy's argmax
+    takes the first NaN, max propagates it), on a strided slice as the kept arrays give."""
+    from ifpp_econ.analyses.comparison import PSAAccumulator
+
+    rng = np.random.default_rng(strategies)
+    acc = PSAAccumulator([f"s{k}" for k in range(strategies)], "s0", np.union1d(np.arange(0, 2e5 + 1, 5e3), [37e3]))
+    for n in (1, 7, 8, 9, 127, 128, 129, 1000, 4097, 65536):
+        cost = rng.normal(1e5, 3e4, (strategies, n + 3))[:, 3:]  # not C-contiguous
+        placements = rng.uniform(0, 1, (strategies, n))
+        if n > 20:
+            cost[:, 5], placements[:, 5] = cost[0, 5], placements[0, 5]  # every strategy tied
+            cost[-1, 7] = np.nan
+            cost[0, 11] = np.nan
+        sums = {}
+        for kernel in ("numpy", "numba"):
+            monkeypatch.setenv("IFPP_ECON_KERNEL", kernel)
+            sums[kernel] = acc.block_sums({"cost": cost, "first_placements": placements})
+        assert sums["numba"][3] == sums["numpy"][3] == n
+        for compiled, reference in zip(sums["numba"][:3], sums["numpy"][:3]):
+            assert np.array_equal(compiled, reference, equal_nan=True), n
+
+
 def test_kernel_choice(monkeypatch):
     monkeypatch.setenv("IFPP_ECON_KERNEL", "numpy")
     assert threads.choose_kernel() == "numpy"
@@ -187,6 +212,7 @@ def test_a_fresh_cache_compiles_once_and_report_after_psa_compiles_nothing(tmp_p
     assert err.count("Preparing the compiled model, once per install") == 1
     assert any("_serial" in name for name in after_psa) and any("_serial" not in name for name in after_psa)
     assert any("hermite" in name for name in after_psa)  # the sampler's compiled tables, prepared with the model
+    assert any("net_benefit" in name for name in after_psa)  # the CEAC and EVPI sums, likewise
     err, after_report = command("report", "-n", "200", "--out", "r")
     assert "Preparing the compiled model" not in err and after_report == after_psa
     err, after_large = command("psa", "-n", "9000", "--chunk-size", "4096", "--out", "q")  # tables compiled here

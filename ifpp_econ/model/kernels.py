@@ -172,12 +172,14 @@ class _Plan:
         if not _PREPARED:  # the first run in a process: both the parallel loop and its serial twin are made ready
             with _PREPARING:  # chunks run in threads side by side: one compiles, the others wait for it
                 if not _PREPARED:
+                    from ..engine._net_benefit import net_benefit_job
                     from ..inputs.inversion import compiled_table_job
                     from . import _compiled
 
                     compiling.prepare([([_compiled.compiled("family_states_kernel", 2),
                                          _compiled.compiled("family_states_kernel", 1)], args),
-                                       compiled_table_job()],  # the sampler's tables, used by chunks of 4,096
+                                       compiled_table_job(),  # the sampler's tables, used by chunks of 4,096
+                                       net_benefit_job()],  # a PSA's CEAC and EVPI sums
                                       ANNOUNCE[0] if ANNOUNCE else None)
                     _PREPARED.append(True)
         compiled("family_states_kernel", k * n)(*args)
