@@ -41,15 +41,6 @@ class Serial(Executor):
         return future
 
 
-def _one_thread(fn: Callable, args: tuple, kwargs: dict):
-    """``fn(*args, **kwargs)`` with the compiled kernels on one thread (a forked worker must not use the thread pools
-    of the process it was forked from; results are the same on any number of threads)."""
-    from .engine import threads
-
-    with threads.single_thread():
-        return fn(*args, **kwargs)
-
-
 def _follow_parent(parent: int) -> None:
     """Worker initializer: end this worker when the run's process ends, even by SIGKILL (no orphans)."""
     import signal
@@ -88,9 +79,17 @@ class _Job:
         if not self.future.set_running_or_notify_cancel():
             return
         try:
-            self.future.set_result(_one_thread(self.fn, self.args, self.kwargs))
+            self.future.set_result(_one_thread(self.fn, *self.args, **self.kwargs))
         except Exception as exc:  # re-raised by the future's result()
             self.future.set_exception(exc)
+
+
+def _one_thread(fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with the compiled kernels on one thread (a forked worker must not use the thread pools
+    of the process it was forked from); the engine is imported only when a job runs."""
+    from .engine.threads import on_one_thread
+
+    return on_one_thread(fn, *args, **kwargs)
 
 
 def forking_available() -> bool:
@@ -214,7 +213,7 @@ class Worker(Executor):
             self._next()
             return
         try:
-            running = pool.submit(_one_thread, job.fn, job.args, job.kwargs)
+            running = pool.submit(_one_thread, job.fn, *job.args, **job.kwargs)
         except RuntimeError:  # the worker died: this process runs what is left
             self._lost(job)
             return

@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,7 @@ def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=A
     from .analyses.structural import beside_psa
     from .analyses.validation import operational_validation
     from .analyses.voi import run_voi
+    from .engine import threads
     from .model.family_states import load_kernels
 
     executor = executor or executors.Serial()
@@ -126,10 +127,12 @@ def run_all(inputs, n: int | None = None, seed: int | None = None, *, analyses=A
         results.psa = run_psa(inputs, n, seed, progress=progress, base=results.base, **(psa_options or {}))
         emit("psa")
         if "voi" in wanted:
-            begin("structural uncertainty beside the PSA, from its draws")
-            results.beside = beside_psa(results.psa, inputs)
-            begin("PSA tables, EVPI/EVPPI and charts")
-            results.voi = run_voi(results.psa, evppi=(psa_options or {}).get("keep_draws", True) != 0)
+            begin("PSA tables, EVPI/EVPPI and charts, and structural uncertainty beside the PSA")
+            with ThreadPoolExecutor(1, thread_name_prefix="beside") as side:  # beside EVPPI: ≈ 0.2 s less wall time
+                beside = side.submit(threads.on_one_thread, beside_psa, results.psa, inputs)
+                results.voi = run_voi(results.psa, evppi=(psa_options or {}).get("keep_draws", True) != 0)
+                results.beside = beside.result()
+            results.seconds["structural uncertainty beside the PSA"] = round(results.beside.seconds, 3)
             emit("voi")
         sizes = trial_sizes(inputs, evsi_sizes)
         if "evsi" in wanted and sizes:
@@ -192,13 +195,13 @@ def psa(inputs, n: int | None = None, seed: int | None = None, out=None, force: 
         def write(name: str, results: Results) -> None:
             if name == "psa":  # its charts are drawn while EVPPI is computed
                 charts.draw(figures.psa(results.psa))
-            elif name == "voi":
+            elif name == "voi":  # charts first: drawn while the tables are written
+                charts.draw(figures.value_of_information(results.voi, inputs))
                 extra.update(writers.write_psa(folder, results.psa, inputs, conventions, save_iterations, results.voi,
                                                results.beside))
-                charts.draw(figures.value_of_information(results.voi, inputs))
             elif name == "evsi":
-                extra.update(writers.write_evsi(folder, results.evsi))
                 charts.draw(figures.evsi(results.evsi))
+                extra.update(writers.write_evsi(folder, results.evsi))
 
         results = run_all(inputs, n, seed, analyses=("psa", "voi", "evsi"), progress=progress, on_result=write,
                           psa_options={"keep_draws": keep, "chunk_size": chunk_size, "structural": structural,
@@ -294,18 +297,18 @@ def report(inputs, n: int | None = None, seed: int | None = None, out=None, forc
                     charts.draw(figures.base_case(results.base))
                 elif name == "psa":
                     charts.draw(figures.psa(results.psa))  # drawn while EVPPI is computed
-                elif name == "voi":
-                    writers.write_psa(folder, results.psa, inputs, conventions, voi=results.voi, beside=results.beside)
+                elif name == "voi":  # each stage's charts first: drawn while its tables are written
                     charts.draw(figures.value_of_information(results.voi, inputs))
+                    writers.write_psa(folder, results.psa, inputs, conventions, voi=results.voi, beside=results.beside)
                 elif name == "evsi":
-                    writers.write_evsi(folder, results.evsi)
                     charts.draw(figures.evsi(results.evsi))
+                    writers.write_evsi(folder, results.evsi)
                 elif name == "dsa":
-                    written["dsa"] = writers.write_dsa(folder, results.dsa, inputs)
                     charts.draw(figures.dsa(results.dsa, inputs))
+                    written["dsa"] = writers.write_dsa(folder, results.dsa, inputs)
                 elif name == "budget":
-                    written["budget"] = writers.write_budget(folder, results.budget, inputs)
                     charts.draw(figures.budget(results.budget))
+                    written["budget"] = writers.write_budget(folder, results.budget, inputs)
 
             results = run_all(inputs, n, seed, executor=compute, on_result=write, progress=progress, stage=stage,
                               psa_options={"keep_draws": min(n, 20_000)})

@@ -120,3 +120,25 @@ def test_budget_shows_children_referred_and_placements_avoided_by_year(default_i
     per_child = one_year["placements_avoided"].sum() / one_year["children_referred"].sum()
     model = run_base_case(default_inputs).to_json()["placements_avoided_per_child_undiscounted"]
     assert per_child == pytest.approx(model, rel=0.02)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "sorted", "reversed", "constant", "infinite", "nan", "skewed",
+                                  "runs"])
+def test_tail_quantiles_equal_numpys_to_the_bit(kind):
+    """The PSA's intervals come from the tails only (issue 31: 72 summaries of 524,288 values a large PSA): the
+    same numbers as np.quantile, bit for bit, whatever the order, ties, infinities; NaN and short samples go to numpy."""
+    from ifpp_econ.analyses.comparison import TAIL_MIN, tail_quantiles
+
+    rng = np.random.default_rng(len(kind))
+    for n in (TAIL_MIN - 1, TAIL_MIN, 65_537, 200_000):
+        x = rng.normal(size=n)
+        x = {"ties": lambda: np.round(x, 1), "sorted": lambda: np.sort(x), "reversed": lambda: np.sort(x)[::-1],
+             "constant": lambda: np.full(n, 3.25), "skewed": lambda: np.exp(3 * x),
+             "runs": lambda: np.repeat(x[: n // 64 + 1], 64)[:n]}.get(kind, lambda: x)()
+        if kind == "infinite":
+            x[::1000], x[5::997] = np.inf, -np.inf
+        if kind == "nan":
+            x[n // 2] = np.nan
+        for qs in ([(1 - 0.95) / 2, 1 - (1 - 0.95) / 2], [0.0, 1.0], [0.02, 0.03], [0.97, 0.98], [0.001, 0.999]):
+            with np.errstate(invalid="ignore"):
+                assert np.array_equal(np.array(tail_quantiles(x, qs)), np.quantile(x, qs), equal_nan=True), (n, qs)

@@ -221,10 +221,46 @@ class PSAAccumulator:
         return pd.DataFrame({"wtp": self.wtp, "evpi_per_child": np.maximum(value, 0.0)})
 
 
+TAIL_MIN = 50_000  # samples at least this long find their tail quantiles from the tails (see tail_quantiles)
+TAIL_STRIDE = 64  # the subsample that places the tails' thresholds: every 64th value
+
+
+def tail_quantiles(samples: np.ndarray, qs) -> list[float]:
+    """``np.quantile(samples, qs)`` (linear interpolation) of a 1-D float sample, the same numbers to the bit, for
+    quantiles in the tails: only the values beyond a threshold are partitioned, not the whole sample (≈ 6× faster at
+    half a million values). The thresholds come from every :data:`TAIL_STRIDE` th value, with a margin; when a
+    threshold leaves too few values (or the sample is short, or holds NaN) numpy does it all."""
+    x = np.asarray(samples, dtype=float)
+    n = len(x)
+    qs = [float(q) for q in qs]
+    if n < TAIL_MIN or not all(0.0 <= q <= 0.1 or 0.9 <= q <= 1.0 for q in qs) or np.isnan(x).any():
+        return [float(v) for v in np.quantile(x, qs)]
+    sub = x[::TAIL_STRIDE]
+    out = []
+    for q in qs:
+        virtual = (n - 1) * q  # numpy's linear method: order statistics floor(v) and floor(v) + 1, weight v − floor(v)
+        first = int(np.floor(virtual))
+        second = min(first + 1, n - 1)
+        gamma = virtual - np.floor(virtual)
+        low = q <= 0.5
+        need = second + 1 if low else n - first  # values that the kept tail must hold
+        j = min(len(sub) - 1, int(need / TAIL_STRIDE + 4 * np.sqrt(need / TAIL_STRIDE) + 8))
+        threshold = np.partition(sub, j)[j] if low else np.partition(sub, len(sub) - 1 - j)[len(sub) - 1 - j]
+        tail = x[x <= threshold] if low else x[x >= threshold]
+        if len(tail) < need:
+            return [float(v) for v in np.quantile(x, qs)]
+        offset = 0 if low else n - len(tail)  # the tail's first value is the sample's order statistic `offset`
+        part = np.partition(tail, [first - offset, second - offset])
+        a, b = part[first - offset], part[second - offset]
+        diff = b - a
+        out.append(float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma))  # numpy's _lerp
+    return out
+
+
 def summarise(samples: np.ndarray, level: float = 0.95, mean: float | None = None) -> dict[str, float]:
     """Mean and central interval of a 1-D sample (``mean``: the mean when known from more iterations than the
     sample holds, e.g. a PSA's running sums)."""
-    lo, hi = np.quantile(samples, [(1 - level) / 2, 1 - (1 - level) / 2])
+    lo, hi = tail_quantiles(samples, [(1 - level) / 2, 1 - (1 - level) / 2])
     return {"mean": float(np.mean(samples) if mean is None else mean), "lower": float(lo), "upper": float(hi)}
 
 
@@ -233,7 +269,7 @@ def quantile_se(samples: np.ndarray, q: float) -> float:
     statistics: the quantiles at ``q ± 1.96·√(q(1 − q)/n)`` bound a 95% interval, whose half-width ÷ 1.96 is the SE)."""
     n = len(samples)
     half = 1.959963984540054 * np.sqrt(q * (1.0 - q) / n)
-    lo, hi = np.quantile(samples, [max(q - half, 0.0), min(q + half, 1.0)])
+    lo, hi = tail_quantiles(samples, [max(q - half, 0.0), min(q + half, 1.0)])
     return float((hi - lo) / (2 * 1.959963984540054))
 
 

@@ -557,18 +557,18 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         draws, results = run_chunk(plan, seed, start, min(chunk_size, n - start), seconds)
         return start, draws, results, seconds
 
-    def in_own_thread(start: int):
-        with threads.single_thread():
-            return chunk(start)
 
     starts = range(0, n, chunk_size)
     n_threads = threads.workers()
     wall, cpu = time.perf_counter(), time.process_time()
+    base_figures = None
     with contextlib.ExitStack() as stack:
         if n_threads > 1 and len(starts) > 1:  # whole chunks side by side, one thread each; taken in order
             pool = ThreadPoolExecutor(n_threads, thread_name_prefix="psa-chunk")
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # on Ctrl-C: finish running chunks only
-            done = _in_order(pool, in_own_thread, starts, ahead=n_threads + 1)
+            if base is None:  # the base case among the chunks (on one thread), not after them
+                base_figures = pool.submit(threads.on_one_thread, _base_case_figures, inputs)
+            done = _in_order(pool, functools.partial(threads.on_one_thread, chunk), starts, ahead=n_threads + 1)
         else:  # one chunk at a time, each using every worker (compiled loop, sampling pool)
             done = map(chunk, starts)
         for start, draws, results, seconds in done:
@@ -619,7 +619,7 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         distributions=effect_distribution_note(inputs),
         after_effect=spec.after_effect,
         unused_parameters=spec.unused_parameters(),
-        **_base_case_figures(inputs, base),
+        **(base_figures.result() if base_figures is not None else _base_case_figures(inputs, base)),
         chunk_size=chunk_size,
         children_per_family=cpf,
         streamed=streamed,
@@ -695,6 +695,11 @@ class _Stream:
         for key, v in block.items():
             if key[0] == "outcome":
                 finite = np.isfinite(v)
+                if finite.all():  # most outcomes: the same sums without masking
+                    self._add(("sum", key[1]), v.sum(axis=-1))
+                    self._add(("count", key[1]), np.full(v.shape[:-1], v.shape[-1]))
+                    self._add(("family", key[1]), (v * cpf).sum(axis=-1))
+                    continue
                 self._add(("sum", key[1]), np.where(finite, v, 0.0).sum(axis=-1))
                 self._add(("count", key[1]), finite.sum(axis=-1))
                 self._add(("family", key[1]), np.where(finite, v * cpf, 0.0).sum(axis=-1))

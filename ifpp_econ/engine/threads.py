@@ -62,6 +62,13 @@ def single_thread():
         _LOCAL.workers = previous
 
 
+def on_one_thread(func, *args, **kwargs):
+    """``func(*args, **kwargs)`` within :func:`single_thread`: for work run in a thread beside others (compiled loops
+    then run their serial twins; the numbers are the same on any number of threads)."""
+    with single_thread():
+        return func(*args, **kwargs)
+
+
 PARALLEL_MIN_ITERATIONS = 1_024  # below this a batch runs on one thread: starting numba's pool costs more than it saves
 
 
