@@ -27,6 +27,7 @@ import pandas as pd
 
 from .. import declarations
 from ..engine import threads
+from ..engine.allocator import keep_freed_memory
 from ..exceptions import ModelError
 from ..inputs.container import AFTER_EFFECTS
 from ..inputs.distributions import CI95_WIDTH
@@ -506,7 +507,9 @@ class ChunkPlan:
 
 
 def plan_chunks(inputs, structural: str | None = None) -> ChunkPlan:
-    """A :class:`ChunkPlan` for ``inputs`` (``structural``: as :func:`run_psa`)."""
+    """A :class:`ChunkPlan` for ``inputs`` (``structural``: as :func:`run_psa`). Chunks free and re-allocate the same
+    arrays, so the process's allocator is first set to keep freed memory (:mod:`ifpp_econ.engine.allocator`)."""
+    keep_freed_memory()
     return ChunkPlan(inputs, build_spec(inputs), Sampler(predictive_parameters(inputs), inputs.correlations), structural)
 
 
