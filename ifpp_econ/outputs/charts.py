@@ -17,6 +17,7 @@ from cycler import cycler
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.ticker import FuncFormatter
 
+from ..analyses.comparison import tail_quantiles
 from . import presentation
 
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
@@ -216,7 +217,7 @@ def convergence_chart(savings: np.ndarray, max_points: int = 2000) -> plt.Figure
     csum = np.cumsum(savings)
     mean = csum[points - 1] / points
     qp = np.unique(np.geomspace(10, n, 60).astype(int)) if n >= 10 else points  # running interval at 60 points
-    lower, upper = np.array([np.quantile(savings[:p], [0.025, 0.975]) for p in qp]).T
+    lower, upper = np.array([tail_quantiles(savings[:p], [0.025, 0.975]) for p in qp]).T  # = np.quantile
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     ax.plot(points, mean, color=BLUE, label="Running mean")
     ax.fill_between(qp, lower, upper, color=BLUE, alpha=0.2, label="Running 95% interval")
