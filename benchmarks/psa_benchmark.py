@@ -67,8 +67,9 @@ def hiv_psa_per_sample(n: int, chunk: int = HIV_CHUNK, seed: int = 1) -> tuple[f
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from hiv_psa import hiv_psa_inputs, hiv_psa_run
 
-    from ifpp_econ.engine import threads
+    from ifpp_econ.engine import keep_freed_memory, threads
 
+    keep_freed_memory()  # chunks reuse their freed arrays, as a chunked PSA of the package does (plan_chunks)
     wall = cpu = sampling = 0.0
     with threads.single_thread():
         hiv_psa_run(*hiv_psa_inputs(chunk, seed, n))  # warm: the compiled loop's one-thread twin loaded, not timed

@@ -4,9 +4,10 @@
 ``Conventions`` (counting, discounting, timing of one-off values); every array may carry leading batch axes
 (PSA iterations, strategies). :mod:`.cohort` holds the engine, :mod:`.threads` the kernel choice and thread
 settings every compiled loop of the package follows, :mod:`.compiling` numba's set-up, :mod:`._dense` the
-compiled dense loop.
+compiled dense loop, :mod:`.allocator` the allocator setting for long chunked runs.
 """
 from ..exceptions import TransitionError
+from .allocator import keep_freed_memory
 from .cohort import (
     CohortResult,
     Conventions,
@@ -22,4 +23,4 @@ from .cohort import (
 )
 
 __all__ = ["CohortResult", "Conventions", "DenseTransitions", "Edges", "Reward", "SparseTransitions", "TransitionError",
-           "TransitionModel", "check_transitions", "cycle_weights", "discount_factors", "simulate"]
+           "TransitionModel", "check_transitions", "cycle_weights", "discount_factors", "keep_freed_memory", "simulate"]
