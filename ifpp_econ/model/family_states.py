@@ -20,7 +20,7 @@ from ..engine.threads import choose_kernel
 from ..exceptions import ModelError
 from ..inputs import units
 from .entry import child_risk_factor, entry_curves, first_entry_probabilities, linked_risk_knots
-from .kernels import simulate_family_states
+from .kernels import FamilyStatesResult, simulate_family_states
 from .spec import PERSPECTIVE_PAYERS, ModelSpec
 from .states import (
     CARE,
@@ -312,22 +312,27 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     return _Cohort(spec, result, horizons, shares, support_months, p,
                    programme, cpf, proceedings_per_entry, bound, rescaled, reordered, capped)
 
+def _read_total(result: CohortResult | FamilyStatesResult):
+    """``result.total`` for totals only read: the compiled loop's without a copy (:meth:`.FamilyStatesResult.total_view`)."""
+    return result.total_view if isinstance(result, FamilyStatesResult) else result.total
+
 def _band_totals(c: _Cohort) -> Iterator[dict[str, np.ndarray]]:
-    """Discounted occupancy and event totals per child ``(K, N)`` of each age band in turn (followed to its horizon)."""
-    result, rc = c.result, c.spec.discount_rate_costs
+    """Discounted occupancy and event totals per child ``(K, N)`` of each age band in turn (followed to its horizon),
+    only to be read."""
+    total, rc = _read_total(c.result), c.spec.discount_rate_costs
     support = {int(m): c.support_months == m for m in np.unique(c.support_months) if m > 0}  # months → iterations
     for h, windows in zip(c.horizons.tolist(), c.spec.band_windows()):
-        first = result.total("first_entries", h, rc)
+        first = total("first_entries", h, rc)
         home_support = np.zeros_like(first)
         for m, cols in support.items():
-            home_support = np.where(cols, result.total("at_home", min(m, h), rc), home_support)
-        in_care = [(j, result.total("in_care", end, rc) - (result.total("in_care", start, rc) if start > 0 else 0.0))
+            home_support = np.where(cols, total("at_home", min(m, h), rc), home_support)
+        in_care = [(j, total("in_care", end, rc) - (total("in_care", start, rc) if start > 0 else 0.0))
                    for j, start, end in windows]
-        yield {"home_support_months": home_support, "return_support_months": result.total("return_support", h, rc),
-               "first_entries": first, "reentries": result.total("care_entries", h, rc) - first,
-               "returned_months": result.total("living_at_home", h, rc) - result.total("at_home", h, rc),
+        yield {"home_support_months": home_support, "return_support_months": total("return_support", h, rc),
+               "first_entries": first, "reentries": total("care_entries", h, rc) - first,
+               "returned_months": total("living_at_home", h, rc) - total("at_home", h, rc),
                "in_care_by_band": in_care, "referrals": np.ones_like(first),
-               **{name: result.total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}}
+               **{name: total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}}
 
 COST_TERMS = {  # cost category -> (total of _band_totals, unit cost) pairs, added in this order (placements apart)
     "cost_proceedings": (("first_entries", "first_entry"), ("reentries", "reentry")),
@@ -386,8 +391,8 @@ def _band_outcomes(c: _Cohort, totals: dict, h: int, units: dict[str, dict[str, 
     band["reentries"] = band["care_entries_undiscounted"] - band["first_placements_undiscounted"]
     band["proceedings_issued"] = (band["first_placements_undiscounted"] * c.proceedings_per_entry["first_entry"]
                                   + band["reentries"] * c.proceedings_per_entry["reentry"])
-    band["child_years_at_home"] = result.total("living_at_home", h, ro) / 12.0
-    band["child_years_at_home_undiscounted"] = result.total("living_at_home", h, 0.0) / 12.0
+    band["child_years_at_home"] = _read_total(result)("living_at_home", h, ro) / 12.0
+    band["child_years_at_home_undiscounted"] = _read_total(result)("living_at_home", h, 0.0) / 12.0
     for years in (1, 2, 5):  # past the band's horizon (18th birthday): not applicable
         band[f"living_at_home_{years}y"] = at_home[years].copy() if 12 * years <= h else np.full(shape, np.nan)
     return band
