@@ -228,12 +228,12 @@ def _structure(values: pd.DataFrame, name: str) -> np.ndarray | None:
     return values[col].to_numpy() if col in values.columns else None
 
 def _care_probability(p: dict[str, np.ndarray], kind: str, bands: tuple[str, ...]) -> np.ndarray:
-    """Monthly probabilities ``(N, bands)`` of one transition type, scaled on the rate scale by its multiplier."""
-    base = np.stack([p[f"{kind}_{b}"] for b in bands], -1)
+    """Monthly probabilities ``(bands, N)`` of one transition type, scaled on the rate scale by its multiplier."""
+    base = np.stack([p[f"{kind}_{b}"] for b in bands])
     m = p.get(f"care_multiplier_{kind}")
     if m is None:
         return base
-    return -np.expm1(np.log1p(-np.minimum(base, 1.0 - 1e-15)) * m[:, None])
+    return -np.expm1(np.log1p(-np.minimum(base, 1.0 - 1e-15)) * m)
 
 def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: str | None = None) -> _Cohort:
     linked, reordered = linked_risk_knots(values, spec)
@@ -255,11 +255,13 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     _, capped = child_risk_factor(p)
 
     reunify, permanence = _care_probability(p, "reunify", CARE_BANDS), _care_probability(p, "permanence", CARE_BANDS)
-    exits = reunify + permanence  # (N, care bands): every band has tunnels
-    rescaled = np.any(exits > 1.0, axis=1)  # competing exits: rescaled proportionally to sum to 1
-    scale = np.where(exits > 1.0, 1.0 / np.maximum(exits, 1e-300), 1.0)
-    reunify, permanence = (reunify * scale)[:, CARE_BAND_OF_TUNNEL], (permanence * scale)[:, CARE_BAND_OF_TUNNEL]
-    reentry = _care_probability(p, "reentry", RETURN_BANDS)[:, RETURN_BAND_OF_TUNNEL]
+    exits = reunify + permanence  # (care bands, N): every band has tunnels
+    over = exits > 1.0
+    rescaled = np.any(over, axis=0)  # competing exits: rescaled proportionally to sum to 1
+    scale = np.where(over, 1.0 / np.maximum(exits, 1e-300), 1.0)
+    # (N, tunnels), each band's row repeated for its tunnels (bands as rows: reductions and copies along N)
+    reunify, permanence = (reunify * scale)[CARE_BAND_OF_TUNNEL].T, (permanence * scale)[CARE_BAND_OF_TUNNEL].T
+    reentry = _care_probability(p, "reentry", RETURN_BANDS)[RETURN_BAND_OF_TUNNEL].T
 
     support_after_return = np.round(p["return_support_months"]).astype(int)
     if np.any(support_after_return != support_after_return[0]) or not 0 <= support_after_return[0] <= RETURN_TUNNELS:
