@@ -38,7 +38,7 @@ def operational_validation(inputs) -> pd.DataFrame:
     p = to_model_units(base_values(inputs), spec)
     months_per_entry, returned_home = _usual_care_cohort(inputs)
     family = usual_care_family_curve(p, 42)[0]
-    reentry = _care_probability(p, "reentry", RETURN_BANDS)[0][RETURN_BAND_OF_TUNNEL[np.minimum(np.arange(72), 12)]]
+    reentry = _care_probability(p, "reentry", RETURN_BANDS)[:, 0][RETURN_BAND_OF_TUNNEL[np.minimum(np.arange(72), 12)]]
     back_within = {years: float(1 - np.prod(1 - reentry[: 12 * years])) for years in (1, 5, 6)}
     rows = [
         ("Months in care per care entry (usual care)", 30.4, "England 2024: 83,630 looked after ÷ 33,050 starts a year "

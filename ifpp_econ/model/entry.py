@@ -53,7 +53,9 @@ def linked_risk_knots(values: pd.DataFrame, spec: ModelSpec) -> tuple[dict[str, 
             for name in spec.linked_risks:
                 knots[name] = np.minimum(knots[name] * ratio, 1.0 - 1e-9)
     curve = np.stack([knots[name] for name in RISK_KNOT_NAMES])  # (4, N)
-    ordered = np.maximum.accumulate(curve, axis=0)
+    ordered = curve.copy()  # the running maximum over the knots, row by row (maximum.accumulate on axis 0 is slow)
+    for j in range(1, len(ordered)):
+        np.maximum(ordered[j - 1], ordered[j], out=ordered[j])
     reordered = np.any(ordered > curve, axis=0)
     changed = {name: ordered[j] for j, name in enumerate(RISK_KNOT_NAMES) if not np.array_equal(ordered[j], given[name])}
     return changed, reordered

@@ -8,7 +8,7 @@ through the compiled kernel (:mod:`.kernels`) or the engine's numpy reference, a
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +20,7 @@ from ..engine.threads import choose_kernel
 from ..exceptions import ModelError
 from ..inputs import units
 from .entry import child_risk_factor, entry_curves, first_entry_probabilities, linked_risk_knots
-from .kernels import simulate_family_states
+from .kernels import FamilyStatesResult, simulate_family_states
 from .spec import PERSPECTIVE_PAYERS, ModelSpec
 from .states import (
     CARE,
@@ -228,12 +228,12 @@ def _structure(values: pd.DataFrame, name: str) -> np.ndarray | None:
     return values[col].to_numpy() if col in values.columns else None
 
 def _care_probability(p: dict[str, np.ndarray], kind: str, bands: tuple[str, ...]) -> np.ndarray:
-    """Monthly probabilities ``(N, bands)`` of one transition type, scaled on the rate scale by its multiplier."""
-    base = np.stack([p[f"{kind}_{b}"] for b in bands], -1)
+    """Monthly probabilities ``(bands, N)`` of one transition type, scaled on the rate scale by its multiplier."""
+    base = np.stack([p[f"{kind}_{b}"] for b in bands])
     m = p.get(f"care_multiplier_{kind}")
     if m is None:
         return base
-    return -np.expm1(np.log1p(-np.minimum(base, 1.0 - 1e-15)) * m[:, None])
+    return -np.expm1(np.log1p(-np.minimum(base, 1.0 - 1e-15)) * m)
 
 def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: str | None = None) -> _Cohort:
     linked, reordered = linked_risk_knots(values, spec)
@@ -255,11 +255,13 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     _, capped = child_risk_factor(p)
 
     reunify, permanence = _care_probability(p, "reunify", CARE_BANDS), _care_probability(p, "permanence", CARE_BANDS)
-    exits = reunify + permanence  # (N, care bands): every band has tunnels
-    rescaled = np.any(exits > 1.0, axis=1)  # competing exits: rescaled proportionally to sum to 1
-    scale = np.where(exits > 1.0, 1.0 / np.maximum(exits, 1e-300), 1.0)
-    reunify, permanence = (reunify * scale)[:, CARE_BAND_OF_TUNNEL], (permanence * scale)[:, CARE_BAND_OF_TUNNEL]
-    reentry = _care_probability(p, "reentry", RETURN_BANDS)[:, RETURN_BAND_OF_TUNNEL]
+    exits = reunify + permanence  # (care bands, N): every band has tunnels
+    over = exits > 1.0
+    rescaled = np.any(over, axis=0)  # competing exits: rescaled proportionally to sum to 1
+    scale = np.where(over, 1.0 / np.maximum(exits, 1e-300), 1.0)
+    # (N, tunnels), each band's row repeated for its tunnels (bands as rows: reductions and copies along N)
+    reunify, permanence = (reunify * scale)[CARE_BAND_OF_TUNNEL].T, (permanence * scale)[CARE_BAND_OF_TUNNEL].T
+    reentry = _care_probability(p, "reentry", RETURN_BANDS)[RETURN_BAND_OF_TUNNEL].T
 
     support_after_return = np.round(p["return_support_months"]).astype(int)
     if np.any(support_after_return != support_after_return[0]) or not 0 <= support_after_return[0] <= RETURN_TUNNELS:
@@ -312,24 +314,27 @@ def _simulate(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool, kernel: s
     return _Cohort(spec, result, horizons, shares, support_months, p,
                    programme, cpf, proceedings_per_entry, bound, rescaled, reordered, capped)
 
-def _band_totals(c: _Cohort) -> list[dict[str, np.ndarray]]:
-    """Discounted occupancy and event totals per child ``(K, N)`` for each age band (followed to its horizon)."""
-    result, rc = c.result, c.spec.discount_rate_costs
+def _read_total(result: CohortResult | FamilyStatesResult):
+    """``result.total`` for totals only read: the compiled loop's without a copy (:meth:`.FamilyStatesResult.total_view`)."""
+    return result.total_view if isinstance(result, FamilyStatesResult) else result.total
+
+def _band_totals(c: _Cohort) -> Iterator[dict[str, np.ndarray]]:
+    """Discounted occupancy and event totals per child ``(K, N)`` of each age band in turn (followed to its horizon),
+    only to be read."""
+    total, rc = _read_total(c.result), c.spec.discount_rate_costs
     support = {int(m): c.support_months == m for m in np.unique(c.support_months) if m > 0}  # months → iterations
-    out = []
     for h, windows in zip(c.horizons.tolist(), c.spec.band_windows()):
-        first = result.total("first_entries", h, rc)
+        first = total("first_entries", h, rc)
         home_support = np.zeros_like(first)
         for m, cols in support.items():
-            home_support = np.where(cols, result.total("at_home", min(m, h), rc), home_support)
-        in_care = [(j, result.total("in_care", end, rc) - (result.total("in_care", start, rc) if start > 0 else 0.0))
+            home_support = np.where(cols, total("at_home", min(m, h), rc), home_support)
+        in_care = [(j, total("in_care", end, rc) - (total("in_care", start, rc) if start > 0 else 0.0))
                    for j, start, end in windows]
-        out.append({"home_support_months": home_support, "return_support_months": result.total("return_support", h, rc),
-                    "first_entries": first, "reentries": result.total("care_entries", h, rc) - first,
-                    "returned_months": result.total("living_at_home", h, rc) - result.total("at_home", h, rc),
-                    "in_care_by_band": in_care, "referrals": np.ones_like(first),
-                    **{name: result.total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}})
-    return out
+        yield {"home_support_months": home_support, "return_support_months": total("return_support", h, rc),
+               "first_entries": first, "reentries": total("care_entries", h, rc) - first,
+               "returned_months": total("living_at_home", h, rc) - total("at_home", h, rc),
+               "in_care_by_band": in_care, "referrals": np.ones_like(first),
+               **{name: total(name, h, rc) for name in ("in_care", "reunifications", "left_care")}}
 
 COST_TERMS = {  # cost category -> (total of _band_totals, unit cost) pairs, added in this order (placements apart)
     "cost_proceedings": (("first_entries", "first_entry"), ("reentries", "reentry")),
@@ -354,6 +359,46 @@ def _band_costs(totals: dict, units: dict[str, np.ndarray], programme: np.ndarra
                 for category, terms in COST_TERMS.items()}}
     return {category: cost for category, cost in costs.items() if cost is not None}
 
+def _summed(terms: Iterable[np.ndarray | None], shape: tuple[int, int]) -> np.ndarray:
+    """The sum of the arrays given (a new array; None = 0), zeros ``shape`` if none is."""
+    total = _sum_given(terms)
+    return np.zeros(shape) if total is None else total
+
+def _band_outcomes(c: _Cohort, totals: dict, h: int, units: dict[str, dict[str, np.ndarray]],
+                   at_home: dict[int, np.ndarray], shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """One age band's per-child outcomes ``(K, N)`` (``shape``), followed for ``h`` cycles: costs by category,
+    perspective and payer-ledger row, then events and time at home. ``totals``: the band's :func:`_band_totals`;
+    ``units``: ledger row → its :func:`_unit_costs`; ``at_home``: years → the share living at home then."""
+    spec, result, ro = c.spec, c.result, c.spec.discount_rate_outcomes
+    # ledger row -> discounted cost per child by category it bears
+    row_costs = {row: _band_costs(totals, row_units, c.programme.get(row)) for row, row_units in units.items()}
+    band: dict[str, np.ndarray] = {}
+    for perspective, payers in PERSPECTIVE_PAYERS.items():
+        rows = [r for r in row_costs if spec.ledger_payer(r) in payers]
+        costs = {cat: _sum_given(row_costs[r].get(cat) for r in rows) for cat in COST_CATEGORIES}
+        band[f"cost_{perspective}"] = _summed(costs.values(), shape)
+        if perspective == spec.perspective:
+            band.update({cat: np.zeros(shape) if cost is None else cost for cat, cost in costs.items()})
+            band["cost"] = band[f"cost_{perspective}"]
+    for row, costs in row_costs.items():  # the payer ledger: each row's cost per child, whatever the perspective
+        band[PAYER_PREFIX + row] = _summed(costs.values(), shape)
+    band["cost_per_family"] = band["cost"] * c.cpf
+    band["first_placements"] = result.total("first_entries", h, ro)
+    band["first_placements_undiscounted"] = result.total("first_entries", h, 0.0)
+    band["care_entries"] = result.total("care_entries", h, ro)
+    band["care_months"] = result.total("in_care", h, ro)
+    # children's outcomes (cost-consequence): counts per child referred, undiscounted, to age 18
+    band["care_entries_undiscounted"] = result.total("care_entries", h, 0.0)
+    band["care_months_undiscounted"] = result.total("in_care", h, 0.0)
+    band["reentries"] = band["care_entries_undiscounted"] - band["first_placements_undiscounted"]
+    band["proceedings_issued"] = (band["first_placements_undiscounted"] * c.proceedings_per_entry["first_entry"]
+                                  + band["reentries"] * c.proceedings_per_entry["reentry"])
+    band["child_years_at_home"] = _read_total(result)("living_at_home", h, ro) / 12.0
+    band["child_years_at_home_undiscounted"] = _read_total(result)("living_at_home", h, 0.0) / 12.0
+    for years in (1, 2, 5):  # past the band's horizon (18th birthday): not applicable
+        band[f"living_at_home_{years}y"] = at_home[years].copy() if 12 * years <= h else np.full(shape, np.nan)
+    return band
+
 def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, kernel: str | None = None) -> ModelResults:
     """Evaluate every strategy for every row of ``values`` (iterations × parameters, workbook units).
 
@@ -364,58 +409,24 @@ def run_model(values: pd.DataFrame, spec: ModelSpec, keep_trace: bool = False, k
     """
     c = _simulate(values, spec, keep_trace, kernel)
     result, horizons, shares = c.result, c.horizons, c.shares
-    ro = spec.discount_rate_outcomes
-    bands = [b.name for b in spec.age_bands]
-    by_band: dict[str, dict[str, np.ndarray]] = {name: {} for name in bands}
-    totals = _band_totals(c)
-    shape = totals[0]["first_entries"].shape  # (K, N)
-
-    def summed(terms) -> np.ndarray:
-        """The sum of the arrays given (a new array; None = 0), zeros ``(K, N)`` if none is."""
-        total = _sum_given(terms)
-        return np.zeros(shape) if total is None else total
-
+    shape = (len(spec.strategies), len(c.cpf))  # (K, N)
     ledger = spec.ledger_rows()
-    row_costs = {}  # ledger row -> per band, discounted cost per child by category it bears
-    for row in ledger:
-        units = _unit_costs(c.p, spec, row, c.proceedings_per_entry)
-        row_costs[row] = [_band_costs(totals[b], units, c.programme.get(row)) for b in range(len(bands))]
-    for perspective, payers in PERSPECTIVE_PAYERS.items():
-        rows = [r for r in ledger if spec.ledger_payer(r) in payers]
-        for b, name in enumerate(bands):
-            costs = {cat: _sum_given(row_costs[r][b].get(cat) for r in rows) for cat in COST_CATEGORIES}
-            band = by_band[name]
-            band[f"cost_{perspective}"] = summed(costs.values())
-            if perspective == spec.perspective:
-                band.update({cat: np.zeros(shape) if cost is None else cost for cat, cost in costs.items()})
-                band["cost"] = band[f"cost_{perspective}"]
-    for row in ledger:  # the payer ledger: each row's cost per child, whatever the perspective
-        for b, name in enumerate(bands):
-            by_band[name][PAYER_PREFIX + row] = summed(row_costs[row][b].values())
+    units = {row: _unit_costs(c.p, spec, row, c.proceedings_per_entry) for row in ledger}
     n_cycles = int(horizons.max())
     at_home = {years: result.row_values["living_at_home"][..., 12 * years] for years in (1, 2, 5) if 12 * years <= n_cycles}
-    for b, name in enumerate(bands):
-        h = int(horizons[b])
-        band = by_band[name]
-        band["cost_per_family"] = band["cost"] * c.cpf
-        band["first_placements"] = result.total("first_entries", h, ro)
-        band["first_placements_undiscounted"] = result.total("first_entries", h, 0.0)
-        band["care_entries"] = result.total("care_entries", h, ro)
-        band["care_months"] = result.total("in_care", h, ro)
-        # children's outcomes (cost-consequence): counts per child referred, undiscounted, to age 18
-        band["care_entries_undiscounted"] = result.total("care_entries", h, 0.0)
-        band["care_months_undiscounted"] = result.total("in_care", h, 0.0)
-        band["reentries"] = band["care_entries_undiscounted"] - band["first_placements_undiscounted"]
-        band["proceedings_issued"] = (band["first_placements_undiscounted"] * c.proceedings_per_entry["first_entry"]
-                                      + band["reentries"] * c.proceedings_per_entry["reentry"])
-        band["child_years_at_home"] = result.total("living_at_home", h, ro) / 12.0
-        band["child_years_at_home_undiscounted"] = result.total("living_at_home", h, 0.0) / 12.0
-        for years in (1, 2, 5):  # past the band's horizon (18th birthday): not applicable
-            band[f"living_at_home_{years}y"] = at_home[years].copy() if 12 * years <= h else np.full(shape, np.nan)
+    # band by band: about one band's totals and costs are held at a time (less memory to allocate afresh)
+    by_band = {band.name: _band_outcomes(c, totals, h, units, at_home, shape)
+               for band, totals, h in zip(spec.age_bands, _band_totals(c), horizons.tolist())}
+    bands = list(by_band.values())
+    weights = np.repeat(shares[:, None, :], shape[0], axis=1)  # (B, K, N): each band's shares, one row per strategy
+    scratch = np.empty(shape)
 
     def weighted(key: str) -> np.ndarray:
-        """The bands' values of ``key`` ``(K, N)`` weighted by their shares."""
-        return summed(shares[b] * by_band[name][key] for b, name in enumerate(bands))
+        """The bands' values of ``key`` ``(K, N)`` weighted by their shares (a new array), added in band order."""
+        total = weights[0] * bands[0][key]
+        for w, band in zip(weights[1:], bands[1:]):
+            total += np.multiply(w, band[key], out=scratch)
+        return total
 
     keys = (*COST_CATEGORIES, "cost", "cost_per_family", "cost_local_authority", "cost_public_sector",
             "first_placements", "first_placements_undiscounted", "care_entries", "care_months",

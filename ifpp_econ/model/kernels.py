@@ -282,12 +282,19 @@ class FamilyStatesResult:
 
     def total(self, name: str, horizon: int | None = None, discount_rate: float | None = None) -> np.ndarray:
         """As :meth:`CohortResult.total`: discounted, counted total over cycles ``1..horizon`` → ``(K, N)``."""
+        total = self.total_view(name, horizon, discount_rate)
+        return total if total.flags.writeable else total.copy()
+
+    def total_view(self, name: str, horizon: int | None = None, discount_rate: float | None = None) -> np.ndarray:
+        """:meth:`total`, only to be read: where the loop computed it, a read-only view of the loop's output (no copy)."""
         horizon = self.n_cycles if horizon is None else int(horizon)
         rate = self.rewards[name].discount_rate if discount_rate is None else discount_rate
         q = self._values.plan.queries.get(("total", name, horizon, float(rate)))
-        if q is not None:
-            return self._values.out[q].copy()
-        return self._full_result().total(name, horizon, rate)
+        if q is None:
+            return self._full_result().total(name, horizon, rate)
+        total = self._values.out[q]
+        total.flags.writeable = False
+        return total
 
     def totals(self, horizon: int | None = None) -> dict[str, np.ndarray]:
         return {name: self.total(name, horizon) for name in self.rewards}

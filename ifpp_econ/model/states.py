@@ -81,8 +81,8 @@ class FamilyStatesTransitions:
                   ("staying in care", 1.0 - reunify - permanence)]
         if entry is not None and not entry_checked:
             checks.append(("first entry", entry))
-        for name, arr in checks:
-            if not np.all(np.isfinite(arr)) or np.any(arr < -1e-12) or np.any(arr > 1 + 1e-12):
+        for name, arr in checks:  # a NaN fails both comparisons; two reductions, no temporaries
+            if arr.size and not (arr.min() >= -1e-12 and arr.max() <= 1 + 1e-12):
                 raise TransitionError(f"{name} probabilities outside [0, 1]")
 
     @property
