@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -318,7 +319,7 @@ def _read_total(result: CohortResult | FamilyStatesResult):
     """``result.total`` for totals only read: the compiled loop's without a copy (:meth:`.FamilyStatesResult.total_view`)."""
     return result.total_view if isinstance(result, FamilyStatesResult) else result.total
 
-def _band_totals(c: _Cohort) -> Iterator[dict[str, np.ndarray]]:
+def _band_totals(c: _Cohort) -> Iterator[dict[str, Any]]:
     """Discounted occupancy and event totals per child ``(K, N)`` of each age band in turn (followed to its horizon),
     only to be read."""
     total, rc = _read_total(c.result), c.spec.discount_rate_costs
@@ -380,8 +381,8 @@ def _band_outcomes(c: _Cohort, totals: dict, h: int, units: dict[str, dict[str, 
         if perspective == spec.perspective:
             band.update({cat: np.zeros(shape) if cost is None else cost for cat, cost in costs.items()})
             band["cost"] = band[f"cost_{perspective}"]
-    for row, costs in row_costs.items():  # the payer ledger: each row's cost per child, whatever the perspective
-        band[PAYER_PREFIX + row] = _summed(costs.values(), shape)
+    for row, row_cost in row_costs.items():  # the payer ledger: each row's cost per child, whatever the perspective
+        band[PAYER_PREFIX + row] = _summed(row_cost.values(), shape)
     band["cost_per_family"] = band["cost"] * c.cpf
     band["first_placements"] = result.total("first_entries", h, ro)
     band["first_placements_undiscounted"] = result.total("first_entries", h, 0.0)
