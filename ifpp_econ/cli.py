@@ -366,9 +366,11 @@ def report(workbook, iterations, seed, out, force, as_json):
     """Everything (base case, PSA, DSA, VOI, budget) in one self-contained report.html and results.xlsx."""
     from . import executors, pipeline
 
-    stages = Stages(8)
     with chart_worker() as charts, workers(executors.Worker()) as compute:  # compute forks when first used
         inputs = load_inputs(workbook)
+        # base case, PSA, its tables with EVPI/EVPPI and the structural PSA beside it, [EVSI], model-averaged PSA,
+        # one-way and scenario analyses, budget, report.html, results.xlsx
+        stages = Stages(8 + bool(pipeline.trial_sizes(inputs)))
         n = iterations or int(inputs.settings["psa_iterations"])
         if not as_json:
             warn_small(n, echo=True)
@@ -451,7 +453,7 @@ class Stages:
 
     def __call__(self, message: str) -> None:
         self.count += 1
-        click.echo(f"[{self.count}/{self.total + 1}] {message} …", err=True)
+        click.echo(f"[{self.count}/{self.total}] {message} …", err=True)
         self.last = time.perf_counter()
 
     def done(self) -> None:

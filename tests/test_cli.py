@@ -271,7 +271,7 @@ def test_report_prints_stages_headline_and_both_paths(runner, tmp_path):
     result = invoke(runner, "report", "-n", "200", "--out", "r")
     assert result.exit_code == 0, result.output
     text = result.output
-    assert "[1/9] base case" in text and "[9/9] results.xlsx" in text  # stage messages (stderr)
+    assert "[1/8] base case" in text and "[8/8] results.xlsx" in text  # stage messages (stderr)
     assert "savings per child £" in text and "95% interval" in text
     for label, name in (("Report:", "report.html"), ("Results:", "results.xlsx")):
         line = next(line for line in text.splitlines() if line.startswith(label))
