@@ -560,7 +560,6 @@ def _run_psa(inputs, n: int, seed: int, chunk_size: int, keep_draws: bool | int,
         draws, results = run_chunk(plan, seed, start, min(chunk_size, n - start), seconds)
         return start, draws, results, seconds
 
-
     starts = range(0, n, chunk_size)
     n_threads = threads.workers()
     wall, cpu = time.perf_counter(), time.process_time()
