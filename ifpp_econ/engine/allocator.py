@@ -9,10 +9,6 @@ peak memory is what it holds at once, as before (its resident memory no longer f
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import platform
-
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's mallopt parameters (malloc.h)
 SETTINGS = ((M_MMAP_THRESHOLD, 32 * 2**20),  # glibc's largest: arrays below it come from the heap
             (M_TRIM_THRESHOLD, 2**30),  # give memory back only when a GiB lies free at the heap's top
@@ -24,6 +20,9 @@ def keep_freed_memory() -> bool:
     """Set glibc's allocator to keep freed memory for reuse (once per process); False where there is no glibc."""
     if _DONE:
         return _DONE[0]
+    import ctypes.util  # here, not at import: the engine's start-up stays as it was
+    import platform
+
     ok = False
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         try:
