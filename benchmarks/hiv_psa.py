@@ -36,7 +36,7 @@ def hiv_psa_inputs(n: int, seed: int, start: int = 0) -> tuple[np.ndarray, np.nd
     p = np.empty((n, 2, 2, 4, 4))
     p[:, 0, 0] = p[:, 0, 1] = p[:, 1, 1] = mono
     p[:, 1, 0] = combo
-    costs = np.stack([d["c_A"], d["c_B"], d["c_C"], np.zeros(n)], -1) + ZIDOVUDINE * ALIVE
+    costs = np.stack([d[name].to_numpy() for name in ("c_A", "c_B", "c_C")] + [np.zeros(n)], -1) + ZIDOVUDINE * ALIVE
     return p, costs[:, None, :]
 
 

@@ -55,8 +55,9 @@ def run_cli(args: list[str]) -> dict:
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024, "timings": timings}
 
 
-HIV_CHUNK = 8_192  # HIV samples per chunk: draws, matrices and row values of a chunk (≈ 7 MB) mostly stay in the
-# 4 MB L2 and the large L3; 50,000-sample chunks measured ≈ 25% more CPU per sample (memory traffic), 4,096 ≈ 5% more
+HIV_CHUNK = 8_192  # HIV samples per chunk: draws, matrices and row values of a chunk (≈ 7 MB) stay in the L3; on
+# the 2-core EPYC of December 2026 (1 MB L2) chunks of 4,096–16,384 measured within noise of each other, 1,024–2,048
+# slower (each chunk's fixed costs: the sampler's blocks, pandas, numpy calls), 50,000 ≈ 25% slower on an earlier machine
 
 
 def hiv_psa_per_sample(n: int, chunk: int = HIV_CHUNK, seed: int = 1) -> tuple[float, float, float]:

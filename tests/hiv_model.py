@@ -73,11 +73,12 @@ def psa_matrices(draws: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per PSA draw, the monotherapy and combination transition matrices ``(n, 4, 4)`` (the combination's moves
     are monotherapy's × the drawn RR, its diagonal what is left: 1 − the row's moves, added in column order)."""
     n = len(draws)
-    rr = draws["rr"].to_numpy()
+    column = dict(zip(draws.columns, draws.to_numpy().T))  # the draws' columns as arrays (views), without pandas per look-up
+    rr = column["rr"]
     zero, one = np.zeros(n), np.ones(n)
     mono, combo = [], []  # the 16 entries, row by row, each (n,)
     for i, frm in enumerate("ABCD"):
-        row = [draws[f"p_{frm}{to}"].to_numpy() if f"p_{frm}{to}" in draws else zero for to in "ABCD"]
+        row = [column.get(f"p_{frm}{to}", zero) for to in "ABCD"]
         if frm == "D":
             row[3] = one
         moves = [zero if j == i else p * rr for j, p in enumerate(row)]

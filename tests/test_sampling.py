@@ -136,6 +136,18 @@ def test_dirichlet_shares_sum_to_one_with_expected_means():
     assert d.std().to_numpy() == pytest.approx(np.sqrt(share * (1 - share) / (counts.sum() + 1)), rel=0.03)
 
 
+@pytest.mark.parametrize("m", range(1, 13))
+def test_dirichlet_shares_are_numpys_row_normalisation_to_the_bit(m):
+    # _shares normalises column by column (short rows added one after another, as numpy does below 8 values): the
+    # draws of every seed must stay what gammas / gammas.sum(axis=1, keepdims=True) gave
+    gammas = np.random.default_rng(m).standard_gamma(np.geomspace(0.05, 2000, m), size=(100_000, m))
+    gammas[0, ::2] *= 1e-200  # rows of very different magnitudes: any other order of additions would round apart
+    gammas[1, 1::2] *= 1e200
+    expected = gammas / gammas.sum(axis=1, keepdims=True)
+    assert np.array_equal(np.column_stack(sampling._shares(gammas)), expected)
+    assert np.array_equal(np.column_stack(sampling._shares(gammas[5:70_005])), expected[5:70_005])
+
+
 def test_rank_correlation_achieved():
     params = pd.concat([one("gamma_mean_se", 5000, 1250, name="cost"), one("beta_alpha_beta", 0.3, 30, 70, name="risk")])
     corr = pd.DataFrame({"parameter_1": ["cost"], "parameter_2": ["risk"], "rank_correlation": [0.6]})
