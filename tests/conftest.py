@@ -25,12 +25,32 @@ def default_inputs(default_workbook_path):
     return read_workbook(default_workbook_path)
 
 
-def pytest_terminal_summary(terminalreporter):
-    """How many command runs the contract test made, and their wall time (quoted in closing notes)."""
+def _contract_runs() -> list:
+    """(label, seconds) of the command runs the contract test made in this process."""
     import sys
 
-    module = sys.modules.get("test_contract")
-    runs = getattr(module, "RUNS", None)
+    return list(getattr(sys.modules.get("test_contract"), "RUNS", None) or [])
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist (``-n``), each worker hands its contract runs to the controller."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["contract_runs"] = _contract_runs()
+
+
+_WORKER_RUNS: list = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller collects each xdist worker's contract runs."""
+    _WORKER_RUNS.extend(getattr(node, "workeroutput", {}).get("contract_runs", []))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many command runs the contract test made, and their time (quoted in closing notes; with ``-n``, the
+    workers' runs summed: they overlap in wall time)."""
+    runs = _contract_runs() + _WORKER_RUNS
     if runs:
         by: dict[str, tuple[int, float]] = {}
         for label, seconds in runs:

@@ -14,7 +14,7 @@ def test_quick_start_has_exactly_two_commands():
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     commands = [line for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
     assert commands == ["python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/ifpp-econ psa",
-                        "python3 -m venv .venv && .venv/bin/pip install '.[test]' && .venv/bin/pytest -q -rs"]
+                        "python3 -m venv .venv && .venv/bin/pip install '.[test]' && .venv/bin/pytest -q -rs -n auto"]
 
 
 def test_readme_refers_only_to_files_in_the_repository():
