@@ -279,10 +279,11 @@ def test_chunks_reuse_freed_memory_instead_of_page_faulting_it_in_again():
     """Issue 31: by default glibc returned each chunk's arrays to the system and page-faulted them in again (≈ 3,200
     minor faults a chunk of 4,096, ≈ 16% of the model's CPU); a chunk plan sets the allocator to keep them. Counted in
     a process of its own, as a PSA run is one (a long-lived test worker's earlier tests leave their own heap)."""
+    import os
     import subprocess
     import sys
 
     done = subprocess.run([sys.executable, "-c", FAULTS_PER_CHUNK], capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "IFPP_ECON_KERNEL": "numpy"})
+                          env={**os.environ, "IFPP_ECON_KERNEL": "numpy"})
     assert done.returncode == 0, done.stderr
     assert float(done.stdout) < 100  # ≈ 3,000 a chunk without it (5 with it; the numpy reference kernel: no compile)

@@ -160,17 +160,16 @@ def _sample(sampler: Sampler, n: int, seed: int, start: int,
 
     columns = np.empty((len(parameters), n))  # one row per parameter: contiguous writes, and pandas' own layout
     columns[:] = sampler.base_values[:, None]
-    out = columns.T
     if scalar and blocks:
         z = np.concatenate([zb for zb, _ in blocks])[lo:hi]
         if shared:
             _mix_shared(z, scalar, shared)
         for j, values in enumerate(_invert_columns(sampler.inverses, z)):
             bounds = sampler.bounds[j]
-            out[:, sampler.scalar_positions[j]] = values if bounds is None else np.clip(values, *bounds)
+            columns[sampler.scalar_positions[j]] = values if bounds is None else np.clip(values, *bounds)
     for g, positions in enumerate(sampler.group_positions):
         if blocks:
             for position, share in zip(positions, _shares(np.concatenate([sb[g] for _, sb in blocks])[lo:hi])):
                 columns[position] = share
-    return pd.DataFrame(out, index=pd.RangeIndex(start, start + n, name="iteration"), columns=parameters.index,
-                        copy=False)  # out: made here, held by nothing else
+    return pd.DataFrame(columns.T, index=pd.RangeIndex(start, start + n, name="iteration"), columns=parameters.index,
+                        copy=False)  # columns: made here, held by nothing else
