@@ -28,28 +28,29 @@ _SAMPLER = None
 
 
 def hiv_psa_inputs(n: int, seed: int, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(transitions ``(n, 2, 2, 4, 4)``: per strategy the cycle-1–2 and later matrices; state costs ``(n, 1, 4)``)."""
+    """(transitions ``(2, n, 2, 4, 4)``: per strategy and sample the cycle-1–2 and later matrices, held with the batch
+    axes last so that the compiled loop reads them in place; state costs ``(1, n, 4)``)."""
     global _SAMPLER
     _SAMPLER = _SAMPLER or Sampler(psa_parameters())
     d = _SAMPLER.sample(n, seed, start)
-    mono, combo = psa_matrices(d)
-    p = np.empty((n, 2, 2, 4, 4))
-    p[:, 0, 0] = p[:, 0, 1] = p[:, 1, 1] = mono
-    p[:, 1, 0] = combo
+    mono, combo = (np.moveaxis(m, 0, -1) for m in psa_matrices(d))  # (4, 4, n) views of the entries drawn
+    q = np.empty((2, 4, 4, 2, n))  # (matrix, from, to, strategy, sample): every entry contiguous over the samples
+    q[0, :, :, 0] = q[1, :, :, 0] = q[1, :, :, 1] = mono
+    q[0, :, :, 1] = combo
     costs = np.stack([d[name].to_numpy() for name in ("c_A", "c_B", "c_C")] + [np.zeros(n)], -1) + ZIDOVUDINE * ALIVE
-    return p, costs[:, None, :]
+    return np.moveaxis(q, (3, 4), (0, 1)), costs[None]
 
 
 def hiv_psa_run(p: np.ndarray, costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Incremental cost and half-cycle life-years ``(n,)`` (combination − monotherapy)."""
+    """Incremental cost and half-cycle life-years ``(n,)`` (combination − monotherapy; strategies on the first axis)."""
     rewards = {"cost": Reward(state_values=costs, discount_rate=0.06),
                "alive": Reward(state_values=ALIVE, discount_rate=0.06)}
     res = simulate(np.array([1.0, 0, 0, 0]), p, N_CYCLES, rewards, CONVENTIONS, cycle_index=CYCLE_INDEX,
                    check=False, keep_trace=False)
-    cost = res.total("cost") + np.array([0.0, LAMIVUDINE]) * res.total("alive", 2)
+    cost = res.total("cost") + np.array([[0.0], [LAMIVUDINE]]) * res.total("alive", 2)
     # half-cycle life-years from the same (undiscounted) row values; einsum reads the engine's rows-first views in place
     life_years = np.einsum("...r,r->...", res.row_values["alive"], cycle_weights(N_CYCLES, "half-cycle"))
-    return cost[:, 1] - cost[:, 0], life_years[:, 1] - life_years[:, 0]
+    return cost[1] - cost[0], life_years[1] - life_years[0]
 
 
 if __name__ == "__main__":

@@ -114,3 +114,42 @@ def test_compiled_dense_blocks_give_every_element_its_own_numbers(n_states, n_cy
         assert np.array_equal(alone.trace, runs["numba"].trace[lo:hi])
         for name in rewards:
             assert np.array_equal(alone.row_values[name], runs["numba"].row_values[name][lo:hi])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(threads.choose_kernel("auto") != "numba", reason="numba not importable")
+@pytest.mark.parametrize("n_states", [4, 23])  # 2·23·23 > COPY_MAX: matrices read in place, not copied per block
+def test_matrices_held_with_the_batch_axes_last_give_the_same_numbers(n_states, monkeypatch):
+    """Transitions held as a view of an (M, S, S, *batch) array (each entry contiguous over the batch, as a PSA builds
+    them) are read in place by the compiled loop, not copied: the numbers are bit-identical to a C-ordered array's,
+    with either kernel, for a batch of two axes (strategies × samples) crossing block edges."""
+    from ifpp_econ.engine import _dense
+
+    rng = np.random.default_rng(11)
+    n, n_cycles = _dense.LANES + 7, 6
+    q = rng.uniform(size=(2, n_states, n_states, 2, n))  # (matrix, from, to, strategy, sample)
+    q /= q.sum(axis=2, keepdims=True)
+    held = np.moveaxis(q, (0, 1, 2), (-3, -2, -1))  # (2, n, 2, S, S): a view, batch axes last in memory
+    assert not held.flags.c_contiguous and np.shares_memory(held, q)
+    ordered = np.ascontiguousarray(held)
+    index = np.array([0, 0, 1, 1, 1, 1])
+    rewards = {"plain": Reward(state_values=rng.uniform(size=n_states), discount_rate=0.035),
+               "batch": Reward(state_values=rng.uniform(size=(1, n, n_states)))}
+    x0 = np.eye(n_states)[0]
+    given = []  # the transition array each compiled call received
+    compiled = _dense.compiled
+
+    def spy(name, threads):
+        kernel = compiled(name, threads)
+        return lambda *args: (given.append(args[1]), kernel(*args))[1]
+    monkeypatch.setattr(_dense, "compiled", spy)
+    runs = {(kernel, name): simulate(x0, p, n_cycles, rewards, HIV_CONVENTIONS, cycle_index=index, kernel=kernel,
+                                     keep_trace=True)
+            for kernel in ("numba", "numpy") for name, p in (("held", held), ("ordered", ordered))}
+    for kernel in ("numba", "numpy"):
+        assert np.array_equal(runs[kernel, "held"].trace, runs[kernel, "ordered"].trace)
+        for name in rewards:
+            assert runs[kernel, "held"].row_values[name].shape == (2, n, n_cycles + 1)
+            assert np.array_equal(runs[kernel, "held"].row_values[name], runs[kernel, "ordered"].row_values[name])
+    np.testing.assert_allclose(runs["numba", "held"].total("batch"), runs["numpy", "held"].total("batch"), rtol=1e-12)
+    assert len(given) == 2 and np.shares_memory(given[0], q) and given[1].flags.c_contiguous  # read in place

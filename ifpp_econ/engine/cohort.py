@@ -372,7 +372,11 @@ def _simulate_dense_compiled(x: np.ndarray, model: DenseTransitions, n_cycles: i
         p = model.p
     else:
         index, p = np.zeros(n_cycles, dtype=np.int64), model.p[..., None, :, :]
-    p = np.ascontiguousarray(np.broadcast_to(p, batch + p.shape[-3:])).reshape((n_batch,) + p.shape[-3:])
+    # (B, M, S, S): the caller's memory read in place when it is C-ordered or has the batch axes last (a view of an
+    # (M, S, S, *batch) array: each matrix entry contiguous over the batch, as a PSA builds them), else a C-ordered copy
+    p = np.broadcast_to(p, batch + p.shape[-3:]).reshape((n_batch,) + p.shape[-3:])
+    if not (p.flags.c_contiguous or p.strides[0] == p.itemsize):
+        p = np.ascontiguousarray(p)
     # state values by kind: one vector per reward (A0, S); per batch element (A1, B, S); per element and row (A2, B, T+1, S)
     shapes = {"plain": (n_states,), "batch": (n_batch, n_states), "row": (n_batch, n_cycles + 1, n_states)}
     groups: dict[str, list[tuple[str, np.ndarray]]] = {kind: [] for kind in shapes}
@@ -420,7 +424,10 @@ def simulate(
     Fast options for large batches (PSA): ``check=False`` when the caller guarantees
     valid rows (the check is otherwise a few vectorised passes over the distinct
     transition values, so ``cycle_index`` also makes it cheaper); ``keep_trace=False``
-    (default ``None``: the trace is kept when it needs at most :data:`TRACE_AUTO_BYTES`).
+    (default ``None``: the trace is kept when it needs at most :data:`TRACE_AUTO_BYTES`);
+    dense matrices held with the batch axes last, i.e. ``np.moveaxis(q, (0, 1, 2), (-3, -2, -1))``
+    of ``q`` ``(M, S, S, *batch)`` (each entry one contiguous vector over the batch, as PSA
+    draws come), which the compiled loop reads in place instead of copying (same numbers).
     Dense transitions without one-off transition values run their cohort loop compiled
     (numba, :mod:`ifpp_econ.kernels`; ``kernel="numpy"`` or ``IFPP_ECON_KERNEL=numpy``
     selects the pure-numpy loop, the reference).
