@@ -452,10 +452,12 @@ def iteration_rows(outcomes: dict[str, np.ndarray], strategies: list[str], draws
 
 def auto_chunk_size(n: int, workers: int) -> int:
     """Iterations per chunk: at least 4 chunks per worker for balance, whole sampling blocks
-    (:data:`~ifpp_econ.sampling.BLOCK`), between 1,024 and 4,096 (per-chunk costs amortised, about
-    35 MB of buffers per chunk in flight). Results do not depend on it."""
+    (:data:`~ifpp_econ.sampling.BLOCK`), between 1,024 and 8,192: a chunk's fixed costs (≈ 4,000 Python-level calls
+    in sampling and the model's costing) amortised over more iterations — on one thread 8,192 took 10–20% less CPU an
+    iteration than 4,096, with two 4–8% less wall time (December 2026) — at about 70 MB of buffers per chunk in
+    flight (a 3,000,000-iteration PSA's peak 0.82 GB, against 0.73 GB with 4,096). Results do not depend on it."""
     per = -(-n // (4 * max(workers, 1)))
-    return int(min(max(-(-per // BLOCK) * BLOCK, BLOCK), 4 * BLOCK))
+    return int(min(max(-(-per // BLOCK) * BLOCK, BLOCK), 8 * BLOCK))
 
 
 def run_psa(inputs, n: int | None = None, seed: int | None = None, chunk_size: int | None = None,
