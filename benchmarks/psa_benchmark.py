@@ -85,11 +85,11 @@ def hiv_psa_per_sample(n: int, chunk: int = HIV_CHUNK, seed: int = 1) -> tuple[f
     return wall / n, cpu / n, sampling / n
 
 
-def floor_per_iteration(n: int = 65_536, chunk: int = 4_096, seed: int = 7) -> tuple[float, float, float]:
+def floor_per_iteration(n: int = 65_536, chunk: int = 8_192, seed: int = 7) -> tuple[float, float, float]:
     """(sampling, compiled kernel, whole model) CPU seconds per iteration of the default workbook's PSA, measured alone
-    on one thread in this process (chunks of ``chunk`` iterations, after one warm-up chunk). The kernel is the
-    compiled family-states loop alone; the whole model adds the numpy work around it (entry curves, costing). The
-    machine's floor for a PSA is (sampling + kernel) × iterations ÷ cores."""
+    on one thread in this process (chunks of ``chunk`` iterations, as a million-iteration PSA cuts them, after one
+    warm-up chunk). The kernel is the compiled family-states loop alone; the whole model adds the numpy work around it
+    (entry curves, costing). The machine's floor for a PSA is (sampling + kernel) × iterations ÷ cores."""
     from ifpp_econ import default_workbook
     from ifpp_econ.analyses.psa import draw, plan_chunks
     from ifpp_econ.engine import threads
