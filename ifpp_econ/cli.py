@@ -281,7 +281,7 @@ def run(workbook, out, force, as_json):
 @workbook_argument
 @psa_options
 @click.option("--chunk-size", type=Number(1, 1_000_000, integer=True), default=None,
-              help="Iterations evaluated at once (default: automatic, 1,024-4,096); results do not depend on it.")
+              help="Iterations evaluated at once (default: automatic, 1,024-8,192); results do not depend on it.")
 @output_options
 @json_option
 @click.option("--save-iterations", is_flag=True, help="Also save every iteration's draws and results (large for big runs).")
