@@ -141,7 +141,11 @@ def test_matrices_held_with_the_batch_axes_last_give_the_same_numbers(n_states, 
 
     def spy(name, threads):
         kernel = compiled(name, threads)
-        return lambda *args: (given.append(args[1]), kernel(*args))[1]
+
+        def call(*args):
+            given.append(args[1])
+            return kernel(*args)
+        return call
     monkeypatch.setattr(_dense, "compiled", spy)
     runs = {(kernel, name): simulate(x0, p, n_cycles, rewards, HIV_CONVENTIONS, cycle_index=index, kernel=kernel,
                                      keep_trace=True)
